@@ -1,0 +1,1 @@
+"""icat-gateway: one typed GraphQL API in front of an ICAT catalogue."""

@@ -1,0 +1,130 @@
+"""The ASGI application: GraphQL at /graphql (GraphiQL in development), /healthz."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from gateway.auth.backend import AuthenticationMiddleware, RequestAuthenticator
+from gateway.auth.icat_session import ICATSessionVerifier
+from gateway.auth.oidc import OIDCConfig, OIDCVerifier
+from gateway.auth.policy import Caller
+from gateway.auth.principal import ANONYMOUS, Principal
+from gateway.auth.visibility import resolve_access
+from gateway.catalogue.database import create_engine, create_schema
+from gateway.resolvers.context import RequestContext
+from gateway.schema.build import create_schema as create_graphql_schema
+from gateway.settings import Settings
+
+
+def caller_of(principal: Principal, settings: Settings) -> Caller:
+    """The policy's view of the principal: staff by configured user name or group."""
+    staff = principal.user_name is not None and (
+        principal.user_name in settings.staff_users or bool(principal.groups & settings.staff_groups)
+    )
+    return Caller(user_name=principal.user_name, is_staff=staff)
+
+
+def now_utc() -> datetime:
+    """The request's instant. ICAT stores naive timestamps in the facility's time; the
+    gateway treats them as UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class GraphQLEndpoint(GraphQL[RequestContext, None]):
+    """Strawberry's ASGI view with the gateway's context and a faster JSON encoder."""
+
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        super().__init__(
+            create_graphql_schema(max_depth=settings.max_query_depth),
+            graphql_ide="graphiql" if settings.graphiql else None,
+            allow_queries_via_get=True,
+        )
+        self.engine = engine
+        self.settings = settings
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
+        principal: Principal = request.scope.get("principal", ANONYMOUS)
+        caller = caller_of(principal, self.settings)
+        now = now_utc()
+        if caller.user_name is None:
+            from gateway.auth.visibility import Access
+
+            access = Access(caller=caller, now=now)
+        else:
+            async with self.engine.connect() as connection:
+                access = await resolve_access(connection, caller, now)
+        return RequestContext(
+            engine=self.engine, settings=self.settings, access=access, request=request, response=response
+        )
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data, option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z)
+
+
+def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> Starlette:
+    """The gateway application; pass an engine to share one (tests, benchmarks)."""
+    settings = settings or Settings.from_env()
+    owns_engine = engine is None
+    engine = engine or create_engine(settings)
+    http = httpx.AsyncClient(timeout=5.0)
+    oidc = (
+        OIDCVerifier(
+            OIDCConfig(
+                issuer=settings.oidc_issuer,
+                audience=settings.oidc_audience,
+                username_claim=settings.oidc_username_claim,
+                user_prefix=settings.oidc_user_prefix,
+                groups_claim=settings.oidc_groups_claim,
+            ),
+            http,
+        )
+        if settings.oidc_issuer
+        else None
+    )
+    icat = ICATSessionVerifier(settings.icat_url, http) if settings.icat_url else None
+    graphql = GraphQLEndpoint(engine, settings)
+
+    async def healthz(_: Request) -> Response:
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as error:  # a health check reports, it does not raise
+            return JSONResponse({"status": "unavailable", "database": type(error).__name__}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await create_schema(engine, embedded=settings.embedded)
+        try:
+            yield
+        finally:
+            await http.aclose()
+            if owns_engine:
+                await engine.dispose()
+
+    app = Starlette(
+        debug=settings.debug,
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(AuthenticationMiddleware, authenticator=RequestAuthenticator(oidc, icat))
+    app.state.engine = engine
+    app.state.settings = settings
+    return app

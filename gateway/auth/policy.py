@@ -1,0 +1,130 @@
+"""The embargo and role policy: who may see which class of field of a session.
+
+Domain code with no I/O. The same rules are compiled into SQL by
+``gateway.auth.visibility``; the tests check the two agree on the demo catalogue.
+
+Field classes (each GraphQL field's description names its class):
+
+- LANDING: the facts a DOI landing page shows (proposal, visit, beamline, title, dates,
+  release date, DOI, team names and roles). Public, always.
+- DATA: raw data and detailed metadata (summary, datasets, datafiles, samples,
+  parameters, keywords, locations, sizes). Public once the session is released; before
+  that, only to the team, the beamline's scientists and facility staff.
+- PERSONAL: personal data (e-mail). Only the person and facility staff.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Set
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class FieldClass(enum.Enum):
+    """Which rule guards a field."""
+
+    LANDING = "landing"
+    DATA = "data"
+    PERSONAL = "personal"
+
+
+class Role(enum.Enum):
+    """What the caller is with respect to one session."""
+
+    ANONYMOUS = "anonymous"
+    AUTHENTICATED = "authenticated"
+    TEAM_MEMBER = "team member"
+    MAIN_PROPOSER = "main proposer"
+    BEAMLINE_SCIENTIST = "beamline scientist"
+    STAFF = "staff"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, as far as the policy cares."""
+
+    user_name: str | None = None
+    is_staff: bool = False
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user_name is None
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """What the policy needs to know about one session (an ICAT investigation)."""
+
+    release_date: datetime | None
+    team: Mapping[str, Set[str]] = field(default_factory=dict)
+    """User name -> the INVESTIGATIONUSER roles they hold in this session."""
+    beamline_scientists: Set[str] = frozenset()
+
+
+def is_released(release_date: datetime | None, now: datetime) -> bool:
+    """Released when the release date is in the past; a NULL release date never releases."""
+    return release_date is not None and release_date < now
+
+
+def is_main_proposer_role(role: str, main_proposer_roles: Set[str]) -> bool:
+    """Roles are free text in ICAT; the configured names are compared case-insensitively."""
+    return role.strip().lower() in main_proposer_roles
+
+
+def roles_of(caller: Caller, facts: SessionFacts, main_proposer_roles: Set[str]) -> set[Role]:
+    """Every role the caller holds for this session."""
+    if caller.user_name is None:
+        return {Role.ANONYMOUS}
+    roles = {Role.AUTHENTICATED}
+    held = facts.team.get(caller.user_name)
+    if held is not None:
+        roles.add(Role.TEAM_MEMBER)
+        if any(is_main_proposer_role(role, main_proposer_roles) for role in held):
+            roles.add(Role.MAIN_PROPOSER)
+    if caller.user_name in facts.beamline_scientists:
+        roles.add(Role.BEAMLINE_SCIENTIST)
+    if caller.is_staff:
+        roles.add(Role.STAFF)
+    return roles
+
+
+_PRIVILEGED = frozenset({Role.TEAM_MEMBER, Role.BEAMLINE_SCIENTIST, Role.STAFF})
+
+
+def can_read(field_class: FieldClass, roles: Iterable[Role], *, released: bool) -> bool:
+    """May a caller with these roles read a field of this class of a session?"""
+    held = set(roles)
+    if field_class is FieldClass.LANDING:
+        return True
+    if field_class is FieldClass.DATA:
+        return released or bool(held & _PRIVILEGED)
+    # PERSONAL data is decided per person, not per session: see can_read_personal.
+    return Role.STAFF in held
+
+
+def can_read_personal(caller: Caller, owner_user_name: str) -> bool:
+    """Personal data (e-mail) is visible to the person themself and to staff."""
+    return caller.is_staff or (caller.user_name is not None and caller.user_name == owner_user_name)
+
+
+def can_read_dataset(roles: Iterable[Role], *, session_released: bool, published: bool) -> bool:
+    """A dataset is readable with its session's data, or once a published DOI covers it."""
+    return published or can_read(FieldClass.DATA, roles, released=session_released)
+
+
+def can_grant_access(roles: Iterable[Role]) -> bool:
+    """Only the main proposer (or staff) may add a collaborator to a session."""
+    held = set(roles)
+    return Role.MAIN_PROPOSER in held or Role.STAFF in held
+
+
+def can_mint_doi(roles: Iterable[Role]) -> bool:
+    """A team member (or staff) may mint a DOI for datasets of the session."""
+    held = set(roles)
+    return Role.TEAM_MEMBER in held or Role.STAFF in held
+
+
+def can_change_release_date(roles: Iterable[Role]) -> bool:
+    """Only facility staff may extend or shorten an embargo."""
+    return Role.STAFF in set(roles)

@@ -1,0 +1,175 @@
+"""The policy compiled into SQL: what a caller may see, as filters the database applies.
+
+``Access`` is resolved once per request (the caller's ICAT user id and the beamlines they
+are scientist of); from it these functions build the WHERE clauses that lists and loaders
+use, so that pages, cursors and totals only ever count what the caller may see. The rules
+are those of ``gateway.auth.policy``; the tests check that both agree row by row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.auth.policy import Caller
+from gateway.catalogue.models import (
+    DataCollectionDatafile,
+    DataCollectionDataset,
+    DataPublication,
+    Dataset,
+    InstrumentScientist,
+    Investigation,
+    InvestigationInstrument,
+    InvestigationUser,
+    User,
+)
+
+
+@dataclass(frozen=True)
+class Access:
+    """The caller as the SQL filters need them, resolved once per request."""
+
+    caller: Caller
+    now: datetime
+    user_id: int | None = None
+    """The caller's USER_.ID, or None when anonymous or unknown to the catalogue."""
+    scientist_of: frozenset[int] = frozenset()
+    """INSTRUMENT ids the caller is a beamline scientist of."""
+
+    @property
+    def is_staff(self) -> bool:
+        return self.caller.is_staff
+
+
+async def resolve_access(connection: AsyncConnection, caller: Caller, now: datetime) -> Access:
+    """Look the caller up in the catalogue: one statement, none when anonymous."""
+    if caller.user_name is None:
+        return Access(caller=caller, now=now)
+    statement = (
+        select(User.id, InstrumentScientist.instrument_id)
+        .outerjoin(InstrumentScientist, InstrumentScientist.user_id == User.id)
+        .where(User.name == caller.user_name)
+    )
+    rows = (await connection.execute(statement)).all()
+    if not rows:
+        return Access(caller=caller, now=now)
+    return Access(
+        caller=caller,
+        now=now,
+        user_id=rows[0][0],
+        scientist_of=frozenset(row[1] for row in rows if row[1] is not None),
+    )
+
+
+def released(release_date: Any, now: datetime) -> ColumnElement[bool]:
+    """A release date in the past; NULL never releases."""
+    return and_(release_date.is_not(None), release_date < now)
+
+
+def member_investigation_ids(access: Access) -> Any | None:
+    """Sessions the caller belongs to: team rows or beamlines they are scientist of."""
+    parts = []
+    if access.user_id is not None:
+        parts.append(
+            select(InvestigationUser.investigation_id).where(
+                InvestigationUser.user_id == access.user_id
+            )
+        )
+    if access.scientist_of:
+        parts.append(
+            select(InvestigationInstrument.investigation_id).where(
+                InvestigationInstrument.instrument_id.in_(sorted(access.scientist_of))
+            )
+        )
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else parts[0].union(parts[1])
+
+
+def investigation_data_visible(access: Access) -> ColumnElement[bool]:
+    """May the caller read the DATA-class fields of the INVESTIGATION row in scope?"""
+    if access.is_staff:
+        return true()
+    visible = released(Investigation.release_date, access.now)
+    members = member_investigation_ids(access)
+    if members is not None:
+        visible = or_(visible, Investigation.id.in_(members))
+    return visible
+
+
+def published_dataset_ids(now: datetime) -> Any:
+    """Datasets in the collection of a data publication whose publication date is past."""
+    return (
+        select(DataCollectionDataset.dataset_id)
+        .join(
+            DataPublication,
+            DataPublication.data_collection_id == DataCollectionDataset.data_collection_id,
+        )
+        .where(released(DataPublication.publication_date, now))
+    )
+
+
+def published_datafile_ids(now: datetime) -> Any:
+    """Datafiles named one by one in the collection of a published data publication."""
+    return (
+        select(DataCollectionDatafile.datafile_id)
+        .join(
+            DataPublication,
+            DataPublication.data_collection_id == DataCollectionDatafile.data_collection_id,
+        )
+        .where(released(DataPublication.publication_date, now))
+    )
+
+
+def visible_investigation_ids(access: Access) -> Any:
+    """Sessions whose data the caller may read, as a subquery."""
+    return select(Investigation.id).where(investigation_data_visible(access))
+
+
+def dataset_visible(access: Access) -> ColumnElement[bool]:
+    """May the caller see the DATASET row in scope (its session's data, or published)?"""
+    if access.is_staff:
+        return true()
+    return or_(
+        Dataset.investigation_id.in_(visible_investigation_ids(access)),
+        Dataset.id.in_(published_dataset_ids(access.now)),
+    )
+
+
+def datafile_visible(access: Access, datafile_id: Any, dataset_id: Any) -> ColumnElement[bool]:
+    """May the caller see a DATAFILE row: its dataset is visible, or it is published itself."""
+    if access.is_staff:
+        return true()
+    return or_(
+        dataset_id.in_(select(Dataset.id).where(dataset_visible(access))),
+        datafile_id.in_(published_datafile_ids(access.now)),
+    )
+
+
+def data_publication_visible(access: Access) -> ColumnElement[bool]:
+    """A data publication is public once published; a reservation only to its team.
+
+    A reserved (draft) DOI is visible to staff and to members of a session whose datasets
+    it holds: they are the people who may publish it.
+    """
+    if access.is_staff:
+        return true()
+    visible = released(DataPublication.publication_date, access.now)
+    members = member_investigation_ids(access)
+    if members is None:
+        return visible
+    own_collections = (
+        select(DataCollectionDataset.data_collection_id)
+        .join(Dataset, Dataset.id == DataCollectionDataset.dataset_id)
+        .where(Dataset.investigation_id.in_(members))
+    )
+    return or_(visible, DataPublication.data_collection_id.in_(own_collections))
+
+
+def nothing() -> ColumnElement[bool]:
+    """A filter no row passes (for a caller who may see none of a list)."""
+    return false()

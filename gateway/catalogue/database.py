@@ -1,0 +1,69 @@
+"""The catalogue's database engine: one per process, created from settings.
+
+SQLite (aiosqlite) is the embedded default; PostgreSQL (asyncpg) and MariaDB (asyncmy)
+are the production targets. In embedded mode the gateway creates ICAT's schema and its
+own tables; against an existing ICAT database it only reads ICAT's tables and creates
+its own (prefixed ``GATEWAY_``) beside them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from gateway.catalogue.gateway_tables import GatewayBase
+from gateway.catalogue.indexes import create_gateway_indexes
+from gateway.catalogue.models import IcatBase
+from gateway.settings import Settings
+
+
+def create_engine(settings: Settings, **options: Any) -> AsyncEngine:
+    """The async engine for the configured catalogue, tuned per dialect."""
+    url = make_url(settings.database_url)
+    kwargs: dict[str, Any] = {"pool_pre_ping": url.get_backend_name() != "sqlite"}
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            raise ValueError("an in-memory SQLite catalogue is not shared between connections")
+        # aiosqlite runs each connection in its own thread; a fresh connection per checkout
+        # avoids sharing one across event loops (tests run several loops).
+        kwargs["poolclass"] = NullPool
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs["pool_size"] = 10
+        kwargs["max_overflow"] = 20
+        kwargs["pool_recycle"] = 1800
+    kwargs.update(options)
+    engine = create_async_engine(url, **kwargs)
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers go on while a mutation writes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+async def create_schema(engine: AsyncEngine, *, embedded: bool) -> None:
+    """Create ICAT's tables (embedded mode only) and the gateway's own tables and indexes."""
+    async with engine.begin() as conn:
+        if embedded:
+            await conn.run_sync(IcatBase.metadata.create_all)
+        await conn.run_sync(GatewayBase.metadata.create_all)
+        if embedded:
+            await conn.run_sync(create_gateway_indexes)
+
+
+async def drop_schema(engine: AsyncEngine) -> None:
+    """Drop every table the gateway may have created (tests and `demo --reset`)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(GatewayBase.metadata.drop_all)
+        await conn.run_sync(IcatBase.metadata.drop_all)

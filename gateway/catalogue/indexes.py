@@ -1,0 +1,76 @@
+"""Indexes the gateway's queries need that icat.server does not create.
+
+icat.server creates its primary keys, unique constraints and (on MariaDB, implicitly)
+foreign-key indexes. The gateway also filters and sorts sessions by date, looks DOIs up,
+and walks links from the "other" side (sessions of a beamline, team of a session). In
+embedded mode these indexes are created with the schema; for a real ICAT database,
+``icat-gateway indexes`` prints the DDL for the DBA to review and apply.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy import Connection, Index, Table
+from sqlalchemy.schema import CreateIndex
+
+from gateway.catalogue.models import IcatBase
+
+# (index name, table, columns). Names are prefixed GW_ so they are recognisably ours.
+GATEWAY_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("GW_INVESTIGATION_STARTDATE", "INVESTIGATION", ("STARTDATE", "ID")),
+    ("GW_INVESTIGATION_RELEASEDATE", "INVESTIGATION", ("RELEASEDATE",)),
+    ("GW_INVESTIGATION_DOI", "INVESTIGATION", ("DOI",)),
+    ("GW_INVESTIGATIONUSER_INVESTIGATION", "INVESTIGATIONUSER", ("INVESTIGATION_ID",)),
+    ("GW_INVESTIGATIONINSTRUMENT_INSTRUMENT", "INVESTIGATIONINSTRUMENT", ("INSTRUMENT_ID",)),
+    ("GW_INSTRUMENTSCIENTIST_INSTRUMENT", "INSTRUMENTSCIENTIST", ("INSTRUMENT_ID",)),
+    ("GW_DATASET_DOI", "DATASET", ("DOI",)),
+    ("GW_DATASET_SAMPLE", "DATASET", ("SAMPLE_ID",)),
+    ("GW_DATAFILE_DOI", "DATAFILE", ("DOI",)),
+    ("GW_DATASETTECHNIQUE_TECHNIQUE", "DATASETTECHNIQUE", ("TECHNIQUE_ID",)),
+    ("GW_DATASETPARAMETER_TYPE", "DATASETPARAMETER", ("PARAMETER_TYPE_ID", "NUMERIC_VALUE")),
+    ("GW_DATACOLLECTIONDATASET_DATASET", "DATACOLLECTIONDATASET", ("DATASET_ID",)),
+    ("GW_DATACOLLECTIONDATAFILE_DATAFILE", "DATACOLLECTIONDATAFILE", ("DATAFILE_ID",)),
+    ("GW_DATAPUBLICATION_COLLECTION", "DATAPUBLICATION", ("DATACOLLECTION_ID",)),
+    ("GW_DATAPUBLICATION_PID", "DATAPUBLICATION", ("PID",)),
+    ("GW_KEYWORD_INVESTIGATION", "KEYWORD", ("INVESTIGATION_ID",)),
+)
+
+
+@cache
+def gateway_indexes() -> tuple[Index, ...]:
+    """The indexes as SQLAlchemy objects (built once: an Index attaches to its table)."""
+    indexes = []
+    for name, table_name, columns in GATEWAY_INDEXES:
+        table: Table = IcatBase.metadata.tables[table_name]
+        indexes.append(Index(name, *(table.c[column] for column in columns)))
+    return tuple(indexes)
+
+
+def create_gateway_indexes(connection: Connection) -> None:
+    """Create the indexes that do not exist yet (embedded mode)."""
+    for index in gateway_indexes():
+        index.create(connection, checkfirst=True)
+
+
+def gateway_index_ddl(connection: Connection) -> list[str]:
+    """The CREATE INDEX statements for the connected dialect, for a DBA to apply."""
+    return [
+        str(CreateIndex(index).compile(dialect=connection.dialect)).strip() + ";"
+        for index in gateway_indexes()
+    ]
+
+
+async def print_index_ddl(settings: object) -> None:
+    """Print the DDL for the configured database's dialect."""
+    from gateway.catalogue.database import create_engine
+    from gateway.settings import Settings
+
+    assert isinstance(settings, Settings)
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            for statement in await connection.run_sync(gateway_index_ddl):
+                print(statement)
+    finally:
+        await engine.dispose()

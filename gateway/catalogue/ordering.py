@@ -1,0 +1,49 @@
+"""The orderings clients may ask for, as keyset sort keys (the id always last, for ties)."""
+
+from __future__ import annotations
+
+from gateway.catalogue.models import Datafile, Dataset, Instrument, Investigation
+from gateway.catalogue.pagination import SortKey
+from gateway.catalogue.queries import instrument_name_key
+
+
+def investigation_keys(field: str, descending: bool) -> list[SortKey]:
+    """Sort keys for sessions: by date, proposal (then visit), beamline, title, release."""
+    if field == "PROPOSAL":
+        return [
+            SortKey(Investigation.name, descending),
+            SortKey(Investigation.visit_id, descending),
+            SortKey(Investigation.id, descending),
+        ]
+    expression, nullable = {
+        "START_DATE": (Investigation.start_date, True),
+        "END_DATE": (Investigation.end_date, True),
+        "RELEASE_DATE": (Investigation.release_date, True),
+        "TITLE": (Investigation.title, False),
+        "INSTRUMENT": (instrument_name_key(), True),
+    }[field]
+    return [SortKey(expression, descending, nullable), SortKey(Investigation.id, descending)]
+
+
+def dataset_keys(field: str, descending: bool) -> list[SortKey]:
+    """Sort keys for datasets."""
+    expression, nullable = {
+        "START_DATE": (Dataset.start_date, True),
+        "END_DATE": (Dataset.end_date, True),
+        "NAME": (Dataset.name, False),
+    }[field]
+    return [SortKey(expression, descending, nullable), SortKey(Dataset.id, descending)]
+
+
+def datafile_keys(field: str, descending: bool) -> list[SortKey]:
+    """Sort keys for datafiles."""
+    expression, nullable = {
+        "NAME": (Datafile.name, False),
+        "CREATE_TIME": (Datafile.datafile_create_time, True),
+        "FILE_SIZE": (Datafile.file_size, True),
+    }[field]
+    return [SortKey(expression, descending, nullable), SortKey(Datafile.id, descending)]
+
+
+def instrument_keys() -> list[SortKey]:
+    return [SortKey(Instrument.name), SortKey(Instrument.id)]

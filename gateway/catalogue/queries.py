@@ -1,0 +1,359 @@
+"""The catalogue's statements: what the gateway asks of ICAT's tables.
+
+Pure statement builders (no I/O): the loaders in ``gateway.resolvers`` execute them in
+batches. Each list statement already carries the caller's visibility filter, so pages,
+cursors and totals are computed by the database over what the caller may see.
+Rows are keyed by the models' attribute names (``start_date``, not ``STARTDATE``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    inspect,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import InstrumentedAttribute
+
+from gateway.auth.visibility import (
+    Access,
+    data_publication_visible,
+    datafile_visible,
+    dataset_visible,
+    investigation_data_visible,
+)
+from gateway.catalogue.models import (
+    Datafile,
+    DatafileFormat,
+    DataPublication,
+    DataPublicationDate,
+    DataPublicationType,
+    DataPublicationUser,
+    Dataset,
+    DatasetParameter,
+    DatasetTechnique,
+    DatasetType,
+    Facility,
+    Instrument,
+    InstrumentScientist,
+    Investigation,
+    InvestigationInstrument,
+    InvestigationParameter,
+    InvestigationType,
+    InvestigationUser,
+    Keyword,
+    ParameterType,
+    RelatedItem,
+    Sample,
+    SampleParameter,
+    SampleType,
+    Technique,
+    User,
+    DataCollectionDataset,
+)
+
+AUDIT = frozenset({"create_id", "create_time", "mod_id", "mod_time"})
+
+
+def columns_of(model: type[Any], *, skip: frozenset[str] = AUDIT) -> list[InstrumentedAttribute[Any]]:
+    """A model's mapped columns as ORM attributes, so rows are keyed by attribute name."""
+    return [getattr(model, attr.key) for attr in inspect(model).column_attrs if attr.key not in skip]
+
+
+# Investigations --------------------------------------------------------------------
+
+
+def investigation_columns(access: Access) -> list[Any]:
+    """An investigation's columns plus whether the caller may read its DATA fields."""
+    visible = investigation_data_visible(access)
+    return [
+        *columns_of(Investigation),
+        case((visible, literal(True)), else_=literal(False)).label("data_visible"),
+    ]
+
+
+def investigations(access: Access) -> Select[Any]:
+    """Every session (their landing facts are public); DATA visibility as a column."""
+    return select(*investigation_columns(access))
+
+
+def instrument_name_key() -> ColumnElement[Any]:
+    """The beamline name a session sorts under (the first, when it used several)."""
+    return (
+        select(func.min(Instrument.name))
+        .join(InvestigationInstrument, InvestigationInstrument.instrument_id == Instrument.id)
+        .where(InvestigationInstrument.investigation_id == Investigation.id)
+        .scalar_subquery()
+    )
+
+
+def investigation_text_match(access: Access, pattern: str) -> ColumnElement[bool]:
+    """Free text over title (public), and summary and keywords where the caller may read them.
+
+    Matching an embargoed session's summary for someone who may not read it would leak it.
+    """
+    keyword_match = exists(
+        select(Keyword.id).where(
+            Keyword.investigation_id == Investigation.id, func.lower(Keyword.name).like(pattern)
+        )
+    )
+    landing = or_(
+        func.lower(Investigation.title).like(pattern),
+        func.lower(Investigation.name).like(pattern),
+    )
+    data = or_(func.lower(Investigation.summary).like(pattern), keyword_match)
+    return or_(landing, and_(investigation_data_visible(access), data))
+
+
+def investigations_of_instrument(instrument_ids: Sequence[int]) -> ColumnElement[bool]:
+    return Investigation.id.in_(
+        select(InvestigationInstrument.investigation_id).where(
+            InvestigationInstrument.instrument_id.in_(instrument_ids)
+        )
+    )
+
+
+def instruments_by_investigation(ids: Sequence[int]) -> Select[Any]:
+    return (
+        select(InvestigationInstrument.investigation_id.label("_key"), *columns_of(Instrument))
+        .join(Instrument, Instrument.id == InvestigationInstrument.instrument_id)
+        .where(InvestigationInstrument.investigation_id.in_(ids))
+        .order_by(InvestigationInstrument.investigation_id, Instrument.name)
+    )
+
+
+def team_by_investigation(ids: Sequence[int]) -> Select[Any]:
+    return (
+        select(
+            InvestigationUser.investigation_id.label("_key"),
+            InvestigationUser.id.label("membership_id"),
+            InvestigationUser.role,
+            *columns_of(User),
+        )
+        .join(User, User.id == InvestigationUser.user_id)
+        .where(InvestigationUser.investigation_id.in_(ids))
+        .order_by(InvestigationUser.investigation_id, InvestigationUser.id)
+    )
+
+
+def keywords_by_investigation(ids: Sequence[int]) -> Select[Any]:
+    return (
+        select(Keyword.investigation_id.label("_key"), Keyword.name)
+        .where(Keyword.investigation_id.in_(ids))
+        .order_by(Keyword.investigation_id, Keyword.name)
+    )
+
+
+def samples_by_investigation(ids: Sequence[int]) -> Select[Any]:
+    return (
+        sample_statement()
+        .where(Sample.investigation_id.in_(ids))
+        .add_columns(Sample.investigation_id.label("_key"))
+        .order_by(Sample.investigation_id, Sample.name)
+    )
+
+
+# Parameters (typed values with their type's name and units) ------------------------
+
+
+def _parameters(model: Any, owner: Any, ids: Sequence[int]) -> Select[Any]:
+    return (
+        select(
+            owner.label("_key"),
+            model.id,
+            ParameterType.name,
+            ParameterType.units,
+            ParameterType.units_full_name,
+            ParameterType.value_type,
+            model.numeric_value,
+            model.string_value,
+            model.datetime_value,
+            model.error,
+            model.range_bottom,
+            model.range_top,
+        )
+        .join(ParameterType, ParameterType.id == model.parameter_type_id)
+        .where(owner.in_(ids))
+        .order_by(owner, ParameterType.name)
+    )
+
+
+def parameters_by_investigation(ids: Sequence[int]) -> Select[Any]:
+    return _parameters(InvestigationParameter, InvestigationParameter.investigation_id, ids)
+
+
+def parameters_by_dataset(ids: Sequence[int]) -> Select[Any]:
+    return _parameters(DatasetParameter, DatasetParameter.dataset_id, ids)
+
+
+def parameters_by_sample(ids: Sequence[int]) -> Select[Any]:
+    return _parameters(SampleParameter, SampleParameter.sample_id, ids)
+
+
+# Datasets and datafiles ------------------------------------------------------------
+
+
+def datasets(access: Access) -> Select[Any]:
+    """Datasets the caller may see."""
+    return select(*columns_of(Dataset)).where(dataset_visible(access))
+
+
+def dataset_parameter_in_range(
+    name: str, units: str | None, minimum: float | None, maximum: float | None
+) -> ColumnElement[bool]:
+    """The dataset has a numeric parameter of this name (and units) within the range."""
+    conditions: list[ColumnElement[bool]] = [
+        DatasetParameter.dataset_id == Dataset.id,
+        ParameterType.name == name,
+    ]
+    if units is not None:
+        conditions.append(ParameterType.units == units)
+    if minimum is not None:
+        conditions.append(DatasetParameter.numeric_value >= minimum)
+    if maximum is not None:
+        conditions.append(DatasetParameter.numeric_value <= maximum)
+    return exists(
+        select(DatasetParameter.id)
+        .join(ParameterType, ParameterType.id == DatasetParameter.parameter_type_id)
+        .where(*conditions)
+    )
+
+
+def dataset_has_technique(technique: str) -> ColumnElement[bool]:
+    """The dataset used a technique, named by its name or its PID."""
+    return exists(
+        select(DatasetTechnique.id)
+        .join(Technique, Technique.id == DatasetTechnique.technique_id)
+        .where(
+            DatasetTechnique.dataset_id == Dataset.id,
+            or_(Technique.name == technique, Technique.pid == technique),
+        )
+    )
+
+
+def techniques_by_dataset(ids: Sequence[int]) -> Select[Any]:
+    return (
+        select(DatasetTechnique.dataset_id.label("_key"), *columns_of(Technique))
+        .join(Technique, Technique.id == DatasetTechnique.technique_id)
+        .where(DatasetTechnique.dataset_id.in_(ids))
+        .order_by(DatasetTechnique.dataset_id, Technique.name)
+    )
+
+
+def datafiles(access: Access) -> Select[Any]:
+    """Datafiles the caller may see."""
+    return select(*columns_of(Datafile)).where(
+        datafile_visible(access, Datafile.id, Datafile.dataset_id)
+    )
+
+
+def sample_statement() -> Select[Any]:
+    return select(
+        *columns_of(Sample),
+        SampleType.name.label("type_name"),
+        SampleType.molecular_formula.label("type_molecular_formula"),
+    ).outerjoin(SampleType, SampleType.id == Sample.type_id)
+
+
+# Reference data (small tables, public) ---------------------------------------------
+
+
+def by_ids(model: Any, ids: Sequence[int]) -> Select[Any]:
+    return select(*columns_of(model)).where(model.id.in_(ids))
+
+
+REFERENCE_MODELS = {
+    "facility": Facility,
+    "instrument": Instrument,
+    "investigation_type": InvestigationType,
+    "dataset_type": DatasetType,
+    "datafile_format": DatafileFormat,
+    "user": User,
+    "technique": Technique,
+    "data_publication_type": DataPublicationType,
+}
+
+
+def scientists_by_instrument(ids: Sequence[int]) -> Select[Any]:
+    return (
+        select(InstrumentScientist.instrument_id.label("_key"), *columns_of(User))
+        .join(User, User.id == InstrumentScientist.user_id)
+        .where(InstrumentScientist.instrument_id.in_(ids))
+        .order_by(InstrumentScientist.instrument_id, User.name)
+    )
+
+
+# Data publications (DOIs minted for a selection of datasets) -----------------------
+
+
+def data_publications(access: Access) -> Select[Any]:
+    published = and_(
+        DataPublication.publication_date.is_not(None),
+        DataPublication.publication_date < access.now,
+    )
+    return select(
+        *columns_of(DataPublication),
+        case((published, literal(True)), else_=literal(False)).label("is_published"),
+    ).where(data_publication_visible(access))
+
+
+def creators_by_publication(ids: Sequence[int]) -> Select[Any]:
+    return (
+        select(DataPublicationUser.publication_id.label("_key"), *columns_of(DataPublicationUser))
+        .where(DataPublicationUser.publication_id.in_(ids))
+        .order_by(DataPublicationUser.publication_id, DataPublicationUser.order_key)
+    )
+
+
+def related_items_by_publication(ids: Sequence[int]) -> Select[Any]:
+    return (
+        select(RelatedItem.publication_id.label("_key"), *columns_of(RelatedItem))
+        .where(RelatedItem.publication_id.in_(ids))
+        .order_by(RelatedItem.publication_id, RelatedItem.id)
+    )
+
+
+def dates_by_publication(ids: Sequence[int]) -> Select[Any]:
+    return (
+        select(DataPublicationDate.publication_id.label("_key"), *columns_of(DataPublicationDate))
+        .where(DataPublicationDate.publication_id.in_(ids))
+        .order_by(DataPublicationDate.publication_id, DataPublicationDate.date_type)
+    )
+
+
+def datasets_of_publication(publication_ids: Sequence[int]) -> ColumnElement[bool]:
+    return Dataset.id.in_(
+        select(DataCollectionDataset.dataset_id)
+        .join(
+            DataPublication,
+            DataPublication.data_collection_id == DataCollectionDataset.data_collection_id,
+        )
+        .where(DataPublication.id.in_(publication_ids))
+    )
+
+
+def doi_variants(doi: str) -> list[str]:
+    """DOIs are case-insensitive; ICAT stores them as minted. Compare against the common
+    spellings so the lookup stays an index equality rather than a LOWER() scan."""
+    return sorted({doi, doi.upper(), doi.lower()})
+
+
+def date_overlap(start: Any, end: Any, since: datetime | None, until: datetime | None) -> ColumnElement[bool]:
+    """The interval [start, end] meets [since, until] (open bounds where None)."""
+    conditions: list[ColumnElement[bool]] = []
+    if since is not None:
+        conditions.append(func.coalesce(end, start) >= since)
+    if until is not None:
+        conditions.append(start <= until)
+    return and_(*conditions)

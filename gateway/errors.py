@@ -1,0 +1,57 @@
+"""The gateway's typed errors, each with the stable GraphQL `extensions.code` it maps to.
+
+Resolvers raise these; graphql-core copies an original error's ``extensions`` onto the
+GraphQL error it reports, so clients can branch on the code. Anything else is masked as
+``INTERNAL_SERVER_ERROR`` by the schema's error extension and logged server-side.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GatewayError(Exception):
+    """Base of every error a client is meant to see."""
+
+    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions: dict[str, Any] = {"code": self.code, **details}
+
+
+class Unauthenticated(GatewayError):
+    """The request must be authenticated for this operation."""
+
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(GatewayError):
+    """The caller is known but may not see or do this."""
+
+    code = "FORBIDDEN"
+
+
+class NotFound(GatewayError):
+    """Nothing with that identity exists, or the caller may not know it exists."""
+
+    code = "NOT_FOUND"
+
+
+class BadUserInput(GatewayError):
+    """An argument is malformed or out of range."""
+
+    code = "BAD_USER_INPUT"
+
+
+class Conflict(GatewayError):
+    """The change collides with the catalogue's current state."""
+
+    code = "CONFLICT"
+
+
+class UpstreamUnavailable(GatewayError):
+    """A service the gateway depends on (DataCite, ICAT, the identity provider) failed."""
+
+    code = "UPSTREAM_UNAVAILABLE"

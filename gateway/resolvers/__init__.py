@@ -1,0 +1,1 @@
+"""Resolvers and the per-request batched loaders they read through."""

@@ -1,0 +1,38 @@
+"""What every resolver of one request shares: the caller, the clock, the loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.auth.visibility import Access
+from gateway.resolvers.loaders import Loaders
+from gateway.settings import Settings
+
+
+@dataclass
+class RequestContext:
+    """Built once per GraphQL request, before execution starts.
+
+    ``now`` is fixed at the start of the request so that every embargo decision within
+    one response is taken at the same instant.
+    """
+
+    engine: AsyncEngine
+    settings: Settings
+    access: Access
+    request: Any = None
+    response: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def now(self) -> datetime:
+        return self.access.now
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        return Loaders(self.engine, self.access, self.settings)

@@ -1,0 +1,43 @@
+"""Root lists: one statement for a page, one more for its total, only if asked."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.catalogue.pagination import PageRequest, SortKey, paged
+from gateway.resolvers.loaders import fetch_all
+from gateway.schema.connection import Connection, build_connection
+
+T = TypeVar("T")
+
+
+def with_sort_columns(statement: Select[Any], keys: Sequence[SortKey]) -> Select[Any]:
+    """Select the sort keys too (as ``_k0 ..``): the cursors are made of them."""
+    return statement.add_columns(*(key.expression.label(f"_k{i}") for i, key in enumerate(keys)))
+
+
+def counter(engine: AsyncEngine, statement: Select[Any]) -> Callable[[], Awaitable[int]]:
+    """A thunk counting the rows of a filtered statement (run only if totalCount is asked)."""
+
+    async def count() -> int:
+        counted = select(func.count()).select_from(statement.order_by(None).subquery())
+        rows = await fetch_all(engine, counted)
+        return int(rows[0][0])
+
+    return count
+
+
+async def root_connection(
+    engine: AsyncEngine,
+    statement: Select[Any],
+    keys: Sequence[SortKey],
+    page: PageRequest,
+    to_node: Callable[[Any], T],
+) -> Connection[T]:
+    """A page of a root list, with a lazy total over the same filters."""
+    rows = await fetch_all(engine, paged(with_sort_columns(statement, keys), keys, page))
+    return build_connection(rows, page, len(keys), to_node, counter(engine, statement))

@@ -1,0 +1,244 @@
+"""Batched loaders: one statement per relation per level of a request, never one per row.
+
+Each loader collects the keys asked for in one tick of the event loop (aiodataloader) and
+runs a single statement for all of them. Loaders are created per request: their caches
+never outlive it, so nothing here is state another replica would need.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Generic, TypeVar
+
+from aiodataloader import DataLoader
+from sqlalchemy import ColumnElement, Row, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.auth.visibility import Access
+from gateway.catalogue import queries
+from gateway.catalogue.models import Datafile, Dataset, Investigation, InvestigationInstrument
+from gateway.catalogue.pagination import PageRequest, SortKey, paged_per_parent
+from gateway.settings import Settings
+
+K = TypeVar("K", bound=Hashable)
+
+
+async def fetch_all(engine: AsyncEngine, statement: Select[Any]) -> Sequence[Row[Any]]:
+    """Run one statement on a connection of its own (loaders of a level run concurrently)."""
+    async with engine.connect() as connection:
+        return (await connection.execute(statement)).all()
+
+
+def grouped_loader(
+    engine: AsyncEngine, build: Callable[[list[Any]], Select[Any]]
+) -> DataLoader:
+    """Many rows per key: the statement selects the key as ``_key``."""
+
+    async def load(keys: list[Any]) -> list[list[Row[Any]]]:
+        groups: dict[Any, list[Row[Any]]] = defaultdict(list)
+        for row in await fetch_all(engine, build(sorted(set(keys)))):
+            groups[row._key].append(row)
+        return [groups.get(key, []) for key in keys]
+
+    return DataLoader(load)
+
+
+def single_loader(engine: AsyncEngine, build: Callable[[list[Any]], Select[Any]]) -> DataLoader:
+    """At most one row per id: the statement selects the row's ``id``."""
+
+    async def load(keys: list[Any]) -> list[Row[Any] | None]:
+        found = {row.id: row for row in await fetch_all(engine, build(sorted(set(keys))))}
+        return [found.get(key) for key in keys]
+
+    return DataLoader(load)
+
+
+@dataclass(frozen=True)
+class ChildPageKey:
+    """A page of one parent's children: parents asked with the same page share a query."""
+
+    parent_id: int
+    page: PageRequest
+    order: Hashable = None
+
+
+@dataclass(frozen=True)
+class ChildListing:
+    """How to list the children of many parents: a base statement, the parent column and
+    the sort keys for each ordering a client may ask for."""
+
+    statement: Callable[[], Select[Any]]
+    parent: ColumnElement[Any]
+    keys: Callable[[Hashable], Sequence[SortKey]]
+
+
+def child_page_loader(engine: AsyncEngine, listing: ChildListing) -> DataLoader:
+    """One windowed statement per distinct page request, for every parent at once."""
+
+    async def load(keys: list[ChildPageKey]) -> list[list[Row[Any]]]:
+        by_request: dict[tuple[PageRequest, Hashable], set[int]] = defaultdict(set)
+        for key in keys:
+            by_request[(key.page, key.order)].add(key.parent_id)
+        pages: dict[ChildPageKey, list[Row[Any]]] = {}
+        for (page, order), parent_ids in by_request.items():
+            sort_keys = listing.keys(order)
+            statement = listing.statement().where(listing.parent.in_(sorted(parent_ids)))
+            statement = statement.add_columns(
+                *(key.expression.label(f"_k{i}") for i, key in enumerate(sort_keys))
+            )
+            groups: dict[int, list[Row[Any]]] = defaultdict(list)
+            for row in await fetch_all(engine, paged_per_parent(statement, listing.parent, sort_keys, page)):
+                groups[row._parent].append(row)
+            for parent_id in parent_ids:
+                pages[ChildPageKey(parent_id, page, order)] = groups.get(parent_id, [])
+        return [pages[key] for key in keys]
+
+    return DataLoader(load)
+
+
+def child_count_loader(
+    engine: AsyncEngine, statement: Callable[[], Select[Any]], parent: ColumnElement[Any]
+) -> DataLoader:
+    """How many visible children each parent has: one GROUP BY for all parents."""
+
+    async def load(keys: list[int]) -> list[int]:
+        counted = (
+            statement()
+            .with_only_columns(parent.label("_key"), func.count().label("n"))
+            .where(parent.in_(sorted(set(keys))))
+            .group_by(parent)
+        )
+        counts = {row._key: row.n for row in await fetch_all(engine, counted)}
+        return [counts.get(key, 0) for key in keys]
+
+    return DataLoader(load)
+
+
+class Loaders(Generic[K]):
+    """The loaders of one request, created on first use."""
+
+    def __init__(self, engine: AsyncEngine, access: Access, settings: Settings) -> None:
+        self.engine = engine
+        self.access = access
+        self.settings = settings
+
+    def reference(self, kind: str) -> DataLoader:
+        """A small public table by id (facility, instrument, user, types...)."""
+        cache: dict[str, DataLoader] = self.__dict__.setdefault("_reference", {})
+        if kind not in cache:
+            model = queries.REFERENCE_MODELS[kind]
+            cache[kind] = single_loader(self.engine, lambda ids: queries.by_ids(model, ids))
+        return cache[kind]
+
+    @cached_property
+    def investigation(self) -> DataLoader:
+        return single_loader(
+            self.engine,
+            lambda ids: queries.investigations(self.access).where(Investigation.id.in_(ids)),
+        )
+
+    @cached_property
+    def dataset(self) -> DataLoader:
+        return single_loader(
+            self.engine, lambda ids: queries.datasets(self.access).where(Dataset.id.in_(ids))
+        )
+
+    @cached_property
+    def datafile(self) -> DataLoader:
+        return single_loader(
+            self.engine, lambda ids: queries.datafiles(self.access).where(Datafile.id.in_(ids))
+        )
+
+    @cached_property
+    def sample(self) -> DataLoader:
+        from gateway.catalogue.models import Sample
+
+        return single_loader(
+            self.engine, lambda ids: queries.sample_statement().where(Sample.id.in_(ids))
+        )
+
+    @cached_property
+    def data_publication(self) -> DataLoader:
+        from gateway.catalogue.models import DataPublication
+
+        return single_loader(
+            self.engine,
+            lambda ids: queries.data_publications(self.access).where(DataPublication.id.in_(ids)),
+        )
+
+    @cached_property
+    def instruments_of_investigation(self) -> DataLoader:
+        return grouped_loader(self.engine, queries.instruments_by_investigation)
+
+    @cached_property
+    def team_of_investigation(self) -> DataLoader:
+        return grouped_loader(self.engine, queries.team_by_investigation)
+
+    @cached_property
+    def keywords_of_investigation(self) -> DataLoader:
+        return grouped_loader(self.engine, queries.keywords_by_investigation)
+
+    @cached_property
+    def samples_of_investigation(self) -> DataLoader:
+        return grouped_loader(self.engine, queries.samples_by_investigation)
+
+    @cached_property
+    def parameters_of_investigation(self) -> DataLoader:
+        return grouped_loader(self.engine, queries.parameters_by_investigation)
+
+    @cached_property
+    def parameters_of_dataset(self) -> DataLoader:
+        return grouped_loader(self.engine, queries.parameters_by_dataset)
+
+    @cached_property
+    def parameters_of_sample(self) -> DataLoader:
+        return grouped_loader(self.engine, queries.parameters_by_sample)
+
+    @cached_property
+    def techniques_of_dataset(self) -> DataLoader:
+        return grouped_loader(self.engine, queries.techniques_by_dataset)
+
+    @cached_property
+    def scientists_of_instrument(self) -> DataLoader:
+        return grouped_loader(self.engine, queries.scientists_by_instrument)
+
+    @cached_property
+    def creators_of_publication(self) -> DataLoader:
+        return grouped_loader(self.engine, queries.creators_by_publication)
+
+    @cached_property
+    def related_items_of_publication(self) -> DataLoader:
+        return grouped_loader(self.engine, queries.related_items_by_publication)
+
+    @cached_property
+    def dates_of_publication(self) -> DataLoader:
+        return grouped_loader(self.engine, queries.dates_by_publication)
+
+    # Nested connections: a page of children per parent, and their totals. ----------
+
+    def child_pages(self, name: str, listing: ChildListing) -> DataLoader:
+        cache: dict[str, DataLoader] = self.__dict__.setdefault("_child_pages", {})
+        if name not in cache:
+            cache[name] = child_page_loader(self.engine, listing)
+        return cache[name]
+
+    def child_counts(
+        self, name: str, statement: Callable[[], Select[Any]], parent: ColumnElement[Any]
+    ) -> DataLoader:
+        cache: dict[str, DataLoader] = self.__dict__.setdefault("_child_counts", {})
+        if name not in cache:
+            cache[name] = child_count_loader(self.engine, statement, parent)
+        return cache[name]
+
+
+def investigations_of_instrument_statement(access: Access) -> Select[Any]:
+    """Sessions with the beamline they used, for the instrument -> sessions connection."""
+    return queries.investigations(access).join(
+        InvestigationInstrument, InvestigationInstrument.investigation_id == Investigation.id
+    )
+
+
+Thunk = Callable[[], Awaitable[int]]

@@ -1,0 +1,1 @@
+"""The GraphQL schema: strawberry types, Relay connections and federation keys."""

@@ -1,0 +1,79 @@
+"""Relay connections: edges with opaque cursors, page info, and a lazy total count."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import strawberry
+
+from gateway.catalogue.pagination import PageRequest, encode_cursor
+
+T = TypeVar("T")
+
+
+@strawberry.type(description="Where a page sits in its list (Relay cursor connections).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Items come before this page.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first item.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last item.")
+
+
+@strawberry.type(description="One item of a page and its cursor.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Opaque cursor: pass it as `after` or `before`.")
+    node: T = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list, Relay style.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The items of this page with their cursors.")
+    page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist.")
+    _count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="The items of this page, without cursors.")
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+    @strawberry.field(
+        description="How many items the whole list holds for this caller (counted only when asked)."
+    )
+    async def total_count(self) -> int:
+        return await self._count()
+
+
+def build_connection(
+    rows: Sequence[Any],
+    page: PageRequest,
+    key_count: int,
+    to_node: Callable[[Any], T],
+    count: Callable[[], Awaitable[int]],
+) -> Connection[T]:
+    """A connection from rows read with one row more than the page (to know if more follow).
+
+    Rows carry their sort-key values as ``_k0 .. _kn``.
+    """
+    more = len(rows) > page.limit
+    rows = list(rows[: page.limit])
+    if page.backward:
+        rows.reverse()
+    names = [f"_k{i}" for i in range(key_count)]
+    edges = [
+        Edge(cursor=encode_cursor([row._mapping[name] for name in names]), node=to_node(row))
+        for row in rows
+    ]
+    if page.backward:
+        has_previous, has_next = more, page.before is not None
+    else:
+        has_next, has_previous = more, page.after is not None
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next,
+            has_previous_page=has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        _count=count,
+    )

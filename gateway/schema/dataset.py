@@ -1,0 +1,195 @@
+"""Datasets and datafiles. A caller who may not see one finds nothing: not found."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from gateway.catalogue.models import Datafile as DatafileRow
+from gateway.catalogue.ordering import datafile_keys
+from gateway.catalogue.pagination import page_request
+from gateway.catalogue.queries import columns_of
+from gateway.resolvers.loaders import ChildListing, ChildPageKey
+from gateway.schema.connection import Connection, build_connection
+from gateway.schema.inputs import DatafileOrder
+from gateway.schema.info import Info
+from gateway.schema.node import Node, global_id
+from gateway.schema.sample import Parameter, Sample, Technique
+from gateway.schema.scalars import Long
+
+if TYPE_CHECKING:
+    from gateway.schema.investigation import Investigation
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    description="A dataset: one acquisition or processing run within a session (ICAT DATASET). "
+    "DATA class as a whole: visible once its session is released, to the session's team, "
+    "or once a published DOI includes it.",
+)
+class Dataset(Node):
+    icat_id: int = strawberry.field(description="ICAT DATASET.ID.")
+    name: str = strawberry.field(description="Dataset name.")
+    description: str | None = strawberry.field(description="Description.")
+    location: str | None = strawberry.field(description="Storage location (path).")
+    doi: str | None = strawberry.field(description="The dataset's own DOI, if it has one.")
+    start_date: datetime | None = strawberry.field(description="Acquisition start.")
+    end_date: datetime | None = strawberry.field(description="Acquisition end (ICAT END_DATE).")
+    complete: bool | None = strawberry.field(description="Whether acquisition is complete.")
+    file_size: Long | None = strawberry.field(description="Total bytes, where ICAT keeps it.")
+    file_count: Long | None = strawberry.field(description="Number of files, where ICAT keeps it.")
+    _investigation_id: strawberry.Private[int]
+    _sample_id: strawberry.Private[int | None]
+    _type_id: strawberry.Private[int]
+
+    @staticmethod
+    def from_row(row: Any) -> Dataset:
+        return Dataset(
+            id=global_id("Dataset", row.id),
+            icat_id=row.id,
+            name=row.name,
+            description=row.description,
+            location=row.location,
+            doi=row.doi,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            complete=row.complete,
+            file_size=row.file_size,
+            file_count=row.file_count,
+            _investigation_id=row.investigation_id,
+            _sample_id=row.sample_id,
+            _type_id=row.type_id,
+        )
+
+    @strawberry.field(description="The kind of dataset, e.g. acquisition or processed.")
+    async def type(self, info: Info) -> str:
+        row = await info.context.loaders.reference("dataset_type").load(self._type_id)
+        return str(row.name)
+
+    @strawberry.field(description="The session the dataset belongs to.")
+    async def investigation(
+        self, info: Info
+    ) -> Annotated[Investigation, strawberry.lazy("gateway.schema.investigation")]:
+        from gateway.schema.investigation import Investigation
+
+        row = await info.context.loaders.investigation.load(self._investigation_id)
+        return Investigation.from_row(row, info.context.now)
+
+    @strawberry.field(description="The sample measured.")
+    async def sample(self, info: Info) -> Sample | None:
+        if self._sample_id is None:
+            return None
+        row = await info.context.loaders.sample.load(self._sample_id)
+        return Sample.from_row(row) if row is not None else None
+
+    @strawberry.field(description="Techniques used.")
+    async def techniques(self, info: Info) -> list[Technique]:
+        rows = await info.context.loaders.techniques_of_dataset.load(self.icat_id)
+        return [Technique.from_row(row) for row in rows]
+
+    @strawberry.field(description="The dataset's parameters, with units.")
+    async def parameters(self, info: Info) -> list[Parameter]:
+        rows = await info.context.loaders.parameters_of_dataset.load(self.icat_id)
+        return [Parameter.from_row(row) for row in rows]
+
+    @strawberry.field(description="The dataset's files.")
+    async def datafiles(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        order_by: DatafileOrder | None = None,
+    ) -> Connection[Datafile]:
+        context = info.context
+        settings = context.settings
+        page = page_request(
+            first=first, after=after, last=last, before=before,
+            default_size=settings.default_page_size, max_size=settings.max_page_size,
+        )
+        order = order_by or DatafileOrder()
+        sort = (order.field.value, order.direction.value == "desc")
+        # The dataset is visible, so all of its files are: no visibility filter needed.
+        loader = context.loaders.child_pages("datafiles_of_dataset", DATAFILES_OF_DATASET)
+        rows = await loader.load(ChildPageKey(self.icat_id, page, sort))
+        counts = context.loaders.child_counts(
+            "datafiles_of_dataset", _all_datafiles, DatafileRow.dataset_id
+        )
+        icat_id = self.icat_id
+
+        async def count() -> int:
+            return int(await counts.load(icat_id))
+
+        return build_connection(rows, page, len(datafile_keys(*sort)), Datafile.from_row, count)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Dataset | None:
+        from gateway.schema.lookup import load_node
+
+        return await load_node(info, id, "Dataset")  # type: ignore[return-value]
+
+
+def _all_datafiles() -> Any:
+    from sqlalchemy import select
+
+    return select(*columns_of(DatafileRow))
+
+
+DATAFILES_OF_DATASET = ChildListing(
+    statement=_all_datafiles,
+    parent=DatafileRow.dataset_id,
+    keys=lambda order: datafile_keys(*order),  # type: ignore[misc]
+)
+
+
+@strawberry.federation.type(keys=["id"], description="A file of a dataset (ICAT DATAFILE). DATA class.")
+class Datafile(Node):
+    icat_id: int = strawberry.field(description="ICAT DATAFILE.ID.")
+    name: str = strawberry.field(description="File name.")
+    description: str | None = strawberry.field(description="Description.")
+    location: str | None = strawberry.field(description="Storage location (path).")
+    file_size: Long | None = strawberry.field(description="Size in bytes.")
+    checksum: str | None = strawberry.field(description="Checksum.")
+    create_time: datetime | None = strawberry.field(description="When the file was written (ICAT DATAFILECREATETIME).")
+    mod_time: datetime | None = strawberry.field(description="When the file was last modified.")
+    doi: str | None = strawberry.field(description="The file's own DOI, if any.")
+    _dataset_id: strawberry.Private[int]
+    _format_id: strawberry.Private[int | None]
+
+    @staticmethod
+    def from_row(row: Any) -> Datafile:
+        return Datafile(
+            id=global_id("Datafile", row.id),
+            icat_id=row.id,
+            name=row.name,
+            description=row.description,
+            location=row.location,
+            file_size=row.file_size,
+            checksum=row.checksum,
+            create_time=row.datafile_create_time,
+            mod_time=row.datafile_mod_time,
+            doi=row.doi,
+            _dataset_id=row.dataset_id,
+            _format_id=row.datafile_format_id,
+        )
+
+    @strawberry.field(description="The file format, e.g. HDF5.")
+    async def format(self, info: Info) -> str | None:
+        if self._format_id is None:
+            return None
+        row = await info.context.loaders.reference("datafile_format").load(self._format_id)
+        return str(row.name) if row is not None else None
+
+    @strawberry.field(description="The dataset the file belongs to.")
+    async def dataset(self, info: Info) -> Dataset | None:
+        row = await info.context.loaders.dataset.load(self._dataset_id)
+        return Dataset.from_row(row) if row is not None else None
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Datafile | None:
+        from gateway.schema.lookup import load_node
+
+        return await load_node(info, id, "Datafile")  # type: ignore[return-value]

@@ -1,0 +1,35 @@
+"""Global object identification: every catalogue object has an opaque, global `id`."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import strawberry
+
+from gateway.errors import BadUserInput
+
+
+@strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
+class Node:
+    id: strawberry.ID = strawberry.field(
+        description="Global, opaque id (the type name and the ICAT id, encoded)."
+    )
+
+
+def global_id(type_name: str, icat_id: int) -> strawberry.ID:
+    """The global id of an ICAT row of a type."""
+    return strawberry.ID(base64.b64encode(f"{type_name}:{icat_id}".encode()).decode())
+
+
+def parse_global_id(value: str, *expected: str) -> tuple[str, int]:
+    """The type name and ICAT id in a global id; BAD_USER_INPUT if malformed or not of an
+    expected type."""
+    try:
+        type_name, _, raw = base64.b64decode(value, validate=True).decode().partition(":")
+        icat_id = int(raw)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise BadUserInput(f"`{value}` is not a valid id.") from None
+    if expected and type_name not in expected:
+        raise BadUserInput(f"`{value}` is not the id of a {' or '.join(expected)}.")
+    return type_name, icat_id

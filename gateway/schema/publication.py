@@ -1,0 +1,139 @@
+"""Data publications: DOIs minted for a selection of datasets (ICAT DATAPUBLICATION)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+
+from gateway.catalogue import queries
+from gateway.catalogue.models import DataCollectionDataset, DataPublication as PublicationRow
+from gateway.catalogue.models import Dataset as DatasetRow
+from gateway.catalogue.ordering import dataset_keys
+from gateway.catalogue.pagination import page_request
+from gateway.resolvers.loaders import ChildListing, ChildPageKey
+from gateway.schema.connection import Connection, build_connection
+from gateway.schema.dataset import Dataset
+from gateway.schema.info import Info
+from gateway.schema.node import Node, global_id
+
+
+@strawberry.type(description="A creator or contributor of a data publication (ICAT DATAPUBLICATIONUSER).")
+class Contributor:
+    full_name: str | None = strawberry.field(description="Name as cited.")
+    given_name: str | None = strawberry.field(description="Given name.")
+    family_name: str | None = strawberry.field(description="Family name.")
+    contributor_type: str = strawberry.field(description="Creator, or a DataCite contributor type.")
+    order_key: str | None = strawberry.field(description="Position in the author list.")
+
+    @staticmethod
+    def from_row(row: Any) -> Contributor:
+        return Contributor(
+            full_name=row.full_name,
+            given_name=row.given_name,
+            family_name=row.family_name,
+            contributor_type=row.contributor_type,
+            order_key=row.order_key,
+        )
+
+
+@strawberry.type(description="An identifier related to a data publication, e.g. the paper (ICAT RELATEDITEM).")
+class RelatedItem:
+    identifier: str = strawberry.field(description="The related identifier, e.g. a DOI.")
+    relation_type: str | None = strawberry.field(description="DataCite relation, e.g. IsCitedBy.")
+    related_item_type: str | None = strawberry.field(description="DataCite resource type.")
+    title: str | None = strawberry.field(description="Title of the related item.")
+    full_reference: str | None = strawberry.field(description="Full citation.")
+
+    @staticmethod
+    def from_row(row: Any) -> RelatedItem:
+        return RelatedItem(
+            identifier=row.identifier,
+            relation_type=row.relation_type,
+            related_item_type=row.related_item_type,
+            title=row.title,
+            full_reference=row.full_reference,
+        )
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    description="A DOI minted for a selection of datasets from one or more sessions. Public "
+    "once published (which makes its datasets public); a reservation is visible to the team.",
+)
+class DataPublication(Node):
+    icat_id: int = strawberry.field(description="ICAT DATAPUBLICATION.ID.")
+    doi: str = strawberry.field(description="The DOI (ICAT PID).")
+    title: str = strawberry.field(description="Title.")
+    description: str | None = strawberry.field(description="Description.")
+    subject: str | None = strawberry.field(description="Subject keywords.")
+    publication_date: datetime | None = strawberry.field(
+        description="When it was (or will be) published; null while reserved."
+    )
+    is_published: bool = strawberry.field(description="Whether the DOI is public.")
+
+    @staticmethod
+    def from_row(row: Any) -> DataPublication:
+        return DataPublication(
+            id=global_id("DataPublication", row.id),
+            icat_id=row.id,
+            doi=row.pid,
+            title=row.title,
+            description=row.description,
+            subject=row.subject,
+            publication_date=row.publication_date,
+            is_published=bool(row.is_published),
+        )
+
+    @strawberry.field(description="Creators and contributors, in order.")
+    async def contributors(self, info: Info) -> list[Contributor]:
+        rows = await info.context.loaders.creators_of_publication.load(self.icat_id)
+        return [Contributor.from_row(row) for row in rows]
+
+    @strawberry.field(description="Related identifiers.")
+    async def related_items(self, info: Info) -> list[RelatedItem]:
+        rows = await info.context.loaders.related_items_of_publication.load(self.icat_id)
+        return [RelatedItem.from_row(row) for row in rows]
+
+    @strawberry.field(description="The datasets of the publication that the caller may see.")
+    async def datasets(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Dataset]:
+        context = info.context
+        page = page_request(
+            first=first, after=after, last=None, before=None,
+            default_size=context.settings.default_page_size,
+            max_size=context.settings.max_page_size,
+        )
+        access = context.access
+        sort = ("START_DATE", False)
+
+        def statement() -> Any:
+            return queries.datasets(access).join(
+                DataCollectionDataset, DataCollectionDataset.dataset_id == DatasetRow.id
+            ).join(
+                PublicationRow,
+                PublicationRow.data_collection_id == DataCollectionDataset.data_collection_id,
+            )
+
+        listing = ChildListing(statement=statement, parent=PublicationRow.id, keys=lambda o: dataset_keys(*o))  # type: ignore[misc]
+        rows = await context.loaders.child_pages("datasets_of_publication", listing).load(
+            ChildPageKey(self.icat_id, page, sort)
+        )
+        counts = context.loaders.child_counts("datasets_of_publication", statement, PublicationRow.id)
+        icat_id = self.icat_id
+
+        async def count() -> int:
+            return int(await counts.load(icat_id))
+
+        return build_connection(rows, page, len(dataset_keys(*sort)), Dataset.from_row, count)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> DataPublication | None:
+        from gateway.schema.lookup import load_node
+
+        return await load_node(info, id, "DataPublication")  # type: ignore[return-value]

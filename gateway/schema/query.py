@@ -1,0 +1,312 @@
+"""The root Query: what the data portal, GraphiQL users and scripts ask for."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from sqlalchemy import and_, or_, select
+
+from gateway.catalogue import queries
+from gateway.catalogue.models import Dataset as DatasetRow
+from gateway.catalogue.models import Facility as FacilityRow
+from gateway.catalogue.models import Instrument as InstrumentRow
+from gateway.catalogue.models import Investigation as InvestigationRow
+from gateway.catalogue.models import InvestigationType as InvestigationTypeRow
+from gateway.catalogue.models import DataPublication as PublicationRow
+from gateway.catalogue.models import Sample as SampleRow
+from gateway.catalogue.models import Technique as TechniqueRow
+from gateway.catalogue.ordering import dataset_keys, instrument_keys, investigation_keys
+from gateway.catalogue.pagination import PageRequest, SortKey, page_request
+from gateway.auth.visibility import released
+from gateway.errors import BadUserInput, NotFound
+from gateway.resolvers.listing import root_connection
+from gateway.schema.connection import Connection
+from gateway.schema.dataset import Datafile, Dataset
+from gateway.schema.facility import Facility, Instrument
+from gateway.schema.info import Info
+from gateway.schema.inputs import (
+    DatasetFilter,
+    DatasetOrder,
+    InvestigationFilter,
+    InvestigationOrder,
+    like_pattern,
+)
+from gateway.schema.investigation import Investigation
+from gateway.schema.lookup import find_by_doi, load_node
+from gateway.schema.node import Node, parse_global_id
+from gateway.schema.publication import DataPublication
+from gateway.schema.sample import Technique
+
+DoiTarget = Annotated[
+    Investigation | Dataset | Datafile | DataPublication,
+    strawberry.union("DoiTarget", description="Anything the catalogue holds under a DOI."),
+]
+
+PAGE_ARGUMENTS = "Relay paging: `first`/`after` forwards, `last`/`before` backwards."
+
+
+def _page(info: Info, first: int | None, after: str | None, last: int | None, before: str | None) -> PageRequest:
+    settings = info.context.settings
+    return page_request(
+        first=first, after=after, last=last, before=before,
+        default_size=settings.default_page_size, max_size=settings.max_page_size,
+    )
+
+
+def _instrument_ids(name: str) -> object:
+    return select(InstrumentRow.id).where(InstrumentRow.name == name)
+
+
+@strawberry.type(description="Read the catalogue.")
+class Query:
+    @strawberry.field(description="Any object by its global id; null if unknown or hidden.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await load_node(info, id)
+
+    @strawberry.field(
+        description="One experiment session: by `id`, by `doi`, or by `proposal` and `visitId`. "
+        "Its landing facts are public; an unknown session is a NOT_FOUND error."
+    )
+    async def investigation(
+        self,
+        info: Info,
+        id: strawberry.ID | None = None,
+        doi: str | None = None,
+        proposal: str | None = None,
+        visit_id: str | None = None,
+    ) -> Investigation:
+        given = [id is not None, doi is not None, proposal is not None or visit_id is not None]
+        if sum(given) != 1 or (given[2] and (proposal is None or visit_id is None)):
+            raise BadUserInput("Identify the session by `id`, by `doi`, or by `proposal` and `visitId`.")
+        context = info.context
+        if id is not None:
+            _, icat_id = parse_global_id(id, "Investigation")
+            row = await context.loaders.investigation.load(icat_id)
+        else:
+            from gateway.resolvers.loaders import fetch_all
+            from gateway.schema.lookup import normalise_doi
+
+            statement = queries.investigations(context.access)
+            if doi is not None:
+                statement = statement.where(InvestigationRow.doi.in_(queries.doi_variants(normalise_doi(doi))))
+            else:
+                statement = statement.where(
+                    InvestigationRow.name == proposal, InvestigationRow.visit_id == visit_id
+                )
+            rows = await fetch_all(context.engine, statement.order_by(InvestigationRow.id).limit(1))
+            row = rows[0] if rows else None
+        if row is None:
+            raise NotFound("No such experiment session.")
+        return Investigation.from_row(row, context.now)
+
+    @strawberry.field(
+        description="Experiment sessions, filtered and sorted (newest first by default). "
+        "Every session's landing facts are public, so every session is listed. " + PAGE_ARGUMENTS
+    )
+    async def investigations(
+        self,
+        info: Info,
+        filter: InvestigationFilter | None = None,
+        order_by: InvestigationOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Investigation]:
+        context = info.context
+        page = _page(info, first, after, last, before)
+        order = order_by or InvestigationOrder()
+        keys = investigation_keys(order.field.value, order.direction.value == "desc")
+        statement = queries.investigations(context.access)
+        if filter is not None:
+            statement = statement.where(*_investigation_conditions(info, filter))
+        now = context.now
+        return await root_connection(
+            context.engine, statement, keys, page, lambda row: Investigation.from_row(row, now)
+        )
+
+    @strawberry.field(description="One dataset by id; NOT_FOUND if unknown or hidden from the caller.")
+    async def dataset(self, info: Info, id: strawberry.ID) -> Dataset:
+        _, icat_id = parse_global_id(id, "Dataset")
+        row = await info.context.loaders.dataset.load(icat_id)
+        if row is None:
+            raise NotFound("No such dataset.")
+        return Dataset.from_row(row)
+
+    @strawberry.field(description="Datasets the caller may see, filtered. " + PAGE_ARGUMENTS)
+    async def datasets(
+        self,
+        info: Info,
+        filter: DatasetFilter | None = None,
+        order_by: DatasetOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Dataset]:
+        context = info.context
+        page = _page(info, first, after, last, before)
+        order = order_by or DatasetOrder()
+        keys = dataset_keys(order.field.value, order.direction.value == "desc")
+        statement = queries.datasets(context.access)
+        if filter is not None:
+            statement = statement.where(*_dataset_conditions(filter))
+        return await root_connection(context.engine, statement, keys, page, Dataset.from_row)
+
+    @strawberry.field(description="One datafile by id; NOT_FOUND if unknown or hidden from the caller.")
+    async def datafile(self, info: Info, id: strawberry.ID) -> Datafile:
+        _, icat_id = parse_global_id(id, "Datafile")
+        row = await info.context.loaders.datafile.load(icat_id)
+        if row is None:
+            raise NotFound("No such datafile.")
+        return Datafile.from_row(row)
+
+    @strawberry.field(
+        description="Resolve a DOI the catalogue knows: a session's, a dataset's, a file's or a "
+        "data publication's. Accepts `10.x/y`, `doi:10.x/y` and `https://doi.org/10.x/y`; "
+        "null if unknown or hidden from the caller."
+    )
+    async def doi(self, info: Info, doi: str) -> DoiTarget | None:
+        if not doi.strip():
+            raise BadUserInput("A DOI must not be empty.", argument="doi")
+        return await find_by_doi(info, doi)
+
+    @strawberry.field(description="One beamline by id or by name.")
+    async def instrument(
+        self, info: Info, id: strawberry.ID | None = None, name: str | None = None
+    ) -> Instrument:
+        if (id is None) == (name is None):
+            raise BadUserInput("Identify the beamline by `id` or by `name`.")
+        from gateway.resolvers.loaders import fetch_all
+
+        if id is not None:
+            _, icat_id = parse_global_id(id, "Instrument")
+            row = await info.context.loaders.reference("instrument").load(icat_id)
+        else:
+            rows = await fetch_all(
+                info.context.engine,
+                select(*queries.columns_of(InstrumentRow)).where(InstrumentRow.name == name).limit(1),
+            )
+            row = rows[0] if rows else None
+        if row is None:
+            raise NotFound("No such beamline.")
+        return Instrument.from_row(row)
+
+    @strawberry.field(description="Beamlines, by name. " + PAGE_ARGUMENTS)
+    async def instruments(
+        self,
+        info: Info,
+        search: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Instrument]:
+        from sqlalchemy import func
+
+        statement = select(*queries.columns_of(InstrumentRow))
+        if search is not None:
+            pattern = like_pattern(search)
+            statement = statement.where(
+                or_(func.lower(InstrumentRow.name).like(pattern), func.lower(InstrumentRow.full_name).like(pattern))
+            )
+        return await root_connection(
+            info.context.engine, statement, instrument_keys(), _page(info, first, after, last, before),
+            Instrument.from_row,
+        )
+
+    @strawberry.field(description="Facilities. " + PAGE_ARGUMENTS)
+    async def facilities(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Facility]:
+        keys = [SortKey(FacilityRow.name), SortKey(FacilityRow.id)]
+        return await root_connection(
+            info.context.engine, select(*queries.columns_of(FacilityRow)), keys,
+            _page(info, first, after, None, None), Facility.from_row,
+        )
+
+    @strawberry.field(description="Techniques known to the catalogue, by name. " + PAGE_ARGUMENTS)
+    async def techniques(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Technique]:
+        keys = [SortKey(TechniqueRow.name), SortKey(TechniqueRow.id)]
+        return await root_connection(
+            info.context.engine, select(*queries.columns_of(TechniqueRow)), keys,
+            _page(info, first, after, None, None), Technique.from_row,
+        )
+
+    @strawberry.field(
+        description="Data publications (minted DOIs): published ones, and reservations of the "
+        "caller's sessions. Newest first. " + PAGE_ARGUMENTS
+    )
+    async def data_publications(
+        self, info: Info, search: str | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[DataPublication]:
+        from sqlalchemy import func
+
+        context = info.context
+        statement = queries.data_publications(context.access)
+        if search is not None:
+            statement = statement.where(func.lower(PublicationRow.title).like(like_pattern(search)))
+        keys = [SortKey(PublicationRow.publication_date, True, True), SortKey(PublicationRow.id, True)]
+        return await root_connection(
+            context.engine, statement, keys, _page(info, first, after, None, None), DataPublication.from_row
+        )
+
+
+def _investigation_conditions(info: Info, filter: InvestigationFilter) -> list[object]:
+    access = info.context.access
+    conditions: list[object] = []
+    if filter.proposal is not None:
+        conditions.append(InvestigationRow.name == filter.proposal)
+    if filter.visit_id is not None:
+        conditions.append(InvestigationRow.visit_id == filter.visit_id)
+    if filter.instrument is not None:
+        conditions.append(queries.investigations_of_instrument(_instrument_ids(filter.instrument)))  # type: ignore[arg-type]
+    if filter.dates is not None:
+        dates = filter.dates.checked()
+        conditions.append(
+            queries.date_overlap(InvestigationRow.start_date, InvestigationRow.end_date, dates.since, dates.until)
+        )
+    if filter.search is not None:
+        conditions.append(queries.investigation_text_match(access, like_pattern(filter.search)))
+    if filter.released is not None:
+        is_released = released(InvestigationRow.release_date, access.now)
+        conditions.append(is_released if filter.released else ~is_released)
+    if filter.type is not None:
+        conditions.append(
+            InvestigationRow.type_id.in_(select(InvestigationTypeRow.id).where(InvestigationTypeRow.name == filter.type))
+        )
+    return conditions
+
+
+def _dataset_conditions(filter: DatasetFilter) -> list[object]:
+    from sqlalchemy import func
+
+    conditions: list[object] = []
+    if filter.investigation_id is not None:
+        _, icat_id = parse_global_id(filter.investigation_id, "Investigation")
+        conditions.append(DatasetRow.investigation_id == icat_id)
+    if filter.sample_id is not None:
+        _, icat_id = parse_global_id(filter.sample_id, "Sample")
+        conditions.append(DatasetRow.sample_id == icat_id)
+    if filter.technique is not None:
+        conditions.append(queries.dataset_has_technique(filter.technique))
+    for parameter in filter.parameters or []:
+        checked = parameter.checked()
+        conditions.append(
+            queries.dataset_parameter_in_range(checked.name, checked.units, checked.min, checked.max)
+        )
+    if filter.search is not None:
+        pattern = like_pattern(filter.search)
+        conditions.append(
+            or_(func.lower(DatasetRow.name).like(pattern), func.lower(DatasetRow.description).like(pattern))
+        )
+    if filter.dates is not None:
+        dates = filter.dates.checked()
+        conditions.append(queries.date_overlap(DatasetRow.start_date, DatasetRow.end_date, dates.since, dates.until))
+    return conditions
+
+
+__all__ = ["Query", "and_", "SampleRow"]

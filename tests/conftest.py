@@ -1,0 +1,168 @@
+"""Shared fixtures: a demo catalogue on each database that answers, and a GraphQL client.
+
+Databases: SQLite always; PostgreSQL and MariaDB when reachable (skipped with a reason
+otherwise, or a failure when ICAT_GATEWAY_TEST_REQUIRE_ALL is set, as in CI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.app import now_utc
+from gateway.auth.policy import Caller
+from gateway.auth.visibility import Access, resolve_access
+from gateway.catalogue.database import create_engine, drop_schema
+from gateway.catalogue.demo import DemoSize, seed_demo
+from gateway.resolvers.context import RequestContext
+from gateway.schema.build import create_schema
+from gateway.settings import Settings
+
+SERVER_URLS = {
+    "postgresql": os.environ.get(
+        "ICAT_GATEWAY_TEST_POSTGRESQL_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+    ),
+    "mariadb": os.environ.get(
+        "ICAT_GATEWAY_TEST_MARIADB_URL", "mysql+asyncmy://root@127.0.0.1:3306/test"
+    ),
+}
+REQUIRE_ALL = os.environ.get("ICAT_GATEWAY_TEST_REQUIRE_ALL") == "1"
+DEMO_SEED = 7
+DEMO_SIZE = DemoSize.for_sessions(60, datasets_per_session=4, files_per_dataset=3)
+STAFF = "esrf/staff1"
+
+
+def _reachable(url: str) -> str | None:
+    """None if a server answers at the URL, else why not."""
+
+    async def probe() -> None:
+        engine = create_engine(Settings(database_url=url))
+        try:
+            async with engine.connect():
+                pass
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(asyncio.wait_for(probe(), timeout=5))
+    except Exception as error:
+        return f"{type(error).__name__}: {error}".splitlines()[0][:200]
+    return None
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql", "mariadb"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of a scratch catalogue on each backend."""
+    backend = request.param
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('catalogue') / 'test.sqlite3'}"
+    url = SERVER_URLS[backend]
+    if url == "off":
+        pytest.skip(f"{backend}: switched off")
+    problem = _reachable(url)
+    if problem is not None:
+        if REQUIRE_ALL:
+            pytest.fail(f"{backend} unreachable at {url}: {problem}")
+        pytest.skip(f"{backend} unreachable at {url}: {problem}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, staff_users=frozenset({STAFF}), graphiql=True)
+
+
+@dataclass
+class StatementCounter:
+    """Counts the SQL statements an engine runs (the no-N+1 tests read it)."""
+
+    statements: list[str] = field(default_factory=list)
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def reset(self) -> None:
+        self.statements.clear()
+
+
+@pytest.fixture(scope="session")
+async def catalogue(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The demo catalogue (seeded once per backend) behind a fresh engine."""
+    await seed_demo(settings, seed=DEMO_SEED, size=DEMO_SIZE, reset=True)
+    engine = create_engine(settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def statement_counter(catalogue: AsyncEngine) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    event.listen(catalogue.sync_engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(catalogue.sync_engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture(scope="session")
+def schema() -> Any:
+    return create_schema()
+
+
+@dataclass
+class Client:
+    """Runs GraphQL operations in-process as a given caller (no HTTP)."""
+
+    engine: AsyncEngine
+    settings: Settings
+    schema: Any
+
+    async def access(self, user_name: str | None, now: datetime | None = None) -> Access:
+        caller = Caller(user_name=user_name, is_staff=user_name in self.settings.staff_users)
+        moment = now or now_utc()
+        async with self.engine.connect() as connection:
+            return await resolve_access(connection, caller, moment)
+
+    async def execute(
+        self, query: str, variables: dict[str, Any] | None = None, *, user: str | None = None
+    ) -> Any:
+        context = RequestContext(
+            engine=self.engine, settings=self.settings, access=await self.access(user)
+        )
+        return await self.schema.execute(query, variable_values=variables, context_value=context)
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None, *, user: str | None = None) -> Any:
+        """The data of an operation that must succeed without errors."""
+        result = await self.execute(query, variables, user=user)
+        assert result.errors is None, result.errors
+        return result.data
+
+
+@pytest.fixture(scope="session")
+def client(catalogue: AsyncEngine, settings: Settings, schema: Any) -> Client:
+    return Client(catalogue, settings, schema)
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    """Settings of an empty SQLite catalogue of a test's own."""
+    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'own.sqlite3'}")
+
+
+async def reset(settings: Settings) -> None:
+    engine = create_engine(settings)
+    try:
+        await drop_schema(engine)
+    finally:
+        await engine.dispose()

@@ -1,0 +1,121 @@
+"""The embargo and role policy as a truth table: per role and embargo state."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from gateway.auth.policy import (
+    Caller,
+    FieldClass,
+    Role,
+    SessionFacts,
+    can_change_release_date,
+    can_grant_access,
+    can_mint_doi,
+    can_read,
+    can_read_dataset,
+    can_read_personal,
+    is_released,
+    roles_of,
+)
+
+NOW = datetime(2026, 11, 23, 12, 0)
+MAIN_PROPOSER_ROLES = frozenset({"principal investigator"})
+
+RELEASED = NOW - timedelta(days=1)
+EMBARGOED = NOW + timedelta(days=365)
+PROPRIETARY = None  # a NULL release date never releases
+
+FACTS = {
+    name: SessionFacts(
+        release_date=release,
+        team={
+            "esrf/pi": {"Principal Investigator", "Participant"},
+            "esrf/member": {"Participant"},
+            "esrf/collaborator": {"Collaborator"},
+            "esrf/contact": {"Local contact"},
+        },
+        beamline_scientists=frozenset({"esrf/scientist"}),
+    )
+    for name, release in {"released": RELEASED, "embargoed": EMBARGOED, "proprietary": PROPRIETARY}.items()
+}
+
+CALLERS = {
+    "anonymous": Caller(),
+    "outsider": Caller("esrf/outsider"),
+    "member": Caller("esrf/member"),
+    "collaborator": Caller("esrf/collaborator"),
+    "local contact": Caller("esrf/contact"),
+    "main proposer": Caller("esrf/pi"),
+    "beamline scientist": Caller("esrf/scientist"),
+    "staff": Caller("esrf/boss", is_staff=True),
+}
+
+# caller -> (reads DATA of released, embargoed, proprietary; may grant access; may mint DOI)
+TRUTH = {
+    "anonymous": (True, False, False, False, False),
+    "outsider": (True, False, False, False, False),
+    "member": (True, True, True, False, True),
+    "collaborator": (True, True, True, False, True),
+    "local contact": (True, True, True, False, True),
+    "main proposer": (True, True, True, True, True),
+    "beamline scientist": (True, True, True, False, False),
+    "staff": (True, True, True, True, True),
+}
+
+
+@pytest.mark.parametrize("who", sorted(TRUTH))
+def test_truth_table(who: str) -> None:
+    caller = CALLERS[who]
+    expected = TRUTH[who]
+    observed = []
+    for state in ("released", "embargoed", "proprietary"):
+        facts = FACTS[state]
+        roles = roles_of(caller, facts, MAIN_PROPOSER_ROLES)
+        released = is_released(facts.release_date, NOW)
+        # Landing facts are public to everyone in every state.
+        assert can_read(FieldClass.LANDING, roles, released=released)
+        observed.append(can_read(FieldClass.DATA, roles, released=released))
+    roles = roles_of(caller, FACTS["embargoed"], MAIN_PROPOSER_ROLES)
+    observed += [can_grant_access(roles), can_mint_doi(roles)]
+    assert tuple(observed) == expected
+
+
+def test_roles_of_the_main_proposer_are_case_insensitive_and_cumulative() -> None:
+    roles = roles_of(CALLERS["main proposer"], FACTS["embargoed"], MAIN_PROPOSER_ROLES)
+    assert roles == {Role.AUTHENTICATED, Role.TEAM_MEMBER, Role.MAIN_PROPOSER}
+
+
+def test_anonymous_holds_only_the_anonymous_role() -> None:
+    assert roles_of(Caller(), FACTS["released"], MAIN_PROPOSER_ROLES) == {Role.ANONYMOUS}
+
+
+@pytest.mark.parametrize(
+    ("release_date", "released"),
+    [(None, False), (NOW - timedelta(seconds=1), True), (NOW, False), (NOW + timedelta(days=1), False)],
+)
+def test_release_is_strictly_in_the_past(release_date: datetime | None, released: bool) -> None:
+    assert is_released(release_date, NOW) is released
+
+
+@pytest.mark.parametrize("who", sorted(CALLERS))
+def test_a_published_doi_opens_a_dataset_to_everyone(who: str) -> None:
+    roles = roles_of(CALLERS[who], FACTS["embargoed"], MAIN_PROPOSER_ROLES)
+    assert can_read_dataset(roles, session_released=False, published=True)
+    assert can_read_dataset(roles, session_released=False, published=False) is TRUTH[who][1]
+
+
+def test_personal_data_is_for_the_person_and_staff() -> None:
+    assert can_read_personal(Caller("esrf/jdoe"), "esrf/jdoe")
+    assert not can_read_personal(Caller("esrf/other"), "esrf/jdoe")
+    assert not can_read_personal(Caller(), "esrf/jdoe")
+    assert can_read_personal(Caller("esrf/boss", is_staff=True), "esrf/jdoe")
+    assert not can_read(FieldClass.PERSONAL, {Role.TEAM_MEMBER}, released=True)
+
+
+def test_only_staff_change_release_dates() -> None:
+    for who, caller in CALLERS.items():
+        roles = roles_of(caller, FACTS["embargoed"], MAIN_PROPOSER_ROLES)
+        assert can_change_release_date(roles) is (who == "staff")
