@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -29,11 +30,15 @@ from gateway.resolvers.context import RequestContext
 from gateway.schema.build import create_schema as create_graphql_schema
 from gateway.settings import Settings
 
+# httpx logs request URLs at INFO, and an ICAT session id is part of the URL.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
 
 def caller_of(principal: Principal, settings: Settings) -> Caller:
     """The policy's view of the principal: staff by configured user name or group."""
     staff = principal.user_name is not None and (
-        principal.user_name in settings.staff_users or bool(principal.groups & settings.staff_groups)
+        principal.user_name in settings.staff_users
+        or bool(principal.groups & settings.staff_groups)
     )
     return Caller(user_name=principal.user_name, is_staff=staff)
 
@@ -68,7 +73,11 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
             async with self.engine.connect() as connection:
                 access = await resolve_access(connection, caller, now)
         return RequestContext(
-            engine=self.engine, settings=self.settings, access=access, request=request, response=response
+            engine=self.engine,
+            settings=self.settings,
+            access=access,
+            request=request,
+            response=response,
         )
 
     def encode_json(self, data: object) -> bytes:
@@ -103,7 +112,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except Exception as error:  # a health check reports, it does not raise
-            return JSONResponse({"status": "unavailable", "database": type(error).__name__}, status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "database": type(error).__name__}, status_code=503
+            )
         return JSONResponse({"status": "ok"})
 
     @contextlib.asynccontextmanager

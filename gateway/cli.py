@@ -16,15 +16,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="override ICAT_GATEWAY_DATABASE_URL")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the gateway (seeds demo data into an empty embedded database)")
+    serve = commands.add_parser(
+        "serve", help="run the gateway (seeds demo data into an empty embedded database)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--no-demo", action="store_true", help="do not seed an empty embedded database")
+    serve.add_argument(
+        "--no-demo", action="store_true", help="do not seed an empty embedded database"
+    )
 
-    demo = commands.add_parser("demo", help="create the demo facility catalogue (alias: seed)", aliases=["seed"])
+    demo = commands.add_parser(
+        "demo", help="create the demo facility catalogue (alias: seed)", aliases=["seed"]
+    )
     demo.add_argument("--seed", type=int, default=1, help="random seed: same seed, same catalogue")
-    demo.add_argument("--size", type=int, default=200, help="number of sessions (datasets scale with it)")
+    demo.add_argument(
+        "--size", type=int, default=200, help="number of sessions (datasets scale with it)"
+    )
     demo.add_argument("--datasets-per-session", type=int, default=None)
     demo.add_argument("--files-per-dataset", type=int, default=None)
     demo.add_argument("--reset", action="store_true", help="drop and recreate the tables first")
@@ -32,13 +40,17 @@ def main(argv: list[str] | None = None) -> int:
     ingest = commands.add_parser("ingest", help="load an ICAT dump file (python-icat YAML or XML)")
     ingest.add_argument("file", type=Path)
 
-    export = commands.add_parser("export-schema", help="print the GraphQL SDL (or write it to a file)")
+    export = commands.add_parser(
+        "export-schema", help="print the GraphQL SDL (or write it to a file)"
+    )
     export.add_argument("--output", type=Path)
 
     commands.add_parser("indexes", help="print the CREATE INDEX statements the gateway needs")
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     overrides = {"database_url": args.database_url} if args.database_url else {}
     settings = Settings.from_env(**overrides)
 

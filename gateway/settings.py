@@ -13,7 +13,12 @@ from typing import Any
 
 PREFIX = "ICAT_GATEWAY_"
 
-DEFAULT_MAIN_PROPOSER_ROLES = ("principal investigator", "principal_experimenter", "pi", "main proposer")
+DEFAULT_MAIN_PROPOSER_ROLES = (
+    "principal investigator",
+    "principal_experimenter",
+    "pi",
+    "main proposer",
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,11 @@ class Settings:
     landing_page_url: str = "https://data.example.org/doi/{doi}"
 
     redis_url: str | None = None
+
+    def __post_init__(self) -> None:
+        # ICAT roles are free text: compare them case-insensitively.
+        normalised = frozenset(role.strip().lower() for role in self.main_proposer_roles)
+        object.__setattr__(self, "main_proposer_roles", normalised)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gateway.catalogue.demo import DemoSize, seed_demo
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,7 +23,6 @@ from gateway.app import now_utc
 from gateway.auth.policy import Caller
 from gateway.auth.visibility import Access, resolve_access
 from gateway.catalogue.database import create_engine, drop_schema
-from gateway.catalogue.demo import DemoSize, seed_demo
 from gateway.resolvers.context import RequestContext
 from gateway.schema.build import create_schema
 from gateway.settings import Settings
@@ -142,7 +142,9 @@ class Client:
         )
         return await self.schema.execute(query, variable_values=variables, context_value=context)
 
-    async def data(self, query: str, variables: dict[str, Any] | None = None, *, user: str | None = None) -> Any:
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, *, user: str | None = None
+    ) -> Any:
         """The data of an operation that must succeed without errors."""
         result = await self.execute(query, variables, user=user)
         assert result.errors is None, result.errors

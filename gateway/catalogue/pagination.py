@@ -22,6 +22,7 @@ import orjson
 from sqlalchemy import (
     ColumnElement,
     Select,
+    SQLColumnExpression,
     and_,
     case,
     false,
@@ -38,7 +39,7 @@ from gateway.errors import BadUserInput
 class SortKey:
     """One ORDER BY term: an expression, its direction and whether it can be NULL."""
 
-    expression: ColumnElement[Any]
+    expression: SQLColumnExpression[Any]
     descending: bool = False
     nullable: bool = False
 
@@ -70,7 +71,9 @@ def page_request(
     if size is None:
         size = default_size
     if size < 0:
-        raise BadUserInput("A page size cannot be negative.", argument="first" if last is None else "last")
+        raise BadUserInput(
+            "A page size cannot be negative.", argument="first" if last is None else "last"
+        )
     if size > max_size:
         raise BadUserInput(
             f"A page holds at most {max_size} items; ask for fewer and follow the cursors.",
@@ -98,9 +101,7 @@ def decode_cursor(cursor: str, argument: str) -> tuple[Any, ...]:
         values = orjson.loads(raw)
         if not isinstance(values, list) or not values:
             raise ValueError("not a list")
-        return tuple(
-            datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in values
-        )
+        return tuple(datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in values)
     except (ValueError, TypeError, KeyError, binascii.Error, orjson.JSONDecodeError):
         raise BadUserInput(f"`{argument}` is not a valid cursor.", argument=argument) from None
 
@@ -160,7 +161,7 @@ def paged(statement: Select[Any], keys: Sequence[SortKey], page: PageRequest) ->
 
 def paged_per_parent(
     statement: Select[Any],
-    parent: ColumnElement[Any],
+    parent: SQLColumnExpression[Any],
     keys: Sequence[SortKey],
     page: PageRequest,
 ) -> Select[Any]:

@@ -34,6 +34,7 @@ from gateway.auth.visibility import (
     investigation_data_visible,
 )
 from gateway.catalogue.models import (
+    DataCollectionDataset,
     Datafile,
     DatafileFormat,
     DataPublication,
@@ -60,15 +61,18 @@ from gateway.catalogue.models import (
     SampleType,
     Technique,
     User,
-    DataCollectionDataset,
 )
 
 AUDIT = frozenset({"create_id", "create_time", "mod_id", "mod_time"})
 
 
-def columns_of(model: type[Any], *, skip: frozenset[str] = AUDIT) -> list[InstrumentedAttribute[Any]]:
+def columns_of(
+    model: type[Any], *, skip: frozenset[str] = AUDIT
+) -> list[InstrumentedAttribute[Any]]:
     """A model's mapped columns as ORM attributes, so rows are keyed by attribute name."""
-    return [getattr(model, attr.key) for attr in inspect(model).column_attrs if attr.key not in skip]
+    return [
+        getattr(model, attr.key) for attr in inspect(model).column_attrs if attr.key not in skip
+    ]
 
 
 # Investigations --------------------------------------------------------------------
@@ -349,7 +353,9 @@ def doi_variants(doi: str) -> list[str]:
     return sorted({doi, doi.upper(), doi.lower()})
 
 
-def date_overlap(start: Any, end: Any, since: datetime | None, until: datetime | None) -> ColumnElement[bool]:
+def date_overlap(
+    start: Any, end: Any, since: datetime | None, until: datetime | None
+) -> ColumnElement[bool]:
     """The interval [start, end] meets [since, until] (open bounds where None)."""
     conditions: list[ColumnElement[bool]] = []
     if since is not None:

@@ -11,10 +11,10 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import ColumnElement, Row, Select, func, select
+from sqlalchemy import Row, Select, SQLColumnExpression, func
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.visibility import Access
@@ -23,7 +23,7 @@ from gateway.catalogue.models import Datafile, Dataset, Investigation, Investiga
 from gateway.catalogue.pagination import PageRequest, SortKey, paged_per_parent
 from gateway.settings import Settings
 
-K = TypeVar("K", bound=Hashable)
+Loader = DataLoader[Any, Any]
 
 
 async def fetch_all(engine: AsyncEngine, statement: Select[Any]) -> Sequence[Row[Any]]:
@@ -32,9 +32,7 @@ async def fetch_all(engine: AsyncEngine, statement: Select[Any]) -> Sequence[Row
         return (await connection.execute(statement)).all()
 
 
-def grouped_loader(
-    engine: AsyncEngine, build: Callable[[list[Any]], Select[Any]]
-) -> DataLoader:
+def grouped_loader(engine: AsyncEngine, build: Callable[[list[Any]], Select[Any]]) -> Loader:
     """Many rows per key: the statement selects the key as ``_key``."""
 
     async def load(keys: list[Any]) -> list[list[Row[Any]]]:
@@ -46,7 +44,7 @@ def grouped_loader(
     return DataLoader(load)
 
 
-def single_loader(engine: AsyncEngine, build: Callable[[list[Any]], Select[Any]]) -> DataLoader:
+def single_loader(engine: AsyncEngine, build: Callable[[list[Any]], Select[Any]]) -> Loader:
     """At most one row per id: the statement selects the row's ``id``."""
 
     async def load(keys: list[Any]) -> list[Row[Any] | None]:
@@ -71,11 +69,11 @@ class ChildListing:
     the sort keys for each ordering a client may ask for."""
 
     statement: Callable[[], Select[Any]]
-    parent: ColumnElement[Any]
-    keys: Callable[[Hashable], Sequence[SortKey]]
+    parent: SQLColumnExpression[Any]
+    keys: Callable[[Any], Sequence[SortKey]]
 
 
-def child_page_loader(engine: AsyncEngine, listing: ChildListing) -> DataLoader:
+def child_page_loader(engine: AsyncEngine, listing: ChildListing) -> Loader:
     """One windowed statement per distinct page request, for every parent at once."""
 
     async def load(keys: list[ChildPageKey]) -> list[list[Row[Any]]]:
@@ -89,8 +87,10 @@ def child_page_loader(engine: AsyncEngine, listing: ChildListing) -> DataLoader:
             statement = statement.add_columns(
                 *(key.expression.label(f"_k{i}") for i, key in enumerate(sort_keys))
             )
-            groups: dict[int, list[Row[Any]]] = defaultdict(list)
-            for row in await fetch_all(engine, paged_per_parent(statement, listing.parent, sort_keys, page)):
+            groups: dict[Any, list[Row[Any]]] = defaultdict(list)
+            for row in await fetch_all(
+                engine, paged_per_parent(statement, listing.parent, sort_keys, page)
+            ):
                 groups[row._parent].append(row)
             for parent_id in parent_ids:
                 pages[ChildPageKey(parent_id, page, order)] = groups.get(parent_id, [])
@@ -100,12 +100,12 @@ def child_page_loader(engine: AsyncEngine, listing: ChildListing) -> DataLoader:
 
 
 def child_count_loader(
-    engine: AsyncEngine, statement: Callable[[], Select[Any]], parent: ColumnElement[Any]
-) -> DataLoader:
+    engine: AsyncEngine, statement: Callable[[], Select[Any]], parent: SQLColumnExpression[Any]
+) -> Loader:
     """How many visible children each parent has: one GROUP BY for all parents."""
 
     async def load(keys: list[int]) -> list[int]:
-        counted = (
+        counted: Select[Any] = (
             statement()
             .with_only_columns(parent.label("_key"), func.count().label("n"))
             .where(parent.in_(sorted(set(keys))))
@@ -117,7 +117,7 @@ def child_count_loader(
     return DataLoader(load)
 
 
-class Loaders(Generic[K]):
+class Loaders:
     """The loaders of one request, created on first use."""
 
     def __init__(self, engine: AsyncEngine, access: Access, settings: Settings) -> None:
@@ -125,35 +125,35 @@ class Loaders(Generic[K]):
         self.access = access
         self.settings = settings
 
-    def reference(self, kind: str) -> DataLoader:
+    def reference(self, kind: str) -> Loader:
         """A small public table by id (facility, instrument, user, types...)."""
-        cache: dict[str, DataLoader] = self.__dict__.setdefault("_reference", {})
+        cache: dict[str, Loader] = self.__dict__.setdefault("_reference", {})
         if kind not in cache:
             model = queries.REFERENCE_MODELS[kind]
             cache[kind] = single_loader(self.engine, lambda ids: queries.by_ids(model, ids))
         return cache[kind]
 
     @cached_property
-    def investigation(self) -> DataLoader:
+    def investigation(self) -> Loader:
         return single_loader(
             self.engine,
             lambda ids: queries.investigations(self.access).where(Investigation.id.in_(ids)),
         )
 
     @cached_property
-    def dataset(self) -> DataLoader:
+    def dataset(self) -> Loader:
         return single_loader(
             self.engine, lambda ids: queries.datasets(self.access).where(Dataset.id.in_(ids))
         )
 
     @cached_property
-    def datafile(self) -> DataLoader:
+    def datafile(self) -> Loader:
         return single_loader(
             self.engine, lambda ids: queries.datafiles(self.access).where(Datafile.id.in_(ids))
         )
 
     @cached_property
-    def sample(self) -> DataLoader:
+    def sample(self) -> Loader:
         from gateway.catalogue.models import Sample
 
         return single_loader(
@@ -161,7 +161,7 @@ class Loaders(Generic[K]):
         )
 
     @cached_property
-    def data_publication(self) -> DataLoader:
+    def data_publication(self) -> Loader:
         from gateway.catalogue.models import DataPublication
 
         return single_loader(
@@ -170,65 +170,65 @@ class Loaders(Generic[K]):
         )
 
     @cached_property
-    def instruments_of_investigation(self) -> DataLoader:
+    def instruments_of_investigation(self) -> Loader:
         return grouped_loader(self.engine, queries.instruments_by_investigation)
 
     @cached_property
-    def team_of_investigation(self) -> DataLoader:
+    def team_of_investigation(self) -> Loader:
         return grouped_loader(self.engine, queries.team_by_investigation)
 
     @cached_property
-    def keywords_of_investigation(self) -> DataLoader:
+    def keywords_of_investigation(self) -> Loader:
         return grouped_loader(self.engine, queries.keywords_by_investigation)
 
     @cached_property
-    def samples_of_investigation(self) -> DataLoader:
+    def samples_of_investigation(self) -> Loader:
         return grouped_loader(self.engine, queries.samples_by_investigation)
 
     @cached_property
-    def parameters_of_investigation(self) -> DataLoader:
+    def parameters_of_investigation(self) -> Loader:
         return grouped_loader(self.engine, queries.parameters_by_investigation)
 
     @cached_property
-    def parameters_of_dataset(self) -> DataLoader:
+    def parameters_of_dataset(self) -> Loader:
         return grouped_loader(self.engine, queries.parameters_by_dataset)
 
     @cached_property
-    def parameters_of_sample(self) -> DataLoader:
+    def parameters_of_sample(self) -> Loader:
         return grouped_loader(self.engine, queries.parameters_by_sample)
 
     @cached_property
-    def techniques_of_dataset(self) -> DataLoader:
+    def techniques_of_dataset(self) -> Loader:
         return grouped_loader(self.engine, queries.techniques_by_dataset)
 
     @cached_property
-    def scientists_of_instrument(self) -> DataLoader:
+    def scientists_of_instrument(self) -> Loader:
         return grouped_loader(self.engine, queries.scientists_by_instrument)
 
     @cached_property
-    def creators_of_publication(self) -> DataLoader:
+    def creators_of_publication(self) -> Loader:
         return grouped_loader(self.engine, queries.creators_by_publication)
 
     @cached_property
-    def related_items_of_publication(self) -> DataLoader:
+    def related_items_of_publication(self) -> Loader:
         return grouped_loader(self.engine, queries.related_items_by_publication)
 
     @cached_property
-    def dates_of_publication(self) -> DataLoader:
+    def dates_of_publication(self) -> Loader:
         return grouped_loader(self.engine, queries.dates_by_publication)
 
     # Nested connections: a page of children per parent, and their totals. ----------
 
-    def child_pages(self, name: str, listing: ChildListing) -> DataLoader:
-        cache: dict[str, DataLoader] = self.__dict__.setdefault("_child_pages", {})
+    def child_pages(self, name: str, listing: ChildListing) -> Loader:
+        cache: dict[str, Loader] = self.__dict__.setdefault("_child_pages", {})
         if name not in cache:
             cache[name] = child_page_loader(self.engine, listing)
         return cache[name]
 
     def child_counts(
-        self, name: str, statement: Callable[[], Select[Any]], parent: ColumnElement[Any]
-    ) -> DataLoader:
-        cache: dict[str, DataLoader] = self.__dict__.setdefault("_child_counts", {})
+        self, name: str, statement: Callable[[], Select[Any]], parent: SQLColumnExpression[Any]
+    ) -> Loader:
+        cache: dict[str, Loader] = self.__dict__.setdefault("_child_counts", {})
         if name not in cache:
             cache[name] = child_count_loader(self.engine, statement, parent)
         return cache[name]

@@ -15,6 +15,7 @@ from gateway.errors import GatewayError
 from gateway.schema.dataset import Datafile, Dataset
 from gateway.schema.facility import Facility, Instrument
 from gateway.schema.investigation import Investigation
+from gateway.schema.mutation import Mutation
 from gateway.schema.people import User
 from gateway.schema.publication import DataPublication
 from gateway.schema.query import Query
@@ -59,10 +60,17 @@ class CodedErrors(MaskErrors):
         processed = []
         for error in super()._process_errors(errors):
             if _code_of(error) is None:
-                code = "GRAPHQL_PARSE_FAILED" if "Syntax Error" in error.message else "GRAPHQL_VALIDATION_FAILED"
+                code = (
+                    "GRAPHQL_PARSE_FAILED"
+                    if "Syntax Error" in error.message
+                    else "GRAPHQL_VALIDATION_FAILED"
+                )
                 error = GraphQLError(
-                    error.message, nodes=error.nodes, path=error.path,
-                    original_error=error.original_error, extensions={"code": code},
+                    error.message,
+                    nodes=error.nodes,
+                    path=error.path,
+                    original_error=error.original_error,
+                    extensions={"code": code},
                 )
             processed.append(error)
         return processed
@@ -90,7 +98,18 @@ def create_schema(*, max_depth: int = 12) -> GatewaySchema:
     ]
     return GatewaySchema(
         query=Query,
-        types=[Investigation, Dataset, Datafile, Facility, Instrument, User, DataPublication, Sample, Technique],
+        mutation=Mutation,
+        types=[
+            Investigation,
+            Dataset,
+            Datafile,
+            Facility,
+            Instrument,
+            User,
+            DataPublication,
+            Sample,
+            Technique,
+        ],
         extensions=extensions,
-        config=StrawberryConfig(scalar_map=SCALARS),
+        config=StrawberryConfig(scalar_map=dict(SCALARS)),
     )

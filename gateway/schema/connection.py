@@ -28,7 +28,9 @@ class Edge(Generic[T]):
 
 @strawberry.type(description="A page of a list, Relay style.")
 class Connection(Generic[T]):
-    edges: list[Edge[T]] = strawberry.field(description="The items of this page with their cursors.")
+    edges: list[Edge[T]] = strawberry.field(
+        description="The items of this page with their cursors."
+    )
     page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist.")
     _count: strawberry.Private[Callable[[], Awaitable[int]]]
 

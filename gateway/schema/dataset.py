@@ -13,8 +13,8 @@ from gateway.catalogue.pagination import page_request
 from gateway.catalogue.queries import columns_of
 from gateway.resolvers.loaders import ChildListing, ChildPageKey
 from gateway.schema.connection import Connection, build_connection
-from gateway.schema.inputs import DatafileOrder
 from gateway.schema.info import Info
+from gateway.schema.inputs import DatafileOrder
 from gateway.schema.node import Node, global_id
 from gateway.schema.sample import Parameter, Sample, Technique
 from gateway.schema.scalars import Long
@@ -107,8 +107,12 @@ class Dataset(Node):
         context = info.context
         settings = context.settings
         page = page_request(
-            first=first, after=after, last=last, before=before,
-            default_size=settings.default_page_size, max_size=settings.max_page_size,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            default_size=settings.default_page_size,
+            max_size=settings.max_page_size,
         )
         order = order_by or DatafileOrder()
         sort = (order.field.value, order.direction.value == "desc")
@@ -141,11 +145,13 @@ def _all_datafiles() -> Any:
 DATAFILES_OF_DATASET = ChildListing(
     statement=_all_datafiles,
     parent=DatafileRow.dataset_id,
-    keys=lambda order: datafile_keys(*order),  # type: ignore[misc]
+    keys=lambda order: datafile_keys(*order),
 )
 
 
-@strawberry.federation.type(keys=["id"], description="A file of a dataset (ICAT DATAFILE). DATA class.")
+@strawberry.federation.type(
+    keys=["id"], description="A file of a dataset (ICAT DATAFILE). DATA class."
+)
 class Datafile(Node):
     icat_id: int = strawberry.field(description="ICAT DATAFILE.ID.")
     name: str = strawberry.field(description="File name.")
@@ -153,7 +159,9 @@ class Datafile(Node):
     location: str | None = strawberry.field(description="Storage location (path).")
     file_size: Long | None = strawberry.field(description="Size in bytes.")
     checksum: str | None = strawberry.field(description="Checksum.")
-    create_time: datetime | None = strawberry.field(description="When the file was written (ICAT DATAFILECREATETIME).")
+    create_time: datetime | None = strawberry.field(
+        description="When the file was written (ICAT DATAFILECREATETIME)."
+    )
     mod_time: datetime | None = strawberry.field(description="When the file was last modified.")
     doi: str | None = strawberry.field(description="The file's own DOI, if any.")
     _dataset_id: strawberry.Private[int]

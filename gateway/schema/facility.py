@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from gateway.schema.people import User
 
 
-@strawberry.federation.type(keys=["id"], description="A facility (ICAT FACILITY), e.g. a synchrotron. Public.")
+@strawberry.federation.type(
+    keys=["id"], description="A facility (ICAT FACILITY), e.g. a synchrotron. Public."
+)
 class Facility(Node):
     icat_id: int = strawberry.field(description="ICAT FACILITY.ID.")
     name: str = strawberry.field(description="Short name, e.g. ESRF.")
@@ -70,7 +72,9 @@ class Instrument(Node):
 
     @strawberry.field(description="The facility that runs this beamline.")
     async def facility(self, info: Info) -> Facility:
-        return Facility.from_row(await info.context.loaders.reference("facility").load(self._facility_id))
+        return Facility.from_row(
+            await info.context.loaders.reference("facility").load(self._facility_id)
+        )
 
     @strawberry.field(description="The beamline's scientists (ICAT INSTRUMENTSCIENTIST). Public.")
     async def scientists(
@@ -88,7 +92,9 @@ class Instrument(Node):
         return await load_node(info, id, "Instrument")  # type: ignore[return-value]
 
 
-@strawberry.type(description="A kind of session (ICAT INVESTIGATIONTYPE), e.g. experiment or proprietary.")
+@strawberry.type(
+    description="A kind of session (ICAT INVESTIGATIONTYPE), e.g. experiment or proprietary."
+)
 class InvestigationType:
     name: str = strawberry.field(description="Name of the type.")
     description: str | None = strawberry.field(description="Description.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime
 
 import strawberry
 
@@ -13,17 +13,26 @@ from gateway.schema.scalars import SortDirection
 
 @strawberry.input(description="An interval of time; either end may be left open.")
 class DateRange:
-    since: datetime | None = strawberry.field(default=None, description="From this instant (inclusive).")
-    until: datetime | None = strawberry.field(default=None, description="Up to this instant (inclusive).")
+    since: datetime | None = strawberry.field(
+        default=None, description="From this instant (inclusive)."
+    )
+    until: datetime | None = strawberry.field(
+        default=None, description="Up to this instant (inclusive)."
+    )
 
     def checked(self) -> DateRange:
-        if self.since is not None and self.until is not None:
-            since, until = self.since, self.until
-            if (since.tzinfo is None) != (until.tzinfo is None):
-                raise BadUserInput("Give both ends of a date range with a time zone, or neither.")
-            if since > until:
-                raise BadUserInput("A date range must not end before it starts.", argument="dates")
-        return self
+        """The range in the catalogue's time (naive UTC), refused if it ends before it starts."""
+        since, until = naive_utc(self.since), naive_utc(self.until)
+        if since is not None and until is not None and since > until:
+            raise BadUserInput("A date range must not end before it starts.", argument="dates")
+        return DateRange(since=since, until=until)
+
+
+def naive_utc(moment: datetime | None) -> datetime | None:
+    """ICAT stores naive timestamps, read as UTC: convert an aware input to that."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 @strawberry.enum(description="What sessions can be sorted by.")
@@ -41,22 +50,34 @@ class InvestigationOrder:
     field: InvestigationSortField = strawberry.field(
         default=InvestigationSortField.START_DATE, description="Sort key."
     )
-    direction: SortDirection = strawberry.field(default=SortDirection.DESC, description="Direction.")
+    direction: SortDirection = strawberry.field(
+        default=SortDirection.DESC, description="Direction."
+    )
 
 
 @strawberry.input(description="Which sessions to list. All conditions must hold.")
 class InvestigationFilter:
-    proposal: str | None = strawberry.field(default=None, description="Proposal number, exactly (e.g. MX-2345).")
+    proposal: str | None = strawberry.field(
+        default=None, description="Proposal number, exactly (e.g. MX-2345)."
+    )
     visit_id: str | None = strawberry.field(default=None, description="Visit id, exactly.")
-    instrument: str | None = strawberry.field(default=None, description="Beamline name, exactly (e.g. ID30A-1).")
-    dates: DateRange | None = strawberry.field(default=None, description="Sessions that ran (in part) within this interval.")
+    instrument: str | None = strawberry.field(
+        default=None, description="Beamline name, exactly (e.g. ID30A-1)."
+    )
+    dates: DateRange | None = strawberry.field(
+        default=None, description="Sessions that ran (in part) within this interval."
+    )
     search: str | None = strawberry.field(
         default=None,
         description="Free text, case-insensitive, over title and proposal, and over summary and "
         "keywords of the sessions whose data the caller may read.",
     )
-    released: bool | None = strawberry.field(default=None, description="Only released (true) or only embargoed (false) sessions.")
-    type: str | None = strawberry.field(default=None, description="Session type name, e.g. experiment.")
+    released: bool | None = strawberry.field(
+        default=None, description="Only released (true) or only embargoed (false) sessions."
+    )
+    type: str | None = strawberry.field(
+        default=None, description="Session type name, e.g. experiment."
+    )
 
 
 @strawberry.enum(description="What datasets can be sorted by.")
@@ -68,11 +89,15 @@ class DatasetSortField(enum.Enum):
 
 @strawberry.input(description="How to sort datasets.")
 class DatasetOrder:
-    field: DatasetSortField = strawberry.field(default=DatasetSortField.START_DATE, description="Sort key.")
+    field: DatasetSortField = strawberry.field(
+        default=DatasetSortField.START_DATE, description="Sort key."
+    )
     direction: SortDirection = strawberry.field(default=SortDirection.ASC, description="Direction.")
 
 
-@strawberry.input(description="A numeric parameter within a range (inclusive ends; either may be open).")
+@strawberry.input(
+    description="A numeric parameter within a range (inclusive ends; either may be open)."
+)
 class ParameterRange:
     name: str = strawberry.field(description="Parameter name, e.g. InstrumentMonochromator_energy.")
     units: str | None = strawberry.field(default=None, description="Only values in these units.")
@@ -81,20 +106,30 @@ class ParameterRange:
 
     def checked(self) -> ParameterRange:
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise BadUserInput(f"The range of `{self.name}` has min above max.", argument="parameters")
+            raise BadUserInput(
+                f"The range of `{self.name}` has min above max.", argument="parameters"
+            )
         return self
 
 
 @strawberry.input(description="Which datasets to list. All conditions must hold.")
 class DatasetFilter:
-    investigation_id: strawberry.ID | None = strawberry.field(default=None, description="Datasets of this session.")
-    sample_id: strawberry.ID | None = strawberry.field(default=None, description="Datasets of this sample.")
+    investigation_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Datasets of this session."
+    )
+    sample_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Datasets of this sample."
+    )
     technique: str | None = strawberry.field(default=None, description="Technique name or PID.")
     parameters: list[ParameterRange] | None = strawberry.field(
         default=None, description="Numeric parameters that must lie within ranges."
     )
-    search: str | None = strawberry.field(default=None, description="Case-insensitive text in the dataset's name or description.")
-    dates: DateRange | None = strawberry.field(default=None, description="Datasets recorded (in part) within this interval.")
+    search: str | None = strawberry.field(
+        default=None, description="Case-insensitive text in the dataset's name or description."
+    )
+    dates: DateRange | None = strawberry.field(
+        default=None, description="Datasets recorded (in part) within this interval."
+    )
 
 
 @strawberry.enum(description="What datafiles can be sorted by.")
@@ -106,15 +141,21 @@ class DatafileSortField(enum.Enum):
 
 @strawberry.input(description="How to sort datafiles.")
 class DatafileOrder:
-    field: DatafileSortField = strawberry.field(default=DatafileSortField.NAME, description="Sort key.")
+    field: DatafileSortField = strawberry.field(
+        default=DatafileSortField.NAME, description="Sort key."
+    )
     direction: SortDirection = strawberry.field(default=SortDirection.ASC, description="Direction.")
 
 
 def like_pattern(text: str) -> str:
-    """A case-insensitive LIKE pattern for a substring, with LIKE's wildcards escaped."""
+    """A case-insensitive LIKE pattern: the words in order, anything between them."""
     cleaned = text.strip().lower()
     if not cleaned:
         raise BadUserInput("A search text must not be empty.", argument="search")
     if len(cleaned) > 200:
         raise BadUserInput("A search text is at most 200 characters.", argument="search")
-    return "%" + cleaned.replace("\\", "").replace("%", "").replace("_", " ").replace(" ", "%") + "%"
+    # Words match in order with anything between; LIKE's own wildcards are dropped.
+    words = cleaned.replace("\\", " ").replace("%", " ").replace("_", " ").split()
+    if not words:
+        raise BadUserInput("A search text must contain a word.", argument="search")
+    return "%" + "%".join(words) + "%"

@@ -15,8 +15,8 @@ from gateway.resolvers.loaders import ChildListing, ChildPageKey
 from gateway.schema.access import embargoed
 from gateway.schema.connection import Connection, build_connection
 from gateway.schema.facility import Facility, Instrument, InvestigationType
-from gateway.schema.inputs import DatasetOrder
 from gateway.schema.info import Info
+from gateway.schema.inputs import DatasetOrder
 from gateway.schema.node import Node, global_id
 from gateway.schema.people import TeamMember
 from gateway.schema.sample import Parameter, Sample
@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 )
 class Investigation(Node):
     icat_id: int = strawberry.field(description="ICAT INVESTIGATION.ID. LANDING.")
-    proposal: str = strawberry.field(description="Proposal number (ICAT NAME), e.g. MX-2345. LANDING.")
+    proposal: str = strawberry.field(
+        description="Proposal number (ICAT NAME), e.g. MX-2345. LANDING."
+    )
     visit_id: str = strawberry.field(description="Visit of the proposal (ICAT VISIT_ID). LANDING.")
     title: str | None = strawberry.field(description="Title of the proposal. LANDING.")
     start_date: datetime | None = strawberry.field(description="When the session started. LANDING.")
@@ -83,13 +85,15 @@ class Investigation(Node):
     def summary(self) -> str | None:
         return embargoed(self.can_read_data, self._summary)
 
-    @strawberry.field(description="Total size in bytes of the session's files, where ICAT keeps it. DATA.")
+    @strawberry.field(
+        description="Total size in bytes of the session's files, where ICAT keeps it. DATA."
+    )
     def file_size(self) -> Long | None:
-        return embargoed(self.can_read_data, self._file_size)
+        return embargoed(self.can_read_data, _long(self._file_size))
 
     @strawberry.field(description="Number of files, where ICAT keeps it. DATA.")
     def file_count(self) -> Long | None:
-        return embargoed(self.can_read_data, self._file_count)
+        return embargoed(self.can_read_data, _long(self._file_count))
 
     @strawberry.field(description="The facility. LANDING.")
     async def facility(self, info: Info) -> Facility:
@@ -115,10 +119,21 @@ class Investigation(Node):
         roles = info.context.settings.main_proposer_roles
         return [TeamMember.from_row(row, roles) for row in rows]
 
+    @strawberry.field(description="The caller's roles in this session; empty if none. LANDING.")
+    async def my_roles(self, info: Info) -> list[str]:
+        name = info.context.access.caller.user_name
+        if name is None:
+            return []
+        rows = await info.context.loaders.team_of_investigation.load(self.icat_id)
+        return [row.role for row in rows if row.name == name]
+
     @strawberry.field(description="Keywords. DATA.")
     async def keywords(self, info: Info) -> list[str]:
         embargoed(self.can_read_data, None)
-        return [row.name for row in await info.context.loaders.keywords_of_investigation.load(self.icat_id)]
+        return [
+            row.name
+            for row in await info.context.loaders.keywords_of_investigation.load(self.icat_id)
+        ]
 
     @strawberry.field(description="Samples measured. DATA.")
     async def samples(self, info: Info) -> list[Sample]:
@@ -151,8 +166,12 @@ class Investigation(Node):
         context = info.context
         settings = context.settings
         page = page_request(
-            first=first, after=after, last=last, before=before,
-            default_size=settings.default_page_size, max_size=settings.max_page_size,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            default_size=settings.default_page_size,
+            max_size=settings.max_page_size,
         )
         order = order_by or DatasetOrder()
         sort = (order.field.value, order.direction.value == "desc")
@@ -160,12 +179,14 @@ class Investigation(Node):
         listing = ChildListing(
             statement=lambda: queries.datasets(access),
             parent=DatasetRow.investigation_id,
-            keys=lambda o: dataset_keys(*o),  # type: ignore[misc]
+            keys=lambda o: dataset_keys(*o),
         )
         loader = context.loaders.child_pages("datasets_of_investigation", listing)
         rows = await loader.load(ChildPageKey(self.icat_id, page, sort))
         counts = context.loaders.child_counts(
-            "datasets_of_investigation", lambda: queries.datasets(access), DatasetRow.investigation_id
+            "datasets_of_investigation",
+            lambda: queries.datasets(access),
+            DatasetRow.investigation_id,
         )
         icat_id = self.icat_id
 
@@ -179,3 +200,7 @@ class Investigation(Node):
         from gateway.schema.lookup import load_node
 
         return await load_node(info, id, "Investigation")  # type: ignore[return-value]
+
+
+def _long(value: int | None) -> Long | None:
+    return None if value is None else Long(value)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+from typing import Any
 
 from gateway.catalogue import queries
 from gateway.catalogue.models import Datafile as DatafileRow
@@ -13,16 +12,23 @@ from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.resolvers.loaders import fetch_all
 from gateway.schema.dataset import Datafile, Dataset
 from gateway.schema.facility import Facility, Instrument
-from gateway.schema.investigation import Investigation
 from gateway.schema.info import Info
+from gateway.schema.investigation import Investigation
 from gateway.schema.node import Node, parse_global_id
 from gateway.schema.people import User
 from gateway.schema.publication import DataPublication
 from gateway.schema.sample import Sample, Technique
 
 NODE_TYPES = (
-    "Investigation", "Dataset", "Datafile", "Instrument", "Facility", "User",
-    "DataPublication", "Sample", "Technique",
+    "Investigation",
+    "Dataset",
+    "Datafile",
+    "Instrument",
+    "Facility",
+    "User",
+    "DataPublication",
+    "Sample",
+    "Technique",
 )
 
 
@@ -58,39 +64,52 @@ async def load_node(info: Info, id: str, *expected: str) -> Node | None:
     }
     kind, convert = converters[type_name]
     row = await loaders.reference(kind).load(icat_id)
-    return convert(row) if row else None  # type: ignore[no-any-return]
+    return convert(row) if row else None
 
 
 def normalise_doi(doi: str) -> str:
     """A DOI without resolver prefixes: `https://doi.org/10.1/x` and `doi:10.1/x` -> `10.1/x`."""
     text = doi.strip()
-    for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:"):
+    for prefix in (
+        "https://doi.org/",
+        "http://doi.org/",
+        "https://dx.doi.org/",
+        "http://dx.doi.org/",
+        "doi:",
+    ):
         if text.lower().startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
             break
     return text
 
 
-async def find_by_doi(info: Info, doi: str) -> Investigation | Dataset | Datafile | DataPublication | None:
+async def find_by_doi(
+    info: Info, doi: str
+) -> Investigation | Dataset | Datafile | DataPublication | None:
     """Whatever the catalogue knows under a DOI: a session, a dataset, a file or a data
     publication, as the caller may see it. One statement per kind, all by index."""
     context = info.context
     access = context.access
     variants = queries.doi_variants(normalise_doi(doi))
     engine = context.engine
-    rows = await fetch_all(engine, queries.investigations(access).where(InvestigationRow.doi.in_(variants)).limit(1))
+    rows = await fetch_all(
+        engine, queries.investigations(access).where(InvestigationRow.doi.in_(variants)).limit(1)
+    )
     if rows:
         return Investigation.from_row(rows[0], context.now)
-    rows = await fetch_all(engine, queries.data_publications(access).where(PublicationRow.pid.in_(variants)).limit(1))
+    rows = await fetch_all(
+        engine, queries.data_publications(access).where(PublicationRow.pid.in_(variants)).limit(1)
+    )
     if rows:
         return DataPublication.from_row(rows[0])
-    rows = await fetch_all(engine, queries.datasets(access).where(DatasetRow.doi.in_(variants)).limit(1))
+    rows = await fetch_all(
+        engine, queries.datasets(access).where(DatasetRow.doi.in_(variants)).limit(1)
+    )
     if rows:
         return Dataset.from_row(rows[0])
-    rows = await fetch_all(engine, queries.datafiles(access).where(DatafileRow.doi.in_(variants)).limit(1))
+    rows = await fetch_all(
+        engine, queries.datafiles(access).where(DatafileRow.doi.in_(variants)).limit(1)
+    )
     if rows:
         return Datafile.from_row(rows[0])
     return None
-
-
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import strawberry
 
@@ -12,7 +12,9 @@ from gateway.schema.info import Info
 from gateway.schema.node import Node, global_id
 
 
-@strawberry.federation.type(keys=["id"], description="A person known to the catalogue (ICAT USER_).")
+@strawberry.federation.type(
+    keys=["id"], description="A person known to the catalogue (ICAT USER_)."
+)
 class User(Node):
     icat_id: int = strawberry.field(description="ICAT USER_.ID.")
     name: str = strawberry.field(
@@ -39,7 +41,9 @@ class User(Node):
             _email=row.email,
         )
 
-    @strawberry.field(description="E-mail address. PERSONAL: visible to the person and to staff only.")
+    @strawberry.field(
+        description="E-mail address. PERSONAL: visible to the person and to staff only."
+    )
     def email(self, info: Info) -> str | None:
         if not can_read_personal(info.context.access.caller, self.name):
             raise Forbidden("An e-mail address is visible to its owner and to staff only.")

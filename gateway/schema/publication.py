@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import strawberry
 
 from gateway.catalogue import queries
-from gateway.catalogue.models import DataCollectionDataset, DataPublication as PublicationRow
+from gateway.catalogue.models import DataCollectionDataset
+from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.ordering import dataset_keys
 from gateway.catalogue.pagination import page_request
@@ -19,7 +20,9 @@ from gateway.schema.info import Info
 from gateway.schema.node import Node, global_id
 
 
-@strawberry.type(description="A creator or contributor of a data publication (ICAT DATAPUBLICATIONUSER).")
+@strawberry.type(
+    description="A creator or contributor of a data publication (ICAT DATAPUBLICATIONUSER)."
+)
 class Contributor:
     full_name: str | None = strawberry.field(description="Name as cited.")
     given_name: str | None = strawberry.field(description="Given name.")
@@ -38,7 +41,9 @@ class Contributor:
         )
 
 
-@strawberry.type(description="An identifier related to a data publication, e.g. the paper (ICAT RELATEDITEM).")
+@strawberry.type(
+    description="An identifier related to a data publication, e.g. the paper (ICAT RELATEDITEM)."
+)
 class RelatedItem:
     identifier: str = strawberry.field(description="The related identifier, e.g. a DOI.")
     relation_type: str | None = strawberry.field(description="DataCite relation, e.g. IsCitedBy.")
@@ -105,7 +110,10 @@ class DataPublication(Node):
     ) -> Connection[Dataset]:
         context = info.context
         page = page_request(
-            first=first, after=after, last=None, before=None,
+            first=first,
+            after=after,
+            last=None,
+            before=None,
             default_size=context.settings.default_page_size,
             max_size=context.settings.max_page_size,
         )
@@ -113,18 +121,24 @@ class DataPublication(Node):
         sort = ("START_DATE", False)
 
         def statement() -> Any:
-            return queries.datasets(access).join(
-                DataCollectionDataset, DataCollectionDataset.dataset_id == DatasetRow.id
-            ).join(
-                PublicationRow,
-                PublicationRow.data_collection_id == DataCollectionDataset.data_collection_id,
+            return (
+                queries.datasets(access)
+                .join(DataCollectionDataset, DataCollectionDataset.dataset_id == DatasetRow.id)
+                .join(
+                    PublicationRow,
+                    PublicationRow.data_collection_id == DataCollectionDataset.data_collection_id,
+                )
             )
 
-        listing = ChildListing(statement=statement, parent=PublicationRow.id, keys=lambda o: dataset_keys(*o))  # type: ignore[misc]
+        listing = ChildListing(
+            statement=statement, parent=PublicationRow.id, keys=lambda o: dataset_keys(*o)
+        )
         rows = await context.loaders.child_pages("datasets_of_publication", listing).load(
             ChildPageKey(self.icat_id, page, sort)
         )
-        counts = context.loaders.child_counts("datasets_of_publication", statement, PublicationRow.id)
+        counts = context.loaders.child_counts(
+            "datasets_of_publication", statement, PublicationRow.id
+        )
         icat_id = self.icat_id
 
         async def count() -> int:

@@ -5,20 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, or_, select
 
+from gateway.auth.visibility import released
 from gateway.catalogue import queries
+from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.models import Facility as FacilityRow
 from gateway.catalogue.models import Instrument as InstrumentRow
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import InvestigationType as InvestigationTypeRow
-from gateway.catalogue.models import DataPublication as PublicationRow
-from gateway.catalogue.models import Sample as SampleRow
 from gateway.catalogue.models import Technique as TechniqueRow
 from gateway.catalogue.ordering import dataset_keys, instrument_keys, investigation_keys
 from gateway.catalogue.pagination import PageRequest, SortKey, page_request
-from gateway.auth.visibility import released
 from gateway.errors import BadUserInput, NotFound
 from gateway.resolvers.listing import root_connection
 from gateway.schema.connection import Connection
@@ -34,6 +33,7 @@ from gateway.schema.inputs import (
 )
 from gateway.schema.investigation import Investigation
 from gateway.schema.lookup import find_by_doi, load_node
+from gateway.schema.me import Me
 from gateway.schema.node import Node, parse_global_id
 from gateway.schema.publication import DataPublication
 from gateway.schema.sample import Technique
@@ -46,11 +46,17 @@ DoiTarget = Annotated[
 PAGE_ARGUMENTS = "Relay paging: `first`/`after` forwards, `last`/`before` backwards."
 
 
-def _page(info: Info, first: int | None, after: str | None, last: int | None, before: str | None) -> PageRequest:
+def _page(
+    info: Info, first: int | None, after: str | None, last: int | None, before: str | None
+) -> PageRequest:
     settings = info.context.settings
     return page_request(
-        first=first, after=after, last=last, before=before,
-        default_size=settings.default_page_size, max_size=settings.max_page_size,
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        default_size=settings.default_page_size,
+        max_size=settings.max_page_size,
     )
 
 
@@ -60,6 +66,15 @@ def _instrument_ids(name: str) -> object:
 
 @strawberry.type(description="Read the catalogue.")
 class Query:
+    @strawberry.field(
+        description="Who is asking: user, staff status, their sessions and beamlines."
+    )
+    def me(self, info: Info) -> Me:
+        caller = info.context.access.caller
+        return Me(
+            user_name=caller.user_name, is_anonymous=caller.is_anonymous, is_staff=caller.is_staff
+        )
+
     @strawberry.field(description="Any object by its global id; null if unknown or hidden.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await load_node(info, id)
@@ -78,7 +93,9 @@ class Query:
     ) -> Investigation:
         given = [id is not None, doi is not None, proposal is not None or visit_id is not None]
         if sum(given) != 1 or (given[2] and (proposal is None or visit_id is None)):
-            raise BadUserInput("Identify the session by `id`, by `doi`, or by `proposal` and `visitId`.")
+            raise BadUserInput(
+                "Identify the session by `id`, by `doi`, or by `proposal` and `visitId`."
+            )
         context = info.context
         if id is not None:
             _, icat_id = parse_global_id(id, "Investigation")
@@ -89,7 +106,9 @@ class Query:
 
             statement = queries.investigations(context.access)
             if doi is not None:
-                statement = statement.where(InvestigationRow.doi.in_(queries.doi_variants(normalise_doi(doi))))
+                statement = statement.where(
+                    InvestigationRow.doi.in_(queries.doi_variants(normalise_doi(doi)))
+                )
             else:
                 statement = statement.where(
                     InvestigationRow.name == proposal, InvestigationRow.visit_id == visit_id
@@ -126,7 +145,9 @@ class Query:
             context.engine, statement, keys, page, lambda row: Investigation.from_row(row, now)
         )
 
-    @strawberry.field(description="One dataset by id; NOT_FOUND if unknown or hidden from the caller.")
+    @strawberry.field(
+        description="One dataset by id; NOT_FOUND if unknown or hidden from the caller."
+    )
     async def dataset(self, info: Info, id: strawberry.ID) -> Dataset:
         _, icat_id = parse_global_id(id, "Dataset")
         row = await info.context.loaders.dataset.load(icat_id)
@@ -154,7 +175,9 @@ class Query:
             statement = statement.where(*_dataset_conditions(filter))
         return await root_connection(context.engine, statement, keys, page, Dataset.from_row)
 
-    @strawberry.field(description="One datafile by id; NOT_FOUND if unknown or hidden from the caller.")
+    @strawberry.field(
+        description="One datafile by id; NOT_FOUND if unknown or hidden from the caller."
+    )
     async def datafile(self, info: Info, id: strawberry.ID) -> Datafile:
         _, icat_id = parse_global_id(id, "Datafile")
         row = await info.context.loaders.datafile.load(icat_id)
@@ -186,7 +209,9 @@ class Query:
         else:
             rows = await fetch_all(
                 info.context.engine,
-                select(*queries.columns_of(InstrumentRow)).where(InstrumentRow.name == name).limit(1),
+                select(*queries.columns_of(InstrumentRow))
+                .where(InstrumentRow.name == name)
+                .limit(1),
             )
             row = rows[0] if rows else None
         if row is None:
@@ -209,10 +234,16 @@ class Query:
         if search is not None:
             pattern = like_pattern(search)
             statement = statement.where(
-                or_(func.lower(InstrumentRow.name).like(pattern), func.lower(InstrumentRow.full_name).like(pattern))
+                or_(
+                    func.lower(InstrumentRow.name).like(pattern),
+                    func.lower(InstrumentRow.full_name).like(pattern),
+                )
             )
         return await root_connection(
-            info.context.engine, statement, instrument_keys(), _page(info, first, after, last, before),
+            info.context.engine,
+            statement,
+            instrument_keys(),
+            _page(info, first, after, last, before),
             Instrument.from_row,
         )
 
@@ -222,8 +253,11 @@ class Query:
     ) -> Connection[Facility]:
         keys = [SortKey(FacilityRow.name), SortKey(FacilityRow.id)]
         return await root_connection(
-            info.context.engine, select(*queries.columns_of(FacilityRow)), keys,
-            _page(info, first, after, None, None), Facility.from_row,
+            info.context.engine,
+            select(*queries.columns_of(FacilityRow)),
+            keys,
+            _page(info, first, after, None, None),
+            Facility.from_row,
         )
 
     @strawberry.field(description="Techniques known to the catalogue, by name. " + PAGE_ARGUMENTS)
@@ -232,8 +266,11 @@ class Query:
     ) -> Connection[Technique]:
         keys = [SortKey(TechniqueRow.name), SortKey(TechniqueRow.id)]
         return await root_connection(
-            info.context.engine, select(*queries.columns_of(TechniqueRow)), keys,
-            _page(info, first, after, None, None), Technique.from_row,
+            info.context.engine,
+            select(*queries.columns_of(TechniqueRow)),
+            keys,
+            _page(info, first, after, None, None),
+            Technique.from_row,
         )
 
     @strawberry.field(
@@ -241,7 +278,11 @@ class Query:
         "caller's sessions. Newest first. " + PAGE_ARGUMENTS
     )
     async def data_publications(
-        self, info: Info, search: str | None = None, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        search: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[DataPublication]:
         from sqlalchemy import func
 
@@ -249,15 +290,22 @@ class Query:
         statement = queries.data_publications(context.access)
         if search is not None:
             statement = statement.where(func.lower(PublicationRow.title).like(like_pattern(search)))
-        keys = [SortKey(PublicationRow.publication_date, True, True), SortKey(PublicationRow.id, True)]
+        keys = [
+            SortKey(PublicationRow.publication_date, True, True),
+            SortKey(PublicationRow.id, True),
+        ]
         return await root_connection(
-            context.engine, statement, keys, _page(info, first, after, None, None), DataPublication.from_row
+            context.engine,
+            statement,
+            keys,
+            _page(info, first, after, None, None),
+            DataPublication.from_row,
         )
 
 
-def _investigation_conditions(info: Info, filter: InvestigationFilter) -> list[object]:
+def _investigation_conditions(info: Info, filter: InvestigationFilter) -> list[ColumnElement[bool]]:
     access = info.context.access
-    conditions: list[object] = []
+    conditions: list[ColumnElement[bool]] = []
     if filter.proposal is not None:
         conditions.append(InvestigationRow.name == filter.proposal)
     if filter.visit_id is not None:
@@ -267,7 +315,9 @@ def _investigation_conditions(info: Info, filter: InvestigationFilter) -> list[o
     if filter.dates is not None:
         dates = filter.dates.checked()
         conditions.append(
-            queries.date_overlap(InvestigationRow.start_date, InvestigationRow.end_date, dates.since, dates.until)
+            queries.date_overlap(
+                InvestigationRow.start_date, InvestigationRow.end_date, dates.since, dates.until
+            )
         )
     if filter.search is not None:
         conditions.append(queries.investigation_text_match(access, like_pattern(filter.search)))
@@ -276,15 +326,17 @@ def _investigation_conditions(info: Info, filter: InvestigationFilter) -> list[o
         conditions.append(is_released if filter.released else ~is_released)
     if filter.type is not None:
         conditions.append(
-            InvestigationRow.type_id.in_(select(InvestigationTypeRow.id).where(InvestigationTypeRow.name == filter.type))
+            InvestigationRow.type_id.in_(
+                select(InvestigationTypeRow.id).where(InvestigationTypeRow.name == filter.type)
+            )
         )
     return conditions
 
 
-def _dataset_conditions(filter: DatasetFilter) -> list[object]:
+def _dataset_conditions(filter: DatasetFilter) -> list[ColumnElement[bool]]:
     from sqlalchemy import func
 
-    conditions: list[object] = []
+    conditions: list[ColumnElement[bool]] = []
     if filter.investigation_id is not None:
         _, icat_id = parse_global_id(filter.investigation_id, "Investigation")
         conditions.append(DatasetRow.investigation_id == icat_id)
@@ -296,17 +348,23 @@ def _dataset_conditions(filter: DatasetFilter) -> list[object]:
     for parameter in filter.parameters or []:
         checked = parameter.checked()
         conditions.append(
-            queries.dataset_parameter_in_range(checked.name, checked.units, checked.min, checked.max)
+            queries.dataset_parameter_in_range(
+                checked.name, checked.units, checked.min, checked.max
+            )
         )
     if filter.search is not None:
         pattern = like_pattern(filter.search)
         conditions.append(
-            or_(func.lower(DatasetRow.name).like(pattern), func.lower(DatasetRow.description).like(pattern))
+            or_(
+                func.lower(DatasetRow.name).like(pattern),
+                func.lower(DatasetRow.description).like(pattern),
+            )
         )
     if filter.dates is not None:
         dates = filter.dates.checked()
-        conditions.append(queries.date_overlap(DatasetRow.start_date, DatasetRow.end_date, dates.since, dates.until))
+        conditions.append(
+            queries.date_overlap(
+                DatasetRow.start_date, DatasetRow.end_date, dates.since, dates.until
+            )
+        )
     return conditions
-
-
-__all__ = ["Query", "and_", "SampleRow"]

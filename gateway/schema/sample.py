@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import strawberry
 
@@ -23,7 +23,9 @@ class Parameter:
     value_kind: ParameterValueKind = strawberry.field(description="Which value field is set.")
     numeric_value: float | None = strawberry.field(description="The value, if numeric.")
     string_value: str | None = strawberry.field(description="The value, if a string.")
-    date_time_value: datetime | None = strawberry.field(description="The value, if a date and time.")
+    date_time_value: datetime | None = strawberry.field(
+        description="The value, if a date and time."
+    )
     error: float | None = strawberry.field(description="Uncertainty of a numeric value.")
     range_bottom: float | None = strawberry.field(description="Lower end of a range value.")
     range_top: float | None = strawberry.field(description="Upper end of a range value.")

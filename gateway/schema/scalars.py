@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import NewType
+from typing import Any, NewType
 
 import strawberry
 
@@ -21,11 +21,10 @@ class ParameterValueKind(enum.Enum):
     STRING = 2
 
 
-
 Long = NewType("Long", int)
 """A 64-bit integer, such as a size in bytes (GraphQL's Int is 32-bit)."""
 
-SCALARS = {
+SCALARS: dict[object, Any] = {
     Long: strawberry.scalar(
         name="Long",
         description="A 64-bit integer, such as a size in bytes (a JSON number).",

@@ -15,7 +15,9 @@ def test_cursor_round_trip_keeps_types() -> None:
     assert decode_cursor(encode_cursor(values), "after") == tuple(values)
 
 
-@pytest.mark.parametrize("cursor", ["", "not a cursor", "bnVsbA", "W10", "e30", "!!!!", "W3sidCI6ICJ4In1d"])
+@pytest.mark.parametrize(
+    "cursor", ["", "not a cursor", "bnVsbA", "W10", "e30", "!!!!", "W3sidCI6ICJ4In1d"]
+)
 def test_malformed_cursor_is_bad_user_input(cursor: str) -> None:
     with pytest.raises(BadUserInput) as raised:
         decode_cursor(cursor, "after")
@@ -39,5 +41,7 @@ def test_negative_page_size_is_refused() -> None:
 
 
 def test_defaults() -> None:
-    page = page_request(first=None, after=None, last=None, before=None, default_size=50, max_size=1000)
+    page = page_request(
+        first=None, after=None, last=None, before=None, default_size=50, max_size=1000
+    )
     assert (page.limit, page.after, page.before, page.backward) == (50, None, None, False)

@@ -39,7 +39,11 @@ FACTS = {
         },
         beamline_scientists=frozenset({"esrf/scientist"}),
     )
-    for name, release in {"released": RELEASED, "embargoed": EMBARGOED, "proprietary": PROPRIETARY}.items()
+    for name, release in {
+        "released": RELEASED,
+        "embargoed": EMBARGOED,
+        "proprietary": PROPRIETARY,
+    }.items()
 }
 
 CALLERS = {
@@ -94,7 +98,12 @@ def test_anonymous_holds_only_the_anonymous_role() -> None:
 
 @pytest.mark.parametrize(
     ("release_date", "released"),
-    [(None, False), (NOW - timedelta(seconds=1), True), (NOW, False), (NOW + timedelta(days=1), False)],
+    [
+        (None, False),
+        (NOW - timedelta(seconds=1), True),
+        (NOW, False),
+        (NOW + timedelta(days=1), False),
+    ],
 )
 def test_release_is_strictly_in_the_past(release_date: datetime | None, released: bool) -> None:
     assert is_released(release_date, NOW) is released

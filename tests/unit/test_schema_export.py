@@ -20,10 +20,19 @@ def test_schema_graphql_matches_the_code() -> None:
 
 def test_every_field_and_type_has_a_description() -> None:
     sdl = export_sdl()
-    schema = build_schema(sdl.replace('@link(url: "https://specs.apollo.dev/federation/v2.11", import: ["@key"])', ""), assume_valid=True)
+    schema = build_schema(
+        sdl.replace(
+            '@link(url: "https://specs.apollo.dev/federation/v2.11", import: ["@key"])', ""
+        ),
+        assume_valid=True,
+    )
     missing = []
     for name, graphql_type in schema.type_map.items():
-        if name.startswith("__") or name.startswith("_") or name in {"String", "Int", "Float", "Boolean", "ID", "Query"}:
+        if (
+            name.startswith("__")
+            or name.startswith("_")
+            or name in {"String", "Int", "Float", "Boolean", "ID", "Query"}
+        ):
             continue
         if not getattr(graphql_type, "description", None):
             missing.append(name)

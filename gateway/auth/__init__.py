@@ -1,0 +1,1 @@
+"""Authentication ("who is asking") and authorization policy for the gateway."""

@@ -1,0 +1,80 @@
+"""`me`: who the caller is, their sessions ("My data") and their roles."""
+
+from __future__ import annotations
+
+import strawberry
+from sqlalchemy import false
+
+from gateway.auth.visibility import member_investigation_ids
+from gateway.catalogue import queries
+from gateway.catalogue.models import Investigation as InvestigationRow
+from gateway.catalogue.ordering import investigation_keys
+from gateway.catalogue.pagination import page_request
+from gateway.resolvers.listing import root_connection
+from gateway.schema.connection import Connection
+from gateway.schema.facility import Instrument
+from gateway.schema.info import Info
+from gateway.schema.inputs import InvestigationOrder
+from gateway.schema.investigation import Investigation
+from gateway.schema.people import User
+
+
+@strawberry.type(description="The caller.")
+class Me:
+    user_name: str | None = strawberry.field(
+        description="The caller's ICAT user name (with authenticator prefix); null when anonymous."
+    )
+    is_anonymous: bool = strawberry.field(description="No credentials were given.")
+    is_staff: bool = strawberry.field(description="The caller is facility staff (sees everything).")
+
+    @strawberry.field(
+        description="The caller's catalogue entry; null when anonymous or unknown to ICAT."
+    )
+    async def user(self, info: Info) -> User | None:
+        user_id = info.context.access.user_id
+        if user_id is None:
+            return None
+        row = await info.context.loaders.reference("user").load(user_id)
+        return User.from_row(row) if row else None
+
+    @strawberry.field(description="Beamlines the caller is a scientist of.")
+    async def beamlines(self, info: Info) -> list[Instrument]:
+        loader = info.context.loaders.reference("instrument")
+        rows = await loader.load_many(sorted(info.context.access.scientist_of))
+        return [Instrument.from_row(row) for row in rows if row is not None]
+
+    @strawberry.field(
+        description="My data: the sessions the caller is on the team of (any role) or, as a "
+        "beamline scientist, the sessions of their beamlines. Newest first."
+    )
+    async def investigations(
+        self,
+        info: Info,
+        order_by: InvestigationOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Investigation]:
+        context = info.context
+        settings = context.settings
+        page = page_request(
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            default_size=settings.default_page_size,
+            max_size=settings.max_page_size,
+        )
+        order = order_by or InvestigationOrder()
+        keys = investigation_keys(order.field.value, order.direction.value == "desc")
+        members = member_investigation_ids(context.access)
+        statement = queries.investigations(context.access)
+        if members is None:
+            statement = statement.where(false())
+        else:
+            statement = statement.where(InvestigationRow.id.in_(members))
+        now = context.now
+        return await root_connection(
+            context.engine, statement, keys, page, lambda row: Investigation.from_row(row, now)
+        )

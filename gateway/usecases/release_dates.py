@@ -1,0 +1,57 @@
+"""Changing a session's release date (extending or shortening an embargo): staff only,
+recorded with who, when and why in the gateway's own table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.auth.policy import Caller, can_change_release_date, roles_of
+from gateway.catalogue.facts import load_session_facts
+from gateway.catalogue.gateway_tables import ReleaseDateChange
+from gateway.catalogue.models import Investigation
+from gateway.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
+
+
+async def change_release_date(
+    engine: AsyncEngine,
+    caller: Caller,
+    *,
+    investigation_id: int,
+    release_date: datetime | None,
+    reason: str,
+    main_proposer_roles: frozenset[str],
+    now: datetime,
+) -> int:
+    """Set the release date (None: never released automatically); returns the change id."""
+    if caller.user_name is None:
+        raise Unauthenticated("Log in to change a release date.")
+    reason = reason.strip()
+    if not reason:
+        raise BadUserInput("Say why the release date changes.", argument="reason")
+    if len(reason) > 1000:
+        raise BadUserInput("A reason is at most 1000 characters.", argument="reason")
+    async with engine.begin() as connection:
+        record = await load_session_facts(connection, investigation_id, for_update=True)
+        if record is None:
+            raise NotFound("No such experiment session.")
+        if not can_change_release_date(roles_of(caller, record.facts, main_proposer_roles)):
+            raise Forbidden("Only facility staff may change a release date.")
+        await connection.execute(
+            update(Investigation)
+            .where(Investigation.id == investigation_id)
+            .values(release_date=release_date, mod_id=caller.user_name, mod_time=now)
+        )
+        result = await connection.execute(
+            insert(ReleaseDateChange).values(
+                investigation_id=investigation_id,
+                old_release_date=record.facts.release_date,
+                new_release_date=release_date,
+                changed_by=caller.user_name,
+                reason=reason,
+                changed_at=now,
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
