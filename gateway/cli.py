@@ -71,9 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         print(", ".join(f"{n} {what}" for what, n in counts.items()))
         return 0
     if args.command == "ingest":
-        from gateway.catalogue.ingest import ingest_file
+        from gateway.catalogue.ingest import IngestError, ingest_file
 
-        counts = asyncio.run(ingest_file(settings, args.file))
+        try:
+            counts = asyncio.run(ingest_file(settings, args.file))
+        except IngestError as error:
+            print(f"icat-gateway ingest: {error}", file=sys.stderr)
+            return 1
         print(", ".join(f"{n} {what}" for what, n in counts.items()))
         return 0
     if args.command == "indexes":

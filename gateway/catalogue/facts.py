@@ -34,9 +34,9 @@ async def load_session_facts(
     With ``for_update`` the session row is locked until the transaction ends, so two
     concurrent changes of the same session are serialised.
     """
-    statement = select(Investigation.id, Investigation.release_date).where(
-        Investigation.id == investigation_id
-    )
+    statement = select(
+        Investigation.id.label("id"), Investigation.release_date.label("release_date")
+    ).where(Investigation.id == investigation_id)
     if for_update and connection.dialect.name != "sqlite":
         statement = statement.with_for_update()
     row = (await connection.execute(statement)).first()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, String
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -21,7 +21,10 @@ class ReleaseDateChange(GatewayBase):
 
     __tablename__ = "GATEWAY_RELEASE_DATE_CHANGE"
 
-    id: Mapped[int] = mapped_column("ID", BigInteger, primary_key=True, autoincrement=True)
+    # SQLite autoincrements only INTEGER PRIMARY KEY columns.
+    id: Mapped[int] = mapped_column(
+        "ID", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     investigation_id: Mapped[int] = mapped_column("INVESTIGATION_ID", BigInteger, nullable=False)
     old_release_date: Mapped[datetime | None] = mapped_column("OLD_RELEASE_DATE", DateTime)
     new_release_date: Mapped[datetime | None] = mapped_column("NEW_RELEASE_DATE", DateTime)

@@ -167,18 +167,18 @@ def paged_per_parent(
 ) -> Select[Any]:
     """A page for each of many parents in one statement, with a window function.
 
-    The result has the statement's columns plus ``_rank``; at most ``limit + 1`` rows per
-    parent, ordered by parent then rank.
+    The result has the statement's columns plus ``page_rank`` and ``parent_key``; at most
+    ``limit + 1`` rows per parent, ordered by parent then rank.
     """
     statement = apply_keyset(statement, keys, page)
     rank = func.row_number().over(
         partition_by=parent, order_by=order_terms(keys, reverse=page.backward)
     )
-    inner = statement.add_columns(rank.label("_rank"), parent.label("_parent")).subquery()
+    inner = statement.add_columns(rank.label("page_rank"), parent.label("parent_key")).subquery()
     return (
         select(inner)
-        .where(inner.c._rank <= literal(page.limit + 1))
-        .order_by(inner.c._parent, inner.c._rank)
+        .where(inner.c.page_rank <= literal(page.limit + 1))
+        .order_by(inner.c.parent_key, inner.c.page_rank)
     )
 
 

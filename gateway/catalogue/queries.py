@@ -23,8 +23,9 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
 )
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import Label
 
 from gateway.auth.visibility import (
     Access,
@@ -66,12 +67,13 @@ from gateway.catalogue.models import (
 AUDIT = frozenset({"create_id", "create_time", "mod_id", "mod_time"})
 
 
-def columns_of(
-    model: type[Any], *, skip: frozenset[str] = AUDIT
-) -> list[InstrumentedAttribute[Any]]:
-    """A model's mapped columns as ORM attributes, so rows are keyed by attribute name."""
+def columns_of(model: type[Any], *, skip: frozenset[str] = AUDIT) -> list[Label[Any]]:
+    """A model's columns labelled with their attribute names (``start_date``, not
+    ``STARTDATE``), so rows read the same whatever the table's column names."""
     return [
-        getattr(model, attr.key) for attr in inspect(model).column_attrs if attr.key not in skip
+        attr.columns[0].label(attr.key)
+        for attr in inspect(model).column_attrs
+        if attr.key not in skip
     ]
 
 
@@ -130,7 +132,7 @@ def investigations_of_instrument(instrument_ids: Sequence[int]) -> ColumnElement
 
 def instruments_by_investigation(ids: Sequence[int]) -> Select[Any]:
     return (
-        select(InvestigationInstrument.investigation_id.label("_key"), *columns_of(Instrument))
+        select(InvestigationInstrument.investigation_id.label("owner_key"), *columns_of(Instrument))
         .join(Instrument, Instrument.id == InvestigationInstrument.instrument_id)
         .where(InvestigationInstrument.investigation_id.in_(ids))
         .order_by(InvestigationInstrument.investigation_id, Instrument.name)
@@ -140,9 +142,9 @@ def instruments_by_investigation(ids: Sequence[int]) -> Select[Any]:
 def team_by_investigation(ids: Sequence[int]) -> Select[Any]:
     return (
         select(
-            InvestigationUser.investigation_id.label("_key"),
+            InvestigationUser.investigation_id.label("owner_key"),
             InvestigationUser.id.label("membership_id"),
-            InvestigationUser.role,
+            InvestigationUser.role.label("role"),
             *columns_of(User),
         )
         .join(User, User.id == InvestigationUser.user_id)
@@ -153,7 +155,7 @@ def team_by_investigation(ids: Sequence[int]) -> Select[Any]:
 
 def keywords_by_investigation(ids: Sequence[int]) -> Select[Any]:
     return (
-        select(Keyword.investigation_id.label("_key"), Keyword.name)
+        select(Keyword.investigation_id.label("owner_key"), Keyword.name.label("name"))
         .where(Keyword.investigation_id.in_(ids))
         .order_by(Keyword.investigation_id, Keyword.name)
     )
@@ -163,7 +165,7 @@ def samples_by_investigation(ids: Sequence[int]) -> Select[Any]:
     return (
         sample_statement()
         .where(Sample.investigation_id.in_(ids))
-        .add_columns(Sample.investigation_id.label("_key"))
+        .add_columns(Sample.investigation_id.label("owner_key"))
         .order_by(Sample.investigation_id, Sample.name)
     )
 
@@ -174,18 +176,18 @@ def samples_by_investigation(ids: Sequence[int]) -> Select[Any]:
 def _parameters(model: Any, owner: Any, ids: Sequence[int]) -> Select[Any]:
     return (
         select(
-            owner.label("_key"),
-            model.id,
-            ParameterType.name,
-            ParameterType.units,
-            ParameterType.units_full_name,
-            ParameterType.value_type,
-            model.numeric_value,
-            model.string_value,
-            model.datetime_value,
-            model.error,
-            model.range_bottom,
-            model.range_top,
+            owner.label("owner_key"),
+            model.id.label("id"),
+            ParameterType.name.label("name"),
+            ParameterType.units.label("units"),
+            ParameterType.units_full_name.label("units_full_name"),
+            ParameterType.value_type.label("value_type"),
+            model.numeric_value.label("numeric_value"),
+            model.string_value.label("string_value"),
+            model.datetime_value.label("datetime_value"),
+            model.error.label("error"),
+            model.range_bottom.label("range_bottom"),
+            model.range_top.label("range_top"),
         )
         .join(ParameterType, ParameterType.id == model.parameter_type_id)
         .where(owner.in_(ids))
@@ -248,7 +250,7 @@ def dataset_has_technique(technique: str) -> ColumnElement[bool]:
 
 def techniques_by_dataset(ids: Sequence[int]) -> Select[Any]:
     return (
-        select(DatasetTechnique.dataset_id.label("_key"), *columns_of(Technique))
+        select(DatasetTechnique.dataset_id.label("owner_key"), *columns_of(Technique))
         .join(Technique, Technique.id == DatasetTechnique.technique_id)
         .where(DatasetTechnique.dataset_id.in_(ids))
         .order_by(DatasetTechnique.dataset_id, Technique.name)
@@ -291,7 +293,7 @@ REFERENCE_MODELS = {
 
 def scientists_by_instrument(ids: Sequence[int]) -> Select[Any]:
     return (
-        select(InstrumentScientist.instrument_id.label("_key"), *columns_of(User))
+        select(InstrumentScientist.instrument_id.label("owner_key"), *columns_of(User))
         .join(User, User.id == InstrumentScientist.user_id)
         .where(InstrumentScientist.instrument_id.in_(ids))
         .order_by(InstrumentScientist.instrument_id, User.name)
@@ -314,7 +316,9 @@ def data_publications(access: Access) -> Select[Any]:
 
 def creators_by_publication(ids: Sequence[int]) -> Select[Any]:
     return (
-        select(DataPublicationUser.publication_id.label("_key"), *columns_of(DataPublicationUser))
+        select(
+            DataPublicationUser.publication_id.label("owner_key"), *columns_of(DataPublicationUser)
+        )
         .where(DataPublicationUser.publication_id.in_(ids))
         .order_by(DataPublicationUser.publication_id, DataPublicationUser.order_key)
     )
@@ -322,7 +326,7 @@ def creators_by_publication(ids: Sequence[int]) -> Select[Any]:
 
 def related_items_by_publication(ids: Sequence[int]) -> Select[Any]:
     return (
-        select(RelatedItem.publication_id.label("_key"), *columns_of(RelatedItem))
+        select(RelatedItem.publication_id.label("owner_key"), *columns_of(RelatedItem))
         .where(RelatedItem.publication_id.in_(ids))
         .order_by(RelatedItem.publication_id, RelatedItem.id)
     )
@@ -330,7 +334,9 @@ def related_items_by_publication(ids: Sequence[int]) -> Select[Any]:
 
 def dates_by_publication(ids: Sequence[int]) -> Select[Any]:
     return (
-        select(DataPublicationDate.publication_id.label("_key"), *columns_of(DataPublicationDate))
+        select(
+            DataPublicationDate.publication_id.label("owner_key"), *columns_of(DataPublicationDate)
+        )
         .where(DataPublicationDate.publication_id.in_(ids))
         .order_by(DataPublicationDate.publication_id, DataPublicationDate.date_type)
     )
@@ -362,4 +368,4 @@ def date_overlap(
         conditions.append(func.coalesce(end, start) >= since)
     if until is not None:
         conditions.append(start <= until)
-    return and_(*conditions)
+    return and_(true(), *conditions)

@@ -38,7 +38,7 @@ def grouped_loader(engine: AsyncEngine, build: Callable[[list[Any]], Select[Any]
     async def load(keys: list[Any]) -> list[list[Row[Any]]]:
         groups: dict[Any, list[Row[Any]]] = defaultdict(list)
         for row in await fetch_all(engine, build(sorted(set(keys)))):
-            groups[row._key].append(row)
+            groups[row.owner_key].append(row)
         return [groups.get(key, []) for key in keys]
 
     return DataLoader(load)
@@ -91,7 +91,7 @@ def child_page_loader(engine: AsyncEngine, listing: ChildListing) -> Loader:
             for row in await fetch_all(
                 engine, paged_per_parent(statement, listing.parent, sort_keys, page)
             ):
-                groups[row._parent].append(row)
+                groups[row.parent_key].append(row)
             for parent_id in parent_ids:
                 pages[ChildPageKey(parent_id, page, order)] = groups.get(parent_id, [])
         return [pages[key] for key in keys]
@@ -107,11 +107,11 @@ def child_count_loader(
     async def load(keys: list[int]) -> list[int]:
         counted: Select[Any] = (
             statement()
-            .with_only_columns(parent.label("_key"), func.count().label("n"))
+            .with_only_columns(parent.label("owner_key"), func.count().label("n"))
             .where(parent.in_(sorted(set(keys))))
             .group_by(parent)
         )
-        counts = {row._key: row.n for row in await fetch_all(engine, counted)}
+        counts = {row.owner_key: row.n for row in await fetch_all(engine, counted)}
         return [counts.get(key, 0) for key in keys]
 
     return DataLoader(load)

@@ -34,10 +34,10 @@ def _code_of(error: GraphQLError) -> str | None:
 class CodedErrors(MaskErrors):
     """Every error carries a stable `extensions.code`; unexpected ones are masked.
 
-    Errors raised as ``GatewayError`` keep their message and code. Parse and validation
-    errors (no original exception) get GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED.
-    Anything else is a bug: its message could leak internals, so the client sees
-    "Unexpected error." with INTERNAL_SERVER_ERROR and the log gets the traceback.
+    Errors raised as ``GatewayError`` keep their message and code; parse and validation
+    errors get theirs in ``GatewaySchema.process_errors``. Anything else is a bug: its
+    message could leak internals, so the client sees "Unexpected error." with
+    INTERNAL_SERVER_ERROR and the log gets the traceback.
     """
 
     def __init__(self) -> None:
@@ -56,25 +56,6 @@ class CodedErrors(MaskErrors):
             extensions={"code": "INTERNAL_SERVER_ERROR"},
         )
 
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        processed = []
-        for error in super()._process_errors(errors):
-            if _code_of(error) is None:
-                code = (
-                    "GRAPHQL_PARSE_FAILED"
-                    if "Syntax Error" in error.message
-                    else "GRAPHQL_VALIDATION_FAILED"
-                )
-                error = GraphQLError(
-                    error.message,
-                    nodes=error.nodes,
-                    path=error.path,
-                    original_error=error.original_error,
-                    extensions={"code": code},
-                )
-            processed.append(error)
-        return processed
-
 
 class GatewaySchema(strawberry.federation.Schema):
     """Logs what clients cannot fix; client errors are answered, not logged as failures."""
@@ -86,15 +67,20 @@ class GatewaySchema(strawberry.federation.Schema):
             original = error.original_error
             if original is not None and not isinstance(original, GatewayError | GraphQLError):
                 logger.error("unexpected error at %s", error.path, exc_info=original)
+            elif _code_of(error) is None:
+                # Parse and validation errors carry no original exception and no code.
+                parse = error.message.startswith("Syntax Error")
+                code = "GRAPHQL_PARSE_FAILED" if parse else "GRAPHQL_VALIDATION_FAILED"
+                error.extensions = {**(error.extensions or {}), "code": code}
 
 
 def create_schema(*, max_depth: int = 12) -> GatewaySchema:
     """The gateway's schema (Apollo Federation 2 subgraph)."""
     extensions: list[Any] = [
-        ParserCache(maxsize=512),
-        ValidationCache(maxsize=512),
-        QueryDepthLimiter(max_depth=max_depth),
-        CodedErrors(),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        CodedErrors,
     ]
     return GatewaySchema(
         query=Query,
