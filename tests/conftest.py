@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gateway.catalogue.demo import DemoSize, seed_demo
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,6 +22,7 @@ from gateway.app import now_utc
 from gateway.auth.policy import Caller
 from gateway.auth.visibility import Access, resolve_access
 from gateway.catalogue.database import create_engine, drop_schema
+from gateway.catalogue.demo import DemoSize, seed_demo
 from gateway.resolvers.context import RequestContext
 from gateway.schema.build import create_schema
 from gateway.settings import Settings

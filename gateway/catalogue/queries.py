@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -67,14 +68,16 @@ from gateway.catalogue.models import (
 AUDIT = frozenset({"create_id", "create_time", "mod_id", "mod_time"})
 
 
-def columns_of(model: type[Any], *, skip: frozenset[str] = AUDIT) -> list[Label[Any]]:
+@cache
+def columns_of(model: type[Any], *, skip: frozenset[str] = AUDIT) -> tuple[Label[Any], ...]:
     """A model's columns labelled with their attribute names (``start_date``, not
     ``STARTDATE``), so rows read the same whatever the table's column names."""
-    return [
+    # Built once per model: expressions are immutable, and building labels is not free.
+    return tuple(
         attr.columns[0].label(attr.key)
         for attr in inspect(model).column_attrs
         if attr.key not in skip
-    ]
+    )
 
 
 # Investigations --------------------------------------------------------------------

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 
 from gateway.errors import GatewayError
 from gateway.schema.dataset import Datafile, Dataset
+from gateway.schema.execution import FastLeafExecutionContext
 from gateway.schema.facility import Facility, Instrument
 from gateway.schema.investigation import Investigation
 from gateway.schema.mutation import Mutation
@@ -98,4 +99,5 @@ def create_schema(*, max_depth: int = 12) -> GatewaySchema:
         ],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=dict(SCALARS)),
+        execution_context_class=FastLeafExecutionContext,
     )

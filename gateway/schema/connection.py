@@ -6,8 +6,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from gateway.catalogue.pagination import PageRequest, encode_cursor
+from gateway.schema.node import instance
 
 T = TypeVar("T")
 
@@ -61,8 +63,10 @@ def build_connection(
     if page.backward:
         rows.reverse()
     names = [f"_k{i}" for i in range(key_count)]
-    edges = [
-        Edge(cursor=encode_cursor([row._mapping[name] for name in names]), node=to_node(row))
+    edges: list[Edge[T]] = [
+        instance(
+            Edge, cursor=encode_cursor([row._mapping[name] for name in names]), node=to_node(row)
+        )
         for row in rows
     ]
     if page.backward:
@@ -78,4 +82,20 @@ def build_connection(
             end_cursor=edges[-1].cursor if edges else None,
         ),
         _count=count,
+    )
+
+
+PAGELESS = frozenset({"totalCount", "__typename"})
+
+
+def wants_page(info: Any) -> bool:
+    """Whether the connection field asks for more than its total (then no page is read).
+
+    The data portal asks `datasets { totalCount }` for every session of a list: reading
+    a page of datasets per session only to throw it away would be the main cost.
+    """
+    return any(
+        not (isinstance(selection, SelectedField) and selection.name in PAGELESS)
+        for field in info.selected_fields
+        for selection in field.selections
     )

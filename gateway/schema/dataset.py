@@ -12,10 +12,10 @@ from gateway.catalogue.ordering import datafile_keys
 from gateway.catalogue.pagination import page_request
 from gateway.catalogue.queries import columns_of
 from gateway.resolvers.loaders import ChildListing, ChildPageKey
-from gateway.schema.connection import Connection, build_connection
+from gateway.schema.connection import Connection, build_connection, wants_page
 from gateway.schema.info import Info
 from gateway.schema.inputs import DatafileOrder
-from gateway.schema.node import Node, global_id
+from gateway.schema.node import Node, global_id, instance
 from gateway.schema.sample import Parameter, Sample, Technique
 from gateway.schema.scalars import Long
 
@@ -46,7 +46,8 @@ class Dataset(Node):
 
     @staticmethod
     def from_row(row: Any) -> Dataset:
-        return Dataset(
+        return instance(
+            Dataset,
             id=global_id("Dataset", row.id),
             icat_id=row.id,
             name=row.name,
@@ -118,7 +119,7 @@ class Dataset(Node):
         sort = (order.field.value, order.direction.value == "desc")
         # The dataset is visible, so all of its files are: no visibility filter needed.
         loader = context.loaders.child_pages("datafiles_of_dataset", DATAFILES_OF_DATASET)
-        rows = await loader.load(ChildPageKey(self.icat_id, page, sort))
+        rows = await loader.load(ChildPageKey(self.icat_id, page, sort)) if wants_page(info) else []
         counts = context.loaders.child_counts(
             "datafiles_of_dataset", _all_datafiles, DatafileRow.dataset_id
         )
@@ -169,7 +170,8 @@ class Datafile(Node):
 
     @staticmethod
     def from_row(row: Any) -> Datafile:
-        return Datafile(
+        return instance(
+            Datafile,
             id=global_id("Datafile", row.id),
             icat_id=row.id,
             name=row.name,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gateway.schema.info import Info
-from gateway.schema.node import Node, global_id
+from gateway.schema.node import Node, global_id, instance
 
 if TYPE_CHECKING:
     from gateway.schema.people import User
@@ -28,7 +28,8 @@ class Facility(Node):
 
     @staticmethod
     def from_row(row: Any) -> Facility:
-        return Facility(
+        return instance(
+            Facility,
             id=global_id("Facility", row.id),
             icat_id=row.id,
             name=row.name,
@@ -59,7 +60,8 @@ class Instrument(Node):
 
     @staticmethod
     def from_row(row: Any) -> Instrument:
-        return Instrument(
+        return instance(
+            Instrument,
             id=global_id("Instrument", row.id),
             icat_id=row.id,
             name=row.name,

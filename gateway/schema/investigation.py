@@ -13,11 +13,11 @@ from gateway.catalogue.ordering import dataset_keys
 from gateway.catalogue.pagination import page_request
 from gateway.resolvers.loaders import ChildListing, ChildPageKey
 from gateway.schema.access import embargoed
-from gateway.schema.connection import Connection, build_connection
+from gateway.schema.connection import Connection, build_connection, wants_page
 from gateway.schema.facility import Facility, Instrument, InvestigationType
 from gateway.schema.info import Info
 from gateway.schema.inputs import DatasetOrder
-from gateway.schema.node import Node, global_id
+from gateway.schema.node import Node, global_id, instance
 from gateway.schema.people import TeamMember
 from gateway.schema.sample import Parameter, Sample
 from gateway.schema.scalars import Long
@@ -62,7 +62,8 @@ class Investigation(Node):
     @staticmethod
     def from_row(row: Any, now: datetime) -> Investigation:
         release = row.release_date
-        return Investigation(
+        return instance(
+            Investigation,
             id=global_id("Investigation", row.id),
             icat_id=row.id,
             proposal=row.name,
@@ -182,7 +183,7 @@ class Investigation(Node):
             keys=lambda o: dataset_keys(*o),
         )
         loader = context.loaders.child_pages("datasets_of_investigation", listing)
-        rows = await loader.load(ChildPageKey(self.icat_id, page, sort))
+        rows = await loader.load(ChildPageKey(self.icat_id, page, sort)) if wants_page(info) else []
         counts = context.loaders.child_counts(
             "datasets_of_investigation",
             lambda: queries.datasets(access),

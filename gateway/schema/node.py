@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any, TypeVar
 
 import strawberry
 
@@ -15,6 +16,21 @@ class Node:
     id: strawberry.ID = strawberry.field(
         description="Global, opaque id (the type name and the ICAT id, encoded)."
     )
+
+
+T = TypeVar("T")
+
+
+def instance(cls: type[T], **values: Any) -> T:
+    """A strawberry object built without its dataclass ``__init__``.
+
+    Pages build thousands of these per request, and the generated ``__init__`` (with its
+    defaults and field machinery) costs several times a plain attribute assignment. The
+    callers pass every field, as they would to ``__init__``.
+    """
+    built = cls.__new__(cls)
+    built.__dict__.update(values)
+    return built
 
 
 def global_id(type_name: str, icat_id: int) -> strawberry.ID:

@@ -9,7 +9,7 @@ import strawberry
 from gateway.auth.policy import can_read_personal, is_main_proposer_role
 from gateway.errors import Forbidden
 from gateway.schema.info import Info
-from gateway.schema.node import Node, global_id
+from gateway.schema.node import Node, global_id, instance
 
 
 @strawberry.federation.type(
@@ -29,7 +29,8 @@ class User(Node):
 
     @staticmethod
     def from_row(row: Any) -> User:
-        return User(
+        return instance(
+            User,
             id=global_id("User", row.id),
             icat_id=row.id,
             name=row.name,
@@ -72,7 +73,8 @@ class TeamMember:
 
     @staticmethod
     def from_row(row: Any, main_proposer_roles: frozenset[str]) -> TeamMember:
-        return TeamMember(
+        return instance(
+            TeamMember,
             role=row.role,
             is_main_proposer=is_main_proposer_role(row.role, main_proposer_roles),
             user=User.from_row(row),

@@ -14,7 +14,7 @@ from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.ordering import dataset_keys
 from gateway.catalogue.pagination import page_request
 from gateway.resolvers.loaders import ChildListing, ChildPageKey
-from gateway.schema.connection import Connection, build_connection
+from gateway.schema.connection import Connection, build_connection, wants_page
 from gateway.schema.dataset import Dataset
 from gateway.schema.info import Info
 from gateway.schema.node import Node, global_id
@@ -133,9 +133,8 @@ class DataPublication(Node):
         listing = ChildListing(
             statement=statement, parent=PublicationRow.id, keys=lambda o: dataset_keys(*o)
         )
-        rows = await context.loaders.child_pages("datasets_of_publication", listing).load(
-            ChildPageKey(self.icat_id, page, sort)
-        )
+        loader = context.loaders.child_pages("datasets_of_publication", listing)
+        rows = await loader.load(ChildPageKey(self.icat_id, page, sort)) if wants_page(info) else []
         counts = context.loaders.child_counts(
             "datasets_of_publication", statement, PublicationRow.id
         )

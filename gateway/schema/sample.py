@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 
 from gateway.schema.info import Info
-from gateway.schema.node import Node, global_id
+from gateway.schema.node import Node, global_id, instance
 from gateway.schema.scalars import ParameterValueKind
 
 
@@ -32,7 +32,8 @@ class Parameter:
 
     @staticmethod
     def from_row(row: Any) -> Parameter:
-        return Parameter(
+        return instance(
+            Parameter,
             name=row.name,
             units=row.units,
             units_full_name=row.units_full_name,
@@ -55,7 +56,8 @@ class Technique(Node):
 
     @staticmethod
     def from_row(row: Any) -> Technique:
-        return Technique(
+        return instance(
+            Technique,
             id=global_id("Technique", row.id),
             icat_id=row.id,
             name=row.name,
@@ -74,7 +76,8 @@ class Sample(Node):
 
     @staticmethod
     def from_row(row: Any) -> Sample:
-        return Sample(
+        return instance(
+            Sample,
             id=global_id("Sample", row.id),
             icat_id=row.id,
             name=row.name,
