@@ -28,6 +28,10 @@ class Settings:
     database_url: str = "sqlite+aiosqlite:///icat-gateway.sqlite3"
     """SQLAlchemy URL of the catalogue (sqlite+aiosqlite, postgresql+asyncpg, mysql+asyncmy)."""
 
+    database_pre_ping: bool = False
+    """Test each pooled connection before use (a round trip per checkout): on where the
+    network drops idle connections; connections are recycled after 30 minutes anyway."""
+
     embedded: bool = True
     """Embedded mode: the gateway creates ICAT's schema and its own tables itself. Off when
     it reads an existing ICAT database (then it only reads ICAT's tables)."""

@@ -24,7 +24,7 @@ from gateway.settings import Settings
 def create_engine(settings: Settings, **options: Any) -> AsyncEngine:
     """The async engine for the configured catalogue, tuned per dialect."""
     url = make_url(settings.database_url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": url.get_backend_name() != "sqlite"}
+    kwargs: dict[str, Any] = {"pool_pre_ping": settings.database_pre_ping}
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             raise ValueError("an in-memory SQLite catalogue is not shared between connections")

@@ -106,16 +106,30 @@ def decode_cursor(cursor: str, argument: str) -> tuple[Any, ...]:
         raise BadUserInput(f"`{argument}` is not a valid cursor.", argument=argument) from None
 
 
-def order_terms(keys: Sequence[SortKey], *, reverse: bool = False) -> list[ColumnElement[Any]]:
-    """ORDER BY terms with NULLs last (first when reading backwards), on every dialect."""
+def order_terms(
+    keys: Sequence[SortKey], *, reverse: bool = False, native_nulls: bool = True
+) -> list[ColumnElement[Any]]:
+    """ORDER BY terms with NULLs last (first when reading backwards), on every dialect.
+
+    PostgreSQL and SQLite say ``NULLS LAST`` themselves, which an index can serve;
+    MariaDB has no such clause, so there a nullable key sorts on ``key IS NULL`` first.
+    """
     terms: list[ColumnElement[Any]] = []
     for key in keys:
         descending = key.descending != reverse
-        if key.nullable:
+        term = key.expression.desc() if descending else key.expression.asc()
+        if key.nullable and native_nulls:
+            term = term.nulls_first() if reverse else term.nulls_last()
+        elif key.nullable:
             is_null = case((key.expression.is_(None), 1), else_=0)
             terms.append(is_null.desc() if reverse else is_null.asc())
-        terms.append(key.expression.desc() if descending else key.expression.asc())
+        terms.append(term)
     return terms
+
+
+def supports_nulls_last(dialect_name: str) -> bool:
+    """MariaDB and MySQL have no NULLS FIRST/LAST."""
+    return dialect_name not in ("mysql", "mariadb")
 
 
 def keyset_condition(
@@ -153,10 +167,13 @@ def apply_keyset(statement: Select[Any], keys: Sequence[SortKey], page: PageRequ
     return statement
 
 
-def paged(statement: Select[Any], keys: Sequence[SortKey], page: PageRequest) -> Select[Any]:
+def paged(
+    statement: Select[Any], keys: Sequence[SortKey], page: PageRequest, *, native_nulls: bool
+) -> Select[Any]:
     """A root list page: keyset conditions, order and one row more than asked (has-next)."""
     statement = apply_keyset(statement, keys, page)
-    return statement.order_by(*order_terms(keys, reverse=page.backward)).limit(page.limit + 1)
+    order = order_terms(keys, reverse=page.backward, native_nulls=native_nulls)
+    return statement.order_by(*order).limit(page.limit + 1)
 
 
 def paged_per_parent(
@@ -164,25 +181,27 @@ def paged_per_parent(
     parent: SQLColumnExpression[Any],
     keys: Sequence[SortKey],
     page: PageRequest,
+    *,
+    native_nulls: bool,
+    single_parent: bool = False,
 ) -> Select[Any]:
     """A page for each of many parents in one statement, with a window function.
 
     The result has the statement's columns plus ``page_rank`` and ``parent_key``; at most
-    ``limit + 1`` rows per parent, ordered by parent then rank.
+    ``limit + 1`` rows per parent, ordered by parent then rank. For a single parent (the
+    page of one session, the files of one dataset) a plain LIMIT does the same, and lets
+    the database stop after the page instead of ranking every child.
     """
     statement = apply_keyset(statement, keys, page)
-    rank = func.row_number().over(
-        partition_by=parent, order_by=order_terms(keys, reverse=page.backward)
-    )
+    order = order_terms(keys, reverse=page.backward, native_nulls=native_nulls)
+    if single_parent:
+        return (
+            statement.add_columns(parent.label("parent_key")).order_by(*order).limit(page.limit + 1)
+        )
+    rank = func.row_number().over(partition_by=parent, order_by=order)
     inner = statement.add_columns(rank.label("page_rank"), parent.label("parent_key")).subquery()
     return (
         select(inner)
         .where(inner.c.page_rank <= literal(page.limit + 1))
         .order_by(inner.c.parent_key, inner.c.page_rank)
     )
-
-
-def sort_values(row: Any, key_names: Sequence[str]) -> list[Any]:
-    """The sort-key values of a result row, by the labels the keys were selected under."""
-    mapping = row._mapping
-    return [mapping[name] for name in key_names]

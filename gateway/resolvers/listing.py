@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.catalogue.pagination import PageRequest, SortKey, paged
+from gateway.catalogue.pagination import PageRequest, SortKey, paged, supports_nulls_last
 from gateway.resolvers.loaders import fetch_all
 from gateway.schema.connection import Connection, build_connection
 
@@ -39,5 +39,9 @@ async def root_connection(
     to_node: Callable[[Any], T],
 ) -> Connection[T]:
     """A page of a root list, with a lazy total over the same filters."""
-    rows = await fetch_all(engine, paged(with_sort_columns(statement, keys), keys, page))
+    native_nulls = supports_nulls_last(engine.dialect.name)
+    statement_page = paged(
+        with_sort_columns(statement, keys), keys, page, native_nulls=native_nulls
+    )
+    rows = await fetch_all(engine, statement_page)
     return build_connection(rows, page, len(keys), to_node, counter(engine, statement))

@@ -20,7 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.auth.visibility import Access
 from gateway.catalogue import queries
 from gateway.catalogue.models import Datafile, Dataset, Investigation, InvestigationInstrument
-from gateway.catalogue.pagination import PageRequest, SortKey, paged_per_parent
+from gateway.catalogue.pagination import (
+    PageRequest,
+    SortKey,
+    paged_per_parent,
+    supports_nulls_last,
+)
 from gateway.settings import Settings
 
 Loader = DataLoader[Any, Any]
@@ -88,9 +93,15 @@ def child_page_loader(engine: AsyncEngine, listing: ChildListing) -> Loader:
                 *(key.expression.label(f"_k{i}") for i, key in enumerate(sort_keys))
             )
             groups: dict[Any, list[Row[Any]]] = defaultdict(list)
-            for row in await fetch_all(
-                engine, paged_per_parent(statement, listing.parent, sort_keys, page)
-            ):
+            paged = paged_per_parent(
+                statement,
+                listing.parent,
+                sort_keys,
+                page,
+                native_nulls=supports_nulls_last(engine.dialect.name),
+                single_parent=len(parent_ids) == 1,
+            )
+            for row in await fetch_all(engine, paged):
                 groups[row.parent_key].append(row)
             for parent_id in parent_ids:
                 pages[ChildPageKey(parent_id, page, order)] = groups.get(parent_id, [])
