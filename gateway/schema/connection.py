@@ -8,7 +8,8 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from strawberry.types.nodes import SelectedField
 
-from gateway.catalogue.pagination import PageRequest, encode_cursor
+from gateway.catalogue.pagination import PageRequest, encode_cursor, page_request
+from gateway.resolvers.loaders import ChildListing, ChildPageKey
 from gateway.schema.node import instance
 
 T = TypeVar("T")
@@ -99,3 +100,45 @@ def wants_page(info: Any) -> bool:
         for field in info.selected_fields
         for selection in field.selections
     )
+
+
+def page_of(
+    info: Any,
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
+) -> PageRequest:
+    """The Relay arguments of a connection field, checked against the configured sizes."""
+    settings = info.context.settings
+    return page_request(
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        default_size=settings.default_page_size,
+        max_size=settings.max_page_size,
+    )
+
+
+async def child_connection(
+    info: Any,
+    name: str,
+    listing: ChildListing,
+    parent_id: int,
+    page: PageRequest,
+    order: tuple[str, bool],
+    to_node: Callable[[Any], T],
+) -> Connection[T]:
+    """A nested connection (the datasets of a session...), batched over all parents of the
+    level: one statement for the pages, one for the totals, each only if asked for."""
+    loaders = info.context.loaders
+    rows = []
+    if wants_page(info):
+        rows = await loaders.child_pages(name, listing).load(ChildPageKey(parent_id, page, order))
+    counts = loaders.child_counts(name, listing.statement, listing.parent)
+
+    async def count() -> int:
+        return int(await counts.load(parent_id))
+
+    return build_connection(rows, page, len(listing.keys(order)), to_node, count)

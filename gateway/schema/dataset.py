@@ -9,10 +9,9 @@ import strawberry
 
 from gateway.catalogue.models import Datafile as DatafileRow
 from gateway.catalogue.ordering import datafile_keys
-from gateway.catalogue.pagination import page_request
 from gateway.catalogue.queries import columns_of
-from gateway.resolvers.loaders import ChildListing, ChildPageKey
-from gateway.schema.connection import Connection, build_connection, wants_page
+from gateway.resolvers.loaders import ChildListing
+from gateway.schema.connection import Connection, child_connection, page_of
 from gateway.schema.info import Info
 from gateway.schema.inputs import DatafileOrder
 from gateway.schema.node import Node, global_id, instance
@@ -105,30 +104,16 @@ class Dataset(Node):
         before: str | None = None,
         order_by: DatafileOrder | None = None,
     ) -> Connection[Datafile]:
-        context = info.context
-        settings = context.settings
-        page = page_request(
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-            default_size=settings.default_page_size,
-            max_size=settings.max_page_size,
-        )
-        order = order_by or DatafileOrder()
-        sort = (order.field.value, order.direction.value == "desc")
         # The dataset is visible, so all of its files are: no visibility filter needed.
-        loader = context.loaders.child_pages("datafiles_of_dataset", DATAFILES_OF_DATASET)
-        rows = await loader.load(ChildPageKey(self.icat_id, page, sort)) if wants_page(info) else []
-        counts = context.loaders.child_counts(
-            "datafiles_of_dataset", _all_datafiles, DatafileRow.dataset_id
+        return await child_connection(
+            info,
+            "datafiles_of_dataset",
+            DATAFILES_OF_DATASET,
+            self.icat_id,
+            page_of(info, first, after, last, before),
+            (order_by or DatafileOrder()).key(),
+            Datafile.from_row,
         )
-        icat_id = self.icat_id
-
-        async def count() -> int:
-            return int(await counts.load(icat_id))
-
-        return build_connection(rows, page, len(datafile_keys(*sort)), Datafile.from_row, count)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Dataset | None:

@@ -54,6 +54,10 @@ class InvestigationOrder:
         default=SortDirection.DESC, description="Direction."
     )
 
+    def key(self) -> tuple[str, bool]:
+        """(sort field, descending), as the catalogue's orderings take it."""
+        return self.field.value, self.direction is SortDirection.DESC
+
 
 @strawberry.input(description="Which sessions to list. All conditions must hold.")
 class InvestigationFilter:
@@ -93,6 +97,10 @@ class DatasetOrder:
         default=DatasetSortField.START_DATE, description="Sort key."
     )
     direction: SortDirection = strawberry.field(default=SortDirection.ASC, description="Direction.")
+
+    def key(self) -> tuple[str, bool]:
+        """(sort field, descending), as the catalogue's orderings take it."""
+        return self.field.value, self.direction is SortDirection.DESC
 
 
 @strawberry.input(
@@ -145,6 +153,10 @@ class DatafileOrder:
         default=DatafileSortField.NAME, description="Sort key."
     )
     direction: SortDirection = strawberry.field(default=SortDirection.ASC, description="Direction.")
+
+    def key(self) -> tuple[str, bool]:
+        """(sort field, descending), as the catalogue's orderings take it."""
+        return self.field.value, self.direction is SortDirection.DESC
 
 
 def like_pattern(text: str) -> str:

@@ -10,10 +10,9 @@ import strawberry
 from gateway.catalogue import queries
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.ordering import dataset_keys
-from gateway.catalogue.pagination import page_request
-from gateway.resolvers.loaders import ChildListing, ChildPageKey
+from gateway.resolvers.loaders import ChildListing
 from gateway.schema.access import embargoed
-from gateway.schema.connection import Connection, build_connection, wants_page
+from gateway.schema.connection import Connection, child_connection, page_of
 from gateway.schema.facility import Facility, Instrument, InvestigationType
 from gateway.schema.info import Info
 from gateway.schema.inputs import DatasetOrder
@@ -164,37 +163,21 @@ class Investigation(Node):
     ) -> Connection[Annotated[Dataset, strawberry.lazy("gateway.schema.dataset")]]:
         from gateway.schema.dataset import Dataset
 
-        context = info.context
-        settings = context.settings
-        page = page_request(
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-            default_size=settings.default_page_size,
-            max_size=settings.max_page_size,
-        )
-        order = order_by or DatasetOrder()
-        sort = (order.field.value, order.direction.value == "desc")
-        access = context.access
+        access = info.context.access
         listing = ChildListing(
             statement=lambda: queries.datasets(access),
             parent=DatasetRow.investigation_id,
-            keys=lambda o: dataset_keys(*o),
+            keys=lambda order: dataset_keys(*order),
         )
-        loader = context.loaders.child_pages("datasets_of_investigation", listing)
-        rows = await loader.load(ChildPageKey(self.icat_id, page, sort)) if wants_page(info) else []
-        counts = context.loaders.child_counts(
+        return await child_connection(
+            info,
             "datasets_of_investigation",
-            lambda: queries.datasets(access),
-            DatasetRow.investigation_id,
+            listing,
+            self.icat_id,
+            page_of(info, first, after, last, before),
+            (order_by or DatasetOrder()).key(),
+            Dataset.from_row,
         )
-        icat_id = self.icat_id
-
-        async def count() -> int:
-            return int(await counts.load(icat_id))
-
-        return build_connection(rows, page, len(dataset_keys(*sort)), Dataset.from_row, count)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Investigation | None:

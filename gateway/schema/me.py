@@ -9,9 +9,8 @@ from gateway.auth.visibility import member_investigation_ids
 from gateway.catalogue import queries
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.ordering import investigation_keys
-from gateway.catalogue.pagination import page_request
 from gateway.resolvers.listing import root_connection
-from gateway.schema.connection import Connection
+from gateway.schema.connection import Connection, page_of
 from gateway.schema.facility import Instrument
 from gateway.schema.info import Info
 from gateway.schema.inputs import InvestigationOrder
@@ -57,17 +56,8 @@ class Me:
         before: str | None = None,
     ) -> Connection[Investigation]:
         context = info.context
-        settings = context.settings
-        page = page_request(
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-            default_size=settings.default_page_size,
-            max_size=settings.max_page_size,
-        )
-        order = order_by or InvestigationOrder()
-        keys = investigation_keys(order.field.value, order.direction.value == "desc")
+        page = page_of(info, first, after, last, before)
+        keys = investigation_keys(*(order_by or InvestigationOrder()).key())
         members = member_investigation_ids(context.access)
         statement = queries.investigations(context.access)
         if members is None:

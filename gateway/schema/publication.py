@@ -12,9 +12,8 @@ from gateway.catalogue.models import DataCollectionDataset
 from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.ordering import dataset_keys
-from gateway.catalogue.pagination import page_request
-from gateway.resolvers.loaders import ChildListing, ChildPageKey
-from gateway.schema.connection import Connection, build_connection, wants_page
+from gateway.resolvers.loaders import ChildListing
+from gateway.schema.connection import Connection, child_connection, page_of
 from gateway.schema.dataset import Dataset
 from gateway.schema.info import Info
 from gateway.schema.node import Node, global_id
@@ -108,17 +107,7 @@ class DataPublication(Node):
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Dataset]:
-        context = info.context
-        page = page_request(
-            first=first,
-            after=after,
-            last=None,
-            before=None,
-            default_size=context.settings.default_page_size,
-            max_size=context.settings.max_page_size,
-        )
-        access = context.access
-        sort = ("START_DATE", False)
+        access = info.context.access
 
         def statement() -> Any:
             return (
@@ -133,17 +122,15 @@ class DataPublication(Node):
         listing = ChildListing(
             statement=statement, parent=PublicationRow.id, keys=lambda o: dataset_keys(*o)
         )
-        loader = context.loaders.child_pages("datasets_of_publication", listing)
-        rows = await loader.load(ChildPageKey(self.icat_id, page, sort)) if wants_page(info) else []
-        counts = context.loaders.child_counts(
-            "datasets_of_publication", statement, PublicationRow.id
+        return await child_connection(
+            info,
+            "datasets_of_publication",
+            listing,
+            self.icat_id,
+            page_of(info, first, after),
+            ("START_DATE", False),
+            Dataset.from_row,
         )
-        icat_id = self.icat_id
-
-        async def count() -> int:
-            return int(await counts.load(icat_id))
-
-        return build_connection(rows, page, len(dataset_keys(*sort)), Dataset.from_row, count)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> DataPublication | None:

@@ -17,10 +17,10 @@ from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import InvestigationType as InvestigationTypeRow
 from gateway.catalogue.models import Technique as TechniqueRow
 from gateway.catalogue.ordering import dataset_keys, instrument_keys, investigation_keys
-from gateway.catalogue.pagination import PageRequest, SortKey, page_request
+from gateway.catalogue.pagination import SortKey
 from gateway.errors import BadUserInput, NotFound
 from gateway.resolvers.listing import root_connection
-from gateway.schema.connection import Connection
+from gateway.schema.connection import Connection, page_of
 from gateway.schema.dataset import Datafile, Dataset
 from gateway.schema.facility import Facility, Instrument
 from gateway.schema.info import Info
@@ -44,20 +44,6 @@ DoiTarget = Annotated[
 ]
 
 PAGE_ARGUMENTS = "Relay paging: `first`/`after` forwards, `last`/`before` backwards."
-
-
-def _page(
-    info: Info, first: int | None, after: str | None, last: int | None, before: str | None
-) -> PageRequest:
-    settings = info.context.settings
-    return page_request(
-        first=first,
-        after=after,
-        last=last,
-        before=before,
-        default_size=settings.default_page_size,
-        max_size=settings.max_page_size,
-    )
 
 
 def _instrument_ids(name: str) -> object:
@@ -134,9 +120,8 @@ class Query:
         before: str | None = None,
     ) -> Connection[Investigation]:
         context = info.context
-        page = _page(info, first, after, last, before)
-        order = order_by or InvestigationOrder()
-        keys = investigation_keys(order.field.value, order.direction.value == "desc")
+        page = page_of(info, first, after, last, before)
+        keys = investigation_keys(*(order_by or InvestigationOrder()).key())
         statement = queries.investigations(context.access)
         if filter is not None:
             statement = statement.where(*_investigation_conditions(info, filter))
@@ -167,9 +152,8 @@ class Query:
         before: str | None = None,
     ) -> Connection[Dataset]:
         context = info.context
-        page = _page(info, first, after, last, before)
-        order = order_by or DatasetOrder()
-        keys = dataset_keys(order.field.value, order.direction.value == "desc")
+        page = page_of(info, first, after, last, before)
+        keys = dataset_keys(*(order_by or DatasetOrder()).key())
         statement = queries.datasets(context.access)
         if filter is not None:
             statement = statement.where(*_dataset_conditions(filter))
@@ -243,7 +227,7 @@ class Query:
             info.context.engine,
             statement,
             instrument_keys(),
-            _page(info, first, after, last, before),
+            page_of(info, first, after, last, before),
             Instrument.from_row,
         )
 
@@ -256,7 +240,7 @@ class Query:
             info.context.engine,
             select(*queries.columns_of(FacilityRow)),
             keys,
-            _page(info, first, after, None, None),
+            page_of(info, first, after),
             Facility.from_row,
         )
 
@@ -269,7 +253,7 @@ class Query:
             info.context.engine,
             select(*queries.columns_of(TechniqueRow)),
             keys,
-            _page(info, first, after, None, None),
+            page_of(info, first, after),
             Technique.from_row,
         )
 
@@ -298,7 +282,7 @@ class Query:
             context.engine,
             statement,
             keys,
-            _page(info, first, after, None, None),
+            page_of(info, first, after),
             DataPublication.from_row,
         )
 
