@@ -125,7 +125,9 @@ def investigation_text_match(access: Access, pattern: str) -> ColumnElement[bool
     return or_(landing, and_(investigation_data_visible(access), data))
 
 
-def investigations_of_instrument(instrument_ids: Sequence[int]) -> ColumnElement[bool]:
+def investigations_of_instrument(
+    instrument_ids: Sequence[int] | Select[Any],
+) -> ColumnElement[bool]:
     return Investigation.id.in_(
         select(InvestigationInstrument.investigation_id).where(
             InvestigationInstrument.instrument_id.in_(instrument_ids)

@@ -6,15 +6,13 @@ import strawberry
 from sqlalchemy import false
 
 from gateway.auth.visibility import member_investigation_ids
-from gateway.catalogue import queries
 from gateway.catalogue.models import Investigation as InvestigationRow
-from gateway.catalogue.ordering import investigation_keys
-from gateway.resolvers.listing import root_connection
 from gateway.schema.connection import Connection, page_of
 from gateway.schema.facility import Instrument
 from gateway.schema.info import Info
-from gateway.schema.inputs import InvestigationOrder
+from gateway.schema.inputs import InvestigationFilter, InvestigationOrder
 from gateway.schema.investigation import Investigation
+from gateway.schema.investigation_search import search_investigations
 from gateway.schema.people import User
 
 
@@ -44,27 +42,20 @@ class Me:
 
     @strawberry.field(
         description="My data: the sessions the caller is on the team of (any role) or, as a "
-        "beamline scientist, the sessions of their beamlines. Newest first."
+        "beamline scientist, the sessions of their beamlines; searchable and sortable like "
+        "`investigations`. Newest first by default."
     )
     async def investigations(
         self,
         info: Info,
+        filter: InvestigationFilter | None = None,
         order_by: InvestigationOrder | None = None,
         first: int | None = None,
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Investigation]:
-        context = info.context
+        members = member_investigation_ids(info.context.access)
+        mine = false() if members is None else InvestigationRow.id.in_(members)
         page = page_of(info, first, after, last, before)
-        keys = investigation_keys(*(order_by or InvestigationOrder()).key())
-        members = member_investigation_ids(context.access)
-        statement = queries.investigations(context.access)
-        if members is None:
-            statement = statement.where(false())
-        else:
-            statement = statement.where(InvestigationRow.id.in_(members))
-        now = context.now
-        return await root_connection(
-            context.engine, statement, keys, page, lambda row: Investigation.from_row(row, now)
-        )
+        return await search_investigations(info, filter, order_by, page, mine)

@@ -7,16 +7,14 @@ from typing import Annotated
 import strawberry
 from sqlalchemy import ColumnElement, or_, select
 
-from gateway.auth.visibility import released
 from gateway.catalogue import queries
 from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.models import Facility as FacilityRow
 from gateway.catalogue.models import Instrument as InstrumentRow
 from gateway.catalogue.models import Investigation as InvestigationRow
-from gateway.catalogue.models import InvestigationType as InvestigationTypeRow
 from gateway.catalogue.models import Technique as TechniqueRow
-from gateway.catalogue.ordering import dataset_keys, instrument_keys, investigation_keys
+from gateway.catalogue.ordering import dataset_keys, instrument_keys
 from gateway.catalogue.pagination import SortKey
 from gateway.errors import BadUserInput, NotFound
 from gateway.resolvers.listing import root_connection
@@ -32,6 +30,7 @@ from gateway.schema.inputs import (
     like_pattern,
 )
 from gateway.schema.investigation import Investigation
+from gateway.schema.investigation_search import search_investigations
 from gateway.schema.lookup import find_by_doi, load_node
 from gateway.schema.me import Me
 from gateway.schema.node import Node, parse_global_id
@@ -44,10 +43,6 @@ DoiTarget = Annotated[
 ]
 
 PAGE_ARGUMENTS = "Relay paging: `first`/`after` forwards, `last`/`before` backwards."
-
-
-def _instrument_ids(name: str) -> object:
-    return select(InstrumentRow.id).where(InstrumentRow.name == name)
 
 
 @strawberry.type(description="Read the catalogue.")
@@ -119,16 +114,8 @@ class Query:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Investigation]:
-        context = info.context
         page = page_of(info, first, after, last, before)
-        keys = investigation_keys(*(order_by or InvestigationOrder()).key())
-        statement = queries.investigations(context.access)
-        if filter is not None:
-            statement = statement.where(*_investigation_conditions(info, filter))
-        now = context.now
-        return await root_connection(
-            context.engine, statement, keys, page, lambda row: Investigation.from_row(row, now)
-        )
+        return await search_investigations(info, filter, order_by, page)
 
     @strawberry.field(
         description="One dataset by id; NOT_FOUND if unknown or hidden from the caller."
@@ -285,36 +272,6 @@ class Query:
             page_of(info, first, after),
             DataPublication.from_row,
         )
-
-
-def _investigation_conditions(info: Info, filter: InvestigationFilter) -> list[ColumnElement[bool]]:
-    access = info.context.access
-    conditions: list[ColumnElement[bool]] = []
-    if filter.proposal is not None:
-        conditions.append(InvestigationRow.name == filter.proposal)
-    if filter.visit_id is not None:
-        conditions.append(InvestigationRow.visit_id == filter.visit_id)
-    if filter.instrument is not None:
-        conditions.append(queries.investigations_of_instrument(_instrument_ids(filter.instrument)))  # type: ignore[arg-type]
-    if filter.dates is not None:
-        dates = filter.dates.checked()
-        conditions.append(
-            queries.date_overlap(
-                InvestigationRow.start_date, InvestigationRow.end_date, dates.since, dates.until
-            )
-        )
-    if filter.search is not None:
-        conditions.append(queries.investigation_text_match(access, like_pattern(filter.search)))
-    if filter.released is not None:
-        is_released = released(InvestigationRow.release_date, access.now)
-        conditions.append(is_released if filter.released else ~is_released)
-    if filter.type is not None:
-        conditions.append(
-            InvestigationRow.type_id.in_(
-                select(InvestigationTypeRow.id).where(InvestigationTypeRow.name == filter.type)
-            )
-        )
-    return conditions
 
 
 def _dataset_conditions(filter: DatasetFilter) -> list[ColumnElement[bool]]:

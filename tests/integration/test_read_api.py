@@ -316,3 +316,18 @@ async def test_nested_cursors_page_through_one_sessions_datasets(client: Client)
             break
         after = datasets["pageInfo"]["endCursor"]
     assert names == sorted(names) and len(names) == datasets["totalCount"] == 4
+
+
+async def test_my_data_is_searchable_and_sortable(client: Client) -> None:
+    data = await client.data(
+        """{ me { investigations(filter: {instrument: "ID30A-1"},
+                                 orderBy: {field: START_DATE, direction: ASC}) {
+               totalCount nodes { startDate instruments { name } myRoles } } } }""",
+        user="esrf/pi1",
+    )
+    sessions = data["me"]["investigations"]["nodes"]
+    assert len(sessions) == data["me"]["investigations"]["totalCount"] >= 2
+    assert all("ID30A-1" in {i["name"] for i in s["instruments"]} for s in sessions)
+    assert all("Principal investigator" in s["myRoles"] for s in sessions)
+    starts = [s["startDate"] for s in sessions]
+    assert starts == sorted(starts)

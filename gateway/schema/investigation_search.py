@@ -1,0 +1,68 @@
+"""Listing sessions: the root list and "My data" share filters, orderings and paging."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, select
+
+from gateway.auth.visibility import released
+from gateway.catalogue import queries
+from gateway.catalogue.models import Instrument as InstrumentRow
+from gateway.catalogue.models import Investigation as InvestigationRow
+from gateway.catalogue.models import InvestigationType as InvestigationTypeRow
+from gateway.catalogue.ordering import investigation_keys
+from gateway.catalogue.pagination import PageRequest
+from gateway.resolvers.listing import root_connection
+from gateway.schema.connection import Connection
+from gateway.schema.info import Info
+from gateway.schema.inputs import InvestigationFilter, InvestigationOrder, like_pattern
+from gateway.schema.investigation import Investigation
+
+
+async def search_investigations(
+    info: Info,
+    filter: InvestigationFilter | None,
+    order_by: InvestigationOrder | None,
+    page: PageRequest,
+    *within: ColumnElement[bool],
+) -> Connection[Investigation]:
+    """A page of sessions matching the filter (and any further conditions), sorted."""
+    context = info.context
+    keys = investigation_keys(*(order_by or InvestigationOrder()).key())
+    statement = queries.investigations(context.access).where(*within)
+    if filter is not None:
+        statement = statement.where(*investigation_conditions(info, filter))
+    now = context.now
+    return await root_connection(
+        context.engine, statement, keys, page, lambda row: Investigation.from_row(row, now)
+    )
+
+
+def investigation_conditions(info: Info, filter: InvestigationFilter) -> list[ColumnElement[bool]]:
+    access = info.context.access
+    conditions: list[ColumnElement[bool]] = []
+    if filter.proposal is not None:
+        conditions.append(InvestigationRow.name == filter.proposal)
+    if filter.visit_id is not None:
+        conditions.append(InvestigationRow.visit_id == filter.visit_id)
+    if filter.instrument is not None:
+        beamline = select(InstrumentRow.id).where(InstrumentRow.name == filter.instrument)
+        conditions.append(queries.investigations_of_instrument(beamline))
+    if filter.dates is not None:
+        dates = filter.dates.checked()
+        conditions.append(
+            queries.date_overlap(
+                InvestigationRow.start_date, InvestigationRow.end_date, dates.since, dates.until
+            )
+        )
+    if filter.search is not None:
+        conditions.append(queries.investigation_text_match(access, like_pattern(filter.search)))
+    if filter.released is not None:
+        is_released = released(InvestigationRow.release_date, access.now)
+        conditions.append(is_released if filter.released else ~is_released)
+    if filter.type is not None:
+        conditions.append(
+            InvestigationRow.type_id.in_(
+                select(InvestigationTypeRow.id).where(InvestigationTypeRow.name == filter.type)
+            )
+        )
+    return conditions
