@@ -216,8 +216,13 @@ def parameters_by_sample(ids: Sequence[int]) -> Select[Any]:
 
 
 def datasets(access: Access) -> Select[Any]:
-    """Datasets the caller may see."""
-    return select(*columns_of(Dataset)).where(dataset_visible(access))
+    """Datasets the caller may see, with their type's name (read with the row: a loader
+    per row would cost an awaitable per dataset)."""
+    return (
+        select(*columns_of(Dataset), DatasetType.name.label("type_name"))
+        .join(DatasetType, DatasetType.id == Dataset.type_id)
+        .where(dataset_visible(access))
+    )
 
 
 def dataset_parameter_in_range(
@@ -262,11 +267,17 @@ def techniques_by_dataset(ids: Sequence[int]) -> Select[Any]:
     )
 
 
+def all_datafiles() -> Select[Any]:
+    """Datafiles with their format's name, with no visibility filter (for the files of a
+    dataset the caller already sees)."""
+    return select(*columns_of(Datafile), DatafileFormat.name.label("format_name")).outerjoin(
+        DatafileFormat, DatafileFormat.id == Datafile.datafile_format_id
+    )
+
+
 def datafiles(access: Access) -> Select[Any]:
     """Datafiles the caller may see."""
-    return select(*columns_of(Datafile)).where(
-        datafile_visible(access, Datafile.id, Datafile.dataset_id)
-    )
+    return all_datafiles().where(datafile_visible(access, Datafile.id, Datafile.dataset_id))
 
 
 def sample_statement() -> Select[Any]:

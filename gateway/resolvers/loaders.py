@@ -43,7 +43,7 @@ def grouped_loader(engine: AsyncEngine, build: Callable[[list[Any]], Select[Any]
     async def load(keys: list[Any]) -> list[list[Row[Any]]]:
         groups: dict[Any, list[Row[Any]]] = defaultdict(list)
         for row in await fetch_all(engine, build(sorted(set(keys)))):
-            groups[row.owner_key].append(row)
+            groups[row._mapping["owner_key"]].append(row)
         return [groups.get(key, []) for key in keys]
 
     return DataLoader(load)
@@ -53,7 +53,9 @@ def single_loader(engine: AsyncEngine, build: Callable[[list[Any]], Select[Any]]
     """At most one row per id: the statement selects the row's ``id``."""
 
     async def load(keys: list[Any]) -> list[Row[Any] | None]:
-        found = {row.id: row for row in await fetch_all(engine, build(sorted(set(keys))))}
+        found = {
+            row._mapping["id"]: row for row in await fetch_all(engine, build(sorted(set(keys))))
+        }
         return [found.get(key) for key in keys]
 
     return DataLoader(load)
@@ -102,7 +104,7 @@ def child_page_loader(engine: AsyncEngine, listing: ChildListing) -> Loader:
                 single_parent=len(parent_ids) == 1,
             )
             for row in await fetch_all(engine, paged):
-                groups[row.parent_key].append(row)
+                groups[row._mapping["parent_key"]].append(row)
             for parent_id in parent_ids:
                 pages[ChildPageKey(parent_id, page, order)] = groups.get(parent_id, [])
         return [pages[key] for key in keys]
@@ -122,7 +124,9 @@ def child_count_loader(
             .where(parent.in_(sorted(set(keys))))
             .group_by(parent)
         )
-        counts = {row.owner_key: row.n for row in await fetch_all(engine, counted)}
+        counts = {
+            row._mapping["owner_key"]: row._mapping["n"] for row in await fetch_all(engine, counted)
+        }
         return [counts.get(key, 0) for key in keys]
 
     return DataLoader(load)

@@ -7,7 +7,13 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -77,10 +83,13 @@ class GatewaySchema(strawberry.federation.Schema):
 
 def create_schema(*, max_depth: int = 12) -> GatewaySchema:
     """The gateway's schema (Apollo Federation 2 subgraph)."""
+    # The depth rule is built once: the validation cache is keyed by the rule classes, and
+    # a QueryDepthLimiter made per request brings a new class each time (a miss, always).
+    depth_rules = QueryDepthLimiter(max_depth=max_depth).validation_rules
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=512),
+        lambda: AddValidationRules(depth_rules),
         lambda: ValidationCache(maxsize=512),
-        lambda: QueryDepthLimiter(max_depth=max_depth),
         CodedErrors,
     ]
     return GatewaySchema(

@@ -31,21 +31,38 @@ class Edge(Generic[T]):
 
 @strawberry.type(description="A page of a list, Relay style.")
 class Connection(Generic[T]):
-    edges: list[Edge[T]] = strawberry.field(
-        description="The items of this page with their cursors."
-    )
     page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist.")
+    _rows: strawberry.Private[Sequence[Any]]
+    _cursor_names: strawberry.Private[Sequence[str]]
+    _to_node: strawberry.Private[Callable[[Any], T]]
     _count: strawberry.Private[Callable[[], Awaitable[int]]]
+    _nodes: strawberry.Private[list[T] | None] = None
 
     @strawberry.field(description="The items of this page, without cursors.")
     def nodes(self) -> list[T]:
-        return [edge.node for edge in self.edges]
+        # Built on first use: a page is only turned into objects if they are asked for.
+        if self._nodes is None:
+            self._nodes = [self._to_node(row) for row in self._rows]
+        return self._nodes
+
+    @strawberry.field(description="The items of this page with their cursors.")
+    def edges(self) -> list[Edge[T]]:
+        names = self._cursor_names
+        return [
+            instance(Edge, cursor=_cursor(row, names), node=node)
+            for row, node in zip(self._rows, self.nodes(), strict=True)
+        ]
 
     @strawberry.field(
         description="How many items the whole list holds for this caller (counted only when asked)."
     )
     async def total_count(self) -> int:
         return await self._count()
+
+
+def _cursor(row: Any, names: Sequence[str]) -> str:
+    mapping = row._mapping
+    return encode_cursor([mapping[name] for name in names])
 
 
 def build_connection(
@@ -57,32 +74,31 @@ def build_connection(
 ) -> Connection[T]:
     """A connection from rows read with one row more than the page (to know if more follow).
 
-    Rows carry their sort-key values as ``_k0 .. _kn``.
+    Rows carry their sort-key values as ``_k0 .. _kn``; cursors are encoded only for what
+    is asked (the page's ends, and every edge only if `edges` is selected).
     """
     more = len(rows) > page.limit
     rows = list(rows[: page.limit])
     if page.backward:
         rows.reverse()
     names = [f"_k{i}" for i in range(key_count)]
-    edges: list[Edge[T]] = [
-        instance(
-            Edge, cursor=encode_cursor([row._mapping[name] for name in names]), node=to_node(row)
-        )
-        for row in rows
-    ]
     if page.backward:
         has_previous, has_next = more, page.before is not None
     else:
         has_next, has_previous = more, page.after is not None
-    return Connection(
-        edges=edges,
+    return instance(
+        Connection,
         page_info=PageInfo(
             has_next_page=has_next,
             has_previous_page=has_previous,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=_cursor(rows[0], names) if rows else None,
+            end_cursor=_cursor(rows[-1], names) if rows else None,
         ),
+        _rows=rows,
+        _cursor_names=names,
+        _to_node=to_node,
         _count=count,
+        _nodes=None,
     )
 
 

@@ -28,15 +28,16 @@ class Facility(Node):
 
     @staticmethod
     def from_row(row: Any) -> Facility:
+        values = row._mapping  # far cheaper than attribute access on a Row
         return instance(
             Facility,
-            id=global_id("Facility", row.id),
-            icat_id=row.id,
-            name=row.name,
-            full_name=row.full_name,
-            description=row.description,
-            url=row.url,
-            days_until_release=row.days_until_release,
+            id=global_id("Facility", values["id"]),
+            icat_id=values["id"],
+            name=values["name"],
+            full_name=values["full_name"],
+            description=values["description"],
+            url=values["url"],
+            days_until_release=values["days_until_release"],
         )
 
     @classmethod
@@ -60,16 +61,17 @@ class Instrument(Node):
 
     @staticmethod
     def from_row(row: Any) -> Instrument:
+        values = row._mapping  # far cheaper than attribute access on a Row
         return instance(
             Instrument,
-            id=global_id("Instrument", row.id),
-            icat_id=row.id,
-            name=row.name,
-            full_name=row.full_name,
-            description=row.description,
-            type=row.type,
-            url=row.url,
-            _facility_id=row.facility_id,
+            id=global_id("Instrument", values["id"]),
+            icat_id=values["id"],
+            name=values["name"],
+            full_name=values["full_name"],
+            description=values["description"],
+            type=values["type"],
+            url=values["url"],
+            _facility_id=values["facility_id"],
         )
 
     @strawberry.field(description="The facility that runs this beamline.")
@@ -103,4 +105,5 @@ class InvestigationType:
 
     @staticmethod
     def from_row(row: Any) -> InvestigationType:
-        return InvestigationType(name=row.name, description=row.description)
+        values = row._mapping  # far cheaper than attribute access on a Row
+        return InvestigationType(name=values["name"], description=values["description"])

@@ -60,25 +60,26 @@ class Investigation(Node):
 
     @staticmethod
     def from_row(row: Any, now: datetime) -> Investigation:
-        release = row.release_date
+        values = row._mapping  # far cheaper than attribute access on a Row
+        release = values["release_date"]
         return instance(
             Investigation,
-            id=global_id("Investigation", row.id),
-            icat_id=row.id,
-            proposal=row.name,
-            visit_id=row.visit_id,
-            title=row.title,
-            start_date=row.start_date,
-            end_date=row.end_date,
+            id=global_id("Investigation", values["id"]),
+            icat_id=values["id"],
+            proposal=values["name"],
+            visit_id=values["visit_id"],
+            title=values["title"],
+            start_date=values["start_date"],
+            end_date=values["end_date"],
             release_date=release,
-            doi=row.doi,
+            doi=values["doi"],
             is_released=release is not None and release < now,
-            can_read_data=bool(row.data_visible),
-            _summary=row.summary,
-            _file_size=row.file_size,
-            _file_count=row.file_count,
-            _facility_id=row.facility_id,
-            _type_id=row.type_id,
+            can_read_data=bool(values["data_visible"]),
+            _summary=values["summary"],
+            _file_size=values["file_size"],
+            _file_count=values["file_count"],
+            _facility_id=values["facility_id"],
+            _type_id=values["type_id"],
         )
 
     @strawberry.field(description="Abstract of the proposal. DATA.")

@@ -32,18 +32,19 @@ class Parameter:
 
     @staticmethod
     def from_row(row: Any) -> Parameter:
+        values = row._mapping  # far cheaper than attribute access on a Row
         return instance(
             Parameter,
-            name=row.name,
-            units=row.units,
-            units_full_name=row.units_full_name,
-            value_kind=ParameterValueKind(row.value_type),
-            numeric_value=row.numeric_value,
-            string_value=row.string_value,
-            date_time_value=row.datetime_value,
-            error=row.error,
-            range_bottom=row.range_bottom,
-            range_top=row.range_top,
+            name=values["name"],
+            units=values["units"],
+            units_full_name=values["units_full_name"],
+            value_kind=ParameterValueKind(values["value_type"]),
+            numeric_value=values["numeric_value"],
+            string_value=values["string_value"],
+            date_time_value=values["datetime_value"],
+            error=values["error"],
+            range_bottom=values["range_bottom"],
+            range_top=values["range_top"],
         )
 
 
@@ -56,13 +57,14 @@ class Technique(Node):
 
     @staticmethod
     def from_row(row: Any) -> Technique:
+        values = row._mapping  # far cheaper than attribute access on a Row
         return instance(
             Technique,
-            id=global_id("Technique", row.id),
-            icat_id=row.id,
-            name=row.name,
-            pid=row.pid,
-            description=row.description,
+            id=global_id("Technique", values["id"]),
+            icat_id=values["id"],
+            name=values["name"],
+            pid=values["pid"],
+            description=values["description"],
         )
 
 
@@ -76,14 +78,15 @@ class Sample(Node):
 
     @staticmethod
     def from_row(row: Any) -> Sample:
+        values = row._mapping  # far cheaper than attribute access on a Row
         return instance(
             Sample,
-            id=global_id("Sample", row.id),
-            icat_id=row.id,
-            name=row.name,
-            pid=row.pid,
-            type_name=row.type_name,
-            molecular_formula=row.type_molecular_formula,
+            id=global_id("Sample", values["id"]),
+            icat_id=values["id"],
+            name=values["name"],
+            pid=values["pid"],
+            type_name=values["type_name"],
+            molecular_formula=values["type_molecular_formula"],
         )
 
     @strawberry.field(description="The sample's parameters.")

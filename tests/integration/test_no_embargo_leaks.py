@@ -158,6 +158,10 @@ def test_generated_queries_never_leak_embargoed_values(client: Client, user: str
         assert len(reached_data) >= 3, len(reached_data)
     finally:
         # Let batches that errors left scheduled finish before the loop goes.
-        pending = asyncio.all_tasks(loop)
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        async def drain() -> None:
+            await asyncio.gather(
+                *asyncio.all_tasks(loop) - {asyncio.current_task()}, return_exceptions=True
+            )
+
+        loop.run_until_complete(drain())
         loop.close()

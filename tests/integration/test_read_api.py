@@ -331,3 +331,12 @@ async def test_my_data_is_searchable_and_sortable(client: Client) -> None:
     assert all("Principal investigator" in s["myRoles"] for s in sessions)
     starts = [s["startDate"] for s in sessions]
     assert starts == sorted(starts)
+
+
+async def test_queries_deeper_than_the_limit_are_refused(client: Client) -> None:
+    nested = "id"
+    for _ in range(7):
+        nested = f"datasets(first: 1) {{ nodes {{ investigation {{ {nested} }} }} }}"
+    result = await client.execute(f"{{ investigations(first: 1) {{ nodes {{ {nested} }} }} }}")
+    assert [e.extensions["code"] for e in result.errors] == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "exceeds maximum operation depth" in result.errors[0].message
