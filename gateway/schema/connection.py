@@ -118,6 +118,15 @@ def wants_page(info: Any) -> bool:
     )
 
 
+def wants_total(info: Any) -> bool:
+    """Whether the connection field asks for its totalCount."""
+    return any(
+        isinstance(selection, SelectedField) and selection.name == "totalCount"
+        for field in info.selected_fields
+        for selection in field.selections
+    )
+
+
 def page_of(
     info: Any,
     first: int | None,
@@ -145,16 +154,47 @@ async def child_connection(
     page: PageRequest,
     order: tuple[str, bool],
     to_node: Callable[[Any], T],
+    prepare: Callable[[Any, list[T]], Awaitable[None]] | None = None,
 ) -> Connection[T]:
     """A nested connection (the datasets of a session...), batched over all parents of the
-    level: one statement for the pages, one for the totals, each only if asked for."""
+    level: one statement for the pages, one for the totals, each only if asked for.
+    ``prepare`` may load what the page's objects will be asked for, all at once."""
     loaders = info.context.loaders
+    counts = loaders.child_counts(name, listing.statement, listing.parent)
+    # Ask for the total now, with every other parent of the level, not after this page
+    # (and its prefetch) came back: that would split the totals into several batches.
+    total = counts.load(parent_id) if wants_total(info) else None
     rows = []
     if wants_page(info):
         rows = await loaders.child_pages(name, listing).load(ChildPageKey(parent_id, page, order))
-    counts = loaders.child_counts(name, listing.statement, listing.parent)
 
     async def count() -> int:
-        return int(await counts.load(parent_id))
+        return int(await (total if total is not None else counts.load(parent_id)))
 
-    return build_connection(rows, page, len(listing.keys(order)), to_node, count)
+    connection = build_connection(rows, page, len(listing.keys(order)), to_node, count)
+    if prepare is not None and rows:
+        await prepare(info, connection.nodes())
+    return connection
+
+
+def node_selections(info: Any) -> set[str]:
+    """Names of the fields asked of the items of a connection (under nodes or edges.node);
+    through fragments too."""
+    names: set[str] = set()
+
+    def walk(selections: Sequence[Any], depth: int) -> None:
+        for selection in selections:
+            if not isinstance(selection, SelectedField):
+                walk(selection.selections, depth)  # fragments
+            elif depth == 0 and selection.name == "nodes":
+                walk(selection.selections, 2)
+            elif depth == 0 and selection.name == "edges":
+                walk(selection.selections, 1)
+            elif depth == 1 and selection.name == "node":
+                walk(selection.selections, 2)
+            elif depth == 2:
+                names.add(selection.name)
+
+    for field in info.selected_fields:
+        walk(field.selections, 0)
+    return names

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -11,7 +12,7 @@ from gateway.catalogue import queries
 from gateway.catalogue.models import Datafile as DatafileRow
 from gateway.catalogue.ordering import datafile_keys
 from gateway.resolvers.loaders import ChildListing
-from gateway.schema.connection import Connection, child_connection, page_of
+from gateway.schema.connection import Connection, child_connection, node_selections, page_of
 from gateway.schema.info import Info
 from gateway.schema.inputs import DatafileOrder
 from gateway.schema.node import Node, global_id, instance
@@ -42,6 +43,7 @@ class Dataset(Node):
     type: str = strawberry.field(description="The kind of dataset, e.g. acquisition or processed.")
     _investigation_id: strawberry.Private[int]
     _sample_id: strawberry.Private[int | None]
+    _prefetched: strawberry.Private[dict[str, Any] | None]
 
     @staticmethod
     def from_row(row: Any) -> Dataset:
@@ -62,6 +64,7 @@ class Dataset(Node):
             type=values["type_name"],
             _investigation_id=values["investigation_id"],
             _sample_id=values["sample_id"],
+            _prefetched=None,
         )
 
     @strawberry.field(description="The session the dataset belongs to.")
@@ -73,22 +76,27 @@ class Dataset(Node):
         row = await info.context.loaders.investigation.load(self._investigation_id)
         return Investigation.from_row(row, info.context.now)
 
+    # These three are plain (not async) resolvers: when the page that holds the dataset
+    # loaded them ahead (see prefetch_children) they answer at once, without an awaitable
+    # per dataset; otherwise they hand graphql-core the loader's awaitable.
+
     @strawberry.field(description="The sample measured.")
-    async def sample(self, info: Info) -> Sample | None:
-        if self._sample_id is None:
-            return None
-        row = await info.context.loaders.sample.load(self._sample_id)
-        return Sample.from_row(row) if row is not None else None
+    def sample(self, info: Info) -> Sample | None:
+        if self._prefetched is not None:
+            return self._prefetched["sample"]  # type: ignore[no-any-return]
+        return _sample(info, self._sample_id)  # type: ignore[return-value]
 
     @strawberry.field(description="Techniques used.")
-    async def techniques(self, info: Info) -> list[Technique]:
-        rows = await info.context.loaders.techniques_of_dataset.load(self.icat_id)
-        return [Technique.from_row(row) for row in rows]
+    def techniques(self, info: Info) -> list[Technique]:
+        if self._prefetched is not None:
+            return self._prefetched["techniques"]  # type: ignore[no-any-return]
+        return _techniques(info, self.icat_id)  # type: ignore[return-value]
 
     @strawberry.field(description="The dataset's parameters, with units.")
-    async def parameters(self, info: Info) -> list[Parameter]:
-        rows = await info.context.loaders.parameters_of_dataset.load(self.icat_id)
-        return [Parameter.from_row(row) for row in rows]
+    def parameters(self, info: Info) -> list[Parameter]:
+        if self._prefetched is not None:
+            return self._prefetched["parameters"]  # type: ignore[no-any-return]
+        return _parameters(info, self.icat_id)  # type: ignore[return-value]
 
     @strawberry.field(description="The dataset's files.")
     async def datafiles(
@@ -116,6 +124,54 @@ class Dataset(Node):
         from gateway.schema.lookup import load_node
 
         return await load_node(info, id, "Dataset")  # type: ignore[return-value]
+
+
+async def _sample(info: Info, sample_id: int | None) -> Sample | None:
+    if sample_id is None:
+        return None
+    row = await info.context.loaders.sample.load(sample_id)
+    return Sample.from_row(row) if row is not None else None
+
+
+async def _techniques(info: Info, dataset_id: int) -> list[Technique]:
+    rows = await info.context.loaders.techniques_of_dataset.load(dataset_id)
+    return [Technique.from_row(row) for row in rows]
+
+
+async def _parameters(info: Info, dataset_id: int) -> list[Parameter]:
+    rows = await info.context.loaders.parameters_of_dataset.load(dataset_id)
+    return [Parameter.from_row(row) for row in rows]
+
+
+PREFETCHABLE = frozenset({"sample", "techniques", "parameters"})
+
+
+async def prefetch_children(info: Info, datasets: list[Dataset]) -> None:
+    """Load the sample, techniques and parameters of a page of datasets up front, if the
+    query asks for any of them: one batched statement each, as the loaders would, but
+    without an awaitable per dataset and field."""
+    if not node_selections(info) & PREFETCHABLE:
+        return
+    ids = [dataset.icat_id for dataset in datasets]
+    samples, techniques, parameters = await asyncio.gather(
+        _samples_by_id(info, datasets),
+        info.context.loaders.techniques_of_dataset.load_many(ids),
+        info.context.loaders.parameters_of_dataset.load_many(ids),
+    )
+    for dataset, technique_rows, parameter_rows in zip(
+        datasets, techniques, parameters, strict=True
+    ):
+        dataset._prefetched = {
+            "sample": samples.get(dataset._sample_id),
+            "techniques": [Technique.from_row(row) for row in technique_rows],
+            "parameters": [Parameter.from_row(row) for row in parameter_rows],
+        }
+
+
+async def _samples_by_id(info: Info, datasets: list[Dataset]) -> dict[int | None, Sample]:
+    ids = sorted({d._sample_id for d in datasets if d._sample_id is not None})
+    rows = await info.context.loaders.sample.load_many(ids)
+    return {row._mapping["id"]: Sample.from_row(row) for row in rows if row is not None}
 
 
 DATAFILES_OF_DATASET = ChildListing(

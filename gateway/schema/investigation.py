@@ -162,7 +162,7 @@ class Investigation(Node):
         before: str | None = None,
         order_by: DatasetOrder | None = None,
     ) -> Connection[Annotated[Dataset, strawberry.lazy("gateway.schema.dataset")]]:
-        from gateway.schema.dataset import Dataset
+        from gateway.schema.dataset import Dataset, prefetch_children
 
         access = info.context.access
         listing = ChildListing(
@@ -178,6 +178,7 @@ class Investigation(Node):
             page_of(info, first, after, last, before),
             (order_by or DatasetOrder()).key(),
             Dataset.from_row,
+            prefetch_children,
         )
 
     @classmethod

@@ -14,7 +14,7 @@ from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.ordering import dataset_keys
 from gateway.resolvers.loaders import ChildListing
 from gateway.schema.connection import Connection, child_connection, page_of
-from gateway.schema.dataset import Dataset
+from gateway.schema.dataset import Dataset, prefetch_children
 from gateway.schema.info import Info
 from gateway.schema.node import Node, global_id
 
@@ -133,6 +133,7 @@ class DataPublication(Node):
             page_of(info, first, after),
             ("START_DATE", False),
             Dataset.from_row,
+            prefetch_children,
         )
 
     @classmethod

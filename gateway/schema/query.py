@@ -19,7 +19,7 @@ from gateway.catalogue.pagination import SortKey
 from gateway.errors import BadUserInput, NotFound
 from gateway.resolvers.listing import root_connection
 from gateway.schema.connection import Connection, page_of
-from gateway.schema.dataset import Datafile, Dataset
+from gateway.schema.dataset import Datafile, Dataset, prefetch_children
 from gateway.schema.facility import Facility, Instrument
 from gateway.schema.info import Info
 from gateway.schema.inputs import (
@@ -144,7 +144,9 @@ class Query:
         statement = queries.datasets(context.access)
         if filter is not None:
             statement = statement.where(*_dataset_conditions(filter))
-        return await root_connection(context.engine, statement, keys, page, Dataset.from_row)
+        connection = await root_connection(context.engine, statement, keys, page, Dataset.from_row)
+        await prefetch_children(info, connection.nodes())
+        return connection
 
     @strawberry.field(
         description="One datafile by id; NOT_FOUND if unknown or hidden from the caller."
