@@ -23,11 +23,18 @@ class RequestContext:
     """
 
     engine: AsyncEngine
+    """For reads: may be an autocommit engine (no BEGIN/ROLLBACK round trips per query)."""
     settings: Settings
     access: Access
+    write_engine: AsyncEngine | None = None
+    """For mutations: transactional. Defaults to ``engine``."""
     request: Any = None
     response: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def writer(self) -> AsyncEngine:
+        return self.write_engine or self.engine
 
     @property
     def now(self) -> datetime:

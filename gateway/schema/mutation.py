@@ -67,7 +67,7 @@ class Mutation:
         context = info.context
         _, icat_id = parse_global_id(input.investigation_id, "Investigation")
         grant = await grant_access(
-            context.engine,
+            context.writer,
             context.access.caller,
             investigation_id=icat_id,
             user_name=input.user_name.strip(),
@@ -94,7 +94,7 @@ class Mutation:
         context = info.context
         _, icat_id = parse_global_id(input.investigation_id, "Investigation")
         change_id = await change_release_date(
-            context.engine,
+            context.writer,
             context.access.caller,
             investigation_id=icat_id,
             release_date=naive_utc(input.release_date),
