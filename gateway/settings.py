@@ -32,6 +32,13 @@ class Settings:
     """Test each pooled connection before use (a round trip per checkout): on where the
     network drops idle connections; connections are recycled after 30 minutes anyway."""
 
+    database_pool_size: int = 20
+    """Connections each worker keeps open. Concurrent requests beyond it wait (up to
+    ``database_max_overflow`` extra connections are opened and closed again, which is
+    slow): size it to the worker's concurrency, within the server's max_connections."""
+
+    database_max_overflow: int = 5
+
     embedded: bool = True
     """Embedded mode: the gateway creates ICAT's schema and its own tables itself. Off when
     it reads an existing ICAT database (then it only reads ICAT's tables)."""

@@ -33,8 +33,8 @@ def create_engine(settings: Settings, **options: Any) -> AsyncEngine:
         kwargs["poolclass"] = NullPool
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs["pool_size"] = 10
-        kwargs["max_overflow"] = 20
+        kwargs["pool_size"] = settings.database_pool_size
+        kwargs["max_overflow"] = settings.database_max_overflow
         kwargs["pool_recycle"] = 1800
     kwargs.update(options)
     engine = create_async_engine(url, **kwargs)
