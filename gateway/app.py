@@ -24,7 +24,7 @@ from gateway.auth.icat_session import ICATSessionVerifier
 from gateway.auth.oidc import OIDCConfig, OIDCVerifier
 from gateway.auth.policy import Caller
 from gateway.auth.principal import ANONYMOUS, Principal
-from gateway.auth.visibility import resolve_access
+from gateway.auth.visibility import Access, resolve_access
 from gateway.catalogue.database import create_engine, create_schema
 from gateway.resolvers.context import RequestContext
 from gateway.schema.build import create_schema as create_graphql_schema
@@ -69,8 +69,6 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
         caller = caller_of(principal, self.settings)
         now = now_utc()
         if caller.user_name is None:
-            from gateway.auth.visibility import Access
-
             access = Access(caller=caller, now=now)
         else:
             async with self.read_engine.connect() as connection:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth.policy import Caller
@@ -168,8 +168,3 @@ def data_publication_visible(access: Access) -> ColumnElement[bool]:
         .where(Dataset.investigation_id.in_(members))
     )
     return or_(visible, DataPublication.data_collection_id.in_(own_collections))
-
-
-def nothing() -> ColumnElement[bool]:
-    """A filter no row passes (for a caller who may see none of a list)."""
-    return false()

@@ -36,12 +36,9 @@ from gateway.auth.visibility import (
     investigation_data_visible,
 )
 from gateway.catalogue.models import (
-    DataCollectionDataset,
     Datafile,
     DatafileFormat,
     DataPublication,
-    DataPublicationDate,
-    DataPublicationType,
     DataPublicationUser,
     Dataset,
     DatasetParameter,
@@ -299,11 +296,8 @@ REFERENCE_MODELS = {
     "facility": Facility,
     "instrument": Instrument,
     "investigation_type": InvestigationType,
-    "dataset_type": DatasetType,
-    "datafile_format": DatafileFormat,
     "user": User,
     "technique": Technique,
-    "data_publication_type": DataPublicationType,
 }
 
 
@@ -345,27 +339,6 @@ def related_items_by_publication(ids: Sequence[int]) -> Select[Any]:
         select(RelatedItem.publication_id.label("owner_key"), *columns_of(RelatedItem))
         .where(RelatedItem.publication_id.in_(ids))
         .order_by(RelatedItem.publication_id, RelatedItem.id)
-    )
-
-
-def dates_by_publication(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(
-            DataPublicationDate.publication_id.label("owner_key"), *columns_of(DataPublicationDate)
-        )
-        .where(DataPublicationDate.publication_id.in_(ids))
-        .order_by(DataPublicationDate.publication_id, DataPublicationDate.date_type)
-    )
-
-
-def datasets_of_publication(publication_ids: Sequence[int]) -> ColumnElement[bool]:
-    return Dataset.id.in_(
-        select(DataCollectionDataset.dataset_id)
-        .join(
-            DataPublication,
-            DataPublication.data_collection_id == DataCollectionDataset.data_collection_id,
-        )
-        .where(DataPublication.id.in_(publication_ids))
     )
 
 

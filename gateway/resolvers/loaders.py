@@ -8,7 +8,7 @@ never outlive it, so nothing here is state another replica would need.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.visibility import Access
 from gateway.catalogue import queries
-from gateway.catalogue.models import Datafile, Dataset, Investigation, InvestigationInstrument
+from gateway.catalogue.models import Datafile, Dataset, Investigation
 from gateway.catalogue.pagination import (
     PageRequest,
     SortKey,
@@ -228,10 +228,6 @@ class Loaders:
     def related_items_of_publication(self) -> Loader:
         return grouped_loader(self.engine, queries.related_items_by_publication)
 
-    @cached_property
-    def dates_of_publication(self) -> Loader:
-        return grouped_loader(self.engine, queries.dates_by_publication)
-
     # Nested connections: a page of children per parent, and their totals. ----------
 
     def child_pages(self, name: str, listing: ChildListing) -> Loader:
@@ -247,13 +243,3 @@ class Loaders:
         if name not in cache:
             cache[name] = child_count_loader(self.engine, statement, parent)
         return cache[name]
-
-
-def investigations_of_instrument_statement(access: Access) -> Select[Any]:
-    """Sessions with the beamline they used, for the instrument -> sessions connection."""
-    return queries.investigations(access).join(
-        InvestigationInstrument, InvestigationInstrument.investigation_id == Investigation.id
-    )
-
-
-Thunk = Callable[[], Awaitable[int]]
