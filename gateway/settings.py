@@ -56,6 +56,11 @@ class Settings:
     default_page_size: int = 50
     max_query_depth: int = 12
 
+    compiled_sql: bool = True
+    """On PostgreSQL, answer the items of a page with one statement that renders their JSON
+    (``gateway.compiled``) wherever the selection allows; off resolves every field the
+    standard way (the tests compare the two)."""
+
     # Authentication ------------------------------------------------------------------
     oidc_issuer: str | None = None
     oidc_audience: str | None = None

@@ -7,6 +7,7 @@ otherwise, or a failure when ICAT_GATEWAY_TEST_REQUIRE_ALL is set, as in CI).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -127,6 +128,10 @@ class Client:
     engine: AsyncEngine
     settings: Settings
     schema: Any
+
+    def using(self, **settings: Any) -> Client:
+        """The same client with some settings changed (``compiled_sql=False``...)."""
+        return Client(self.engine, dataclasses.replace(self.settings, **settings), self.schema)
 
     async def access(self, user_name: str | None, now: datetime | None = None) -> Access:
         caller = Caller(user_name=user_name, is_staff=user_name in self.settings.staff_users)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -24,7 +25,11 @@ from gateway.settings import Settings
 def create_engine(settings: Settings, **options: Any) -> AsyncEngine:
     """The async engine for the configured catalogue, tuned per dialect."""
     url = make_url(settings.database_url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": settings.database_pre_ping}
+    kwargs: dict[str, Any] = {
+        "pool_pre_ping": settings.database_pre_ping,
+        # JSON the database renders (gateway.compiled) is decoded by orjson, not json.
+        "json_deserializer": orjson.loads,
+    }
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             raise ValueError("an in-memory SQLite catalogue is not shared between connections")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +31,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.sql.elements import Label
 
 from gateway.errors import BadUserInput
 
@@ -184,6 +185,7 @@ def paged_per_parent(
     *,
     native_nulls: bool,
     single_parent: bool = False,
+    computed: Callable[[Mapping[str, Any]], Sequence[Label[Any]]] | None = None,
 ) -> Select[Any]:
     """A page for each of many parents in one statement, with a window function.
 
@@ -191,17 +193,31 @@ def paged_per_parent(
     ``limit + 1`` rows per parent, ordered by parent then rank. For a single parent (the
     page of one session, the files of one dataset) a plain LIMIT does the same, and lets
     the database stop after the page instead of ranking every child.
+
+    ``computed`` adds columns computed from a row's columns (by name), evaluated only for
+    the rows of the pages, not for every child ranked.
     """
     statement = apply_keyset(statement, keys, page)
     order = order_terms(keys, reverse=page.backward, native_nulls=native_nulls)
     if single_parent:
+        if computed is not None:
+            statement = statement.add_columns(*computed(columns_by_name(statement)))
         return (
             statement.add_columns(parent.label("parent_key")).order_by(*order).limit(page.limit + 1)
         )
     rank = func.row_number().over(partition_by=parent, order_by=order)
     inner = statement.add_columns(rank.label("page_rank"), parent.label("parent_key")).subquery()
-    return (
-        select(inner)
-        .where(inner.c.page_rank <= literal(page.limit + 1))
-        .order_by(inner.c.parent_key, inner.c.page_rank)
+    outer = select(inner)
+    if computed is not None:
+        outer = outer.add_columns(*computed(dict(inner.c.items())))
+    return outer.where(inner.c.page_rank <= literal(page.limit + 1)).order_by(
+        inner.c.parent_key, inner.c.page_rank
     )
+
+
+def columns_by_name(statement: Select[Any]) -> dict[str, Any]:
+    """A statement's selected columns by label, as expressions usable beside them."""
+    return {
+        column.name: column.element if isinstance(column, Label) else column
+        for column in statement.selected_columns
+    }

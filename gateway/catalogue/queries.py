@@ -137,7 +137,7 @@ def instruments_by_investigation(ids: Sequence[int]) -> Select[Any]:
         select(InvestigationInstrument.investigation_id.label("owner_key"), *columns_of(Instrument))
         .join(Instrument, Instrument.id == InvestigationInstrument.instrument_id)
         .where(InvestigationInstrument.investigation_id.in_(ids))
-        .order_by(InvestigationInstrument.investigation_id, Instrument.name)
+        .order_by(InvestigationInstrument.investigation_id, Instrument.name, Instrument.id)
     )
 
 
@@ -168,7 +168,7 @@ def samples_by_investigation(ids: Sequence[int]) -> Select[Any]:
         sample_statement()
         .where(Sample.investigation_id.in_(ids))
         .add_columns(Sample.investigation_id.label("owner_key"))
-        .order_by(Sample.investigation_id, Sample.name)
+        .order_by(Sample.investigation_id, Sample.name, Sample.id)
     )
 
 
@@ -193,7 +193,7 @@ def _parameters(model: Any, owner: Any, ids: Sequence[int]) -> Select[Any]:
         )
         .join(ParameterType, ParameterType.id == model.parameter_type_id)
         .where(owner.in_(ids))
-        .order_by(owner, ParameterType.name)
+        .order_by(owner, ParameterType.name, model.id)
     )
 
 
@@ -260,7 +260,7 @@ def techniques_by_dataset(ids: Sequence[int]) -> Select[Any]:
         select(DatasetTechnique.dataset_id.label("owner_key"), *columns_of(Technique))
         .join(Technique, Technique.id == DatasetTechnique.technique_id)
         .where(DatasetTechnique.dataset_id.in_(ids))
-        .order_by(DatasetTechnique.dataset_id, Technique.name)
+        .order_by(DatasetTechnique.dataset_id, Technique.name, Technique.id)
     )
 
 
@@ -306,7 +306,7 @@ def scientists_by_instrument(ids: Sequence[int]) -> Select[Any]:
         select(InstrumentScientist.instrument_id.label("owner_key"), *columns_of(User))
         .join(User, User.id == InstrumentScientist.user_id)
         .where(InstrumentScientist.instrument_id.in_(ids))
-        .order_by(InstrumentScientist.instrument_id, User.name)
+        .order_by(InstrumentScientist.instrument_id, User.name, User.id)
     )
 
 

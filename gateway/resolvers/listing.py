@@ -8,7 +8,14 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.catalogue.pagination import PageRequest, SortKey, paged, supports_nulls_last
+from gateway.catalogue.pagination import (
+    PageRequest,
+    SortKey,
+    columns_by_name,
+    paged,
+    supports_nulls_last,
+)
+from gateway.compiled.items import JSON_COLUMN, ItemRenderer, completed_or
 from gateway.resolvers.loaders import fetch_all
 from gateway.schema.connection import Connection, build_connection
 
@@ -37,11 +44,16 @@ async def root_connection(
     keys: Sequence[SortKey],
     page: PageRequest,
     to_node: Callable[[Any], T],
+    render: ItemRenderer | None = None,
 ) -> Connection[T]:
-    """A page of a root list, with a lazy total over the same filters."""
+    """A page of a root list, with a lazy total over the same filters; with ``render``,
+    the page's statement renders the items' JSON too (``gateway.compiled``)."""
     native_nulls = supports_nulls_last(engine.dialect.name)
-    statement_page = paged(
-        with_sort_columns(statement, keys), keys, page, native_nulls=native_nulls
-    )
+    selected = statement
+    json = render.json(columns_by_name(statement)) if render is not None else None
+    if json is not None:
+        selected = statement.add_columns(json.label(JSON_COLUMN))
+        to_node = completed_or(to_node)
+    statement_page = paged(with_sort_columns(selected, keys), keys, page, native_nulls=native_nulls)
     rows = await fetch_all(engine, statement_page)
     return build_connection(rows, page, len(keys), to_node, counter(engine, statement))

@@ -7,8 +7,9 @@ never outlive it, so nothing here is state another replica would need.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from aiodataloader import DataLoader
 from sqlalchemy import Row, Select, SQLColumnExpression, func
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import Label
 
 from gateway.auth.visibility import Access
 from gateway.catalogue import queries
@@ -28,7 +30,19 @@ from gateway.catalogue.pagination import (
 )
 from gateway.settings import Settings
 
-Loader = DataLoader[Any, Any]
+
+class Loader(DataLoader[Any, Any]):
+    """A DataLoader whose futures survive the cancellation of one of their awaiters.
+
+    The future of a key is shared by every field that asked for it (the facility of 60
+    sessions). When an error propagates to a non-null parent, graphql-core cancels the
+    sibling fields, and awaiting a future directly would cancel the shared future itself:
+    the other awaiters would then get a CancelledError, which escapes graphql-core's error
+    handling and fails the whole request.
+    """
+
+    def load(self, key: Any) -> Any:
+        return asyncio.shield(super().load(key))
 
 
 async def fetch_all(engine: AsyncEngine, statement: Select[Any]) -> Sequence[Row[Any]]:
@@ -46,7 +60,7 @@ def grouped_loader(engine: AsyncEngine, build: Callable[[list[Any]], Select[Any]
             groups[row._mapping["owner_key"]].append(row)
         return [groups.get(key, []) for key in keys]
 
-    return DataLoader(load)
+    return Loader(load)
 
 
 def single_loader(engine: AsyncEngine, build: Callable[[list[Any]], Select[Any]]) -> Loader:
@@ -58,7 +72,7 @@ def single_loader(engine: AsyncEngine, build: Callable[[list[Any]], Select[Any]]
         }
         return [found.get(key) for key in keys]
 
-    return DataLoader(load)
+    return Loader(load)
 
 
 @dataclass(frozen=True)
@@ -80,8 +94,13 @@ class ChildListing:
     keys: Callable[[Any], Sequence[SortKey]]
 
 
-def child_page_loader(engine: AsyncEngine, listing: ChildListing) -> Loader:
-    """One windowed statement per distinct page request, for every parent at once."""
+def child_page_loader(
+    engine: AsyncEngine,
+    listing: ChildListing,
+    computed: Callable[[Mapping[str, Any]], Sequence[Label[Any]]] | None = None,
+) -> Loader:
+    """One windowed statement per distinct page request, for every parent at once
+    (``computed``: columns computed from each row of the pages, see ``paged_per_parent``)."""
 
     async def load(keys: list[ChildPageKey]) -> list[list[Row[Any]]]:
         by_request: dict[tuple[PageRequest, Hashable], set[int]] = defaultdict(set)
@@ -102,6 +121,7 @@ def child_page_loader(engine: AsyncEngine, listing: ChildListing) -> Loader:
                 page,
                 native_nulls=supports_nulls_last(engine.dialect.name),
                 single_parent=len(parent_ids) == 1,
+                computed=computed,
             )
             for row in await fetch_all(engine, paged):
                 groups[row._mapping["parent_key"]].append(row)
@@ -109,7 +129,7 @@ def child_page_loader(engine: AsyncEngine, listing: ChildListing) -> Loader:
                 pages[ChildPageKey(parent_id, page, order)] = groups.get(parent_id, [])
         return [pages[key] for key in keys]
 
-    return DataLoader(load)
+    return Loader(load)
 
 
 def child_count_loader(
@@ -129,7 +149,7 @@ def child_count_loader(
         }
         return [counts.get(key, 0) for key in keys]
 
-    return DataLoader(load)
+    return Loader(load)
 
 
 class Loaders:
@@ -230,10 +250,16 @@ class Loaders:
 
     # Nested connections: a page of children per parent, and their totals. ----------
 
-    def child_pages(self, name: str, listing: ChildListing) -> Loader:
+    def child_pages(
+        self,
+        name: str,
+        listing: ChildListing,
+        computed: Callable[[Mapping[str, Any]], Sequence[Label[Any]]] | None = None,
+    ) -> Loader:
+        """Pages of children; loaders with other ``computed`` columns need other names."""
         cache: dict[str, Loader] = self.__dict__.setdefault("_child_pages", {})
         if name not in cache:
-            cache[name] = child_page_loader(self.engine, listing)
+            cache[name] = child_page_loader(self.engine, listing, computed)
         return cache[name]
 
     def child_counts(

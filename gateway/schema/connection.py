@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from sqlalchemy import null
 from strawberry.types.nodes import SelectedField
 
 from gateway.catalogue.pagination import PageRequest, encode_cursor, page_request
+from gateway.compiled.items import (
+    JSON_COLUMN,
+    ItemRenderer,
+    completed_or,
+    item_renderer,
+    plain_items,
+)
 from gateway.resolvers.loaders import ChildListing, ChildPageKey
 from gateway.schema.node import instance
 
@@ -166,15 +174,33 @@ async def child_connection(
     total = counts.load(parent_id) if wants_total(info) else None
     rows = []
     if wants_page(info):
-        rows = await loaders.child_pages(name, listing).load(ChildPageKey(parent_id, page, order))
+        pages_name, computed = name, None
+        render = item_renderer(info)
+        if render is not None:
+            # One loader per selection: parents asking the same share one statement.
+            pages_name, computed = f"{name}:{render.key}", _json_column(render)
+            to_node = completed_or(to_node)
+        pages = loaders.child_pages(pages_name, listing, computed)
+        rows = await pages.load(ChildPageKey(parent_id, page, order))
 
     async def count() -> int:
         return int(await (total if total is not None else counts.load(parent_id)))
 
     connection = build_connection(rows, page, len(listing.keys(order)), to_node, count)
     if prepare is not None and rows:
-        await prepare(info, connection.nodes())
+        objects = plain_items(connection.nodes())
+        if objects:
+            await prepare(info, objects)
     return connection
+
+
+def _json_column(render: ItemRenderer) -> Callable[[Mapping[str, Any]], list[Any]]:
+    def computed(cols: Mapping[str, Any]) -> list[Any]:
+        json = render.json(cols)
+        # NULL when it cannot be compiled: every row then resolves the standard way.
+        return [(json if json is not None else null()).label(JSON_COLUMN)]
+
+    return computed
 
 
 def node_selections(info: Any) -> set[str]:

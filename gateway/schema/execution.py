@@ -22,6 +22,18 @@ from graphql import (
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+
+class Completed:
+    """A value completed already: the JSON of an object rendered by the database
+    (``gateway.compiled``). The executor returns it as it is, without resolving its fields.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 _SLOW = object()
 _PLAN = "gateway-leaf-plan"
 
@@ -110,6 +122,21 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return results
         return super().execute_fields(
             parent_type, source_value, path, grouped_field_set, position_context
+        )
+
+    def complete_value(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Any,
+        result: Any,
+        position_context: Any = None,
+    ) -> Any:
+        if type(result) is Completed:
+            return result.value
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
         )
 
     def execute_field(

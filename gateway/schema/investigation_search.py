@@ -11,6 +11,7 @@ from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import InvestigationType as InvestigationTypeRow
 from gateway.catalogue.ordering import investigation_keys
 from gateway.catalogue.pagination import PageRequest
+from gateway.compiled.items import item_renderer
 from gateway.resolvers.listing import root_connection
 from gateway.schema.connection import Connection
 from gateway.schema.info import Info
@@ -33,7 +34,12 @@ async def search_investigations(
         statement = statement.where(*investigation_conditions(info, filter))
     now = context.now
     return await root_connection(
-        context.engine, statement, keys, page, lambda row: Investigation.from_row(row, now)
+        context.engine,
+        statement,
+        keys,
+        page,
+        lambda row: Investigation.from_row(row, now),
+        item_renderer(info),
     )
 
 

@@ -16,6 +16,7 @@ from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import Technique as TechniqueRow
 from gateway.catalogue.ordering import dataset_keys, instrument_keys
 from gateway.catalogue.pagination import SortKey
+from gateway.compiled.items import item_renderer, plain_items
 from gateway.errors import BadUserInput, NotFound
 from gateway.resolvers.listing import root_connection
 from gateway.schema.connection import Connection, page_of
@@ -144,8 +145,12 @@ class Query:
         statement = queries.datasets(context.access)
         if filter is not None:
             statement = statement.where(*_dataset_conditions(filter))
-        connection = await root_connection(context.engine, statement, keys, page, Dataset.from_row)
-        await prefetch_children(info, connection.nodes())
+        connection = await root_connection(
+            context.engine, statement, keys, page, Dataset.from_row, item_renderer(info)
+        )
+        objects = plain_items(connection.nodes())
+        if objects:
+            await prefetch_children(info, objects)
         return connection
 
     @strawberry.field(
@@ -218,6 +223,7 @@ class Query:
             instrument_keys(),
             page_of(info, first, after, last, before),
             Instrument.from_row,
+            item_renderer(info),
         )
 
     @strawberry.field(description="Facilities. " + PAGE_ARGUMENTS)
@@ -231,6 +237,7 @@ class Query:
             keys,
             page_of(info, first, after),
             Facility.from_row,
+            item_renderer(info),
         )
 
     @strawberry.field(description="Techniques known to the catalogue, by name. " + PAGE_ARGUMENTS)
@@ -244,6 +251,7 @@ class Query:
             keys,
             page_of(info, first, after),
             Technique.from_row,
+            item_renderer(info),
         )
 
     @strawberry.field(

@@ -268,6 +268,8 @@ query Nested($first: Int!) {
 async def test_statement_count_does_not_grow_with_the_page(
     client: Client, statement_counter: StatementCounter, user: str | None
 ) -> None:
+    """The standard path (every field resolved by the loaders)."""
+    client = client.using(compiled_sql=False)
     counts = {}
     for first in (5, 60):
         await client.access(user)  # resolve the caller outside the measured window
@@ -340,3 +342,36 @@ async def test_queries_deeper_than_the_limit_are_refused(client: Client) -> None
     result = await client.execute(f"{{ investigations(first: 1) {{ nodes {{ {nested} }} }} }}")
     assert [e.extensions["code"] for e in result.errors] == ["GRAPHQL_VALIDATION_FAILED"]
     assert "exceeds maximum operation depth" in result.errors[0].message
+
+
+@pytest.mark.parametrize("user", [None, "esrf/pi1", "esrf/staff1"])
+async def test_compiled_pages_take_one_statement_and_fall_back_per_row(
+    client: Client, statement_counter: StatementCounter, user: str | None
+) -> None:
+    """On PostgreSQL the page renders its items' JSON itself: the page and its total.
+    Sessions whose summary the caller may not read resolve the standard way, batched."""
+    if client.engine.dialect.name != "postgresql":
+        pytest.skip("compiled execution is PostgreSQL's")
+    counts = {}
+    for first in (5, 60):
+        await client.access(user)
+        statement_counter.reset()
+        result = await client.execute(NESTED, {"first": first}, user=user)
+        assert all(error.extensions["code"] == "FORBIDDEN" for error in result.errors or [])
+        assert len(result.data["investigations"]["nodes"]) == first
+        counts[first] = statement_counter.count
+        if user == "esrf/staff1":  # staff read every summary: nothing falls back
+            # The caller's lookup, the page and its total.
+            assert counts[first] == 3, statement_counter.statements
+    assert counts[5] <= counts[60] <= 17, statement_counter.statements
+
+
+async def test_an_error_bubbling_through_a_list_fails_only_its_path(client: Client) -> None:
+    """Keywords are a non-null DATA list: for an embargoed session the error nulls the
+    page. graphql-core then cancels the sibling fields, which share loader futures (the
+    facility of every session): the request must still answer with coded errors."""
+    result = await client.execute(
+        "{ investigations(first: 60) { nodes { facility { name } type { name } keywords } } }"
+    )
+    assert result.data is None
+    assert {error.extensions["code"] for error in result.errors} == {"FORBIDDEN"}
