@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis_graphql import queries
 from sqlalchemy import select
 
+from gateway.catalogue.database import create_engine
 from gateway.catalogue.models import Datafile, Dataset, Investigation
 from gateway.schema.node import global_id
 from tests.conftest import Client
@@ -106,9 +107,12 @@ def _walk(value: Any) -> Any:
 
 @pytest.mark.parametrize("user", [None, "esrf/outsider1"])
 def test_generated_queries_never_leak_embargoed_values(client: Client, user: str | None) -> None:
-    if client.settings.dialect != "sqlite":
-        pytest.skip("the property runs on the embedded database; the SQL filters are the same")
+    if client.settings.dialect == "mysql":
+        pytest.skip("the property runs on SQLite and on PostgreSQL (compiled execution)")
     loop = asyncio.new_event_loop()
+    # An engine of this loop's own (a server's pool belongs to the session's loop).
+    engine = create_engine(client.settings)
+    client = Client(engine, client.settings, client.schema)
     try:
         forbidden = loop.run_until_complete(secrets(client, user))
         assert forbidden, "the demo catalogue should hold embargoed data"
@@ -164,4 +168,5 @@ def test_generated_queries_never_leak_embargoed_values(client: Client, user: str
             )
 
         loop.run_until_complete(drain())
+        loop.run_until_complete(engine.dispose())
         loop.close()
