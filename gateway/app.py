@@ -80,6 +80,7 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
             access=access,
             request=request,
             response=response,
+            json_fragments=True,
         )
 
     def encode_json(self, data: object) -> bytes:

@@ -9,15 +9,19 @@ the caller may not read) builds the usual object, resolved field by field.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, Text, cast
+from sqlalchemy.engine import Dialect
 
-from gateway.compiled.render import Cols, Context, guarded_json
-from gateway.compiled.selection import Field, Unsupported, connection_nodes
+from gateway.compiled.render import Cols
+from gateway.compiled.selection import Field, Request, Unsupported, collect, connection_nodes
+from gateway.compiled.templates import Shape, column_names, rendered_json
 from gateway.schema.execution import Completed
 
 T = TypeVar("T")
@@ -40,57 +44,99 @@ use them again (see ``render``)."""
 class ItemRenderer:
     """What a query asks of a connection's items, ready to be rendered from a row."""
 
-    type_name: str
-    fields: tuple[Field, ...]
-    context: Context
+    shape: Shape
+    """Without the outer columns: those are the call site's."""
+    dialect: Dialect
+    now: datetime
+    user_name: str | None
+    fragments: bool = False
+    """Read the JSON as text and pass it on unparsed (see ``RequestContext``)."""
 
     @property
     def key(self) -> str:
         """Identifies the selection (loaders batch pages of the same selection together)."""
-        return f"{self.type_name}{self.fields!r}"
+        return f"{self.shape.type_name}{self.shape.fields_key}"
 
     def json(self, cols: Cols) -> ColumnElement[Any] | None:
         """The items' JSON from a row's columns, or None if it cannot be compiled."""
-        try:
-            return guarded_json(self.type_name, cols, self.fields, self.context)  # type: ignore[no-any-return]
-        except Unsupported:
-            return None
+        shape = dataclasses.replace(self.shape, columns=column_names(cols))
+        json = rendered_json(shape, self.dialect, cols, self.now, self.user_name)
+        if json is not None and self.fragments:
+            return cast(json, Text)  # asyncpg hands json text over without decoding it
+        return json
 
 
 def item_renderer(info: Any) -> ItemRenderer | None:
     """For the connection field being resolved: its items' renderer, or None (not
     PostgreSQL, switched off, or a selection the compiler does not handle)."""
-    context = info.context
-    settings = context.settings
-    if not settings.compiled_sql or context.engine.dialect.name != "postgresql":
+    if not _compiling(info):
         return None
     try:
         item, fields = connection_nodes(info._raw_info)
     except Unsupported:
         return None
-    tables = ITEM_TABLES.get(item.name)
+    return _renderer(info, item.name, fields)
+
+
+def object_renderer(info: Any, type_name: str) -> ItemRenderer | None:
+    """For a field being resolved that returns one object (``investigation(id:)``, or
+    ``doi`` when it finds a session): the renderer of what it asks of a ``type_name``."""
+    if not _compiling(info):
+        return None
+    raw = info._raw_info
+    try:
+        fields = collect(
+            Request.of(raw),
+            raw.schema.get_type(type_name),
+            [node.selection_set for node in raw.field_nodes if node.selection_set],
+        )
+    except Unsupported:
+        return None
+    return _renderer(info, type_name, fields)
+
+
+def _compiling(info: Any) -> bool:
+    context = info.context
+    return bool(context.settings.compiled_sql) and context.engine.dialect.name == "postgresql"
+
+
+def _renderer(info: Any, type_name: str, fields: tuple[Field, ...]) -> ItemRenderer | None:
+    context = info.context
+    settings = context.settings
+    access = context.access
+    tables = ITEM_TABLES.get(type_name)
     if tables is None:
         return None
+    shape = Shape(
+        type_name=type_name,
+        fields_key=repr(fields),
+        fields=fields,
+        is_staff=access.is_staff,
+        anonymous=access.caller.user_name is None,
+        default_page_size=settings.default_page_size,
+        max_page_size=settings.max_page_size,
+        main_proposer_roles=settings.main_proposer_roles,
+        tables=tables,
+    )
     return ItemRenderer(
-        item.name,
-        fields,
-        Context(
-            access=context.access,
-            default_page_size=settings.default_page_size,
-            max_page_size=settings.max_page_size,
-            main_proposer_roles=settings.main_proposer_roles,
-            tables=tables,
-        ),
+        shape,
+        context.engine.dialect,
+        access.now,
+        access.caller.user_name,
+        fragments=context.json_fragments,
     )
 
 
-def completed_or(to_node: Callable[[Any], T]) -> Callable[[Any], T]:
+def completed_or(render: ItemRenderer, to_node: Callable[[Any], T]) -> Callable[[Any], T]:
     """Rows to items: the rendered JSON where there is one, else the usual object."""
+    fragments = render.fragments
 
     def convert(row: Any) -> Any:
         rendered = row._mapping[JSON_COLUMN]
         if rendered is None:
             return to_node(row)
+        if fragments:
+            return Completed(orjson.Fragment(rendered))
         # asyncpg decodes json with the engine's deserializer (orjson); text otherwise.
         return Completed(orjson.loads(rendered) if isinstance(rendered, str) else rendered)
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -44,8 +43,7 @@ from sqlalchemy import (
     select,
 )
 
-from gateway.auth.policy import Caller
-from gateway.auth.visibility import Access, investigation_data_visible, published_dataset_ids
+from gateway.auth.visibility import published_dataset_ids
 from gateway.catalogue.models import (
     Datafile,
     DatafileFormat,
@@ -85,21 +83,20 @@ _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 
 @dataclass(frozen=True)
 class Context:
-    """Who asks and the limits that apply, and the tables along the current path."""
+    """Who asks and the limits that apply, and the tables along the current path.
 
-    access: Access
+    ``now`` and ``user_name`` are SQL expressions: placeholders while a template is
+    compiled (``gateway.compiled.templates``), bound to the request's values when used.
+    """
+
+    now: Any
+    user_name: Any | None
+    """None for an anonymous caller."""
+    is_staff: bool
     default_page_size: int
     max_page_size: int
     main_proposer_roles: frozenset[str]
     tables: frozenset[str] = frozenset()
-
-    @property
-    def caller(self) -> Caller:
-        return self.access.caller
-
-    @property
-    def now(self) -> datetime:
-        return self.access.now
 
     def entering(self, table: str) -> Context:
         if table in self.tables:
@@ -395,7 +392,7 @@ def _team_user(cols: Cols, field: Field, ctx: Context) -> Any:
 
 
 def _my_roles(cols: Cols, field: Field, ctx: Context) -> Any:
-    name = ctx.caller.user_name
+    name = ctx.user_name
     if name is None:
         return EMPTY_LIST
     ctx.entering("INVESTIGATIONUSER")
@@ -482,7 +479,7 @@ def _datasets_of_investigation(cols: Cols, ctx: Context) -> Select[Any]:
         .join(DatasetType, DatasetType.id == Dataset.type_id)
         .where(Dataset.investigation_id == _col(cols, "id"))
     )
-    if ctx.access.is_staff:
+    if ctx.is_staff:
         return statement
     visible = _col(cols, "data_visible")
     return statement.where(or_(visible, Dataset.id.in_(published_dataset_ids(ctx.now))))
@@ -497,17 +494,10 @@ def _datafiles_of_dataset(cols: Cols, ctx: Context) -> Select[Any]:
     )
 
 
-def _nested_investigation_cols(ctx: Context) -> Cols:
-    visible = investigation_data_visible(ctx.access)
-    return {
-        **model_columns(Investigation),
-        "data_visible": case((visible, literal(True)), else_=literal(False)),
-    }
-
-
 def _dataset_investigation(cols: Cols, field: Field, ctx: Context) -> Any:
+    # Without ``data_visible``: canReadData and DATA fields of it resolve the standard way.
     inner = ctx.entering("INVESTIGATION")
-    child = _nested_investigation_cols(inner)
+    child = model_columns(Investigation)
     return (
         select(_nested("Investigation", child, field, inner))
         .where(Investigation.id == _col(cols, "investigation_id"))

@@ -30,6 +30,10 @@ class RequestContext:
     """For mutations: transactional. Defaults to ``engine``."""
     request: Any = None
     response: Any = None
+    json_fragments: bool = False
+    """Pass JSON the database rendered (``gateway.compiled``) into the response as text
+    (``orjson.Fragment``), unparsed. Only where the result is serialised by orjson, as
+    the HTTP endpoint does; in-process callers get plain dicts and lists."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -51,9 +51,25 @@ async def root_connection(
     native_nulls = supports_nulls_last(engine.dialect.name)
     selected = statement
     json = render.json(columns_by_name(statement)) if render is not None else None
-    if json is not None:
+    if render is not None and json is not None:
         selected = statement.add_columns(json.label(JSON_COLUMN))
-        to_node = completed_or(to_node)
+        to_node = completed_or(render, to_node)
     statement_page = paged(with_sort_columns(selected, keys), keys, page, native_nulls=native_nulls)
     rows = await fetch_all(engine, statement_page)
     return build_connection(rows, page, len(keys), to_node, counter(engine, statement))
+
+
+async def root_object(
+    engine: AsyncEngine,
+    statement: Select[Any],
+    to_object: Callable[[Any], T],
+    render: ItemRenderer | None = None,
+) -> T | None:
+    """The first row of a statement as an object (None if there is none); with
+    ``render``, as the JSON the statement renders where it can (``gateway.compiled``)."""
+    json = render.json(columns_by_name(statement)) if render is not None else None
+    if render is not None and json is not None:
+        statement = statement.add_columns(json.label(JSON_COLUMN))
+        to_object = completed_or(render, to_object)
+    rows = await fetch_all(engine, statement.limit(1))
+    return to_object(rows[0]) if rows else None

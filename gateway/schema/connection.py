@@ -179,7 +179,7 @@ async def child_connection(
         if render is not None:
             # One loader per selection: parents asking the same share one statement.
             pages_name, computed = f"{name}:{render.key}", _json_column(render)
-            to_node = completed_or(to_node)
+            to_node = completed_or(render, to_node)
         pages = loaders.child_pages(pages_name, listing, computed)
         rows = await pages.load(ChildPageKey(parent_id, page, order))
 

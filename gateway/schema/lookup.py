@@ -9,6 +9,8 @@ from gateway.catalogue.models import Datafile as DatafileRow
 from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.models import Investigation as InvestigationRow
+from gateway.compiled.items import object_renderer
+from gateway.resolvers.listing import root_object
 from gateway.resolvers.loaders import fetch_all
 from gateway.schema.dataset import Datafile, Dataset
 from gateway.schema.facility import Facility, Instrument
@@ -92,11 +94,15 @@ async def find_by_doi(
     access = context.access
     variants = queries.doi_variants(normalise_doi(doi))
     engine = context.engine
-    rows = await fetch_all(
-        engine, queries.investigations(access).where(InvestigationRow.doi.in_(variants)).limit(1)
+    now = context.now
+    session = await root_object(
+        engine,
+        queries.investigations(access).where(InvestigationRow.doi.in_(variants)),
+        lambda row: Investigation.from_row(row, now),
+        object_renderer(info, "Investigation"),
     )
-    if rows:
-        return Investigation.from_row(rows[0], context.now)
+    if session is not None:
+        return session
     rows = await fetch_all(
         engine, queries.data_publications(access).where(PublicationRow.pid.in_(variants)).limit(1)
     )

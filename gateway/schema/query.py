@@ -8,6 +8,7 @@ import strawberry
 from sqlalchemy import ColumnElement, or_, select
 
 from gateway.catalogue import queries
+from gateway.catalogue.models import Datafile as DatafileRow
 from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.models import Facility as FacilityRow
@@ -16,9 +17,9 @@ from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import Technique as TechniqueRow
 from gateway.catalogue.ordering import dataset_keys, instrument_keys
 from gateway.catalogue.pagination import SortKey
-from gateway.compiled.items import item_renderer, plain_items
+from gateway.compiled.items import item_renderer, object_renderer, plain_items
 from gateway.errors import BadUserInput, NotFound
-from gateway.resolvers.listing import root_connection
+from gateway.resolvers.listing import root_connection, root_object
 from gateway.schema.connection import Connection, page_of
 from gateway.schema.dataset import Datafile, Dataset, prefetch_children
 from gateway.schema.facility import Facility, Instrument
@@ -78,28 +79,37 @@ class Query:
             raise BadUserInput(
                 "Identify the session by `id`, by `doi`, or by `proposal` and `visitId`."
             )
+        from gateway.schema.lookup import normalise_doi
+
         context = info.context
+        now = context.now
+        render = object_renderer(info, "Investigation")
+        statement = queries.investigations(context.access)
         if id is not None:
             _, icat_id = parse_global_id(id, "Investigation")
-            row = await context.loaders.investigation.load(icat_id)
+            if render is None:  # the loader: other fields asking for it share the statement
+                row = await context.loaders.investigation.load(icat_id)
+                if row is None:
+                    raise NotFound("No such experiment session.")
+                return Investigation.from_row(row, now)
+            statement = statement.where(InvestigationRow.id == icat_id)
+        elif doi is not None:
+            statement = statement.where(
+                InvestigationRow.doi.in_(queries.doi_variants(normalise_doi(doi)))
+            )
         else:
-            from gateway.resolvers.loaders import fetch_all
-            from gateway.schema.lookup import normalise_doi
-
-            statement = queries.investigations(context.access)
-            if doi is not None:
-                statement = statement.where(
-                    InvestigationRow.doi.in_(queries.doi_variants(normalise_doi(doi)))
-                )
-            else:
-                statement = statement.where(
-                    InvestigationRow.name == proposal, InvestigationRow.visit_id == visit_id
-                )
-            rows = await fetch_all(context.engine, statement.order_by(InvestigationRow.id).limit(1))
-            row = rows[0] if rows else None
-        if row is None:
+            statement = statement.where(
+                InvestigationRow.name == proposal, InvestigationRow.visit_id == visit_id
+            )
+        found = await root_object(
+            context.engine,
+            statement.order_by(InvestigationRow.id),
+            lambda row: Investigation.from_row(row, now),
+            render,
+        )
+        if found is None:
             raise NotFound("No such experiment session.")
-        return Investigation.from_row(row, context.now)
+        return found
 
     @strawberry.field(
         description="Experiment sessions, filtered and sorted (newest first by default). "
@@ -123,10 +133,17 @@ class Query:
     )
     async def dataset(self, info: Info, id: strawberry.ID) -> Dataset:
         _, icat_id = parse_global_id(id, "Dataset")
-        row = await info.context.loaders.dataset.load(icat_id)
-        if row is None:
+        context = info.context
+        render = object_renderer(info, "Dataset")
+        if render is None:
+            row = await context.loaders.dataset.load(icat_id)
+            found = Dataset.from_row(row) if row is not None else None
+        else:
+            statement = queries.datasets(context.access).where(DatasetRow.id == icat_id)
+            found = await root_object(context.engine, statement, Dataset.from_row, render)
+        if found is None:
             raise NotFound("No such dataset.")
-        return Dataset.from_row(row)
+        return found
 
     @strawberry.field(description="Datasets the caller may see, filtered. " + PAGE_ARGUMENTS)
     async def datasets(
@@ -158,10 +175,17 @@ class Query:
     )
     async def datafile(self, info: Info, id: strawberry.ID) -> Datafile:
         _, icat_id = parse_global_id(id, "Datafile")
-        row = await info.context.loaders.datafile.load(icat_id)
-        if row is None:
+        context = info.context
+        render = object_renderer(info, "Datafile")
+        if render is None:
+            row = await context.loaders.datafile.load(icat_id)
+            found = Datafile.from_row(row) if row is not None else None
+        else:
+            statement = queries.datafiles(context.access).where(DatafileRow.id == icat_id)
+            found = await root_object(context.engine, statement, Datafile.from_row, render)
+        if found is None:
             raise NotFound("No such datafile.")
-        return Datafile.from_row(row)
+        return found
 
     @strawberry.field(
         description="Resolve a DOI the catalogue knows: a session's, a dataset's, a file's or a "

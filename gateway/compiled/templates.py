@@ -1,0 +1,154 @@
+"""Rendered selections compiled to SQL once, then reused with each request's values.
+
+Building the SQLAlchemy expression of a large selection and computing its cache key costs
+more per request than PostgreSQL takes to run it. The expression depends only on the
+selection, on the shape of the caller (staff or not, anonymous or not) and on the settings;
+the request's clock and user name and the outer row's columns are its only variables. So
+it is built once with placeholders in their stead, compiled to SQL text, and kept; each
+use is a :class:`RenderedJSON` element that the statement's compiler renders by putting
+the outer columns and fresh bind parameters where the placeholders were. Its cache key is
+the template's identity plus those few substitutions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import ColumnElement, DateTime, String, literal, literal_column
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.type_api import TypeEngine
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import NullType
+
+from gateway.compiled.render import Context, guarded_json
+from gateway.compiled.selection import Field, Unsupported
+
+_PLACEHOLDER = re.compile(r"(__gw_[cv][0-9a-z_]*__)")
+NOW = "__gw_v_now__"
+USER = "__gw_v_user__"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Everything a rendering depends on but the request's values."""
+
+    type_name: str
+    fields_key: str
+    """``repr`` of the fields (their arguments are dicts: not hashable themselves)."""
+    fields: tuple[Field, ...] = dataclasses.field(compare=False, hash=False)
+    columns: tuple[str, ...] = ()
+    """Names of the outer row's columns available (sorted)."""
+    is_staff: bool = False
+    anonymous: bool = True
+    default_page_size: int = 50
+    max_page_size: int = 1000
+    main_proposer_roles: frozenset[str] = frozenset()
+    tables: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Template:
+    """SQL text split at its placeholders: text, then ("c", column) or ("v", value)."""
+
+    identity: str
+    parts: tuple[str | tuple[str, str], ...]
+
+
+def template(shape: Shape, dialect: Dialect) -> Template | None:
+    """The compiled template of a shape, or None if the compiler does not handle it."""
+    return _template(shape, dialect.name, dialect)
+
+
+@lru_cache(maxsize=512)
+def _template(shape: Shape, dialect_name: str, dialect: Dialect) -> Template | None:
+    columns: dict[str, Any] = {
+        name: literal_column(f"__gw_c{i}__") for i, name in enumerate(shape.columns)
+    }
+    context = Context(
+        now=literal_column(NOW),
+        user_name=None if shape.anonymous else literal_column(USER),
+        is_staff=shape.is_staff,
+        default_page_size=shape.default_page_size,
+        max_page_size=shape.max_page_size,
+        main_proposer_roles=shape.main_proposer_roles,
+        tables=shape.tables,
+    )
+    try:
+        expression = guarded_json(shape.type_name, columns, shape.fields, context)
+    except Unsupported:
+        return None
+    sql = str(expression.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    by_placeholder = {f"__gw_c{i}__": name for i, name in enumerate(shape.columns)}
+    parts: list[str | tuple[str, str]] = []
+    for piece in _PLACEHOLDER.split(sql):
+        if piece in by_placeholder:
+            parts.append(("c", by_placeholder[piece]))
+        elif piece in (NOW, USER):
+            parts.append(("v", piece))
+        elif piece:
+            parts.append(piece)
+    return Template(identity=sql, parts=tuple(parts))
+
+
+class RenderedJSON(ColumnElement[Any]):
+    """A template used in a statement, with the outer columns and values it needs."""
+
+    __visit_name__ = "gateway_rendered_json"
+    inherit_cache = True
+    _traverse_internals = [
+        ("identity", InternalTraversal.dp_string),
+        ("substitutions", InternalTraversal.dp_clauseelement_tuple),
+    ]
+    type: TypeEngine[Any] = NullType()
+
+    def __init__(
+        self, used: Template, columns: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> None:
+        self.template = used
+        self.identity = used.identity
+        self.substitutions = tuple(
+            columns[name] if kind == "c" else values[name]
+            for part in used.parts
+            if isinstance(part, tuple)
+            for kind, name in [part]
+        )
+
+
+@compiles(RenderedJSON)
+def _render(element: RenderedJSON, compiler: SQLCompiler, **kw: Any) -> str:
+    substitutions = iter(element.substitutions)
+    return "".join(
+        part if isinstance(part, str) else compiler.process(next(substitutions), **kw)
+        for part in element.template.parts
+    )
+
+
+def rendered_json(
+    shape: Shape,
+    dialect: Dialect,
+    columns: Mapping[str, Any],
+    now: Any,
+    user_name: str | None,
+) -> RenderedJSON | None:
+    """The rendering of a shape over these outer columns, for this request's values."""
+    used = template(shape, dialect)
+    if used is None:
+        return None
+    values: dict[str, Any] = {NOW: literal(now, DateTime())}
+    if user_name is not None:
+        values[USER] = literal(user_name, String())
+    return RenderedJSON(used, columns, values)
+
+
+def column_names(columns: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(sorted(columns))
+
+
+__all__: Sequence[str] = ("RenderedJSON", "Shape", "Template", "column_names", "rendered_json")
