@@ -15,12 +15,16 @@ def investigation_keys(field: str, descending: bool) -> list[SortKey]:
             SortKey(Investigation.visit_id, descending),
             SortKey(Investigation.id, descending),
         ]
+    if field == "INSTRUMENT":  # a subquery: built only when asked for
+        return [
+            SortKey(instrument_name_key(), descending, True),
+            SortKey(Investigation.id, descending),
+        ]
     expression, nullable = {
         "START_DATE": (Investigation.start_date, True),
         "END_DATE": (Investigation.end_date, True),
         "RELEASE_DATE": (Investigation.release_date, True),
         "TITLE": (Investigation.title, False),
-        "INSTRUMENT": (instrument_name_key(), True),
     }[field]
     return [SortKey(expression, descending, nullable), SortKey(Investigation.id, descending)]
 

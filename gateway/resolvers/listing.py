@@ -21,6 +21,8 @@ from gateway.schema.connection import Connection, build_connection
 
 T = TypeVar("T")
 
+TOTAL_COLUMN = "_total"
+
 
 def with_sort_columns(statement: Select[Any], keys: Sequence[SortKey]) -> Select[Any]:
     """Select the sort keys too (as ``_k0 ..``): the cursors are made of them."""
@@ -45,18 +47,35 @@ async def root_connection(
     page: PageRequest,
     to_node: Callable[[Any], T],
     render: ItemRenderer | None = None,
+    *,
+    total: bool = False,
 ) -> Connection[T]:
     """A page of a root list, with a lazy total over the same filters; with ``render``,
-    the page's statement renders the items' JSON too (``gateway.compiled``)."""
+    the page's statement renders the items' JSON too (``gateway.compiled``). With
+    ``total`` (totalCount is asked for) the page's statement counts the list as well, in
+    the same round trip."""
     native_nulls = supports_nulls_last(engine.dialect.name)
     selected = statement
+    if total:
+        counted = select(func.count()).select_from(statement.order_by(None).subquery())
+        selected = selected.add_columns(counted.scalar_subquery().label(TOTAL_COLUMN))
     json = render.json(columns_by_name(statement)) if render is not None else None
     if render is not None and json is not None:
-        selected = statement.add_columns(json.label(JSON_COLUMN))
+        selected = selected.add_columns(json.label(JSON_COLUMN))
         to_node = completed_or(render, to_node)
     statement_page = paged(with_sort_columns(selected, keys), keys, page, native_nulls=native_nulls)
     rows = await fetch_all(engine, statement_page)
-    return build_connection(rows, page, len(keys), to_node, counter(engine, statement))
+    count = counter(engine, statement)
+    if total and rows:
+        count = _known(int(rows[0]._mapping[TOTAL_COLUMN]))
+    return build_connection(rows, page, len(keys), to_node, count)
+
+
+def _known(value: int) -> Callable[[], Awaitable[int]]:
+    async def count() -> int:
+        return value
+
+    return count
 
 
 async def root_object(

@@ -7,6 +7,9 @@ resolve as a plain attribute read (no resolver, no arguments, no permission clas
 field extensions) and whose type is a scalar or an enum is read and serialised here
 directly. Anything else, and any value that does not serialise cleanly (a null in a
 non-null field, say), goes the standard way, so errors are reported exactly as before.
+
+A :class:`Completed` value (JSON rendered by the database, ``gateway.compiled``) is
+returned as it is: its fields are not resolved again.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from gateway.catalogue.ordering import investigation_keys
 from gateway.catalogue.pagination import PageRequest
 from gateway.compiled.items import item_renderer
 from gateway.resolvers.listing import root_connection
-from gateway.schema.connection import Connection
+from gateway.schema.connection import Connection, wants_total
 from gateway.schema.info import Info
 from gateway.schema.inputs import InvestigationFilter, InvestigationOrder, like_pattern
 from gateway.schema.investigation import Investigation
@@ -40,6 +40,7 @@ async def search_investigations(
         page,
         lambda row: Investigation.from_row(row, now),
         item_renderer(info),
+        total=wants_total(info),
     )
 
 

@@ -20,7 +20,7 @@ from gateway.catalogue.pagination import SortKey
 from gateway.compiled.items import item_renderer, object_renderer, plain_items
 from gateway.errors import BadUserInput, NotFound
 from gateway.resolvers.listing import root_connection, root_object
-from gateway.schema.connection import Connection, page_of
+from gateway.schema.connection import Connection, page_of, wants_total
 from gateway.schema.dataset import Datafile, Dataset, prefetch_children
 from gateway.schema.facility import Facility, Instrument
 from gateway.schema.info import Info
@@ -163,7 +163,13 @@ class Query:
         if filter is not None:
             statement = statement.where(*_dataset_conditions(filter))
         connection = await root_connection(
-            context.engine, statement, keys, page, Dataset.from_row, item_renderer(info)
+            context.engine,
+            statement,
+            keys,
+            page,
+            Dataset.from_row,
+            item_renderer(info),
+            total=wants_total(info),
         )
         objects = plain_items(connection.nodes())
         if objects:
@@ -248,6 +254,7 @@ class Query:
             page_of(info, first, after, last, before),
             Instrument.from_row,
             item_renderer(info),
+            total=wants_total(info),
         )
 
     @strawberry.field(description="Facilities. " + PAGE_ARGUMENTS)
@@ -262,6 +269,7 @@ class Query:
             page_of(info, first, after),
             Facility.from_row,
             item_renderer(info),
+            total=wants_total(info),
         )
 
     @strawberry.field(description="Techniques known to the catalogue, by name. " + PAGE_ARGUMENTS)
@@ -276,6 +284,7 @@ class Query:
             page_of(info, first, after),
             Technique.from_row,
             item_renderer(info),
+            total=wants_total(info),
         )
 
     @strawberry.field(
