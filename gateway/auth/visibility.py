@@ -1,9 +1,11 @@
 """The policy compiled into SQL: what a caller may see, as filters the database applies.
 
-``Access`` is resolved once per request (the caller's ICAT user id and the beamlines they
-are scientist of); from it these functions build the WHERE clauses that lists and loaders
-use, so that pages, cursors and totals only ever count what the caller may see. The rules
-are those of ``gateway.auth.policy``; the tests check that both agree row by row.
+``Access`` is the caller and the request's instant; from it these functions build the
+WHERE clauses that lists and loaders use, so that pages, cursors and totals only ever count
+what the caller may see. The caller's team roles and beamlines are looked up by user name
+inside those clauses (unique index on USER_.NAME): no statement of its own per request.
+The rules are those of ``gateway.auth.policy``; the tests check that both agree row by
+row.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, true
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth.policy import Caller
 from gateway.catalogue.models import (
@@ -31,38 +32,14 @@ from gateway.catalogue.models import (
 
 @dataclass(frozen=True)
 class Access:
-    """The caller as the SQL filters need them, resolved once per request."""
+    """The caller as the SQL filters need them: who, and the instant of the request."""
 
     caller: Caller
     now: datetime
-    user_id: int | None = None
-    """The caller's USER_.ID, or None when anonymous or unknown to the catalogue."""
-    scientist_of: frozenset[int] = frozenset()
-    """INSTRUMENT ids the caller is a beamline scientist of."""
 
     @property
     def is_staff(self) -> bool:
         return self.caller.is_staff
-
-
-async def resolve_access(connection: AsyncConnection, caller: Caller, now: datetime) -> Access:
-    """Look the caller up in the catalogue: one statement, none when anonymous."""
-    if caller.user_name is None:
-        return Access(caller=caller, now=now)
-    statement = (
-        select(User.id, InstrumentScientist.instrument_id)
-        .outerjoin(InstrumentScientist, InstrumentScientist.user_id == User.id)
-        .where(User.name == caller.user_name)
-    )
-    rows = (await connection.execute(statement)).all()
-    if not rows:
-        return Access(caller=caller, now=now)
-    return Access(
-        caller=caller,
-        now=now,
-        user_id=rows[0][0],
-        scientist_of=frozenset(row[1] for row in rows if row[1] is not None),
-    )
 
 
 def released(release_date: Any, now: datetime) -> ColumnElement[bool]:
@@ -71,23 +48,37 @@ def released(release_date: Any, now: datetime) -> ColumnElement[bool]:
 
 
 def member_investigation_ids(access: Access) -> Any | None:
-    """Sessions the caller belongs to: team rows or beamlines they are scientist of."""
-    parts = []
-    if access.user_id is not None:
-        parts.append(
-            select(InvestigationUser.investigation_id).where(
-                InvestigationUser.user_id == access.user_id
-            )
-        )
-    if access.scientist_of:
-        parts.append(
-            select(InvestigationInstrument.investigation_id).where(
-                InvestigationInstrument.instrument_id.in_(sorted(access.scientist_of))
-            )
-        )
-    if not parts:
+    """Sessions the caller belongs to: team rows, or beamlines they are scientist of.
+
+    None when anonymous. A user name unknown to the catalogue belongs to nothing.
+    """
+    name = access.caller.user_name
+    if name is None:
         return None
-    return parts[0] if len(parts) == 1 else parts[0].union(parts[1])
+    team = (
+        select(InvestigationUser.investigation_id)
+        .join(User, User.id == InvestigationUser.user_id)
+        .where(User.name == name)
+    )
+    beamlines = (
+        select(InvestigationInstrument.investigation_id)
+        .join(
+            InstrumentScientist,
+            InstrumentScientist.instrument_id == InvestigationInstrument.instrument_id,
+        )
+        .join(User, User.id == InstrumentScientist.user_id)
+        .where(User.name == name)
+    )
+    return team.union(beamlines)
+
+
+def scientist_beamline_ids(user_name: str) -> Any:
+    """The INSTRUMENT ids a user is a beamline scientist of, as a subquery."""
+    return (
+        select(InstrumentScientist.instrument_id)
+        .join(User, User.id == InstrumentScientist.user_id)
+        .where(User.name == user_name)
+    )
 
 
 def investigation_data_visible(access: Access) -> ColumnElement[bool]:

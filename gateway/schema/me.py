@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import strawberry
-from sqlalchemy import false
+from sqlalchemy import false, select
 
-from gateway.auth.visibility import member_investigation_ids
+from gateway.auth.visibility import member_investigation_ids, scientist_beamline_ids
+from gateway.catalogue.models import Instrument as InstrumentRow
 from gateway.catalogue.models import Investigation as InvestigationRow
+from gateway.catalogue.models import User as UserRow
+from gateway.catalogue.queries import columns_of
+from gateway.resolvers.loaders import fetch_all
 from gateway.schema.connection import Connection, page_of
 from gateway.schema.facility import Instrument
 from gateway.schema.info import Info
@@ -28,17 +32,23 @@ class Me:
         description="The caller's catalogue entry; null when anonymous or unknown to ICAT."
     )
     async def user(self, info: Info) -> User | None:
-        user_id = info.context.access.user_id
-        if user_id is None:
+        if self.user_name is None:
             return None
-        row = await info.context.loaders.reference("user").load(user_id)
-        return User.from_row(row) if row else None
+        statement = select(*columns_of(UserRow)).where(UserRow.name == self.user_name)
+        rows = await fetch_all(info.context.engine, statement)
+        return User.from_row(rows[0]) if rows else None
 
     @strawberry.field(description="Beamlines the caller is a scientist of.")
     async def beamlines(self, info: Info) -> list[Instrument]:
-        loader = info.context.loaders.reference("instrument")
-        rows = await loader.load_many(sorted(info.context.access.scientist_of))
-        return [Instrument.from_row(row) for row in rows if row is not None]
+        if self.user_name is None:
+            return []
+        statement = (
+            select(*columns_of(InstrumentRow))
+            .where(InstrumentRow.id.in_(scientist_beamline_ids(self.user_name)))
+            .order_by(InstrumentRow.id)
+        )
+        rows = await fetch_all(info.context.engine, statement)
+        return [Instrument.from_row(row) for row in rows]
 
     @strawberry.field(
         description="My data: the sessions the caller is on the team of (any role) or, as a "

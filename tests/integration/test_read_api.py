@@ -282,7 +282,7 @@ async def test_statement_count_does_not_grow_with_the_page(
     assert counts[5] == counts[60], counts
     # One statement per relation per level: page + total + facility, type, instruments,
     # scientists, team, datasets page + count, dataset type, sample, techniques,
-    # parameters, datafiles page + count, format; plus the access lookup for a user.
+    # parameters, datafiles page + count, format.
     assert counts[60] <= 17, statement_counter.statements
 
 
@@ -362,8 +362,8 @@ async def test_compiled_pages_take_one_statement_and_fall_back_per_row(
         assert len(result.data["investigations"]["nodes"]) == first
         counts[first] = statement_counter.count
         if user == "esrf/staff1":  # staff read every summary: nothing falls back
-            # The caller's lookup, then the page (which counts the list too).
-            assert counts[first] == 2, statement_counter.statements
+            # One statement: the page, which counts the list too.
+            assert counts[first] == 1, statement_counter.statements
     assert counts[5] <= counts[60] <= 17, statement_counter.statements
 
 
