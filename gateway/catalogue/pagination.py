@@ -185,7 +185,7 @@ def paged_per_parent(
     *,
     native_nulls: bool,
     single_parent: bool = False,
-    computed: Callable[[Mapping[str, Any]], Sequence[Label[Any]]] | None = None,
+    computed: Callable[[Mapping[str, Any]], tuple[Sequence[Label[Any]], bool]] | None = None,
 ) -> Select[Any]:
     """A page for each of many parents in one statement, with a window function.
 
@@ -195,13 +195,19 @@ def paged_per_parent(
     the database stop after the page instead of ranking every child.
 
     ``computed`` adds columns computed from a row's columns (by name), evaluated only for
-    the rows of the pages, not for every child ranked.
+    the rows of the pages, not for every child ranked; when it says so, they replace the
+    row's own columns (all but the sort keys ``_k0 ..`` and the parent key).
     """
     statement = apply_keyset(statement, keys, page)
     order = order_terms(keys, reverse=page.backward, native_nulls=native_nulls)
     if single_parent:
         if computed is not None:
-            statement = statement.add_columns(*computed(columns_by_name(statement)))
+            extra, replace = computed(columns_by_name(statement))
+            if replace:
+                keys_ = [c for c in statement.selected_columns if c.name.startswith("_k")]
+                statement = statement.with_only_columns(*extra, *keys_, maintain_column_froms=True)
+            else:
+                statement = statement.add_columns(*extra)
         return (
             statement.add_columns(parent.label("parent_key")).order_by(*order).limit(page.limit + 1)
         )
@@ -209,7 +215,11 @@ def paged_per_parent(
     inner = statement.add_columns(rank.label("page_rank"), parent.label("parent_key")).subquery()
     outer = select(inner)
     if computed is not None:
-        outer = outer.add_columns(*computed(dict(inner.c.items())))
+        extra, replace = computed(dict(inner.c.items()))
+        if replace:
+            kept = [c for c in inner.c if c.name.startswith("_k") or c.name == "parent_key"]
+            outer = select(*kept, inner.c.page_rank)
+        outer = outer.add_columns(*extra)
     return outer.where(inner.c.page_rank <= literal(page.limit + 1)).order_by(
         inner.c.parent_key, inner.c.page_rank
     )

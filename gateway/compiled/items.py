@@ -57,13 +57,17 @@ class ItemRenderer:
         """Identifies the selection (loaders batch pages of the same selection together)."""
         return f"{self.shape.type_name}{self.shape.fields_key}"
 
-    def json(self, cols: Cols) -> ColumnElement[Any] | None:
-        """The items' JSON from a row's columns, or None if it cannot be compiled."""
+    def json(self, cols: Cols) -> tuple[ColumnElement[Any], bool] | None:
+        """The items' JSON from a row's columns, and whether it is never NULL (then the
+        row's other columns are not needed); None if it cannot be compiled."""
         shape = dataclasses.replace(self.shape, columns=column_names(cols))
         json = rendered_json(shape, self.dialect, cols, self.now, self.user_name)
-        if json is not None and self.fragments:
-            return cast(json, Text)  # asyncpg hands json text over without decoding it
-        return json
+        if json is None:
+            return None
+        complete = json.template.complete
+        if self.fragments:
+            return cast(json, Text), complete  # asyncpg hands json text over undecoded
+        return json, complete
 
 
 def item_renderer(info: Any) -> ItemRenderer | None:

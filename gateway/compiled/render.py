@@ -140,9 +140,8 @@ def render_object(type_name: str, cols: Cols, fields: tuple[Field, ...], ctx: Co
     return Rendering(func.json_build_object(*arguments), guard)
 
 
-def guarded_json(type_name: str, cols: Cols, fields: tuple[Field, ...], ctx: Context) -> Any:
+def guarded(rendering: Rendering) -> Any:
     """An object's JSON, NULL where the row's guard is false (it resolves the standard way)."""
-    rendering = render_object(type_name, cols, fields, ctx)
     if rendering.guard is None:
         return rendering.json
     return case((rendering.guard, rendering.json), else_=None)

@@ -27,7 +27,7 @@ from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import NullType
 
-from gateway.compiled.render import Context, guarded_json
+from gateway.compiled.render import Context, guarded, render_object
 from gateway.compiled.selection import Field, Unsupported
 
 _PLACEHOLDER = re.compile(r"(__gw_[cv][0-9a-z_]*__)")
@@ -59,6 +59,8 @@ class Template:
 
     identity: str
     parts: tuple[str | tuple[str, str], ...]
+    complete: bool
+    """Never NULL (no guard): the row's other columns are not needed."""
 
 
 def template(shape: Shape, dialect: Dialect) -> Template | None:
@@ -81,9 +83,10 @@ def _template(shape: Shape, dialect_name: str, dialect: Dialect) -> Template | N
         tables=shape.tables,
     )
     try:
-        expression = guarded_json(shape.type_name, columns, shape.fields, context)
+        rendering = render_object(shape.type_name, columns, shape.fields, context)
     except Unsupported:
         return None
+    expression = guarded(rendering)
     sql = str(expression.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
     by_placeholder = {f"__gw_c{i}__": name for i, name in enumerate(shape.columns)}
     parts: list[str | tuple[str, str]] = []
@@ -94,7 +97,7 @@ def _template(shape: Shape, dialect_name: str, dialect: Dialect) -> Template | N
             parts.append(("v", piece))
         elif piece:
             parts.append(piece)
-    return Template(identity=sql, parts=tuple(parts))
+    return Template(identity=sql, parts=tuple(parts), complete=rendering.guard is None)
 
 
 class RenderedJSON(ColumnElement[Any]):

@@ -55,14 +55,15 @@ async def root_connection(
     ``total`` (totalCount is asked for) the page's statement counts the list as well, in
     the same round trip."""
     native_nulls = supports_nulls_last(engine.dialect.name)
-    selected = statement
+    extra = []
     if total:
         counted = select(func.count()).select_from(statement.order_by(None).subquery())
-        selected = selected.add_columns(counted.scalar_subquery().label(TOTAL_COLUMN))
-    json = render.json(columns_by_name(statement)) if render is not None else None
-    if render is not None and json is not None:
-        selected = selected.add_columns(json.label(JSON_COLUMN))
+        extra.append(counted.scalar_subquery().label(TOTAL_COLUMN))
+    selected = _with_json(statement, render, extra)
+    if render is not None and selected is not None:
         to_node = completed_or(render, to_node)
+    else:
+        selected = statement.add_columns(*extra)
     statement_page = paged(with_sort_columns(selected, keys), keys, page, native_nulls=native_nulls)
     rows = await fetch_all(engine, statement_page)
     count = counter(engine, statement)
@@ -86,9 +87,25 @@ async def root_object(
 ) -> T | None:
     """The first row of a statement as an object (None if there is none); with
     ``render``, as the JSON the statement renders where it can (``gateway.compiled``)."""
-    json = render.json(columns_by_name(statement)) if render is not None else None
-    if render is not None and json is not None:
-        statement = statement.add_columns(json.label(JSON_COLUMN))
+    selected = _with_json(statement, render)
+    if render is not None and selected is not None:
+        statement = selected
         to_object = completed_or(render, to_object)
     rows = await fetch_all(engine, statement.limit(1))
     return to_object(rows[0]) if rows else None
+
+
+def _with_json(
+    statement: Select[Any], render: ItemRenderer | None, extra: Sequence[Any] = ()
+) -> Select[Any] | None:
+    """The statement with the rendered JSON column (and ``extra`` columns); when the JSON
+    is never NULL, with nothing else: the row's own columns would only be read to be
+    thrown away. None if there is nothing to render."""
+    rendering = render.json(columns_by_name(statement)) if render is not None else None
+    if rendering is None:
+        return None
+    json, complete = rendering
+    columns = [json.label(JSON_COLUMN), *extra]
+    if complete:
+        return statement.with_only_columns(*columns, maintain_column_froms=True)
+    return statement.add_columns(*columns)

@@ -97,7 +97,7 @@ class ChildListing:
 def child_page_loader(
     engine: AsyncEngine,
     listing: ChildListing,
-    computed: Callable[[Mapping[str, Any]], Sequence[Label[Any]]] | None = None,
+    computed: Callable[[Mapping[str, Any]], tuple[Sequence[Label[Any]], bool]] | None = None,
 ) -> Loader:
     """One windowed statement per distinct page request, for every parent at once
     (``computed``: columns computed from each row of the pages, see ``paged_per_parent``)."""
@@ -254,7 +254,7 @@ class Loaders:
         self,
         name: str,
         listing: ChildListing,
-        computed: Callable[[Mapping[str, Any]], Sequence[Label[Any]]] | None = None,
+        computed: Callable[[Mapping[str, Any]], tuple[Sequence[Label[Any]], bool]] | None = None,
     ) -> Loader:
         """Pages of children; loaders with other ``computed`` columns need other names."""
         cache: dict[str, Loader] = self.__dict__.setdefault("_child_pages", {})

@@ -194,11 +194,16 @@ async def child_connection(
     return connection
 
 
-def _json_column(render: ItemRenderer) -> Callable[[Mapping[str, Any]], list[Any]]:
-    def computed(cols: Mapping[str, Any]) -> list[Any]:
-        json = render.json(cols)
-        # NULL when it cannot be compiled: every row then resolves the standard way.
-        return [(json if json is not None else null()).label(JSON_COLUMN)]
+def _json_column(
+    render: ItemRenderer,
+) -> Callable[[Mapping[str, Any]], tuple[list[Any], bool]]:
+    def computed(cols: Mapping[str, Any]) -> tuple[list[Any], bool]:
+        rendering = render.json(cols)
+        if rendering is None:
+            # NULL: every row resolves the standard way.
+            return [null().label(JSON_COLUMN)], False
+        json, complete = rendering
+        return [json.label(JSON_COLUMN)], complete
 
     return computed
 
