@@ -125,10 +125,10 @@ async def wait_ready(client: aiohttp.ClientSession, server: Server, probe: dict[
     raise RuntimeError(f"{server.name} did not answer within 120 s: see {server.log}")
 
 
-def uvicorn_argv(app: str, port: int, workers: int) -> list[str]:
+def uvicorn_argv(app: str, port: int, workers: int, loop: str = "auto") -> list[str]:
     return [
         sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--log-level", "warning", "--no-access-log",
+        "--workers", str(workers), "--log-level", "warning", "--no-access-log", "--loop", loop,
     ]  # fmt: skip
 
 
@@ -652,7 +652,7 @@ async def run_scale(catalogue: Catalogue, options: Options, oidc: Any) -> dict[s
     servers.append(
         start_process(
             "gateway",
-            uvicorn_argv("gateway.asgi:app", gateway_port, options.workers),
+            uvicorn_argv("gateway.asgi:app", gateway_port, options.workers, options.loop),
             gateway_env,
             f"http://127.0.0.1:{gateway_port}/graphql",
             ROOT,
@@ -689,7 +689,8 @@ async def run_scale(catalogue: Catalogue, options: Options, oidc: Any) -> dict[s
         "postgresql_max_connections": int(max_connections),
         "options": {k: v for k, v in vars(options).items()},
         "servers": {
-            "gateway": f"uvicorn gateway.asgi:app --workers {options.workers} (uvloop, httptools)",
+            "gateway": f"uvicorn gateway.asgi:app --workers {options.workers} "
+            f"--loop {options.loop} (httptools)",
             "raw_http": f"uvicorn bench.raw_http:app --workers {options.workers}",
             "postgraphile": "node server.mjs: 1 process (PostGraphile has no worker option; "
             "no cluster used), pg pool max 10",
@@ -804,6 +805,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of the gateway")
+    parser.add_argument(
+        "--loop",
+        choices=["auto", "asyncio", "uvloop"],
+        default="auto",
+        help="uvicorn event loop of the gateway (auto: uvloop when installed)",
+    )
     parser.add_argument(
         "--workload", action="append", choices=sorted(WORKLOADS), help="default: all"
     )

@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import Label
 
 from gateway.auth.visibility import Access
 from gateway.catalogue import queries
-from gateway.catalogue.models import Datafile, Dataset, Investigation
+from gateway.catalogue.models import Investigation
 from gateway.catalogue.pagination import (
     PageRequest,
     SortKey,
@@ -177,15 +177,11 @@ class Loaders:
 
     @cached_property
     def dataset(self) -> Loader:
-        return single_loader(
-            self.engine, lambda ids: queries.datasets(self.access).where(Dataset.id.in_(ids))
-        )
+        return single_loader(self.engine, lambda ids: queries.datasets_by_id(self.access, ids))
 
     @cached_property
     def datafile(self) -> Loader:
-        return single_loader(
-            self.engine, lambda ids: queries.datafiles(self.access).where(Datafile.id.in_(ids))
-        )
+        return single_loader(self.engine, lambda ids: queries.datafiles_by_id(self.access, ids))
 
     @cached_property
     def sample(self) -> Loader:

@@ -8,7 +8,6 @@ import strawberry
 from sqlalchemy import ColumnElement, or_, select
 
 from gateway.catalogue import queries
-from gateway.catalogue.models import Datafile as DatafileRow
 from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.models import Facility as FacilityRow
@@ -139,7 +138,7 @@ class Query:
             row = await context.loaders.dataset.load(icat_id)
             found = Dataset.from_row(row) if row is not None else None
         else:
-            statement = queries.datasets(context.access).where(DatasetRow.id == icat_id)
+            statement = queries.datasets_by_id(context.access, [icat_id])
             found = await root_object(context.engine, statement, Dataset.from_row, render)
         if found is None:
             raise NotFound("No such dataset.")
@@ -187,7 +186,7 @@ class Query:
             row = await context.loaders.datafile.load(icat_id)
             found = Datafile.from_row(row) if row is not None else None
         else:
-            statement = queries.datafiles(context.access).where(DatafileRow.id == icat_id)
+            statement = queries.datafiles_by_id(context.access, [icat_id])
             found = await root_object(context.engine, statement, Datafile.from_row, render)
         if found is None:
             raise NotFound("No such datafile.")
