@@ -606,6 +606,7 @@ class Options:
     workers: int
     workloads: list[str]
     postgraphile: bool
+    loop: str = "auto"
 
 
 @contextlib.contextmanager
@@ -833,6 +834,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         workloads=args.workload or list(WORKLOADS),
         postgraphile=not args.no_postgraphile and NODE.exists(),
+        loop=args.loop,
     )
     if not args.no_postgraphile and not NODE.exists():
         print(
