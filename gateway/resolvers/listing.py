@@ -12,6 +12,7 @@ from gateway.catalogue.pagination import (
     PageRequest,
     SortKey,
     columns_by_name,
+    order_terms,
     paged,
     supports_nulls_last,
 )
@@ -49,22 +50,34 @@ async def root_connection(
     render: ItemRenderer | None = None,
     *,
     total: bool = False,
+    costly_filter: bool = False,
 ) -> Connection[T]:
     """A page of a root list, with a lazy total over the same filters; with ``render``,
     the page's statement renders the items' JSON too (``gateway.compiled``). With
     ``total`` (totalCount is asked for) the page's statement counts the list as well, in
-    the same round trip."""
+    the same round trip; with ``costly_filter`` too (free text), on PostgreSQL, the filter
+    is evaluated once for both (see :func:`_matched_once`)."""
     native_nulls = supports_nulls_last(engine.dialect.name)
-    extra = []
-    if total:
-        counted = select(func.count()).select_from(statement.order_by(None).subquery())
-        extra.append(counted.scalar_subquery().label(TOTAL_COLUMN))
-    selected = _with_json(statement, render, extra)
-    if render is not None and selected is not None:
-        to_node = completed_or(render, to_node)
+    if total and costly_filter and engine.dialect.name == "postgresql":
+        statement_page = _matched_once(statement, keys, page, render, native_nulls)
+        if render is not None and statement_page is not None:
+            to_node = completed_or(render, to_node)
+        elif statement_page is None:
+            statement_page = _matched_once(statement, keys, page, None, native_nulls)
+        assert statement_page is not None
     else:
-        selected = statement.add_columns(*extra)
-    statement_page = paged(with_sort_columns(selected, keys), keys, page, native_nulls=native_nulls)
+        extra = []
+        if total:
+            counted = select(func.count()).select_from(statement.order_by(None).subquery())
+            extra.append(counted.scalar_subquery().label(TOTAL_COLUMN))
+        selected = _with_json(statement, render, extra)
+        if render is not None and selected is not None:
+            to_node = completed_or(render, to_node)
+        else:
+            selected = statement.add_columns(*extra)
+        statement_page = paged(
+            with_sort_columns(selected, keys), keys, page, native_nulls=native_nulls
+        )
     rows = await fetch_all(engine, statement_page)
     count = counter(engine, statement)
     if total and rows:
@@ -109,3 +122,53 @@ def _with_json(
     if complete:
         return statement.with_only_columns(*columns, maintain_column_froms=True)
     return statement.add_columns(*columns)
+
+
+def _matched_once(
+    statement: Select[Any],
+    keys: Sequence[SortKey],
+    page: PageRequest,
+    render: ItemRenderer | None,
+    native_nulls: bool,
+) -> Select[Any] | None:
+    """A page and the list's total from one evaluation of the filter.
+
+    The matches' ids and sort keys are a materialised CTE: the total counts it, the page is
+    its top rows (keyset conditions, order, limit), joined back to the statement for the
+    columns. None if ``render`` was given and cannot render.
+    """
+    ident = columns_by_name(statement)["id"]
+    matches = (
+        statement.with_only_columns(
+            ident.label("id"),
+            *(key.expression.label(f"_k{i}") for i, key in enumerate(keys)),
+            maintain_column_froms=True,
+        )
+        .order_by(None)
+        .cte("matches")
+        .prefix_with("MATERIALIZED")
+    )
+    matched_keys = [
+        SortKey(matches.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(keys)
+    ]
+    top = paged(
+        select(matches.c.id, *(key.expression for key in matched_keys)),
+        matched_keys,
+        page,
+        native_nulls=native_nulls,
+    ).subquery("top")
+    top_keys = [
+        SortKey(top.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(keys)
+    ]
+    counted = select(func.count()).select_from(matches).scalar_subquery().label(TOTAL_COLUMN)
+    selected: Select[Any] | None = statement.add_columns(counted)
+    if render is not None:
+        selected = _with_json(statement, render, [counted])
+        if selected is None:
+            return None
+    assert selected is not None
+    return (
+        selected.add_columns(*(top.c[f"_k{i}"] for i in range(len(keys))))
+        .join(top, top.c.id == ident)
+        .order_by(*order_terms(top_keys, reverse=page.backward, native_nulls=native_nulls))
+    )

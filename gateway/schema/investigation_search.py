@@ -41,6 +41,7 @@ async def search_investigations(
         lambda row: Investigation.from_row(row, now),
         item_renderer(info),
         total=wants_total(info),
+        costly_filter=filter is not None and filter.search is not None,
     )
 
 

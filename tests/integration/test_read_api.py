@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Client, StatementCounter
+from tests.conftest import STAFF, Client, StatementCounter
 
 SESSIONS = """
 query Sessions($first: Int, $after: String, $last: Int, $before: String,
@@ -114,6 +114,33 @@ async def test_filters(client: Client) -> None:
     word = some["title"].split()[0]
     found = await all_sessions(client, filter={"search": word.upper()})
     assert some["id"] in {n["id"] for n in found}
+
+
+@pytest.mark.parametrize("field", ["START_DATE", "PROPOSAL", "INSTRUMENT"])
+async def test_free_text_pages_forward_and_backward_alike(client: Client, field: str) -> None:
+    """Free text counts and pages its matches in one evaluation (PostgreSQL): pages
+    followed forwards and backwards hold the same sessions, and as many as the total."""
+    order = {"field": field, "direction": "DESC"}
+    for user in (None, STAFF):
+        search = {"search": "a"}
+        forward = await all_sessions(client, filter=search, orderBy=order)
+        assert len(forward) > 7  # more than a page
+        backward: list[dict[str, Any]] = []
+        before = None
+        while True:
+            data = await client.data(
+                SESSIONS,
+                {"last": 5, "before": before, "filter": search, "orderBy": order},
+                user=user,
+            )
+            connection = data["investigations"]
+            backward = [edge["node"] for edge in connection["edges"]] + backward
+            if not connection["pageInfo"]["hasPreviousPage"]:
+                break
+            before = connection["pageInfo"]["startCursor"]
+        if user is None:
+            assert [n["id"] for n in backward] == [n["id"] for n in forward]
+        assert len(backward) == connection["totalCount"]
 
 
 async def test_date_range_filter(client: Client) -> None:
