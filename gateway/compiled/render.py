@@ -381,13 +381,17 @@ def _is_main_proposer(cols: Cols, field: Field, ctx: Context) -> Any:
 
 
 def _team_cols() -> Cols:
-    user = model_columns(User)
-    return {**{f"user.{k}": v for k, v in user.items()}, "role": InvestigationUser.role}
+    return {"role": InvestigationUser.role, "user_id": InvestigationUser.user_id}
 
 
-def _team_user(cols: Cols, field: Field, ctx: Context) -> Any:
-    user = {k.removeprefix("user."): v for k, v in cols.items() if k.startswith("user.")}
-    return _nested("User", user, field, ctx)
+# The member's person by primary key, row by row: a join would hash the whole USER_
+# table once per session of a page.
+_team_user = one(
+    "User",
+    "USER_",
+    lambda: model_columns(User),
+    lambda cols: select(User.id).where(User.id == _col(cols, "user_id")),
+)
 
 
 def _my_roles(cols: Cols, field: Field, ctx: Context) -> Any:
@@ -546,12 +550,10 @@ INVESTIGATION: dict[str, Handler] = {
     ),
     "team": many(
         "TeamMember",
-        ("INVESTIGATIONUSER", "USER_"),
+        ("INVESTIGATIONUSER",),
         _team_cols,
-        lambda cols: (
-            select(InvestigationUser.id)
-            .join(User, User.id == InvestigationUser.user_id)
-            .where(InvestigationUser.investigation_id == _col(cols, "id"))
+        lambda cols: select(InvestigationUser.id).where(
+            InvestigationUser.investigation_id == _col(cols, "id")
         ),
         lambda: [InvestigationUser.id],
     ),
