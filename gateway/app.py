@@ -52,7 +52,9 @@ def now_utc() -> datetime:
 class GraphQLEndpoint(GraphQL[RequestContext, None]):
     """Strawberry's ASGI view with the gateway's context and a faster JSON encoder."""
 
-    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+    def __init__(
+        self, engine: AsyncEngine, settings: Settings, read_engine: AsyncEngine | None = None
+    ) -> None:
         super().__init__(
             create_graphql_schema(max_depth=settings.max_query_depth),
             graphql_ide="graphiql" if settings.graphiql else None,
@@ -61,7 +63,7 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
         self.engine = engine
         # Reads need no transaction: in autocommit, a query is one round trip instead of
         # three (BEGIN, the query, the ROLLBACK when the connection goes back to the pool).
-        self.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.read_engine = read_engine or engine.execution_options(isolation_level="AUTOCOMMIT")
         self.settings = settings
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
@@ -87,7 +89,15 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     """The gateway application; pass an engine to share one (tests, benchmarks)."""
     settings = settings or Settings.from_env()
     owns_engine = engine is None
-    engine = engine or create_engine(settings)
+    read_engine = None
+    if engine is None:
+        # Two pools: reads in autocommit on connections that stay so (switching a pooled
+        # connection's isolation level on every checkout costs more than the query), and
+        # a small one for the mutations' transactions.
+        read_engine = create_engine(
+            settings, isolation_level="AUTOCOMMIT", pool_reset_on_return=None
+        )
+        engine = create_engine(settings, **_write_pool(settings))
     http = httpx.AsyncClient(timeout=5.0)
     oidc = (
         OIDCVerifier(
@@ -104,7 +114,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         else None
     )
     icat = ICATSessionVerifier(settings.icat_url, http) if settings.icat_url else None
-    graphql = GraphQLEndpoint(engine, settings)
+    graphql = GraphQLEndpoint(engine, settings, read_engine)
 
     async def healthz(_: Request) -> Response:
         try:
@@ -125,6 +135,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             await http.aclose()
             if owns_engine:
                 await engine.dispose()
+            if read_engine is not None:
+                await read_engine.dispose()
 
     app = Starlette(
         debug=settings.debug,
@@ -138,3 +150,13 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.state.engine = engine
     app.state.settings = settings
     return app
+
+
+def _write_pool(settings: Settings) -> dict[str, int]:
+    """Mutations are few: a quarter of the read pool (at least 2), same overflow."""
+    if settings.dialect == "sqlite":
+        return {}  # no pool: a connection per checkout
+    return {
+        "pool_size": max(2, settings.database_pool_size // 4),
+        "max_overflow": settings.database_max_overflow,
+    }
