@@ -7,6 +7,7 @@ otherwise, or a failure when ICAT_GATEWAY_TEST_REQUIRE_ALL is set, as in CI).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -132,6 +133,25 @@ class Client:
     def using(self, **settings: Any) -> Client:
         """The same client with some settings changed (``compiled_sql=False``...)."""
         return Client(self.engine, dataclasses.replace(self.settings, **settings), self.schema)
+
+    @contextlib.contextmanager
+    def own_loop(self) -> Iterator[tuple[asyncio.AbstractEventLoop, Client]]:
+        """A new event loop and this client on an engine of that loop's own, for tests that
+        hypothesis drives synchronously (a server's pool belongs to the session's loop)."""
+        loop = asyncio.new_event_loop()
+        engine = create_engine(self.settings)
+        try:
+            yield loop, Client(engine, self.settings, self.schema)
+        finally:
+            # Let batches that errors left scheduled finish before the loop goes.
+            async def drain() -> None:
+                await asyncio.gather(
+                    *asyncio.all_tasks(loop) - {asyncio.current_task()}, return_exceptions=True
+                )
+
+            loop.run_until_complete(drain())
+            loop.run_until_complete(engine.dispose())
+            loop.close()
 
     async def access(self, user_name: str | None, now: datetime | None = None) -> Access:
         caller = Caller(user_name=user_name, is_staff=user_name in self.settings.staff_users)

@@ -8,7 +8,6 @@ serialised; a generated-query property widens the net beyond the hand-written co
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +19,6 @@ from hypothesis import strategies as st
 from sqlalchemy import event, select
 
 from gateway.app import now_utc
-from gateway.catalogue.database import create_engine
 from gateway.catalogue.models import Dataset
 from gateway.resolvers.context import RequestContext
 from gateway.schema.node import global_id
@@ -283,18 +281,14 @@ def page_queries(draw: st.DrawFn, schema: Any) -> str:
 
 @pytest.mark.parametrize("user", [None, "esrf/pi1"])
 def test_generated_queries_answer_identically(postgresql: Client, user: str | None) -> None:
-    loop = asyncio.new_event_loop()
-    # An engine of this loop's own (the session's pool belongs to the session's loop).
-    engine = create_engine(postgresql.settings)
-    postgresql = Client(engine, postgresql.settings, postgresql.schema)
     rendered: list[str] = []
 
     def spot(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if "json_build_object" in statement:
             rendered.append(statement)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", spot)
-    try:
+    with postgresql.own_loop() as (loop, postgresql):
+        event.listen(postgresql.engine.sync_engine, "before_cursor_execute", spot)
         now = now_utc()
         schema = postgresql.schema._schema
         answered = []
@@ -321,13 +315,3 @@ def test_generated_queries_answer_identically(postgresql: Client, user: str | No
         # Not vacuous: most generated queries answered, and many of them compiled.
         assert len(answered) >= 60, len(answered)
         assert len(compiled_queries) >= 30, len(compiled_queries)
-    finally:
-
-        async def drain() -> None:
-            await asyncio.gather(
-                *asyncio.all_tasks(loop) - {asyncio.current_task()}, return_exceptions=True
-            )
-
-        loop.run_until_complete(drain())
-        loop.run_until_complete(engine.dispose())
-        loop.close()

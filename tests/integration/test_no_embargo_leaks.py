@@ -8,7 +8,6 @@ under embargo.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -19,7 +18,6 @@ from hypothesis import strategies as st
 from hypothesis_graphql import queries
 from sqlalchemy import select
 
-from gateway.catalogue.database import create_engine
 from gateway.catalogue.models import Datafile, Dataset, Investigation
 from gateway.schema.node import global_id
 from tests.conftest import Client
@@ -109,11 +107,7 @@ def _walk(value: Any) -> Any:
 def test_generated_queries_never_leak_embargoed_values(client: Client, user: str | None) -> None:
     if client.settings.dialect == "mysql":
         pytest.skip("the property runs on SQLite and on PostgreSQL (compiled execution)")
-    loop = asyncio.new_event_loop()
-    # An engine of this loop's own (a server's pool belongs to the session's loop).
-    engine = create_engine(client.settings)
-    client = Client(engine, client.settings, client.schema)
-    try:
+    with client.own_loop() as (loop, client):
         forbidden = loop.run_until_complete(secrets(client, user))
         assert forbidden, "the demo catalogue should hold embargoed data"
         # The detector can fail: staff do receive those values.
@@ -160,13 +154,3 @@ def test_generated_queries_never_leak_embargoed_values(client: Client, user: str
         check()
         # Not vacuous: generated queries did reach datasets and files the caller may see.
         assert len(reached_data) >= 3, len(reached_data)
-    finally:
-        # Let batches that errors left scheduled finish before the loop goes.
-        async def drain() -> None:
-            await asyncio.gather(
-                *asyncio.all_tasks(loop) - {asyncio.current_task()}, return_exceptions=True
-            )
-
-        loop.run_until_complete(drain())
-        loop.run_until_complete(engine.dispose())
-        loop.close()
