@@ -20,6 +20,7 @@ from gateway.auth.policy import Caller
 from gateway.catalogue.models import (
     DataCollectionDatafile,
     DataCollectionDataset,
+    Datafile,
     DataPublication,
     Dataset,
     InstrumentScientist,
@@ -60,14 +61,8 @@ def member_investigation_ids(access: Access) -> Any | None:
         .join(User, User.id == InvestigationUser.user_id)
         .where(User.name == name)
     )
-    beamlines = (
-        select(InvestigationInstrument.investigation_id)
-        .join(
-            InstrumentScientist,
-            InstrumentScientist.instrument_id == InvestigationInstrument.instrument_id,
-        )
-        .join(User, User.id == InstrumentScientist.user_id)
-        .where(User.name == name)
+    beamlines = select(InvestigationInstrument.investigation_id).where(
+        InvestigationInstrument.instrument_id.in_(scientist_beamline_ids(name))
     )
     return team.union(beamlines)
 
@@ -141,6 +136,17 @@ def dataset_row_visible(access: Access) -> ColumnElement[bool]:
         Investigation.id == Dataset.investigation_id, investigation_data_visible(access)
     )
     return or_(exists(session), Dataset.id.in_(published_dataset_ids(access.now)))
+
+
+def datafile_row_visible(access: Access) -> ColumnElement[bool]:
+    """``datafile_visible`` for a few DATAFILE rows (lookups by id), checked row by row as
+    :func:`dataset_row_visible` does."""
+    if access.is_staff:
+        return true()
+    own_dataset = select(Dataset.id).where(
+        Dataset.id == Datafile.dataset_id, dataset_row_visible(access)
+    )
+    return or_(exists(own_dataset), Datafile.id.in_(published_datafile_ids(access.now)))
 
 
 def datafile_visible(access: Access, datafile_id: Any, dataset_id: Any) -> ColumnElement[bool]:

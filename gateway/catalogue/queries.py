@@ -31,11 +31,11 @@ from sqlalchemy.sql.elements import Label
 from gateway.auth.visibility import (
     Access,
     data_publication_visible,
+    datafile_row_visible,
     datafile_visible,
     dataset_row_visible,
     dataset_visible,
     investigation_data_visible,
-    published_datafile_ids,
 )
 from gateway.catalogue.models import (
     Datafile,
@@ -236,15 +236,7 @@ def datasets_by_id(access: Access, ids: Sequence[int]) -> Select[Any]:
 
 def datafiles_by_id(access: Access, ids: Sequence[int]) -> Select[Any]:
     """Datafiles by id, visible as ``datafiles`` says, checked row by row."""
-    if access.is_staff:
-        return all_datafiles().where(Datafile.id.in_(ids))
-    own_dataset = select(Dataset.id).where(
-        Dataset.id == Datafile.dataset_id, dataset_row_visible(access)
-    )
-    return all_datafiles().where(
-        Datafile.id.in_(ids),
-        or_(exists(own_dataset), Datafile.id.in_(published_datafile_ids(access.now))),
-    )
+    return all_datafiles().where(Datafile.id.in_(ids), datafile_row_visible(access))
 
 
 def dataset_parameter_in_range(

@@ -59,25 +59,18 @@ async def root_connection(
     is evaluated once for both (see :func:`_matched_once`)."""
     native_nulls = supports_nulls_last(engine.dialect.name)
     if total and costly_filter and engine.dialect.name == "postgresql":
-        statement_page = _matched_once(statement, keys, page, render, native_nulls)
-        if render is not None and statement_page is not None:
-            to_node = completed_or(render, to_node)
-        elif statement_page is None:
-            statement_page = _matched_once(statement, keys, page, None, native_nulls)
-        assert statement_page is not None
+        statement_page, rendered = _matched_once(statement, keys, page, render, native_nulls)
     else:
         extra = []
         if total:
             counted = select(func.count()).select_from(statement.order_by(None).subquery())
             extra.append(counted.scalar_subquery().label(TOTAL_COLUMN))
-        selected = _with_json(statement, render, extra)
-        if render is not None and selected is not None:
-            to_node = completed_or(render, to_node)
-        else:
-            selected = statement.add_columns(*extra)
+        selected, rendered = _selecting(statement, render, extra)
         statement_page = paged(
             with_sort_columns(selected, keys), keys, page, native_nulls=native_nulls
         )
+    if render is not None and rendered:
+        to_node = completed_or(render, to_node)
     rows = await fetch_all(engine, statement_page)
     count = counter(engine, statement)
     if total and rows:
@@ -100,28 +93,27 @@ async def root_object(
 ) -> T | None:
     """The first row of a statement as an object (None if there is none); with
     ``render``, as the JSON the statement renders where it can (``gateway.compiled``)."""
-    selected = _with_json(statement, render)
-    if render is not None and selected is not None:
-        statement = selected
+    statement, rendered = _selecting(statement, render)
+    if render is not None and rendered:
         to_object = completed_or(render, to_object)
     rows = await fetch_all(engine, statement.limit(1))
     return to_object(rows[0]) if rows else None
 
 
-def _with_json(
+def _selecting(
     statement: Select[Any], render: ItemRenderer | None, extra: Sequence[Any] = ()
-) -> Select[Any] | None:
-    """The statement with the rendered JSON column (and ``extra`` columns); when the JSON
-    is never NULL, with nothing else: the row's own columns would only be read to be
-    thrown away. None if there is nothing to render."""
+) -> tuple[Select[Any], bool]:
+    """The statement with ``extra`` columns and, where ``render`` can render, the JSON
+    column; whether it did. When the JSON is never NULL, the row's own columns are left
+    out: they would only be read to be thrown away."""
     rendering = render.json(columns_by_name(statement)) if render is not None else None
     if rendering is None:
-        return None
+        return statement.add_columns(*extra), False
     json, complete = rendering
     columns = [json.label(JSON_COLUMN), *extra]
     if complete:
-        return statement.with_only_columns(*columns, maintain_column_froms=True)
-    return statement.add_columns(*columns)
+        return statement.with_only_columns(*columns, maintain_column_froms=True), True
+    return statement.add_columns(*columns), True
 
 
 def _matched_once(
@@ -130,12 +122,13 @@ def _matched_once(
     page: PageRequest,
     render: ItemRenderer | None,
     native_nulls: bool,
-) -> Select[Any] | None:
-    """A page and the list's total from one evaluation of the filter.
+) -> tuple[Select[Any], bool]:
+    """A page and the list's total from one evaluation of the filter; whether the items'
+    JSON is rendered (see :func:`_selecting`).
 
     The matches' ids and sort keys are a materialised CTE: the total counts it, the page is
     its top rows (keyset conditions, order, limit), joined back to the statement for the
-    columns. None if ``render`` was given and cannot render.
+    columns.
     """
     ident = columns_by_name(statement)["id"]
     matches = (
@@ -161,14 +154,10 @@ def _matched_once(
         SortKey(top.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(keys)
     ]
     counted = select(func.count()).select_from(matches).scalar_subquery().label(TOTAL_COLUMN)
-    selected: Select[Any] | None = statement.add_columns(counted)
-    if render is not None:
-        selected = _with_json(statement, render, [counted])
-        if selected is None:
-            return None
-    assert selected is not None
-    return (
+    selected, rendered = _selecting(statement, render, [counted])
+    statement_page = (
         selected.add_columns(*(top.c[f"_k{i}"] for i in range(len(keys))))
         .join(top, top.c.id == ident)
         .order_by(*order_terms(top_keys, reverse=page.backward, native_nulls=native_nulls))
     )
+    return statement_page, rendered

@@ -15,7 +15,6 @@ from gateway.compiled.items import (
     ItemRenderer,
     completed_or,
     item_renderer,
-    plain_items,
 )
 from gateway.resolvers.loaders import ChildListing, ChildPageKey
 from gateway.schema.node import instance
@@ -166,7 +165,8 @@ async def child_connection(
 ) -> Connection[T]:
     """A nested connection (the datasets of a session...), batched over all parents of the
     level: one statement for the pages, one for the totals, each only if asked for.
-    ``prepare`` may load what the page's objects will be asked for, all at once."""
+    ``prepare`` may load what the page's objects will be asked for, all at once (items
+    the database rendered, ``gateway.compiled``, are among them: it should skip those)."""
     loaders = info.context.loaders
     counts = loaders.child_counts(name, listing.statement, listing.parent)
     # Ask for the total now, with every other parent of the level, not after this page
@@ -188,9 +188,7 @@ async def child_connection(
 
     connection = build_connection(rows, page, len(listing.keys(order)), to_node, count)
     if prepare is not None and rows:
-        objects = plain_items(connection.nodes())
-        if objects:
-            await prepare(info, objects)
+        await prepare(info, connection.nodes())
     return connection
 
 

@@ -11,6 +11,7 @@ import strawberry
 from gateway.catalogue import queries
 from gateway.catalogue.models import Datafile as DatafileRow
 from gateway.catalogue.ordering import datafile_keys
+from gateway.compiled.items import plain_items
 from gateway.resolvers.loaders import ChildListing
 from gateway.schema.connection import Connection, child_connection, node_selections, page_of
 from gateway.schema.info import Info
@@ -149,8 +150,10 @@ PREFETCHABLE = frozenset({"sample", "techniques", "parameters"})
 async def prefetch_children(info: Info, datasets: list[Dataset]) -> None:
     """Load the sample, techniques and parameters of a page of datasets up front, if the
     query asks for any of them: one batched statement each, as the loaders would, but
-    without an awaitable per dataset and field."""
-    if not node_selections(info) & PREFETCHABLE:
+    without an awaitable per dataset and field. Datasets the database rendered already
+    (``gateway.compiled``) need nothing."""
+    datasets = plain_items(datasets)
+    if not datasets or not node_selections(info) & PREFETCHABLE:
         return
     ids = [dataset.icat_id for dataset in datasets]
     samples, techniques, parameters = await asyncio.gather(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import strawberry
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 
 from gateway.catalogue import queries
 from gateway.catalogue.models import DataPublication as PublicationRow
@@ -16,7 +17,7 @@ from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import Technique as TechniqueRow
 from gateway.catalogue.ordering import dataset_keys, instrument_keys
 from gateway.catalogue.pagination import SortKey
-from gateway.compiled.items import item_renderer, object_renderer, plain_items
+from gateway.compiled.items import item_renderer, object_renderer
 from gateway.errors import BadUserInput, NotFound
 from gateway.resolvers.listing import root_connection, root_object
 from gateway.schema.connection import Connection, page_of, wants_total
@@ -42,6 +43,8 @@ DoiTarget = Annotated[
     Investigation | Dataset | Datafile | DataPublication,
     strawberry.union("DoiTarget", description="Anything the catalogue holds under a DOI."),
 ]
+
+T = TypeVar("T")
 
 PAGE_ARGUMENTS = "Relay paging: `first`/`after` forwards, `last`/`before` backwards."
 
@@ -82,30 +85,36 @@ class Query:
 
         context = info.context
         now = context.now
-        render = object_renderer(info, "Investigation")
         statement = queries.investigations(context.access)
+
+        def to_object(row: Any) -> Investigation:
+            return Investigation.from_row(row, now)
+
         if id is not None:
             _, icat_id = parse_global_id(id, "Investigation")
-            if render is None:  # the loader: other fields asking for it share the statement
-                row = await context.loaders.investigation.load(icat_id)
-                if row is None:
-                    raise NotFound("No such experiment session.")
-                return Investigation.from_row(row, now)
-            statement = statement.where(InvestigationRow.id == icat_id)
-        elif doi is not None:
-            statement = statement.where(
-                InvestigationRow.doi.in_(queries.doi_variants(normalise_doi(doi)))
+            found = await _one_by_id(
+                info,
+                "Investigation",
+                context.loaders.investigation,
+                lambda: statement.where(InvestigationRow.id == icat_id),
+                icat_id,
+                to_object,
             )
         else:
-            statement = statement.where(
-                InvestigationRow.name == proposal, InvestigationRow.visit_id == visit_id
+            if doi is not None:
+                statement = statement.where(
+                    InvestigationRow.doi.in_(queries.doi_variants(normalise_doi(doi)))
+                )
+            else:
+                statement = statement.where(
+                    InvestigationRow.name == proposal, InvestigationRow.visit_id == visit_id
+                )
+            found = await root_object(
+                context.engine,
+                statement.order_by(InvestigationRow.id),
+                to_object,
+                object_renderer(info, "Investigation"),
             )
-        found = await root_object(
-            context.engine,
-            statement.order_by(InvestigationRow.id),
-            lambda row: Investigation.from_row(row, now),
-            render,
-        )
         if found is None:
             raise NotFound("No such experiment session.")
         return found
@@ -133,13 +142,14 @@ class Query:
     async def dataset(self, info: Info, id: strawberry.ID) -> Dataset:
         _, icat_id = parse_global_id(id, "Dataset")
         context = info.context
-        render = object_renderer(info, "Dataset")
-        if render is None:
-            row = await context.loaders.dataset.load(icat_id)
-            found = Dataset.from_row(row) if row is not None else None
-        else:
-            statement = queries.datasets_by_id(context.access, [icat_id])
-            found = await root_object(context.engine, statement, Dataset.from_row, render)
+        found = await _one_by_id(
+            info,
+            "Dataset",
+            context.loaders.dataset,
+            lambda: queries.datasets_by_id(context.access, [icat_id]),
+            icat_id,
+            Dataset.from_row,
+        )
         if found is None:
             raise NotFound("No such dataset.")
         return found
@@ -170,9 +180,7 @@ class Query:
             item_renderer(info),
             total=wants_total(info),
         )
-        objects = plain_items(connection.nodes())
-        if objects:
-            await prefetch_children(info, objects)
+        await prefetch_children(info, connection.nodes())
         return connection
 
     @strawberry.field(
@@ -181,13 +189,14 @@ class Query:
     async def datafile(self, info: Info, id: strawberry.ID) -> Datafile:
         _, icat_id = parse_global_id(id, "Datafile")
         context = info.context
-        render = object_renderer(info, "Datafile")
-        if render is None:
-            row = await context.loaders.datafile.load(icat_id)
-            found = Datafile.from_row(row) if row is not None else None
-        else:
-            statement = queries.datafiles_by_id(context.access, [icat_id])
-            found = await root_object(context.engine, statement, Datafile.from_row, render)
+        found = await _one_by_id(
+            info,
+            "Datafile",
+            context.loaders.datafile,
+            lambda: queries.datafiles_by_id(context.access, [icat_id]),
+            icat_id,
+            Datafile.from_row,
+        )
         if found is None:
             raise NotFound("No such datafile.")
         return found
@@ -314,6 +323,24 @@ class Query:
             page_of(info, first, after),
             DataPublication.from_row,
         )
+
+
+async def _one_by_id(
+    info: Info,
+    type_name: str,
+    loader: Any,
+    statement: Callable[[], Select[Any]],
+    icat_id: int,
+    to_object: Callable[[Any], T],
+) -> T | None:
+    """One object by ICAT id: rendered by its ``statement`` where what the query asks
+    of it compiles (``gateway.compiled``), else through the request's loader, which other
+    fields asking for the same id share."""
+    render = object_renderer(info, type_name)
+    if render is None:
+        row = await loader.load(icat_id)
+        return to_object(row) if row is not None else None
+    return await root_object(info.context.engine, statement(), to_object, render)
 
 
 def _dataset_conditions(filter: DatasetFilter) -> list[ColumnElement[bool]]:
