@@ -63,13 +63,9 @@ class Template:
     """Never NULL (no guard): the row's other columns are not needed."""
 
 
+@lru_cache(maxsize=512)
 def template(shape: Shape, dialect: Dialect) -> Template | None:
     """The compiled template of a shape, or None if the compiler does not handle it."""
-    return _template(shape, dialect.name, dialect)
-
-
-@lru_cache(maxsize=512)
-def _template(shape: Shape, dialect_name: str, dialect: Dialect) -> Template | None:
     columns: dict[str, Any] = {
         name: literal_column(f"__gw_c{i}__") for i, name in enumerate(shape.columns)
     }
