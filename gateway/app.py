@@ -18,6 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
 
 from gateway.auth.backend import AuthenticationMiddleware, RequestAuthenticator
 from gateway.auth.icat_session import ICATSessionVerifier
@@ -26,6 +28,7 @@ from gateway.auth.policy import Caller
 from gateway.auth.principal import ANONYMOUS, Principal
 from gateway.auth.visibility import Access
 from gateway.catalogue.database import create_engine, create_schema
+from gateway.compiled.operations import Operations
 from gateway.resolvers.context import RequestContext
 from gateway.schema.build import create_schema as create_graphql_schema
 from gateway.settings import Settings
@@ -65,6 +68,11 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
         # three (BEGIN, the query, the ROLLBACK when the connection goes back to the pool).
         self.read_engine = read_engine or engine.execution_options(isolation_level="AUTOCOMMIT")
         self.settings = settings
+        self.operations = (
+            Operations(self.schema, settings, engine.dialect)
+            if Operations.applies(settings, engine)
+            else None
+        )
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         principal: Principal = request.scope.get("principal", ANONYMOUS)
@@ -80,6 +88,34 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
             response=response,
             json_fragments=True,
         )
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Any,
+        context: RequestContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """A query with an operation plan is answered by its one statement
+        (``gateway.compiled.operations``); any other runs the standard way, and a query
+        that ran cleanly gets a plan for the next time."""
+        operations = self.operations
+        if operations is None or request_data.query is None:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        arguments = (request_data.query, request_data.operation_name, request_data.variables)
+        outcome = await operations.answer(context.engine, *arguments, context.access)
+        if outcome.text is not None:
+            return ExecutionResult(data=orjson.Fragment(outcome.text), errors=None)  # type: ignore[arg-type]
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        if outcome.learn and not result.errors and result.data is not None:
+            operations.learn(*arguments, context.access)
+        return result
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data, option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z)
@@ -148,6 +184,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     )
     app.add_middleware(AuthenticationMiddleware, authenticator=RequestAuthenticator(oidc, icat))
     app.state.engine = engine
+    app.state.graphql = graphql
     app.state.settings = settings
     return app
 

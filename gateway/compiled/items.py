@@ -47,8 +47,8 @@ class ItemRenderer:
     shape: Shape
     """Without the outer columns: those are the call site's."""
     dialect: Dialect
-    now: datetime
-    user_name: str | None
+    now: datetime | ColumnElement[Any]
+    user_name: str | ColumnElement[Any] | None
     fragments: bool = False
     """Read the JSON as text and pass it on unparsed (see ``RequestContext``)."""
 
@@ -106,29 +106,44 @@ def _compiling(info: Any) -> bool:
 
 def _renderer(info: Any, type_name: str, fields: tuple[Field, ...]) -> ItemRenderer | None:
     context = info.context
-    settings = context.settings
-    access = context.access
+    return renderer_for(
+        type_name,
+        fields,
+        context.settings,
+        context.access,
+        context.engine.dialect,
+        fragments=context.json_fragments,
+    )
+
+
+def renderer_for(
+    type_name: str,
+    fields: tuple[Field, ...],
+    settings: Any,
+    access: Any,
+    dialect: Dialect,
+    *,
+    fragments: bool = False,
+) -> ItemRenderer | None:
+    """The renderer of these fields of a ``type_name`` for this caller; None for a type
+    the compiler does not render. ``access.now`` and the caller's user name may be SQL
+    expressions (bind parameters of an operation plan, ``gateway.compiled.operations``)."""
     tables = ITEM_TABLES.get(type_name)
     if tables is None:
         return None
+    caller = access.caller
     shape = Shape(
         type_name=type_name,
         fields_key=repr(fields),
         fields=fields,
-        is_staff=access.is_staff,
-        anonymous=access.caller.user_name is None,
+        is_staff=caller.is_staff,
+        anonymous=caller.user_name is None,
         default_page_size=settings.default_page_size,
         max_page_size=settings.max_page_size,
         main_proposer_roles=settings.main_proposer_roles,
         tables=tables,
     )
-    return ItemRenderer(
-        shape,
-        context.engine.dialect,
-        access.now,
-        access.caller.user_name,
-        fragments=context.json_fragments,
-    )
+    return ItemRenderer(shape, dialect, access.now, caller.user_name, fragments=fragments)
 
 
 def completed_or(render: ItemRenderer, to_node: Callable[[Any], T]) -> Callable[[Any], T]:

@@ -102,6 +102,17 @@ def collect(
     return tuple(fields)
 
 
+def gather(
+    request: Request, parent: GraphQLObjectType, selection_set: SelectionSetNode
+) -> list[tuple[str, list[FieldNode]]]:
+    """The field nodes selected on a ``parent`` by a selection set, grouped by response
+    key, in order (the first step of :func:`collect`, for callers that handle each
+    field themselves: the root fields of an operation)."""
+    grouped: dict[str, list[FieldNode]] = {}
+    _gather(request, parent, selection_set, grouped, set())
+    return list(grouped.items())
+
+
 def _gather(
     request: Request,
     parent: GraphQLObjectType,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, String, literal, literal_column
+from sqlalchemy import ClauseElement, ColumnElement, DateTime, String, literal, literal_column
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -134,16 +134,21 @@ def rendered_json(
     dialect: Dialect,
     columns: Mapping[str, Any],
     now: Any,
-    user_name: str | None,
+    user_name: Any,
 ) -> RenderedJSON | None:
-    """The rendering of a shape over these outer columns, for this request's values."""
+    """The rendering of a shape over these outer columns, for this request's values (or
+    SQL expressions in their stead: the bind parameters of an operation plan)."""
     used = template(shape, dialect)
     if used is None:
         return None
-    values: dict[str, Any] = {NOW: literal(now, DateTime())}
+    values: dict[str, Any] = {NOW: _value(now, DateTime())}
     if user_name is not None:
-        values[USER] = literal(user_name, String())
+        values[USER] = _value(user_name, String())
     return RenderedJSON(used, columns, values)
+
+
+def _value(value: Any, type_: TypeEngine[Any]) -> Any:
+    return value if isinstance(value, ClauseElement) else literal(value, type_)
 
 
 def column_names(columns: Mapping[str, Any]) -> tuple[str, ...]:

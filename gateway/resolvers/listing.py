@@ -57,18 +57,9 @@ async def root_connection(
     ``total`` (totalCount is asked for) the page's statement counts the list as well, in
     the same round trip; with ``costly_filter`` too (free text), on PostgreSQL, the filter
     is evaluated once for both (see :func:`_matched_once`)."""
-    native_nulls = supports_nulls_last(engine.dialect.name)
-    if total and costly_filter and engine.dialect.name == "postgresql":
-        statement_page, rendered = _matched_once(statement, keys, page, render, native_nulls)
-    else:
-        extra = []
-        if total:
-            counted = select(func.count()).select_from(statement.order_by(None).subquery())
-            extra.append(counted.scalar_subquery().label(TOTAL_COLUMN))
-        selected, rendered = _selecting(statement, render, extra)
-        statement_page = paged(
-            with_sort_columns(selected, keys), keys, page, native_nulls=native_nulls
-        )
+    statement_page, rendered = page_statement(
+        engine.dialect.name, statement, keys, page, render, total=total, costly_filter=costly_filter
+    )
     if render is not None and rendered:
         to_node = completed_or(render, to_node)
     rows = await fetch_all(engine, statement_page)
@@ -76,6 +67,30 @@ async def root_connection(
     if total and rows:
         count = _known(int(rows[0]._mapping[TOTAL_COLUMN]))
     return build_connection(rows, page, len(keys), to_node, count)
+
+
+def page_statement(
+    dialect_name: str,
+    statement: Select[Any],
+    keys: Sequence[SortKey],
+    page: PageRequest,
+    render: ItemRenderer | None = None,
+    *,
+    total: bool = False,
+    costly_filter: bool = False,
+) -> tuple[Select[Any], bool]:
+    """The statement of a root page (see :func:`root_connection`): its rows carry the
+    sort keys as ``_k0 ..``, the total as ``_total`` with ``total``, the items' JSON as
+    ``_json`` where ``render`` renders them; and whether it does."""
+    native_nulls = supports_nulls_last(dialect_name)
+    if total and costly_filter and dialect_name == "postgresql":
+        return _matched_once(statement, keys, page, render, native_nulls)
+    extra = []
+    if total:
+        counted = select(func.count()).select_from(statement.order_by(None).subquery())
+        extra.append(counted.scalar_subquery().label(TOTAL_COLUMN))
+    selected, rendered = _selecting(statement, render, extra)
+    return paged(with_sort_columns(selected, keys), keys, page, native_nulls=native_nulls), rendered
 
 
 def _known(value: int) -> Callable[[], Awaitable[int]]:
@@ -98,6 +113,16 @@ async def root_object(
         to_object = completed_or(render, to_object)
     rows = await fetch_all(engine, statement.limit(1))
     return to_object(rows[0]) if rows else None
+
+
+def select_rendered(statement: Select[Any], render: ItemRenderer) -> Select[Any] | None:
+    """The statement selecting only its rows' rendered JSON (as ``_json``), or None if
+    ``render`` cannot render them."""
+    rendering = render.json(columns_by_name(statement))
+    if rendering is None:
+        return None
+    json, _ = rendering
+    return statement.with_only_columns(json.label(JSON_COLUMN), maintain_column_froms=True)
 
 
 def _selecting(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, select
 
-from gateway.auth.visibility import released
+from gateway.auth.visibility import Access, released
 from gateway.catalogue import queries
 from gateway.catalogue.models import Instrument as InstrumentRow
 from gateway.catalogue.models import Investigation as InvestigationRow
@@ -31,7 +31,7 @@ async def search_investigations(
     keys = investigation_keys(*(order_by or InvestigationOrder()).key())
     statement = queries.investigations(context.access).where(*within)
     if filter is not None:
-        statement = statement.where(*investigation_conditions(info, filter))
+        statement = statement.where(*investigation_conditions(context.access, filter))
     now = context.now
     return await root_connection(
         context.engine,
@@ -45,8 +45,11 @@ async def search_investigations(
     )
 
 
-def investigation_conditions(info: Info, filter: InvestigationFilter) -> list[ColumnElement[bool]]:
-    access = info.context.access
+def investigation_conditions(
+    access: Access, filter: InvestigationFilter
+) -> list[ColumnElement[bool]]:
+    """The filter as SQL conditions on sessions, for this caller (free text reaches
+    summaries and keywords only where they may read them)."""
     conditions: list[ColumnElement[bool]] = []
     if filter.proposal is not None:
         conditions.append(InvestigationRow.name == filter.proposal)

@@ -63,3 +63,31 @@ def test_malformed_requests_are_graphql_errors(gateway: str) -> None:
     parse = httpx.post(gateway + "/graphql", json={"query": "{ investigations("})
     assert parse.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
     assert "Traceback" not in parse.text
+
+
+def test_repeated_queries_are_answered_by_their_plan(
+    catalogue: AsyncEngine, settings: Settings
+) -> None:
+    """Over HTTP, on PostgreSQL: the second request of an operation (any DOI) is answered
+    by its plan, with the answer the standard path gave."""
+    if catalogue.dialect.name != "postgresql":
+        pytest.skip("operation plans are PostgreSQL's")
+    query = """query($doi: String!) { doi(doi: $doi) { __typename
+      ... on Investigation { proposal title instruments { name } team { role } } } }"""
+    with GatewayServer(settings) as server:
+        url = server.base_url + "/graphql"
+        listed = httpx.post(url, json={"query": "{ investigations(first: 2) { nodes { doi } } }"})
+        dois = [node["doi"] for node in listed.json()["data"]["investigations"]["nodes"]]
+        answers = [
+            httpx.post(url, json={"query": query, "variables": {"doi": doi}})
+            for doi in (dois[0], dois[1], f"doi:{dois[0]}")
+        ]
+        operations = server.app.state.graphql.operations
+        assert operations is not None and operations.answered == 2
+    for response in answers:
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        assert response.json()["data"]["doi"]["__typename"] == "Investigation"
+    first, second, again = (response.json() for response in answers)
+    assert again == first and second != first
+    assert "errors" not in again

@@ -1,9 +1,11 @@
 """Compiled execution answers exactly as the standard path does (PostgreSQL).
 
-Every query runs twice on the same catalogue, as the same caller at the same instant:
-with ``compiled_sql`` on (items rendered as JSON by the page's statement) and off (every
-field resolved by the loaders). Data and errors must be identical, byte for byte once
-serialised; a generated-query property widens the net beyond the hand-written corpus.
+Every query runs on the same catalogue, as the same caller at the same instant: with
+``compiled_sql`` on (items rendered as JSON by the page's statement) and off (every field
+resolved by the loaders); data and errors must be identical, byte for byte once
+serialised. Where the operation gets a plan (``gateway.compiled.operations``: the whole
+operation in one statement), the plan's answer must hold the same data too. A
+generated-query property widens the net beyond the hand-written corpus.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from hypothesis import strategies as st
 from sqlalchemy import event, select
 
 from gateway.app import now_utc
-from gateway.catalogue.models import Dataset
+from gateway.catalogue.models import Dataset, Investigation
+from gateway.compiled.operations import Operations
 from gateway.resolvers.context import RequestContext
 from gateway.schema.node import global_id
 from tests.conftest import STAFF, Client, StatementCounter
@@ -125,6 +128,15 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
                datasets(first: 1) { nodes { name location } } } } } }""",
         {},
     ),
+    # A DOI and lookups by id, with a root __typename and aliases (operation plans).
+    (
+        """query($doi: String!, $id: ID!) { __typename
+             doi(doi: $doi) { __typename ... on Investigation { LANDING summary
+                 instruments { name } team { role user { name fullName } } }
+               ... on Dataset { name } }
+             same: investigation(id: $id) { proposal fileCount datasets { totalCount } } }""",
+        {"doi": "DOI", "id": "SESSION"},
+    ),
     # A PERSONAL field: standard path, FORBIDDEN for all but the owner and staff.
     (
         """{ investigations(first: 3) { nodes { proposal team { user { name email } } } } }""",
@@ -148,10 +160,18 @@ async def _ids(client: Client) -> dict[str, str]:
         dataset = (
             await connection.execute(select(Dataset.id).order_by(Dataset.id).limit(1))
         ).scalar_one()
+        doi = (
+            await connection.execute(select(Investigation.doi).where(Investigation.id == session))
+        ).scalar_one()
     return {
         "SESSION": global_id("Investigation", session),
         "DATASET": global_id("Dataset", dataset),
+        "DOI": f"https://doi.org/{doi}",
     }
+
+
+PLANNED: list[str] = []
+"""Queries the operation plans answered (reset by the tests that count them)."""
 
 
 async def run_both(
@@ -159,7 +179,7 @@ async def run_both(
 ) -> tuple[bytes, bytes]:
     """The serialised result of a query with compiled execution on and off. Compiled, it
     runs twice: JSON as text passed through (``orjson.Fragment``, as over HTTP) and parsed;
-    both must hold the same values."""
+    both must hold the same values, and so must the operation's plan where it answers."""
     access = await client.access(user, now)
     answers = []
     for compiled, fragments in ((True, True), (True, False), (False, False)):
@@ -173,7 +193,28 @@ async def run_both(
         answers.append(serialise(result))
     # PostgreSQL writes its JSON with spaces after colons and commas: compare values.
     assert orjson.loads(answers[0]) == orjson.loads(answers[1]), query
+    planned = await run_planned(client, query, variables, access)
+    if planned is not None:
+        assert orjson.loads(answers[1]) == {"data": planned, "errors": []}, query
+        PLANNED.append(query)
     return answers[1], answers[2]
+
+
+async def run_planned(
+    client: Client, query: str, variables: dict[str, Any], access: Any
+) -> Any | None:
+    """The operation's answer from its plan, made as the endpoint makes it (after a
+    clean standard run), or None if it has none or the plan declined."""
+    operations = Operations(client.schema, client.settings, client.engine.dialect)
+    outcome = await operations.answer(client.engine, query, None, variables, access)
+    assert outcome.text is None and outcome.learn in (True, False)
+    context = RequestContext(engine=client.engine, settings=client.settings, access=access)
+    result = await client.schema.execute(query, variable_values=variables, context_value=context)
+    if not outcome.learn or result.errors:
+        return None
+    operations.learn(query, None, variables, access)
+    outcome = await operations.answer(client.engine, query, None, variables, access)
+    return orjson.loads(outcome.text) if outcome.text is not None else None
 
 
 def serialise(result: Any) -> bytes:
@@ -315,3 +356,107 @@ def test_generated_queries_answer_identically(postgresql: Client, user: str | No
         # Not vacuous: most generated queries answered, and many of them compiled.
         assert len(answered) >= 60, len(answered)
         assert len(compiled_queries) >= 30, len(compiled_queries)
+
+
+DOI_QUERY = """query($doi: String!) { doi(doi: $doi) { __typename
+  ... on Investigation { id proposal title releaseDate instruments { name }
+                         team { role user { name fullName } } }
+  ... on Dataset { name } } }"""
+
+
+@pytest.mark.parametrize("user", [None, "esrf/pi1", STAFF])
+async def test_operation_plans_answer_other_values_of_their_lookups(
+    postgresql: Client, user: str | None
+) -> None:
+    """A plan learnt from one request answers the next ones, whatever their DOI or id, as
+    the standard path does; what it cannot answer (not a session, unknown, an empty DOI, a
+    row whose DATA fields the caller may not read) it declines."""
+    async with postgresql.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(Investigation.id, Investigation.doi.label("doi")).order_by(Investigation.id)
+            )
+        ).all()
+        dataset_doi = (
+            await connection.execute(select(Dataset.doi).where(Dataset.doi.is_not(None)).limit(1))
+        ).scalar()
+    access = await postgresql.access(user)
+    context = RequestContext(engine=postgresql.engine, settings=postgresql.settings, access=access)
+    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
+    page_query = """query($id: ID!) { investigation(id: $id) { proposal summary fileCount
+        datasets(first: 3) { totalCount nodes { name } } } }"""
+    learnt = {DOI_QUERY: {"doi": rows[0].doi}, page_query: {"id": global_id("Investigation", 1)}}
+    for query, variables in learnt.items():
+        outcome = await operations.answer(postgresql.engine, query, None, variables, access)
+        assert outcome.text is None and outcome.learn
+        operations.learn(query, None, variables, access)
+    answered = declined = 0
+    asks = [(DOI_QUERY, {"doi": doi.lower()}) for _, doi in rows]
+    asks += [(page_query, {"id": global_id("Investigation", i)}) for i, _ in rows]
+    asks += [(DOI_QUERY, {"doi": dataset_doi}), (DOI_QUERY, {"doi": "10.0/none"})]
+    asks += [(DOI_QUERY, {"doi": "  "}), (page_query, {"id": "not an id"})]
+    for query, variables in asks:
+        outcome = await operations.answer(postgresql.engine, query, None, variables, access)
+        result = await postgresql.schema.execute(
+            query, variable_values=variables, context_value=context
+        )
+        if outcome.text is None:
+            declined += 1
+            continue
+        answered += 1
+        assert result.errors is None, (variables, result.errors)
+        assert orjson.loads(outcome.text) == result.data, variables
+    # Not vacuous: sessions answered; the dataset's DOI, the unknown one, the bad input
+    # and (unless staff) DATA fields of sessions the caller may not read declined.
+    assert answered >= len(rows), (answered, declined)
+    assert declined >= 4
+    if user == STAFF:
+        assert declined == 4
+
+
+async def test_the_portal_queries_get_plans(postgresql: Client) -> None:
+    """The session list, the session page and a DOI are planned for every kind of caller."""
+    ids = await _ids(postgresql)
+    queries = [
+        (CORPUS[0][0].replace("LANDING", SESSION_FIELDS), CORPUS[0][1]),
+        (CORPUS[4][0], {"id": ids["SESSION"]}),
+        (DOI_QUERY, {"doi": ids["DOI"]}),
+    ]
+    for user in (None, "esrf/pi1", STAFF):
+        access = await postgresql.access(user)
+        for query, variables in queries:
+            assert await run_planned(postgresql, query, variables, access) is not None, (
+                user,
+                query,
+            )
+
+
+@pytest.mark.parametrize("user", [None, "esrf/pi1"])
+async def test_planned_pages_end_where_the_standard_pages_end(
+    postgresql: Client, user: str | None
+) -> None:
+    """Page sizes around the list's length (and 0): the same nodes, total and page info."""
+    access = await postgresql.access(user)
+    context = RequestContext(engine=postgresql.engine, settings=postgresql.settings, access=access)
+    query = """query($first: Int, $released: Boolean) {
+      investigations(first: $first, filter: {released: $released}) {
+        __typename totalCount pageInfo { __typename hasNextPage hasPreviousPage }
+        nodes { proposal startDate } } }"""
+    counted = await postgresql.schema.execute(
+        query, variable_values={"first": 0, "released": True}, context_value=context
+    )
+    assert counted.data is not None
+    total = counted.data["investigations"]["totalCount"]
+    assert 0 < total < 200
+    answered = 0
+    for released in (True, False):
+        for first in (0, 1, total - 1, total, total + 1, None):
+            variables = {"first": first, "released": released}
+            planned = await run_planned(postgresql, query, variables, access)
+            result = await postgresql.schema.execute(
+                query, variable_values=variables, context_value=context
+            )
+            assert planned is not None, variables
+            assert planned == result.data, variables
+            answered += 1
+    assert answered == 12

@@ -1,0 +1,665 @@
+"""Whole operations compiled to one statement, kept, and run straight on the driver.
+
+``gateway.compiled`` renders what a query asks of objects inside the statements the root
+resolvers send. What is left per request is the machinery around them: strawberry's and
+graphql-core's execution, building the root statement and its SQLAlchemy cache key,
+result rows. For a small lookup (a DOI) that is most of the time and the reason a worker
+serves a few hundred requests a second instead of a thousand.
+
+An *operation plan* removes it. The first time an operation runs (the standard way, with
+its answer checked: no errors), its root fields are compiled into one PostgreSQL statement
+that returns the whole ``data`` object as JSON, with the request's values (clock, user
+name, and the arguments that name one object: ``doi``, ``id``) as bind parameters. The
+SQL text is kept; later requests of the same operation bind their values and run it on
+the asyncpg connection directly, and the JSON goes into the response as it is.
+
+A plan is kept per operation text and name, per caller shape (anonymous, a user, staff)
+and per value of every other variable (filters, page sizes: they shape the statement).
+
+The plan answers only where its answer is exactly the standard one. Everything else is
+declined, and the request runs the standard way:
+
+- root fields other than ``investigations`` (first page, forward), ``investigation(id:)``,
+  ``dataset(id:)``, ``datafile(id:)``, ``doi`` (when it names a session) and
+  ``__typename``; anything under them that ``gateway.compiled`` does not render;
+- cursors, ``edges`` and ``pageInfo`` cursors of the root list;
+- arguments that do not convert (a malformed id, an empty DOI): the standard path reports
+  the error;
+- a root field whose answer is NULL (not found, a row whose DATA fields the caller may
+  not read): the statement returns no row, and the standard path says why.
+
+A plan that declines most of the time is dropped. Mutations, subscriptions, batched
+requests and other databases always run the standard way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLObjectType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    VariableNode,
+    parse,
+    value_from_ast_untyped,
+    visit,
+)
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.language import Visitor
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    String,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    false,
+    func,
+    literal,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSON as JSON_TYPE
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.auth.policy import Caller
+from gateway.auth.visibility import Access
+from gateway.catalogue import queries
+from gateway.catalogue.models import Investigation as InvestigationRow
+from gateway.catalogue.ordering import investigation_keys
+from gateway.catalogue.pagination import SortKey, order_terms, page_request
+from gateway.compiled.items import JSON_COLUMN, renderer_for
+from gateway.compiled.selection import Field, Request, Unsupported, collect, gather
+from gateway.errors import GatewayError
+from gateway.resolvers.listing import TOTAL_COLUMN, page_statement, select_rendered
+from gateway.settings import Settings
+
+logger = logging.getLogger("gateway.compiled")
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+NOW = "gw_now"
+USER = "gw_user"
+
+LOOKUPS: Mapping[str, str] = {
+    "doi": "doi",
+    "investigation": "id",
+    "dataset": "id",
+    "datafile": "id",
+}
+"""Root fields whose argument names one object: its value is a bind parameter of the
+plan, not part of the plan's key."""
+
+DECLINE_LIMIT = 32
+"""A plan that declined more than half of its first this-many uses is dropped."""
+
+
+class LRU(Generic[K, V]):
+    """A small least-recently-used map."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A bind parameter of a plan: a request's value (a variable, or a literal of the
+    document) converted as the resolver would; a conversion that raises declines."""
+
+    bind: str
+    variable: str | None
+    literal: Any
+    convert: Callable[[Any], Any]
+
+
+@dataclass
+class Plan:
+    sql: str
+    binds: tuple[str, ...]
+    """Bind parameter names in the statement's positional order."""
+    constants: dict[str, Any]
+    parameters: tuple[Parameter, ...]
+    processors: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    """The dialect's conversions of request values (arrays), by bind name."""
+    answered: int = 0
+    declined: int = 0
+
+    def arguments(self, variables: Mapping[str, Any], access: Access) -> list[Any]:
+        values = dict(self.constants)
+        values[NOW] = access.now
+        values[USER] = access.caller.user_name
+        for parameter in self.parameters:
+            raw = (
+                variables.get(parameter.variable)
+                if parameter.variable is not None
+                else parameter.literal
+            )
+            values[parameter.bind] = parameter.convert(raw)
+        for name, process in self.processors.items():
+            values[name] = process(values[name])
+        return [values[name] for name in self.binds]
+
+    @property
+    def worth_keeping(self) -> bool:
+        uses = self.answered + self.declined
+        return uses < DECLINE_LIMIT or self.declined * 2 <= uses
+
+
+@dataclass
+class Document:
+    """An operation of a document, parsed, with what keys its plans."""
+
+    operation: OperationDefinitionNode
+    fragments: dict[str, FragmentDefinitionNode]
+    structural: tuple[str, ...]
+    """Variables whose values shape the statement (all but the lookups' arguments)."""
+    plans: LRU[tuple[Any, ...], Plan | Unplanned] = field(default_factory=lambda: LRU(64))
+
+
+class Unplanned:
+    """Marks a shape that has no plan (it cannot be compiled, or was dropped)."""
+
+
+UNPLANNED = Unplanned()
+_NO_DOCUMENT = object()
+
+
+class Outcome:
+    """What :meth:`Operations.answer` did: answered (``text``), or not and why."""
+
+    __slots__ = ("learn", "text")
+
+    def __init__(self, text: str | None = None, learn: bool = False) -> None:
+        self.text = text
+        self.learn = learn
+
+
+DECLINED = Outcome()
+UNKNOWN = Outcome(learn=True)
+
+
+class Operations:
+    """The operation plans of one endpoint (per process: each worker learns its own)."""
+
+    def __init__(self, schema: Any, settings: Settings, dialect: Dialect) -> None:
+        self._strawberry = schema
+        self._schema: GraphQLSchema = schema._schema
+        self._settings = settings
+        self._dialect = dialect
+        self._documents: LRU[tuple[str, str | None], Any] = LRU(256)
+        self.answered = 0
+        """Requests answered by a plan (a figure for tests and operators)."""
+
+    @staticmethod
+    def applies(settings: Settings, engine: AsyncEngine) -> bool:
+        return bool(settings.compiled_sql) and engine.dialect.name == "postgresql"
+
+    # ----------------------------------------------------------------------------------
+    # Answering
+    # ----------------------------------------------------------------------------------
+
+    async def answer(
+        self,
+        engine: AsyncEngine,
+        query: str,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        access: Access,
+    ) -> Outcome:
+        """The ``data`` of the operation as JSON text, from its plan, if it has one that
+        answers; ``learn`` when it should be planned after it ran the standard way."""
+        document = self._document(query, operation_name)
+        if document is None:
+            return DECLINED
+        coerced = self._coerce(document, variables)
+        if coerced is None:
+            return DECLINED
+        key = (_shape(access), *(_key(coerced.get(name)) for name in document.structural))
+        plan = document.plans.get(key)
+        if plan is None:
+            return UNKNOWN
+        if isinstance(plan, Unplanned):
+            return DECLINED
+        try:
+            arguments = plan.arguments(coerced, access)
+        except (GatewayError, ValueError, TypeError, AttributeError):
+            return DECLINED  # the standard path reports the bad argument
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            text = await raw.driver_connection.fetchval(plan.sql, *arguments)  # type: ignore[union-attr]
+        if text is None:
+            plan.declined += 1
+            if not plan.worth_keeping:
+                document.plans.put(key, UNPLANNED)
+            return DECLINED
+        plan.answered += 1
+        self.answered += 1
+        return Outcome(text)
+
+    def learn(
+        self,
+        query: str,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        access: Access,
+    ) -> None:
+        """Plan the operation for this shape: call after it ran the standard way without
+        errors (so it parsed, validated and its arguments were accepted)."""
+        document = self._document(query, operation_name)
+        if document is None:
+            return
+        coerced = self._coerce(document, variables)
+        if coerced is None:
+            return
+        key = (_shape(access), *(_key(coerced.get(name)) for name in document.structural))
+        if document.plans.get(key) is not None:
+            return
+        try:
+            plan: Plan | Unplanned = self._plan(document, coerced, access)
+        except (Unsupported, GatewayError) as error:
+            logger.debug("operation not planned: %r", error)
+            plan = UNPLANNED
+        except Exception:  # a plan is an optimisation: never fail a request over one
+            logger.exception("could not plan an operation; it runs the standard way")
+            plan = UNPLANNED
+        document.plans.put(key, plan)
+
+    def _document(self, query: str, operation_name: str | None) -> Document | None:
+        key = (query, operation_name)
+        document = self._documents.get(key)
+        if document is None:
+            document = _read(query, operation_name) or _NO_DOCUMENT
+            self._documents.put(key, document)
+        return document if isinstance(document, Document) else None
+
+    def _coerce(
+        self, document: Document, variables: Mapping[str, Any] | None
+    ) -> dict[str, Any] | None:
+        definitions = document.operation.variable_definitions
+        if not definitions:
+            return {}
+        coerced = get_variable_values(self._schema, definitions, dict(variables or {}))
+        if isinstance(coerced, list):
+            return None  # errors: the standard path reports them
+        return coerced.coerced
+
+    # ----------------------------------------------------------------------------------
+    # Planning
+    # ----------------------------------------------------------------------------------
+
+    def _plan(self, document: Document, coerced: dict[str, Any], access: Access) -> Plan:
+        user = (
+            bindparam(USER, None, type_=String()) if access.caller.user_name is not None else None
+        )
+        planning = _Planning(
+            request=Request(self._schema, document.fragments, VariableValues({}, coerced)),
+            access=Access(
+                caller=Caller(user_name=user, is_staff=access.is_staff),  # type: ignore[arg-type]
+                now=bindparam(NOW, None, type_=DateTime()),  # type: ignore[arg-type]
+            ),
+            settings=self._settings,
+            dialect=self._dialect,
+            strawberry=self._strawberry,
+        )
+        query_type = self._schema.query_type
+        assert query_type is not None
+        entries: list[tuple[str, Any]] = []
+        answers: list[ColumnElement[Any]] = []
+        for key, nodes in gather(planning.request, query_type, document.operation.selection_set):
+            name = nodes[0].name.value
+            if name == "__typename":
+                entries.append((key, literal(query_type.name)))
+                continue
+            build = _ROOTS.get(name)
+            if build is None:
+                raise Unsupported(name)
+            entries.append((key, len(answers)))
+            answers.append(build(planning, query_type, nodes).label(f"r{len(answers)}"))
+        if not answers:
+            raise Unsupported("nothing to read")
+        # Each root field's answer once, in a subquery; no row if any of them is NULL.
+        inner = select(*answers).subquery("answers")
+        pairs: list[Any] = []
+        for key, value in entries:
+            pairs += [literal(key), inner.c[f"r{value}"] if isinstance(value, int) else value]
+        statement = (
+            select(cast(func.json_build_object(*pairs), Text))
+            .select_from(inner)
+            .where(and_(*(column.is_not(None) for column in inner.c)))
+        )
+        compiled = statement.compile(dialect=self._dialect)
+        sql = str(compiled)
+        if "POSTCOMPILE" in sql:
+            raise Unsupported("expanding parameters")
+        binds = tuple(compiled.positiontup or ())
+        processors: dict[str, Any] = dict(compiled._bind_processors)
+        constants = {
+            name: processors[name](value) if name in processors else value
+            for name, value in compiled.construct_params().items()
+            if name not in planning.request_binds
+        }
+        request_processors = {
+            name: processors[name] for name in planning.request_binds if name in processors
+        }
+        return Plan(sql, binds, constants, tuple(planning.parameters), request_processors)
+
+
+def _shape(access: Access) -> str:
+    caller = access.caller
+    if caller.user_name is None:
+        return "anonymous"
+    return "staff" if caller.is_staff else "user"
+
+
+def _key(value: Any) -> str:
+    return repr(value)
+
+
+def _read(query: str, operation_name: str | None) -> Document | None:
+    """The operation to plan, or None (not a query, not found, does not parse)."""
+    try:
+        document = parse(query, no_location=True)
+    except Exception:  # the standard path reports syntax errors
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [o for o in operations if o.name and o.name.value == operation_name]
+    if len(operations) != 1 or operations[0].operation != OperationType.QUERY:
+        return None
+    operation = operations[0]
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    return Document(operation, fragments, _structural(operation, fragments))
+
+
+def _structural(
+    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> tuple[str, ...]:
+    """The variables whose values shape the plan: all, but those used once, as the whole
+    value of a lookup's argument on a root field of the operation itself."""
+    uses: dict[str, int] = {}
+
+    class Uses(Visitor):
+        def enter_variable(self, node: VariableNode, *_: Any) -> None:
+            uses[node.name.value] = uses.get(node.name.value, 0) + 1
+
+    for node in [operation.selection_set, *fragments.values()]:
+        visit(node, Uses())
+    lookups = set()
+    for selection in operation.selection_set.selections:
+        if isinstance(selection, FieldNode) and selection.name.value in LOOKUPS:
+            for argument in selection.arguments or ():
+                value = argument.value
+                if argument.name.value == LOOKUPS[selection.name.value] and isinstance(
+                    value, VariableNode
+                ):
+                    lookups.add(value.name.value)
+    names = [d.variable.name.value for d in operation.variable_definitions or ()]
+    return tuple(sorted(n for n in names if not (n in lookups and uses.get(n) == 1)))
+
+
+# --------------------------------------------------------------------------------------
+# Root fields
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Planning:
+    request: Request
+    access: Access
+    settings: Settings
+    dialect: Dialect
+    strawberry: Any
+    parameters: list[Parameter] = field(default_factory=list)
+
+    @property
+    def request_binds(self) -> set[str]:
+        return {NOW, USER, *(p.bind for p in self.parameters)}
+
+    def parameter(
+        self, node: FieldNode, argument: str, type_: Any, convert: Callable[[Any], Any]
+    ) -> Any:
+        """A bind parameter for a lookup's argument (a variable or a literal)."""
+        name = f"gw_p{len(self.parameters)}"
+        for given in node.arguments or ():
+            if given.name.value == argument:
+                value = given.value
+                variable = value.name.value if isinstance(value, VariableNode) else None
+                break
+        else:
+            raise Unsupported(f"{argument} not given")
+        literal_value = value_from_ast_untyped(value) if variable is None else None
+        self.parameters.append(Parameter(name, variable, literal_value, convert))
+        return bindparam(name, None, type_=type_)
+
+    def arguments(self, parent: GraphQLObjectType, node: FieldNode) -> dict[str, Any]:
+        """The field's arguments as the resolver gets them (strawberry's input types)."""
+        from strawberry.types.arguments import convert_arguments
+
+        definition = parent.fields[node.name.value]
+        coerced = get_argument_values(definition, node, self.request.variables)
+        strawberry_field = definition.extensions["strawberry-definition"]
+        converter = self.strawberry.schema_converter
+        return convert_arguments(
+            coerced,
+            strawberry_field.arguments,
+            scalar_registry=converter.scalar_registry,
+            config=self.strawberry.config,
+        )
+
+    def fields(self, type_name: str, nodes: list[FieldNode]) -> tuple[Field, ...]:
+        parent = self.request.schema.get_type(type_name)
+        assert isinstance(parent, GraphQLObjectType)
+        return collect(self.request, parent, [n.selection_set for n in nodes if n.selection_set])
+
+    def renderer(self, type_name: str, fields: tuple[Field, ...]) -> Any:
+        render = renderer_for(type_name, fields, self.settings, self.access, self.dialect)
+        if render is None:
+            raise Unsupported(type_name)
+        return render
+
+
+def _one(
+    planning: _Planning, type_name: str, nodes: list[FieldNode], statement: Any
+) -> ColumnElement[Any]:
+    """The rendered JSON of the first row of a statement (NULL: none, or not rendered)."""
+    render = planning.renderer(type_name, planning.fields(type_name, nodes))
+    rendered = select_rendered(statement, render)
+    if rendered is None:
+        raise Unsupported(type_name)
+    json: ColumnElement[Any] = rendered.limit(1).scalar_subquery()
+    return json
+
+
+def _global_id(type_name: str) -> Callable[[Any], int]:
+    from gateway.schema.node import parse_global_id
+
+    def convert(value: Any) -> int:
+        return parse_global_id(value, type_name)[1]
+
+    return convert
+
+
+def _by_id(
+    type_name: str, statement: Callable[[Access, Any], Any]
+) -> Callable[[_Planning, GraphQLObjectType, list[FieldNode]], ColumnElement[Any]]:
+    def build(
+        planning: _Planning, parent: GraphQLObjectType, nodes: list[FieldNode]
+    ) -> ColumnElement[Any]:
+        given = {a.name.value for a in nodes[0].arguments or ()}
+        if given != {"id"} or len(nodes) != 1:
+            raise Unsupported("only by id")
+        icat_id = planning.parameter(nodes[0], "id", BigInteger(), _global_id(type_name))
+        return _one(planning, type_name, nodes, statement(planning.access, icat_id))
+
+    return build
+
+
+def _doi(
+    planning: _Planning, parent: GraphQLObjectType, nodes: list[FieldNode]
+) -> ColumnElement[Any]:
+    from gateway.schema.lookup import normalise_doi
+
+    if len(nodes) != 1:
+        raise Unsupported("doi twice")
+
+    def variants(doi: Any) -> list[str]:
+        if not isinstance(doi, str) or not doi.strip():
+            raise ValueError("empty DOI")
+        return queries.doi_variants(normalise_doi(doi))
+
+    dois = planning.parameter(nodes[0], "doi", ARRAY(String()), variants)
+    # As ``find_by_doi``: sessions first; anything else (a dataset's DOI, none) declines.
+    statement = queries.investigations(planning.access).where(InvestigationRow.doi == any_(dois))
+    return _one(planning, "Investigation", nodes, statement)
+
+
+CONNECTION_FIELDS = frozenset({"totalCount", "pageInfo", "nodes", "__typename"})
+PAGE_INFO_FIELDS = frozenset({"hasNextPage", "hasPreviousPage", "__typename"})
+
+
+def _investigations(
+    planning: _Planning, parent: GraphQLObjectType, nodes: list[FieldNode]
+) -> ColumnElement[Any]:
+    from gateway.schema.inputs import InvestigationOrder
+    from gateway.schema.investigation_search import investigation_conditions
+
+    if len(nodes) != 1:
+        raise Unsupported("investigations twice")
+    arguments = planning.arguments(parent, nodes[0])
+    if any(arguments.get(name) is not None for name in ("after", "last", "before")):
+        raise Unsupported("only the first page")
+    settings = planning.settings
+    page = page_request(
+        first=arguments.get("first"),
+        after=None,
+        last=None,
+        before=None,
+        default_size=settings.default_page_size,
+        max_size=settings.max_page_size,
+    )
+    connection_type = parent.fields["investigations"].type
+    while hasattr(connection_type, "of_type"):
+        connection_type = connection_type.of_type
+    fields = planning.fields(connection_type.name, nodes)
+    for selected in fields:
+        if selected.name not in CONNECTION_FIELDS:
+            raise Unsupported(f"{selected.name} of a root list")
+        if selected.name == "pageInfo" and any(
+            child.name not in PAGE_INFO_FIELDS for child in selected.children
+        ):
+            raise Unsupported("cursors")
+    items = [f for f in fields if f.name == "nodes"]
+    render = planning.renderer("Investigation", items[0].children) if items else None
+    search = arguments.get("filter")
+    access = planning.access
+    statement = queries.investigations(access)
+    if search is not None:
+        statement = statement.where(*investigation_conditions(access, search))
+    keys = investigation_keys(*(arguments.get("order_by") or InvestigationOrder()).key())
+    total = any(f.name == "totalCount" for f in fields)
+    rows, rendered = page_statement(
+        planning.dialect.name,
+        statement,
+        keys,
+        page,
+        render,
+        total=total,
+        costly_filter=search is not None and search.search is not None,
+    )
+    if render is not None and not rendered:
+        raise Unsupported("items not rendered")
+    page_rows = rows.subquery("page_rows")
+    ordered = [
+        SortKey(page_rows.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(keys)
+    ]
+    numbered = select(
+        page_rows,
+        func.row_number().over(order_by=order_terms(ordered, native_nulls=True)).label("_rn"),
+    ).subquery("numbered")
+    shown = numbered.c._rn <= page.limit
+    pairs: list[Any] = []
+    for selected in fields:
+        if selected.name == "__typename":
+            value: Any = literal(connection_type.name)
+        elif selected.name == "totalCount":
+            value = func.coalesce(func.max(numbered.c[TOTAL_COLUMN]), 0)
+        elif selected.name == "pageInfo":
+            value = func.json_build_object(*_page_info(selected, numbered, page.limit))
+        else:
+            value = func.coalesce(
+                func.json_agg(aggregate_order_by(numbered.c[JSON_COLUMN], numbered.c._rn)).filter(
+                    shown
+                ),
+                literal("[]").cast(JSON_TYPE),
+            )
+        pairs += [literal(selected.key), value]
+    statement_json = select(func.json_build_object(*pairs)).select_from(numbered)
+    if render is not None:
+        # A row rendered NULL (its DATA fields are not the caller's): decline.
+        every = func.coalesce(
+            func.bool_and(numbered.c[JSON_COLUMN].is_not(None)).filter(shown), true()
+        )
+        statement_json = statement_json.having(every)
+    return statement_json.scalar_subquery()
+
+
+def _page_info(selected: Field, numbered: Any, limit: int) -> list[Any]:
+    pairs: list[Any] = []
+    for child in selected.children:
+        if child.name == "__typename":
+            value: Any = literal("PageInfo")
+        elif child.name == "hasNextPage":
+            value = func.count() > limit
+        else:  # hasPreviousPage: the first page has none before it
+            value = false()
+        pairs += [literal(child.key), value]
+    return pairs
+
+
+_ROOTS: dict[str, Callable[[_Planning, GraphQLObjectType, list[FieldNode]], ColumnElement[Any]]] = {
+    "investigations": _investigations,
+    "investigation": _by_id(
+        "Investigation",
+        lambda access, icat_id: queries.investigations(access).where(
+            InvestigationRow.id == icat_id
+        ),
+    ),
+    "dataset": _by_id("Dataset", lambda access, icat_id: queries.datasets_by_id(access, [icat_id])),
+    "datafile": _by_id(
+        "Datafile", lambda access, icat_id: queries.datafiles_by_id(access, [icat_id])
+    ),
+    "doi": _doi,
+}
