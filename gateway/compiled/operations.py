@@ -348,8 +348,9 @@ class Operations:
             answers.append(build(planning, query_type, nodes).label(f"r{len(answers)}"))
         if not answers:
             raise Unsupported("nothing to read")
-        # Each root field's answer once, in a subquery; no row if any of them is NULL.
-        inner = select(*answers).subquery("answers")
+        # Each root field's answer once (a materialised CTE: a subquery would be inlined
+        # and every answer computed twice); no row if any of them is NULL.
+        inner = select(*answers).cte("answers").prefix_with("MATERIALIZED")
         pairs: list[Any] = []
         for key, value in entries:
             pairs += [literal(key), inner.c[f"r{value}"] if isinstance(value, int) else value]
