@@ -208,7 +208,8 @@ async def _write_meta(dsn: str, meta: dict[str, Any]) -> None:
 
 
 async def _ensure_indexes(dsn: str) -> bool:
-    """Create the gateway's indexes (``gateway.catalogue.indexes``) that are missing."""
+    """Create the gateway's indexes (``gateway.catalogue.indexes``) that are missing, and
+    drop the ones they supersede."""
     connection = await asyncpg.connect(dsn)
     try:
         existing = {
@@ -219,8 +220,9 @@ async def _ensure_indexes(dsn: str) -> bool:
         }
     finally:
         await connection.close()
-    wanted = {name for name, _table, _columns in indexes_module.GATEWAY_INDEXES}
-    if wanted <= existing:
+    wanted = {str(index.name) for index in indexes_module.indexes_for("postgresql")}
+    superseded = set(indexes_module.SUPERSEDED["postgresql"]) & existing
+    if wanted <= existing and not superseded:
         return False
     engine = create_engine(
         Settings(database_url=dsn.replace("postgresql://", "postgresql+asyncpg://", 1))

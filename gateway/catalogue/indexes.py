@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy import Connection, Index, Table
+from sqlalchemy import Connection, Index, Table, text
 from sqlalchemy.schema import CreateIndex
 
 from gateway.catalogue.models import IcatBase
@@ -53,15 +53,23 @@ def postgresql_indexes() -> tuple[Index, ...]:
 
     The portal's default order is by start date, descending, NULLs last; only PostgreSQL
     can store an index in that order (MariaDB has no NULLS LAST, SQLite no such index).
+    The release date is a third key column: "released sessions, newest first" then skips
+    the newest sessions, still under embargo, on the index alone, without reading their
+    rows (at 1M datasets, 15,000 of them before the first released one).
     """
     investigation = IcatBase.metadata.tables["INVESTIGATION"]
     return (
         Index(
-            "GW_INVESTIGATION_STARTDATE_DESC",
+            "GW_INVESTIGATION_NEWEST",
             investigation.c.STARTDATE.desc().nulls_last(),
             investigation.c.ID.desc(),
+            investigation.c.RELEASEDATE,
         ).ddl_if(dialect="postgresql"),  # it attaches to the table: keep create_all honest
     )
+
+
+SUPERSEDED = {"postgresql": ("GW_INVESTIGATION_STARTDATE_DESC",)}
+"""Indexes of earlier versions that an index above replaces: dropped in embedded mode."""
 
 
 def indexes_for(dialect_name: str) -> tuple[Index, ...]:
@@ -70,9 +78,11 @@ def indexes_for(dialect_name: str) -> tuple[Index, ...]:
 
 
 def create_gateway_indexes(connection: Connection) -> None:
-    """Create the indexes that do not exist yet (embedded mode)."""
+    """Create the indexes that do not exist yet, drop superseded ones (embedded mode)."""
     for index in indexes_for(connection.dialect.name):
         index.create(connection, checkfirst=True)
+    for name in SUPERSEDED.get(connection.dialect.name, ()):
+        connection.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
 
 
 def gateway_index_ddl(connection: Connection) -> list[str]:
