@@ -460,3 +460,20 @@ async def test_planned_pages_end_where_the_standard_pages_end(
             assert planned == result.data, variables
             answered += 1
     assert answered == 12
+
+
+async def test_an_operation_that_cannot_be_planned_is_given_up(postgresql: Client) -> None:
+    """``me`` has no plan: after a few shapes (page sizes here; cursors in practice) the
+    operation is no longer planned, and stops costing a planning attempt per request."""
+    query = """query($n: Int) { me { userName } investigations(first: $n) { nodes { id } } }"""
+    access = await postgresql.access("esrf/pi1")
+    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
+    tries = 0
+    for n in range(1, 20):
+        outcome = await operations.answer(postgresql.engine, query, None, {"n": n}, access)
+        assert outcome.text is None
+        if not outcome.learn:
+            break
+        tries += 1
+        operations.learn(query, None, {"n": n}, access)
+    assert tries == 8
