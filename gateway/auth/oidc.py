@@ -13,7 +13,10 @@ Key handling, in short:
   its keys), but at most one per ``jwks_refetch_interval_seconds``, so a stream of tokens
   with made-up key ids cannot turn the gateway into a load generator against the IdP;
 - keys older than ``jwks_max_age_seconds`` are re-downloaded so a key the provider
-  withdrew stops being trusted; if that download fails the old keys keep working.
+  withdrew stops being trusted; if that download fails the old keys keep working;
+- a verified token is remembered for ``VERIFIED_SECONDS`` (at most until it expires, and
+  only while the keys it was verified with are the current ones): a client sends the same
+  token with every request, and its signature is checked once.
 
 The cache is per process and per verifier: it is a cache, not shared state.
 """
@@ -52,6 +55,16 @@ _ACCESS_TOKEN_HEADER_TYPES: Final = frozenset({"jwt", "at+jwt", "application/at+
 # Keycloak also marks the token kind in a "typ" claim: access tokens are "Bearer", while
 # ID tokens ("ID") are signed with the same key and may carry the same audience.
 _ACCESS_TOKEN_CLAIM_TYPES: Final = frozenset({"bearer"})
+
+
+VERIFIED_SECONDS: Final = 60.0
+"""A verified token is trusted again without checking its signature for this long, at
+most until it expires, and only while the keys it was verified with are the current ones
+(a re-download of the JWKS forgets it). A client sends the same token with every request
+for minutes; its RSA or ECDSA verification was a fifth of a small request's time."""
+
+VERIFIED_TOKENS: Final = 4096
+"""At most this many verified tokens are remembered per process (oldest dropped first)."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +156,8 @@ class OIDCVerifier:
         # of asking the provider again.
         self._attempts = 0
         self._last_error: UpstreamUnavailable | None = None
+        # Tokens verified lately: principal, until when (wall clock), under which keys.
+        self._verified: dict[str, tuple[Principal, float, tuple[jwk.Key, ...] | None]] = {}
 
     @property
     def config(self) -> OIDCConfig:
@@ -155,6 +170,27 @@ class OIDCVerifier:
         :raises AuthenticationError: the token is not acceptable (the reason says why).
         :raises UpstreamUnavailable: the identity provider could not be consulted.
         """
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            principal, until, keys = remembered
+            fresh = self._clock() - self._keys_loaded_at < self._config.jwks_max_age_seconds
+            if keys is self._keys and fresh and time.time() < until:
+                return principal
+            del self._verified[token]
+        principal, expires = await self._verify(token)
+        self._remember(token, principal, expires)
+        return principal
+
+    def _remember(self, token: str, principal: Principal, expires: Any) -> None:
+        """Keep a verified token's principal for a while (see ``VERIFIED_SECONDS``)."""
+        until = time.time() + VERIFIED_SECONDS
+        if isinstance(expires, int | float):
+            until = min(until, float(expires))
+        self._verified[token] = (principal, until, self._keys)
+        while len(self._verified) > VERIFIED_TOKENS:
+            self._verified.pop(next(iter(self._verified)))
+
+    async def _verify(self, token: str) -> tuple[Principal, Any]:
         header = self._read_header(token)
         algorithm = header.get("alg")
         # Pinned before any key lookup: "none", HS256 keyed with a public key and friends
@@ -179,7 +215,7 @@ class OIDCVerifier:
         except (JoseError, ValueError):
             raise AuthenticationError("malformed token") from None
         self._check_claims(claims)
-        return self._principal(claims)
+        return self._principal(claims), claims.get("exp")
 
     # -- token parsing ------------------------------------------------------------------
 

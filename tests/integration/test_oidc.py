@@ -531,3 +531,54 @@ def test_config_refuses_algorithms_without_public_keys(algorithm: str) -> None:
 def test_config_refuses_a_non_url_issuer() -> None:
     with pytest.raises(ValueError):
         OIDCConfig(issuer="idp.example", audience=None)
+
+
+# -- verified tokens are remembered ---------------------------------------------------
+
+
+async def test_a_verified_token_is_not_verified_again(
+    verifier: OIDCVerifier, oidc_provider: OIDCProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same token on every request of a session: its signature is checked once."""
+    from gateway.auth import oidc
+
+    decoded = []
+    real_decode = oidc.jwt.decode
+
+    def counting_decode(*args: Any, **kwargs: Any) -> Any:
+        decoded.append(args[0])
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(oidc.jwt, "decode", counting_decode)
+    token, other = oidc_provider.mint(), oidc_provider.mint(oidc_provider.claims(sub="x"))
+    for _ in range(5):
+        assert (await verifier.verify(token)).user_name == "jdoe"
+    await verifier.verify(other)
+    assert decoded == [token, other]
+
+
+async def test_a_remembered_token_still_expires(
+    oidc_provider: OIDCProvider, http_client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    verifier = make_verifier(oidc_provider, http_client, clock, leeway_seconds=0)
+    token = oidc_provider.mint(oidc_provider.claims(exp=int(time.time()) + 1))
+    assert (await verifier.verify(token)).user_name == "jdoe"
+    await asyncio.sleep(max(0.0, int(time.time()) + 1.05 - time.time()))
+    assert await refused(verifier, token) == "token expired"
+
+
+async def test_a_remembered_token_of_a_withdrawn_key_stops_working(
+    oidc_provider: OIDCProvider, http_client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    """Remembered under the keys it was verified with: once they are re-downloaded
+    without its key, the very same token is refused."""
+    verifier = make_verifier(oidc_provider, http_client, clock, jwks_max_age_seconds=600)
+    old_key = oidc_provider.current_key
+    token = oidc_provider.mint()
+    await verifier.verify(token)
+    oidc_provider.rotate()
+    oidc_provider.withdraw(old_key)
+    assert (await verifier.verify(token)).user_name == "jdoe"  # within the keys' max age
+
+    clock.advance(601)
+    assert await refused(verifier, token) == "unknown signing key"
