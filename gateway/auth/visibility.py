@@ -37,6 +37,9 @@ class Access:
 
     caller: Caller
     now: datetime
+    member_ids: Any = None
+    """The caller's sessions as a selectable already in the statement (a CTE, see
+    ``gateway.compiled.operations``), instead of the subquery repeated at every use."""
 
     @property
     def is_staff(self) -> bool:
@@ -56,6 +59,8 @@ def member_investigation_ids(access: Access) -> Any | None:
     name = access.caller.user_name
     if name is None:
         return None
+    if access.member_ids is not None:
+        return access.member_ids
     team = (
         select(InvestigationUser.investigation_id)
         .join(User, User.id == InvestigationUser.user_id)

@@ -34,6 +34,7 @@ requests and other databases always run the standard way.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -79,7 +80,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
 from gateway.auth.policy import Caller
-from gateway.auth.visibility import Access
+from gateway.auth.visibility import Access, member_investigation_ids
 from gateway.catalogue import queries
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.ordering import investigation_keys
@@ -347,12 +348,19 @@ class Operations:
         user = (
             bindparam(USER, None, type_=String()) if access.caller.user_name is not None else None
         )
+        planned_access = Access(
+            caller=Caller(user_name=user, is_staff=access.is_staff),  # type: ignore[arg-type]
+            now=bindparam(NOW, None, type_=DateTime()),  # type: ignore[arg-type]
+        )
+        mine = member_investigation_ids(planned_access)
+        if mine is not None:
+            # The caller's sessions once, for every place that asks (PostgreSQL would plan
+            # and hash the same subquery at each of them).
+            mine = mine.cte("mine")
+            planned_access = dataclasses.replace(planned_access, member_ids=select(mine.c[0]))
         planning = _Planning(
             request=Request(self._schema, document.fragments, VariableValues({}, coerced)),
-            access=Access(
-                caller=Caller(user_name=user, is_staff=access.is_staff),  # type: ignore[arg-type]
-                now=bindparam(NOW, None, type_=DateTime()),  # type: ignore[arg-type]
-            ),
+            access=planned_access,
             settings=self._settings,
             dialect=self._dialect,
             strawberry=self._strawberry,
