@@ -155,7 +155,7 @@ def completed_or(render: ItemRenderer, to_node: Callable[[Any], T]) -> Callable[
         if rendered is None:
             return to_node(row)
         if fragments:
-            return Completed(orjson.Fragment(rendered))
+            return Completed(orjson.Fragment(rendered), rendered)
         # asyncpg decodes json with the engine's deserializer (orjson); text otherwise.
         return Completed(orjson.loads(rendered) if isinstance(rendered, str) else rendered)
 

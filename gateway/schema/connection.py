@@ -17,6 +17,7 @@ from gateway.compiled.items import (
     item_renderer,
 )
 from gateway.resolvers.loaders import ChildListing, ChildPageKey
+from gateway.schema.execution import completed_list
 from gateway.schema.node import instance
 
 T = TypeVar("T")
@@ -47,7 +48,13 @@ class Connection(Generic[T]):
 
     @strawberry.field(description="The items of this page, without cursors.")
     def nodes(self) -> list[T]:
-        # Built on first use: a page is only turned into objects if they are asked for.
+        items = self.items()
+        # Items the database rendered (gateway.compiled) go out as one value.
+        return completed_list(items) or items  # type: ignore[return-value]
+
+    def items(self) -> list[T]:
+        """The page's objects, built on first use: a page is only turned into objects
+        if they are asked for."""
         if self._nodes is None:
             self._nodes = [self._to_node(row) for row in self._rows]
         return self._nodes
@@ -57,7 +64,7 @@ class Connection(Generic[T]):
         names = self._cursor_names
         return [
             instance(Edge, cursor=_cursor(row, names), node=node)
-            for row, node in zip(self._rows, self.nodes(), strict=True)
+            for row, node in zip(self._rows, self.items(), strict=True)
         ]
 
     @strawberry.field(
@@ -188,7 +195,7 @@ async def child_connection(
 
     connection = build_connection(rows, page, len(listing.keys(order)), to_node, count)
     if prepare is not None and rows:
-        await prepare(info, connection.nodes())
+        await prepare(info, connection.items())
     return connection
 
 

@@ -180,7 +180,7 @@ class Query:
             item_renderer(info),
             total=wants_total(info),
         )
-        await prefetch_children(info, connection.nodes())
+        await prefetch_children(info, connection.items())
         return connection
 
     @strawberry.field(
