@@ -84,8 +84,9 @@ from gateway.auth.visibility import Access, member_investigation_ids
 from gateway.catalogue import queries
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.ordering import investigation_keys
-from gateway.catalogue.pagination import SortKey, order_terms, page_request
+from gateway.catalogue.pagination import SortKey, order_terms
 from gateway.compiled.items import JSON_COLUMN, renderer_for
+from gateway.compiled.render import first_page
 from gateway.compiled.selection import Field, Request, Unsupported, collect, gather
 from gateway.errors import GatewayError
 from gateway.resolvers.listing import TOTAL_COLUMN, page_statement, select_rendered
@@ -604,17 +605,8 @@ def _investigations(
     if len(nodes) != 1:
         raise Unsupported("investigations twice")
     arguments = planning.arguments(parent, nodes[0])
-    if any(arguments.get(name) is not None for name in ("after", "last", "before")):
-        raise Unsupported("only the first page")
     settings = planning.settings
-    page = page_request(
-        first=arguments.get("first"),
-        after=None,
-        last=None,
-        before=None,
-        default_size=settings.default_page_size,
-        max_size=settings.max_page_size,
-    )
+    page = first_page(arguments, settings.default_page_size, settings.max_page_size)
     connection_type = parent.fields["investigations"].type
     while hasattr(connection_type, "of_type"):
         connection_type = connection_type.of_type

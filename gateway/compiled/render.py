@@ -69,7 +69,7 @@ from gateway.catalogue.models import (
     User,
 )
 from gateway.catalogue.ordering import datafile_keys, dataset_keys
-from gateway.catalogue.pagination import SortKey, order_terms, page_request
+from gateway.catalogue.pagination import PageRequest, SortKey, order_terms, page_request
 from gateway.compiled.selection import TYPENAME, Field, Unsupported
 from gateway.errors import GatewayError
 
@@ -272,6 +272,25 @@ def _array(statement: Select[Any]) -> ColumnElement[Any]:
     return func.array_to_json(func.array(statement.scalar_subquery()))
 
 
+def first_page(arguments: Mapping[str, Any], default_size: int, max_size: int) -> PageRequest:
+    """The page a connection's arguments ask for, if it is a first page (no cursor, not
+    from the end): the compiled SQL has no cursors. Bad sizes are the standard path's
+    to report."""
+    if any(arguments.get(name) is not None for name in ("after", "before", "last")):
+        raise Unsupported("cursor arguments")
+    try:
+        return page_request(
+            first=arguments.get("first"),
+            after=None,
+            last=None,
+            before=None,
+            default_size=default_size,
+            max_size=max_size,
+        )
+    except GatewayError:
+        raise Unsupported("bad page") from None
+
+
 def connection(
     item_type: str,
     table: str,
@@ -288,19 +307,7 @@ def connection(
 
     def handler(cols: Cols, field: Field, ctx: Context) -> Any:
         arguments = field.arguments
-        if any(arguments.get(name) is not None for name in ("after", "before", "last")):
-            raise Unsupported("cursor arguments")
-        try:
-            page = page_request(
-                first=arguments.get("first"),
-                after=None,
-                last=None,
-                before=None,
-                default_size=ctx.default_page_size,
-                max_size=ctx.max_page_size,
-            )
-        except GatewayError:
-            raise Unsupported("bad page") from None  # the standard path reports it
+        page = first_page(arguments, ctx.default_page_size, ctx.max_page_size)
         inner = ctx.entering(table)
         statement = base(cols, inner)
         sort_keys = keys(_order(arguments.get("orderBy"), default_order))
