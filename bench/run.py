@@ -484,17 +484,6 @@ def stats_ms(seconds: list[float]) -> dict[str, Any]:
     }
 
 
-async def latency(operation: Operation, warmup: int, iterations: int) -> dict[str, Any]:
-    for _ in range(warmup):
-        await operation()
-    timings = []
-    for _ in range(iterations):
-        started = time.perf_counter()
-        await operation()
-        timings.append(time.perf_counter() - started)
-    return stats_ms(timings)
-
-
 async def throughput(operation: Operation, concurrency: int, duration: float) -> dict[str, Any]:
     """Closed loop: ``concurrency`` clients, each sending its next request on an answer."""
     warm_until = time.perf_counter() + min(2.0, duration / 4)
@@ -740,24 +729,56 @@ async def run_scale(catalogue: Catalogue, options: Options, oidc: Any) -> dict[s
 
 
 async def measure_latency(context: Context, options: Options, scale: str) -> dict[str, Any]:
+    """Sequential latency of every workload, per caller, the targets interleaved: each
+    round times one operation of every target, starting with a different one each round,
+    so a slower or faster spell of the machine falls on all of them alike and their
+    ratios hold (timed one target after another, ratios moved by up to 2x between runs)."""
     out: dict[str, Any] = {}
     for workload in options.workloads:
         spec = WORKLOADS[workload]
         iterations = options.file_iterations if spec.paged else options.iterations
         warmup = max(1, options.warmup // 2) if spec.paged else options.warmup
         for caller in CALLERS:
-            for target in TARGETS:
-                if target == "postgraphile" and (not options.postgraphile or caller != "anonymous"):
-                    continue  # no authorisation: the same answer for every caller
-                key = f"{workload}/{caller}/{target}"
-                try:
-                    out[key] = await latency(
-                        context.operation(target, workload, caller), warmup, iterations
-                    )
-                except Exception as error:
-                    out[key] = {"error": f"{type(error).__name__}: {error}"[:1000]}
-                print(f"[{scale}] latency {key}: {out[key]}", flush=True)
+            operations = {
+                f"{workload}/{caller}/{target}": context.operation(target, workload, caller)
+                for target in TARGETS
+                if target != "postgraphile" or (options.postgraphile and caller == "anonymous")
+            }  # PostGraphile has no authorisation: the same answer for every caller
+            results = await interleaved(operations, warmup, iterations)
+            for key, result in results.items():
+                out[key] = result
+                print(f"[{scale}] latency {key}: {result}", flush=True)
     return out
+
+
+async def interleaved(
+    operations: dict[str, Operation], warmup: int, iterations: int
+) -> dict[str, Any]:
+    """Latency statistics of each operation, timed in rounds (see measure_latency); an
+    operation that fails is reported as its error and leaves the rounds."""
+    failed: dict[str, Any] = {}
+    timings: dict[str, list[float]] = {key: [] for key in operations}
+
+    async def attempt(key: str, timed: bool) -> None:
+        if key in failed:
+            return
+        try:
+            started = time.perf_counter()
+            await operations[key]()
+            if timed:
+                timings[key].append(time.perf_counter() - started)
+        except Exception as error:
+            failed[key] = {"error": f"{type(error).__name__}: {error}"[:1000]}
+
+    keys = list(operations)
+    for _ in range(warmup):
+        for key in keys:
+            await attempt(key, timed=False)
+    for round_ in range(iterations):
+        shift = round_ % len(keys)
+        for key in keys[shift:] + keys[:shift]:
+            await attempt(key, timed=True)
+    return {key: failed.get(key) or stats_ms(timings[key]) for key in keys}
 
 
 async def measure_throughput(context: Context, options: Options, scale: str) -> dict[str, Any]:
