@@ -75,16 +75,18 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
             else None
         )
 
+    def access(self, scope: Scope) -> Access:
+        """Who asks (put in the scope by the authentication middleware), and when. The
+        caller's roles are looked up inside the statements that need them."""
+        principal: Principal = scope.get("principal", ANONYMOUS)
+        return Access(caller=caller_of(principal, self.settings), now=now_utc())
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
-        principal: Principal = request.scope.get("principal", ANONYMOUS)
-        caller = caller_of(principal, self.settings)
-        # The caller's roles are looked up inside the statements that need them.
-        access = Access(caller=caller, now=now_utc())
         return RequestContext(
             engine=self.read_engine,
             write_engine=self.engine,
             settings=self.settings,
-            access=access,
+            access=self.access(request.scope),
             request=request,
             response=response,
             json_fragments=True,
@@ -114,8 +116,7 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
             return False
         if not isinstance(variables, dict | None):
             return False
-        principal: Principal = scope.get("principal", ANONYMOUS)
-        access = Access(caller=caller_of(principal, self.settings), now=now_utc())
+        access = self.access(scope)
         outcome = await self.operations.answer(self.read_engine, query, name, variables, access)
         if outcome.text is None:
             scope[_OUTCOME] = outcome  # the standard path need not ask again

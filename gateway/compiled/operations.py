@@ -252,13 +252,10 @@ class Operations:
     ) -> Outcome:
         """The ``data`` of the operation as JSON text, from its plan, if it has one that
         answers; ``learn`` when it should be planned after it ran the standard way."""
-        document = self._document(query, operation_name)
-        if document is None:
+        shaped = self._shape(query, operation_name, variables, access)
+        if shaped is None:
             return DECLINED
-        coerced = self._coerce(document, variables)
-        if coerced is None:
-            return DECLINED
-        key = self._key(query, operation_name, document, coerced, access)
+        _, coerced, key = shaped
         plan = self._plans.get(key)
         if plan is None:
             return UNKNOWN
@@ -287,13 +284,10 @@ class Operations:
     ) -> None:
         """Plan the operation for this shape: call after it ran the standard way without
         errors (so it parsed, validated and its arguments were accepted)."""
-        document = self._document(query, operation_name)
-        if document is None:
+        shaped = self._shape(query, operation_name, variables, access)
+        if shaped is None:
             return
-        coerced = self._coerce(document, variables)
-        if coerced is None:
-            return
-        key = self._key(query, operation_name, document, coerced, access)
+        document, coerced, key = shaped
         if self._plans.get(key) is not None:
             return
         try:
@@ -311,16 +305,24 @@ class Operations:
         if document.failed >= GIVE_UP and not document.planned:
             self._documents.put((query, operation_name), _NO_DOCUMENT)
 
-    @staticmethod
-    def _key(
+    def _shape(
+        self,
         query: str,
         operation_name: str | None,
-        document: Document,
-        coerced: Mapping[str, Any],
+        variables: Mapping[str, Any] | None,
         access: Access,
-    ) -> tuple[Any, ...]:
+    ) -> tuple[Document, dict[str, Any], tuple[Any, ...]] | None:
+        """The request's operation, its coerced variables and the key of its plan: the
+        operation, the kind of caller and the variables that shape the statement. None
+        when it cannot have a plan (not a query, variables that do not coerce)."""
+        document = self._document(query, operation_name)
+        if document is None:
+            return None
+        coerced = self._coerce(document, variables)
+        if coerced is None:
+            return None
         structure = tuple(repr(coerced.get(name)) for name in document.structural)
-        return (query, operation_name, _shape(access), structure)
+        return document, coerced, (query, operation_name, _shape(access), structure)
 
     def _document(self, query: str, operation_name: str | None) -> Document | None:
         key = (query, operation_name)
@@ -399,13 +401,14 @@ class Operations:
             raise Unsupported("expanding parameters")
         binds = tuple(compiled.positiontup or ())
         processors: dict[str, Any] = dict(compiled._bind_processors)
+        request_binds = planning.request_binds
         constants = {
             name: processors[name](value) if name in processors else value
             for name, value in compiled.construct_params().items()
-            if name not in planning.request_binds
+            if name not in request_binds
         }
         request_processors = {
-            name: processors[name] for name in planning.request_binds if name in processors
+            name: processors[name] for name in request_binds if name in processors
         }
         return Plan(sql, binds, constants, tuple(planning.parameters), request_processors)
 
