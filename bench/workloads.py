@@ -8,7 +8,7 @@ Every workload is the same answer three ways:
   no visibility filter at all);
 - ``raw``: one hand-written PostgreSQL statement per request that builds the gateway's JSON
   (same field names, same values, same order) with ``json_build_object``/``json_agg``, under
-  the same visibility rules as ``gateway.auth.visibility`` for the given caller.
+  the same visibility rules as ``gateway.catalogue.visibility`` for the given caller.
 
 The raw SQL resolves the caller inside the statement (``USER_.NAME``), as the gateway
 resolves it once per request, and uses the database's clock for "now".
@@ -120,7 +120,7 @@ def doi_variants(doi: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------
-# Visibility, as SQL text (the rules of gateway.auth.visibility)
+# Visibility, as SQL text (the rules of gateway.catalogue.visibility)
 # --------------------------------------------------------------------------------------
 
 

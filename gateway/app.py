@@ -27,8 +27,8 @@ from gateway.auth.icat_session import ICATSessionVerifier
 from gateway.auth.oidc import OIDCConfig, OIDCVerifier
 from gateway.auth.policy import Caller
 from gateway.auth.principal import ANONYMOUS, Principal
-from gateway.auth.visibility import Access
 from gateway.catalogue.database import create_engine, create_schema
+from gateway.catalogue.visibility import Access
 from gateway.compiled.operations import Operations
 from gateway.resolvers.context import RequestContext
 from gateway.schema.build import create_schema as create_graphql_schema

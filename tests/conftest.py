@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import now_utc
 from gateway.auth.policy import Caller
-from gateway.auth.visibility import Access
 from gateway.catalogue.database import create_engine, drop_schema
 from gateway.catalogue.demo import DemoSize, seed_demo
+from gateway.catalogue.visibility import Access
 from gateway.resolvers.context import RequestContext
 from gateway.schema.build import create_schema
 from gateway.settings import Settings

@@ -1,7 +1,7 @@
 """The embargo and role policy: who may see which class of field of a session.
 
 Domain code with no I/O. The same rules are compiled into SQL by
-``gateway.auth.visibility``; the tests check the two agree on the demo catalogue.
+``gateway.catalogue.visibility``; the tests check the two agree on the demo catalogue.
 
 Field classes (each GraphQL field's description names its class):
 

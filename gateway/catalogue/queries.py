@@ -28,15 +28,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import Label
 
-from gateway.auth.visibility import (
-    Access,
-    data_publication_visible,
-    datafile_row_visible,
-    datafile_visible,
-    dataset_row_visible,
-    dataset_visible,
-    investigation_data_visible,
-)
 from gateway.catalogue.models import (
     Datafile,
     DatafileFormat,
@@ -62,6 +53,15 @@ from gateway.catalogue.models import (
     SampleType,
     Technique,
     User,
+)
+from gateway.catalogue.visibility import (
+    Access,
+    data_publication_visible,
+    datafile_row_visible,
+    datafile_visible,
+    dataset_row_visible,
+    dataset_visible,
+    investigation_data_visible,
 )
 
 AUDIT = frozenset({"create_id", "create_time", "mod_id", "mod_time"})

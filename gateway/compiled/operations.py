@@ -80,11 +80,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
 from gateway.auth.policy import Caller
-from gateway.auth.visibility import Access, member_investigation_ids
 from gateway.catalogue import queries
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.ordering import investigation_keys
 from gateway.catalogue.pagination import SortKey, order_terms
+from gateway.catalogue.visibility import Access, member_investigation_ids
 from gateway.compiled.items import JSON_COLUMN, renderer_for
 from gateway.compiled.render import first_page
 from gateway.compiled.selection import Field, Request, Unsupported, collect, gather

@@ -44,7 +44,6 @@ from sqlalchemy import (
     true,
 )
 
-from gateway.auth.visibility import published_dataset_ids
 from gateway.catalogue.models import (
     Datafile,
     DatafileFormat,
@@ -70,6 +69,7 @@ from gateway.catalogue.models import (
 )
 from gateway.catalogue.ordering import datafile_keys, dataset_keys
 from gateway.catalogue.pagination import PageRequest, SortKey, order_terms, page_request
+from gateway.catalogue.visibility import published_dataset_ids
 from gateway.compiled.selection import TYPENAME, Field, Unsupported
 from gateway.errors import GatewayError
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.auth.visibility import Access
+from gateway.catalogue.visibility import Access
 from gateway.resolvers.loaders import Loaders
 from gateway.settings import Settings
 

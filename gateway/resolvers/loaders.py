@@ -19,7 +19,6 @@ from sqlalchemy import Row, Select, SQLColumnExpression, func
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import Label
 
-from gateway.auth.visibility import Access
 from gateway.catalogue import queries
 from gateway.catalogue.models import Investigation
 from gateway.catalogue.pagination import (
@@ -28,6 +27,7 @@ from gateway.catalogue.pagination import (
     paged_per_parent,
     supports_nulls_last,
 )
+from gateway.catalogue.visibility import Access
 from gateway.settings import Settings
 
 

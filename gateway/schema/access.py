@@ -1,6 +1,6 @@
 """Field-level authorization in the schema: DATA fields of embargoed sessions.
 
-The decision itself is taken in SQL (``gateway.auth.visibility``) and arrives with each
+The decision itself is taken in SQL (``gateway.catalogue.visibility``) and arrives with each
 row as ``data_visible``; a field of class DATA asked for on a row the caller may not read
 resolves to null with a FORBIDDEN error at its path. Nothing is raised for fields that
 were not asked for.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, select
 
-from gateway.auth.visibility import Access, released
 from gateway.catalogue import queries
 from gateway.catalogue.models import Instrument as InstrumentRow
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import InvestigationType as InvestigationTypeRow
 from gateway.catalogue.ordering import investigation_keys
 from gateway.catalogue.pagination import PageRequest
+from gateway.catalogue.visibility import Access, released
 from gateway.compiled.items import item_renderer
 from gateway.resolvers.listing import root_connection
 from gateway.schema.connection import Connection, wants_total

@@ -5,11 +5,11 @@ from __future__ import annotations
 import strawberry
 from sqlalchemy import false, select
 
-from gateway.auth.visibility import member_investigation_ids, scientist_beamline_ids
 from gateway.catalogue.models import Instrument as InstrumentRow
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import User as UserRow
 from gateway.catalogue.queries import columns_of
+from gateway.catalogue.visibility import member_investigation_ids, scientist_beamline_ids
 from gateway.resolvers.loaders import fetch_all
 from gateway.schema.connection import Connection, page_of
 from gateway.schema.facility import Instrument

@@ -47,7 +47,7 @@ async def known_ids(client: Client) -> list[str]:
 async def secrets(client: Client, user: str | None) -> set[str]:
     """Values the caller must never receive, computed from the catalogue and the policy."""
     access = await client.access(user)
-    from gateway.auth.visibility import dataset_visible, investigation_data_visible
+    from gateway.catalogue.visibility import dataset_visible, investigation_data_visible
 
     async with client.engine.connect() as connection:
         hidden_sessions = (
