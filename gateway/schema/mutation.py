@@ -76,10 +76,8 @@ class Mutation:
             now=context.now,
         )
         user = await context.loaders.reference("user").load(grant.user_id)
-        from gateway.schema.people import User
-
         return GrantAccessPayload(
-            member=TeamMember(role=grant.role, is_main_proposer=False, user=User.from_row(user)),
+            member=TeamMember.from_row({**user._mapping, "role": grant.role}),
             investigation=await _session(info, icat_id),
         )
 

@@ -395,11 +395,32 @@ async def test_compiled_pages_take_one_statement_and_fall_back_per_row(
 
 
 async def test_an_error_bubbling_through_a_list_fails_only_its_path(client: Client) -> None:
-    """Keywords are a non-null DATA list: for an embargoed session the error nulls the
-    page. graphql-core then cancels the sibling fields, which share loader futures (the
-    facility of every session): the request must still answer with coded errors."""
+    """A non-null field that fails for every session (a negative page size of their
+    datasets) nulls the page. graphql-core then cancels the sibling fields, which share
+    loader futures (the facility of every session): the request must still answer with
+    coded errors."""
     result = await client.execute(
-        "{ investigations(first: 60) { nodes { facility { name } type { name } keywords } } }"
+        "{ investigations(first: 60) { nodes { facility { name } type { name } "
+        "datasets(first: -1) { totalCount } } } }"
     )
     assert result.data is None
+    assert {error.extensions["code"] for error in result.errors} == {"BAD_USER_INPUT"}
+
+
+async def test_a_refused_data_list_stays_at_its_own_path(client: Client) -> None:
+    """DATA lists are nullable: the FORBIDDEN null of an embargoed session's keywords,
+    samples or parameters does not take the page with it."""
+    result = await client.execute(
+        "{ investigations(first: 60) { nodes { proposal canReadData keywords "
+        "samples { name } parameters { name } } } }"
+    )
+    nodes = result.data["investigations"]["nodes"]
+    assert len(nodes) == 60
+    refused = {tuple(error.path) for error in result.errors}
+    assert refused, "the demo has embargoed sessions"
+    for index, node in enumerate(nodes):
+        for field in ("keywords", "samples", "parameters"):
+            path = ("investigations", "nodes", index, field)
+            assert (node[field] is None) == (not node["canReadData"]), (index, field)
+            assert (path in refused) == (not node["canReadData"]), path
     assert {error.extensions["code"] for error in result.errors} == {"FORBIDDEN"}

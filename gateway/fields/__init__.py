@@ -1,0 +1,1 @@
+"""The field catalogue: each field of the API declared once (see ``catalogue``)."""

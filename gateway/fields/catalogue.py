@@ -1,0 +1,338 @@
+"""The field catalogue: every field of every catalogue type, declared once.
+
+The strawberry types (``gateway.schema``), the row-to-object step, the compiled renderer
+(``gateway.compiled.render``) and the guards of both paths are derived from these
+declarations; the tests fail when a schema field is missing here. Adding a scalar field
+is one line below (and ``icat-gateway export-schema``): see CONTRIBUTING.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gateway.fields.declaration import FieldClass, Format, ObjectFields, Resolved, Rows, Scalar
+
+LANDING = FieldClass.LANDING
+DATA = FieldClass.DATA
+PERSONAL = FieldClass.PERSONAL
+
+ID = "Global, opaque id (the type name and the ICAT id, encoded)."
+
+
+def _id(table: str, rows_class: FieldClass = LANDING) -> tuple[Scalar, Scalar]:
+    return (
+        Scalar("id", "id", Format.GLOBAL_ID, ID, rows_class, nullable=False),
+        Scalar("icatId", "id", Format.INT, f"ICAT {table}.ID.", rows_class, nullable=False),
+    )
+
+
+INVESTIGATION = ObjectFields(
+    "Investigation",
+    "An experiment session: one visit on a beamline under a proposal (ICAT INVESTIGATION). "
+    "Its landing facts are public; its data and detailed metadata (fields marked DATA) are "
+    "embargoed until the release date, visible meanwhile only to the team, the beamline's "
+    "scientists and facility staff.",
+    (
+        *_id("INVESTIGATION"),
+        Scalar("proposal", "name", Format.TEXT, "Proposal number (ICAT NAME), e.g. MX-2345.",
+               nullable=False),
+        Scalar("visitId", "visit_id", Format.TEXT, "Visit of the proposal (ICAT VISIT_ID).",
+               nullable=False),
+        Scalar("title", "title", Format.TEXT, "Title of the proposal.", nullable=False),
+        Scalar("startDate", "start_date", Format.DATETIME, "When the session started."),
+        Scalar("endDate", "end_date", Format.DATETIME, "When the session ended."),
+        Scalar("releaseDate", "release_date", Format.DATETIME,
+               "When the data become public; null means never automatically (e.g. "
+               "proprietary sessions)."),
+        Scalar("doi", "doi", Format.TEXT, "The session's DOI."),
+        Scalar("isReleased", "release_date", Format.RELEASED,
+               "Whether the embargo is over (release date in the past).", nullable=False),
+        Scalar("canReadData", "data_visible", Format.BOOLEAN,
+               "Whether the caller may read this session's DATA fields.", nullable=False),
+        Scalar("summary", "summary", Format.TEXT, "Abstract of the proposal.", DATA),
+        Scalar("fileSize", "file_size", Format.LONG,
+               "Total size in bytes of the session's files, where ICAT keeps it.", DATA),
+        Scalar("fileCount", "file_count", Format.LONG, "Number of files, where ICAT keeps it.",
+               DATA),
+        Resolved("facility", "The facility."),
+        Resolved("type", "The kind of session."),
+        Resolved("instruments", "The beamlines used (ICAT INVESTIGATIONINSTRUMENT)."),
+        Resolved("team", "The team: proposers, participants, local contacts and "
+                 "collaborators, one entry per role."),
+        Resolved("myRoles", "The caller's roles in this session; empty if none."),
+        Resolved("keywords", "Keywords.", DATA),
+        Resolved("samples", "Samples measured.", DATA),
+        Resolved("parameters", "Session-level parameters.", DATA),
+        Resolved("datasets", "The session's datasets the caller may see: all of them once "
+                 "the session is released or to its team; before that, to others, only "
+                 "those a published DOI has made public.", DATA, filtered=True),
+    ),
+    compiled=True,
+)  # fmt: skip
+
+DATASET = ObjectFields(
+    "Dataset",
+    "A dataset: one acquisition or processing run within a session (ICAT DATASET). DATA "
+    "class as a whole: visible once its session is released, to the session's team, or "
+    "once a published DOI includes it.",
+    (
+        *_id("DATASET", DATA),
+        Scalar("name", "name", Format.TEXT, "Dataset name.", DATA, nullable=False),
+        Scalar("description", "description", Format.TEXT, "Description.", DATA),
+        Scalar("location", "location", Format.TEXT, "Storage location (path).", DATA),
+        Scalar("doi", "doi", Format.TEXT, "The dataset's own DOI, if it has one.", DATA),
+        Scalar("startDate", "start_date", Format.DATETIME, "Acquisition start.", DATA),
+        Scalar("endDate", "end_date", Format.DATETIME, "Acquisition end (ICAT END_DATE).",
+               DATA),
+        Scalar("complete", "complete", Format.BOOLEAN, "Whether acquisition is complete.",
+               DATA),
+        Scalar("fileSize", "file_size", Format.LONG, "Total bytes, where ICAT keeps it.", DATA),
+        Scalar("fileCount", "file_count", Format.LONG, "Number of files, where ICAT keeps it.",
+               DATA),
+        Scalar("type", "type_name", Format.TEXT,
+               "The kind of dataset, e.g. acquisition or processed.", DATA, nullable=False),
+        Resolved("investigation", "The session the dataset belongs to.", DATA),
+        Resolved("sample", "The sample measured.", DATA),
+        Resolved("techniques", "Techniques used.", DATA),
+        Resolved("parameters", "The dataset's parameters, with units.", DATA),
+        Resolved("datafiles", "The dataset's files.", DATA),
+    ),
+    rows=Rows.FILTERED,
+    compiled=True,
+)  # fmt: skip
+
+DATAFILE = ObjectFields(
+    "Datafile",
+    "A file of a dataset (ICAT DATAFILE). DATA class as a whole: visible with its dataset, "
+    "or once a published DOI names it.",
+    (
+        *_id("DATAFILE", DATA),
+        Scalar("name", "name", Format.TEXT, "File name.", DATA, nullable=False),
+        Scalar("description", "description", Format.TEXT, "Description.", DATA),
+        Scalar("location", "location", Format.TEXT, "Storage location (path).", DATA),
+        Scalar("fileSize", "file_size", Format.LONG, "Size in bytes.", DATA),
+        Scalar("checksum", "checksum", Format.TEXT, "Checksum.", DATA),
+        Scalar("createTime", "datafile_create_time", Format.DATETIME,
+               "When the file was written (ICAT DATAFILECREATETIME).", DATA),
+        Scalar("modTime", "datafile_mod_time", Format.DATETIME,
+               "When the file was last modified.", DATA),
+        Scalar("doi", "doi", Format.TEXT, "The file's own DOI, if any.", DATA),
+        Scalar("format", "format_name", Format.TEXT, "The file format, e.g. HDF5.", DATA),
+        Resolved("dataset", "The dataset the file belongs to.", DATA, compiled=False),
+    ),
+    rows=Rows.FILTERED,
+    compiled=True,
+)  # fmt: skip
+
+SAMPLE = ObjectFields(
+    "Sample",
+    "A sample measured in a session (ICAT SAMPLE). DATA class as a whole.",
+    (
+        *_id("SAMPLE", DATA),
+        Scalar("name", "name", Format.TEXT, "Sample name.", DATA, nullable=False),
+        Scalar("pid", "pid", Format.TEXT, "Persistent identifier of the sample.", DATA),
+        Scalar("typeName", "type_name", Format.TEXT, "Sample type, e.g. protein crystal.", DATA),
+        Scalar("molecularFormula", "type_molecular_formula", Format.TEXT,
+               "Molecular formula of the type.", DATA),
+        Resolved("parameters", "The sample's parameters.", DATA),
+    ),
+    rows=Rows.FILTERED,
+    compiled=True,
+)  # fmt: skip
+
+PARAMETER = ObjectFields(
+    "Parameter",
+    "A measured or recorded value with its units (ICAT *PARAMETER and PARAMETERTYPE). "
+    "Exactly one of the value fields is set, as `valueKind` says. DATA class as a whole.",
+    (
+        Scalar("name", "name", Format.TEXT,
+               "Parameter name, e.g. InstrumentMonochromator_energy.", DATA, nullable=False),
+        Scalar("units", "units", Format.TEXT, "Units symbol, e.g. keV.", DATA),
+        Scalar("unitsFullName", "units_full_name", Format.TEXT, "Units spelled out.", DATA),
+        Scalar("valueKind", "value_type", Format.VALUE_KIND, "Which value field is set.", DATA,
+               nullable=False),
+        Scalar("numericValue", "numeric_value", Format.FLOAT, "The value, if numeric.", DATA),
+        Scalar("stringValue", "string_value", Format.TEXT, "The value, if a string.", DATA),
+        Scalar("dateTimeValue", "datetime_value", Format.DATETIME,
+               "The value, if a date and time.", DATA),
+        Scalar("error", "error", Format.FLOAT, "Uncertainty of a numeric value.", DATA),
+        Scalar("rangeBottom", "range_bottom", Format.FLOAT, "Lower end of a range value.", DATA),
+        Scalar("rangeTop", "range_top", Format.FLOAT, "Upper end of a range value.", DATA),
+    ),
+    rows=Rows.FILTERED,
+    compiled=True,
+)  # fmt: skip
+
+TECHNIQUE = ObjectFields(
+    "Technique",
+    "An experimental technique (ICAT TECHNIQUE), e.g. from PaNET. Public.",
+    (
+        *_id("TECHNIQUE"),
+        Scalar("name", "name", Format.TEXT, "Name, e.g. macromolecular crystallography.",
+               nullable=False),
+        Scalar("pid", "pid", Format.TEXT, "Persistent identifier (e.g. a PaNET IRI)."),
+        Scalar("description", "description", Format.TEXT, "Description."),
+    ),
+    compiled=True,
+)  # fmt: skip
+
+FACILITY = ObjectFields(
+    "Facility",
+    "A facility (ICAT FACILITY), e.g. a synchrotron. Public.",
+    (
+        *_id("FACILITY"),
+        Scalar("name", "name", Format.TEXT, "Short name, e.g. ESRF.", nullable=False),
+        Scalar("fullName", "full_name", Format.TEXT, "Full name."),
+        Scalar("description", "description", Format.TEXT, "Description."),
+        Scalar("url", "url", Format.TEXT, "Web site."),
+        Scalar("daysUntilRelease", "days_until_release", Format.INT,
+               "The facility's default embargo, in days after a session ends."),
+    ),
+    compiled=True,
+)  # fmt: skip
+
+INSTRUMENT = ObjectFields(
+    "Instrument",
+    "A beamline or instrument (ICAT INSTRUMENT). Public.",
+    (
+        *_id("INSTRUMENT"),
+        Scalar("name", "name", Format.TEXT, "Short name, e.g. ID30A-1.", nullable=False),
+        Scalar("fullName", "full_name", Format.TEXT, "Full name."),
+        Scalar("description", "description", Format.TEXT, "Description."),
+        Scalar("type", "type", Format.TEXT, "Kind of instrument, e.g. MX beamline."),
+        Scalar("url", "url", Format.TEXT, "Web page of the beamline."),
+        Resolved("facility", "The facility that runs this beamline."),
+        Resolved("scientists", "The beamline's scientists (ICAT INSTRUMENTSCIENTIST)."),
+    ),
+    compiled=True,
+)  # fmt: skip
+
+INVESTIGATION_TYPE = ObjectFields(
+    "InvestigationType",
+    "A kind of session (ICAT INVESTIGATIONTYPE), e.g. experiment or proprietary.",
+    (
+        Scalar("name", "name", Format.TEXT, "Name of the type.", nullable=False),
+        Scalar("description", "description", Format.TEXT, "Description."),
+    ),
+    compiled=True,
+)  # fmt: skip
+
+USER = ObjectFields(
+    "User",
+    "A person known to the catalogue (ICAT USER_).",
+    (
+        *_id("USER_"),
+        Scalar("name", "name", Format.TEXT,
+               "Login name with its authenticator prefix, e.g. esrf/jdoe.", nullable=False),
+        Scalar("fullName", "full_name", Format.TEXT, "Full name."),
+        Scalar("givenName", "given_name", Format.TEXT, "Given name."),
+        Scalar("familyName", "family_name", Format.TEXT, "Family name."),
+        Scalar("orcidId", "orcid_id", Format.TEXT, "ORCID iD."),
+        Scalar("affiliation", "affiliation", Format.TEXT, "Affiliation."),
+        Scalar("email", "email", Format.TEXT, "E-mail address.", PERSONAL),
+    ),
+    compiled=True,
+    owner="name",
+)  # fmt: skip
+
+TEAM_MEMBER = ObjectFields(
+    "TeamMember",
+    "One role a person holds in a session (ICAT INVESTIGATIONUSER). LANDING: public. A "
+    "person with several roles appears once per role.",
+    (
+        Scalar("role", "role", Format.TEXT, "The role as the facility records it, e.g. "
+               "Principal investigator, Local contact, Collaborator.", nullable=False),
+        Resolved("isMainProposer",
+                 "Whether this role is the main proposer's (who may grant access)."),
+        Resolved("user", "The person."),
+    ),
+    compiled=True,
+)  # fmt: skip
+
+DATA_PUBLICATION = ObjectFields(
+    "DataPublication",
+    "A DOI minted for a selection of datasets from one or more sessions. Public once "
+    "published (which makes its datasets public); a reservation is visible to the team.",
+    (
+        *_id("DATAPUBLICATION", DATA),
+        Scalar("doi", "pid", Format.TEXT, "The DOI (ICAT PID).", DATA),
+        Scalar("title", "title", Format.TEXT, "Title.", DATA, nullable=False),
+        Scalar("description", "description", Format.TEXT, "Description.", DATA),
+        Scalar("subject", "subject", Format.TEXT, "Subject keywords.", DATA),
+        Scalar("publicationDate", "publication_date", Format.DATETIME,
+               "When it was (or will be) published; null while reserved.", DATA),
+        Scalar("isPublished", "is_published", Format.BOOLEAN, "Whether the DOI is public.",
+               DATA, nullable=False),
+        Resolved("contributors", "Creators and contributors, in order.", DATA),
+        Resolved("relatedItems", "Related identifiers.", DATA),
+        Resolved("datasets", "The datasets of the publication that the caller may see.", DATA),
+    ),
+    rows=Rows.FILTERED,
+)  # fmt: skip
+
+CONTRIBUTOR = ObjectFields(
+    "Contributor",
+    "A creator or contributor of a data publication (ICAT DATAPUBLICATIONUSER).",
+    (
+        Scalar("fullName", "full_name", Format.TEXT, "Name as cited.", DATA),
+        Scalar("givenName", "given_name", Format.TEXT, "Given name.", DATA),
+        Scalar("familyName", "family_name", Format.TEXT, "Family name.", DATA),
+        Scalar("contributorType", "contributor_type", Format.TEXT,
+               "Creator, or a DataCite contributor type.", DATA, nullable=False),
+        Scalar("orderKey", "order_key", Format.TEXT, "Position in the author list.", DATA),
+    ),
+    rows=Rows.FILTERED,
+)  # fmt: skip
+
+RELATED_ITEM = ObjectFields(
+    "RelatedItem",
+    "An identifier related to a data publication, e.g. the paper (ICAT RELATEDITEM).",
+    (
+        Scalar("identifier", "identifier", Format.TEXT, "The related identifier, e.g. a DOI.",
+               DATA, nullable=False),
+        Scalar("relationType", "relation_type", Format.TEXT,
+               "DataCite relation, e.g. IsCitedBy.", DATA),
+        Scalar("relatedItemType", "related_item_type", Format.TEXT, "DataCite resource type.",
+               DATA),
+        Scalar("title", "title", Format.TEXT, "Title of the related item.", DATA),
+        Scalar("fullReference", "full_reference", Format.TEXT, "Full citation.", DATA),
+    ),
+    rows=Rows.FILTERED,
+)  # fmt: skip
+
+TYPES: Mapping[str, ObjectFields] = {
+    declared.type_name: declared
+    for declared in (
+        INVESTIGATION,
+        DATASET,
+        DATAFILE,
+        SAMPLE,
+        PARAMETER,
+        TECHNIQUE,
+        FACILITY,
+        INSTRUMENT,
+        INVESTIGATION_TYPE,
+        USER,
+        TEAM_MEMBER,
+        DATA_PUBLICATION,
+        CONTRIBUTOR,
+        RELATED_ITEM,
+    )
+}
+"""Every catalogue type by GraphQL name."""
+
+RESOLVED_ONLY_THE_STANDARD_WAY = frozenset(
+    {"Query", "Mutation", "Me", "PageInfo", "GrantAccessPayload", "ChangeReleaseDatePayload"}
+)
+"""Object types that hold no catalogue columns of their own (the roots, the caller, the
+mutations' payloads): resolved by hand, never compiled. Relay connections and edges
+(``*Connection``, ``*Edge``) and federation's ``_Service`` are structural too."""
+
+
+def is_structural(type_name: str) -> bool:
+    """Object types of the schema that the catalogue does not declare, on purpose."""
+    return (
+        type_name in RESOLVED_ONLY_THE_STANDARD_WAY
+        or type_name.endswith(("Connection", "Edge"))
+        or type_name.startswith("_")
+    )

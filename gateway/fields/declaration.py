@@ -1,0 +1,174 @@
+"""The vocabulary of the field catalogue: a field is one declaration, as data.
+
+A :class:`Scalar` says what a GraphQL field is called, which column of its object's row it
+reads, how the value is formatted, what it means and which rule guards it (its
+:class:`~gateway.auth.policy.FieldClass`). A :class:`Resolved` says the same of a field
+whose resolver is written by hand (a related object, a list, a connection, a rule): its name,
+description and class, and whether the compiled path renders it.
+
+Nothing here knows strawberry or SQL: ``gateway.schema`` turns declarations into
+strawberry fields and the row-to-object step, ``gateway.compiled`` into SQL that renders
+them, and both take the guard of each field from its class.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from gateway.auth.policy import FieldClass
+
+__all__ = ["FieldClass", "Format", "ObjectFields", "Resolved", "Rows", "Scalar"]
+
+
+class Format(enum.Enum):
+    """How a column's value becomes a GraphQL value (the same on both paths)."""
+
+    TEXT = "text"
+    INT = "int"
+    LONG = "long"
+    """A 64-bit integer (sizes in bytes): GraphQL's Int is 32-bit."""
+    FLOAT = "float"
+    BOOLEAN = "boolean"
+    DATETIME = "date-time"
+    GLOBAL_ID = "global id"
+    """The object's global id, from its ICAT id: base64 of ``Type:id``."""
+    VALUE_KIND = "value kind"
+    """PARAMETERTYPE.VALUETYPE (0, 1, 2) as the enum's name."""
+    RELEASED = "released"
+    """Whether a release date is past, at the request's instant (``policy.is_released``)."""
+
+
+class Rows(enum.Enum):
+    """How the rows of a type are guarded as a whole."""
+
+    PUBLIC = "public"
+    """Every row may be read by anyone: its fields are guarded one by one, by class (a
+    session: its landing facts are public, its DATA fields are not)."""
+    FILTERED = "filtered"
+    """Rows are DATA as a whole: every statement that reads them filters by the caller's
+    visibility (``gateway.catalogue.visibility``), so a row that is read may be shown."""
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A field read from one column of its object's row."""
+
+    name: str
+    """The GraphQL name (``releaseDate``)."""
+    column: str
+    """The key of the row's column (the model's attribute name, ``release_date``, or a
+    label the type's statements select, ``type_name``)."""
+    format: Format
+    description: str
+    """What it means, without its class: the class sentence is added from ``field_class``."""
+    field_class: FieldClass = FieldClass.LANDING
+    nullable: bool = True
+
+    @property
+    def python_name(self) -> str:
+        return snake_case(self.name)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A field with a hand-written resolver (a related object, a list, a connection, a
+    rule computed per row): declared here for its class and description; its strawberry
+    resolver and its compiled handler are written beside their types."""
+
+    name: str
+    description: str
+    field_class: FieldClass = FieldClass.LANDING
+    compiled: bool = True
+    """Rendered by ``gateway.compiled`` where its type is; False: resolved only the
+    standard way (the compiled path declines the selection)."""
+    filtered: bool = False
+    """A DATA list that is filtered by the caller's visibility (it lists what the caller
+    may see) instead of being refused whole."""
+
+    @property
+    def python_name(self) -> str:
+        return snake_case(self.name)
+
+
+Field = Scalar | Resolved
+
+_GUARD_SENTENCE = {
+    FieldClass.LANDING: "LANDING: public.",
+    FieldClass.DATA: "DATA: embargoed until the session's release date; meanwhile visible "
+    "to its team, the beamline's scientists and staff (null with FORBIDDEN otherwise).",
+    FieldClass.PERSONAL: "PERSONAL: visible to the person and to staff only (null with "
+    "FORBIDDEN otherwise).",
+}
+
+
+@dataclass(frozen=True)
+class ObjectFields:
+    """The fields of one GraphQL object type, in the order the schema lists them."""
+
+    type_name: str
+    description: str
+    fields: tuple[Field, ...]
+    rows: Rows = Rows.PUBLIC
+    compiled: bool = False
+    """Whether ``gateway.compiled`` renders objects of this type at all."""
+    owner: str | None = None
+    """For PERSONAL fields: the column holding the user name of the person they are about."""
+
+    def __post_init__(self) -> None:
+        names = [field.name for field in self.fields]
+        if len(names) != len(set(names)):
+            raise ValueError(f"{self.type_name}: a field declared twice")
+        for field in self.fields:
+            if self.rows is Rows.FILTERED and field.field_class is not FieldClass.DATA:
+                # A row that only its readers ever see has no public part.
+                raise ValueError(f"{self.type_name}.{field.name}: rows are DATA as a whole")
+            guarded = self.guards(field)
+            if guarded and isinstance(field, Scalar) and not field.nullable:
+                # A refused field resolves to null: non-null, the null would take its
+                # parent (a whole page) with it.
+                raise ValueError(f"{self.type_name}.{field.name}: a guarded field is nullable")
+            if field.field_class is FieldClass.PERSONAL and self.owner is None:
+                raise ValueError(f"{self.type_name}.{field.name}: PERSONAL needs an owner")
+
+    def guards(self, field: Field) -> bool:
+        """Whether the field is refused (null, FORBIDDEN) to a caller its class excludes,
+        row by row. Rows that are filtered as a whole need no guard of their own, nor
+        does a list filtered by visibility."""
+        if self.rows is Rows.FILTERED or field.field_class is FieldClass.LANDING:
+            return False
+        return not (isinstance(field, Resolved) and field.filtered)
+
+    def field(self, name: str) -> Field:
+        for field in self.fields:
+            if field.name == name:
+                return field
+        raise KeyError(f"{self.type_name}.{name}")
+
+    @property
+    def scalars(self) -> tuple[Scalar, ...]:
+        return tuple(field for field in self.fields if isinstance(field, Scalar))
+
+    def guarded_names(self, field_class: FieldClass) -> frozenset[str]:
+        """The names of the fields of a class that are guarded row by row."""
+        return frozenset(
+            field.name
+            for field in self.fields
+            if field.field_class is field_class and self.guards(field)
+        )
+
+    def describe(self, field: Field) -> str:
+        """A field's description as the schema shows it: its meaning and its class."""
+        if self.rows is Rows.FILTERED:
+            sentence = "DATA."
+        elif isinstance(field, Resolved) and field.filtered:
+            sentence = "DATA: lists only what the caller may see."
+        else:
+            sentence = _GUARD_SENTENCE[field.field_class]
+        return f"{field.description} {sentence}"
+
+
+def snake_case(name: str) -> str:
+    """``releaseDate`` -> ``release_date`` (strawberry's auto camel case, reversed)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

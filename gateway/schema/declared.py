@@ -1,0 +1,213 @@
+"""Strawberry types from the field catalogue: fields, guards and the row-to-object step.
+
+``@declared(SPEC)`` under ``@strawberry.type`` gives a class every scalar field of its
+declaration (``gateway.fields.catalogue``), with the description and class sentence the
+catalogue writes, and puts the guard of each field's class on it: a DATA or PERSONAL
+field the caller may not read resolves to null with FORBIDDEN at its own path. Fields with
+hand-written resolvers (relations, lists, rules) are written in the class as plain
+``@strawberry.field`` methods; the decorator gives them their description and guard from
+their declaration too. A field in the class that the catalogue does not declare, or a
+declared field the class lacks, stops the import: a forgotten declaration cannot ship.
+
+``Declared.from_row`` is the one row-to-object step: each scalar's column, converted by
+its format. The object keeps the row (``_row``) for its resolvers.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Self, TypeVar
+
+import strawberry
+from strawberry.extensions import FieldExtension
+from strawberry.types.field import StrawberryField
+
+from gateway.auth.policy import FieldClass, can_read_personal, is_released
+from gateway.errors import Forbidden
+from gateway.fields.declaration import Format, ObjectFields, Scalar
+from gateway.schema.node import global_id, instance
+from gateway.schema.scalars import Long, ParameterValueKind
+
+T = TypeVar("T")
+
+FORMAT_TYPES: Mapping[Format, Any] = {
+    Format.TEXT: str,
+    Format.INT: int,
+    Format.LONG: Long,
+    Format.FLOAT: float,
+    Format.BOOLEAN: bool,
+    Format.DATETIME: datetime,
+    Format.GLOBAL_ID: strawberry.ID,
+    Format.VALUE_KIND: ParameterValueKind,
+    Format.RELEASED: bool,
+}
+"""The Python (and so GraphQL) type of each format."""
+
+EMBARGOED = (
+    "This field of an experiment session under embargo is visible only to its team, "
+    "the beamline's scientists and facility staff."
+)
+PERSONAL = "This personal field is visible to its owner and to facility staff only."
+
+Converter = Callable[[Any, datetime | None], Any]
+
+
+def _converter(type_name: str, scalar: Scalar) -> Converter | None:
+    """How the row's value (None included) becomes the field's; None: as it is."""
+    fmt = scalar.format
+    if fmt is Format.GLOBAL_ID:
+        return lambda value, now: global_id(type_name, value)
+    if fmt is Format.VALUE_KIND:
+        return lambda value, now: None if value is None else ParameterValueKind(value)
+    if fmt is Format.RELEASED:
+        return lambda value, now: is_released(value, _instant(now))
+    if fmt is Format.BOOLEAN:
+        # MariaDB hands booleans over as 0 and 1.
+        return lambda value, now: None if value is None else bool(value)
+    return None
+
+
+def _instant(now: datetime | None) -> datetime:
+    if now is None:
+        raise TypeError("a field of this type depends on the request's instant: pass `now`")
+    return now
+
+
+class Declared:
+    """A strawberry type built from its declaration (see :func:`declared`)."""
+
+    __declared__: Any
+    _row: Mapping[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Any, now: datetime | None = None) -> Self:
+        """The object of a row of this type's statements (``now``: the request's instant,
+        for fields that depend on it)."""
+        values: Mapping[str, Any] = getattr(row, "_mapping", row)
+        attributes: dict[str, Any] = {"_row": values}
+        for name, column, convert in cls.__declared__:
+            value = values[column]
+            attributes[name] = value if convert is None else convert(value, now)
+        return instance(cls, **attributes)
+
+
+class Guard(FieldExtension):
+    """A field's class as a check before its resolver: FORBIDDEN where the caller may not
+    read it (the DATA of a session under embargo, another person's PERSONAL data)."""
+
+    def __init__(self, allowed: Callable[[Any, Any], bool], message: str, reason: str) -> None:
+        super().__init__()
+        self.allowed = allowed
+        self.message = message
+        self.reason = reason
+
+    def _check(self, source: Any, info: Any) -> None:
+        if not self.allowed(source, info):
+            raise Forbidden(self.message, reason=self.reason)
+
+    def resolve(self, next_: Callable[..., Any], source: Any, info: Any, **kwargs: Any) -> Any:
+        self._check(source, info)
+        return next_(source, info, **kwargs)
+
+    async def resolve_async(
+        self, next_: Callable[..., Any], source: Any, info: Any, **kwargs: Any
+    ) -> Any:
+        self._check(source, info)
+        result = next_(source, info, **kwargs)
+        if hasattr(result, "__await__"):
+            return await result
+        return result
+
+
+def _data_visible(source: Any, info: Any) -> bool:
+    """The session's DATA: decided in SQL, carried by the row as ``data_visible``."""
+    return bool(source._row["data_visible"])
+
+
+def guard_of(spec: ObjectFields, field_class: FieldClass) -> Guard:
+    """The guard of a class of fields of this type."""
+    if field_class is FieldClass.DATA:
+        return Guard(_data_visible, EMBARGOED, "EMBARGOED")
+    owner = spec.owner
+    assert owner is not None  # checked by ObjectFields
+
+    def personal(source: Any, info: Any) -> bool:
+        return can_read_personal(info.context.access.caller, source._row[owner])
+
+    return Guard(personal, PERSONAL, "PERSONAL")
+
+
+def _python_type(scalar: Scalar) -> Any:
+    base = FORMAT_TYPES[scalar.format]
+    return base | None if scalar.nullable else base
+
+
+def _reader(column: str, annotation: Any) -> Callable[..., Any]:
+    def read(self: Any) -> Any:
+        return self._row[column]
+
+    read.__annotations__ = {"return": annotation}
+    return read
+
+
+def declared(spec: ObjectFields) -> Callable[[type[T]], type[T]]:
+    """Give a class (to be decorated by ``strawberry.type``) the fields of ``spec``."""
+
+    def decorate(cls: type[T]) -> type[T]:
+        own = dict(inspect.get_annotations(cls))
+        hand_written = {
+            name: value
+            for name, value in cls.__dict__.items()
+            if isinstance(value, StrawberryField)
+        }
+        annotations: dict[str, Any] = {}
+        steps: list[tuple[str, str, Converter | None]] = []
+        for field in spec.fields:
+            name = field.python_name
+            guards: list[FieldExtension] = (
+                [guard_of(spec, field.field_class)] if spec.guards(field) else []
+            )
+            description = spec.describe(field)
+            if isinstance(field, Scalar):
+                if name in hand_written or name in own:
+                    raise TypeError(f"{spec.type_name}.{field.name} is declared, not written")
+                annotation = _python_type(field)
+                annotations[name] = annotation
+                if guards:
+                    # Read from the row only once the guard allowed it.
+                    setattr(
+                        cls,
+                        name,
+                        strawberry.field(
+                            resolver=_reader(field.column, annotation),
+                            description=description,
+                            extensions=guards,
+                        ),
+                    )
+                else:
+                    setattr(cls, name, strawberry.field(description=description))
+                    steps.append((name, field.column, _converter(spec.type_name, field)))
+                continue
+            written = hand_written.pop(name, None)
+            if written is None:
+                raise TypeError(f"{spec.type_name}.{field.name} is declared but not resolved")
+            written.description = description
+            written.extensions = [*guards, *written.extensions]
+        if hand_written:
+            raise TypeError(f"{spec.type_name}: {sorted(hand_written)} not in the field catalogue")
+        for name, annotation in own.items():
+            if not _is_private(annotation):
+                raise TypeError(f"{spec.type_name}.{name} is not in the field catalogue")
+            annotations[name] = annotation
+        cls.__annotations__ = annotations
+        cls.__declared__ = tuple(steps)  # type: ignore[attr-defined]
+        return cls
+
+    return decorate
+
+
+def _is_private(annotation: Any) -> bool:
+    text = annotation if isinstance(annotation, str) else repr(annotation)
+    return "Private" in text
