@@ -72,6 +72,8 @@ from gateway.catalogue.pagination import PageRequest, SortKey, order_terms, page
 from gateway.catalogue.visibility import published_dataset_ids
 from gateway.compiled.selection import TYPENAME, Field, Unsupported
 from gateway.errors import GatewayError
+from gateway.fields.catalogue import TYPES as DECLARED
+from gateway.fields.declaration import FieldClass, Format, ObjectFields, Resolved, Scalar, ValueKind
 
 Cols = Mapping[str, Any]
 """The columns of an object's row by attribute name (``start_date``), and ``data_visible``."""
@@ -122,7 +124,7 @@ def render_object(type_name: str, cols: Cols, fields: tuple[Field, ...], ctx: Co
     handlers = TYPES.get(type_name)
     if handlers is None:
         raise Unsupported(type_name)
-    data_fields = DATA_FIELDS.get(type_name, frozenset())
+    data_fields = GUARDED_BY_DATA[type_name]
     arguments: list[Any] = []
     guarded = False
     for field in fields:
@@ -367,19 +369,6 @@ def _order(value: Any, default: tuple[str, bool]) -> tuple[str, bool]:
 # The types ---------------------------------------------------------------------------
 
 
-def _user_fields() -> dict[str, Handler]:
-    return {
-        "id": global_id("User"),
-        "icatId": plain("id"),
-        "name": plain("name"),
-        "fullName": plain("full_name"),
-        "givenName": plain("given_name"),
-        "familyName": plain("family_name"),
-        "orcidId": plain("orcid_id"),
-        "affiliation": plain("affiliation"),
-    }
-
-
 def _is_main_proposer(cols: Cols, field: Field, ctx: Context) -> Any:
     roles = sorted(ctx.main_proposer_roles)
     if not roles:
@@ -466,14 +455,14 @@ def _parameters(model: Any, owner: Any, table: str) -> Handler:
     )
 
 
-def _value_kind(cols: Cols, field: Field, ctx: Context) -> Any:
-    value = _col(cols, "value_type")
-    return case(
-        (value == 0, _text("DATE_AND_TIME")),
-        (value == 1, _text("NUMERIC")),
-        (value == 2, _text("STRING")),
-        else_=None,
-    )
+def value_kind(name: str) -> Handler:
+    """PARAMETERTYPE.VALUETYPE as the name of its ``ValueKind``."""
+
+    def handler(cols: Cols, field: Field, ctx: Context) -> Any:
+        value = _col(cols, name)
+        return case(*((value == kind.value, _text(kind.name)) for kind in ValueKind), else_=None)
+
+    return handler
 
 
 def _by_key(columns: list[Any], key: Any, target: Any, name: str) -> Any:
@@ -556,185 +545,111 @@ def _dataset_investigation(cols: Cols, field: Field, ctx: Context) -> Any:
     )
 
 
-INVESTIGATION: dict[str, Handler] = {
-    "id": global_id("Investigation"),
-    "icatId": plain("id"),
-    "proposal": plain("name"),
-    "visitId": plain("visit_id"),
-    "title": plain("title"),
-    "startDate": iso("start_date"),
-    "endDate": iso("end_date"),
-    "releaseDate": iso("release_date"),
-    "doi": plain("doi"),
-    "isReleased": released("release_date"),
-    "canReadData": plain("data_visible"),
-    "summary": plain("summary"),
-    "fileSize": plain("file_size"),
-    "fileCount": plain("file_count"),
-    "facility": one(
-        "Facility",
-        "FACILITY",
-        lambda: model_columns(Facility),
-        lambda cols: select(Facility.id).where(Facility.id == _col(cols, "facility_id")),
-    ),
-    "type": one(
-        "InvestigationType",
-        "INVESTIGATIONTYPE",
-        lambda: model_columns(InvestigationType),
-        lambda cols: select(InvestigationType.id).where(
-            InvestigationType.id == _col(cols, "type_id")
-        ),
-    ),
-    "instruments": many(
-        "Instrument",
-        ("INVESTIGATIONINSTRUMENT", "INSTRUMENT"),
-        lambda: dict(_INSTRUMENT.c.items()),
-        lambda cols: (
-            select(InvestigationInstrument.id)
-            .join(_INSTRUMENT, true())
-            .where(InvestigationInstrument.investigation_id == _col(cols, "id"))
-        ),
-        lambda: [_INSTRUMENT.c.name, _INSTRUMENT.c.id],
-    ),
-    "team": many(
-        "TeamMember",
-        ("INVESTIGATIONUSER",),
-        _team_cols,
-        lambda cols: select(InvestigationUser.id).where(
-            InvestigationUser.investigation_id == _col(cols, "id")
-        ),
-        lambda: [InvestigationUser.id],
-    ),
-    "myRoles": _my_roles,
-    "keywords": _keywords,
-    "parameters": _parameters(
-        InvestigationParameter, InvestigationParameter.investigation_id, "INVESTIGATIONPARAMETER"
-    ),
-    "samples": many(
-        "Sample",
-        ("SAMPLE", "SAMPLETYPE"),
-        _sample_cols,
-        lambda cols: (
-            select(Sample.id)
-            .outerjoin(_SAMPLE_TYPE, true())
-            .where(Sample.investigation_id == _col(cols, "id"))
-        ),
-        lambda: [Sample.name, Sample.id],
-    ),
-    "datasets": connection(
-        "Dataset",
-        "DATASET",
-        _datasets_of_investigation,
-        _dataset_cols,
-        lambda order: dataset_keys(*order),
-        ("START_DATE", False),
-    ),
-}
+_FACILITY = one(
+    "Facility",
+    "FACILITY",
+    lambda: model_columns(Facility),
+    lambda cols: select(Facility.id).where(Facility.id == _col(cols, "facility_id")),
+)
 
-DATASET: dict[str, Handler] = {
-    "id": global_id("Dataset"),
-    "icatId": plain("id"),
-    "name": plain("name"),
-    "description": plain("description"),
-    "location": plain("location"),
-    "doi": plain("doi"),
-    "startDate": iso("start_date"),
-    "endDate": iso("end_date"),
-    "complete": plain("complete"),
-    "fileSize": plain("file_size"),
-    "fileCount": plain("file_count"),
-    "type": plain("type_name"),
-    "sample": one(
-        "Sample",
-        "SAMPLE",
-        _sample_cols,
-        lambda cols: (
-            select(Sample.id)
-            .outerjoin(_SAMPLE_TYPE, true())
-            .where(Sample.id == _col(cols, "sample_id"))
+RELATIONS: dict[str, dict[str, Handler]] = {
+    "Investigation": {
+        "facility": _FACILITY,
+        "type": one(
+            "InvestigationType",
+            "INVESTIGATIONTYPE",
+            lambda: model_columns(InvestigationType),
+            lambda cols: select(InvestigationType.id).where(
+                InvestigationType.id == _col(cols, "type_id")
+            ),
         ),
-    ),
-    "techniques": many(
-        "Technique",
-        ("DATASETTECHNIQUE", "TECHNIQUE"),
-        lambda: dict(_TECHNIQUE.c.items()),
-        lambda cols: (
-            select(DatasetTechnique.id)
-            .join(_TECHNIQUE, true())
-            .where(DatasetTechnique.dataset_id == _col(cols, "id"))
+        "instruments": many(
+            "Instrument",
+            ("INVESTIGATIONINSTRUMENT", "INSTRUMENT"),
+            lambda: dict(_INSTRUMENT.c.items()),
+            lambda cols: (
+                select(InvestigationInstrument.id)
+                .join(_INSTRUMENT, true())
+                .where(InvestigationInstrument.investigation_id == _col(cols, "id"))
+            ),
+            lambda: [_INSTRUMENT.c.name, _INSTRUMENT.c.id],
         ),
-        lambda: [_TECHNIQUE.c.name, _TECHNIQUE.c.id],
-    ),
-    "parameters": _parameters(DatasetParameter, DatasetParameter.dataset_id, "DATASETPARAMETER"),
-    "investigation": _dataset_investigation,
-    "datafiles": connection(
-        "Datafile",
-        "DATAFILE",
-        _datafiles_of_dataset,
-        _datafile_cols,
-        lambda order: datafile_keys(*order),
-        ("NAME", False),
-    ),
-}
-
-TYPES: dict[str, dict[str, Handler]] = {
-    "Investigation": INVESTIGATION,
-    "Dataset": DATASET,
-    "Datafile": {
-        "id": global_id("Datafile"),
-        "icatId": plain("id"),
-        "name": plain("name"),
-        "description": plain("description"),
-        "location": plain("location"),
-        "fileSize": plain("file_size"),
-        "checksum": plain("checksum"),
-        "createTime": iso("datafile_create_time"),
-        "modTime": iso("datafile_mod_time"),
-        "doi": plain("doi"),
-        "format": plain("format_name"),
+        "team": many(
+            "TeamMember",
+            ("INVESTIGATIONUSER",),
+            _team_cols,
+            lambda cols: select(InvestigationUser.id).where(
+                InvestigationUser.investigation_id == _col(cols, "id")
+            ),
+            lambda: [InvestigationUser.id],
+        ),
+        "myRoles": _my_roles,
+        "keywords": _keywords,
+        "parameters": _parameters(
+            InvestigationParameter,
+            InvestigationParameter.investigation_id,
+            "INVESTIGATIONPARAMETER",
+        ),
+        "samples": many(
+            "Sample",
+            ("SAMPLE", "SAMPLETYPE"),
+            _sample_cols,
+            lambda cols: (
+                select(Sample.id)
+                .outerjoin(_SAMPLE_TYPE, true())
+                .where(Sample.investigation_id == _col(cols, "id"))
+            ),
+            lambda: [Sample.name, Sample.id],
+        ),
+        "datasets": connection(
+            "Dataset",
+            "DATASET",
+            _datasets_of_investigation,
+            _dataset_cols,
+            lambda order: dataset_keys(*order),
+            ("START_DATE", False),
+        ),
+    },
+    "Dataset": {
+        "sample": one(
+            "Sample",
+            "SAMPLE",
+            _sample_cols,
+            lambda cols: (
+                select(Sample.id)
+                .outerjoin(_SAMPLE_TYPE, true())
+                .where(Sample.id == _col(cols, "sample_id"))
+            ),
+        ),
+        "techniques": many(
+            "Technique",
+            ("DATASETTECHNIQUE", "TECHNIQUE"),
+            lambda: dict(_TECHNIQUE.c.items()),
+            lambda cols: (
+                select(DatasetTechnique.id)
+                .join(_TECHNIQUE, true())
+                .where(DatasetTechnique.dataset_id == _col(cols, "id"))
+            ),
+            lambda: [_TECHNIQUE.c.name, _TECHNIQUE.c.id],
+        ),
+        "parameters": _parameters(
+            DatasetParameter, DatasetParameter.dataset_id, "DATASETPARAMETER"
+        ),
+        "investigation": _dataset_investigation,
+        "datafiles": connection(
+            "Datafile",
+            "DATAFILE",
+            _datafiles_of_dataset,
+            _datafile_cols,
+            lambda order: datafile_keys(*order),
+            ("NAME", False),
+        ),
     },
     "Sample": {
-        "id": global_id("Sample"),
-        "icatId": plain("id"),
-        "name": plain("name"),
-        "pid": plain("pid"),
-        "typeName": plain("type_name"),
-        "molecularFormula": plain("type_molecular_formula"),
         "parameters": _parameters(SampleParameter, SampleParameter.sample_id, "SAMPLEPARAMETER"),
     },
-    "Technique": {
-        "id": global_id("Technique"),
-        "icatId": plain("id"),
-        "name": plain("name"),
-        "pid": plain("pid"),
-        "description": plain("description"),
-    },
-    "Parameter": {
-        "name": plain("name"),
-        "units": plain("units"),
-        "unitsFullName": plain("units_full_name"),
-        "valueKind": _value_kind,
-        "numericValue": number("numeric_value"),
-        "stringValue": plain("string_value"),
-        "dateTimeValue": iso("datetime_value"),
-        "error": number("error"),
-        "rangeBottom": number("range_bottom"),
-        "rangeTop": number("range_top"),
-    },
     "Instrument": {
-        "id": global_id("Instrument"),
-        "icatId": plain("id"),
-        "name": plain("name"),
-        "fullName": plain("full_name"),
-        "description": plain("description"),
-        "type": plain("type"),
-        "url": plain("url"),
-        "facility": one(
-            "Facility",
-            "FACILITY",
-            lambda: model_columns(Facility),
-            lambda cols: select(Facility.id).where(Facility.id == _col(cols, "facility_id")),
-        ),
+        "facility": _FACILITY,
         "scientists": many(
             "User",
             ("INSTRUMENTSCIENTIST", "USER_"),
@@ -747,27 +662,72 @@ TYPES: dict[str, dict[str, Handler]] = {
             lambda: [User.name, User.id],
         ),
     },
-    "Facility": {
-        "id": global_id("Facility"),
-        "icatId": plain("id"),
-        "name": plain("name"),
-        "fullName": plain("full_name"),
-        "description": plain("description"),
-        "url": plain("url"),
-        "daysUntilRelease": plain("days_until_release"),
-    },
-    "InvestigationType": {"name": plain("name"), "description": plain("description")},
-    "User": _user_fields(),
-    "TeamMember": {
-        "role": plain("role"),
-        "isMainProposer": _is_main_proposer,
-        "user": _team_user,
-    },
+    "TeamMember": {"isMainProposer": _is_main_proposer, "user": _team_user},
 }
+"""The hand-written handlers of the fields the catalogue declares as ``Resolved`` (and
+``compiled``): related objects, lists, pages, rules computed per row."""
 
-DATA_FIELDS: dict[str, frozenset[str]] = {
-    "Investigation": frozenset(
-        {"summary", "fileSize", "fileCount", "keywords", "parameters", "samples"}
-    ),
+
+def _personal(handler: Handler) -> Handler:
+    """PERSONAL data is rendered for staff, who may read all of it; for anyone else it
+    is the person's own or refused, which the standard path decides and reports."""
+
+    def guarded_handler(cols: Cols, field: Field, ctx: Context) -> Any:
+        if not ctx.is_staff:
+            raise Unsupported(f"PERSONAL {field.name}")
+        return handler(cols, field, ctx)
+
+    return guarded_handler
+
+
+_FORMATS: dict[Format, Callable[[str, str], Handler]] = {
+    Format.TEXT: lambda type_name, column: plain(column),
+    Format.INT: lambda type_name, column: plain(column),
+    Format.LONG: lambda type_name, column: plain(column),
+    Format.BOOLEAN: lambda type_name, column: plain(column),
+    Format.FLOAT: lambda type_name, column: number(column),
+    Format.DATETIME: lambda type_name, column: iso(column),
+    Format.GLOBAL_ID: lambda type_name, column: global_id(type_name, column),
+    Format.VALUE_KIND: lambda type_name, column: value_kind(column),
+    Format.RELEASED: lambda type_name, column: released(column),
 }
-"""Fields that need the row's ``data_visible`` (see ``gateway.auth.policy``'s DATA class)."""
+"""Each format's SQL, written as strawberry serialises the format's Python value."""
+
+
+def scalar_handler(type_name: str, scalar: Scalar) -> Handler:
+    """The SQL of a declared scalar field: its column in its format."""
+    handler = _FORMATS[scalar.format](type_name, scalar.column)
+    if scalar.field_class is FieldClass.PERSONAL:
+        return _personal(handler)
+    return handler
+
+
+def _handlers(declared: ObjectFields) -> dict[str, Handler]:
+    relations = RELATIONS.get(declared.type_name, {})
+    compiled = {f.name for f in declared.fields if isinstance(f, Resolved) and f.compiled}
+    if set(relations) != compiled:
+        # Both sides of one declaration: a handler for each compiled relation, no other.
+        raise TypeError(
+            f"{declared.type_name}: handlers {sorted(relations)} but compiled relations "
+            f"{sorted(compiled)} in the field catalogue"
+        )
+    scalars = {field.name: scalar_handler(declared.type_name, field) for field in declared.scalars}
+    return {**scalars, **relations}
+
+
+TYPES: dict[str, dict[str, Handler]] = {
+    name: _handlers(declared) for name, declared in DECLARED.items() if declared.compiled
+}
+"""Every field the compiler renders, by type: the catalogue's scalars and the relations
+above. A field not here resolves the standard way."""
+
+GUARDED_BY_DATA: dict[str, frozenset[str]] = {
+    name: DECLARED[name].guarded_names(FieldClass.DATA) for name in TYPES
+}
+"""Fields that need the row's ``data_visible`` (their class is DATA, on a type whose rows
+are public): from the catalogue, as the standard path's guards are."""
+
+if set(RELATIONS) - set(TYPES):
+    raise TypeError(
+        f"handlers of types the catalogue does not compile: {set(RELATIONS) - set(TYPES)}"
+    )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from gateway.auth.policy import FieldClass
 
-__all__ = ["FieldClass", "Format", "ObjectFields", "Resolved", "Rows", "Scalar"]
+__all__ = ["FieldClass", "Format", "ObjectFields", "Resolved", "Rows", "Scalar", "ValueKind"]
 
 
 class Format(enum.Enum):
@@ -38,6 +38,14 @@ class Format(enum.Enum):
     """PARAMETERTYPE.VALUETYPE (0, 1, 2) as the enum's name."""
     RELEASED = "released"
     """Whether a release date is past, at the request's instant (``policy.is_released``)."""
+
+
+class ValueKind(enum.Enum):
+    """The kind of value a parameter holds: ICAT's PARAMETERTYPE.VALUETYPE numbers."""
+
+    DATE_AND_TIME = 0
+    NUMERIC = 1
+    STRING = 2
 
 
 class Rows(enum.Enum):

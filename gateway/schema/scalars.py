@@ -7,6 +7,8 @@ from typing import Any, NewType
 
 import strawberry
 
+from gateway.fields.declaration import ValueKind
+
 
 @strawberry.enum(description="Sort direction.")
 class SortDirection(enum.Enum):
@@ -14,11 +16,11 @@ class SortDirection(enum.Enum):
     DESC = "desc"
 
 
-@strawberry.enum(description="The kind of value a parameter holds (ICAT PARAMETERTYPE.VALUETYPE).")
-class ParameterValueKind(enum.Enum):
-    DATE_AND_TIME = 0
-    NUMERIC = 1
-    STRING = 2
+ParameterValueKind = strawberry.enum(
+    ValueKind,
+    name="ParameterValueKind",
+    description="The kind of value a parameter holds (ICAT PARAMETERTYPE.VALUETYPE).",
+)
 
 
 Long = NewType("Long", int)
