@@ -6,6 +6,9 @@ from gateway.catalogue.models import Datafile, Dataset, Instrument, Investigatio
 from gateway.catalogue.pagination import SortKey
 from gateway.catalogue.queries import instrument_name_key
 
+NEWEST_FIRST = ("START_DATE", True)
+"""Sessions' default order (``InvestigationOrder``'s defaults say the same)."""
+
 
 def investigation_keys(field: str, descending: bool) -> list[SortKey]:
     """Sort keys for sessions: by date, proposal (then visit), beamline, title, release."""

@@ -359,6 +359,22 @@ def related_items_by_publication(ids: Sequence[int]) -> Select[Any]:
     )
 
 
+def normalise_doi(doi: str) -> str:
+    """A DOI without resolver prefixes: `https://doi.org/10.1/x` and `doi:10.1/x` -> `10.1/x`."""
+    text = doi.strip()
+    for prefix in (
+        "https://doi.org/",
+        "http://doi.org/",
+        "https://dx.doi.org/",
+        "http://dx.doi.org/",
+        "doi:",
+    ):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix) :]
+            break
+    return text
+
+
 def doi_variants(doi: str) -> list[str]:
     """DOIs are case-insensitive; ICAT stores them as minted. Compare against the common
     spellings so the lookup stays an index equality rather than a LOWER() scan."""

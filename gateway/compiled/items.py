@@ -19,14 +19,13 @@ import orjson
 from sqlalchemy import ColumnElement, Text, cast
 from sqlalchemy.engine import Dialect
 
+from gateway.catalogue.pages import JSON_COLUMN
+from gateway.compiled.completed import Completed
 from gateway.compiled.render import Cols
 from gateway.compiled.selection import Field, Request, Unsupported, collect, connection_nodes
 from gateway.compiled.templates import Shape, column_names, rendered_json
-from gateway.schema.execution import Completed
 
 T = TypeVar("T")
-
-JSON_COLUMN = "_json"
 
 ITEM_TABLES: dict[str, frozenset[str]] = {
     "Investigation": frozenset({"INVESTIGATION"}),

@@ -82,14 +82,14 @@ from sqlalchemy.util import greenlet_spawn
 from gateway.auth.policy import Caller
 from gateway.catalogue import queries
 from gateway.catalogue.models import Investigation as InvestigationRow
-from gateway.catalogue.ordering import investigation_keys
+from gateway.catalogue.ordering import NEWEST_FIRST, investigation_keys
+from gateway.catalogue.pages import JSON_COLUMN, TOTAL_COLUMN, page_statement, select_rendered
 from gateway.catalogue.pagination import SortKey, order_terms
 from gateway.catalogue.visibility import Access, member_investigation_ids
-from gateway.compiled.items import JSON_COLUMN, renderer_for
+from gateway.compiled.items import renderer_for
 from gateway.compiled.render import first_page
 from gateway.compiled.selection import Field, Request, Unsupported, collect, gather
 from gateway.errors import GatewayError
-from gateway.resolvers.listing import TOTAL_COLUMN, page_statement, select_rendered
 from gateway.settings import Settings
 
 logger = logging.getLogger("gateway.compiled")
@@ -553,7 +553,7 @@ def _one(
 
 
 def _global_id(type_name: str) -> Callable[[Any], int]:
-    from gateway.schema.node import parse_global_id
+    from gateway.fields.identity import parse_global_id
 
     def convert(value: Any) -> int:
         return parse_global_id(value, type_name)[1]
@@ -579,15 +579,13 @@ def _by_id(
 def _doi(
     planning: _Planning, parent: GraphQLObjectType, nodes: list[FieldNode]
 ) -> ColumnElement[Any]:
-    from gateway.schema.lookup import normalise_doi
-
     if len(nodes) != 1:
         raise Unsupported("doi twice")
 
     def variants(doi: Any) -> list[str]:
         if not isinstance(doi, str) or not doi.strip():
             raise ValueError("empty DOI")
-        return queries.doi_variants(normalise_doi(doi))
+        return queries.doi_variants(queries.normalise_doi(doi))
 
     dois = planning.parameter(nodes[0], "doi", ARRAY(String()), variants)
     # As ``find_by_doi``: sessions first; anything else (a dataset's DOI, none) declines.
@@ -602,8 +600,7 @@ PAGE_INFO_FIELDS = frozenset({"hasNextPage", "hasPreviousPage", "__typename"})
 def _investigations(
     planning: _Planning, parent: GraphQLObjectType, nodes: list[FieldNode]
 ) -> ColumnElement[Any]:
-    from gateway.schema.inputs import InvestigationOrder
-    from gateway.schema.investigation_search import investigation_conditions
+    from gateway.catalogue.search import investigation_conditions
 
     if len(nodes) != 1:
         raise Unsupported("investigations twice")
@@ -628,7 +625,8 @@ def _investigations(
     statement = queries.investigations(access)
     if search is not None:
         statement = statement.where(*investigation_conditions(access, search))
-    keys = investigation_keys(*(arguments.get("order_by") or InvestigationOrder()).key())
+    order = arguments.get("order_by")
+    keys = investigation_keys(*(order.key() if order is not None else NEWEST_FIRST))
     total = any(f.name == "totalCount" for f in fields)
     rows, rendered = page_statement(
         planning.dialect.name,

@@ -9,15 +9,15 @@ import strawberry
 from sqlalchemy import null
 from strawberry.types.nodes import SelectedField
 
+from gateway.catalogue.pages import JSON_COLUMN
 from gateway.catalogue.pagination import PageRequest, encode_cursor, page_request
+from gateway.compiled.completed import completed_list
 from gateway.compiled.items import (
-    JSON_COLUMN,
     ItemRenderer,
     completed_or,
     item_renderer,
 )
 from gateway.resolvers.loaders import ChildListing, ChildPageKey
-from gateway.schema.execution import completed_list
 from gateway.schema.node import instance
 
 T = TypeVar("T")

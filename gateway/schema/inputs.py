@@ -157,17 +157,3 @@ class DatafileOrder:
     def key(self) -> tuple[str, bool]:
         """(sort field, descending), as the catalogue's orderings take it."""
         return self.field.value, self.direction is SortDirection.DESC
-
-
-def like_pattern(text: str) -> str:
-    """A case-insensitive LIKE pattern: the words in order, anything between them."""
-    cleaned = text.strip().lower()
-    if not cleaned:
-        raise BadUserInput("A search text must not be empty.", argument="search")
-    if len(cleaned) > 200:
-        raise BadUserInput("A search text is at most 200 characters.", argument="search")
-    # Words match in order with anything between; LIKE's own wildcards are dropped.
-    words = cleaned.replace("\\", " ").replace("%", " ").replace("_", " ").split()
-    if not words:
-        raise BadUserInput("A search text must contain a word.", argument="search")
-    return "%" + "%".join(words) + "%"

@@ -10,12 +10,12 @@ from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.compiled.items import object_renderer
-from gateway.resolvers.listing import root_object
 from gateway.resolvers.loaders import fetch_all
 from gateway.schema.dataset import Datafile, Dataset
 from gateway.schema.facility import Facility, Instrument
 from gateway.schema.info import Info
 from gateway.schema.investigation import Investigation
+from gateway.schema.listing import root_object
 from gateway.schema.node import Node, parse_global_id
 from gateway.schema.people import User
 from gateway.schema.publication import DataPublication
@@ -69,22 +69,6 @@ async def load_node(info: Info, id: str, *expected: str) -> Node | None:
     return convert(row) if row else None
 
 
-def normalise_doi(doi: str) -> str:
-    """A DOI without resolver prefixes: `https://doi.org/10.1/x` and `doi:10.1/x` -> `10.1/x`."""
-    text = doi.strip()
-    for prefix in (
-        "https://doi.org/",
-        "http://doi.org/",
-        "https://dx.doi.org/",
-        "http://dx.doi.org/",
-        "doi:",
-    ):
-        if text.lower().startswith(prefix):
-            text = text[len(prefix) :]
-            break
-    return text
-
-
 async def find_by_doi(
     info: Info, doi: str
 ) -> Investigation | Dataset | Datafile | DataPublication | None:
@@ -92,7 +76,7 @@ async def find_by_doi(
     publication, as the caller may see it. One statement per kind, all by index."""
     context = info.context
     access = context.access
-    variants = queries.doi_variants(normalise_doi(doi))
+    variants = queries.doi_variants(queries.normalise_doi(doi))
     engine = context.engine
     now = context.now
     session = await root_object(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any, TypeVar
 
 import strawberry
 
-from gateway.errors import BadUserInput
+from gateway.fields.identity import global_id, parse_global_id
 
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
@@ -33,19 +31,4 @@ def instance(cls: type[T], **values: Any) -> T:
     return built
 
 
-def global_id(type_name: str, icat_id: int) -> strawberry.ID:
-    """The global id of an ICAT row of a type."""
-    return strawberry.ID(base64.b64encode(f"{type_name}:{icat_id}".encode()).decode())
-
-
-def parse_global_id(value: str, *expected: str) -> tuple[str, int]:
-    """The type name and ICAT id in a global id; BAD_USER_INPUT if malformed or not of an
-    expected type."""
-    try:
-        type_name, _, raw = base64.b64decode(value, validate=True).decode().partition(":")
-        icat_id = int(raw)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise BadUserInput(f"`{value}` is not a valid id.") from None
-    if expected and type_name not in expected:
-        raise BadUserInput(f"`{value}` is not the id of a {' or '.join(expected)}.")
-    return type_name, icat_id
+__all__ = ["Node", "global_id", "instance", "parse_global_id"]

@@ -17,9 +17,9 @@ from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import Technique as TechniqueRow
 from gateway.catalogue.ordering import dataset_keys, instrument_keys
 from gateway.catalogue.pagination import SortKey
+from gateway.catalogue.search import like_pattern
 from gateway.compiled.items import item_renderer, object_renderer
 from gateway.errors import BadUserInput, NotFound
-from gateway.resolvers.listing import root_connection, root_object
 from gateway.schema.connection import Connection, page_of, wants_total
 from gateway.schema.dataset import Datafile, Dataset, prefetch_children
 from gateway.schema.facility import Facility, Instrument
@@ -29,10 +29,10 @@ from gateway.schema.inputs import (
     DatasetOrder,
     InvestigationFilter,
     InvestigationOrder,
-    like_pattern,
 )
 from gateway.schema.investigation import Investigation
 from gateway.schema.investigation_search import search_investigations
+from gateway.schema.listing import root_connection, root_object
 from gateway.schema.lookup import find_by_doi, load_node
 from gateway.schema.me import Me
 from gateway.schema.node import Node, parse_global_id
@@ -81,8 +81,6 @@ class Query:
             raise BadUserInput(
                 "Identify the session by `id`, by `doi`, or by `proposal` and `visitId`."
             )
-        from gateway.schema.lookup import normalise_doi
-
         context = info.context
         now = context.now
         statement = queries.investigations(context.access)
@@ -103,7 +101,7 @@ class Query:
         else:
             if doi is not None:
                 statement = statement.where(
-                    InvestigationRow.doi.in_(queries.doi_variants(normalise_doi(doi)))
+                    InvestigationRow.doi.in_(queries.doi_variants(queries.normalise_doi(doi)))
                 )
             else:
                 statement = statement.where(

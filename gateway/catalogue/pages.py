@@ -1,12 +1,17 @@
-"""Root lists: one statement for a page, one more for its total, only if asked."""
+"""The statements of root pages: sort keys for cursors, the total, the rendered items.
+
+Statement builders only (no I/O): ``gateway.schema.listing`` runs them for the standard
+path and ``gateway.compiled.operations`` puts them into operation plans. ``render`` is a
+:class:`Renderer`: what ``gateway.compiled.items.Renderer`` offers, the JSON of a
+row's object, seen without the compiler.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import ColumnElement, Select, func, select
 
 from gateway.catalogue.pagination import (
     PageRequest,
@@ -16,13 +21,16 @@ from gateway.catalogue.pagination import (
     paged,
     supports_nulls_last,
 )
-from gateway.compiled.items import JSON_COLUMN, ItemRenderer, completed_or
-from gateway.resolvers.loaders import fetch_all
-from gateway.schema.connection import Connection, build_connection
-
-T = TypeVar("T")
 
 TOTAL_COLUMN = "_total"
+JSON_COLUMN = "_json"
+
+
+class Renderer(Protocol):
+    """Renders the JSON of a row's object from the row's columns (``gateway.compiled``)."""
+
+    def json(self, cols: Mapping[str, Any]) -> tuple[ColumnElement[Any], bool] | None:
+        """The JSON and whether it is never NULL; None if it cannot be rendered."""
 
 
 def with_sort_columns(statement: Select[Any], keys: Sequence[SortKey]) -> Select[Any]:
@@ -30,51 +38,12 @@ def with_sort_columns(statement: Select[Any], keys: Sequence[SortKey]) -> Select
     return statement.add_columns(*(key.expression.label(f"_k{i}") for i, key in enumerate(keys)))
 
 
-def counter(engine: AsyncEngine, statement: Select[Any]) -> Callable[[], Awaitable[int]]:
-    """A thunk counting the rows of a filtered statement (run only if totalCount is asked)."""
-
-    async def count() -> int:
-        counted = select(func.count()).select_from(statement.order_by(None).subquery())
-        rows = await fetch_all(engine, counted)
-        return int(rows[0][0])
-
-    return count
-
-
-async def root_connection(
-    engine: AsyncEngine,
-    statement: Select[Any],
-    keys: Sequence[SortKey],
-    page: PageRequest,
-    to_node: Callable[[Any], T],
-    render: ItemRenderer | None = None,
-    *,
-    total: bool = False,
-    costly_filter: bool = False,
-) -> Connection[T]:
-    """A page of a root list, with a lazy total over the same filters; with ``render``,
-    the page's statement renders the items' JSON too (``gateway.compiled``). With
-    ``total`` (totalCount is asked for) the page's statement counts the list as well, in
-    the same round trip; with ``costly_filter`` too (free text), on PostgreSQL, the filter
-    is evaluated once for both (see :func:`_matched_once`)."""
-    statement_page, rendered = page_statement(
-        engine.dialect.name, statement, keys, page, render, total=total, costly_filter=costly_filter
-    )
-    if render is not None and rendered:
-        to_node = completed_or(render, to_node)
-    rows = await fetch_all(engine, statement_page)
-    count = counter(engine, statement)
-    if total and rows:
-        count = _known(int(rows[0]._mapping[TOTAL_COLUMN]))
-    return build_connection(rows, page, len(keys), to_node, count)
-
-
 def page_statement(
     dialect_name: str,
     statement: Select[Any],
     keys: Sequence[SortKey],
     page: PageRequest,
-    render: ItemRenderer | None = None,
+    render: Renderer | None = None,
     *,
     total: bool = False,
     costly_filter: bool = False,
@@ -89,33 +58,11 @@ def page_statement(
     if total:
         counted = select(func.count()).select_from(statement.order_by(None).subquery())
         extra.append(counted.scalar_subquery().label(TOTAL_COLUMN))
-    selected, rendered = _selecting(statement, render, extra)
+    selected, rendered = selecting(statement, render, extra)
     return paged(with_sort_columns(selected, keys), keys, page, native_nulls=native_nulls), rendered
 
 
-def _known(value: int) -> Callable[[], Awaitable[int]]:
-    async def count() -> int:
-        return value
-
-    return count
-
-
-async def root_object(
-    engine: AsyncEngine,
-    statement: Select[Any],
-    to_object: Callable[[Any], T],
-    render: ItemRenderer | None = None,
-) -> T | None:
-    """The first row of a statement as an object (None if there is none); with
-    ``render``, as the JSON the statement renders where it can (``gateway.compiled``)."""
-    statement, rendered = _selecting(statement, render)
-    if render is not None and rendered:
-        to_object = completed_or(render, to_object)
-    rows = await fetch_all(engine, statement.limit(1))
-    return to_object(rows[0]) if rows else None
-
-
-def select_rendered(statement: Select[Any], render: ItemRenderer) -> Select[Any] | None:
+def select_rendered(statement: Select[Any], render: Renderer) -> Select[Any] | None:
     """The statement selecting only its rows' rendered JSON (as ``_json``), or None if
     ``render`` cannot render them."""
     rendering = render.json(columns_by_name(statement))
@@ -125,8 +72,8 @@ def select_rendered(statement: Select[Any], render: ItemRenderer) -> Select[Any]
     return statement.with_only_columns(json.label(JSON_COLUMN), maintain_column_froms=True)
 
 
-def _selecting(
-    statement: Select[Any], render: ItemRenderer | None, extra: Sequence[Any] = ()
+def selecting(
+    statement: Select[Any], render: Renderer | None, extra: Sequence[Any] = ()
 ) -> tuple[Select[Any], bool]:
     """The statement with ``extra`` columns and, where ``render`` can render, the JSON
     column; whether it did. When the JSON is never NULL, the row's own columns are left
@@ -145,7 +92,7 @@ def _matched_once(
     statement: Select[Any],
     keys: Sequence[SortKey],
     page: PageRequest,
-    render: ItemRenderer | None,
+    render: Renderer | None,
     native_nulls: bool,
 ) -> tuple[Select[Any], bool]:
     """A page and the list's total from one evaluation of the filter; whether the items'
@@ -179,7 +126,7 @@ def _matched_once(
         SortKey(top.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(keys)
     ]
     counted = select(func.count()).select_from(matches).scalar_subquery().label(TOTAL_COLUMN)
-    selected, rendered = _selecting(statement, render, [counted])
+    selected, rendered = selecting(statement, render, [counted])
     statement_page = (
         selected.add_columns(*(top.c[f"_k{i}"] for i in range(len(keys))))
         .join(top, top.c.id == ident)

@@ -1,0 +1,103 @@
+"""Searching sessions: the filters of the root list and of "My data", as SQL conditions.
+
+The filter comes from the API (``gateway.schema.inputs.InvestigationFilter``) but is read
+here only through :class:`SessionSearch`, so that the standard path and the operation
+plans (``gateway.compiled.operations``) build the same conditions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import ColumnElement, select
+
+from gateway.catalogue import queries
+from gateway.catalogue.models import Instrument as InstrumentRow
+from gateway.catalogue.models import Investigation as InvestigationRow
+from gateway.catalogue.models import InvestigationType as InvestigationTypeRow
+from gateway.catalogue.visibility import Access, released
+from gateway.errors import BadUserInput
+
+
+class Interval(Protocol):
+    """An interval of time with open ends, checked (and made naive UTC) on demand."""
+
+    def checked(self) -> Interval: ...
+
+    @property
+    def since(self) -> datetime | None: ...
+
+    @property
+    def until(self) -> datetime | None: ...
+
+
+class SessionSearch(Protocol):
+    """What a search of sessions may say (every condition must hold)."""
+
+    @property
+    def proposal(self) -> str | None: ...
+
+    @property
+    def visit_id(self) -> str | None: ...
+
+    @property
+    def instrument(self) -> str | None: ...
+
+    @property
+    def dates(self) -> Interval | None: ...
+
+    @property
+    def search(self) -> str | None: ...
+
+    @property
+    def released(self) -> bool | None: ...
+
+    @property
+    def type(self) -> str | None: ...
+
+
+def like_pattern(text: str) -> str:
+    """A case-insensitive LIKE pattern: the words in order, anything between them."""
+    cleaned = text.strip().lower()
+    if not cleaned:
+        raise BadUserInput("A search text must not be empty.", argument="search")
+    if len(cleaned) > 200:
+        raise BadUserInput("A search text is at most 200 characters.", argument="search")
+    # Words match in order with anything between; LIKE's own wildcards are dropped.
+    words = cleaned.replace("\\", " ").replace("%", " ").replace("_", " ").split()
+    if not words:
+        raise BadUserInput("A search text must contain a word.", argument="search")
+    return "%" + "%".join(words) + "%"
+
+
+def investigation_conditions(access: Access, filter: SessionSearch) -> list[ColumnElement[bool]]:
+    """The filter as SQL conditions on sessions, for this caller (free text reaches
+    summaries and keywords only where they may read them)."""
+    conditions: list[ColumnElement[bool]] = []
+    if filter.proposal is not None:
+        conditions.append(InvestigationRow.name == filter.proposal)
+    if filter.visit_id is not None:
+        conditions.append(InvestigationRow.visit_id == filter.visit_id)
+    if filter.instrument is not None:
+        beamline = select(InstrumentRow.id).where(InstrumentRow.name == filter.instrument)
+        conditions.append(queries.investigations_of_instrument(beamline))
+    if filter.dates is not None:
+        dates = filter.dates.checked()
+        conditions.append(
+            queries.date_overlap(
+                InvestigationRow.start_date, InvestigationRow.end_date, dates.since, dates.until
+            )
+        )
+    if filter.search is not None:
+        conditions.append(queries.investigation_text_match(access, like_pattern(filter.search)))
+    if filter.released is not None:
+        is_released = released(InvestigationRow.release_date, access.now)
+        conditions.append(is_released if filter.released else ~is_released)
+    if filter.type is not None:
+        conditions.append(
+            InvestigationRow.type_id.in_(
+                select(InvestigationTypeRow.id).where(InvestigationTypeRow.name == filter.type)
+            )
+        )
+    return conditions
