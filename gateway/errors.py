@@ -52,6 +52,15 @@ class Conflict(GatewayError):
 
 
 class UpstreamUnavailable(GatewayError):
-    """A service the gateway depends on (DataCite, ICAT, the identity provider) failed."""
+    """A service the gateway depends on (DataCite, ICAT, the identity provider) failed.
+
+    Not the client's fault: the HTTP layer answers 503 (not 401) when credentials could
+    not be checked because of it, and the client may retry the same request.
+    """
 
     code = "UPSTREAM_UNAVAILABLE"
+
+    @property
+    def reason(self) -> str:
+        """Short and safe to show (never a token or a session id)."""
+        return self.message

@@ -24,12 +24,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.auth.icat_session import ICATSessionVerifier, looks_like_session_id
 from gateway.auth.oidc import OIDCVerifier
-from gateway.auth.principal import (
-    ANONYMOUS,
-    AuthenticationError,
-    Principal,
-    UpstreamUnavailable,
-)
+from gateway.auth.principal import ANONYMOUS, AuthenticationError, Principal
+from gateway.errors import UpstreamUnavailable
 
 __all__ = ["AuthenticationMiddleware", "RequestAuthenticator"]
 

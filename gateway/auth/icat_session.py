@@ -19,7 +19,8 @@ from typing import Any, Final
 
 import httpx
 
-from gateway.auth.principal import AuthenticationError, Principal, UpstreamUnavailable
+from gateway.auth.principal import AuthenticationError, Principal
+from gateway.errors import UpstreamUnavailable
 
 __all__ = ["ICATSessionVerifier", "looks_like_session_id"]
 

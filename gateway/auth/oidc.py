@@ -41,7 +41,8 @@ from joserfc.errors import (
     MissingClaimError,
 )
 
-from gateway.auth.principal import AuthenticationError, Principal, UpstreamUnavailable
+from gateway.auth.principal import AuthenticationError, Principal
+from gateway.errors import UpstreamUnavailable
 
 __all__ = ["OIDCConfig", "OIDCVerifier"]
 

@@ -64,12 +64,3 @@ class AuthenticationError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class UpstreamUnavailable(AuthenticationError):
-    """The credentials could not be checked because a service we depend on failed.
-
-    The identity provider or the ICAT server was unreachable or answered nonsense. That
-    is not the client's fault, so the HTTP layer answers 503 rather than 401 and the client
-    may retry with the same credentials.
-    """

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from gateway.auth.icat_session import ICATSessionVerifier
-from gateway.auth.principal import AuthenticationError, Principal, UpstreamUnavailable
+from gateway.auth.principal import AuthenticationError, Principal
+from gateway.errors import UpstreamUnavailable
 from tests.support.fixtures import (  # noqa: F401
     FakeClock,
     clock_fixture,

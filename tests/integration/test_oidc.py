@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from gateway.auth.oidc import OIDCConfig, OIDCVerifier
-from gateway.auth.principal import AuthenticationError, Principal, UpstreamUnavailable
+from gateway.auth.principal import AuthenticationError, Principal
+from gateway.errors import UpstreamUnavailable
 from tests.support.fixtures import (  # noqa: F401
     FakeClock,
     clock_fixture,

@@ -7,12 +7,8 @@ from typing import Any
 
 import pytest
 
-from gateway.auth.principal import (
-    ANONYMOUS,
-    AuthenticationError,
-    Principal,
-    UpstreamUnavailable,
-)
+from gateway.auth.principal import ANONYMOUS, AuthenticationError, Principal
+from gateway.errors import GatewayError, UpstreamUnavailable
 
 
 def test_anonymous() -> None:
@@ -56,7 +52,11 @@ def test_inconsistent_principals_are_refused(
 
 
 def test_errors_carry_their_reason() -> None:
+    refused = AuthenticationError("ICAT session invalid or expired")
+    assert refused.reason == str(refused) == "ICAT session invalid or expired"
     error = UpstreamUnavailable("ICAT server unreachable")
-
-    assert isinstance(error, AuthenticationError)
+    # One error for a failed upstream, in authentication as in resolvers: not a refusal.
+    assert isinstance(error, GatewayError)
+    assert not isinstance(error, AuthenticationError)
     assert error.reason == str(error) == "ICAT server unreachable"
+    assert error.extensions == {"code": "UPSTREAM_UNAVAILABLE"}
