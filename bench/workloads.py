@@ -270,7 +270,7 @@ query SessionPage($id: ID!, $first: Int!) {
     datasets(first: $first) {
       totalCount
       nodes {
-        id icatId name location startDate endDate fileSize fileCount type
+        id icatId name location startDate endDate fileSize fileCount type { name }
         sample { name typeName molecularFormula }
         techniques { name pid }
         parameters { name units valueKind numericValue stringValue dateTimeValue }
@@ -361,7 +361,8 @@ SELECT json_build_object('investigation', json_build_object(
         'id', {gid("Dataset", 'd."ID"')}, 'icatId', d."ID", 'name', d."NAME",
         'location', d."LOCATION", 'startDate', d."STARTDATE", 'endDate', d."END_DATE",
         'fileSize', d."FILESIZE", 'fileCount', d."FILECOUNT",
-        'type', (SELECT t."NAME" FROM "DATASETTYPE" t WHERE t."ID" = d."TYPE_ID"),
+        'type', (SELECT json_build_object('name', t."NAME") FROM "DATASETTYPE" t
+                 WHERE t."ID" = d."TYPE_ID"),
         'sample', {sample},
         'techniques', {techniques},
         'parameters', {parameters}

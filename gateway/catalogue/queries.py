@@ -214,11 +214,18 @@ def parameters_by_sample(ids: Sequence[int]) -> Select[Any]:
 # Datasets and datafiles ------------------------------------------------------------
 
 
+DATASET_TYPE_COLUMNS = (
+    DatasetType.name.label("type_name"),
+    DatasetType.description.label("type_description"),
+)
+"""A dataset's type, read with its row (``Dataset.type``)."""
+
+
 def datasets(access: Access) -> Select[Any]:
     """Datasets the caller may see, with their type's name (read with the row: a loader
     per row would cost an awaitable per dataset)."""
     return (
-        select(*columns_of(Dataset), DatasetType.name.label("type_name"))
+        select(*columns_of(Dataset), *DATASET_TYPE_COLUMNS)
         .join(DatasetType, DatasetType.id == Dataset.type_id)
         .where(dataset_visible(access))
     )
@@ -228,7 +235,7 @@ def datasets_by_id(access: Access, ids: Sequence[int]) -> Select[Any]:
     """Datasets by id, as ``datasets`` would show them, with the visibility checked row by row
     (the right plan for a handful of ids)."""
     return (
-        select(*columns_of(Dataset), DatasetType.name.label("type_name"))
+        select(*columns_of(Dataset), *DATASET_TYPE_COLUMNS)
         .join(DatasetType, DatasetType.id == Dataset.type_id)
         .where(Dataset.id.in_(ids), dataset_row_visible(access))
     )

@@ -504,7 +504,17 @@ def _sample_cols() -> Cols:
 
 
 def _dataset_cols() -> Cols:
-    return {**model_columns(Dataset), "type_name": DatasetType.name}
+    return {
+        **model_columns(Dataset),
+        "type_name": DatasetType.name,
+        "type_description": DatasetType.description,
+    }
+
+
+def _dataset_type(cols: Cols, field: Field, ctx: Context) -> Any:
+    """The dataset's type from its own row (its statement joins DATASETTYPE)."""
+    own = {"name": _col(cols, "type_name"), "description": _col(cols, "type_description")}
+    return _nested("DatasetType", own, field, ctx)
 
 
 def _datafile_cols() -> Cols:
@@ -611,6 +621,7 @@ RELATIONS: dict[str, dict[str, Handler]] = {
         ),
     },
     "Dataset": {
+        "type": _dataset_type,
         "sample": one(
             "Sample",
             "SAMPLE",

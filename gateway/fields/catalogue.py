@@ -89,8 +89,8 @@ DATASET = ObjectFields(
         Scalar("fileSize", "file_size", Format.LONG, "Total bytes, where ICAT keeps it.", DATA),
         Scalar("fileCount", "file_count", Format.LONG, "Number of files, where ICAT keeps it.",
                DATA),
-        Scalar("type", "type_name", Format.TEXT,
-               "The kind of dataset, e.g. acquisition or processed.", DATA, nullable=False),
+        Resolved("type", "The kind of dataset, e.g. acquisition or processed (ICAT "
+                 "DATASETTYPE).", DATA),
         Resolved("investigation", "The session the dataset belongs to.", DATA),
         Resolved("sample", "The sample measured.", DATA),
         Resolved("techniques", "Techniques used.", DATA),
@@ -217,6 +217,16 @@ INVESTIGATION_TYPE = ObjectFields(
     compiled=True,
 )  # fmt: skip
 
+DATASET_TYPE = ObjectFields(
+    "DatasetType",
+    "A kind of dataset (ICAT DATASETTYPE), e.g. acquisition or processed.",
+    (
+        Scalar("name", "name", Format.TEXT, "Name of the type.", nullable=False),
+        Scalar("description", "description", Format.TEXT, "Description."),
+    ),
+    compiled=True,
+)  # fmt: skip
+
 USER = ObjectFields(
     "User",
     "A person known to the catalogue (ICAT USER_).",
@@ -312,6 +322,7 @@ TYPES: Mapping[str, ObjectFields] = {
         FACILITY,
         INSTRUMENT,
         INVESTIGATION_TYPE,
+        DATASET_TYPE,
         USER,
         TEAM_MEMBER,
         DATA_PUBLICATION,

@@ -11,7 +11,7 @@ from gateway.catalogue import queries
 from gateway.catalogue.models import Datafile as DatafileRow
 from gateway.catalogue.ordering import datafile_keys
 from gateway.compiled.items import plain_items
-from gateway.fields.catalogue import DATAFILE, DATASET
+from gateway.fields.catalogue import DATAFILE, DATASET, DATASET_TYPE
 from gateway.resolvers.loaders import ChildListing
 from gateway.schema.connection import Connection, child_connection, node_selections, page_of
 from gateway.schema.declared import Declared, declared
@@ -24,10 +24,23 @@ if TYPE_CHECKING:
     from gateway.schema.investigation import Investigation
 
 
+@strawberry.type(description=DATASET_TYPE.description)
+@declared(DATASET_TYPE)
+class DatasetType(Declared):
+    pass
+
+
 @strawberry.federation.type(keys=["id"], description=DATASET.description)
 @declared(DATASET)
 class Dataset(Node, Declared):
     _prefetched: strawberry.Private[dict[str, Any] | None] = None
+
+    @strawberry.field
+    def type(self) -> DatasetType:
+        row = self._row
+        return DatasetType.from_row(
+            {"name": row["type_name"], "description": row["type_description"]}
+        )
 
     @strawberry.field
     async def investigation(

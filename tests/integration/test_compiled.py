@@ -58,7 +58,7 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
                    datasets(first: 3, orderBy: {field: NAME, direction: DESC}) {
                      totalCount pageInfo { hasNextPage hasPreviousPage }
                      nodes { id icatId name description location doi startDate endDate
-                             complete fileSize fileCount type
+                             complete fileSize fileCount type { name description }
                              sample { id icatId name typeName molecularFormula
                                       parameters { name numericValue } }
                              techniques { id icatId name pid description }
@@ -96,7 +96,7 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
     (
         """query($id: ID!) { investigation(id: $id) { proposal
              datasets(first: 50) { totalCount nodes { id name location startDate endDate
-               fileSize fileCount type sample { name typeName molecularFormula }
+               fileSize fileCount type { name } sample { name typeName molecularFormula }
                techniques { name pid }
                parameters { name units valueKind numericValue stringValue
                             dateTimeValue } } } } }""",
@@ -115,7 +115,7 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
     # Root lists of datasets, beamlines, facilities, techniques.
     (
         """{ datasets(first: 40, filter: {search: "a"}) { totalCount
-               nodes { id name type sample { name } investigation { proposal title }
+               nodes { id name type { name } sample { name } investigation { proposal title }
                        datafiles(first: 1) { nodes { name } } } }
              instruments(first: 5) { nodes { name facility { name } scientists { name } } }
              facilities { nodes { id name url } }

@@ -282,7 +282,7 @@ query Nested($first: Int!) {
       summary
       datasets(first: 3) {
         totalCount
-        nodes { name type sample { name } techniques { name } parameters { name units }
+        nodes { name type { name } sample { name } techniques { name } parameters { name units }
                 datafiles(first: 2) { totalCount nodes { name fileSize format } } }
       }
     }
