@@ -62,6 +62,7 @@ from gateway.catalogue.visibility import (
     dataset_row_visible,
     dataset_visible,
     investigation_data_visible,
+    released,
 )
 
 AUDIT = frozenset({"create_id", "create_time", "mod_id", "mod_time"})
@@ -338,10 +339,7 @@ def scientists_by_instrument(ids: Sequence[int]) -> Select[Any]:
 
 
 def data_publications(access: Access) -> Select[Any]:
-    published = and_(
-        DataPublication.publication_date.is_not(None),
-        DataPublication.publication_date < access.now,
-    )
+    published = released(DataPublication.publication_date, access.now)
     return select(
         *columns_of(DataPublication),
         case((published, literal(True)), else_=literal(False)).label("is_published"),

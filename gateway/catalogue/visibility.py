@@ -121,13 +121,20 @@ def visible_investigation_ids(access: Access) -> Any:
     return select(Investigation.id).where(investigation_data_visible(access))
 
 
+def dataset_visible_with(session_data_visible: Any, now: datetime) -> ColumnElement[bool]:
+    """The dataset rule, given whether the caller may read its session's DATA: a dataset
+    is visible with its session's data, or once a published data publication holds it
+    (``policy.can_read_dataset``). The forms below differ only in how they know the
+    session's part."""
+    return or_(session_data_visible, Dataset.id.in_(published_dataset_ids(now)))
+
+
 def dataset_visible(access: Access) -> ColumnElement[bool]:
     """May the caller see the DATASET row in scope (its session's data, or published)?"""
     if access.is_staff:
         return true()
-    return or_(
-        Dataset.investigation_id.in_(visible_investigation_ids(access)),
-        Dataset.id.in_(published_dataset_ids(access.now)),
+    return dataset_visible_with(
+        Dataset.investigation_id.in_(visible_investigation_ids(access)), access.now
     )
 
 
@@ -140,7 +147,7 @@ def dataset_row_visible(access: Access) -> ColumnElement[bool]:
     session = select(Investigation.id).where(
         Investigation.id == Dataset.investigation_id, investigation_data_visible(access)
     )
-    return or_(exists(session), Dataset.id.in_(published_dataset_ids(access.now)))
+    return dataset_visible_with(exists(session), access.now)
 
 
 def datafile_row_visible(access: Access) -> ColumnElement[bool]:

@@ -39,7 +39,6 @@ from sqlalchemy import (
     inspect,
     literal,
     literal_column,
-    or_,
     select,
     true,
 )
@@ -69,7 +68,8 @@ from gateway.catalogue.models import (
 )
 from gateway.catalogue.ordering import datafile_keys, dataset_keys
 from gateway.catalogue.pagination import PageRequest, SortKey, order_terms, page_request
-from gateway.catalogue.visibility import published_dataset_ids
+from gateway.catalogue.visibility import dataset_visible_with
+from gateway.catalogue.visibility import released as is_released
 from gateway.compiled.selection import TYPENAME, Field, Unsupported
 from gateway.errors import GatewayError
 from gateway.fields.catalogue import TYPES as DECLARED
@@ -213,8 +213,7 @@ def global_id(type_name: str, name: str = "id") -> Handler:
 
 def released(name: str) -> Handler:
     def handler(cols: Cols, field: Field, ctx: Context) -> Any:
-        value = _col(cols, name)
-        return and_(value.is_not(None), value < ctx.now)
+        return is_released(_col(cols, name), ctx.now)
 
     return handler
 
@@ -531,8 +530,7 @@ def _datasets_of_investigation(cols: Cols, ctx: Context) -> Select[Any]:
     )
     if ctx.is_staff:
         return statement
-    visible = _col(cols, "data_visible")
-    return statement.where(or_(visible, Dataset.id.in_(published_dataset_ids(ctx.now))))
+    return statement.where(dataset_visible_with(_col(cols, "data_visible"), ctx.now))
 
 
 def _datafiles_of_dataset(cols: Cols, ctx: Context) -> Select[Any]:
