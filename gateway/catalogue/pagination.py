@@ -102,6 +102,9 @@ def decode_cursor(cursor: str, argument: str) -> tuple[Any, ...]:
         values = orjson.loads(raw)
         if not isinstance(values, list) or not values:
             raise ValueError("not a list")
+        if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in values):
+            # Sort keys are BIGINT at most; the drivers refuse to bind a larger number.
+            raise ValueError("beyond 64 bits")
         return tuple(datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in values)
     except (ValueError, TypeError, KeyError, binascii.Error, orjson.JSONDecodeError):
         raise BadUserInput(f"`{argument}` is not a valid cursor.", argument=argument) from None

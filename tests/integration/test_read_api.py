@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
 
+from gateway.catalogue.pagination import encode_cursor
+from gateway.schema.node import global_id
 from tests.conftest import STAFF, Client, StatementCounter
 
 SESSIONS = """
@@ -269,6 +272,79 @@ async def test_bad_input_is_a_coded_graphql_error(client: Client, query: str, co
     result = await client.execute(query)
     assert error_codes(result) == [code]
     assert "Traceback" not in str(result.errors[0].message)
+
+
+OUT_OF_RANGE_IDS = [2**63, 10**20, 0, -1, -(10**20)]
+"""ICAT ids no row can have: beyond BIGINT (which the drivers refuse to bind), and not
+positive."""
+
+ID_PATHS = {
+    "node": ("query($id: ID!) { node(id: $id) { id } }", "Investigation"),
+    "investigation": ("query($id: ID!) { investigation(id: $id) { id } }", "Investigation"),
+    "dataset": ("query($id: ID!) { dataset(id: $id) { id } }", "Dataset"),
+    "datafile": ("query($id: ID!) { datafile(id: $id) { id } }", "Datafile"),
+    "instrument": ("query($id: ID!) { instrument(id: $id) { id } }", "Instrument"),
+    "datasets by session": (
+        "query($id: ID!) { datasets(filter: {investigationId: $id}) { totalCount } }",
+        "Investigation",
+    ),
+    "datasets by sample": (
+        "query($id: ID!) { datasets(filter: {sampleId: $id}) { totalCount } }",
+        "Sample",
+    ),
+    "grantAccess": (
+        """mutation($id: ID!) { grantAccess(input: {investigationId: $id, userName: "esrf/pi1"})
+             { member { role } } }""",
+        "Investigation",
+    ),
+    "changeReleaseDate": (
+        """mutation($id: ID!) { changeReleaseDate(input: {investigationId: $id,
+             releaseDate: null, reason: "test"}) { changeId } }""",
+        "Investigation",
+    ),
+}
+
+
+@pytest.mark.parametrize("icat_id", OUT_OF_RANGE_IDS)
+@pytest.mark.parametrize("path", list(ID_PATHS))
+async def test_an_id_no_row_can_have_is_bad_user_input(
+    client: Client, path: str, icat_id: int
+) -> None:
+    """Refused when the id is parsed, before a driver is asked to bind it (PostgreSQL's
+    and SQLite's refuse a number beyond 64 bits: that would be an internal error)."""
+    query, type_name = ID_PATHS[path]
+    result = await client.execute(query, {"id": global_id(type_name, icat_id)}, user=STAFF)
+    assert error_codes(result) == ["BAD_USER_INPUT"], result.errors
+    assert "ICAT ids lie between 1 and" in result.errors[0].message
+
+
+@pytest.mark.parametrize("icat_id", OUT_OF_RANGE_IDS)
+async def test_a_federation_reference_with_an_id_no_row_can_have_is_bad_user_input(
+    client: Client, icat_id: int
+) -> None:
+    result = await client.execute(
+        """query($r: [_Any!]!) { _entities(representations: $r) {
+             ... on Investigation { id } } }""",
+        {"r": [{"__typename": "Investigation", "id": global_id("Investigation", icat_id)}]},
+    )
+    assert error_codes(result) == ["BAD_USER_INPUT"], result.errors
+
+
+async def test_a_cursor_with_an_id_beyond_64_bits_is_bad_user_input(client: Client) -> None:
+    cursor = encode_cursor([datetime(2024, 1, 1), 2**63])
+    result = await client.execute(
+        "query($after: String) { investigations(after: $after) { nodes { id } } }",
+        {"after": cursor},
+    )
+    assert error_codes(result) == ["BAD_USER_INPUT"], result.errors
+
+
+async def test_the_largest_id_is_merely_not_found(client: Client) -> None:
+    result = await client.execute(
+        "query($id: ID!) { investigation(id: $id) { id } }",
+        {"id": global_id("Investigation", 2**63 - 1)},
+    )
+    assert error_codes(result) == ["NOT_FOUND"], result.errors
 
 
 NESTED = """
