@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,

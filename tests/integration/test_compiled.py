@@ -423,9 +423,9 @@ async def test_operation_plans_decline_an_id_no_row_can_have(
     raise mid-request. The plan declines it, and the standard path says BAD_USER_INPUT."""
     type_name = root.capitalize()
     query = f"query($id: ID!) {{ {root}(id: $id) {{ id }} }}"
+    ids = {"investigation": Investigation.id, "dataset": Dataset.id, "datafile": Datafile.id}
     async with postgresql.engine.connect() as connection:
-        table = {"investigation": Investigation, "dataset": Dataset, "datafile": Datafile}[root]
-        known = (await connection.execute(select(table.id).limit(1))).scalar_one()
+        known = (await connection.execute(select(ids[root]).limit(1))).scalar_one()
     access = await postgresql.access(STAFF)
     operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
     operations.learn(query, None, {"id": global_id(type_name, known)}, access)
