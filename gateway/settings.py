@@ -85,18 +85,6 @@ class Settings:
     collaborator_role: str = "Collaborator"
     """Role given to a scientist granted access to a session."""
 
-    embargo_years: int = 3
-    """Default embargo after a session ends, used when the gateway sets a release date."""
-
-    # DataCite ------------------------------------------------------------------------
-    datacite_url: str | None = None
-    datacite_username: str | None = None
-    datacite_password: str | None = None
-    datacite_prefix: str = "10.5072"
-    landing_page_url: str = "https://data.example.org/doi/{doi}"
-
-    redis_url: str | None = None
-
     def __post_init__(self) -> None:
         # ICAT roles are free text: compare them case-insensitively.
         normalised = frozenset(role.strip().lower() for role in self.main_proposer_roles)

@@ -2,8 +2,9 @@
 
 Offsets get slower the deeper a client pages and skip or repeat rows when the catalogue
 changes underneath; a keyset cursor does neither. A cursor is the row's values of the
-sort keys (the last key is always the primary key, so keys are unique), JSON-encoded and
-base64url-wrapped. NULLs sort last in every direction, on every dialect.
+sort keys (the last key is always the primary key, so keys are unique) and the list and
+ordering it was issued for (:func:`cursor_listing`), JSON-encoded and base64url-wrapped.
+NULLs sort last in every direction, on every dialect.
 
 Root lists page with ``LIMIT``; nested lists (the first datasets of each of 100 sessions)
 page all parents in one statement with ``ROW_NUMBER() OVER (PARTITION BY parent ...)``.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,6 +47,25 @@ class SortKey:
     nullable: bool = False
 
 
+def cursor_listing(name: str, order: tuple[str, bool] | None = None) -> str:
+    """What a list's cursors belong to: the list's name and, where the client chooses it,
+    its ordering (``investigations:START_DATE:desc``).
+
+    A cursor is a position in one ordering of one list: used on another list, or on the
+    same list in another order, its values would be compared with other columns (a wrong
+    page, or a driver's error), so it is refused there. The name is of the kind of list,
+    not of its parent: the datasets of session A and of session B are one listing, and a
+    cursor of A's page used for B is accepted. Keyset semantics make that harmless (it is
+    a position among B's datasets, in the same ordering, holding only values that were
+    A's), and naming the parent would give every parent's page a request of its own,
+    which the loaders could no longer batch into one statement.
+    """
+    if order is None:
+        return name
+    field, descending = order
+    return f"{name}:{field}:{'desc' if descending else 'asc'}"
+
+
 @dataclass(frozen=True)
 class PageRequest:
     """The validated Relay arguments of one connection field."""
@@ -54,6 +75,27 @@ class PageRequest:
     before: tuple[Any, ...] | None = None
     backward: bool = False
     """True for `last`/`before`: read the order reversed, then flip the page back."""
+    given: tuple[tuple[str, str], ...] = ()
+    """The listing each cursor given carries, by argument (``("after", listing)``), until
+    :meth:`of` checks them."""
+    listing: str | None = None
+    """The list and ordering this is a page of (:func:`cursor_listing`), once :meth:`of`
+    said so: the page's own cursors carry it."""
+
+    def of(self, listing: str) -> PageRequest:
+        """This page as a page of ``listing``; BAD_USER_INPUT, naming the argument, for a
+        cursor issued for another list or ordering.
+
+        The list's resolver knows its listing only once it knows its ordering, after the
+        arguments were read (:func:`page_request`); it calls this before any statement."""
+        for argument, carried in self.given:
+            if carried != listing:
+                raise BadUserInput(
+                    f"`{argument}` is a cursor of another list or ordering; page this list "
+                    "with the cursors it gave in this order.",
+                    argument=argument,
+                )
+        return dataclasses.replace(self, given=(), listing=listing)
 
 
 def page_request(
@@ -65,7 +107,8 @@ def page_request(
     default_size: int,
     max_size: int,
 ) -> PageRequest:
-    """Check Relay's arguments and decode the cursors; bad input is a BAD_USER_INPUT."""
+    """Check Relay's arguments and decode the cursors; bad input is a BAD_USER_INPUT.
+    Which list the cursors belong to is checked by :meth:`PageRequest.of`."""
     if first is not None and last is not None:
         raise BadUserInput("Give either `first` or `last`, not both.")
     size = first if first is not None else last
@@ -81,28 +124,47 @@ def page_request(
             argument="first" if last is None else "last",
             maximum=max_size,
         )
+    given: list[tuple[str, str]] = []
+    decoded: dict[str, tuple[Any, ...]] = {}
+    for argument, cursor in (("after", after), ("before", before)):
+        if cursor is not None:
+            listing, decoded[argument] = decode_cursor(cursor, argument)
+            given.append((argument, listing))
     return PageRequest(
         limit=size,
-        after=decode_cursor(after, "after") if after is not None else None,
-        before=decode_cursor(before, "before") if before is not None else None,
+        after=decoded.get("after"),
+        before=decoded.get("before"),
         backward=last is not None,
+        given=tuple(given),
     )
 
 
-def encode_cursor(values: Sequence[Any]) -> str:
-    """An opaque cursor for a row with these sort-key values."""
+def encode_cursor(listing: str, values: Sequence[Any]) -> str:
+    """An opaque cursor for a row of a listing (:func:`cursor_listing`) with these
+    sort-key values."""
     encoded = [{"t": v.isoformat()} if isinstance(v, datetime) else v for v in values]
-    return base64.urlsafe_b64encode(orjson.dumps(encoded)).decode().rstrip("=")
+    return (
+        base64.urlsafe_b64encode(orjson.dumps({"of": listing, "at": encoded})).decode().rstrip("=")
+    )
 
 
-def decode_cursor(cursor: str, argument: str) -> tuple[Any, ...]:
-    """The sort-key values in a cursor, or BAD_USER_INPUT if it is not one of ours."""
+def decode_cursor(cursor: str, argument: str) -> tuple[str, tuple[Any, ...]]:
+    """The listing a cursor was issued for and its sort-key values, or BAD_USER_INPUT if
+    it is not one of ours."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = orjson.loads(raw)
-        if not isinstance(values, list) or not values:
-            raise ValueError("not a list")
-        return tuple(datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in values)
+        decoded = orjson.loads(raw)
+        if not isinstance(decoded, dict) or decoded.keys() != {"of", "at"}:
+            raise ValueError("not a cursor")
+        listing, values = decoded["of"], decoded["at"]
+        if not isinstance(listing, str) or not isinstance(values, list) or not values:
+            raise ValueError("not a cursor")
+        if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in values):
+            # Sort keys are BIGINT at most; the drivers refuse to bind a larger number.
+            raise ValueError("beyond 64 bits")
+        return listing, tuple(
+            datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in values
+        )
     except (ValueError, TypeError, KeyError, binascii.Error, orjson.JSONDecodeError):
         raise BadUserInput(f"`{argument}` is not a valid cursor.", argument=argument) from None
 
@@ -142,8 +204,11 @@ def keyset_condition(
     which no index can seek with; the first key's bound (``>=`` or ``<=`` its value),
     implied by them, is added for the index: a page deep into 10,000 files starts at
     its cursor instead of reading the 9,000 files before it."""
-    if len(values) != len(keys):
-        raise BadUserInput("The cursor belongs to another ordering.")
+    argument = "after" if after else "before"
+    if len(values) != len(keys) or not all(map(_fits, keys, values)):
+        # A cursor of this listing always fits; one that does not was made up, and its
+        # values would be bound as the keys' types (a driver's error).
+        raise BadUserInput(f"`{argument}` does not fit this list's ordering.", argument=argument)
     seek: list[ColumnElement[bool]] = []
     first, value = keys[0], values[0]
     if value is not None and not (first.nullable and after):
@@ -167,6 +232,26 @@ def keyset_condition(
         alternatives.append(and_(*equal_so_far, beyond))
         equal_so_far.append(equal)
     return and_(*seek, or_(*alternatives))
+
+
+def _fits(key: SortKey, value: Any) -> bool:
+    """Whether a cursor's value can be compared with a sort key: NULL, or a value of the
+    key's column type (a naive datetime for a timestamp: ICAT's are naive)."""
+    if value is None:
+        return True
+    # Columns and mapped attributes have a type; SortKey's annotation does not declare one.
+    column_type = getattr(key.expression, "type", None)
+    try:
+        expected = column_type.python_type if column_type is not None else object
+    except NotImplementedError:  # a type SQLAlchemy cannot name: the database decides
+        return True
+    if isinstance(value, bool):
+        return expected is bool
+    if expected is float:
+        return isinstance(value, int | float)
+    if isinstance(value, datetime):
+        return expected is datetime and value.tzinfo is None
+    return isinstance(value, expected)
 
 
 def apply_keyset(statement: Select[Any], keys: Sequence[SortKey], page: PageRequest) -> Select[Any]:

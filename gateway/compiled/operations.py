@@ -23,8 +23,8 @@ declined, and the request runs the standard way:
   ``dataset(id:)``, ``datafile(id:)``, ``doi`` (when it names a session) and
   ``__typename``; anything under them that ``gateway.compiled`` does not render;
 - cursors, ``edges`` and ``pageInfo`` cursors of the root list;
-- arguments that do not convert (a malformed id, an empty DOI): the standard path reports
-  the error;
+- arguments that do not convert (a malformed id, an id no row can have, an empty DOI):
+  the standard path reports the error;
 - a root field whose answer is NULL (not found, a row whose DATA fields the caller may
   not read): the statement returns no row, and the standard path says why.
 
@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,

@@ -10,7 +10,7 @@ from sqlalchemy import null
 from strawberry.types.nodes import SelectedField
 
 from gateway.catalogue.pages import JSON_COLUMN
-from gateway.catalogue.pagination import PageRequest, encode_cursor, page_request
+from gateway.catalogue.pagination import PageRequest, cursor_listing, encode_cursor, page_request
 from gateway.compiled.completed import completed_list
 from gateway.compiled.items import (
     ItemRenderer,
@@ -41,6 +41,7 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist.")
     _rows: strawberry.Private[Sequence[Any]]
+    _listing: strawberry.Private[str]
     _cursor_names: strawberry.Private[Sequence[str]]
     _to_node: strawberry.Private[Callable[[Any], T]]
     _count: strawberry.Private[Callable[[], Awaitable[int]]]
@@ -61,9 +62,9 @@ class Connection(Generic[T]):
 
     @strawberry.field(description="The items of this page with their cursors.")
     def edges(self) -> list[Edge[T]]:
-        names = self._cursor_names
+        listing, names = self._listing, self._cursor_names
         return [
-            instance(Edge, cursor=_cursor(row, names), node=node)
+            instance(Edge, cursor=_cursor(listing, row, names), node=node)
             for row, node in zip(self._rows, self.items(), strict=True)
         ]
 
@@ -74,9 +75,9 @@ class Connection(Generic[T]):
         return await self._count()
 
 
-def _cursor(row: Any, names: Sequence[str]) -> str:
+def _cursor(listing: str, row: Any, names: Sequence[str]) -> str:
     mapping = row._mapping
-    return encode_cursor([mapping[name] for name in names])
+    return encode_cursor(listing, [mapping[name] for name in names])
 
 
 def build_connection(
@@ -89,8 +90,13 @@ def build_connection(
     """A connection from rows read with one row more than the page (to know if more follow).
 
     Rows carry their sort-key values as ``_k0 .. _kn``; cursors are encoded only for what
-    is asked (the page's ends, and every edge only if `edges` is selected).
+    is asked (the page's ends, and every edge only if `edges` is selected), with the
+    page's listing (``page`` is :meth:`PageRequest.of` its list).
     """
+    listing = page.listing
+    if listing is None:
+        # A programming error: the page's cursors were never checked against its list.
+        raise TypeError("build_connection needs a page of a listing (PageRequest.of)")
     more = len(rows) > page.limit
     rows = list(rows[: page.limit])
     if page.backward:
@@ -105,10 +111,11 @@ def build_connection(
         page_info=PageInfo(
             has_next_page=has_next,
             has_previous_page=has_previous,
-            start_cursor=_cursor(rows[0], names) if rows else None,
-            end_cursor=_cursor(rows[-1], names) if rows else None,
+            start_cursor=_cursor(listing, rows[0], names) if rows else None,
+            end_cursor=_cursor(listing, rows[-1], names) if rows else None,
         ),
         _rows=rows,
+        _listing=listing,
         _cursor_names=names,
         _to_node=to_node,
         _count=count,
@@ -148,7 +155,8 @@ def page_of(
     last: int | None = None,
     before: str | None = None,
 ) -> PageRequest:
-    """The Relay arguments of a connection field, checked against the configured sizes."""
+    """The Relay arguments of a connection field, checked against the configured sizes;
+    its list's resolver checks the cursors' listing (:meth:`PageRequest.of`)."""
     settings = info.context.settings
     return page_request(
         first=first,
@@ -173,7 +181,10 @@ async def child_connection(
     """A nested connection (the datasets of a session...), batched over all parents of the
     level: one statement for the pages, one for the totals, each only if asked for.
     ``prepare`` may load what the page's objects will be asked for, all at once (items
-    the database rendered, ``gateway.compiled``, are among them: it should skip those)."""
+    the database rendered, ``gateway.compiled``, are among them: it should skip those).
+    The cursors are of the listing ``name`` in ``order``, whichever the parent (see
+    :func:`cursor_listing`)."""
+    page = page.of(cursor_listing(name, order))
     loaders = info.context.loaders
     counts = loaders.child_counts(name, listing.statement, listing.parent)
     # Ask for the total now, with every other parent of the level, not after this page

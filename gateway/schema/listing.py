@@ -36,14 +36,17 @@ async def root_connection(
     to_node: Callable[[Any], T],
     render: ItemRenderer | None = None,
     *,
+    listing: str,
     total: bool = False,
     costly_filter: bool = False,
 ) -> Connection[T]:
-    """A page of a root list, with a lazy total over the same filters; with ``render``,
+    """A page of a root list, with a lazy total over the same filters; the list and
+    ordering its cursors belong to are ``listing`` (``cursor_listing``); with ``render``,
     the page's statement renders the items' JSON too (``gateway.compiled``). With
     ``total`` (totalCount is asked for) the page's statement counts the list as well, in
     the same round trip; with ``costly_filter`` too (free text), on PostgreSQL, the filter
-    is evaluated once for both (see :func:`_matched_once`)."""
+    is evaluated once for both (see ``pages._matched_once``)."""
+    page = page.of(listing)
     statement_page, rendered = page_statement(
         engine.dialect.name, statement, keys, page, render, total=total, costly_filter=costly_filter
     )

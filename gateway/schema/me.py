@@ -68,4 +68,4 @@ class Me:
         members = member_investigation_ids(info.context.access)
         mine = false() if members is None else InvestigationRow.id.in_(members)
         page = page_of(info, first, after, last, before)
-        return await search_investigations(info, filter, order_by, page, mine)
+        return await search_investigations(info, "me.investigations", filter, order_by, page, mine)

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 import strawberry
 
-from gateway.fields.identity import global_id, parse_global_id
+from gateway.fields.identity import MAX_ICAT_ID, global_id, parse_global_id
 
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
@@ -31,4 +31,4 @@ def instance(cls: type[T], **values: Any) -> T:
     return built
 
 
-__all__ = ["Node", "global_id", "instance", "parse_global_id"]
+__all__ = ["MAX_ICAT_ID", "Node", "global_id", "instance", "parse_global_id"]

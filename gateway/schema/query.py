@@ -16,7 +16,7 @@ from gateway.catalogue.models import Instrument as InstrumentRow
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import Technique as TechniqueRow
 from gateway.catalogue.ordering import dataset_keys, instrument_keys
-from gateway.catalogue.pagination import SortKey
+from gateway.catalogue.pagination import SortKey, cursor_listing
 from gateway.catalogue.search import like_pattern
 from gateway.compiled.items import item_renderer, object_renderer
 from gateway.errors import BadUserInput, NotFound
@@ -132,7 +132,7 @@ class Query:
         before: str | None = None,
     ) -> Connection[Investigation]:
         page = page_of(info, first, after, last, before)
-        return await search_investigations(info, filter, order_by, page)
+        return await search_investigations(info, "investigations", filter, order_by, page)
 
     @strawberry.field(
         description="One dataset by id; NOT_FOUND if unknown or hidden from the caller."
@@ -165,17 +165,18 @@ class Query:
     ) -> Connection[Dataset]:
         context = info.context
         page = page_of(info, first, after, last, before)
-        keys = dataset_keys(*(order_by or DatasetOrder()).key())
+        order = (order_by or DatasetOrder()).key()
         statement = queries.datasets(context.access)
         if filter is not None:
             statement = statement.where(*_dataset_conditions(filter))
         connection = await root_connection(
             context.engine,
             statement,
-            keys,
+            dataset_keys(*order),
             page,
             Dataset.from_row,
             item_renderer(info),
+            listing=cursor_listing("datasets", order),
             total=wants_total(info),
         )
         await prefetch_children(info, connection.items())
@@ -260,6 +261,7 @@ class Query:
             page_of(info, first, after, last, before),
             Instrument.from_row,
             item_renderer(info),
+            listing=cursor_listing("instruments"),
             total=wants_total(info),
         )
 
@@ -275,6 +277,7 @@ class Query:
             page_of(info, first, after),
             Facility.from_row,
             item_renderer(info),
+            listing=cursor_listing("facilities"),
             total=wants_total(info),
         )
 
@@ -290,6 +293,7 @@ class Query:
             page_of(info, first, after),
             Technique.from_row,
             item_renderer(info),
+            listing=cursor_listing("techniques"),
             total=wants_total(info),
         )
 
@@ -320,6 +324,7 @@ class Query:
             keys,
             page_of(info, first, after),
             DataPublication.from_row,
+            listing=cursor_listing("dataPublications"),
         )
 
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from sqlalchemy import event, select
 
 from gateway.app import now_utc
-from gateway.catalogue.models import Dataset, Investigation
+from gateway.catalogue.models import Datafile, Dataset, Investigation
 from gateway.compiled.operations import Operations
 from gateway.resolvers.context import RequestContext
 from gateway.schema.node import global_id
@@ -412,6 +412,32 @@ async def test_operation_plans_answer_other_values_of_their_lookups(
     assert declined >= 4
     if user == STAFF:
         assert declined == 4
+
+
+@pytest.mark.parametrize("icat_id", [2**63, 10**20, 0, -(10**20)])
+@pytest.mark.parametrize("root", ["investigation", "dataset", "datafile"])
+async def test_operation_plans_decline_an_id_no_row_can_have(
+    postgresql: Client, root: str, icat_id: int
+) -> None:
+    """A plan binds its lookup's id as a BIGINT: one beyond 64 bits would make the driver
+    raise mid-request. The plan declines it, and the standard path says BAD_USER_INPUT."""
+    type_name = root.capitalize()
+    query = f"query($id: ID!) {{ {root}(id: $id) {{ id }} }}"
+    ids = {"investigation": Investigation.id, "dataset": Dataset.id, "datafile": Datafile.id}
+    async with postgresql.engine.connect() as connection:
+        known = (await connection.execute(select(ids[root]).limit(1))).scalar_one()
+    access = await postgresql.access(STAFF)
+    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
+    operations.learn(query, None, {"id": global_id(type_name, known)}, access)
+    bad = {"id": global_id(type_name, icat_id)}
+    outcome = await operations.answer(postgresql.engine, query, None, bad, access)
+    assert outcome.text is None
+    context = RequestContext(engine=postgresql.engine, settings=postgresql.settings, access=access)
+    result = await postgresql.schema.execute(query, variable_values=bad, context_value=context)
+    assert [e.extensions["code"] for e in result.errors or []] == ["BAD_USER_INPUT"]
+    # Not vacuous: the plan exists, and answers an id in range.
+    good = {"id": global_id(type_name, known)}
+    assert (await operations.answer(postgresql.engine, query, None, good, access)).text
 
 
 async def test_the_portal_queries_get_plans(postgresql: Client) -> None:

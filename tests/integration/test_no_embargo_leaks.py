@@ -34,7 +34,7 @@ STRING = st.sampled_from(["MX", "ID30A-1", "protein", "esrf/pi1", "10.5072", "st
 async def known_ids(client: Client) -> list[str]:
     """Global ids of real sessions, datasets and files: hidden ones included, on purpose."""
     async with client.engine.connect() as connection:
-        ids = [
+        ids: list[str] = [
             global_id(kind, icat_id)
             for kind, model in (("Investigation", Investigation), ("Dataset", Dataset))
             for icat_id in (await connection.execute(select(model.id))).scalars()

@@ -541,16 +541,17 @@ async def test_a_verified_token_is_not_verified_again(
     verifier: OIDCVerifier, oidc_provider: OIDCProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same token on every request of a session: its signature is checked once."""
-    from gateway.auth import oidc
+    # The verifier calls joserfc's jwt.decode through the module: count the calls there.
+    from joserfc import jwt
 
     decoded = []
-    real_decode = oidc.jwt.decode
+    real_decode = jwt.decode
 
     def counting_decode(*args: Any, **kwargs: Any) -> Any:
         decoded.append(args[0])
         return real_decode(*args, **kwargs)
 
-    monkeypatch.setattr(oidc.jwt, "decode", counting_decode)
+    monkeypatch.setattr(jwt, "decode", counting_decode)
     token, other = oidc_provider.mint(), oidc_provider.mint(oidc_provider.claims(sub="x"))
     for _ in range(5):
         assert (await verifier.verify(token)).user_name == "jdoe"

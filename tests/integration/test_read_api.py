@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
 
+from gateway.catalogue.pagination import cursor_listing, encode_cursor
+from gateway.schema.node import global_id
 from tests.conftest import STAFF, Client, StatementCounter
 
 SESSIONS = """
@@ -271,6 +274,97 @@ async def test_bad_input_is_a_coded_graphql_error(client: Client, query: str, co
     assert "Traceback" not in str(result.errors[0].message)
 
 
+OUT_OF_RANGE_IDS = [2**63, 10**20, 0, -1, -(10**20)]
+"""ICAT ids no row can have: beyond BIGINT (which the drivers refuse to bind), and not
+positive."""
+
+ID_PATHS = {
+    "node": ("query($id: ID!) { node(id: $id) { id } }", "Investigation"),
+    "investigation": ("query($id: ID!) { investigation(id: $id) { id } }", "Investigation"),
+    "dataset": ("query($id: ID!) { dataset(id: $id) { id } }", "Dataset"),
+    "datafile": ("query($id: ID!) { datafile(id: $id) { id } }", "Datafile"),
+    "instrument": ("query($id: ID!) { instrument(id: $id) { id } }", "Instrument"),
+    "datasets by session": (
+        "query($id: ID!) { datasets(filter: {investigationId: $id}) { totalCount } }",
+        "Investigation",
+    ),
+    "datasets by sample": (
+        "query($id: ID!) { datasets(filter: {sampleId: $id}) { totalCount } }",
+        "Sample",
+    ),
+    "grantAccess": (
+        """mutation($id: ID!) { grantAccess(input: {investigationId: $id, userName: "esrf/pi1"})
+             { member { role } } }""",
+        "Investigation",
+    ),
+    "changeReleaseDate": (
+        """mutation($id: ID!) { changeReleaseDate(input: {investigationId: $id,
+             releaseDate: null, reason: "test"}) { changeId } }""",
+        "Investigation",
+    ),
+}
+
+
+@pytest.mark.parametrize("icat_id", OUT_OF_RANGE_IDS)
+@pytest.mark.parametrize("path", list(ID_PATHS))
+async def test_an_id_no_row_can_have_is_bad_user_input(
+    client: Client, path: str, icat_id: int
+) -> None:
+    """Refused when the id is parsed, before a driver is asked to bind it (PostgreSQL's
+    and SQLite's refuse a number beyond 64 bits: that would be an internal error)."""
+    query, type_name = ID_PATHS[path]
+    result = await client.execute(query, {"id": global_id(type_name, icat_id)}, user=STAFF)
+    assert error_codes(result) == ["BAD_USER_INPUT"], result.errors
+    assert "ICAT ids lie between 1 and" in result.errors[0].message
+
+
+@pytest.mark.parametrize("icat_id", OUT_OF_RANGE_IDS)
+async def test_a_federation_reference_with_an_id_no_row_can_have_is_bad_user_input(
+    client: Client, icat_id: int
+) -> None:
+    result = await client.execute(
+        """query($r: [_Any!]!) { _entities(representations: $r) {
+             ... on Investigation { id } } }""",
+        {"r": [{"__typename": "Investigation", "id": global_id("Investigation", icat_id)}]},
+    )
+    assert error_codes(result) == ["BAD_USER_INPUT"], result.errors
+
+
+async def test_a_cursor_with_an_id_beyond_64_bits_is_bad_user_input(client: Client) -> None:
+    listing = cursor_listing("investigations", ("START_DATE", True))
+    cursor = encode_cursor(listing, [datetime(2024, 1, 1), 2**63])
+    result = await client.execute(
+        "query($after: String) { investigations(after: $after) { nodes { id } } }",
+        {"after": cursor},
+    )
+    assert error_codes(result) == ["BAD_USER_INPUT"], result.errors
+
+
+@pytest.mark.parametrize(
+    "values", [["2024-01-01", 5], [datetime(2024, 1, 1), "5"], [1.5, 5], [datetime(2024, 1, 1)]]
+)
+async def test_a_made_up_cursor_of_the_right_list_is_bad_user_input(
+    client: Client, values: list[Any]
+) -> None:
+    """Values that do not fit the ordering's keys: PostgreSQL's driver refused to bind
+    them (an internal error)."""
+    cursor = encode_cursor(cursor_listing("investigations", ("START_DATE", True)), values)
+    result = await client.execute(
+        "query($before: String) { investigations(last: 2, before: $before) { totalCount } }",
+        {"before": cursor},
+    )
+    assert error_codes(result) == ["BAD_USER_INPUT"], result.errors
+    assert result.errors[0].extensions["argument"] == "before"
+
+
+async def test_the_largest_id_is_merely_not_found(client: Client) -> None:
+    result = await client.execute(
+        "query($id: ID!) { investigation(id: $id) { id } }",
+        {"id": global_id("Investigation", 2**63 - 1)},
+    )
+    assert error_codes(result) == ["NOT_FOUND"], result.errors
+
+
 NESTED = """
 query Nested($first: Int!) {
   investigations(first: $first, orderBy: {field: PROPOSAL, direction: ASC}) {
@@ -345,6 +439,107 @@ async def test_nested_cursors_page_through_one_sessions_datasets(client: Client)
             break
         after = datasets["pageInfo"]["endCursor"]
     assert names == sorted(names) and len(names) == datasets["totalCount"] == 4
+
+
+SESSIONS_PAGE = """query($orderBy: InvestigationOrder) {
+  investigations(first: 2, orderBy: $orderBy) { pageInfo { endCursor } } }"""
+
+SESSION_DATASETS_PAGE = """query($id: ID!) { investigation(id: $id) {
+  datasets(first: 1) { pageInfo { endCursor } } } }"""
+
+
+async def end_cursor(client: Client, query: str, variables: dict[str, Any], *path: str) -> str:
+    """The end cursor of the connection at ``path`` in the query's answer."""
+    connection = await client.data(query, variables, user=STAFF)
+    for name in path:
+        connection = connection[name]
+    cursor = connection["pageInfo"]["endCursor"]
+    assert isinstance(cursor, str)
+    return cursor
+
+
+@pytest.mark.parametrize("argument", ["after", "before"])
+async def test_a_cursor_is_refused_on_another_list_or_ordering(
+    client: Client, argument: str
+) -> None:
+    """A cursor is a position in one ordering of one list; elsewhere it would compare its
+    values with other columns. Refused as BAD_USER_INPUT naming the argument."""
+    by_title = {"field": "TITLE", "direction": "ASC"}
+    session = (await all_sessions(client))[0]["id"]
+    of_sessions = await end_cursor(client, SESSIONS_PAGE, {"orderBy": by_title}, "investigations")
+    of_session_datasets = await end_cursor(
+        client, SESSION_DATASETS_PAGE, {"id": session}, "investigation", "datasets"
+    )
+    size = "first" if argument == "after" else "last"
+    misuses: list[tuple[str, dict[str, Any]]] = [
+        # Sessions by title, used on datasets.
+        (
+            f"query($c: String) {{ datasets({size}: 2, {argument}: $c) {{ totalCount }} }}",
+            {"c": of_sessions},
+        ),
+        # Sessions by title, used on sessions in another order, or direction.
+        (
+            f"""query($c: String, $o: InvestigationOrder) {{
+                 investigations({size}: 2, {argument}: $c, orderBy: $o) {{ totalCount }} }}""",
+            {"c": of_sessions, "o": {"field": "START_DATE", "direction": "ASC"}},
+        ),
+        (
+            f"""query($c: String, $o: InvestigationOrder) {{
+                 investigations({size}: 2, {argument}: $c, orderBy: $o) {{ totalCount }} }}""",
+            {"c": of_sessions, "o": {"field": "TITLE", "direction": "DESC"}},
+        ),
+        # The root list's cursor, used on "My data" (another list of sessions).
+        (
+            f"""query($c: String, $o: InvestigationOrder) {{ me {{
+                 investigations({size}: 2, {argument}: $c, orderBy: $o) {{ totalCount }} }} }}""",
+            {"c": of_sessions, "o": by_title},
+        ),
+        # A session's datasets cursor, used on the root datasets and on a dataset's files.
+        (
+            f"query($c: String) {{ datasets({size}: 2, {argument}: $c) {{ totalCount }} }}",
+            {"c": of_session_datasets},
+        ),
+        (
+            f"""query($c: String) {{ datasets(first: 1) {{ nodes {{
+                 datafiles({size}: 2, {argument}: $c) {{ totalCount }} }} }} }}""",
+            {"c": of_session_datasets},
+        ),
+        # ... and on the session's datasets in another order.
+        (
+            f"""query($id: ID!, $c: String) {{ investigation(id: $id) {{
+                 datasets({size}: 2, {argument}: $c, orderBy: {{field: NAME}}) {{
+                   totalCount }} }} }}""",
+            {"id": session, "c": of_session_datasets},
+        ),
+    ]
+    for query, variables in misuses:
+        result = await client.execute(query, variables, user=STAFF)
+        assert error_codes(result) == ["BAD_USER_INPUT"], (query, result.errors)
+        assert result.errors[0].extensions["argument"] == argument
+        assert "another list or ordering" in result.errors[0].message
+
+
+async def test_a_nested_cursor_pages_another_parent_of_the_same_list(client: Client) -> None:
+    """The datasets of session A and of session B are one listing: a cursor of A's
+    page is a position in the same ordering, and pages B's datasets from there (every
+    session's, here, in the one batched statement the cursor makes them share)."""
+    query = """query($c: String) { investigations(first: 60) { nodes { id
+      datasets(first: 100, after: $c) { nodes { name } } } } }"""
+    every = (await client.data(query, {"c": None}, user=STAFF))["investigations"]["nodes"]
+    middle = every[len(every) // 2]["id"]
+    cursor = await end_cursor(
+        client, SESSION_DATASETS_PAGE, {"id": middle}, "investigation", "datasets"
+    )
+    after = (await client.data(query, {"c": cursor}, user=STAFF))["investigations"]["nodes"]
+    kept = cut = 0
+    for session, paged in zip(every, after, strict=True):
+        names = [n["name"] for n in session["datasets"]["nodes"]]
+        rest = [n["name"] for n in paged["datasets"]["nodes"]]
+        # The datasets of B from that position on, in their order.
+        assert rest == names[len(names) - len(rest) :]
+        kept += bool(rest)
+        cut += len(rest) < len(names)
+    assert kept and cut  # not vacuous: the position is within the other sessions' dates
 
 
 async def test_my_data_is_searchable_and_sortable(client: Client) -> None:
