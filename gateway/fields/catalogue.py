@@ -201,6 +201,7 @@ INSTRUMENT = ObjectFields(
         Scalar("description", "description", Format.TEXT, "Description."),
         Scalar("type", "type", Format.TEXT, "Kind of instrument, e.g. MX beamline."),
         Scalar("url", "url", Format.TEXT, "Web page of the beamline."),
+        Scalar("pid", "pid", Format.TEXT, "Persistent identifier of the beamline (e.g. PIDINST)."),
         Resolved("facility", "The facility that runs this beamline."),
         Resolved("scientists", "The beamline's scientists (ICAT INSTRUMENTSCIENTIST)."),
     ),
