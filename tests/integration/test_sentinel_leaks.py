@@ -87,7 +87,7 @@ from gateway.catalogue.visibility import (
 )
 from gateway.compiled.operations import Operations
 from gateway.fields.catalogue import TYPES
-from gateway.fields.declaration import Format, Resolved
+from gateway.fields.declaration import Format, Resolved, Scalar
 from gateway.resolvers.context import RequestContext
 from gateway.schema.node import global_id
 from gateway.settings import Settings
@@ -149,12 +149,37 @@ class Target:
         return str(self.model.__tablename__)
 
 
+PUBLIC_FACTS: Mapping[str, frozenset[str]] = {
+    # The landing facts of a session (DOMAIN.md: what a DOI landing page shows).
+    "Investigation": frozenset(
+        {"id", "icatId", "proposal", "visitId", "title", "startDate", "endDate"}
+        | {"releaseDate", "doi", "isReleased", "canReadData"}
+    ),
+    # Who a person is; only their e-mail is PERSONAL.
+    "User": frozenset(
+        {"id", "icatId", "name", "fullName", "givenName", "familyName", "orcidId", "affiliation"}
+    ),
+}
+"""The scalars of watched types that anyone may read, written here independently of the
+catalogue: every other scalar of a type in MODELS is watched, whatever class the
+catalogue gives it, so a DATA field relabelled LANDING by mistake shows up as a leak (and
+``test_the_catalogue_agrees_on_the_public_facts`` says where)."""
+
+
+def watched(type_name: str) -> list[Scalar]:
+    """The scalars of a type whose values are secret for rows hidden from a caller."""
+    if type_name not in MODELS:
+        return []
+    public = PUBLIC_FACTS.get(type_name, frozenset())
+    return [scalar for scalar in TYPES[type_name].scalars if scalar.name not in public]
+
+
 def targets() -> list[Target]:
-    """Every column read by a DATA or PERSONAL field of the catalogue, in a stable order."""
+    """Every column a watched scalar reads, table by table, in a stable order."""
     found = []
     for type_name, declared in TYPES.items():
-        for scalar in declared.scalars:
-            if scalar.field_class is FieldClass.LANDING or scalar.column == "id":
+        for scalar in watched(type_name):
+            if scalar.column == "id":
                 continue  # ids are keys: the global ids of hidden rows are forbidden instead
             if (type_name, scalar.column) in {**LABELS, **KEPT}:
                 continue
@@ -625,11 +650,10 @@ def test_every_type_with_data_or_personal_scalars_has_tables() -> None:
     """A new type with DATA/PERSONAL scalars, a new column, a new resolved list of values:
     the sentinel scheme must know where its values live, or this fails."""
     for type_name, declared in TYPES.items():
-        watched = [s for s in declared.scalars if s.field_class is not FieldClass.LANDING]
-        if not watched:
+        if all(s.field_class is FieldClass.LANDING for s in declared.scalars):
             continue
         assert type_name in MODELS, f"{type_name}: which table holds its DATA/PERSONAL values?"
-        for scalar in watched:
+        for scalar in watched(type_name):
             if scalar.column == "id" or (type_name, scalar.column) in LABELS:
                 continue
             for model in MODELS[type_name]:
@@ -652,6 +676,18 @@ def test_every_type_with_data_or_personal_scalars_has_tables() -> None:
                     )
     watched_tables = {target.model for target in targets()} | set(GLOBAL_IDS.values())
     assert watched_tables <= set(HIDDEN), watched_tables - set(HIDDEN)
+
+
+def test_the_catalogue_agrees_on_the_public_facts() -> None:
+    """The catalogue's LANDING scalars of watched types are the public facts above: a
+    field made LANDING (or DATA) is a decision to make in both places."""
+    for type_name in MODELS:
+        landing = {
+            scalar.name
+            for scalar in TYPES[type_name].scalars
+            if scalar.field_class is FieldClass.LANDING
+        }
+        assert landing == PUBLIC_FACTS.get(type_name, frozenset()), type_name
 
 
 def test_staff_see_a_sentinel_of_every_watched_column(sentinel_client: Client) -> None:
