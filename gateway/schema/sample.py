@@ -26,6 +26,6 @@ class Technique(Node, Declared):
 @declared(SAMPLE)
 class Sample(Node, Declared):
     @strawberry.field
-    async def parameters(self, info: Info) -> list[Parameter]:
+    async def parameters(self, info: Info) -> list[Parameter] | None:
         rows = await info.context.loaders.parameters_of_sample.load(self._row["id"])
         return [Parameter.from_row(row) for row in rows]
