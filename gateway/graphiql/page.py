@@ -19,22 +19,26 @@ from gateway.graphiql.assets import Bundle
 __all__ = ["EXAMPLE_QUERY", "GraphiQLPage", "ImmutableFiles"]
 
 EXAMPLE_QUERY: Final = """\
-# My data: the sessions you are on, as the data portal's "My data" list shows them.
+# My data: your sessions, as the portal's "My data" list.
+# Pick a user in "Sign in as" above, then run this
+# (Ctrl-Enter or the pink button). What each one sees:
 #
-# Pick who you are in "Sign in as" above, then run this (Ctrl-Enter or the ▶ button).
-#   anonymous        an empty list: anonymous callers are on no team; the public
-#                    catalogue is `investigations` (try it: datasets under embargo
-#                    are not counted)
-#   esrf/pi1         the principal investigator's sessions, released, under embargo,
-#                    proprietary (no release date) and scheduled, with all their datasets
-#   esrf/member1     the two of pi1's sessions they took part in
-#   esrf/scientist1  the sessions of their beamline, ID30A-1, as its beamline scientist
-#   esrf/staff1      staff (when ICAT_GATEWAY_STAFF_USERS names them) see every session's
-#                    data; their own list is their beamline's, as for scientist1
-#   esrf/outsider1   on no team and no beamline: an empty list
+# anonymous   an empty list: on no team. The public
+#             catalogue is `investigations` (datasets
+#             under embargo are not counted there)
+# pi1         their sessions: released, under embargo,
+#             proprietary (no release date), scheduled,
+#             with all their datasets
+# member1     the two of pi1's sessions they were on
+# scientist1  the sessions of their beamline, ID30A-1
+# staff1      every session's data, when
+#             ICAT_GATEWAY_STAFF_USERS names them; their
+#             list is their beamline's, as scientist1's
+# outsider1   on no team, no beamline: an empty list
 #
-# `datasets { totalCount }` counts only the datasets the caller may see: the embargo
-# is part of the SQL query. The Docs and Explorer buttons on the left list every field.
+# `datasets { totalCount }` counts only what the caller
+# may see: the embargo is part of the SQL query.
+# Docs and Explorer (left) list every field.
 query MyData {
   me {
     userName
