@@ -1,4 +1,5 @@
-"""The ASGI application: GraphQL at /graphql (GraphiQL in development), /healthz."""
+"""The ASGI application: GraphQL at /graphql (GraphiQL in development), /healthz, and in
+embedded demo mode the development OIDC issuer at /dev/oidc."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -23,19 +24,26 @@ from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from gateway.auth.backend import AuthenticationMiddleware, RequestAuthenticator
+from gateway.auth.demo_issuer import ISSUER, DemoIssuer, new_signing_key
 from gateway.auth.icat_session import ICATSessionVerifier
 from gateway.auth.oidc import OIDCConfig, OIDCVerifier
 from gateway.auth.policy import Caller
 from gateway.auth.principal import ANONYMOUS, Principal
 from gateway.catalogue.database import create_engine, create_schema
+from gateway.catalogue.secrets import stored_secret
 from gateway.catalogue.visibility import Access
 from gateway.compiled.operations import Operations
+from gateway.graphiql.assets import STATIC_DIR, installed
+from gateway.graphiql.page import GraphiQLPage, ImmutableFiles
 from gateway.resolvers.context import RequestContext
 from gateway.schema.build import create_schema as create_graphql_schema
 from gateway.settings import Settings
 
 # httpx logs request URLs at INFO, and an ICAT session id is part of the URL.
 logging.getLogger("httpx").setLevel(logging.WARNING)
+
+DEMO_SIGNING_KEY = "demo-issuer-signing-key"
+"""The name of the development issuer's key in the gateway's GATEWAY_SECRET table."""
 
 
 def caller_of(principal: Principal, settings: Settings) -> Caller:
@@ -57,13 +65,18 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
     """Strawberry's ASGI view with the gateway's context and a faster JSON encoder."""
 
     def __init__(
-        self, engine: AsyncEngine, settings: Settings, read_engine: AsyncEngine | None = None
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        read_engine: AsyncEngine | None = None,
+        page: GraphiQLPage | None = None,
     ) -> None:
         super().__init__(
             create_graphql_schema(max_depth=settings.max_query_depth),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,
         )
+        self.page = page or GraphiQLPage(installed(), missing_from=str(STATIC_DIR))
         self.engine = engine
         # Reads need no transaction: in autocommit, a query is one round trip instead of
         # three (BEGIN, the query, the ROLLBACK when the connection goes back to the pool).
@@ -74,6 +87,10 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
             if Operations.applies(settings, engine)
             else None
         )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """The package's own GraphiQL page (strawberry's loads it from a CDN)."""
+        return self.page.render(request)
 
     def access(self, scope: Scope) -> Access:
         """Who asks (put in the scope by the authentication middleware), and when. The
@@ -230,7 +247,20 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         else None
     )
     icat = ICATSessionVerifier(settings.icat_url, http) if settings.icat_url else None
-    graphql = GraphQLEndpoint(engine, settings, read_engine)
+    issuer = DemoIssuer(demo_users()) if settings.demo_login_enabled else None
+    # The development issuer's tokens go through the production verifier, which reads the
+    # issuer's discovery document and keys over HTTP, answered in-process.
+    issuer_http = issuer.client() if issuer is not None else None
+    demo = OIDCVerifier(issuer.config, issuer_http) if issuer and issuer_http else None
+    bundle = installed()
+    page = GraphiQLPage(
+        bundle,
+        missing_from=str(STATIC_DIR),
+        demo_users=issuer.users if issuer else None,
+        issuer=ISSUER if issuer else None,
+        token_path="/dev/oidc/token" if issuer else None,
+    )
+    graphql = GraphQLEndpoint(engine, settings, read_engine, page)
 
     async def healthz(_: Request) -> Response:
         try:
@@ -245,28 +275,58 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await create_schema(engine, embedded=settings.embedded)
+        if issuer is not None:
+            # One key for every worker: the first to start makes it, the others read it.
+            issuer.use_key(await stored_secret(engine, DEMO_SIGNING_KEY, new_signing_key))
         try:
             yield
         finally:
             await http.aclose()
+            if issuer_http is not None:
+                await issuer_http.aclose()
             if owns_engine:
                 await engine.dispose()
             if read_engine is not None:
                 await read_engine.dispose()
 
-    app = Starlette(
-        debug=settings.debug,
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
-        lifespan=lifespan,
+    async def welcome(_: Request) -> Response:
+        if settings.graphiql:
+            return RedirectResponse("/graphql", status_code=307)
+        return PlainTextResponse("icat-gateway: POST GraphQL queries to /graphql\n")
+
+    routes: list[BaseRoute] = [
+        Route("/", welcome, methods=["GET"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    if settings.graphiql and bundle is not None:
+        routes.append(Mount(f"/static/{bundle.tag}", ImmutableFiles(directory=bundle.directory)))
+    if issuer is not None:
+        routes.extend(issuer.routes())
+    app = Starlette(debug=settings.debug, routes=routes, lifespan=lifespan)
+    app.add_middleware(
+        AuthenticationMiddleware, authenticator=RequestAuthenticator(oidc, icat, demo=demo)
     )
-    app.add_middleware(AuthenticationMiddleware, authenticator=RequestAuthenticator(oidc, icat))
     app.state.engine = engine
     app.state.graphql = graphql
     app.state.settings = settings
+    app.state.demo_issuer = issuer
     return app
+
+
+def demo_users() -> tuple[str, ...]:
+    """The demo catalogue's fixed users, who can sign in through the development issuer."""
+    from gateway.catalogue.demo import AUTHENTICATOR, FIXED_USERS
+
+    logins = sorted(
+        (login for login, _given, _family in FIXED_USERS),
+        key=lambda login: _PICKER_ORDER.get(login, len(_PICKER_ORDER)),
+    )
+    return tuple(f"{AUTHENTICATOR}/{login}" for login in logins)
+
+
+# The picker lists the principal investigator first: their sessions show every rule.
+_PICKER_ORDER = {"pi1": 0, "member1": 1, "scientist1": 2, "staff1": 3, "outsider1": 4}
 
 
 def _write_pool(settings: Settings) -> dict[str, int]:

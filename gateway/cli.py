@@ -1,58 +1,99 @@
-"""The `icat-gateway` command: serve, demo (seed), ingest, export-schema, indexes."""
+"""The `icat-gateway` command: serve, demo (seed), ingest, export-schema, indexes, settings."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import importlib.metadata
 import logging
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from gateway.settings import Settings
+from gateway.settings import Settings, SettingsError
+
+logger = logging.getLogger("gateway.cli")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="icat-gateway", description=__doc__)
-    parser.add_argument("--database-url", help="override ICAT_GATEWAY_DATABASE_URL")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _parser() -> argparse.ArgumentParser:
+    # Global options on a parent parser too, so that they work after the subcommand
+    # (`icat-gateway demo --database-url ...`); SUPPRESS keeps a later default from
+    # overwriting a value given earlier.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--database-url",
+        default=argparse.SUPPRESS,
+        help="SQLAlchemy URL of the catalogue (overrides ICAT_GATEWAY_DATABASE_URL)",
+    )
+    parser = argparse.ArgumentParser(prog="icat-gateway", description=__doc__, parents=[common])
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser(
-        "serve", help="run the gateway (seeds demo data into an empty embedded database)"
+        "serve",
+        parents=[common],
+        help="run the gateway (seeds demo data into an empty embedded database)",
     )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (1; see README: Speed)"
+    )
     serve.add_argument(
         "--no-demo", action="store_true", help="do not seed an empty embedded database"
     )
 
     demo = commands.add_parser(
-        "demo", help="create the demo facility catalogue (alias: seed)", aliases=["seed"]
+        "demo",
+        parents=[common],
+        help="create the demo facility catalogue (alias: seed)",
+        aliases=["seed"],
     )
     demo.add_argument("--seed", type=int, default=1, help="random seed: same seed, same catalogue")
     demo.add_argument(
         "--size", type=int, default=200, help="number of sessions (datasets scale with it)"
     )
-    demo.add_argument("--datasets-per-session", type=int, default=None)
-    demo.add_argument("--files-per-dataset", type=int, default=None)
+    demo.add_argument(
+        "--datasets-per-session", type=int, default=None, help="datasets of each session"
+    )
+    demo.add_argument(
+        "--files-per-dataset", type=int, default=None, help="datafiles of each dataset"
+    )
     demo.add_argument("--reset", action="store_true", help="drop and recreate the tables first")
 
-    ingest = commands.add_parser("ingest", help="load an ICAT dump file (python-icat YAML or XML)")
-    ingest.add_argument("file", type=Path)
+    ingest = commands.add_parser(
+        "ingest", parents=[common], help="load an ICAT dump file (python-icat YAML or XML)"
+    )
+    ingest.add_argument("file", type=Path, help="the dump file, as written by icatdump")
 
     export = commands.add_parser(
-        "export-schema", help="print the GraphQL SDL (or write it to a file)"
+        "export-schema", parents=[common], help="print the GraphQL SDL (or write it to a file)"
     )
-    export.add_argument("--output", type=Path)
+    export.add_argument("--output", type=Path, help="write the SDL to this file")
 
-    commands.add_parser("indexes", help="print the CREATE INDEX statements the gateway needs")
+    commands.add_parser(
+        "indexes", parents=[common], help="print the CREATE INDEX statements the gateway needs"
+    )
+    commands.add_parser(
+        "settings", parents=[common], help="print every setting as a Markdown table"
+    )
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    overrides = {"database_url": args.database_url} if args.database_url else {}
-    settings = Settings.from_env(**overrides)
+    url = getattr(args, "database_url", None)
+    try:
+        settings = Settings.from_env(**({"database_url": url} if url else {}))
+    except SettingsError as error:
+        print(f"icat-gateway: {error}", file=sys.stderr)
+        return 2
 
     if args.command == "export-schema":
         from gateway.schema.export import export_sdl
@@ -63,18 +104,33 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sys.stdout.write(sdl)
         return 0
+    if args.command == "settings":
+        from gateway.settings_table import settings_table
+
+        sys.stdout.write(settings_table())
+        return 0
     if args.command in ("demo", "seed"):
-        from gateway.catalogue.demo import DemoSize, seed_demo
+        from gateway.catalogue.demo import CatalogueNotEmpty, DemoSize, seed_demo
 
         size = DemoSize.for_sessions(args.size, args.datasets_per_session, args.files_per_dataset)
-        counts = asyncio.run(seed_demo(settings, seed=args.seed, size=size, reset=args.reset))
+        try:
+            with progress_bar("sessions", size.sessions) as advance:
+                counts = asyncio.run(
+                    seed_demo(
+                        settings, seed=args.seed, size=size, reset=args.reset, progress=advance
+                    )
+                )
+        except CatalogueNotEmpty as error:
+            print(f"icat-gateway demo: {error}", file=sys.stderr)
+            return 1
         print(", ".join(f"{n} {what}" for what, n in counts.items()))
         return 0
     if args.command == "ingest":
         from gateway.catalogue.ingest import IngestError, ingest_file
 
         try:
-            counts = asyncio.run(ingest_file(settings, args.file))
+            with progress_bar("objects", None) as advance:
+                counts = asyncio.run(ingest_file(settings, args.file, advance))
         except IngestError as error:
             print(f"icat-gateway ingest: {error}", file=sys.stderr)
             return 1
@@ -86,22 +142,58 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(print_index_ddl(settings))
         return 0
     if args.command == "serve":
-        import uvicorn
-
-        if settings.embedded and not args.no_demo:
-            from gateway.catalogue.demo import DemoSize, seed_if_empty
-
-            asyncio.run(seed_if_empty(settings, DemoSize.for_sessions(200)))
-        uvicorn.run(
-            "gateway.asgi:app",
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level="info",
-            env_file=None,
-        )
-        return 0
+        return _serve(settings, args)
     return 2
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.app import demo_users
+
+    if settings.embedded and not args.no_demo:
+        from gateway.catalogue.demo import DemoSize, seed_if_empty
+
+        size = DemoSize.for_sessions(200)
+        with progress_bar("sessions", size.sessions) as advance:
+            counts = asyncio.run(seed_if_empty(settings, size, advance))
+        if counts is None:
+            logger.info("the catalogue has sessions already: kept as it is")
+        else:
+            made = ", ".join(f"{n} {what}" for what, n in list(counts.items())[:4])
+            logger.info("seeded the demo facility: %s", made)
+    if settings.graphiql:
+        logger.info("GraphiQL: http://%s:%d/graphql", args.host, args.port)
+    if settings.demo_login_enabled:
+        logger.info(
+            "demo users (pick one in GraphiQL, or POST /dev/oidc/token?user=...): %s",
+            ", ".join(demo_users()),
+        )
+    uvicorn.run(
+        "gateway.asgi:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+        env_file=None,
+    )
+    return 0
+
+
+@contextlib.contextmanager
+def progress_bar(unit: str, total: int | None) -> Iterator[Callable[[int], object]]:
+    """A progress bar on a terminal; nothing when output goes to a log or a pipe."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit=f" {unit}", disable=not sys.stderr.isatty(), leave=False) as bar:
+        yield bar.update
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("icat-gateway")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 if __name__ == "__main__":

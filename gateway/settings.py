@@ -21,6 +21,10 @@ DEFAULT_MAIN_PROPOSER_ROLES = (
 )
 
 
+class SettingsError(ValueError):
+    """Settings that contradict each other: the gateway refuses to start."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """All of the gateway's configuration."""
@@ -38,6 +42,8 @@ class Settings:
     slow): size it to the worker's concurrency, within the server's max_connections."""
 
     database_max_overflow: int = 5
+    """Connections a worker may open beyond ``database_pool_size`` under a burst (closed
+    again afterwards)."""
 
     embedded: bool = True
     """Embedded mode: the gateway creates ICAT's schema and its own tables itself. Off when
@@ -47,14 +53,29 @@ class Settings:
     """Name of the FACILITY row this gateway serves (demo data and new rows use it)."""
 
     debug: bool = False
+    """Starlette's debug mode: tracebacks in error responses. Development only."""
+
     graphiql: bool = True
-    """Serve the GraphiQL explorer on GET /graphql."""
+    """Serve the GraphiQL explorer on GET /graphql (and redirect / to it)."""
+
+    production: bool = False
+    """A production deployment: development conveniences (``demo_login``) are refused, and
+    asking for both is an error at start-up."""
+
+    demo_login: bool | None = None
+    """Sign in as the demo's fixed users (``esrf/pi1``...) with real tokens from the
+    gateway's own development OIDC issuer (``/dev/oidc``), and a user picker in GraphiQL.
+    Unset: on in embedded mode unless ``production``; on outside embedded mode or with
+    ``production`` is an error."""
 
     max_page_size: int = 1000
     """Largest `first`/`last` a client may ask for on a connection."""
 
     default_page_size: int = 50
+    """`first` of a connection when the client gives neither `first` nor `last`."""
+
     max_query_depth: int = 12
+    """Deepest selection a query may nest; deeper queries are refused before they run."""
 
     compiled_sql: bool = True
     """On PostgreSQL, answer the items of a page with one statement that renders their JSON
@@ -63,10 +84,21 @@ class Settings:
 
     # Authentication ------------------------------------------------------------------
     oidc_issuer: str | None = None
+    """Accept OIDC bearer tokens of this issuer (exactly its ``iss``; for Keycloak
+    ``https://host/realms/<realm>``), found through OpenID Connect discovery."""
+
     oidc_audience: str | None = None
+    """Required in a token's ``aud`` when set."""
+
     oidc_username_claim: str = "preferred_username"
+    """The token claim holding the user name (a dotted path reaches a nested claim)."""
+
     oidc_user_prefix: str = ""
+    """Put before the claim's value to make the ICAT user name (``esrf/``)."""
+
     oidc_groups_claim: str = "groups"
+    """The token claim listing the caller's groups (compared with ``staff_groups``)."""
+
     icat_url: str | None = None
     """Base URL of an ICAT server whose sessions are accepted (`/icat/session/{id}`)."""
 
@@ -86,6 +118,16 @@ class Settings:
     """Role given to a scientist granted access to a session."""
 
     def __post_init__(self) -> None:
+        if self.demo_login and not self.embedded:
+            raise SettingsError(
+                "ICAT_GATEWAY_DEMO_LOGIN is for the embedded demo catalogue only: "
+                "unset it, or set ICAT_GATEWAY_EMBEDDED=true"
+            )
+        if self.demo_login and self.production:
+            raise SettingsError(
+                "ICAT_GATEWAY_DEMO_LOGIN and ICAT_GATEWAY_PRODUCTION are both set: "
+                "a production gateway does not hand out demo tokens; unset one of them"
+            )
         # ICAT roles are free text: compare them case-insensitively.
         normalised = frozenset(role.strip().lower() for role in self.main_proposer_roles)
         object.__setattr__(self, "main_proposer_roles", normalised)
@@ -104,6 +146,13 @@ class Settings:
         return cls(**values)
 
     @property
+    def demo_login_enabled(self) -> bool:
+        """Whether the development issuer and the GraphiQL user picker are on."""
+        if self.demo_login is None:
+            return self.embedded and not self.production
+        return self.demo_login
+
+    @property
     def dialect(self) -> str:
         """The database dialect name: sqlite, postgresql or mysql."""
         return self.database_url.split(":", 1)[0].split("+", 1)[0].replace("mariadb", "mysql")
@@ -111,12 +160,12 @@ class Settings:
 
 def _parse(raw: str, annotation: Any) -> Any:
     kind = str(annotation)
+    if "None" in kind and raw == "":
+        return None
     if kind.startswith("bool"):
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if kind.startswith("int"):
         return int(raw)
     if kind.startswith("frozenset"):
         return frozenset(part.strip() for part in raw.split(",") if part.strip())
-    if "None" in kind and raw == "":
-        return None
     return raw

@@ -610,6 +610,10 @@ PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 # --------------------------------------------------------------------------------------
 
 
+class CatalogueNotEmpty(RuntimeError):
+    """The demo would be written over sessions that are there already."""
+
+
 def default_anchor() -> datetime:
     """Today at 00:00 UTC, as a naive datetime (the catalogue's "now")."""
     return datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
@@ -622,11 +626,12 @@ async def seed_demo(
     size: DemoSize,
     reset: bool = False,
     anchor: datetime | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> dict[str, int]:
     """Create the schema and the demo catalogue; the number of rows of each kind made.
 
-    Refuses (``RuntimeError``) if the catalogue already has sessions, unless ``reset``
-    drops every table first.
+    Refuses (:class:`CatalogueNotEmpty`) if the catalogue already has sessions, unless
+    ``reset`` drops every table first. ``progress`` is called with 1 after each session.
     """
     engine = create_engine(settings)
     try:
@@ -636,26 +641,29 @@ async def seed_demo(
         async with engine.connect() as connection:
             if await _has_sessions(connection):
                 url = make_url(settings.database_url).render_as_string(hide_password=True)
-                raise RuntimeError(
+                raise CatalogueNotEmpty(
                     f"the catalogue at {url} already has sessions; "
                     "reset it to replace them (icat-gateway demo --reset)"
                 )
-            builder = _Builder(connection, settings, seed, size, _naive(anchor))
+            builder = _Builder(connection, settings, seed, size, _naive(anchor), progress)
             return await builder.build()
     finally:
         await engine.dispose()
 
 
-async def seed_if_empty(settings: Settings, size: DemoSize) -> bool:
-    """Create the schema, and the demo catalogue if there are no sessions yet."""
+async def seed_if_empty(
+    settings: Settings, size: DemoSize, progress: Callable[[int], object] | None = None
+) -> dict[str, int] | None:
+    """Create the schema, and the demo catalogue if there are no sessions yet: the rows
+    made, or None when the catalogue had sessions already."""
     engine = create_engine(settings)
     try:
         await create_schema(engine, embedded=True)
         async with engine.connect() as connection:
             if await _has_sessions(connection):
-                return False
-            await _Builder(connection, settings, 1, size, default_anchor()).build()
-            return True
+                return None
+            builder = _Builder(connection, settings, 1, size, default_anchor(), progress)
+            return await builder.build()
     finally:
         await engine.dispose()
 
@@ -941,8 +949,10 @@ class _Builder:
         seed: int,
         size: DemoSize,
         anchor: datetime,
+        progress: Callable[[int], object] | None = None,
     ) -> None:
         self.connection = connection
+        self.progress = progress or (lambda _sessions: None)
         self.facility_name = settings.facility
         self.rng = random.Random(seed)
         self.size = size
@@ -1167,6 +1177,7 @@ class _Builder:
                 pi1_proposals[spec.proposal] = proposal
             members = [self.fixed["member1"]] if spec.with_member else []
             self._session(proposal, [beamline], start, members=members, record=True)
+            self.progress(1)
             await self.writer.flush_if_full()
         regular = size.sessions - len(forced)
         span = (HISTORY + SCHEDULED_AHEAD).total_seconds()
@@ -1199,6 +1210,7 @@ class _Builder:
                 if others:
                     beamlines.append(rng.choice(others))
             self._session(proposal, beamlines, start, record=rng.random() < record_chance)
+            self.progress(1)
             await self.writer.flush_if_full()
 
     def _session(

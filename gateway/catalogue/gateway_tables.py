@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -33,3 +33,14 @@ class ReleaseDateChange(GatewayBase):
     changed_at: Mapped[datetime] = mapped_column("CHANGED_AT", DateTime, nullable=False)
 
     __table_args__ = (Index("GATEWAY_RDC_INVESTIGATION", "INVESTIGATION_ID"),)
+
+
+class StoredSecret(GatewayBase):
+    """A secret the gateway made for itself and every worker must share (the development
+    issuer's signing key): made once by the first process that needs it."""
+
+    __tablename__ = "GATEWAY_SECRET"
+
+    name: Mapped[str] = mapped_column("NAME", String(64), primary_key=True)
+    value: Mapped[str] = mapped_column("VALUE", Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -593,11 +593,14 @@ class _BatchFailed(Exception):
     """A batched INSERT was refused; which row it was is found by loading row by row."""
 
 
-async def ingest_file(settings: Settings, path: Path) -> dict[str, int]:
+async def ingest_file(
+    settings: Settings, path: Path, progress: Callable[[int], object] | None = None
+) -> dict[str, int]:
     """Load a python-icat dump file (YAML or XML) into the embedded catalogue.
 
     Returns the number of rows inserted per ICAT entity, and under ``skipped`` how many
-    objects of the file were not loaded (see the module docstring).
+    objects of the file were not loaded (see the module docstring). ``progress`` is
+    called with 1 after each object of the file is read.
     """
     if not settings.embedded:
         raise IngestError(
@@ -611,7 +614,7 @@ async def ingest_file(settings: Settings, path: Path) -> dict[str, int]:
     try:
         await create_schema(engine, embedded=True)
         try:
-            return await _load(engine, path, batch_rows=BATCH_ROWS, commit=True)
+            return await _load(engine, path, batch_rows=BATCH_ROWS, commit=True, progress=progress)
         except _BatchFailed as failure:
             # Nothing was written. Load again row by row (and roll back) to name the object.
             try:
@@ -624,7 +627,12 @@ async def ingest_file(settings: Settings, path: Path) -> dict[str, int]:
 
 
 async def _load(
-    engine: AsyncEngine, path: Path, *, batch_rows: int, commit: bool
+    engine: AsyncEngine,
+    path: Path,
+    *,
+    batch_rows: int,
+    commit: bool,
+    progress: Callable[[int], object] | None = None,
 ) -> dict[str, int]:
     client = OfflineClient()
     async with engine.connect() as connection:
@@ -652,6 +660,8 @@ async def _load(
                         await loader.add(obj, label)
                     except IngestError as error:
                         raise IngestError(f"{path}: {error}") from error.__cause__
+                    if progress is not None:
+                        progress(1)
             try:
                 await loader.flush()
             except IngestError as error:

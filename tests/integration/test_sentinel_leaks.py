@@ -39,7 +39,7 @@ from typing import Any
 import graphql
 import orjson
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis_graphql import queries
@@ -848,6 +848,9 @@ def test_generated_queries_never_show_a_forbidden_sentinel(
             derandomize=True,
         )
         @given(query=st.one_of(generated, plannable_queries(schema, ids, dois)))
+        @example(query=READABLE_BY_ANYONE[0])
+        @example(query=READABLE_BY_ANYONE[1])
+        @example(query=READABLE_BY_ANYONE[2])
         def check(query: str) -> None:
             answers = loop.run_until_complete(paths.answers(query))
             asked = _tokens(query) | {value for value in ids if value in query}
@@ -863,11 +866,26 @@ def test_generated_queries_never_show_a_forbidden_sentinel(
                 planned.append(query)
 
         check()
-        # Not vacuous: some generated queries did show the caller sentinels it may read.
+        # Not vacuous: queries did show the caller sentinels it may read (at least the
+        # explicit examples: derandomised generation alone reached them in 0 to 2 of 60
+        # examples, depending on the schema and the database's ids).
         assert len(met_allowed) >= 3, len(met_allowed)
         if paths.operations is not None:
             # ... and some were answered by their operation's plan on the second run.
             assert planned, "no generated query was planned"
+
+
+READABLE_BY_ANYONE = (
+    "{ investigations(first: 50, filter: {released: true}) { nodes { summary fileSize "
+    "fileCount keywords parameters { stringValue } samples { name pid } } } }",
+    "{ investigations(first: 50, filter: {released: true}) { nodes { datasets(first: 5) "
+    "{ nodes { name description location doi fileSize datafiles(first: 3) { nodes { name "
+    "location checksum fileSize } } } } } } }",
+    "{ datasets(first: 100) { nodes { name description location doi startDate "
+    "parameters { stringValue } } } }",
+)
+"""Examples every caller runs: released sessions' DATA, which anyone may read (and which
+must show no row hidden from the caller beside them)."""
 
 
 async def _arguments(client: Client) -> tuple[list[str], list[str]]:

@@ -1,0 +1,88 @@
+"""The command line: options anywhere, help everywhere, --version, one-line refusals."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from gateway import cli
+from gateway.catalogue.demo import DemoSize, seed_demo
+from gateway.settings import Settings
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["--version"])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out.startswith("icat-gateway 0.")
+
+
+def test_every_option_has_help() -> None:
+    parser = cli._parser()
+    parsers = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            parsers += list(action.choices.values())
+    undocumented = [
+        f"{sub.prog} {option.dest}"
+        for sub in parsers
+        for option in sub._actions
+        if not option.help and not isinstance(option, argparse._SubParsersAction)
+    ]
+    assert not undocumented
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["before", "after"])
+def test_global_options_work_before_or_after_the_command(before: bool) -> None:
+    options = ["--database-url", "sqlite+aiosqlite:///x.sqlite3"]
+    argv = [*options, "indexes"] if before else ["indexes", *options]
+    assert cli._parser().parse_args(argv).database_url == "sqlite+aiosqlite:///x.sqlite3"
+
+
+async def test_demo_on_a_seeded_catalogue_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'seeded.sqlite3'}"
+    await seed_demo(Settings(database_url=url), size=DemoSize.for_sessions(3, 1, 0))
+    # main runs its own event loop: from a worker thread, as a person's shell would.
+    import asyncio
+
+    code = await asyncio.to_thread(cli.main, ["demo", "--size", "3", "--database-url", url])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "already has sessions" in err and "Traceback" not in err
+
+
+def test_contradicting_settings_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ICAT_GATEWAY_DEMO_LOGIN", "true")
+    monkeypatch.setenv("ICAT_GATEWAY_EMBEDDED", "false")
+    assert cli.main(["indexes"]) == 2
+    assert "ICAT_GATEWAY_DEMO_LOGIN" in capsys.readouterr().err
+
+
+def test_no_progress_bar_off_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    with cli.progress_bar("sessions", 10) as advance:
+        for _ in range(10):
+            advance(1)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_a_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with cli.progress_bar("sessions", 10) as advance:
+        for _ in range(10):
+            advance(1)
+    assert "0/10" in terminal.getvalue() and "sessions" in terminal.getvalue()
