@@ -193,18 +193,19 @@ def datafile_visible(access: Access, datafile_id: Any, dataset_id: Any) -> Colum
 def data_publication_visible(access: Access) -> ColumnElement[bool]:
     """A data publication is public once published; a reservation only to its team.
 
-    A reserved (draft) DOI is visible to staff and to members of a session whose datasets
-    it holds: they are the people who may publish it.
+    A reserved (draft) DOI is visible to staff and to the team of a session whose datasets
+    it holds: they are the people who may publish it (``policy.can_mint_doi``). A
+    beamline scientist reads those datasets, not the reservation.
     """
     if access.is_staff:
         return true()
     visible = released(DataPublication.publication_date, access.now)
-    members = member_investigation_ids(access)
-    if members is None:
+    name = access.caller.user_name
+    if name is None:
         return visible
     own_collections = (
         select(DataCollectionDataset.data_collection_id)
         .join(Dataset, Dataset.id == DataCollectionDataset.dataset_id)
-        .where(Dataset.investigation_id.in_(members))
+        .where(Dataset.investigation_id.in_(team_investigation_ids(name)))
     )
     return or_(visible, DataPublication.data_collection_id.in_(own_collections))
