@@ -1,7 +1,8 @@
 """The embargo and role policy: who may see which class of field of a session.
 
 Domain code with no I/O. The same rules are compiled into SQL by
-``gateway.catalogue.visibility``; the tests check the two agree on the demo catalogue.
+``gateway.catalogue.visibility``; ``tests/integration/test_policy_agreement.py`` checks that
+both agree row by row, for every kind of caller, on generated catalogues.
 
 Field classes (each GraphQL field's description names its class):
 
@@ -67,6 +68,12 @@ def is_released(release_date: datetime | None, now: datetime) -> bool:
     return release_date is not None and release_date < now
 
 
+def is_published(publication_date: datetime | None, now: datetime) -> bool:
+    """A data publication is public once its publication date is past, as a release date
+    releases a session; a NULL publication date is a reservation (a draft DOI)."""
+    return is_released(publication_date, now)
+
+
 def is_main_proposer_role(role: str, main_proposer_roles: Set[str]) -> bool:
     """Roles are free text in ICAT; the configured names are compared case-insensitively."""
     return role.strip().lower() in main_proposer_roles
@@ -111,6 +118,27 @@ def can_read_personal(caller: Caller, owner_user_name: str) -> bool:
 def can_read_dataset(roles: Iterable[Role], *, session_released: bool, published: bool) -> bool:
     """A dataset is readable with its session's data, or once a published DOI covers it."""
     return published or can_read(FieldClass.DATA, roles, released=session_released)
+
+
+def can_read_datafile(
+    roles: Iterable[Role], *, session_released: bool, dataset_published: bool, published: bool
+) -> bool:
+    """A datafile is readable with its dataset, or once a published DOI names it itself
+    (ICAT ``DATACOLLECTIONDATAFILE``)."""
+    return published or can_read_dataset(
+        roles, session_released=session_released, published=dataset_published
+    )
+
+
+def can_read_data_publication(roles: Iterable[Role], *, published: bool) -> bool:
+    """A data publication is public once published; a reservation (a draft DOI) only to the
+    people who may publish it (``can_mint_doi``): staff, and the team of a session whose
+    datasets it holds.
+
+    ``roles``: what the caller is in those sessions taken together (the union of
+    ``roles_of`` over them), and staff if they are staff, whatever the publication holds.
+    """
+    return published or can_mint_doi(roles)
 
 
 def can_grant_access(roles: Iterable[Role]) -> bool:

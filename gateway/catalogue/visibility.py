@@ -4,17 +4,18 @@
 WHERE clauses that lists and loaders use, so that pages, cursors and totals only ever count
 what the caller may see. The caller's team roles and beamlines are looked up by user name
 inside those clauses (unique index on USER_.NAME): no statement of its own per request.
-The rules are those of ``gateway.auth.policy``; the tests check that both agree row by
-row.
+The rules are those of ``gateway.auth.policy``, and each is written in SQL here only;
+``tests/integration/test_policy_agreement.py`` checks that both agree row by row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
 from gateway.auth.policy import Caller
 from gateway.catalogue.models import (
@@ -29,6 +30,7 @@ from gateway.catalogue.models import (
     InvestigationUser,
     User,
 )
+from gateway.catalogue.sql_text import exact_text, same_name, stripped
 
 
 @dataclass(frozen=True)
@@ -61,15 +63,19 @@ def member_investigation_ids(access: Access) -> Any | None:
         return None
     if access.member_ids is not None:
         return access.member_ids
-    team = (
-        select(InvestigationUser.investigation_id)
-        .join(User, User.id == InvestigationUser.user_id)
-        .where(User.name == name)
-    )
     beamlines = select(InvestigationInstrument.investigation_id).where(
         InvestigationInstrument.instrument_id.in_(scientist_beamline_ids(name))
     )
-    return team.union(beamlines)
+    return team_investigation_ids(name).union(beamlines)
+
+
+def team_investigation_ids(user_name: str) -> Any:
+    """The sessions a user is on the team of (INVESTIGATIONUSER, any role), as a subquery."""
+    return (
+        select(InvestigationUser.investigation_id)
+        .join(User, User.id == InvestigationUser.user_id)
+        .where(same_name(User.name, user_name))
+    )
 
 
 def scientist_beamline_ids(user_name: str) -> Any:
@@ -77,8 +83,28 @@ def scientist_beamline_ids(user_name: str) -> Any:
     return (
         select(InstrumentScientist.instrument_id)
         .join(User, User.id == InstrumentScientist.user_id)
-        .where(User.name == user_name)
+        .where(same_name(User.name, user_name))
     )
+
+
+def is_main_proposer(role_column: Any, main_proposer_roles: Set[str]) -> ColumnElement[bool]:
+    """``policy.is_main_proposer_role`` in SQL: the role without the whitespace around it,
+    lower-cased, is one of the configured names (which ``Settings`` strips and lowers)."""
+    roles = sorted(main_proposer_roles)
+    if not roles:
+        return false()
+    normalised = exact_text(func.lower(stripped(role_column)))
+    return func.coalesce(normalised.in_(roles), false())
+
+
+def personal_visible(access: Access, owner_name_column: Any) -> ColumnElement[bool]:
+    """``policy.can_read_personal`` in SQL: staff, or the caller's own USER_ row."""
+    if access.is_staff:
+        return true()
+    name = access.caller.user_name
+    if name is None:
+        return false()
+    return same_name(owner_name_column, name)
 
 
 def investigation_data_visible(access: Access) -> ColumnElement[bool]:
@@ -174,18 +200,19 @@ def datafile_visible(access: Access, datafile_id: Any, dataset_id: Any) -> Colum
 def data_publication_visible(access: Access) -> ColumnElement[bool]:
     """A data publication is public once published; a reservation only to its team.
 
-    A reserved (draft) DOI is visible to staff and to members of a session whose datasets
-    it holds: they are the people who may publish it.
+    A reserved (draft) DOI is visible to staff and to the team of a session whose datasets
+    it holds: they are the people who may publish it (``policy.can_mint_doi``). A
+    beamline scientist reads those datasets, not the reservation.
     """
     if access.is_staff:
         return true()
     visible = released(DataPublication.publication_date, access.now)
-    members = member_investigation_ids(access)
-    if members is None:
+    name = access.caller.user_name
+    if name is None:
         return visible
     own_collections = (
         select(DataCollectionDataset.data_collection_id)
         .join(Dataset, Dataset.id == DataCollectionDataset.dataset_id)
-        .where(Dataset.investigation_id.in_(members))
+        .where(Dataset.investigation_id.in_(team_investigation_ids(name)))
     )
     return or_(visible, DataPublication.data_collection_id.in_(own_collections))

@@ -369,11 +369,9 @@ def _order(value: Any, default: tuple[str, bool]) -> tuple[str, bool]:
 
 
 def _is_main_proposer(cols: Cols, field: Field, ctx: Context) -> Any:
-    roles = sorted(ctx.main_proposer_roles)
-    if not roles:
-        return false()
-    trimmed = func.btrim(_col(cols, "role"), literal_column("E' \\t\\n\\r\\x0b\\x0c'"))
-    return func.coalesce(func.lower(trimmed).in_(roles), false())
+    from gateway.catalogue.visibility import is_main_proposer
+
+    return is_main_proposer(_col(cols, "role"), ctx.main_proposer_roles)
 
 
 def _team_cols() -> Cols:

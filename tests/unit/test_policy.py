@@ -15,8 +15,12 @@ from gateway.auth.policy import (
     can_grant_access,
     can_mint_doi,
     can_read,
+    can_read_data_publication,
+    can_read_datafile,
     can_read_dataset,
     can_read_personal,
+    is_main_proposer_role,
+    is_published,
     is_released,
     roles_of,
 )
@@ -114,6 +118,52 @@ def test_a_published_doi_opens_a_dataset_to_everyone(who: str) -> None:
     roles = roles_of(CALLERS[who], FACTS["embargoed"], MAIN_PROPOSER_ROLES)
     assert can_read_dataset(roles, session_released=False, published=True)
     assert can_read_dataset(roles, session_released=False, published=False) is TRUTH[who][1]
+
+
+@pytest.mark.parametrize("who", sorted(CALLERS))
+def test_a_datafile_is_readable_with_its_dataset_or_published_itself(who: str) -> None:
+    roles = roles_of(CALLERS[who], FACTS["embargoed"], MAIN_PROPOSER_ROLES)
+    reads_data = TRUTH[who][1]
+    for dataset_published in (False, True):
+        for published in (False, True):
+            readable = can_read_datafile(
+                roles,
+                session_released=False,
+                dataset_published=dataset_published,
+                published=published,
+            )
+            assert readable is (published or dataset_published or reads_data)
+    assert can_read_datafile(roles, session_released=True, dataset_published=False, published=False)
+
+
+@pytest.mark.parametrize("who", sorted(CALLERS))
+def test_a_reserved_doi_is_for_those_who_may_publish_it(who: str) -> None:
+    roles = roles_of(CALLERS[who], FACTS["embargoed"], MAIN_PROPOSER_ROLES)
+    assert can_read_data_publication(roles, published=True)
+    # The team and staff; not a beamline scientist, who reads the data but mints no DOI.
+    assert can_read_data_publication(roles, published=False) is TRUTH[who][4]
+
+
+def test_a_publication_date_publishes_once_past() -> None:
+    assert not is_published(None, NOW)
+    assert not is_published(NOW, NOW)
+    assert is_published(NOW - timedelta(seconds=1), NOW)
+    assert not is_published(NOW + timedelta(seconds=1), NOW)
+
+
+@pytest.mark.parametrize(
+    ("role", "main"),
+    [
+        ("Principal Investigator", True),
+        ("  PRINCIPAL investigator\t", True),
+        ("\u00a0principal investigator\u3000", True),
+        ("principal investigators", False),
+        ("principal\tinvestigator", False),
+        ("Participant", False),
+    ],
+)
+def test_main_proposer_roles_ignore_case_and_white_space_around(role: str, main: bool) -> None:
+    assert is_main_proposer_role(role, MAIN_PROPOSER_ROLES) is main
 
 
 def test_personal_data_is_for_the_person_and_staff() -> None:
