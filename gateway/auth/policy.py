@@ -54,7 +54,7 @@ class Caller:
 
 
 @dataclass(frozen=True)
-class SessionFacts:
+class InvestigationFacts:
     """What the policy needs to know about one session (an ICAT investigation)."""
 
     release_date: datetime | None
@@ -79,7 +79,7 @@ def is_main_proposer_role(role: str, main_proposer_roles: Set[str]) -> bool:
     return role.strip().lower() in main_proposer_roles
 
 
-def roles_of(caller: Caller, facts: SessionFacts, main_proposer_roles: Set[str]) -> set[Role]:
+def roles_of(caller: Caller, facts: InvestigationFacts, main_proposer_roles: Set[str]) -> set[Role]:
     """Every role the caller holds for this session."""
     if caller.user_name is None:
         return {Role.ANONYMOUS}
@@ -115,18 +115,20 @@ def can_read_personal(caller: Caller, owner_user_name: str) -> bool:
     return caller.is_staff or (caller.user_name is not None and caller.user_name == owner_user_name)
 
 
-def can_read_dataset(roles: Iterable[Role], *, session_released: bool, published: bool) -> bool:
+def can_read_dataset(
+    roles: Iterable[Role], *, investigation_released: bool, published: bool
+) -> bool:
     """A dataset is readable with its session's data, or once a published DOI covers it."""
-    return published or can_read(FieldClass.DATA, roles, released=session_released)
+    return published or can_read(FieldClass.DATA, roles, released=investigation_released)
 
 
 def can_read_datafile(
-    roles: Iterable[Role], *, session_released: bool, dataset_published: bool, published: bool
+    roles: Iterable[Role], *, investigation_released: bool, dataset_published: bool, published: bool
 ) -> bool:
     """A datafile is readable with its dataset, or once a published DOI names it itself
     (ICAT ``DATACOLLECTIONDATAFILE``)."""
     return published or can_read_dataset(
-        roles, session_released=session_released, published=dataset_published
+        roles, investigation_released=investigation_released, published=dataset_published
     )
 
 

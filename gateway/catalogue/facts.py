@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.auth.policy import SessionFacts
+from gateway.auth.policy import InvestigationFacts
 from gateway.catalogue.models import (
     InstrumentScientist,
     Investigation,
@@ -19,16 +19,16 @@ from gateway.catalogue.models import (
 
 
 @dataclass(frozen=True)
-class SessionRecord:
+class InvestigationRecord:
     """A session's identity and the facts the policy decides on."""
 
     investigation_id: int
-    facts: SessionFacts
+    facts: InvestigationFacts
 
 
-async def load_session_facts(
+async def load_investigation_facts(
     connection: AsyncConnection, investigation_id: int, *, for_update: bool = False
-) -> SessionRecord | None:
+) -> InvestigationRecord | None:
     """The release date, team and beamline scientists of a session (None if unknown).
 
     With ``for_update`` the session row is locked until the transaction ends, so two
@@ -59,9 +59,9 @@ async def load_session_facts(
         )
         .where(InvestigationInstrument.investigation_id == investigation_id)
     )
-    return SessionRecord(
+    return InvestigationRecord(
         investigation_id=investigation_id,
-        facts=SessionFacts(
+        facts=InvestigationFacts(
             release_date=row.release_date,
             team={name: frozenset(roles) for name, roles in team.items()},
             beamline_scientists=frozenset(name for (name,) in scientists),

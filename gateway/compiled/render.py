@@ -68,6 +68,7 @@ from gateway.catalogue.models import (
 )
 from gateway.catalogue.ordering import datafile_keys, dataset_keys
 from gateway.catalogue.pagination import PageRequest, SortKey, order_terms, page_request
+from gateway.catalogue.sql_text import same_name
 from gateway.catalogue.visibility import dataset_visible_with
 from gateway.catalogue.visibility import released as is_released
 from gateway.compiled.selection import TYPENAME, Field, Unsupported
@@ -396,7 +397,7 @@ def _my_roles(cols: Cols, field: Field, ctx: Context) -> Any:
     return _array(
         select(InvestigationUser.role)
         .join(User, User.id == InvestigationUser.user_id)
-        .where(InvestigationUser.investigation_id == _col(cols, "id"), User.name == name)
+        .where(InvestigationUser.investigation_id == _col(cols, "id"), same_name(User.name, name))
         .order_by(InvestigationUser.id)
     )
 

@@ -9,6 +9,7 @@ from gateway.catalogue.models import Instrument as InstrumentRow
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import User as UserRow
 from gateway.catalogue.queries import columns_of
+from gateway.catalogue.sql_text import same_name
 from gateway.catalogue.visibility import member_investigation_ids, scientist_beamline_ids
 from gateway.resolvers.loaders import fetch_all
 from gateway.schema.connection import Connection, page_of
@@ -34,7 +35,7 @@ class Me:
     async def user(self, info: Info) -> User | None:
         if self.user_name is None:
             return None
-        statement = select(*columns_of(UserRow)).where(UserRow.name == self.user_name)
+        statement = select(*columns_of(UserRow)).where(same_name(UserRow.name, self.user_name))
         rows = await fetch_all(info.context.engine, statement)
         return User.from_row(rows[0]) if rows else None
 

@@ -44,7 +44,7 @@ class ChangeReleaseDatePayload:
     investigation: Investigation = strawberry.field(description="The session after the change.")
 
 
-async def _session(info: Info, icat_id: int) -> Investigation:
+async def _investigation(info: Info, icat_id: int) -> Investigation:
     from gateway.catalogue import queries
     from gateway.catalogue.models import Investigation as InvestigationRow
     from gateway.resolvers.loaders import fetch_all
@@ -78,7 +78,7 @@ class Mutation:
         user = await context.loaders.reference("user").load(grant.user_id)
         return GrantAccessPayload(
             member=TeamMember.from_row({**user._mapping, "role": grant.role}),
-            investigation=await _session(info, icat_id),
+            investigation=await _investigation(info, icat_id),
         )
 
     @strawberry.mutation(
@@ -101,5 +101,5 @@ class Mutation:
             now=context.now,
         )
         return ChangeReleaseDatePayload(
-            change_id=change_id, investigation=await _session(info, icat_id)
+            change_id=change_id, investigation=await _investigation(info, icat_id)
         )

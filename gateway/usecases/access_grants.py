@@ -15,9 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.policy import Caller, can_grant_access, roles_of
-from gateway.catalogue.facts import load_session_facts
+from gateway.catalogue.facts import load_investigation_facts
 from gateway.catalogue.models import InvestigationUser, User
 from gateway.catalogue.sequence import allocate_ids
+from gateway.catalogue.sql_text import same_name
 from gateway.errors import Conflict, Forbidden, NotFound, Unauthenticated
 
 
@@ -45,14 +46,16 @@ async def grant_access(
     if caller.user_name is None:
         raise Unauthenticated("Log in to grant access to a session.")
     async with engine.begin() as connection:
-        record = await load_session_facts(connection, investigation_id, for_update=True)
+        record = await load_investigation_facts(connection, investigation_id, for_update=True)
         if record is None:
             raise NotFound("No such experiment session.")
         if not can_grant_access(roles_of(caller, record.facts, main_proposer_roles)):
             raise Forbidden("Only the session's main proposer or facility staff may grant access.")
         if user_name in record.facts.team:
             raise Conflict(f"{user_name} is already on this session's team.")
-        user_id = (await connection.execute(select(User.id).where(User.name == user_name))).scalar()
+        user_id = (
+            await connection.execute(select(User.id).where(same_name(User.name, user_name)))
+        ).scalar()
         if user_id is None:
             raise NotFound(f"No user {user_name} in the catalogue.", argument="userName")
         (membership_id,) = await allocate_ids(connection, 1)

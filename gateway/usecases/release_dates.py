@@ -9,7 +9,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.policy import Caller, can_change_release_date, roles_of
-from gateway.catalogue.facts import load_session_facts
+from gateway.catalogue.facts import load_investigation_facts
 from gateway.catalogue.gateway_tables import ReleaseDateChange
 from gateway.catalogue.models import Investigation
 from gateway.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
@@ -34,7 +34,7 @@ async def change_release_date(
     if len(reason) > 1000:
         raise BadUserInput("A reason is at most 1000 characters.", argument="reason")
     async with engine.begin() as connection:
-        record = await load_session_facts(connection, investigation_id, for_update=True)
+        record = await load_investigation_facts(connection, investigation_id, for_update=True)
         if record is None:
             raise NotFound("No such experiment session.")
         if not can_change_release_date(roles_of(caller, record.facts, main_proposer_roles)):

@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.auth.policy import (
     Caller,
     FieldClass,
-    SessionFacts,
+    InvestigationFacts,
     can_read,
     can_read_data_publication,
     can_read_datafile,
@@ -348,7 +348,7 @@ async def scratch_transaction(database_url: str) -> AsyncIterator[Scratch]:
 class Facts:
     """The catalogue as the policy needs it, read with plain SELECTs of the tables."""
 
-    sessions: dict[int, SessionFacts]
+    sessions: dict[int, InvestigationFacts]
     dataset_session: dict[int, int]
     datafile_dataset: dict[int, int]
     collection_datasets: dict[int, set[int]]
@@ -387,7 +387,7 @@ async def read_facts(connection: AsyncConnection) -> Facts:
     ):
         session_scientists[session] |= scientists[instrument]
     sessions = {
-        session: SessionFacts(
+        session: InvestigationFacts(
             release_date=release,
             team={name: frozenset(roles) for name, roles in team[session].items()},
             beamline_scientists=frozenset(session_scientists[session]),
@@ -454,7 +454,7 @@ def policy_answers(facts: Facts, caller: Caller, now: datetime) -> dict[str, set
         session = facts.dataset_session[dataset]
         return can_read_dataset(
             roles[session],
-            session_released=released[session],
+            investigation_released=released[session],
             published=dataset in published_datasets,
         )
 
@@ -463,14 +463,14 @@ def policy_answers(facts: Facts, caller: Caller, now: datetime) -> dict[str, set
         session = facts.dataset_session[dataset]
         return can_read_datafile(
             roles[session],
-            session_released=released[session],
+            investigation_released=released[session],
             dataset_published=dataset in published_datasets,
             published=datafile in published_datafiles,
         )
 
     # What the caller is whatever the session (authenticated, staff), then in each session
     # whose datasets the publication holds.
-    anywhere = roles_of(caller, SessionFacts(release_date=None), MAIN_PROPOSER_ROLES)
+    anywhere = roles_of(caller, InvestigationFacts(release_date=None), MAIN_PROPOSER_ROLES)
 
     def publication_readable(collection: int, date: datetime | None) -> bool:
         held = set(anywhere).union(

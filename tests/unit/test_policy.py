@@ -9,8 +9,8 @@ import pytest
 from gateway.auth.policy import (
     Caller,
     FieldClass,
+    InvestigationFacts,
     Role,
-    SessionFacts,
     can_change_release_date,
     can_grant_access,
     can_mint_doi,
@@ -33,7 +33,7 @@ EMBARGOED = NOW + timedelta(days=365)
 PROPRIETARY = None  # a NULL release date never releases
 
 FACTS = {
-    name: SessionFacts(
+    name: InvestigationFacts(
         release_date=release,
         team={
             "esrf/pi": {"Principal Investigator", "Participant"},
@@ -116,8 +116,8 @@ def test_release_is_strictly_in_the_past(release_date: datetime | None, released
 @pytest.mark.parametrize("who", sorted(CALLERS))
 def test_a_published_doi_opens_a_dataset_to_everyone(who: str) -> None:
     roles = roles_of(CALLERS[who], FACTS["embargoed"], MAIN_PROPOSER_ROLES)
-    assert can_read_dataset(roles, session_released=False, published=True)
-    assert can_read_dataset(roles, session_released=False, published=False) is TRUTH[who][1]
+    assert can_read_dataset(roles, investigation_released=False, published=True)
+    assert can_read_dataset(roles, investigation_released=False, published=False) is TRUTH[who][1]
 
 
 @pytest.mark.parametrize("who", sorted(CALLERS))
@@ -128,12 +128,14 @@ def test_a_datafile_is_readable_with_its_dataset_or_published_itself(who: str) -
         for published in (False, True):
             readable = can_read_datafile(
                 roles,
-                session_released=False,
+                investigation_released=False,
                 dataset_published=dataset_published,
                 published=published,
             )
             assert readable is (published or dataset_published or reads_data)
-    assert can_read_datafile(roles, session_released=True, dataset_published=False, published=False)
+    assert can_read_datafile(
+        roles, investigation_released=True, dataset_published=False, published=False
+    )
 
 
 @pytest.mark.parametrize("who", sorted(CALLERS))
