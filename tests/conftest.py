@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -143,14 +144,18 @@ class Client:
         try:
             yield loop, Client(engine, self.settings, self.schema)
         finally:
-            # Let batches that errors left scheduled finish before the loop goes.
+            # Let batches that errors left scheduled finish before the loop goes, and the
+            # batches those start in turn (a shielded loader's batch outlives its caller).
             async def drain() -> None:
-                await asyncio.gather(
-                    *asyncio.all_tasks(loop) - {asyncio.current_task()}, return_exceptions=True
-                )
+                while pending := asyncio.all_tasks(loop) - {asyncio.current_task()}:
+                    await asyncio.gather(*pending, return_exceptions=True)
 
             loop.run_until_complete(drain())
             loop.run_until_complete(engine.dispose())
+            # Connections dropped without being returned are closed when collected; their
+            # driver threads answer on this loop, so it must still be running then.
+            gc.collect()
+            loop.run_until_complete(asyncio.sleep(0.05))
             loop.close()
 
     async def access(self, user_name: str | None, now: datetime | None = None) -> Access:
