@@ -69,7 +69,7 @@ from gateway.catalogue.models import (
 from gateway.catalogue.ordering import datafile_keys, dataset_keys
 from gateway.catalogue.pagination import PageRequest, SortKey, order_terms, page_request
 from gateway.catalogue.sql_text import same_name
-from gateway.catalogue.visibility import dataset_visible_with
+from gateway.catalogue.visibility import dataset_visible_with, is_main_proposer
 from gateway.catalogue.visibility import released as is_released
 from gateway.compiled.selection import TYPENAME, Field, Unsupported
 from gateway.errors import GatewayError
@@ -370,8 +370,6 @@ def _order(value: Any, default: tuple[str, bool]) -> tuple[str, bool]:
 
 
 def _is_main_proposer(cols: Cols, field: Field, ctx: Context) -> Any:
-    from gateway.catalogue.visibility import is_main_proposer
-
     return is_main_proposer(_col(cols, "role"), ctx.main_proposer_roles)
 
 
