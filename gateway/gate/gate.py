@@ -384,7 +384,7 @@ class Gate:
         return coerced
 
     def _formatted(self, error: GraphQLError, code: str) -> dict[str, Any]:
-        formatted = error.formatted
+        formatted: dict[str, Any] = dict(error.formatted)
         formatted["message"] = self._message(error.message)
         formatted["extensions"] = {**(error.extensions or {}), "code": code}
         return formatted
