@@ -13,8 +13,9 @@ name, and the arguments that name one object: ``doi``, ``id``) as bind parameter
 SQL text is kept; later requests of the same operation bind their values and run it on
 the asyncpg connection directly, and the JSON goes into the response as it is.
 
-A plan is kept per operation (the SHA-256 of its text, and its name), per caller shape (anonymous, a user, staff)
-and per value of every other variable (filters, page sizes: they shape the statement).
+A plan is kept per operation (the SHA-256 of its text, and its name), per caller shape
+(anonymous, a user, staff) and per value of every other variable (filters, page sizes:
+they shape the statement).
 
 The plan answers only where its answer is exactly the standard one. Everything else is
 declined, and the request runs the standard way:

@@ -288,7 +288,7 @@ class Gate:
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as error:
-            if "recursion" in str(error).lower():
+            if "depth limit" in str(error).lower():
                 raise _http(400, BAD_USER_INPUT, "The request's JSON nests too deeply.") from None
             raise _http(400, BAD_REQUEST, "The request body is not valid JSON.") from None
 

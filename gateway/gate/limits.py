@@ -6,8 +6,8 @@ Two kinds, both checked by the gate before a plan or strawberry sees the request
   introspection fields counted like any other (strawberry's depth limiter skips ``__``
   fields, so ``__schema { types { fields { type { ofType ... } } } }`` nested freely
   there) against a limit of their own, as deep as the standard introspection query
-  (15) needs and no deeper; aliases; directives on one field; root fields of the operation. Fragments are
-  expanded where they are spread.
+  (15) needs and no deeper; aliases; directives on one field; root fields of the
+  operation. Fragments are expanded where they are spread.
 - *Dynamic* limits, of the operation with its variables: the page size of every
   connection (``first``/``last``), the length of every list given as an argument (at any
   depth of an input object), and the computed *cost*: every object or count a field may
