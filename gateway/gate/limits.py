@@ -200,9 +200,7 @@ def _depths(
     counting at ``stop``. A fragment cycle (refused by validation) is not followed round
     again."""
     deepest = [0, 0]
-    pending: list[tuple[SelectionSetNode, int, int, tuple[str, ...]]] = [
-        (selection_set, 0, 0, ())
-    ]
+    pending: list[tuple[SelectionSetNode, int, int, tuple[str, ...]]] = [(selection_set, 0, 0, ())]
     while pending:
         current, level, kind, names = pending.pop()
         for selection in current.selections:
