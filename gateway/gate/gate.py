@@ -53,7 +53,14 @@ from gateway.gate.http import (
     read_body,
     send_json,
 )
-from gateway.gate.limits import TOO_MANY_TOKENS, LimitExceeded, Limits, check_static, cost_of
+from gateway.gate.limits import (
+    TOO_MANY_TOKENS,
+    LimitExceeded,
+    Limits,
+    check_static,
+    check_tokens,
+    cost_of,
+)
 from gateway.graphiql.page import GraphiQLPage
 from gateway.resolvers.context import RequestContext
 from gateway.schema.build import PREPARED_DOCUMENT
@@ -340,6 +347,7 @@ class Gate:
         entry = self.documents.get(key)
         if entry is not None:
             return entry
+        check_tokens(query, self.settings.max_query_tokens)
         try:
             document = parse(
                 Source(query), no_location=False, max_tokens=self.settings.max_query_tokens

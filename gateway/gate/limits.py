@@ -21,6 +21,7 @@ the input that hit it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +102,32 @@ class Limits:
             max_cost=settings.max_query_cost,
             assumed_list_size=settings.assumed_list_size,
         )
+
+
+# --------------------------------------------------------------------------------------
+# Tokens, before parsing
+# --------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r'#[^\n\r]*|"""(?:\\"""|[\s\S])*?"""|"(?:[^"\\\n\r]|\\.)*"|\.\.\.'
+    r"|[A-Za-z_][A-Za-z0-9_]*|-?[0-9][A-Za-z0-9_.+-]*|[!$&()\[\]{}:=@|]"
+)
+"""GraphQL's lexical tokens, roughly (comments matched to be skipped, numbers loosely)."""
+
+
+def check_tokens(text: str, limit: int) -> None:
+    """Refuse a document of more than ``limit`` tokens before the parser sees it: the
+    parser stops at its own ``max_tokens`` too, but only after building the tree up to
+    there (tens of milliseconds for 2,000 tokens); this count is a regular expression's."""
+    count = 0
+    for match in _TOKEN.finditer(text):
+        if match.group().startswith("#"):
+            continue
+        count += 1
+        if count > limit:
+            raise LimitExceeded(
+                TOO_MANY_TOKENS, f"The document has more than {limit} tokens.", limit
+            )
 
 
 # --------------------------------------------------------------------------------------

@@ -8,12 +8,15 @@ from typing import Any
 import pytest
 from graphql import (
     OperationDefinitionNode,
+    Source,
+    TokenKind,
     get_introspection_query,
     parse,
 )
 from graphql.execution.values import VariableValues, get_variable_values
+from graphql.language.lexer import Lexer
 
-from gateway.gate.limits import LimitExceeded, Limits, check_static, cost_of
+from gateway.gate.limits import LimitExceeded, Limits, check_static, check_tokens, cost_of
 from gateway.schema.build import create_schema
 from gateway.settings import Settings
 
@@ -121,3 +124,23 @@ def test_pages_and_lists_are_capped_wherever_they_are_given() -> None:
     assert code_of(
         cost, f"{{ datasets(filter: {{parameters: [{literal}]}}) {{ totalCount }} }}"
     ) == ("LIST_TOO_LONG")
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        get_introspection_query(descriptions=True),
+        '{ a(x: "s#t\\"r", y: -1.5e+10, z: [1, 2], b: """blo\\"""ck # x""") @d ...F } # {{{\n'
+        "fragment F on Q { ... on R { c } }",
+        "{ " + " ".join(f"a{i}: investigations {{ totalCount }}" for i in range(50)) + " }",
+    ],
+)
+def test_tokens_are_counted_as_the_lexer_counts_them(document: str) -> None:
+    """The count before parsing agrees with graphql-core's lexer: it refuses exactly
+    the documents the parser's own limit would."""
+    lexer = Lexer(Source(document))
+    tokens = 0
+    while lexer.advance().kind != TokenKind.EOF:
+        tokens += 1
+    check_tokens(document, tokens)
+    assert code_of(check_tokens, document, tokens - 1) == "TOO_MANY_TOKENS"
