@@ -175,7 +175,8 @@ class Gate:
             return
         except _ClientGone:
             disconnected = True
-            response = _Response(499, path="standard", codes=("CLIENT_CLOSED_REQUEST",))
+            path: Path = "refused" if request.cost is None else "standard"
+            response = _Response(499, path=path, codes=("CLIENT_CLOSED_REQUEST",))
         except Exception:  # a bug (in the gate or a check): masked, logged with the id
             logger.exception("unexpected error in request %s", request.request_id)
             error = error_entry(INTERNAL, "Unexpected error.", requestId=request.request_id)

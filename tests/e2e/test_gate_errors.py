@@ -11,8 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import get_introspection_query
 
 from gateway.gate import GateRequest, Hooks, Observation
+from gateway.gate.http import GRAPHQL_RESPONSE
 from gateway.settings import Settings
 from tests.support.server import GatewayServer
 
@@ -72,6 +74,10 @@ def test_settings_turn_introspection_and_suggestions_back_on(sqlite_settings: Se
 def test_development_has_both_and_settings_turn_them_off(sqlite_settings: Settings) -> None:
     with GatewayServer(sqlite_settings) as server:
         assert "data" in post(server, INTROSPECTION).json()
+        # The standard introspection query, as GraphiQL asks it.
+        full = get_introspection_query(descriptions=True, input_value_deprecation=True)
+        graphiql = post(server, full, Accept=f"{GRAPHQL_RESPONSE}, application/json")
+        assert graphiql.status_code == 200 and "errors" not in graphiql.json()
         assert "Did you mean" in post(server, TYPO).json()["errors"][0]["message"]
     disabled = replace(sqlite_settings, introspection=False, field_suggestions=False)
     with GatewayServer(disabled) as server:
