@@ -252,7 +252,7 @@ class Gate:
             )
         self._check(entry, operation)
         coerced = self._coerce(operation, request.variables)
-        request.cost = cost_of(self.limits, self.graphql_schema, entry.document, operation, coerced)
+        request.cost = self._cost(entry, operation, coerced)
         for check in self.hooks.validated:
             await check(request)
         return await self._guarded(self._execute(request, entry, operation), receive)
@@ -377,13 +377,34 @@ class Gate:
                 refusal = exceeded
             entry.facts[("limits", key)] = refusal
         if refusal is not None:
-            raise refusal
+            raise refusal.with_traceback(None)  # a kept exception: no growing traceback
         if entry.errors is None:
             entry.errors = validate(self.graphql_schema, entry.document, self.rules)
         if entry.errors:
             raise _Invalid(
                 VALIDATION_FAILED, [self._formatted(e, VALIDATION_FAILED) for e in entry.errors]
             )
+
+    def _cost(
+        self, entry: Entry, operation: OperationDefinitionNode, coerced: VariableValues
+    ) -> int:
+        """The operation's cost (or its refusal); kept with the document when no variable
+        can change it."""
+        if operation.variable_definitions:
+            return cost_of(self.limits, self.graphql_schema, entry.document, operation, coerced)
+        key = ("cost", operation.name.value if operation.name else None)
+        known = entry.facts.get(key)
+        if known is None:
+            try:
+                known = cost_of(
+                    self.limits, self.graphql_schema, entry.document, operation, coerced
+                )
+            except LimitExceeded as exceeded:
+                known = exceeded
+            entry.facts[key] = known
+        if isinstance(known, LimitExceeded):
+            raise known.with_traceback(None)
+        return int(known)
 
     def _coerce(
         self, operation: OperationDefinitionNode, variables: Mapping[str, Any] | None
