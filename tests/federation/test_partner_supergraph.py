@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -174,7 +173,7 @@ def test_our_people_carry_the_partners_publications(
     for name, user in users.items():
         if name != "esrf/pi1":
             # Without an ORCID iD: null (Hive Gateway) or nothing found (@apollo/gateway).
-            expected = ([], None) if user["orcidId"] is None else ([],)
+            expected: tuple[Any, ...] = ([], None) if user["orcidId"] is None else ([],)
             assert user["partnerPublications"] in expected, user
 
 
