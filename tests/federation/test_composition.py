@@ -21,7 +21,9 @@ def test_schema_graphql_links_the_pinned_federation_version() -> None:
 
 @pytest.mark.parametrize("composer", COMPOSERS)
 def test_schema_graphql_composes(composer: str) -> None:
-    composed = compose([Subgraph("icat", "http://127.0.0.1:1/graphql", SCHEMA.read_text())], composer)
+    composed = compose(
+        [Subgraph("icat", "http://127.0.0.1:1/graphql", SCHEMA.read_text())], composer
+    )
     assert composed.errors == []
     assert composed.hints == []
     assert composed.supergraph_sdl is not None
