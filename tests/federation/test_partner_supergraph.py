@@ -247,6 +247,9 @@ def test_entities_called_directly_return_nothing_hidden(
         body = post(ours.url, ENTITIES, {"r": representations}, token=caller)
         assert body["data"]["_entities"] == [None] * len(hidden) + [{"summary": None}]
         assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+    forged = post(ours.url, ENTITIES, {"r": [{"__typename": "Proposal", "id": "1"}, 7]})
+    assert forged["data"]["_entities"] == [None, None]
+    assert [e["extensions"]["code"] for e in forged["errors"]] == ["BAD_USER_INPUT"] * 2
     member = post(ours.url, ENTITIES, {"r": representations}, token=token(provider, "pi1"))
     assert "errors" not in member, member
     assert all(entity is not None for entity in member["data"]["_entities"])
