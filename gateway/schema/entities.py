@@ -172,11 +172,20 @@ def _normalised(reference: Reference) -> str | int:
 
 
 def _search_values(field: str, values: set[Any]) -> list[Any]:
+    """What the column is compared with: a DOI as the caller spelled it (resolver prefix
+    removed), upper- and lower-cased; an ORCID iD bare and as its URLs."""
     if field == "doi":
         return sorted({v for doi in values for v in queries.doi_variants(doi)})
     if field == "orcidId":
         return orcid_variants(sorted(values))
     return sorted(values)
+
+
+def _searched(reference: Reference, value: str | int) -> str | int:
+    """The value a reference is searched by (its match key may be case-folded)."""
+    if reference.field == "doi":
+        return queries.normalise_doi(reference.value)
+    return value
 
 
 async def _resolve_type(
@@ -187,7 +196,7 @@ async def _resolve_type(
     lookup = LOOKUPS[type_name]
     by_field: dict[str, set[Any]] = defaultdict(set)
     for _, reference, value in wanted:
-        by_field[reference.field].add(value)
+        by_field[reference.field].add(_searched(reference, value))
     conditions = [
         lookup.columns[field].in_(_search_values(field, values))
         for field, values in sorted(by_field.items())
