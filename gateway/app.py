@@ -119,7 +119,7 @@ def create_app(
     # three (BEGIN, the query, the ROLLBACK when the connection goes back to the pool).
     reads = read_engine or engine.execution_options(isolation_level="AUTOCOMMIT")
     gate = Gate(
-        create_graphql_schema(),
+        create_graphql_schema(namespace=settings.federation_namespace),
         settings,
         engine,
         reads,

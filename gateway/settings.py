@@ -7,11 +7,15 @@ embedded development mode (SQLite file with demo data, GraphiQL on).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 PREFIX = "ICAT_GATEWAY_"
+
+NAMESPACE = re.compile(r"[a-z][a-z0-9]{0,15}")
+"""A federation namespace: it starts type and root field names (``ill`` -> ``IllUser``)."""
 
 DEFAULT_MAIN_PROPOSER_ROLES = (
     "principal investigator",
@@ -48,6 +52,12 @@ class Settings:
     embedded: bool = True
     """Embedded mode: the gateway creates ICAT's schema and its own tables itself. Off when
     it reads an existing ICAT database (then it only reads ICAT's tables)."""
+
+    gateway_schema: str | None = None
+    """Where the gateway's own tables live (release-date changes, access requests, audit,
+    the DOI saga): unset, beside ICAT's tables; else a PostgreSQL schema or a MariaDB
+    database on the same server, made if missing, so that ICAT's own schema is never
+    touched and one transaction still spans both. Not on SQLite."""
 
     facility: str = "ESRF"
     """Name of the FACILITY row this gateway serves (demo data and new rows use it)."""
@@ -141,6 +151,12 @@ class Settings:
     (``gateway.compiled``) wherever the selection allows; off resolves every field the
     standard way (the tests compare the two)."""
 
+    federation_namespace: str | None = None
+    """Name this facility's part of a shared supergraph (lower case, e.g. ``ill``): every
+    type is prefixed (``IllInvestigation``), every root field too (``illInvestigations``),
+    and a shared ``Person`` entity keyed by ORCID iD gets a field ``ill``. Unset: the
+    schema as exported in schema.graphql. Compiled execution is off under a namespace."""
+
     # Authentication ------------------------------------------------------------------
     oidc_issuer: str | None = None
     """Accept OIDC bearer tokens of this issuer (exactly its ``iss``; for Keycloak
@@ -186,6 +202,20 @@ class Settings:
             raise SettingsError(
                 "ICAT_GATEWAY_DEMO_LOGIN and ICAT_GATEWAY_PRODUCTION are both set: "
                 "a production gateway does not hand out demo tokens; unset one of them"
+            )
+        if self.federation_namespace is not None:
+            if not NAMESPACE.fullmatch(self.federation_namespace):
+                raise SettingsError(
+                    "ICAT_GATEWAY_FEDERATION_NAMESPACE must be a lower-case letter followed "
+                    f"by up to 15 lower-case letters or digits, not {self.federation_namespace!r}"
+                )
+            # The compiled renderer writes the schema's type names into its SQL: it knows
+            # only the unprefixed ones.
+            object.__setattr__(self, "compiled_sql", False)
+        if self.gateway_schema is not None and self.dialect == "sqlite":
+            raise SettingsError(
+                "ICAT_GATEWAY_GATEWAY_SCHEMA is for PostgreSQL and MariaDB: on SQLite the "
+                "gateway's tables live in the catalogue's file; unset it"
             )
         # ICAT roles are free text: compare them case-insensitively.
         normalised = frozenset(role.strip().lower() for role in self.main_proposer_roles)

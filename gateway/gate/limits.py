@@ -59,6 +59,11 @@ QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
 
 INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
+OWN_LIST_CAPS = frozenset({("_entities", "representations")})
+"""(field, argument) lists capped where they are read instead: a router sends all the
+references of a step of its plan in one ``_entities`` call (``gateway.schema.entities``
+caps them at its ``MAX_REPRESENTATIONS``); the cost still counts each of them."""
+
 COUNTED_LEAVES = frozenset({"totalCount"})
 """Leaf fields that cost a statement of their own (a count), unlike a column's value."""
 
@@ -290,51 +295,65 @@ def cost_of(
 
 
 def _selection_cost(
-    costing: _Costing, parent: Any, selection_set: SelectionSetNode, spread: tuple[str, ...]
+    costing: _Costing,
+    parent: Any,
+    selection_set: SelectionSetNode,
+    spread: tuple[str, ...],
+    page: int | None = None,
 ) -> int:
+    """The cost of a selection set on ``parent``; ``page``: the page size of the
+    connection whose fields these are (its ``nodes`` and ``edges`` hold that many)."""
     total = 0
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            total += _field_cost(costing, parent, selection, spread)
+            total += _field_cost(costing, parent, selection, spread, page)
         elif isinstance(selection, InlineFragmentNode):
             condition = selection.type_condition
             target = costing.schema.get_type(condition.name.value) if condition else parent
-            total += _selection_cost(costing, target or parent, selection.selection_set, spread)
+            total += _selection_cost(
+                costing, target or parent, selection.selection_set, spread, page
+            )
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
             fragment = costing.fragments.get(name)
             if fragment is None or name in spread:
                 continue
             target = costing.schema.get_type(fragment.type_condition.name.value) or parent
-            total += _selection_cost(costing, target, fragment.selection_set, (*spread, name))
+            total += _selection_cost(costing, target, fragment.selection_set, (*spread, name), page)
         if total > costing.limits.max_cost:
             return total  # no need to count the rest
     return total
 
 
-def _field_cost(costing: _Costing, parent: Any, node: FieldNode, spread: tuple[str, ...]) -> int:
+def _field_cost(
+    costing: _Costing, parent: Any, node: FieldNode, spread: tuple[str, ...], page: int | None
+) -> int:
+    """Every object a field may return counts 1, with what is selected of it; a count
+    (``totalCount``) counts 1; a column's value nothing."""
     name = node.name.value
     definition = _field(parent, name)
     if definition is None:
         return 0  # __typename, introspection: nothing to load
     arguments = _arguments(definition, node, costing.variables)
-    for argument in arguments.values():
-        _check_lists(costing.limits, argument)
+    for argument, value in arguments.items():
+        if (name, argument) not in OWN_LIST_CAPS:
+            _check_lists(costing.limits, value)
     if node.selection_set is None:
         return 1 if name in COUNTED_LEAVES else 0
     named = get_named_type(definition.type)
-    inner = _selection_cost(costing, named, node.selection_set, spread)
-    multiplier = 1
     if _is_connection(named):
-        multiplier = _page_size(costing.limits, arguments)
-    elif _is_connection(parent) and name in ("nodes", "edges"):
-        multiplier = 1  # the connection counted its page
+        size = _page_size(costing.limits, arguments)
+        return 1 + _selection_cost(costing, named, node.selection_set, spread, size)
+    inner = _selection_cost(costing, named, node.selection_set, spread)
+    items = 1
+    if page is not None and name in ("nodes", "edges"):
+        items = page
     elif _is_list(definition.type):
-        multiplier = costing.limits.assumed_list_size
-        for argument in arguments.values():
-            if isinstance(argument, list):
-                multiplier = max(len(argument), 1)  # _entities: one per representation
-    return 1 + multiplier * inner
+        items = costing.limits.assumed_list_size
+        for value in arguments.values():
+            if isinstance(value, list):
+                items = len(value)  # _entities: one per representation
+    return items * (1 + inner)
 
 
 def _field(parent: Any, name: str) -> GraphQLField | None:

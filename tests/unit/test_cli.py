@@ -86,3 +86,19 @@ def test_a_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
         for _ in range(10):
             advance(1)
     assert "0/10" in terminal.getvalue() and "sessions" in terminal.getvalue()
+
+
+async def test_migrate_says_where_the_gateway_tables_were_and_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from gateway.catalogue.migrate import heads
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'migrated.sqlite3'}"
+    assert await asyncio.to_thread(cli.main, ["migrate", "--database-url", url]) == 0
+    assert await asyncio.to_thread(cli.main, ["migrate", "--database-url", url]) == 0
+    first, second = capsys.readouterr().out.splitlines()
+    newest = ", ".join(heads())
+    assert first == f"gateway tables: none -> {newest}"
+    assert second == f"gateway tables: {newest} -> {newest}"

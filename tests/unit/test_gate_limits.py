@@ -87,13 +87,17 @@ def test_aliases_directives_and_root_fields() -> None:
 def test_cost_multiplies_page_sizes_down_the_tree() -> None:
     assert cost("{ investigations(first: 1000) { nodes { title } } }") == 1 + 1000
     # The default page (50) when none is given, and a count costs a statement.
-    assert cost("{ investigations { totalCount nodes { title } } }") == 1 + 50 * 2
+    assert cost("{ investigations { totalCount nodes { title } } }") == 1 + 1 + 50
     nested = "{ investigations(first: 100) { nodes { datasets(first: 100) { nodes { name } } } } }"
     assert cost(nested) == 1 + 100 * (1 + 1 + 100)
     # A plain list counts ``assumed_list_size`` items.
     assert cost("{ investigations(first: 10) { nodes { team { user { name } } } } }") == (
-        1 + 10 * (1 + 1 + 10 * 1)
+        1 + 10 * (1 + 10 * (1 + 1))
     )
+    # Federation's references: one object each, however many (capped by _entities).
+    references = ", ".join(f'{{__typename: "Facility", id: "{i}"}}' for i in range(300))
+    entities = f"{{ _entities(representations: [{references}]) {{ __typename }} }}"
+    assert cost(entities) == 300
     variables = "query($n: Int) { investigations(first: $n) { nodes { title } } }"
     assert cost(variables, {"n": 7}) == 8
 
