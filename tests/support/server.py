@@ -12,6 +12,7 @@ from typing import Self
 import uvicorn
 
 from gateway.app import create_app
+from gateway.gate import Hooks
 from gateway.settings import Settings
 
 
@@ -24,10 +25,10 @@ def free_port() -> int:
 class GatewayServer:
     """The production app under uvicorn, as `icat-gateway serve` runs it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, hooks: Hooks | None = None) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.app = create_app(settings)
+        self.app = create_app(settings, hooks=hooks)
         config = uvicorn.Config(
             self.app,
             host="127.0.0.1",
