@@ -1,5 +1,5 @@
-"""The ASGI application: GraphQL at /graphql (GraphiQL in development), /healthz, and in
-embedded demo mode the development OIDC issuer at /dev/oidc."""
+"""The ASGI application: GraphQL at /graphql (GraphiQL in development), /healthz, /readyz
+and /metrics, and in embedded demo mode the development OIDC issuer at /dev/oidc."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.auth.backend import AuthenticationMiddleware, RequestAuthenticator
 from gateway.auth.demo_issuer import ISSUER, DemoIssuer, new_signing_key
@@ -35,6 +35,9 @@ from gateway.catalogue.visibility import Access
 from gateway.compiled.operations import Operations
 from gateway.graphiql.assets import STATIC_DIR, installed
 from gateway.graphiql.page import GraphiQLPage, ImmutableFiles
+from gateway.ops.health import health_routes
+from gateway.ops.request_log import RequestLogMiddleware
+from gateway.ops.services import OpsServices
 from gateway.resolvers.context import RequestContext
 from gateway.schema.build import create_schema as create_graphql_schema
 from gateway.settings import Settings
@@ -261,16 +264,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         token_path="/dev/oidc/token" if issuer else None,
     )
     graphql = GraphQLEndpoint(engine, settings, read_engine, page)
-
-    async def healthz(_: Request) -> Response:
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception as error:  # a health check reports, it does not raise
-            return JSONResponse(
-                {"status": "unavailable", "database": type(error).__name__}, status_code=503
-            )
-        return JSONResponse({"status": "ok"})
+    ops = OpsServices.create(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -282,6 +276,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             yield
         finally:
             await http.aclose()
+            await ops.aclose()
             if issuer_http is not None:
                 await issuer_http.aclose()
             if owns_engine:
@@ -297,7 +292,13 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     routes: list[BaseRoute] = [
         Route("/", welcome, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
-        Route("/healthz", healthz, methods=["GET"]),
+        # Readiness checks the pools requests use: reads first, then mutations'.
+        *health_routes(
+            [("read", graphql.read_engine), ("write", engine)],
+            ops.redis,
+            settings.readiness_timeout,
+            ops.metrics,
+        ),
     ]
     if settings.graphiql and bundle is not None:
         routes.append(Mount(f"/static/{bundle.tag}", ImmutableFiles(directory=bundle.directory)))
@@ -307,10 +308,16 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.add_middleware(
         AuthenticationMiddleware, authenticator=RequestAuthenticator(oidc, icat, demo=demo)
     )
+    # The client's address as the configured proxies forwarded it (rate limits, logs);
+    # nobody else's X-Forwarded-For is believed.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=sorted(settings.trusted_proxies))
+    # Outermost: a request id for everything below, the access log line and the metrics.
+    app.add_middleware(RequestLogMiddleware, metrics=ops.metrics)
     app.state.engine = engine
     app.state.graphql = graphql
     app.state.settings = settings
     app.state.demo_issuer = issuer
+    app.state.ops = ops
     return app
 
 

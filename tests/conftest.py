@@ -196,3 +196,48 @@ async def reset(settings: Settings) -> None:
         await drop_schema(engine)
     finally:
         await engine.dispose()
+
+
+REDIS_URL = os.environ.get("ICAT_GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@dataclass(frozen=True)
+class RedisScratch:
+    """A Redis database and a key prefix of one test's own (its keys are deleted after)."""
+
+    url: str
+    prefix: str
+
+
+def _redis_problem(url: str) -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except (redis.RedisError, OSError) as error:
+        return f"{type(error).__name__}: {error}"[:200]
+    return None
+
+
+@pytest.fixture
+def redis_scratch() -> Iterator[RedisScratch]:
+    """Redis at ICAT_GATEWAY_TEST_REDIS_URL with a fresh key prefix; skipped (failed in CI)
+    when no Redis answers."""
+    import uuid
+
+    import redis
+
+    if REDIS_URL == "off":
+        pytest.skip("redis: switched off")
+    problem = _redis_problem(REDIS_URL)
+    if problem is not None:
+        if REQUIRE_ALL:
+            pytest.fail(f"redis unreachable at {REDIS_URL}: {problem}")
+        pytest.skip(f"redis unreachable at {REDIS_URL}: {problem}")
+    scratch = RedisScratch(REDIS_URL, f"icat-gateway-test-{uuid.uuid4().hex[:12]}:")
+    yield scratch
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=scratch.prefix + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()

@@ -34,6 +34,7 @@ class GatewayServer:
             port=self.port,
             log_level="warning",
             lifespan="on",
+            proxy_headers=False,  # as `icat-gateway serve`: the app reads trusted proxies'
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="gateway", daemon=True)

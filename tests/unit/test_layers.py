@@ -23,6 +23,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "compiled": ("schema", "resolvers", "usecases"),
     "resolvers": ("schema", "usecases"),
     "usecases": ("schema", "compiled", "resolvers"),
+    "ops": ("schema", "compiled", "resolvers", "usecases", "catalogue", "auth"),
 }
 """For each package of ``gateway``, the packages it must not import."""
 
