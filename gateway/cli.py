@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import importlib.metadata
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -45,7 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
     serve.add_argument(
-        "--workers", type=int, default=1, help="uvicorn worker processes (1; see README: Speed)"
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WEB_CONCURRENCY") or 1),
+        help="uvicorn worker processes ($WEB_CONCURRENCY or 1; see README: Serving)",
     )
     serve.add_argument(
         "--no-demo", action="store_true", help="do not seed an empty embedded database"
@@ -258,7 +262,6 @@ def _metrics_directory() -> Path | None:
     configured PROMETHEUS_MULTIPROC_DIR, emptied, or a new temporary directory. Set before
     the workers start, so that each of them counts into its own files there. Returns the
     directory if it made one (removed when the server stops)."""
-    import os
     import tempfile
 
     from gateway.ops.metrics import MULTIPROC_ENV
