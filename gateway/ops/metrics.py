@@ -50,7 +50,7 @@ class Metrics:
         labels = ("operation", "path")
         self.requests = Counter(
             "icat_gateway_graphql_requests",
-            "GraphQL requests answered, by operation, path (planned or standard) and status.",
+            "GraphQL requests, by operation, path (planned, standard or refused) and status.",
             (*labels, "status"),
             registry=self.registry,
         )
@@ -98,12 +98,11 @@ class Metrics:
         self.http.labels(str(record.status)).inc()
         for code in record.codes:
             self.errors.labels(_code_label(code)).inc()
-        if not record.graphql:
+        if record.path is None:
             return
         operation = self.operation_label(record.operation)
-        path = "planned" if record.planned else "standard"
-        self.requests.labels(operation, path, str(record.status)).inc()
-        self.latency.labels(operation, path).observe(seconds)
+        self.requests.labels(operation, record.path, str(record.status)).inc()
+        self.latency.labels(operation, record.path).observe(seconds)
 
     def observe_pools(self, pools: Iterable[tuple[str, AsyncEngine]]) -> None:
         for name, engine in pools:

@@ -20,10 +20,10 @@ class RequestRecord:
     request_id: str
     operation: str | None = None
     """The operation's name as the client gave it (None: anonymous or not GraphQL)."""
-    graphql: bool = False
-    """Whether the request reached the GraphQL endpoint."""
-    planned: bool = False
-    """Answered by an operation plan (``gateway.compiled.operations``)."""
+    path: str | None = None
+    """How the GraphQL endpoint answered: ``planned`` (an operation plan,
+    ``gateway.compiled.operations``), ``standard`` (strawberry) or ``refused`` (by the
+    gate, before either); None when it was not a GraphQL request."""
     codes: list[str] = field(default_factory=list)
     """The ``extensions.code`` of each error in the response."""
     cost: int | None = None

@@ -26,7 +26,7 @@ from gateway.ops.record import SCOPE_KEY, RequestRecord
 access_logger = logging.getLogger("gateway.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
-_SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+_SANE_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
@@ -94,6 +94,11 @@ class RequestLogMiddleware:
             return
         started = time.perf_counter()
         request_id = _request_id(scope)
+        # The request's own header says the id from here on (the gate reads it there).
+        scope["headers"] = [
+            *(item for item in scope["headers"] if item[0] != REQUEST_ID_HEADER),
+            (REQUEST_ID_HEADER, request_id.encode()),
+        ]
         record = RequestRecord(request_id=request_id)
         scope[SCOPE_KEY] = record
         token = current_request_id.set(request_id)
@@ -139,9 +144,9 @@ def _log_access(scope: Scope, record: RequestRecord, seconds: float) -> None:
         "duration_ms": round(seconds * 1000, 3),
         "client": client[0] if client else None,
     }
-    if record.graphql:
+    if record.path is not None:
         fields["operation"] = record.operation
-        fields["planned"] = record.planned
+        fields["answered_by"] = record.path
         if record.cost is not None:
             fields["cost"] = record.cost
     if record.codes:
