@@ -1,5 +1,6 @@
-"""The ASGI application: GraphQL at /graphql (GraphiQL in development), /healthz, /readyz
-and /metrics, and in embedded demo mode the development OIDC issuer at /dev/oidc."""
+"""The ASGI application: GraphQL at /graphql behind the request gate (``gateway.gate``;
+GraphiQL in development), /healthz, /readyz and /metrics (``gateway.ops``), and in
+embedded demo mode the development OIDC issuer at /dev/oidc."""
 
 from __future__ import annotations
 
@@ -7,20 +8,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
-import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import Message, Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLRequestData
-from strawberry.types import ExecutionResult
+from starlette.types import Scope
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.auth.backend import AuthenticationMiddleware, RequestAuthenticator
@@ -32,13 +28,13 @@ from gateway.auth.principal import ANONYMOUS, Principal
 from gateway.catalogue.database import create_engine, create_schema
 from gateway.catalogue.secrets import stored_secret
 from gateway.catalogue.visibility import Access
-from gateway.compiled.operations import Operations
+from gateway.gate import Gate, Hooks
 from gateway.graphiql.assets import STATIC_DIR, installed
 from gateway.graphiql.page import GraphiQLPage, ImmutableFiles
+from gateway.ops.gate_hooks import plug_in
 from gateway.ops.health import health_routes
 from gateway.ops.request_log import RequestLogMiddleware
 from gateway.ops.services import OpsServices
-from gateway.resolvers.context import RequestContext
 from gateway.schema.build import create_schema as create_graphql_schema
 from gateway.settings import Settings
 
@@ -64,176 +60,36 @@ def now_utc() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class GraphQLEndpoint(GraphQL[RequestContext, None]):
-    """Strawberry's ASGI view with the gateway's context and a faster JSON encoder."""
-
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        settings: Settings,
-        read_engine: AsyncEngine | None = None,
-        page: GraphiQLPage | None = None,
-    ) -> None:
-        super().__init__(
-            create_graphql_schema(max_depth=settings.max_query_depth),
-            graphql_ide="graphiql" if settings.graphiql else None,
-            allow_queries_via_get=True,
-        )
-        self.page = page or GraphiQLPage(installed(), missing_from=str(STATIC_DIR))
-        self.engine = engine
-        # Reads need no transaction: in autocommit, a query is one round trip instead of
-        # three (BEGIN, the query, the ROLLBACK when the connection goes back to the pool).
-        self.read_engine = read_engine or engine.execution_options(isolation_level="AUTOCOMMIT")
-        self.settings = settings
-        self.operations = (
-            Operations(self.schema, settings, engine.dialect)
-            if Operations.applies(settings, engine)
-            else None
-        )
-
-    async def render_graphql_ide(self, request: Request) -> Response:
-        """The package's own GraphiQL page (strawberry's loads it from a CDN)."""
-        return self.page.render(request)
-
-    def access(self, scope: Scope) -> Access:
-        """Who asks (put in the scope by the authentication middleware), and when. The
-        caller's roles are looked up inside the statements that need them."""
-        principal: Principal = scope.get("principal", ANONYMOUS)
-        return Access(caller=caller_of(principal, self.settings), now=now_utc())
-
-    async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
-        return RequestContext(
-            engine=self.read_engine,
-            write_engine=self.engine,
-            settings=self.settings,
-            access=self.access(request.scope),
-            request=request,
-            response=response,
-            json_fragments=True,
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A JSON POST of a query with an operation plan is answered here, before
-        strawberry reads the request: its JSON is the statement's, as it came."""
-        if self.operations is not None and scope["type"] == "http" and _posts_json(scope):
-            body = await _read_body(receive)
-            if await self._answer_planned(scope, body, send):
-                return
-            receive = _replay(body, receive)
-        await super().__call__(scope, receive, send)
-
-    async def _answer_planned(self, scope: Scope, body: bytes, send: Send) -> bool:
-        assert self.operations is not None
-        try:
-            request = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return False
-        if not isinstance(request, dict) or not request.keys() <= _PLANNED_KEYS:
-            return False
-        query, name = request.get("query"), request.get("operationName")
-        variables = request.get("variables")
-        if not isinstance(query, str) or not isinstance(name, str | None):
-            return False
-        if not isinstance(variables, dict | None):
-            return False
-        access = self.access(scope)
-        outcome = await self.operations.answer(self.read_engine, query, name, variables, access)
-        if outcome.text is None:
-            scope[_OUTCOME] = outcome  # the standard path need not ask again
-            return False
-        answer = b'{"data":' + outcome.text.encode() + b"}"
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(answer))]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": answer})
-        return True
-
-    async def execute_single(
-        self,
-        request: Request,
-        request_adapter: Any,
-        sub_response: Any,
-        context: RequestContext,
-        root_value: None,
-        request_data: GraphQLRequestData,
-    ) -> ExecutionResult:
-        """A query with an operation plan is answered by its one statement
-        (``gateway.compiled.operations``); any other runs the standard way, and a query
-        that ran cleanly gets a plan for the next time."""
-        operations = self.operations
-        if operations is None or request_data.query is None:
-            return await super().execute_single(
-                request, request_adapter, sub_response, context, root_value, request_data
-            )
-        arguments = (request_data.query, request_data.operation_name, request_data.variables)
-        # A JSON POST was tried on its way in (see __call__).
-        outcome = request.scope.get(_OUTCOME)
-        if outcome is None:
-            outcome = await operations.answer(context.engine, *arguments, context.access)
-        if outcome.text is not None:
-            return ExecutionResult(data=orjson.Fragment(outcome.text), errors=None)  # type: ignore[arg-type]
-        result = await super().execute_single(
-            request, request_adapter, sub_response, context, root_value, request_data
-        )
-        if outcome.learn and not result.errors and result.data is not None:
-            operations.learn(*arguments, context.access)
-        return result
-
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data, option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z)
+def access_of(scope: Scope, settings: Settings) -> Access:
+    """Who asks (put in the scope by the authentication middleware), and when. The
+    caller's roles are looked up inside the statements that need them."""
+    principal: Principal = scope.get("principal", ANONYMOUS)
+    return Access(caller=caller_of(principal, settings), now=now_utc())
 
 
-_OUTCOME = "gateway.operation_plan"
-_PLANNED_KEYS = frozenset({"query", "variables", "operationName"})
-
-
-def _posts_json(scope: Scope) -> bool:
-    if scope["method"] != "POST":
-        return False
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return bool(value.split(b";")[0].strip().lower() == b"application/json")
-    return False
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break  # a disconnect: what was read is all there is
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive channel that gives the body already read, then the connection's own."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
-
-
-def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> Starlette:
-    """The gateway application; pass an engine to share one (tests, benchmarks)."""
+def create_app(
+    settings: Settings | None = None,
+    engine: AsyncEngine | None = None,
+    hooks: Hooks | None = None,
+) -> Starlette:
+    """The gateway application; pass an engine to share one (tests, benchmarks), and
+    hooks to plug checks and observers into the request gate."""
     settings = settings or Settings.from_env()
     owns_engine = engine is None
     read_engine = None
     if engine is None:
         # Two pools: reads in autocommit on connections that stay so (switching a pooled
         # connection's isolation level on every checkout costs more than the query), and
-        # a small one for the mutations' transactions.
+        # a small one for the mutations' transactions. Every statement is bounded by the
+        # request's time budget on the server too.
+        timeout = settings.request_timeout
         read_engine = create_engine(
-            settings, isolation_level="AUTOCOMMIT", pool_reset_on_return=None
+            settings,
+            statement_timeout=timeout,
+            isolation_level="AUTOCOMMIT",
+            pool_reset_on_return=None,
         )
-        engine = create_engine(settings, **_write_pool(settings))
+        engine = create_engine(settings, statement_timeout=timeout, **_write_pool(settings))
     http = httpx.AsyncClient(timeout=5.0)
     oidc = (
         OIDCVerifier(
@@ -263,8 +119,22 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         issuer=ISSUER if issuer else None,
         token_path="/dev/oidc/token" if issuer else None,
     )
-    graphql = GraphQLEndpoint(engine, settings, read_engine, page)
+    # Reads need no transaction: in autocommit, a query is one round trip instead of
+    # three (BEGIN, the query, the ROLLBACK when the connection goes back to the pool).
+    reads = read_engine or engine.execution_options(isolation_level="AUTOCOMMIT")
+    # Rate limits, persisted queries, the access log and the metrics of every request.
     ops = OpsServices.create(settings)
+    hooks = hooks or Hooks()
+    plug_in(hooks, ops)
+    gate = Gate(
+        create_graphql_schema(),
+        settings,
+        engine,
+        reads,
+        page,
+        access=lambda scope: access_of(scope, settings),
+        hooks=hooks,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -291,10 +161,11 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
 
     routes: list[BaseRoute] = [
         Route("/", welcome, methods=["GET"]),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        # Every method reaches the gate, which answers 405 with Allow in JSON itself.
+        Route("/graphql", gate),
         # Readiness checks the pools requests use: reads first, then mutations'.
         *health_routes(
-            [("read", graphql.read_engine), ("write", engine)],
+            [("read", reads), ("write", engine)],
             ops.redis,
             settings.readiness_timeout,
             ops.metrics,
@@ -311,10 +182,22 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     # The client's address as the configured proxies forwarded it (rate limits, logs);
     # nobody else's X-Forwarded-For is believed.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=sorted(settings.trusted_proxies))
+    if settings.cors_origins:
+        # A preflight is answered before authentication.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=sorted(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-ICAT-Session", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
     # Outermost: a request id for everything below, the access log line and the metrics.
     app.add_middleware(RequestLogMiddleware, metrics=ops.metrics)
     app.state.engine = engine
-    app.state.graphql = graphql
+    app.state.read_engine = reads
+    """The engine requests read through (/readyz must check it, not only the writer's)."""
+    app.state.gate = gate
     app.state.settings = settings
     app.state.demo_issuer = issuer
     app.state.ops = ops

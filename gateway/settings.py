@@ -77,8 +77,63 @@ class Settings:
     default_page_size: int = 50
     """`first` of a connection when the client gives neither `first` nor `last`."""
 
+    # Limits: every request crosses the gate (gateway.gate), which refuses what passes
+    # one of these before anything runs, each with its own extensions.code.
     max_query_depth: int = 12
-    """Deepest selection a query may nest; deeper queries are refused before they run."""
+    """Deepest selection a query may nest, introspection fields counted
+    (``QUERY_TOO_DEEP``)."""
+
+    max_aliases: int = 15
+    """Aliased fields in one document (``TOO_MANY_ALIASES``)."""
+
+    max_directives_per_field: int = 4
+    """Directives on one field or fragment (``TOO_MANY_DIRECTIVES``)."""
+
+    max_root_fields: int = 10
+    """Root fields one operation selects (``TOO_MANY_ROOT_FIELDS``)."""
+
+    max_query_tokens: int = 2000
+    """Lexical tokens of a document: parsing stops beyond them (``TOO_MANY_TOKENS``)."""
+
+    max_input_list_length: int = 20
+    """Items of any list given as an argument, at any depth of an input object
+    (``LIST_TOO_LONG``): 120 parameter ranges in a dataset filter cost PostgreSQL 15 s of
+    planning."""
+
+    max_query_cost: int = 50000
+    """The computed cost allowed per request: the objects and counts a query may return,
+    page sizes multiplied down the tree (``QUERY_TOO_COSTLY``)."""
+
+    assumed_list_size: int = 10
+    """Items the cost counts for a list that is not a paged connection (a session's team)."""
+
+    max_body_bytes: int = 262144
+    """Largest request body (or GET query string), refused before it is read whole
+    (413 ``REQUEST_TOO_LARGE``)."""
+
+    max_variable_depth: int = 32
+    """Deepest nesting of the variables' JSON (``BAD_USER_INPUT``)."""
+
+    parse_cache_bytes: int = 64 * 1024 * 1024
+    """Memory the parsed-document cache may hold (estimated), keyed by the text's hash."""
+
+    request_timeout: float = 10.0
+    """Seconds a request may run; its statements are cancelled then (``QUERY_TIMEOUT``),
+    and each statement of the serving engines is bounded by it on the server too."""
+
+    validation_failure_status: int = 400
+    """HTTP status of a validation, variable or limit failure for clients accepting
+    ``application/graphql-response+json``: 400 as the GraphQL-over-HTTP draft and its
+    ``graphql-http`` audit have it, or 422."""
+
+    introspection: bool | None = None
+    """Answer ``__schema`` and ``__type``. Unset: on, except in ``production``."""
+
+    field_suggestions: bool | None = None
+    """"Did you mean ...?" in validation messages. Unset: on, except in ``production``."""
+
+    cors_origins: frozenset[str] = field(default_factory=frozenset)
+    """Origins whose browser pages may call /graphql (CORS); ``*`` for any. Empty: none."""
 
     compiled_sql: bool = True
     """On PostgreSQL, answer the items of a page with one statement that renders their JSON
@@ -224,6 +279,16 @@ class Settings:
         if self.demo_login is None:
             return self.embedded and not self.production
         return self.demo_login
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return not self.production if self.introspection is None else self.introspection
+
+    @property
+    def field_suggestions_enabled(self) -> bool:
+        if self.field_suggestions is None:
+            return not self.production
+        return self.field_suggestions
 
     @property
     def dialect(self) -> str:

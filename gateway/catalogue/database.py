@@ -8,22 +8,40 @@ its own (prefixed ``GATEWAY_``) beside them.
 
 from __future__ import annotations
 
+import time
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util import await_only
 
 from gateway.catalogue.gateway_tables import GatewayBase
 from gateway.catalogue.indexes import create_gateway_indexes
 from gateway.catalogue.models import IcatBase
 from gateway.settings import Settings
 
+STATEMENT_DEADLINE: ContextVar[float | None] = ContextVar("statement_deadline", default=None)
+"""The ``time.monotonic()`` by which the current request's statements must end (set by
+the request gate; SQLite's progress handler reads it)."""
 
-def create_engine(settings: Settings, **options: Any) -> AsyncEngine:
-    """The async engine for the configured catalogue, tuned per dialect."""
+_DEADLINE = "gateway_deadline"
+
+
+def create_engine(
+    settings: Settings, *, statement_timeout: float | None = None, **options: Any
+) -> AsyncEngine:
+    """The async engine for the configured catalogue, tuned per dialect.
+
+    ``statement_timeout`` (seconds) bounds every statement of the engine on the server:
+    ``statement_timeout`` on PostgreSQL, ``max_statement_time`` on MariaDB
+    (``max_execution_time`` on MySQL), a progress handler on SQLite that interrupts a
+    statement past the request's deadline (:data:`STATEMENT_DEADLINE`, else the timeout
+    from the statement's start).
+    """
     url = make_url(settings.database_url)
     kwargs: dict[str, Any] = {
         "pool_pre_ping": settings.database_pre_ping,
@@ -41,11 +59,61 @@ def create_engine(settings: Settings, **options: Any) -> AsyncEngine:
         kwargs["pool_size"] = settings.database_pool_size
         kwargs["max_overflow"] = settings.database_max_overflow
         kwargs["pool_recycle"] = 1800
+    if statement_timeout is not None and url.get_backend_name() == "postgresql":
+        server_settings = {"statement_timeout": str(max(1, round(statement_timeout * 1000)))}
+        kwargs["connect_args"] = {"server_settings": server_settings}
     kwargs.update(options)
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    if statement_timeout is not None:
+        _bound_statements(engine, url.get_backend_name(), statement_timeout)
     return engine
+
+
+def _bound_statements(engine: AsyncEngine, backend: str, timeout: float) -> None:
+    if backend == "mysql":
+
+        def session_limit(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(f"SET SESSION max_statement_time = {timeout:.3f}")
+            except Exception:  # MySQL: its own name, in milliseconds, for SELECTs
+                cursor.execute(f"SET SESSION max_execution_time = {round(timeout * 1000)}")
+            cursor.close()
+
+        event.listen(engine.sync_engine, "connect", session_limit)
+    elif backend == "sqlite":
+
+        def progress_handler(dbapi_connection: Any, record: Any) -> None:
+            deadline: list[float] = [0.0]
+            record.info[_DEADLINE] = deadline
+
+            def interrupt() -> int:
+                return 1 if deadline[0] and time.monotonic() > deadline[0] else 0
+
+            await_only(dbapi_connection._connection.set_progress_handler(interrupt, 10_000))
+
+        def deadline(conn: Any, *_: Any) -> None:
+            holder = conn.connection.info.get(_DEADLINE)
+            if holder is not None:
+                holder[0] = STATEMENT_DEADLINE.get() or time.monotonic() + timeout
+
+        event.listen(engine.sync_engine, "connect", progress_handler)
+        event.listen(engine.sync_engine, "before_cursor_execute", deadline)
+
+
+def is_statement_timeout(error: BaseException) -> bool:
+    """Whether a database error is a statement cancelled by its time limit."""
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    text = f"{type(error.orig).__name__} {error.orig}".lower()
+    return (
+        "querycancelederror" in text  # PostgreSQL: statement_timeout, or a cancel request
+        or "max_statement_time" in text  # MariaDB: 1969
+        or "max_execution_time" in text  # MySQL: 3024
+        or "interrupted" in text  # SQLite's progress handler
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

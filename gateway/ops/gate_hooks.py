@@ -10,7 +10,7 @@ they apply to every GraphQL request, answered by an operation plan or by strawbe
 
 from __future__ import annotations
 
-from gateway.gate.hooks import GateRequest, Hooks, Observation, Refusal
+from gateway.gate.hooks import Check, GateRequest, Hooks, Observation, Refusal
 from gateway.ops.persisted import PersistedQueries, PersistedQueryRefusal
 from gateway.ops.rate_limits import RATE_LIMITED, RateLimits
 from gateway.ops.rate_limits import Refusal as LimitRefusal
@@ -42,7 +42,7 @@ def _too_many(refusal: LimitRefusal) -> Refusal:
     )
 
 
-def _admit(limits: RateLimits) -> object:
+def _admit(limits: RateLimits) -> Check:
     async def admit(request: GateRequest) -> None:
         refusal = await limits.admit(request.principal.user_name, request.client or UNKNOWN_ADDRESS)
         if refusal is not None:
@@ -51,7 +51,7 @@ def _admit(limits: RateLimits) -> object:
     return admit
 
 
-def _charge(limits: RateLimits) -> object:
+def _charge(limits: RateLimits) -> Check:
     async def charge(request: GateRequest) -> None:
         if request.cost is None:
             return
@@ -63,7 +63,7 @@ def _charge(limits: RateLimits) -> object:
     return charge
 
 
-def _persisted(persisted: PersistedQueries) -> object:
+def _persisted(persisted: PersistedQueries) -> Check:
     async def resolve(request: GateRequest) -> None:
         payload = {"query": request.query, "extensions": request.extensions}
         try:

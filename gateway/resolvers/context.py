@@ -34,6 +34,8 @@ class RequestContext:
     """Pass JSON the database rendered (``gateway.compiled``) into the response as text
     (``orjson.Fragment``), unparsed. Only where the result is serialised by orjson, as
     the HTTP endpoint does; in-process callers get plain dicts and lists."""
+    request_id: str | None = None
+    """The id the request gate gave the request (logged with its errors)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

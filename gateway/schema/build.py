@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from gateway.catalogue.database import is_statement_timeout
 from gateway.errors import GatewayError
 from gateway.schema.dataset import Datafile, Dataset
 from gateway.schema.execution import FastLeafExecutionContext
@@ -30,6 +26,28 @@ from gateway.schema.sample import Sample, Technique
 from gateway.schema.scalars import SCALARS
 
 logger = logging.getLogger("gateway.errors")
+
+
+PREPARED_DOCUMENT = "gateway.prepared_document"
+"""Key of ``RequestContext.extra`` under which the request gate leaves the document it
+parsed and validated (``gateway.gate``): strawberry neither parses nor validates again."""
+
+
+class PreparedDocument(SchemaExtension):
+    """Use the request gate's document: parsed once, validated once, with its limits."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context.context
+        document = getattr(context, "extra", {}).get(PREPARED_DOCUMENT)
+        if document is not None:
+            self.execution_context.graphql_document = document
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if PREPARED_DOCUMENT in getattr(context, "extra", {}):
+            self.execution_context.pre_execution_errors = []  # the gate validated it
+        yield
 
 
 def _code_of(error: GraphQLError) -> str | None:
@@ -56,11 +74,19 @@ class CodedErrors(MaskErrors):
         return original is not None and not isinstance(original, GatewayError | GraphQLError)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if error.original_error is not None and is_statement_timeout(error.original_error):
+            return GraphQLError(
+                message="The statement ran longer than the request's time budget.",
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": "QUERY_TIMEOUT"},
+            )
+        extensions: dict[str, Any] = {"code": "INTERNAL_SERVER_ERROR"}
+        request_id = getattr(self.execution_context.context, "request_id", None)
+        if request_id is not None:
+            extensions["requestId"] = request_id
         return GraphQLError(
-            message=self.error_message,
-            nodes=error.nodes,
-            path=error.path,
-            extensions={"code": "INTERNAL_SERVER_ERROR"},
+            message=self.error_message, nodes=error.nodes, path=error.path, extensions=extensions
         )
 
 
@@ -73,7 +99,16 @@ class GatewaySchema(strawberry.federation.Schema):
         for error in errors:
             original = error.original_error
             if original is not None and not isinstance(original, GatewayError | GraphQLError):
-                logger.error("unexpected error at %s", error.path, exc_info=original)
+                if is_statement_timeout(original):
+                    logger.warning("statement timed out at %s", error.path)
+                    continue
+                context = execution_context.context if execution_context else None
+                logger.error(
+                    "unexpected error at %s (request %s)",
+                    error.path,
+                    getattr(context, "request_id", None),
+                    exc_info=original,
+                )
             elif _code_of(error) is None:
                 # Parse and validation errors carry no original exception and no code.
                 parse = error.message.startswith("Syntax Error")
@@ -81,17 +116,14 @@ class GatewaySchema(strawberry.federation.Schema):
                 error.extensions = {**(error.extensions or {}), "code": code}
 
 
-def create_schema(*, max_depth: int = 12) -> GatewaySchema:
-    """The gateway's schema (Apollo Federation 2 subgraph)."""
-    # The depth rule is built once: the validation cache is keyed by the rule classes, and
-    # a QueryDepthLimiter made per request brings a new class each time (a miss, always).
-    depth_rules = QueryDepthLimiter(max_depth=max_depth).validation_rules
-    extensions: list[Any] = [
-        lambda: ParserCache(maxsize=512),
-        lambda: AddValidationRules(depth_rules),
-        lambda: ValidationCache(maxsize=512),
-        CodedErrors,
-    ]
+def create_schema() -> GatewaySchema:
+    """The gateway's schema (Apollo Federation 2 subgraph).
+
+    Requests over HTTP are parsed, validated and limited by the request gate
+    (``gateway.gate``) and reach the schema with their document; in-process callers
+    (tests, the CLI) are parsed and validated the standard way, without limits.
+    """
+    extensions: list[Any] = [PreparedDocument, CodedErrors]
     return GatewaySchema(
         query=Query,
         mutation=Mutation,

@@ -82,11 +82,11 @@ def test_repeated_queries_are_answered_by_their_plan(
             httpx.post(url, json={"query": query, "variables": {"doi": doi}})
             for doi in (dois[0], dois[1], f"doi:{dois[0]}")
         ]
-        operations = server.app.state.graphql.operations
+        operations = server.app.state.gate.operations
         assert operations is not None and operations.answered == 2
     for response in answers:
         assert response.status_code == 200
-        assert response.headers["content-type"] == "application/json"
+        assert response.headers["content-type"] == "application/json; charset=utf-8"
         assert response.json()["data"]["doi"]["__typename"] == "Investigation"
     first, second, again = (response.json() for response in answers)
     assert again == first and second != first

@@ -62,7 +62,7 @@ def test_build_says_what_is_missing(tmp_path: Path) -> None:
 async def get(settings: Settings, path: str, page: GraphiQLPage | None = None) -> httpx.Response:
     app = create_app(settings)
     if page is not None:
-        app.state.graphql.page = page
+        app.state.gate.page = page
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http,
