@@ -10,6 +10,8 @@ they apply to every GraphQL request, answered by an operation plan or by strawbe
 
 from __future__ import annotations
 
+from graphql import OperationDefinitionNode
+
 from gateway.gate.hooks import Check, GateRequest, Hooks, Observation, Refusal
 from gateway.ops.persisted import PersistedQueries, PersistedQueryRefusal
 from gateway.ops.rate_limits import RATE_LIMITED, RateLimits
@@ -81,6 +83,18 @@ def _record(observation: Observation) -> None:
     if record is None:
         return
     record.path = observation.path
-    record.operation = observation.operation_name
+    record.operation = observation.operation_name or _only_operation(observation.request)
     record.codes = list(observation.error_codes)
     record.cost = observation.cost
+
+
+def _only_operation(request: GateRequest) -> str | None:
+    """The name of the document's operation when the client named none (it has one)."""
+    if request.document is None:
+        return None
+    operations = [
+        d for d in request.document.definitions if isinstance(d, OperationDefinitionNode)
+    ]
+    if len(operations) == 1 and operations[0].name is not None:
+        return operations[0].name.value
+    return None

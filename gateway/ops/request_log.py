@@ -107,7 +107,10 @@ class RequestLogMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 record.status = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == REQUEST_ID_HEADER for name, _ in headers):
+                    headers.append(header)  # the gate sets its own (the same id)
+                message["headers"] = headers
             await send(message)
 
         try:
