@@ -253,9 +253,7 @@ class Settings:
                 "registered operations are shared by every replica through Redis"
             )
         if self.log_format not in ("json", "text"):
-            raise SettingsError(
-                f"ICAT_GATEWAY_LOG_FORMAT is {self.log_format!r}: use json or text"
-            )
+            raise SettingsError(f"ICAT_GATEWAY_LOG_FORMAT is {self.log_format!r}: use json or text")
         # ICAT roles are free text: compare them case-insensitively.
         normalised = frozenset(role.strip().lower() for role in self.main_proposer_roles)
         object.__setattr__(self, "main_proposer_roles", normalised)

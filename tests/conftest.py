@@ -219,10 +219,10 @@ def _redis_problem(url: str) -> str | None:
     return None
 
 
-@pytest.fixture
-def redis_scratch() -> Iterator[RedisScratch]:
-    """Redis at ICAT_GATEWAY_TEST_REDIS_URL with a fresh key prefix; skipped (failed in CI)
-    when no Redis answers."""
+@contextlib.contextmanager
+def redis_prefix() -> Iterator[RedisScratch]:
+    """A fresh key prefix in Redis at ICAT_GATEWAY_TEST_REDIS_URL, its keys deleted after;
+    skipped (failed in CI) when no Redis answers."""
     import uuid
 
     import redis
@@ -235,9 +235,18 @@ def redis_scratch() -> Iterator[RedisScratch]:
             pytest.fail(f"redis unreachable at {REDIS_URL}: {problem}")
         pytest.skip(f"redis unreachable at {REDIS_URL}: {problem}")
     scratch = RedisScratch(REDIS_URL, f"icat-gateway-test-{uuid.uuid4().hex[:12]}:")
-    yield scratch
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=scratch.prefix + "*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    try:
+        yield scratch
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=scratch.prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.fixture
+def redis_scratch() -> Iterator[RedisScratch]:
+    """A Redis key prefix of the test's own (see ``redis_prefix``)."""
+    with redis_prefix() as scratch:
+        yield scratch

@@ -92,9 +92,7 @@ def _only_operation(request: GateRequest) -> str | None:
     """The name of the document's operation when the client named none (it has one)."""
     if request.document is None:
         return None
-    operations = [
-        d for d in request.document.definitions if isinstance(d, OperationDefinitionNode)
-    ]
+    operations = [d for d in request.document.definitions if isinstance(d, OperationDefinitionNode)]
     if len(operations) == 1 and operations[0].name is not None:
         return operations[0].name.value
     return None

@@ -78,12 +78,12 @@ class GatewayProcess:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        self.environment = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("ICAT_GATEWAY_")},
-            "ICAT_GATEWAY_GRAPHIQL": "false",
-            **environment,
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("ICAT_GATEWAY_") and k != "PROMETHEUS_MULTIPROC_DIR"
         }
-        self.environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self.environment = {"ICAT_GATEWAY_GRAPHIQL": "false", **inherited, **environment}
         self.command = [
             sys.executable,
             "-m",
