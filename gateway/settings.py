@@ -83,6 +83,10 @@ class Settings:
     """Deepest selection a query may nest, introspection fields counted
     (``QUERY_TOO_DEEP``)."""
 
+    max_introspection_depth: int = 15
+    """Deepest selection under ``__schema`` or ``__type``: the standard introspection
+    query (GraphiQL's) nests 15 levels with its ``ofType`` chain (``QUERY_TOO_DEEP``)."""
+
     max_aliases: int = 15
     """Aliased fields in one document (``TOO_MANY_ALIASES``)."""
 

@@ -4,6 +4,9 @@ ICAT's REST API answers ``GET /icat/session/{sessionId}`` with the session's use
 and remaining lifetime, or 403 when the session is unknown or expired. Answers are cached
 briefly so that a burst of GraphQL requests costs one round trip to ICAT; the price is
 that a session logged out in ICAT stays usable here for at most ``cache_seconds``.
+Refusals are cached too, for ``refusal_cache_seconds`` (a few seconds) in a bounded map
+of their own: a client repeating a made-up or expired id costs ICAT one call per id and
+period, not one per request, and cannot push valid sessions out of the cache.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class ICATSessionVerifier:
         cache_seconds: float = 60.0,
         user_prefix_required: bool = False,
         *,
+        refusal_cache_seconds: float = 5.0,
         max_cache_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -80,6 +84,9 @@ class ICATSessionVerifier:
         # Insertion/recency order doubles as LRU order, which bounds memory when many
         # distinct sessions (or an attacker's made-up ones that happen to be valid) appear.
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self._refusal_seconds = refusal_cache_seconds
+        self._refused: OrderedDict[str, float] = OrderedDict()
+        """Ids ICAT refused, with when the refusal expires."""
 
     async def verify(self, session_id: str) -> Principal:
         """Return the owner of the ICAT session ``session_id``.
@@ -97,8 +104,20 @@ class ICATSessionVerifier:
                 self._cache.move_to_end(session_id)
                 return cached.principal
             del self._cache[session_id]
+        refused_until = self._refused.get(session_id)
+        if refused_until is not None:
+            if refused_until > now:
+                raise AuthenticationError(INVALID_SESSION)
+            del self._refused[session_id]
 
-        principal, remaining_seconds = await self._ask_icat(session_id)
+        try:
+            principal, remaining_seconds = await self._ask_icat(session_id)
+        except AuthenticationError:
+            if self._refusal_seconds > 0:
+                self._refused[session_id] = self._clock() + self._refusal_seconds
+                while len(self._refused) > self._max_cache_entries:
+                    self._refused.popitem(last=False)
+            raise
         lifetime = min(self._cache_seconds, remaining_seconds)
         if lifetime > 0:
             self._cache[session_id] = _Cached(principal, self._clock() + lifetime)

@@ -13,8 +13,9 @@ name, and the arguments that name one object: ``doi``, ``id``) as bind parameter
 SQL text is kept; later requests of the same operation bind their values and run it on
 the asyncpg connection directly, and the JSON goes into the response as it is.
 
-A plan is kept per operation text and name, per caller shape (anonymous, a user, staff)
-and per value of every other variable (filters, page sizes: they shape the statement).
+A plan is kept per operation (the SHA-256 of its text, and its name), per caller shape
+(anonymous, a user, staff) and per value of every other variable (filters, page sizes:
+they shape the statement).
 
 The plan answers only where its answer is exactly the standard one. Everything else is
 declined, and the request runs the standard way:
@@ -35,6 +36,7 @@ requests and other databases always run the standard way.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -229,7 +231,8 @@ class Operations:
         self._schema: GraphQLSchema = schema._schema
         self._settings = settings
         self._dialect = dialect
-        self._documents: LRU[tuple[str, str | None], Any] = LRU(256)
+        # Keyed by the text's hash: a key holds no request's text (a 256 kB query each).
+        self._documents: LRU[tuple[bytes, str | None], Any] = LRU(256)
         self._plans: LRU[tuple[Any, ...], Plan | Unplanned] = LRU(PLANS)
         self.answered = 0
         """Requests answered by a plan (a figure for tests and operators)."""
@@ -303,7 +306,7 @@ class Operations:
             document.failed = GIVE_UP
         self._plans.put(key, plan)
         if document.failed >= GIVE_UP and not document.planned:
-            self._documents.put((query, operation_name), _NO_DOCUMENT)
+            self._documents.put((_digest(query), operation_name), _NO_DOCUMENT)
 
     def _shape(
         self,
@@ -315,17 +318,21 @@ class Operations:
         """The request's operation, its coerced variables and the key of its plan: the
         operation, the kind of caller and the variables that shape the statement. None
         when it cannot have a plan (not a query, variables that do not coerce)."""
-        document = self._document(query, operation_name)
+        text_digest = _digest(query)
+        document = self._document(query, text_digest, operation_name)
         if document is None:
             return None
         coerced = self._coerce(document, variables)
         if coerced is None:
             return None
         structure = tuple(repr(coerced.get(name)) for name in document.structural)
-        return document, coerced, (query, operation_name, _shape(access), structure)
+        key = (text_digest, operation_name, _shape(access), structure)
+        return document, coerced, key
 
-    def _document(self, query: str, operation_name: str | None) -> Document | None:
-        key = (query, operation_name)
+    def _document(
+        self, query: str, text_digest: bytes, operation_name: str | None
+    ) -> Document | None:
+        key = (text_digest, operation_name)
         document = self._documents.get(key)
         if document is None:
             document = _read(query, operation_name) or _NO_DOCUMENT
@@ -411,6 +418,10 @@ class Operations:
             name: processors[name] for name in request_binds if name in processors
         }
         return Plan(sql, binds, constants, tuple(planning.parameters), request_processors)
+
+
+def _digest(query: str) -> bytes:
+    return hashlib.sha256(query.encode("utf-8", "surrogatepass")).digest()
 
 
 def _shape(access: Access) -> str:

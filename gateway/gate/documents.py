@@ -34,7 +34,7 @@ class Entry:
     """Estimated bytes held."""
     errors: list[GraphQLError] | None = None
     """Validation errors once validated ([] when valid)."""
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: dict[Any, Any] = field(default_factory=dict)
 
 
 class Documents:

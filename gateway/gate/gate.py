@@ -169,6 +169,10 @@ class Gate:
         except _ClientGone:
             disconnected = True
             response = _Response(499, path="standard", codes=("CLIENT_CLOSED_REQUEST",))
+        except Exception:  # a bug (in the gate or a check): masked, logged with the id
+            logger.exception("unexpected error in request %s", request.request_id)
+            error = error_entry(INTERNAL, "Unexpected error.", requestId=request.request_id)
+            response = _Response(500, {"errors": [error]}, codes=(INTERNAL,))
         if not disconnected:
             await self._send(send, request, response, media or JSON)
         self._observe(request, response, started, disconnected)
@@ -229,6 +233,8 @@ class Gate:
         request.document = entry.document
         operation = _operation(entry.document, request.operation_name)
         request.operation_type = operation.operation.value
+        if request.operation_name is None and operation.name is not None:
+            request.operation_name = operation.name.value  # for observers: the one there is
         if request.method == "GET" and operation.operation != OperationType.QUERY:
             raise _http(
                 405,
@@ -288,7 +294,7 @@ class Gate:
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as error:
-            if "recursion" in str(error).lower():
+            if "depth limit" in str(error).lower():
                 raise _http(400, BAD_USER_INPUT, "The request's JSON nests too deeply.") from None
             raise _http(400, BAD_REQUEST, "The request body is not valid JSON.") from None
 
@@ -384,7 +390,7 @@ class Gate:
         return coerced
 
     def _formatted(self, error: GraphQLError, code: str) -> dict[str, Any]:
-        formatted = error.formatted
+        formatted: dict[str, Any] = dict(error.formatted)
         formatted["message"] = self._message(error.message)
         formatted["extensions"] = {**(error.extensions or {}), "code": code}
         return formatted

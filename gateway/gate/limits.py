@@ -4,9 +4,10 @@ Two kinds, both checked by the gate before a plan or strawberry sees the request
 
 - *Static* limits, of the document alone (kept with the parsed document): depth, with
   introspection fields counted like any other (strawberry's depth limiter skips ``__``
-  fields, so ``__schema { types { fields { type { ofType ... } } } }`` nests freely
-  there); aliases; directives on one field; root fields of the operation. Fragments are
-  expanded where they are spread.
+  fields, so ``__schema { types { fields { type { ofType ... } } } }`` nested freely
+  there) against a limit of their own, as deep as the standard introspection query
+  (15) needs and no deeper; aliases; directives on one field; root fields of the
+  operation. Fragments are expanded where they are spread.
 - *Dynamic* limits, of the operation with its variables: the page size of every
   connection (``first``/``last``), the length of every list given as an argument (at any
   depth of an input object), and the computed *cost*: every object or count a field may
@@ -36,7 +37,6 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
-    GraphQLUnionType,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -55,6 +55,8 @@ TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
 PAGE_TOO_LARGE = "PAGE_TOO_LARGE"
 LIST_TOO_LONG = "LIST_TOO_LONG"
 QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
+
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
 COUNTED_LEAVES = frozenset({"totalCount"})
 """Leaf fields that cost a statement of their own (a count), unlike a column's value."""
@@ -75,6 +77,7 @@ class Limits:
     """The limits of one gate, from the settings."""
 
     max_depth: int
+    max_introspection_depth: int
     max_aliases: int
     max_directives_per_field: int
     max_root_fields: int
@@ -88,6 +91,7 @@ class Limits:
     def of(cls, settings: Settings) -> Limits:
         return cls(
             max_depth=settings.max_query_depth,
+            max_introspection_depth=settings.max_introspection_depth,
             max_aliases=settings.max_aliases,
             max_directives_per_field=settings.max_directives_per_field,
             max_root_fields=settings.max_root_fields,
@@ -139,12 +143,19 @@ def check_static(
             limits.max_root_fields,
             roots,
         )
-    depth = _depth(operation.selection_set, fragments, limits.max_depth + 1, ())
+    stop = max(limits.max_depth, limits.max_introspection_depth) + 1
+    depth, introspection = _depths(operation.selection_set, fragments, stop)
     if depth > limits.max_depth:
         raise LimitExceeded(
             QUERY_TOO_DEEP,
             f"The operation nests deeper than {limits.max_depth} levels.",
             limits.max_depth,
+        )
+    if introspection > limits.max_introspection_depth:
+        raise LimitExceeded(
+            QUERY_TOO_DEEP,
+            f"The introspection nests deeper than {limits.max_introspection_depth} levels.",
+            limits.max_introspection_depth,
         )
 
 
@@ -179,35 +190,38 @@ def _response_keys(
                 yield from _response_keys(fragment.selection_set, fragments, seen | {name})
 
 
-def _depth(
+def _depths(
     selection_set: SelectionSetNode,
     fragments: Mapping[str, FragmentDefinitionNode],
     stop: int,
-    spread: tuple[str, ...],
-) -> int:
-    """The depth of a selection set, fields counted (``__schema`` and its kin included),
-    fragments expanded; stops counting at ``stop``. A fragment cycle (refused by
-    validation) is not followed round again."""
-    deepest = 0
-    pending: list[tuple[SelectionSetNode, int, tuple[str, ...]]] = [(selection_set, 0, spread)]
+) -> tuple[int, int]:
+    """The depth of an operation's selections outside and inside introspection
+    (``__schema``, ``__type``), every field counted, fragments expanded; each stops
+    counting at ``stop``. A fragment cycle (refused by validation) is not followed round
+    again."""
+    deepest = [0, 0]
+    pending: list[tuple[SelectionSetNode, int, int, tuple[str, ...]]] = [(selection_set, 0, 0, ())]
     while pending:
-        current, level, names = pending.pop()
+        current, level, kind, names = pending.pop()
         for selection in current.selections:
             if isinstance(selection, FieldNode):
                 here = level + 1
-                deepest = max(deepest, here)
-                if deepest >= stop:
-                    return deepest
+                inner = kind
+                if level == 0 and selection.name.value in INTROSPECTION_ROOTS:
+                    inner = 1
+                deepest[inner] = max(deepest[inner], here)
+                if max(deepest) >= stop:
+                    return deepest[0], deepest[1]
                 if selection.selection_set is not None:
-                    pending.append((selection.selection_set, here, names))
+                    pending.append((selection.selection_set, here, inner, names))
             elif isinstance(selection, InlineFragmentNode):
-                pending.append((selection.selection_set, level, names))
+                pending.append((selection.selection_set, level, kind, names))
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 fragment = fragments.get(name)
                 if fragment is not None and name not in names:
-                    pending.append((fragment.selection_set, level, (*names, name)))
-    return deepest
+                    pending.append((fragment.selection_set, level, kind, (*names, name)))
+    return deepest[0], deepest[1]
 
 
 # --------------------------------------------------------------------------------------
@@ -298,10 +312,9 @@ def _field_cost(costing: _Costing, parent: Any, node: FieldNode, spread: tuple[s
 
 def _field(parent: Any, name: str) -> GraphQLField | None:
     if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
-        return parent.fields.get(name)
-    if isinstance(parent, GraphQLUnionType):
-        return None
-    return None
+        found: GraphQLField | None = parent.fields.get(name)
+        return found
+    return None  # a union has no fields of its own: its fragments name the type
 
 
 def _arguments(
@@ -333,7 +346,7 @@ def _page_size(limits: Limits, arguments: Mapping[str, Any]) -> int:
     sizes = [arguments[name] for name in ("first", "last") if isinstance(arguments.get(name), int)]
     if not sizes:
         return limits.default_page_size
-    size = max(sizes)
+    size = int(max(sizes))
     if size > limits.max_page_size:
         raise LimitExceeded(
             PAGE_TOO_LARGE,

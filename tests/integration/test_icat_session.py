@@ -64,14 +64,39 @@ async def test_unknown_session(verifier: ICATSessionVerifier, icat_server: ICATS
     assert not isinstance(caught.value, UpstreamUnavailable)
 
 
-async def test_failures_are_not_cached(
-    verifier: ICATSessionVerifier, icat_server: ICATServer
+async def test_refusals_are_cached_briefly(
+    verifier: ICATSessionVerifier, icat_server: ICATServer, clock: FakeClock
 ) -> None:
+    """A client repeating an unknown id costs ICAT one call per id and five seconds."""
     for _ in range(3):
         with pytest.raises(AuthenticationError, match=INVALID):
             await verifier.verify(UNKNOWN_SESSION)
+    assert icat_server.session_requests == 1
 
-    assert icat_server.session_requests == 3
+    clock.advance(5)  # the default refusal_cache_seconds: ICAT is asked again
+    with pytest.raises(AuthenticationError, match=INVALID):
+        await verifier.verify(UNKNOWN_SESSION)
+    assert icat_server.session_requests == 2
+
+
+async def test_cached_refusals_are_bounded_and_keep_valid_sessions(
+    icat_server: ICATServer, http_client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    verifier = make_verifier(icat_server, http_client, clock, max_cache_entries=2)
+    valid = icat_server.add_session("db/root")
+    await verifier.verify(valid)
+    made_up = [f"{i:08x}-52a4-4c1e-9d2b-6f1a2c3d4e5f" for i in range(3)]
+    for session_id in made_up:
+        with pytest.raises(AuthenticationError):
+            await verifier.verify(session_id)
+    assert icat_server.session_requests == 4
+    await verifier.verify(valid)  # refusals live apart: the valid session stays cached
+    with pytest.raises(AuthenticationError):
+        await verifier.verify(made_up[2])  # still cached
+    assert icat_server.session_requests == 4
+    with pytest.raises(AuthenticationError):
+        await verifier.verify(made_up[0])  # evicted, least recently refused
+    assert icat_server.session_requests == 5
 
 
 async def test_valid_answers_are_cached(

@@ -557,15 +557,6 @@ async def test_my_data_is_searchable_and_sortable(client: Client) -> None:
     assert starts == sorted(starts)
 
 
-async def test_queries_deeper_than_the_limit_are_refused(client: Client) -> None:
-    nested = "id"
-    for _ in range(7):
-        nested = f"datasets(first: 1) {{ nodes {{ investigation {{ {nested} }} }} }}"
-    result = await client.execute(f"{{ investigations(first: 1) {{ nodes {{ {nested} }} }} }}")
-    assert [e.extensions["code"] for e in result.errors] == ["GRAPHQL_VALIDATION_FAILED"]
-    assert "exceeds maximum operation depth" in result.errors[0].message
-
-
 @pytest.mark.parametrize("user", [None, "esrf/pi1", "esrf/staff1"])
 async def test_compiled_pages_take_one_statement_and_fall_back_per_row(
     client: Client, statement_counter: StatementCounter, user: str | None

@@ -21,6 +21,7 @@ import httpx
 import uvicorn
 
 from gateway.app import create_app
+from gateway.gate import Hooks
 from gateway.settings import Settings
 
 
@@ -33,10 +34,10 @@ def free_port() -> int:
 class GatewayServer:
     """The production app under uvicorn, as `icat-gateway serve` runs it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, hooks: Hooks | None = None) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.app = create_app(settings)
+        self.app = create_app(settings, hooks=hooks)
         config = uvicorn.Config(
             self.app,
             host="127.0.0.1",
