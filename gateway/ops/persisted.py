@@ -8,8 +8,10 @@ worker and replica sees every query), else a per-process store bounded by bytes.
 
 In ``registered`` mode only the operations registered beforehand (``icat-gateway
 register-operations``: a frontend's ``.graphql`` files or its persisted-query manifest)
-run, sent by hash, by ``documentId`` or as their exact text; nothing is learnt from
-requests. Registered operations live in Redis without expiry.
+run, sent by hash or as their exact text (and by ``documentId``, the manifest's own id,
+where the request's members reach this module with it: the gate passes ``query`` and
+``extensions`` only so far); nothing is learnt from requests. Registered operations live
+in Redis without expiry.
 
 Codes (``extensions.code``) and HTTP statuses (for ``application/graphql-response+json``;
 legacy ``application/json`` clients get 200) follow Apollo's server and router:
