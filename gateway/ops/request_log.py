@@ -17,6 +17,7 @@ import time
 import uuid
 from typing import Any
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,6 +57,8 @@ def log_config(log_format: str, level: str = "INFO") -> dict[str, Any]:
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
             "timestamp": False,
+            # uvicorn passes its message again with terminal colours: not for a log shipper
+            "reserved_attrs": [*RESERVED_ATTRS, "color_message"],
         }
     else:
         formatter = {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
