@@ -262,8 +262,8 @@ class Gate:
                 f"The request's URL is too long; at most {self.settings.max_body_bytes} bytes.",
             )
         parameters: dict[str, Any] = {}
-        for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
-            value = value.encode("latin-1").decode("utf-8", "replace")
+        pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, errors="replace")
+        for name, value in pairs:
             if name in ("variables", "extensions") and value:
                 parameters[name] = self._json(value.encode())
             elif name in _PARAMETERS:

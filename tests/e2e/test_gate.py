@@ -358,3 +358,18 @@ def test_each_response_names_its_request(served: Served) -> None:
     assert given.headers["x-request-id"] == "probe-42"
     made = served.post({"query": "{ __typename }"}, **{"X-Request-ID": "not ok; <script>"})
     assert len(made.headers["x-request-id"]) == 32
+
+
+def test_distinct_large_queries_do_not_stay_resident(served: Served) -> None:
+    """Each distinct 10 MB query stayed resident through a parse cache keyed by full
+    text: now a 10 MB body is refused before it is read, and distinct 200 kB queries
+    (padded with a comment: few tokens) are answered without being kept."""
+    documents = served.server.app.state.gate.documents
+    held = documents.held
+    for i in range(20):
+        query = f"# {i} {'x' * 200_000}\n{{ __typename }}"
+        response = served.post({"query": query})
+        assert response.json() == {"data": {"__typename": "Query"}}
+    assert documents.held == held
+    huge = served.post({"query": "{ __typename }" + " " * 10_000_000})
+    assert huge.status_code == 413

@@ -45,7 +45,7 @@ async def test_without_a_timeout_nothing_is_bounded(settings: Settings) -> None:
                 value = (await connection.execute(text("SHOW statement_timeout"))).scalar()
                 assert value == "0"
             elif engine.dialect.name == "mysql":
-                value = (await connection.execute(text("SELECT @@max_statement_time"))).scalar()
+                value = (await connection.execute(text("SELECT @@max_statement_time"))).scalar_one()
                 assert float(value) == 0
     finally:
         await engine.dispose()
