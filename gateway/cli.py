@@ -104,6 +104,11 @@ def _parser() -> argparse.ArgumentParser:
         help=".graphql files (or folders of them), or an Apollo or Relay persisted-query "
         "manifest (.json)",
     )
+    commands.add_parser(
+        "migrate",
+        parents=[common],
+        help="bring the gateway's own tables to the newest revision (serve does it at start-up)",
+    )
     return parser
 
 
@@ -112,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Alembic narrates each run at INFO (plugins, dialect); the gateway logs what changed.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     url = getattr(args, "database_url", None)
     try:
         settings = Settings.from_env(**({"database_url": url} if url else {}))
@@ -164,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
         from gateway.catalogue.indexes import print_index_ddl
 
         asyncio.run(print_index_ddl(settings))
+        return 0
+    if args.command == "migrate":
+        from gateway.catalogue.migrate import migrate_database
+
+        before, after = asyncio.run(migrate_database(settings))
+        print(f"gateway tables: {', '.join(before) or 'none'} -> {', '.join(after)}")
         return 0
     if args.command == "serve":
         return _serve(settings, args)

@@ -52,6 +52,12 @@ class Settings:
     """Embedded mode: the gateway creates ICAT's schema and its own tables itself. Off when
     it reads an existing ICAT database (then it only reads ICAT's tables)."""
 
+    gateway_schema: str | None = None
+    """Where the gateway's own tables live (release-date changes, access requests, audit,
+    the DOI saga): unset, beside ICAT's tables; else a PostgreSQL schema or a MariaDB
+    database on the same server, made if missing, so that ICAT's own schema is never
+    touched and one transaction still spans both. Not on SQLite."""
+
     facility: str = "ESRF"
     """Name of the FACILITY row this gateway serves (demo data and new rows use it)."""
 
@@ -258,6 +264,11 @@ class Settings:
             )
         if self.log_format not in ("json", "text"):
             raise SettingsError(f"ICAT_GATEWAY_LOG_FORMAT is {self.log_format!r}: use json or text")
+        if self.gateway_schema is not None and self.dialect == "sqlite":
+            raise SettingsError(
+                "ICAT_GATEWAY_GATEWAY_SCHEMA is for PostgreSQL and MariaDB: on SQLite the "
+                "gateway's tables live in the catalogue's file; unset it"
+            )
         # ICAT roles are free text: compare them case-insensitively.
         normalised = frozenset(role.strip().lower() for role in self.main_proposer_roles)
         object.__setattr__(self, "main_proposer_roles", normalised)

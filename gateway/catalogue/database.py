@@ -1,9 +1,9 @@
 """The catalogue's database engine: one per process, created from settings.
 
 SQLite (aiosqlite) is the embedded default; PostgreSQL (asyncpg) and MariaDB (asyncmy)
-are the production targets. In embedded mode the gateway creates ICAT's schema and its
-own tables; against an existing ICAT database it only reads ICAT's tables and creates
-its own (prefixed ``GATEWAY_``) beside them.
+are the production targets. In embedded mode the gateway creates ICAT's schema; in every
+mode its own migrations (migrate.py) make its own tables (prefixed ``GATEWAY_``), beside
+ICAT's or in a schema of their own; it writes ICAT's tables only through its mutations.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from contextvars import ContextVar
 from typing import Any
 
 import orjson
-from sqlalchemy import event, exc
+from sqlalchemy import Column, Connection, MetaData, String, Table, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only
 
-from gateway.catalogue.gateway_tables import GatewayBase
+from gateway.catalogue.gateway_tables import OWN_SCHEMA, VERSION_TABLE, GatewayBase, translate_map
 from gateway.catalogue.indexes import create_gateway_indexes
 from gateway.catalogue.models import IcatBase
 from gateway.settings import Settings
@@ -47,6 +47,8 @@ def create_engine(
         "pool_pre_ping": settings.database_pre_ping,
         # JSON the database renders (gateway.compiled) is decoded by orjson, not json.
         "json_deserializer": orjson.loads,
+        # The gateway's own tables name a placeholder schema: the configured one, or none.
+        "execution_options": {"schema_translate_map": translate_map(settings.gateway_schema)},
     }
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
@@ -126,17 +128,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 async def create_schema(engine: AsyncEngine, *, embedded: bool) -> None:
-    """Create ICAT's tables (embedded mode only) and the gateway's own tables and indexes."""
-    async with engine.begin() as conn:
-        if embedded:
+    """Create ICAT's tables and the gateway's indexes on them (embedded mode only), and
+    migrate the gateway's own tables to the newest revision."""
+    if embedded:
+        async with engine.begin() as conn:
             await conn.run_sync(IcatBase.metadata.create_all)
-        await conn.run_sync(GatewayBase.metadata.create_all)
-        if embedded:
             await conn.run_sync(create_gateway_indexes)
+    from gateway.catalogue.migrate import upgrade  # Alembic: loaded by those who migrate
+
+    await upgrade(engine)
 
 
 async def drop_schema(engine: AsyncEngine) -> None:
     """Drop every table the gateway may have created (tests and `demo --reset`)."""
+    await drop_gateway_tables(engine)
+    async with engine.begin() as conn:
+        await conn.run_sync(IcatBase.metadata.drop_all)
+
+
+async def drop_gateway_tables(engine: AsyncEngine) -> None:
+    """Drop the gateway's own tables and its migrations' record of them."""
     async with engine.begin() as conn:
         await conn.run_sync(GatewayBase.metadata.drop_all)
-        await conn.run_sync(IcatBase.metadata.drop_all)
+        await conn.run_sync(_drop_version_table)
+
+
+def _drop_version_table(connection: Connection) -> None:
+    # The placeholder schema is translated by the connection, like the models'.
+    version = Table(VERSION_TABLE, MetaData(schema=OWN_SCHEMA), Column("version_num", String(32)))
+    version.drop(connection, checkfirst=True)

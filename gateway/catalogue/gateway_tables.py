@@ -2,18 +2,34 @@
 
 The gateway never alters ICAT's tables: what it needs to remember that ICAT has no place
 for (who changed a release date and why, DOI registrations in progress) lives here.
+They are made by the gateway's own migrations (gateway/catalogue/migrations, see
+migrate.py), in the schema ``OWN_SCHEMA`` stands for: a change here needs a new revision
+there (tests/integration/test_migrations.py compares the two).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+OWN_SCHEMA = "icat_gateway_own"
+"""The placeholder schema of the gateway's models; engines translate it (``translate_map``)."""
+
+VERSION_TABLE = "GATEWAY_ALEMBIC_VERSION"
+"""Where the gateway's migrations record the revision its tables are at."""
+
+
+def translate_map(schema: str | None) -> dict[str | None, str | None]:
+    """The engines' ``schema_translate_map``: the placeholder to the configured schema."""
+    return {OWN_SCHEMA: schema}
 
 
 class GatewayBase(DeclarativeBase):
     """Declarative base of the gateway's own tables."""
+
+    metadata = MetaData(schema=OWN_SCHEMA)
 
 
 class ReleaseDateChange(GatewayBase):

@@ -131,3 +131,19 @@ def test_register_operations_needs_redis(
     operations.write_text("{ me { userName } }")
     assert cli.main(["register-operations", str(operations)]) == 2
     assert "ICAT_GATEWAY_REDIS_URL" in capsys.readouterr().err
+
+
+async def test_migrate_says_where_the_gateway_tables_were_and_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from gateway.catalogue.migrate import heads
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'migrated.sqlite3'}"
+    assert await asyncio.to_thread(cli.main, ["migrate", "--database-url", url]) == 0
+    assert await asyncio.to_thread(cli.main, ["migrate", "--database-url", url]) == 0
+    first, second = capsys.readouterr().out.splitlines()
+    newest = ", ".join(heads())
+    assert first == f"gateway tables: none -> {newest}"
+    assert second == f"gateway tables: {newest} -> {newest}"

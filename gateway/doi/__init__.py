@@ -1,0 +1,1 @@
+"""DOIs: DataCite (or the embedded local registrar) behind a small registrar interface."""
