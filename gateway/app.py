@@ -192,6 +192,8 @@ def create_app(
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )
+    if ops.metrics is not None:
+        ops.metrics.pools = [("read", reads), ("write", engine)]
     # Outermost: a request id for everything below, the access log line and the metrics.
     app.add_middleware(RequestLogMiddleware, metrics=ops.metrics)
     app.state.engine = engine

@@ -46,6 +46,9 @@ class Metrics:
     def __init__(self, operation_names: int = 200) -> None:
         self.registry = CollectorRegistry()
         self.operation_names = operation_names
+        self.pools: list[tuple[str, AsyncEngine]] = []
+        """The (name, engine) pairs whose pools are reported, after each GraphQL request
+        (every worker's gauges stay current, not only the one that answers scrapes)."""
         self._seen: set[str] = set()
         labels = ("operation", "path")
         self.requests = Counter(
@@ -103,6 +106,7 @@ class Metrics:
         operation = self.operation_label(record.operation)
         self.requests.labels(operation, record.path, str(record.status)).inc()
         self.latency.labels(operation, record.path).observe(seconds)
+        self.observe_pools(self.pools)
 
     def observe_pools(self, pools: Iterable[tuple[str, AsyncEngine]]) -> None:
         for name, engine in pools:
