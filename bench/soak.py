@@ -215,12 +215,13 @@ def judge(kind: str, status: int, content: bytes) -> str | None:
     """None if the answer is what this kind of request must get, else what was wrong."""
     if status >= 500:
         return f"http:{status}"
-    if status == 429:
-        return "rate_limited"
     try:
         answer = orjson.loads(content)
     except orjson.JSONDecodeError:
         return "not_json"
+    if status == 429:
+        budget = answer["errors"][0].get("extensions", {}).get("budget", "?")
+        return f"rate_limited:{budget}"
     errors = answer.get("errors") if isinstance(answer, dict) else None
     if kind == "hostile":
         codes = {e.get("extensions", {}).get("code") for e in errors or []}
@@ -388,6 +389,9 @@ def main() -> int:
             # Limits on, so that their cost is in the figures, above what the soak sends.
             "ICAT_GATEWAY_RATE_LIMIT_REQUESTS": f"{int(options.rate * 4)}/second",
             "ICAT_GATEWAY_RATE_LIMIT_ADDRESS": f"{int(options.rate * 4)}/second",
+            # Every anonymous request comes from 127.0.0.1 here, one caller for the cost
+            # budget too: the default (1,000,000 a minute) is one client's, not a crowd's.
+            "ICAT_GATEWAY_RATE_LIMIT_COST": f"{int(options.rate * 4 * 60 * 2000)}/minute",
         }
         command = [
             sys.executable, "-m", "gateway.cli", "serve", "--no-demo", "--host", "127.0.0.1",
