@@ -1,6 +1,6 @@
 """The ASGI application: GraphQL at /graphql behind the request gate (``gateway.gate``;
-GraphiQL in development), /healthz, and in embedded demo mode the development OIDC
-issuer at /dev/oidc."""
+GraphiQL in development), /healthz, /readyz and /metrics (``gateway.ops``), and in
+embedded demo mode the development OIDC issuer at /dev/oidc."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Scope
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.auth.backend import AuthenticationMiddleware, RequestAuthenticator
 from gateway.auth.demo_issuer import ISSUER, DemoIssuer, new_signing_key
@@ -31,6 +31,10 @@ from gateway.catalogue.visibility import Access
 from gateway.gate import Gate, Hooks
 from gateway.graphiql.assets import STATIC_DIR, installed
 from gateway.graphiql.page import GraphiQLPage, ImmutableFiles
+from gateway.ops.gate_hooks import plug_in
+from gateway.ops.health import health_routes
+from gateway.ops.request_log import RequestLogMiddleware
+from gateway.ops.services import OpsServices
 from gateway.schema.build import create_schema as create_graphql_schema
 from gateway.settings import Settings
 
@@ -118,6 +122,10 @@ def create_app(
     # Reads need no transaction: in autocommit, a query is one round trip instead of
     # three (BEGIN, the query, the ROLLBACK when the connection goes back to the pool).
     reads = read_engine or engine.execution_options(isolation_level="AUTOCOMMIT")
+    # Rate limits, persisted queries, the access log and the metrics of every request.
+    ops = OpsServices.create(settings)
+    hooks = hooks or Hooks()
+    plug_in(hooks, ops)
     gate = Gate(
         create_graphql_schema(namespace=settings.federation_namespace),
         settings,
@@ -127,16 +135,6 @@ def create_app(
         access=lambda scope: access_of(scope, settings),
         hooks=hooks,
     )
-
-    async def healthz(_: Request) -> Response:
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception as error:  # a health check reports, it does not raise
-            return JSONResponse(
-                {"status": "unavailable", "database": type(error).__name__}, status_code=503
-            )
-        return JSONResponse({"status": "ok"})
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -148,6 +146,7 @@ def create_app(
             yield
         finally:
             await http.aclose()
+            await ops.aclose()
             if issuer_http is not None:
                 await issuer_http.aclose()
             if owns_engine:
@@ -164,7 +163,13 @@ def create_app(
         Route("/", welcome, methods=["GET"]),
         # Every method reaches the gate, which answers 405 with Allow in JSON itself.
         Route("/graphql", gate),
-        Route("/healthz", healthz, methods=["GET"]),
+        # Readiness checks the pools requests use: reads first, then mutations'.
+        *health_routes(
+            [("read", reads), ("write", engine)],
+            ops.redis,
+            settings.readiness_timeout,
+            ops.metrics,
+        ),
     ]
     if settings.graphiql and bundle is not None:
         routes.append(Mount(f"/static/{bundle.tag}", ImmutableFiles(directory=bundle.directory)))
@@ -174,8 +179,11 @@ def create_app(
     app.add_middleware(
         AuthenticationMiddleware, authenticator=RequestAuthenticator(oidc, icat, demo=demo)
     )
+    # The client's address as the configured proxies forwarded it (rate limits, logs);
+    # nobody else's X-Forwarded-For is believed.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=sorted(settings.trusted_proxies))
     if settings.cors_origins:
-        # Outermost: a preflight is answered before authentication.
+        # A preflight is answered before authentication.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=sorted(settings.cors_origins),
@@ -184,12 +192,17 @@ def create_app(
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )
+    if ops.metrics is not None:
+        ops.metrics.pools = [("read", reads), ("write", engine)]
+    # Outermost: a request id for everything below, the access log line and the metrics.
+    app.add_middleware(RequestLogMiddleware, metrics=ops.metrics)
     app.state.engine = engine
     app.state.read_engine = reads
     """The engine requests read through (/readyz must check it, not only the writer's)."""
     app.state.gate = gate
     app.state.settings = settings
     app.state.demo_issuer = issuer
+    app.state.ops = ops
     return app
 
 

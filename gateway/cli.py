@@ -1,4 +1,5 @@
-"""The `icat-gateway` command: serve, demo (seed), ingest, export-schema, indexes, settings."""
+"""The `icat-gateway` command: serve, demo (seed), ingest, export-schema, indexes, settings,
+register-operations."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ import asyncio
 import contextlib
 import importlib.metadata
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from gateway.ops.registration import Document
 
 logger = logging.getLogger("gateway.cli")
 
@@ -40,7 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
     serve.add_argument(
-        "--workers", type=int, default=1, help="uvicorn worker processes (1; see README: Speed)"
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WEB_CONCURRENCY") or 1),
+        help="uvicorn worker processes ($WEB_CONCURRENCY or 1; see README: Serving)",
     )
     serve.add_argument(
         "--no-demo", action="store_true", help="do not seed an empty embedded database"
@@ -79,6 +88,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "settings", parents=[common], help="print every setting as a Markdown table"
+    )
+    register = commands.add_parser(
+        "register-operations",
+        parents=[common],
+        help="register a frontend's operations for ICAT_GATEWAY_PERSISTED_QUERIES=registered",
+        description="Validate a frontend's operations against the schema and store them in "
+        "Redis (ICAT_GATEWAY_REDIS_URL), where every replica finds them.",
+    )
+    register.add_argument(
+        "sources",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help=".graphql files (or folders of them), or an Apollo or Relay persisted-query "
+        "manifest (.json)",
     )
     commands.add_parser(
         "migrate",
@@ -156,13 +180,52 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "serve":
         return _serve(settings, args)
+    if args.command == "register-operations":
+        return _register_operations(settings, args.sources)
     return 2
+
+
+def _register_operations(settings: Settings, sources: list[Path]) -> int:
+    from gateway.ops.registration import RegistrationError, check_documents, read_documents
+
+    if not settings.redis_url:
+        print(
+            "icat-gateway register-operations: set ICAT_GATEWAY_REDIS_URL (registered "
+            "operations are kept in Redis, shared by every replica)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        documents = read_documents(sources)
+        from gateway.schema.build import create_schema
+
+        check_documents(create_schema()._schema, documents)
+    except (RegistrationError, OSError) as error:
+        print(f"icat-gateway register-operations: {error}", file=sys.stderr)
+        return 1
+    count = asyncio.run(_store_operations(settings, documents))
+    print(f"registered {count} operations in {settings.redis_url.rsplit('@', 1)[-1]}")
+    return 0
+
+
+async def _store_operations(settings: Settings, documents: list[Document]) -> int:
+    from gateway.ops.persisted import registered_store
+    from gateway.ops.registration import register
+    from gateway.ops.shared_redis import connect_redis
+
+    client = connect_redis(settings)
+    assert client is not None
+    try:
+        return await register(registered_store(settings, client), documents)
+    finally:
+        await client.aclose()
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.app import demo_users
+    from gateway.ops.request_log import log_config
 
     if settings.embedded and not args.no_demo:
         from gateway.catalogue.demo import DemoSize, seed_if_empty
@@ -182,15 +245,51 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             "demo users (pick one in GraphiQL, or POST /dev/oidc/token?user=...): %s",
             ", ".join(demo_users()),
         )
+    metrics_dir = _metrics_directory() if settings.metrics and args.workers > 1 else None
     uvicorn.run(
         "gateway.asgi:app",
         host=args.host,
         port=args.port,
         workers=args.workers,
         log_level="info",
+        log_config=log_config(settings.log_format),
+        # The gateway writes its own access line (with the request id and the operation).
+        access_log=False,
+        # X-Forwarded-For is read by the gateway, from ICAT_GATEWAY_TRUSTED_PROXIES only
+        # (uvicorn's own default would trust any process on 127.0.0.1).
+        proxy_headers=False,
+        server_header=False,
+        # SIGTERM: stop accepting, let in-flight requests finish for this long, then close.
+        timeout_graceful_shutdown=settings.shutdown_timeout,
         env_file=None,
     )
+    if metrics_dir is not None:
+        import shutil
+
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _metrics_directory() -> Path | None:
+    """Where the workers keep their metrics (prometheus_client's multiprocess mode): the
+    configured PROMETHEUS_MULTIPROC_DIR, emptied, or a new temporary directory. Set before
+    the workers start, so that each of them counts into its own files there. Returns the
+    directory if it made one (removed when the server stops)."""
+    import tempfile
+
+    from gateway.ops.metrics import MULTIPROC_ENV
+
+    configured = os.environ.get(MULTIPROC_ENV)
+    if configured:
+        directory = Path(configured)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):  # a previous run's counts
+            stale.unlink()
+        return None
+    directory = Path(tempfile.mkdtemp(prefix="icat-gateway-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(directory)
+    logger.info("the workers' metrics are kept in %s", directory)
+    return directory
 
 
 @contextlib.contextmanager

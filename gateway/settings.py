@@ -25,6 +25,9 @@ DEFAULT_MAIN_PROPOSER_ROLES = (
 )
 
 
+PERSISTED_QUERY_MODES = ("automatic", "registered", "off")
+
+
 class SettingsError(ValueError):
     """Settings that contradict each other: the gateway refuses to start."""
 
@@ -192,6 +195,62 @@ class Settings:
     collaborator_role: str = "Collaborator"
     """Role given to a scientist granted access to a session."""
 
+    # Operations --------------------------------------------------------------------
+    redis_url: str | None = None
+    """Redis shared by every worker and replica (``redis://host:6379/0``): rate-limit
+    counters, automatic persisted queries and registered operations. Unset: each process
+    keeps its own in memory (one process only: limits and persisted queries are then not
+    shared)."""
+
+    redis_key_prefix: str = "icat-gateway:"
+    """Put before every key the gateway writes to Redis (several gateways may share one)."""
+
+    persisted_queries: str = "automatic"
+    """``automatic``: Apollo's automatic persisted queries (a query sent once by its
+    SHA-256 hash is remembered for the next requests); ``registered``: an allow-list, only
+    operations registered with ``icat-gateway register-operations`` run (needs
+    ``redis_url``); ``off``."""
+
+    persisted_query_cache_bytes: int = 16 * 1024 * 1024
+    """Bytes of query text the in-process store of automatic persisted queries keeps (least
+    recently used first out) when no Redis is configured."""
+
+    persisted_query_ttl: int = 7 * 24 * 3600
+    """Seconds an automatic persisted query stays in Redis after its last registration."""
+
+    rate_limit_requests: str = "50/second;1000/minute"
+    """Requests each caller may make (limits' notation, ``;`` between windows): per user
+    name when signed in, per client address when anonymous. Empty: no request limit."""
+
+    rate_limit_address: str = "100/second;3000/minute"
+    """Requests each client address may make, signed in or not (a whole institute behind
+    one NAT shares it). Empty: no address limit."""
+
+    rate_limit_cost: str = "1000000/minute"
+    """Query cost (the gate's estimate of the rows a query can ask for) each caller may
+    spend, per user name or, anonymous, per client address. Empty: no cost limit."""
+
+    trusted_proxies: frozenset[str] = field(default_factory=frozenset)
+    """Addresses or networks (``10.0.0.0/8``) of reverse proxies whose ``X-Forwarded-For``
+    names the client; anyone else's forwarded headers are ignored."""
+
+    metrics: bool = True
+    """Serve Prometheus metrics at GET /metrics (keep it off the public network)."""
+
+    metrics_operation_names: int = 200
+    """Distinct operation names a worker labels its metrics with; later names (and
+    anonymous operations) are counted as ``other`` (``anonymous``)."""
+
+    log_format: str = "json"
+    """``json``: one JSON object per log line with the request id (for a log shipper);
+    ``text``: plain lines for a terminal."""
+
+    shutdown_timeout: int = 30
+    """Seconds a stopping worker waits for in-flight requests before it closes them."""
+
+    readiness_timeout: float = 2.0
+    """Seconds /readyz waits for a database connection (a starved pool is not ready)."""
+
     def __post_init__(self) -> None:
         if self.demo_login and not self.embedded:
             raise SettingsError(
@@ -212,6 +271,18 @@ class Settings:
             # The compiled renderer writes the schema's type names into its SQL: it knows
             # only the unprefixed ones.
             object.__setattr__(self, "compiled_sql", False)
+        if self.persisted_queries not in PERSISTED_QUERY_MODES:
+            raise SettingsError(
+                f"ICAT_GATEWAY_PERSISTED_QUERIES is {self.persisted_queries!r}: "
+                f"use one of {', '.join(PERSISTED_QUERY_MODES)}"
+            )
+        if self.persisted_queries == "registered" and not self.redis_url:
+            raise SettingsError(
+                "ICAT_GATEWAY_PERSISTED_QUERIES=registered needs ICAT_GATEWAY_REDIS_URL: "
+                "registered operations are shared by every replica through Redis"
+            )
+        if self.log_format not in ("json", "text"):
+            raise SettingsError(f"ICAT_GATEWAY_LOG_FORMAT is {self.log_format!r}: use json or text")
         if self.gateway_schema is not None and self.dialect == "sqlite":
             raise SettingsError(
                 "ICAT_GATEWAY_GATEWAY_SCHEMA is for PostgreSQL and MariaDB: on SQLite the "

@@ -196,3 +196,57 @@ async def reset(settings: Settings) -> None:
         await drop_schema(engine)
     finally:
         await engine.dispose()
+
+
+REDIS_URL = os.environ.get("ICAT_GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@dataclass(frozen=True)
+class RedisScratch:
+    """A Redis database and a key prefix of one test's own (its keys are deleted after)."""
+
+    url: str
+    prefix: str
+
+
+def _redis_problem(url: str) -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except (redis.RedisError, OSError) as error:
+        return f"{type(error).__name__}: {error}"[:200]
+    return None
+
+
+@contextlib.contextmanager
+def redis_prefix() -> Iterator[RedisScratch]:
+    """A fresh key prefix in Redis at ICAT_GATEWAY_TEST_REDIS_URL, its keys deleted after;
+    skipped (failed in CI) when no Redis answers."""
+    import uuid
+
+    import redis
+
+    if REDIS_URL == "off":
+        pytest.skip("redis: switched off")
+    problem = _redis_problem(REDIS_URL)
+    if problem is not None:
+        if REQUIRE_ALL:
+            pytest.fail(f"redis unreachable at {REDIS_URL}: {problem}")
+        pytest.skip(f"redis unreachable at {REDIS_URL}: {problem}")
+    scratch = RedisScratch(REDIS_URL, f"icat-gateway-test-{uuid.uuid4().hex[:12]}:")
+    try:
+        yield scratch
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=scratch.prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.fixture
+def redis_scratch() -> Iterator[RedisScratch]:
+    """A Redis key prefix of the test's own (see ``redis_prefix``)."""
+    with redis_prefix() as scratch:
+        yield scratch

@@ -1,14 +1,23 @@
-"""A real uvicorn server running the gateway on 127.0.0.1, in a background thread."""
+"""A real uvicorn server running the gateway on 127.0.0.1: in a background thread of the
+test process (``GatewayServer``), or as ``icat-gateway serve`` in processes of its own
+(``GatewayProcess``: workers, replicas, signals)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+import httpx
 import uvicorn
 
 from gateway.app import create_app
@@ -35,6 +44,7 @@ class GatewayServer:
             port=self.port,
             log_level="warning",
             lifespan="on",
+            proxy_headers=False,  # as `icat-gateway serve`: the app reads trusted proxies'
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="gateway", daemon=True)
@@ -59,3 +69,72 @@ class GatewayServer:
     ) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+
+class GatewayProcess:
+    """``icat-gateway serve`` in a process of its own (with its workers), configured by
+    ``ICAT_GATEWAY_*`` variables as a deployment is; its log goes to ``log``."""
+
+    def __init__(self, environment: Mapping[str, str], log: Path, *, workers: int = 1) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("ICAT_GATEWAY_") and k != "PROMETHEUS_MULTIPROC_DIR"
+        }
+        self.environment = {"ICAT_GATEWAY_GRAPHIQL": "false", **inherited, **environment}
+        self.command = [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "serve",
+            "--no-demo",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+        ]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Self:
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(
+                self.command, env=self.environment, stdout=output, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the gateway exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.base_url + "/readyz", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the gateway did not start: {self.log.read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, as an orchestrator stops a container; the exit status."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

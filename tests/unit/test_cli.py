@@ -88,6 +88,51 @@ def test_a_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "0/10" in terminal.getvalue() and "sessions" in terminal.getvalue()
 
 
+def test_serve_runs_uvicorn_as_a_deployment_wants(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several workers: a metrics directory they share, made before they start and removed
+    after; forwarded headers left to the gateway; a graceful shutdown timeout; JSON logs."""
+    import os
+
+    import uvicorn
+
+    seen: dict[str, object] = {}
+
+    def run(app: str, **options: object) -> None:
+        seen.update(options, directory=os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        assert Path(str(seen["directory"])).is_dir()
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setenv("ICAT_GATEWAY_SHUTDOWN_TIMEOUT", "7")
+    assert cli.main(["serve", "--no-demo", "--workers", "3"]) == 0
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    assert seen["workers"] == 3 and seen["proxy_headers"] is False
+    assert seen["timeout_graceful_shutdown"] == 7 and seen["access_log"] is False
+    config: dict[str, object] = seen["log_config"]  # type: ignore[assignment]
+    assert "JsonFormatter" in str(config["formatters"])
+    assert not Path(str(seen["directory"])).exists()
+
+
+def test_a_configured_metrics_directory_is_emptied(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    stale = tmp_path / "counter_123.db"
+    stale.write_bytes(b"old counts")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    assert cli._metrics_directory() is None
+    assert not stale.exists() and tmp_path.is_dir()
+
+
+def test_register_operations_needs_redis(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ICAT_GATEWAY_REDIS_URL", raising=False)
+    operations = tmp_path / "me.graphql"
+    operations.write_text("{ me { userName } }")
+    assert cli.main(["register-operations", str(operations)]) == 2
+    assert "ICAT_GATEWAY_REDIS_URL" in capsys.readouterr().err
+
+
 async def test_migrate_says_where_the_gateway_tables_were_and_are(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

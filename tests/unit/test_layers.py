@@ -24,9 +24,12 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "resolvers": ("schema", "usecases", "gate"),
     "usecases": ("schema", "compiled", "resolvers", "gate"),
     "schema": ("gate",),
+    # operations plug into the gate's hooks (gate_hooks.py) and know nothing of the rest
+    "ops": ("schema", "compiled", "resolvers", "usecases", "catalogue", "auth"),
 }
 """For each package of ``gateway``, the packages it must not import. The request gate
-(``gate``) is the HTTP entrypoint's: only ``app`` uses it."""
+(``gate``) is the HTTP entrypoint's: only ``app`` uses it, and ``ops`` plugs into its
+hooks."""
 
 # The policy's SQL form lives beside the catalogue it filters and imports the pure policy
 # (``catalogue -> auth.policy``); the policy itself imports nothing of the gateway's.
