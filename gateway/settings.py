@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from gateway.auth.policy import AccessRules
+
 PREFIX = "ICAT_GATEWAY_"
 
 DEFAULT_MAIN_PROPOSER_ROLES = (
@@ -121,7 +123,17 @@ class Settings:
     """INVESTIGATIONUSER.ROLE values (case-insensitive) that make the main proposer."""
 
     collaborator_role: str = "Collaborator"
-    """Role given to a scientist granted access to a session."""
+    """Role given to a scientist granted access to a session; only rows with this role
+    (case-insensitive) can be revoked: the others come from the proposal itself."""
+
+    local_contact_roles: frozenset[str] = field(
+        default_factory=lambda: frozenset({"local contact"})
+    )
+    """INVESTIGATIONUSER.ROLE values (case-insensitive) that make a session's local contact."""
+
+    local_contacts_grant: bool = False
+    """Whether a session's local contact may grant and revoke access and answer access
+    requests, as its main proposer and staff may (some facilities let them)."""
 
     def __post_init__(self) -> None:
         if self.demo_login and not self.embedded:
@@ -142,6 +154,10 @@ class Settings:
         # ICAT roles are free text: compare them case-insensitively.
         normalised = frozenset(role.strip().lower() for role in self.main_proposer_roles)
         object.__setattr__(self, "main_proposer_roles", normalised)
+        contacts = frozenset(role.strip().lower() for role in self.local_contact_roles)
+        object.__setattr__(self, "local_contact_roles", contacts)
+        if not self.collaborator_role.strip():
+            raise SettingsError("ICAT_GATEWAY_COLLABORATOR_ROLE must not be blank")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -162,6 +178,16 @@ class Settings:
         if self.demo_login is None:
             return self.embedded and not self.production
         return self.demo_login
+
+    @property
+    def access_rules(self) -> AccessRules:
+        """Who manages a session's access, as the policy needs it."""
+        return AccessRules(
+            main_proposer_roles=self.main_proposer_roles,
+            collaborator_role=self.collaborator_role,
+            local_contact_roles=self.local_contact_roles,
+            local_contacts_grant=self.local_contacts_grant,
+        )
 
     @property
     def dialect(self) -> str:
