@@ -70,7 +70,7 @@ def bare_orcid(value: str) -> str:
 async def find_person(connection: AsyncConnection, reference: PersonReference) -> Person:
     """The one catalogue user the reference names: UNKNOWN_USER if none, AMBIGUOUS_USER if
     several share the ORCID iD or e-mail address (a user name is unique in ICAT)."""
-    statement = select(User.id, User.name)
+    statement = select(User.id.label("id"), User.name.label("name"))
     if reference.user_name is not None:
         statement = statement.where(same_name(User.name, reference.user_name.strip()))
         what = f"user name {reference.user_name.strip()}"
@@ -101,7 +101,9 @@ async def roles_held(
 ) -> list[tuple[int, str]]:
     """The person's team rows (id, role) in the session; with ``lock``, read as they are
     committed and locked until the transaction ends (``SELECT ... FOR UPDATE``)."""
-    statement = select(InvestigationUser.id, InvestigationUser.role).where(
+    statement = select(
+        InvestigationUser.id.label("id"), InvestigationUser.role.label("role")
+    ).where(
         InvestigationUser.investigation_id == investigation_id,
         InvestigationUser.user_id == user_id,
     )

@@ -148,7 +148,9 @@ async def decide_access_request(
     async with engine.begin() as connection:
         found = (
             await connection.execute(
-                select(AccessRequest.investigation_id).where(AccessRequest.id == request_id)
+                select(AccessRequest.investigation_id.label("investigation_id")).where(
+                    AccessRequest.id == request_id
+                )
             )
         ).first()
         if found is None:
@@ -199,7 +201,9 @@ async def cancel_access_request(
     async with engine.begin() as connection:
         row = (
             await connection.execute(
-                select(AccessRequest.requester).where(AccessRequest.id == request_id)
+                select(AccessRequest.requester.label("requester")).where(
+                    AccessRequest.id == request_id
+                )
             )
         ).first()
         if row is None:

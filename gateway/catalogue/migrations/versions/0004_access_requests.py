@@ -3,6 +3,9 @@
 Revision ID: 0004_access_requests
 Revises: 0001_gateway_base
 Create Date: 2026-12-01
+
+Tables the models already made (``create_all`` in an older test set-up) are adopted as
+they are, as in 0001.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from gateway.catalogue.migrate import own_schema
+from gateway.catalogue.migrate import own_schema, table_exists
 
 revision = "0004_access_requests"
 down_revision = "0001_gateway_base"
@@ -22,6 +25,13 @@ _ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 def upgrade() -> None:
     schema = own_schema()
+    if not table_exists("GATEWAY_ACCESS_REQUEST"):
+        _create_requests(schema)
+    if not table_exists("GATEWAY_ACCESS_EVENT"):
+        _create_events(schema)
+
+
+def _create_requests(schema: str | None) -> None:
     op.create_table(
         "GATEWAY_ACCESS_REQUEST",
         sa.Column("ID", _ID, primary_key=True, autoincrement=True),
@@ -46,6 +56,9 @@ def upgrade() -> None:
         ["INVESTIGATION_ID", "PENDING"],
         schema=schema,
     )
+
+
+def _create_events(schema: str | None) -> None:
     op.create_table(
         "GATEWAY_ACCESS_EVENT",
         sa.Column("ID", _ID, primary_key=True, autoincrement=True),
