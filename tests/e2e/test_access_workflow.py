@@ -101,7 +101,7 @@ def embargoed_session_of_pi(staff: Caller) -> str:
         """{ investigations(first: 1000) { nodes { id isReleased releaseDate startDate
              instruments { name } team { user { name } } } } }"""
     )["investigations"]["nodes"]
-    return next(
+    found: str = next(
         s["id"]
         for s in sessions
         if not s["isReleased"]
@@ -111,6 +111,7 @@ def embargoed_session_of_pi(staff: Caller) -> str:
         and {"esrf/pi1", "esrf/member1"} <= {m["user"]["name"] for m in s["team"]}
         and "esrf/outsider1" not in {m["user"]["name"] for m in s["team"]}
     )
+    return found
 
 
 class Reads:
