@@ -9,7 +9,6 @@ per (user, session, role), the unique key ``UNQ_INVESTIGATIONUSER_0``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,12 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth.policy import AccessRules, is_collaborator_role
 from gateway.catalogue.models import InvestigationUser, User
+from gateway.catalogue.orcid import normalise_orcid, orcid_variants
 from gateway.catalogue.sequence import allocate_ids
 from gateway.catalogue.sql_text import same_name
 from gateway.errors import AmbiguousUser, BadUserInput, UnknownUser
-
-_ORCID = re.compile(r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$")
-_ORCID_PREFIXES = ("https://orcid.org/", "http://orcid.org/", "orcid.org/")
 
 
 @dataclass(frozen=True)
@@ -55,18 +52,6 @@ class Person:
     user_name: str
 
 
-def bare_orcid(value: str) -> str:
-    """An ORCID iD without its URL (``0000-0002-1825-0097``); BAD_USER_INPUT if malformed."""
-    bare = value.strip()
-    for prefix in _ORCID_PREFIXES:
-        if bare.lower().startswith(prefix):
-            bare = bare[len(prefix) :]
-    bare = bare.upper()
-    if not _ORCID.match(bare):
-        raise BadUserInput(f"`{value}` is not an ORCID iD (0000-0000-0000-0000).", argument="orcid")
-    return bare
-
-
 async def find_person(connection: AsyncConnection, reference: PersonReference) -> Person:
     """The one catalogue user the reference names: UNKNOWN_USER if none, AMBIGUOUS_USER if
     several share the ORCID iD or e-mail address (a user name is unique in ICAT)."""
@@ -75,10 +60,8 @@ async def find_person(connection: AsyncConnection, reference: PersonReference) -
         statement = statement.where(same_name(User.name, reference.user_name.strip()))
         what = f"user name {reference.user_name.strip()}"
     elif reference.orcid is not None:
-        bare = bare_orcid(reference.orcid)
-        statement = statement.where(
-            User.orcid_id.in_([bare, *(prefix + bare for prefix in _ORCID_PREFIXES)])
-        )
+        bare = normalise_orcid(reference.orcid)
+        statement = statement.where(User.orcid_id.in_(orcid_variants([bare])))
         what = f"ORCID iD {bare}"
     else:
         email = (reference.email or "").strip().lower()

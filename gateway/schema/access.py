@@ -115,8 +115,8 @@ class AccessEvent(Declared):
 
 
 @strawberry.input(
-    one_of=True,
-    description="A person, named by exactly one of their ICAT user name, ORCID iD or e-mail.",
+    description="A person, named by exactly one of their ICAT user name, ORCID iD or e-mail "
+    "(BAD_USER_INPUT otherwise). Not @oneOf: federation's composers do not carry it."
 )
 class PersonInput:
     user_name: str | None = strawberry.field(
