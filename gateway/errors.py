@@ -64,3 +64,58 @@ class UpstreamUnavailable(GatewayError):
     def reason(self) -> str:
         """Short and safe to show (never a token or a session id)."""
         return self.message
+
+
+# Refusals of the access workflow (grants, revocations, requests): each has a code of its
+# own, so a client can tell the person what to do without parsing the message.
+
+
+class UnknownUser(NotFound):
+    """No catalogue user matches the user name, ORCID iD or e-mail address given."""
+
+    code = "UNKNOWN_USER"
+
+
+class AmbiguousUser(Conflict):
+    """Several catalogue users share the ORCID iD or e-mail address given: name the person
+    by ICAT user name instead."""
+
+    code = "AMBIGUOUS_USER"
+
+
+class ProposalMember(Conflict):
+    """The person is on the session's team from the proposal itself (a proposer, a
+    participant, the local contact): only collaborators granted later can be revoked."""
+
+    code = "PROPOSAL_MEMBER"
+
+
+class AlreadyHasAccess(Conflict):
+    """The caller already reads the session's data: there is nothing to ask for."""
+
+    code = "ALREADY_HAS_ACCESS"
+
+
+class RequestPending(Conflict):
+    """The caller already has a pending access request for this session."""
+
+    code = "REQUEST_PENDING"
+
+
+class RequestClosed(Conflict):
+    """The access request was already approved, declined or cancelled."""
+
+    code = "REQUEST_CLOSED"
+
+
+class NotDecider(Forbidden):
+    """The caller may not decide this access request: it is for a session whose access
+    they do not manage (the main proposer's and staff's, or their own request)."""
+
+    code = "NOT_DECIDER"
+
+
+class NotRequester(Forbidden):
+    """Only the person who asked may cancel an access request."""
+
+    code = "NOT_REQUESTER"

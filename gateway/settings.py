@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from gateway.auth.policy import AccessRules
+
 PREFIX = "ICAT_GATEWAY_"
 
 NAMESPACE = re.compile(r"[a-z][a-z0-9]{0,15}")
@@ -193,7 +195,17 @@ class Settings:
     """INVESTIGATIONUSER.ROLE values (case-insensitive) that make the main proposer."""
 
     collaborator_role: str = "Collaborator"
-    """Role given to a scientist granted access to a session."""
+    """Role given to a scientist granted access to a session; only rows with this role
+    (case-insensitive) can be revoked: the others come from the proposal itself."""
+
+    local_contact_roles: frozenset[str] = field(
+        default_factory=lambda: frozenset({"local contact"})
+    )
+    """INVESTIGATIONUSER.ROLE values (case-insensitive) that make a session's local contact."""
+
+    local_contacts_grant: bool = False
+    """Whether a session's local contact may grant and revoke access and answer access
+    requests, as its main proposer and staff may (some facilities let them)."""
 
     # Operations --------------------------------------------------------------------
     redis_url: str | None = None
@@ -291,6 +303,10 @@ class Settings:
         # ICAT roles are free text: compare them case-insensitively.
         normalised = frozenset(role.strip().lower() for role in self.main_proposer_roles)
         object.__setattr__(self, "main_proposer_roles", normalised)
+        contacts = frozenset(role.strip().lower() for role in self.local_contact_roles)
+        object.__setattr__(self, "local_contact_roles", contacts)
+        if not self.collaborator_role.strip():
+            raise SettingsError("ICAT_GATEWAY_COLLABORATOR_ROLE must not be blank")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -321,6 +337,16 @@ class Settings:
         if self.field_suggestions is None:
             return not self.production
         return self.field_suggestions
+
+    @property
+    def access_rules(self) -> AccessRules:
+        """Who manages a session's access, as the policy needs it."""
+        return AccessRules(
+            main_proposer_roles=self.main_proposer_roles,
+            collaborator_role=self.collaborator_role,
+            local_contact_roles=self.local_contact_roles,
+            local_contacts_grant=self.local_contacts_grant,
+        )
 
     @property
     def dialect(self) -> str:

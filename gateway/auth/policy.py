@@ -37,6 +37,7 @@ class Role(enum.Enum):
     AUTHENTICATED = "authenticated"
     TEAM_MEMBER = "team member"
     MAIN_PROPOSER = "main proposer"
+    LOCAL_CONTACT = "local contact"
     BEAMLINE_SCIENTIST = "beamline scientist"
     STAFF = "staff"
 
@@ -79,7 +80,32 @@ def is_main_proposer_role(role: str, main_proposer_roles: Set[str]) -> bool:
     return role.strip().lower() in main_proposer_roles
 
 
-def roles_of(caller: Caller, facts: InvestigationFacts, main_proposer_roles: Set[str]) -> set[Role]:
+@dataclass(frozen=True)
+class AccessRules:
+    """Who manages a session's access, in the facility's words (``Settings.access_rules``)."""
+
+    main_proposer_roles: Set[str]
+    """INVESTIGATIONUSER.ROLE values of the main proposer (lower case)."""
+    collaborator_role: str = "Collaborator"
+    """The role a grant gives; the only one a revocation removes."""
+    local_contact_roles: Set[str] = frozenset()
+    """INVESTIGATIONUSER.ROLE values of the local contact (lower case)."""
+    local_contacts_grant: bool = False
+    """Whether local contacts manage access as the main proposer does."""
+
+
+def is_collaborator_role(role: str, rules: AccessRules) -> bool:
+    """A role given by a grant (revocable), as opposed to one from the proposal itself."""
+    return role.strip().lower() == rules.collaborator_role.strip().lower()
+
+
+def roles_of(
+    caller: Caller,
+    facts: InvestigationFacts,
+    main_proposer_roles: Set[str],
+    *,
+    local_contact_roles: Set[str] = frozenset(),
+) -> set[Role]:
     """Every role the caller holds for this session."""
     if caller.user_name is None:
         return {Role.ANONYMOUS}
@@ -89,6 +115,8 @@ def roles_of(caller: Caller, facts: InvestigationFacts, main_proposer_roles: Set
         roles.add(Role.TEAM_MEMBER)
         if any(is_main_proposer_role(role, main_proposer_roles) for role in held):
             roles.add(Role.MAIN_PROPOSER)
+        if any(role.strip().lower() in local_contact_roles for role in held):
+            roles.add(Role.LOCAL_CONTACT)
     if caller.user_name in facts.beamline_scientists:
         roles.add(Role.BEAMLINE_SCIENTIST)
     if caller.is_staff:
@@ -143,10 +171,46 @@ def can_read_data_publication(roles: Iterable[Role], *, published: bool) -> bool
     return published or can_mint_doi(roles)
 
 
-def can_grant_access(roles: Iterable[Role]) -> bool:
-    """Only the main proposer (or staff) may add a collaborator to a session."""
+def roles_under(caller: Caller, facts: InvestigationFacts, rules: AccessRules) -> set[Role]:
+    """``roles_of`` with the roles that access rules name (the local contact's too)."""
+    return roles_of(
+        caller, facts, rules.main_proposer_roles, local_contact_roles=rules.local_contact_roles
+    )
+
+
+def can_grant_access(roles: Iterable[Role], *, local_contacts_grant: bool = False) -> bool:
+    """Only the main proposer (or staff) may add a collaborator to a session, and the
+    local contact where the facility lets them. The same people revoke collaborators and
+    answer access requests."""
     held = set(roles)
+    if local_contacts_grant and Role.LOCAL_CONTACT in held:
+        return True
     return Role.MAIN_PROPOSER in held or Role.STAFF in held
+
+
+def manages_access(caller: Caller, facts: InvestigationFacts, rules: AccessRules) -> bool:
+    """Whether the caller grants, revokes and answers requests for this session."""
+    return can_grant_access(
+        roles_under(caller, facts, rules), local_contacts_grant=rules.local_contacts_grant
+    )
+
+
+def can_request_access(roles: Iterable[Role], *, released: bool) -> bool:
+    """Any signed-in user who cannot yet read the session's data may ask for access."""
+    held = set(roles)
+    if Role.ANONYMOUS in held:
+        return False
+    return not can_read(FieldClass.DATA, held, released=released)
+
+
+def can_see_access_request(caller: Caller, requester: str, *, manages: bool) -> bool:
+    """An access request is seen by the person who asked, by those who manage the
+    session's access, and by staff."""
+    return (
+        caller.is_staff
+        or manages
+        or (caller.user_name is not None and caller.user_name == requester)
+    )
 
 
 def can_mint_doi(roles: Iterable[Role]) -> bool:

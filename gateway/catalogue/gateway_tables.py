@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 OWN_SCHEMA = "icat_gateway_own"
@@ -60,3 +70,70 @@ class StoredSecret(GatewayBase):
     name: Mapped[str] = mapped_column("NAME", String(64), primary_key=True)
     value: Mapped[str] = mapped_column("VALUE", Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)
+
+
+class AccessRequest(GatewayBase):
+    """A signed-in user's request to read a session's data, and its answer.
+
+    ``PENDING`` is 1 while the request waits for an answer and NULL afterwards: the unique
+    key over (requester id, session, PENDING) allows one pending request per person and
+    session and any number of closed ones, because every database the gateway runs on
+    (SQLite, PostgreSQL, MariaDB) treats NULLs as distinct in a unique index.
+    """
+
+    __tablename__ = "GATEWAY_ACCESS_REQUEST"
+
+    id: Mapped[int] = mapped_column(
+        "ID", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    investigation_id: Mapped[int] = mapped_column("INVESTIGATION_ID", BigInteger, nullable=False)
+    requester: Mapped[str] = mapped_column("REQUESTER", String(255), nullable=False)
+    """The requester's ICAT user name."""
+    requester_id: Mapped[int] = mapped_column("REQUESTER_ID", BigInteger, nullable=False)
+    """Their USER_.ID (whom approval grants access)."""
+    message: Mapped[str | None] = mapped_column("MESSAGE", String(2000))
+    state: Mapped[str] = mapped_column("STATE", String(16), nullable=False)
+    """pending, approved, declined or cancelled."""
+    pending: Mapped[int | None] = mapped_column("PENDING", SmallInteger)
+    created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)
+    decided_by: Mapped[str | None] = mapped_column("DECIDED_BY", String(255))
+    """Who approved or declined it (the requester, for a cancellation)."""
+    decided_at: Mapped[datetime | None] = mapped_column("DECIDED_AT", DateTime)
+    reply: Mapped[str | None] = mapped_column("REPLY", String(2000))
+
+    __table_args__ = (
+        UniqueConstraint(
+            "REQUESTER_ID", "INVESTIGATION_ID", "PENDING", name="GATEWAY_AR_ONE_PENDING"
+        ),
+        Index("GATEWAY_AR_INVESTIGATION", "INVESTIGATION_ID", "PENDING"),
+    )
+
+
+class AccessEvent(GatewayBase):
+    """The audit trail of access: every grant, revocation, request and decision, with who
+    did it, to whom, on which session, when and why; written in the transaction of the
+    change it records."""
+
+    __tablename__ = "GATEWAY_ACCESS_EVENT"
+
+    id: Mapped[int] = mapped_column(
+        "ID", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime] = mapped_column("AT", DateTime, nullable=False)
+    action: Mapped[str] = mapped_column("ACTION", String(16), nullable=False)
+    """grant, revoke, request, approve, decline or cancel."""
+    actor: Mapped[str] = mapped_column("ACTOR", String(255), nullable=False)
+    subject: Mapped[str] = mapped_column("SUBJECT", String(255), nullable=False)
+    """The person whose access it is about (grantee, requester)."""
+    investigation_id: Mapped[int] = mapped_column("INVESTIGATION_ID", BigInteger, nullable=False)
+    request_id: Mapped[int | None] = mapped_column("REQUEST_ID", BigInteger)
+    role: Mapped[str | None] = mapped_column("ROLE", String(255))
+    """The INVESTIGATIONUSER role granted or revoked."""
+    reason: Mapped[str | None] = mapped_column("REASON", String(2000))
+    """The request's message, a decision's reply, or why a grant or revocation was made."""
+
+    __table_args__ = (
+        Index("GATEWAY_AE_INVESTIGATION", "INVESTIGATION_ID", "ID"),
+        Index("GATEWAY_AE_SUBJECT", "SUBJECT", "ID"),
+        Index("GATEWAY_AE_ACTOR", "ACTOR", "ID"),
+    )

@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
-from gateway.auth.policy import Caller
+from gateway.auth.policy import AccessRules, Caller
+from gateway.catalogue.gateway_tables import AccessRequest
 from gateway.catalogue.models import (
     DataCollectionDatafile,
     DataCollectionDataset,
@@ -95,6 +96,30 @@ def is_main_proposer(role_column: Any, main_proposer_roles: Set[str]) -> ColumnE
         return false()
     normalised = exact_text(func.lower(stripped(role_column)))
     return func.coalesce(normalised.in_(roles), false())
+
+
+def managed_investigation_ids(user_name: str, rules: AccessRules) -> Any:
+    """The sessions whose access a user manages (``policy.manages_access`` without staff,
+    which manage every session): those they are the main proposer of, and, where the
+    facility lets local contacts grant, those they are the local contact of."""
+    manager = is_main_proposer(InvestigationUser.role, rules.main_proposer_roles)
+    if rules.local_contacts_grant:
+        manager = or_(manager, is_main_proposer(InvestigationUser.role, rules.local_contact_roles))
+    return team_investigation_ids(user_name).where(manager)
+
+
+def access_request_visible(access: Access, rules: AccessRules) -> ColumnElement[bool]:
+    """``policy.can_see_access_request`` in SQL: staff, the requester, and those who manage
+    the session's access see an access request."""
+    if access.is_staff:
+        return true()
+    name = access.caller.user_name
+    if name is None:
+        return false()
+    return or_(
+        same_name(AccessRequest.requester, name),
+        AccessRequest.investigation_id.in_(managed_investigation_ids(name, rules)),
+    )
 
 
 def personal_visible(access: Access, owner_name_column: Any) -> ColumnElement[bool]:

@@ -66,6 +66,9 @@ INVESTIGATION = ObjectFields(
         Resolved("datasets", "The session's datasets the caller may see: all of them once "
                  "the session is released or to its team; before that, to others, only "
                  "those a published DOI has made public.", DATA, filtered=True),
+        Resolved("accessRequests", "Requests to read this session's data, newest first: "
+                 "all of them to those who manage its access (the main proposer, staff), "
+                 "the caller's own to anyone else.", compiled=False),
     ),
     compiled=True,
 )  # fmt: skip
@@ -315,6 +318,51 @@ RELATED_ITEM = ObjectFields(
     rows=Rows.FILTERED,
 )  # fmt: skip
 
+ACCESS_REQUEST = ObjectFields(
+    "AccessRequest",
+    "A signed-in user's request to read a session's data, and its answer. Seen by the "
+    "requester, by those who manage the session's access and by staff.",
+    (
+        Scalar("id", "id", Format.GLOBAL_ID, "Global, opaque id of the request.",
+               nullable=False),
+        Resolved("state", "Pending, approved, declined or cancelled."),
+        Scalar("message", "message", Format.TEXT, "What the requester wrote."),
+        Scalar("reply", "reply", Format.TEXT, "The answer given with the decision."),
+        Scalar("createdAt", "created_at", Format.DATETIME, "When it was asked (UTC).",
+               nullable=False),
+        Scalar("decidedAt", "decided_at", Format.DATETIME,
+               "When it was approved, declined or cancelled (UTC); null while pending."),
+        Scalar("decidedBy", "decided_by", Format.TEXT,
+               "The ICAT user name of who approved or declined it (the requester, for a "
+               "cancellation); null while pending."),
+        Resolved("requester", "Who asked."),
+        Resolved("investigation", "The session asked for."),
+    ),
+    rows=Rows.RESTRICTED,
+)  # fmt: skip
+
+ACCESS_EVENT = ObjectFields(
+    "AccessEvent",
+    "One entry of the audit trail of access: a grant, a revocation, a request or a "
+    "decision. Staff only.",
+    (
+        Scalar("id", "id", Format.GLOBAL_ID, "Global, opaque id of the entry.", nullable=False),
+        Scalar("at", "at", Format.DATETIME, "When (UTC).", nullable=False),
+        Resolved("action", "What happened."),
+        Scalar("actor", "actor", Format.TEXT, "The ICAT user name of who did it.",
+               nullable=False),
+        Scalar("subject", "subject", Format.TEXT,
+               "The ICAT user name of whose access it is about (grantee, requester).",
+               nullable=False),
+        Scalar("role", "role", Format.TEXT, "The team role granted or revoked."),
+        Scalar("reason", "reason", Format.TEXT,
+               "Why: the request's message, a decision's reply, or a grant's reason."),
+        Resolved("requestId", "The access request it belongs to, if any."),
+        Resolved("investigation", "The session."),
+    ),
+    rows=Rows.RESTRICTED,
+)  # fmt: skip
+
 TYPES: Mapping[str, ObjectFields] = {
     declared.type_name: declared
     for declared in (
@@ -333,12 +381,24 @@ TYPES: Mapping[str, ObjectFields] = {
         DATA_PUBLICATION,
         CONTRIBUTOR,
         RELATED_ITEM,
+        ACCESS_REQUEST,
+        ACCESS_EVENT,
     )
 }
 """Every catalogue type by GraphQL name."""
 
 RESOLVED_ONLY_THE_STANDARD_WAY = frozenset(
-    {"Query", "Mutation", "Me", "PageInfo", "GrantAccessPayload", "ChangeReleaseDatePayload"}
+    {
+        "Query",
+        "Mutation",
+        "Me",
+        "PageInfo",
+        "GrantAccessPayload",
+        "AccessGrant",
+        "RevokeAccessPayload",
+        "AccessRequestPayload",
+        "ChangeReleaseDatePayload",
+    }
 )
 """Object types that hold no catalogue columns of their own (the roots, the caller, the
 mutations' payloads): resolved by hand, never compiled. Relay connections and edges

@@ -57,6 +57,10 @@ class Rows(enum.Enum):
     FILTERED = "filtered"
     """Rows are DATA as a whole: every statement that reads them filters by the caller's
     visibility (``gateway.catalogue.visibility``), so a row that is read may be shown."""
+    RESTRICTED = "restricted"
+    """Rows the gateway keeps about people's access (requests, the audit trail): every
+    statement that reads them keeps only those the caller is a party to (the rule is in
+    ``gateway.catalogue.visibility``); their fields carry no class of their own."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,10 @@ class ObjectFields:
         if len(names) != len(set(names)):
             raise ValueError(f"{self.type_name}: a field declared twice")
         for field in self.fields:
+            if self.rows is Rows.RESTRICTED and field.field_class is not FieldClass.LANDING:
+                raise ValueError(
+                    f"{self.type_name}.{field.name}: restricted rows are guarded whole"
+                )
             if self.rows is Rows.FILTERED and field.field_class is not FieldClass.DATA:
                 # A row that only its readers ever see has no public part.
                 raise ValueError(f"{self.type_name}.{field.name}: rows are DATA as a whole")
@@ -144,7 +152,7 @@ class ObjectFields:
         """Whether the field is refused (null, FORBIDDEN) to a caller its class excludes,
         row by row. Rows that are filtered as a whole need no guard of their own, nor
         does a list filtered by visibility."""
-        if self.rows is Rows.FILTERED or field.field_class is FieldClass.LANDING:
+        if self.rows is not Rows.PUBLIC or field.field_class is FieldClass.LANDING:
             return False
         return not (isinstance(field, Resolved) and field.filtered)
 
@@ -170,6 +178,8 @@ class ObjectFields:
         """A field's description as the schema shows it: its meaning and its class."""
         if self.rows is Rows.FILTERED:
             sentence = "DATA."
+        elif self.rows is Rows.RESTRICTED:
+            sentence = "RESTRICTED: listed only to the parties (see the list)."
         elif isinstance(field, Resolved) and field.filtered:
             sentence = "DATA: lists only what the caller may see."
         else:

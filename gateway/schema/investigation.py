@@ -23,6 +23,7 @@ from gateway.schema.people import TeamMember
 from gateway.schema.sample import Parameter, Sample
 
 if TYPE_CHECKING:
+    from gateway.schema.access import AccessRequest, AccessRequestState
     from gateway.schema.dataset import Dataset
 
 
@@ -102,3 +103,16 @@ class Investigation(Node, Declared):
             Dataset.from_row,
             prefetch_children,
         )
+
+    @strawberry.field
+    async def access_requests(
+        self,
+        info: Info,
+        state: Annotated[
+            Annotated[AccessRequestState, strawberry.lazy("gateway.schema.access")] | None,
+            strawberry.argument(description="Only in this state; all when not given."),
+        ] = None,
+    ) -> list[Annotated[AccessRequest, strawberry.lazy("gateway.schema.access")]]:
+        from gateway.schema.access import requests_of_investigation
+
+        return await requests_of_investigation(info, self._row["id"], state)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import strawberry
 from sqlalchemy import false, select
 
@@ -19,6 +21,9 @@ from gateway.schema.inputs import InvestigationFilter, InvestigationOrder
 from gateway.schema.investigation import Investigation
 from gateway.schema.investigation_search import search_investigations
 from gateway.schema.people import User
+
+if TYPE_CHECKING:
+    from gateway.schema.access import AccessRequest, AccessRequestState
 
 
 @strawberry.type(description="The caller.")
@@ -50,6 +55,36 @@ class Me:
         )
         rows = await fetch_all(info.context.engine, statement)
         return [Instrument.from_row(row) for row in rows]
+
+    @strawberry.field(
+        description="The access requests the caller made, newest first, with their state "
+        "and answer; empty when anonymous."
+    )
+    async def access_requests(
+        self,
+        info: Info,
+        state: Annotated[
+            Annotated[AccessRequestState, strawberry.lazy("gateway.schema.access")] | None,
+            strawberry.argument(description="Only in this state; all when not given."),
+        ] = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Annotated[AccessRequest, strawberry.lazy("gateway.schema.access")]]:
+        from gateway.schema.access import own_requests
+
+        return await own_requests(info, state, first, after)
+
+    @strawberry.field(
+        description="Pending access requests the caller may answer, newest first: those of "
+        "the sessions whose access they manage (the main proposer's; every session for "
+        "staff). Empty when anonymous."
+    )
+    async def access_requests_to_decide(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[AccessRequest, strawberry.lazy("gateway.schema.access")]]:
+        from gateway.schema.access import requests_to_decide
+
+        return await requests_to_decide(info, first, after)
 
     @strawberry.field(
         description="My data: the sessions the caller is on the team of (any role) or, as a "

@@ -20,6 +20,7 @@ from gateway.catalogue.pagination import SortKey, cursor_listing
 from gateway.catalogue.search import like_pattern
 from gateway.compiled.items import item_renderer, object_renderer
 from gateway.errors import BadUserInput, NotFound
+from gateway.schema.access import AccessQuery
 from gateway.schema.connection import Connection, page_of, wants_total
 from gateway.schema.dataset import Datafile, Dataset, prefetch_children
 from gateway.schema.facility import Facility, Instrument
@@ -50,7 +51,7 @@ PAGE_ARGUMENTS = "Relay paging: `first`/`after` forwards, `last`/`before` backwa
 
 
 @strawberry.type(description="Read the catalogue.")
-class Query:
+class Query(AccessQuery):
     @strawberry.field(
         description="Who is asking: user, staff status, their sessions and beamlines."
     )

@@ -222,8 +222,8 @@ def test_hidden_datasets_are_not_found_and_not_listed(
 
 
 GRANT = """mutation($id: ID!, $user: String!) {
-  grantAccess(input: {investigationId: $id, userName: $user}) {
-    member { role user { name } } investigation { summary } } }"""
+  grantAccess(input: {investigationIds: [$id], grantee: {userName: $user}}) {
+    grants { members { role user { name } } investigation { summary } } } }"""
 
 
 def test_the_main_proposer_grants_access_and_the_collaborator_sees_the_data(
@@ -240,12 +240,13 @@ def test_the_main_proposer_grants_access_and_the_collaborator_sees_the_data(
     member = caller(gateway, provider, "member1").run(GRANT, variables)
     assert member["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     unknown = caller(gateway, provider, "pi1").run(GRANT, {**variables, "user": "esrf/nobody-here"})
-    assert unknown["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert unknown["errors"][0]["extensions"]["code"] == "UNKNOWN_USER"
     granted = caller(gateway, provider, "pi1").data(GRANT, variables)
-    assert granted["grantAccess"]["member"] == {"role": "Collaborator", "user": {"name": grantee}}
-    assert granted["grantAccess"]["investigation"]["summary"]  # the granter sees it anyway
-    again = caller(gateway, provider, "pi1").run(GRANT, variables)
-    assert again["errors"][0]["extensions"]["code"] == "CONFLICT"
+    (grant,) = granted["grantAccess"]["grants"]
+    assert grant["members"] == [{"role": "Collaborator", "user": {"name": grantee}}]
+    assert grant["investigation"]["summary"]  # the granter sees it anyway
+    # Idempotent: a second grant adds nothing and answers the same.
+    assert caller(gateway, provider, "pi1").data(GRANT, variables) == granted
     assert sees_data(caller(gateway, provider, login), session)
     roles = caller(gateway, provider, login).data(
         "query($id: ID) { investigation(id: $id) { myRoles } }", {"id": session["id"]}

@@ -293,8 +293,8 @@ ID_PATHS = {
         "Sample",
     ),
     "grantAccess": (
-        """mutation($id: ID!) { grantAccess(input: {investigationId: $id, userName: "esrf/pi1"})
-             { member { role } } }""",
+        """mutation($id: ID!) { grantAccess(input: {investigationIds: [$id],
+             grantee: {userName: "esrf/pi1"}}) { grants { members { role } } } }""",
         "Investigation",
     ),
     "changeReleaseDate": (

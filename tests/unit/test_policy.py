@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from gateway.auth.policy import (
+    AccessRules,
     Caller,
     FieldClass,
     InvestigationFacts,
@@ -19,10 +20,15 @@ from gateway.auth.policy import (
     can_read_datafile,
     can_read_dataset,
     can_read_personal,
+    can_request_access,
+    can_see_access_request,
+    is_collaborator_role,
     is_main_proposer_role,
     is_published,
     is_released,
+    manages_access,
     roles_of,
+    roles_under,
 )
 
 NOW = datetime(2026, 11, 23, 12, 0)
@@ -180,3 +186,57 @@ def test_only_staff_change_release_dates() -> None:
     for who, caller in CALLERS.items():
         roles = roles_of(caller, FACTS["embargoed"], MAIN_PROPOSER_ROLES)
         assert can_change_release_date(roles) is (who == "staff")
+
+
+RULES = AccessRules(main_proposer_roles=MAIN_PROPOSER_ROLES, local_contact_roles={"local contact"})
+
+# caller -> (manages access; may request access to the embargoed and the released session)
+ACCESS = {
+    "anonymous": (False, False, False),
+    "outsider": (False, True, False),
+    "member": (False, False, False),
+    "collaborator": (False, False, False),
+    "local contact": (False, False, False),
+    "main proposer": (True, False, False),
+    "beamline scientist": (False, False, False),
+    "staff": (True, False, False),
+}
+
+
+@pytest.mark.parametrize("who", sorted(ACCESS))
+def test_who_manages_access_and_who_may_ask_for_it(who: str) -> None:
+    caller = CALLERS[who]
+    embargoed, released = FACTS["embargoed"], FACTS["released"]
+    observed = (
+        manages_access(caller, embargoed, RULES),
+        can_request_access(roles_under(caller, embargoed, RULES), released=False),
+        can_request_access(roles_under(caller, released, RULES), released=True),
+    )
+    assert observed == ACCESS[who]
+
+
+def test_local_contacts_manage_access_only_where_the_facility_lets_them() -> None:
+    contact = CALLERS["local contact"]
+    assert not manages_access(contact, FACTS["embargoed"], RULES)
+    allowing = AccessRules(
+        main_proposer_roles=MAIN_PROPOSER_ROLES,
+        local_contact_roles={"local contact"},
+        local_contacts_grant=True,
+    )
+    assert manages_access(contact, FACTS["embargoed"], allowing)
+    assert not manages_access(CALLERS["member"], FACTS["embargoed"], allowing)
+
+
+def test_only_collaborator_rows_are_revocable() -> None:
+    assert is_collaborator_role(" collaborator ", RULES)
+    assert not is_collaborator_role("Participant", RULES)
+    assert not is_collaborator_role("Local contact", RULES)
+
+
+def test_an_access_request_is_seen_by_its_parties() -> None:
+    outsider = CALLERS["outsider"]
+    assert can_see_access_request(outsider, "esrf/outsider", manages=False)
+    assert not can_see_access_request(CALLERS["member"], "esrf/outsider", manages=False)
+    assert can_see_access_request(CALLERS["main proposer"], "esrf/outsider", manages=True)
+    assert can_see_access_request(CALLERS["staff"], "esrf/outsider", manages=False)
+    assert not can_see_access_request(CALLERS["anonymous"], "esrf/outsider", manages=False)
