@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 OWN_SCHEMA = "icat_gateway_own"
@@ -59,4 +68,62 @@ class StoredSecret(GatewayBase):
 
     name: Mapped[str] = mapped_column("NAME", String(64), primary_key=True)
     value: Mapped[str] = mapped_column("VALUE", Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)
+
+
+class DoiSaga(GatewayBase):
+    """One DOI's way through its recorded steps (gateway.usecases.doi_saga).
+
+    A row is made before anything else happens, with the catalogue ids the DOI is named
+    after allocated already, so a retry can never make a second DOI and a cancelled
+    reservation's suffix is never reused (the row stays). ``STEP`` is what is done;
+    ``GOAL`` where the saga is going; the lease (``LEASE_OWNER``/``LEASE_UNTIL``) says
+    which process drives it now, so that callers and ``doi reconcile`` on several replicas
+    never drive one saga at once.
+    """
+
+    __tablename__ = "GATEWAY_DOI_SAGA"
+
+    id: Mapped[int] = mapped_column(
+        "ID", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    doi: Mapped[str] = mapped_column("DOI", String(255), nullable=False)
+    facility_id: Mapped[int] = mapped_column("FACILITY_ID", BigInteger, nullable=False)
+    data_collection_id: Mapped[int] = mapped_column("DATACOLLECTION_ID", BigInteger, nullable=False)
+    data_publication_id: Mapped[int] = mapped_column(
+        "DATAPUBLICATION_ID", BigInteger, nullable=False
+    )
+    step: Mapped[str] = mapped_column("STEP", String(32), nullable=False)
+    goal: Mapped[str] = mapped_column("GOAL", String(32), nullable=False)
+    request: Mapped[str] = mapped_column("REQUEST", Text, nullable=False)
+    """JSON: the selection and metadata the steps still to come need."""
+    lease_owner: Mapped[str | None] = mapped_column("LEASE_OWNER", String(64))
+    lease_until: Mapped[datetime | None] = mapped_column("LEASE_UNTIL", DateTime)
+    attempts: Mapped[int] = mapped_column("ATTEMPTS", Integer, nullable=False)
+    last_error: Mapped[str | None] = mapped_column("LAST_ERROR", String(1023))
+    created_by: Mapped[str] = mapped_column("CREATED_BY", String(255), nullable=False)
+    created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column("UPDATED_AT", DateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("DOI", name="GATEWAY_DOI_SAGA_DOI"),
+        UniqueConstraint("DATAPUBLICATION_ID", name="GATEWAY_DOI_SAGA_PUBLICATION"),
+        Index("GATEWAY_DOI_SAGA_STEP", "STEP"),
+    )
+
+
+class DoiRequest(GatewayBase):
+    """An idempotency key of a DOI mutation: what was asked (its digest) and of which saga,
+    so that the same call again completes or reports it, and another call with the same
+    key is refused."""
+
+    __tablename__ = "GATEWAY_DOI_REQUEST"
+
+    caller: Mapped[str] = mapped_column("CALLER", String(255), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column("IDEMPOTENCY_KEY", String(255), primary_key=True)
+    operation: Mapped[str] = mapped_column("OPERATION", String(32), nullable=False)
+    digest: Mapped[str] = mapped_column("DIGEST", String(64), nullable=False)
+    saga_id: Mapped[int] = mapped_column("SAGA_ID", BigInteger, nullable=False)
+    outcome: Mapped[str | None] = mapped_column("OUTCOME", Text)
+    """JSON: the error it ended with, once it ended with one (success is read from the saga)."""
     created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)
