@@ -64,3 +64,12 @@ class UpstreamUnavailable(GatewayError):
     def reason(self) -> str:
         """Short and safe to show (never a token or a session id)."""
         return self.message
+
+
+class RegistrarRefused(GatewayError):
+    """The DOI registrar (DataCite) refused the request and will again as it stands
+    (rejected metadata, a state that forbids it, bad credentials): nothing was left half
+    done; a person must change something. A retry with the same idempotency key reports
+    the same refusal."""
+
+    code = "REGISTRAR_REFUSED"

@@ -99,7 +99,9 @@ class DoiSaga(GatewayBase):
     """JSON: the selection and metadata the steps still to come need."""
     lease_owner: Mapped[str | None] = mapped_column("LEASE_OWNER", String(64))
     lease_until: Mapped[datetime | None] = mapped_column("LEASE_UNTIL", DateTime)
-    attempts: Mapped[int] = mapped_column("ATTEMPTS", Integer, nullable=False)
+    revision: Mapped[int] = mapped_column("REVISION", Integer, nullable=False)
+    """Counts the changes of the row: each step is recorded only if nothing changed it since
+    it was read (a fence against a concurrent change of the same reservation)."""
     last_error: Mapped[str | None] = mapped_column("LAST_ERROR", String(1023))
     created_by: Mapped[str] = mapped_column("CREATED_BY", String(255), nullable=False)
     created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)

@@ -43,7 +43,7 @@ def _create_saga(schema: str | None) -> None:
         sa.Column("REQUEST", sa.Text, nullable=False),
         sa.Column("LEASE_OWNER", sa.String(64)),
         sa.Column("LEASE_UNTIL", sa.DateTime),
-        sa.Column("ATTEMPTS", sa.Integer, nullable=False),
+        sa.Column("REVISION", sa.Integer, nullable=False),
         sa.Column("LAST_ERROR", sa.String(1023)),
         sa.Column("CREATED_BY", sa.String(255), nullable=False),
         sa.Column("CREATED_AT", sa.DateTime, nullable=False),

@@ -1,0 +1,574 @@
+"""A data publication's rows in ICAT's tables: written by the DOI saga, read back as a record.
+
+A reservation is a ``DATACOLLECTION`` with its ``DATACOLLECTIONDATASET`` rows and a
+``DATAPUBLICATION`` without a publication date (nothing public). Publishing describes it
+(creators as ``DATAPUBLICATIONUSER`` with their ``AFFILIATION``\\ s, keywords as
+``SUBJECT``, related identifiers as ``RELATEDITEM``) and, last, sets the publication
+date, which releases its datasets (``visibility.published_dataset_ids``). Every row
+carries ICAT's audit columns: the acting user and the UTC instant.
+
+Everything here runs inside the caller's transaction; ids come from ICAT's sequence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.catalogue.models import (
+    Affiliation,
+    DataCollection,
+    DataCollectionDataset,
+    DataPublication,
+    DataPublicationDate,
+    DataPublicationUser,
+    Dataset,
+    Facility,
+    Investigation,
+    RelatedItem,
+    Subject,
+    User,
+)
+from gateway.catalogue.sequence import allocate_ids
+from gateway.catalogue.sql_text import same_name
+
+CREATOR = "Creator"
+"""``DATAPUBLICATIONUSER.CONTRIBUTORTYPE`` of an author (DataCite's other types name
+contributors)."""
+
+PART_OF = "IsPartOf"
+"""The relation of a data publication to the session DOIs its datasets come from."""
+
+
+@dataclass(frozen=True)
+class CreatorAffiliation:
+    name: str
+    ror: str | None = None
+    """``https://ror.org/...`` where known."""
+
+
+@dataclass(frozen=True)
+class Creator:
+    """An author as the publication cites them, in order."""
+
+    full_name: str
+    given_name: str | None = None
+    family_name: str | None = None
+    orcid: str | None = None
+    """The bare ORCID iD, ``0000-0002-1825-0097``."""
+    affiliations: tuple[CreatorAffiliation, ...] = ()
+    user_name: str | None = None
+    """The catalogue's user, when the author is one."""
+
+
+@dataclass(frozen=True)
+class Related:
+    """A related identifier: the paper, a software, another data set."""
+
+    identifier: str
+    relation_type: str
+    resource_type: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Description:
+    """What publishing says of the data beyond its title."""
+
+    title: str
+    abstract: str | None = None
+    creators: tuple[Creator, ...] = ()
+    keywords: tuple[str, ...] = ()
+    related: tuple[Related, ...] = ()
+
+
+@dataclass(frozen=True)
+class SessionOfRecord:
+    investigation_id: int
+    name: str
+    visit_id: str
+    title: str
+    doi: str | None
+    release_date: datetime | None
+
+
+@dataclass(frozen=True)
+class PublicationRecord:
+    """A data publication as its DataCite metadata needs it: plain values, no rows."""
+
+    publication_id: int
+    data_collection_id: int
+    doi: str
+    facility: str
+    title: str
+    abstract: str | None
+    publication_date: datetime | None
+    created: datetime
+    keywords: tuple[str, ...]
+    creators: tuple[Creator, ...]
+    related: tuple[Related, ...]
+    dataset_ids: tuple[int, ...]
+    sessions: tuple[SessionOfRecord, ...]
+    beamlines: tuple[str, ...] = field(default=())
+
+
+def _audit(user: str, now: datetime) -> dict[str, Any]:
+    return {"create_id": user, "create_time": now, "mod_id": user, "mod_time": now}
+
+
+async def selection(connection: AsyncConnection, dataset_ids: Sequence[int]) -> dict[int, int]:
+    """The selected datasets that exist: dataset id -> its session's id."""
+    rows = await connection.execute(
+        select(Dataset.id, Dataset.investigation_id).where(Dataset.id.in_(list(dataset_ids)))
+    )
+    return {int(dataset): int(session) for dataset, session in rows}
+
+
+async def facility_id(connection: AsyncConnection, name: str) -> int | None:
+    return (await connection.execute(select(Facility.id).where(Facility.name == name))).scalar()
+
+
+async def insert_reservation(
+    connection: AsyncConnection,
+    *,
+    data_collection_id: int,
+    data_publication_id: int,
+    facility: int,
+    doi: str,
+    title: str,
+    dataset_ids: Sequence[int],
+    user: str,
+    now: datetime,
+) -> None:
+    """The catalogue's side of a reservation: collection, its datasets, the publication
+    (no publication date) and its ``Created`` date."""
+    audit = _audit(user, now)
+    await connection.execute(insert(DataCollection).values(id=data_collection_id, doi=doi, **audit))
+    await _add_datasets(connection, data_collection_id, dataset_ids, audit)
+    await connection.execute(
+        insert(DataPublication).values(
+            id=data_publication_id,
+            facility_id=facility,
+            data_collection_id=data_collection_id,
+            pid=doi,
+            title=title,
+            publication_date=None,
+            **audit,
+        )
+    )
+    (date_id,) = await allocate_ids(connection, 1)
+    await connection.execute(
+        insert(DataPublicationDate).values(
+            id=date_id,
+            publication_id=data_publication_id,
+            date_type="Created",
+            date=now.date().isoformat(),
+            **audit,
+        )
+    )
+
+
+async def _add_datasets(
+    connection: AsyncConnection, collection: int, dataset_ids: Sequence[int], audit: dict[str, Any]
+) -> None:
+    if not dataset_ids:
+        return
+    ids = await allocate_ids(connection, len(dataset_ids))
+    await connection.execute(
+        insert(DataCollectionDataset),
+        [
+            {"id": row_id, "data_collection_id": collection, "dataset_id": dataset, **audit}
+            for row_id, dataset in zip(ids, dataset_ids, strict=True)
+        ],
+    )
+
+
+async def replace_selection(
+    connection: AsyncConnection,
+    data_collection_id: int,
+    dataset_ids: Sequence[int],
+    *,
+    user: str,
+    now: datetime,
+) -> None:
+    """Make the collection hold exactly these datasets."""
+    held = set(
+        (
+            await connection.execute(
+                select(DataCollectionDataset.dataset_id).where(
+                    DataCollectionDataset.data_collection_id == data_collection_id
+                )
+            )
+        ).scalars()
+    )
+    wanted = list(dict.fromkeys(dataset_ids))
+    gone = held - set(wanted)
+    if gone:
+        await connection.execute(
+            delete(DataCollectionDataset).where(
+                DataCollectionDataset.data_collection_id == data_collection_id,
+                DataCollectionDataset.dataset_id.in_(gone),
+            )
+        )
+    await _add_datasets(
+        connection, data_collection_id, [d for d in wanted if d not in held], _audit(user, now)
+    )
+
+
+async def set_title(
+    connection: AsyncConnection, publication_id: int, title: str, *, user: str, now: datetime
+) -> None:
+    await connection.execute(
+        update(DataPublication)
+        .where(DataPublication.id == publication_id)
+        .values(title=title, mod_id=user, mod_time=now)
+    )
+
+
+async def describe(
+    connection: AsyncConnection,
+    publication_id: int,
+    description: Description,
+    *,
+    user: str,
+    now: datetime,
+) -> None:
+    """Write what publishing says (replacing what an earlier description said), and the
+    ``IsPartOf`` relations to the sessions its datasets come from."""
+    audit = _audit(user, now)
+    await connection.execute(
+        update(DataPublication)
+        .where(DataPublication.id == publication_id)
+        .values(
+            title=description.title,
+            description=description.abstract,
+            subject=", ".join(description.keywords)[:1023] or None,
+            mod_id=user,
+            mod_time=now,
+        )
+    )
+    await _clear_description(connection, publication_id)
+    keywords = list(dict.fromkeys(description.keywords))
+    if keywords:
+        ids = await allocate_ids(connection, len(keywords))
+        await connection.execute(
+            insert(Subject),
+            [
+                {"id": i, "data_publication_id": publication_id, "name": name, **audit}
+                for i, name in zip(ids, keywords, strict=True)
+            ],
+        )
+    for position, creator in enumerate(description.creators):
+        user_id = await _creator_user(connection, creator, audit)
+        (row_id,) = await allocate_ids(connection, 1)
+        await connection.execute(
+            insert(DataPublicationUser).values(
+                id=row_id,
+                publication_id=publication_id,
+                user_id=user_id,
+                contributor_type=CREATOR,
+                order_key=f"{position:04d}",
+                full_name=creator.full_name,
+                given_name=creator.given_name,
+                family_name=creator.family_name,
+                **audit,
+            )
+        )
+        affiliations = list({a.name: a for a in creator.affiliations}.values())
+        if affiliations:
+            ids = await allocate_ids(connection, len(affiliations))
+            await connection.execute(
+                insert(Affiliation),
+                [
+                    {"id": i, "user_id": row_id, "name": a.name, "pid": a.ror, **audit}
+                    for i, a in zip(ids, affiliations, strict=True)
+                ],
+            )
+    related = {r.identifier.lower(): r for r in description.related}
+    for session_doi in await _session_dois(connection, publication_id):
+        related.setdefault(session_doi.lower(), Related(session_doi, PART_OF, "Dataset", None))
+    if related:
+        ids = await allocate_ids(connection, len(related))
+        await connection.execute(
+            insert(RelatedItem),
+            [
+                {
+                    "id": i,
+                    "publication_id": publication_id,
+                    "identifier": r.identifier,
+                    "relation_type": r.relation_type,
+                    "related_item_type": r.resource_type,
+                    "title": r.title,
+                    **audit,
+                }
+                for i, r in zip(ids, related.values(), strict=True)
+            ],
+        )
+
+
+async def _clear_description(connection: AsyncConnection, publication_id: int) -> None:
+    creators = select(DataPublicationUser.id).where(
+        DataPublicationUser.publication_id == publication_id
+    )
+    await connection.execute(delete(Affiliation).where(Affiliation.user_id.in_(creators)))
+    await connection.execute(
+        delete(DataPublicationUser).where(DataPublicationUser.publication_id == publication_id)
+    )
+    await connection.execute(delete(Subject).where(Subject.data_publication_id == publication_id))
+    await connection.execute(
+        delete(RelatedItem).where(RelatedItem.publication_id == publication_id)
+    )
+
+
+async def _session_dois(connection: AsyncConnection, publication_id: int) -> list[str]:
+    rows = await connection.execute(
+        select(Investigation.doi)
+        .distinct()
+        .join(Dataset, Dataset.investigation_id == Investigation.id)
+        .join(DataCollectionDataset, DataCollectionDataset.dataset_id == Dataset.id)
+        .join(
+            DataPublication,
+            DataPublication.data_collection_id == DataCollectionDataset.data_collection_id,
+        )
+        .where(DataPublication.id == publication_id, Investigation.doi.is_not(None))
+    )
+    return sorted(str(doi) for (doi,) in rows)
+
+
+async def _creator_user(
+    connection: AsyncConnection, creator: Creator, audit: dict[str, Any]
+) -> int:
+    """The USER_ row an author is filed under (ICAT's DATAPUBLICATIONUSER needs one): the
+    one with their ORCID iD, else the named catalogue user, else one made for them
+    (``orcid/<iD>``, or ``creator/<digest of the name>`` without an iD)."""
+    if creator.orcid is not None:
+        found = (
+            await connection.execute(select(User.id).where(User.orcid_id == creator.orcid).limit(1))
+        ).scalar()
+        if found is not None:
+            return int(found)
+    if creator.user_name is not None and creator.orcid is None:
+        found = (
+            await connection.execute(select(User.id).where(same_name(User.name, creator.user_name)))
+        ).scalar()
+        if found is not None:
+            return int(found)
+    if creator.orcid is not None:
+        name = f"orcid/{creator.orcid}"
+    else:
+        digest = hashlib.sha256(creator.full_name.encode()).hexdigest()[:16]
+        name = f"creator/{digest}"
+    found = (await connection.execute(select(User.id).where(User.name == name))).scalar()
+    if found is not None:
+        return int(found)
+    (user_id,) = await allocate_ids(connection, 1)
+    await connection.execute(
+        insert(User).values(
+            id=user_id,
+            name=name,
+            full_name=creator.full_name,
+            given_name=creator.given_name,
+            family_name=creator.family_name,
+            orcid_id=creator.orcid,
+            **audit,
+        )
+    )
+    return user_id
+
+
+async def set_published(
+    connection: AsyncConnection, publication_id: int, *, user: str, now: datetime
+) -> None:
+    """The last step: the publication date, which makes the publication and its datasets
+    public at ``now``, and its ``Issued`` date."""
+    await connection.execute(
+        update(DataPublication)
+        .where(DataPublication.id == publication_id, DataPublication.publication_date.is_(None))
+        .values(publication_date=now, mod_id=user, mod_time=now)
+    )
+    await connection.execute(
+        delete(DataPublicationDate).where(
+            DataPublicationDate.publication_id == publication_id,
+            DataPublicationDate.date_type == "Issued",
+        )
+    )
+    (date_id,) = await allocate_ids(connection, 1)
+    await connection.execute(
+        insert(DataPublicationDate).values(
+            id=date_id,
+            publication_id=publication_id,
+            date_type="Issued",
+            date=now.date().isoformat(),
+            **_audit(user, now),
+        )
+    )
+
+
+async def delete_reservation(
+    connection: AsyncConnection, publication_id: int, data_collection_id: int
+) -> None:
+    """Remove a reservation's rows (it was never published)."""
+    await _clear_description(connection, publication_id)
+    await connection.execute(
+        delete(DataPublicationDate).where(DataPublicationDate.publication_id == publication_id)
+    )
+    await connection.execute(delete(DataPublication).where(DataPublication.id == publication_id))
+    await connection.execute(
+        delete(DataCollectionDataset).where(
+            DataCollectionDataset.data_collection_id == data_collection_id
+        )
+    )
+    await connection.execute(delete(DataCollection).where(DataCollection.id == data_collection_id))
+
+
+async def record_of_selection(
+    connection: AsyncConnection,
+    *,
+    publication_id: int,
+    data_collection_id: int,
+    facility_id: int,
+    doi: str,
+    title: str,
+    dataset_ids: Sequence[int],
+    created: datetime,
+) -> PublicationRecord:
+    """The record of a reservation whose rows are not written yet (its draft comes first)."""
+    facility = (
+        await connection.execute(select(Facility.name).where(Facility.id == facility_id))
+    ).scalar_one()
+    return PublicationRecord(
+        publication_id=publication_id,
+        data_collection_id=data_collection_id,
+        doi=doi,
+        facility=facility,
+        title=title,
+        abstract=None,
+        publication_date=None,
+        created=created,
+        keywords=(),
+        creators=(),
+        related=(),
+        dataset_ids=tuple(sorted(set(dataset_ids))),
+        sessions=await _sessions_of(connection, dataset_ids),
+    )
+
+
+async def _sessions_of(
+    connection: AsyncConnection, dataset_ids: Sequence[int]
+) -> tuple[SessionOfRecord, ...]:
+    rows = await connection.execute(
+        select(
+            Investigation.id,
+            Investigation.name,
+            Investigation.visit_id,
+            Investigation.title,
+            Investigation.doi,
+            Investigation.release_date,
+        )
+        .where(
+            Investigation.id.in_(
+                select(Dataset.investigation_id).where(Dataset.id.in_(list(dataset_ids)))
+            )
+        )
+        .order_by(Investigation.id)
+    )
+    return tuple(SessionOfRecord(*row) for row in rows)
+
+
+async def load_record(connection: AsyncConnection, publication_id: int) -> PublicationRecord | None:
+    """The data publication as plain values (None if it has no rows)."""
+    row = (
+        await connection.execute(
+            select(
+                DataPublication.id,
+                DataPublication.data_collection_id,
+                DataPublication.pid,
+                DataPublication.title,
+                DataPublication.description,
+                DataPublication.publication_date,
+                DataPublication.create_time,
+                Facility.name.label("facility"),
+            )
+            .join(Facility, Facility.id == DataPublication.facility_id)
+            .where(DataPublication.id == publication_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    keywords = (
+        await connection.execute(
+            select(Subject.name)
+            .where(Subject.data_publication_id == publication_id)
+            .order_by(Subject.id)
+        )
+    ).scalars()
+    creators = (
+        await connection.execute(
+            select(
+                DataPublicationUser.id,
+                DataPublicationUser.full_name,
+                DataPublicationUser.given_name,
+                DataPublicationUser.family_name,
+                User.orcid_id,
+            )
+            .join(User, User.id == DataPublicationUser.user_id)
+            .where(DataPublicationUser.publication_id == publication_id)
+            .order_by(DataPublicationUser.order_key, DataPublicationUser.id)
+        )
+    ).all()
+    affiliations: dict[int, list[CreatorAffiliation]] = defaultdict(list)
+    for owner, name, pid in await connection.execute(
+        select(Affiliation.user_id, Affiliation.name, Affiliation.pid)
+        .where(Affiliation.user_id.in_([c.id for c in creators]))
+        .order_by(Affiliation.id)
+    ):
+        affiliations[int(owner)].append(CreatorAffiliation(name, pid))
+    related = await connection.execute(
+        select(
+            RelatedItem.identifier,
+            RelatedItem.relation_type,
+            RelatedItem.related_item_type,
+            RelatedItem.title,
+        )
+        .where(RelatedItem.publication_id == publication_id)
+        .order_by(RelatedItem.id)
+    )
+    datasets = (
+        await connection.execute(
+            select(DataCollectionDataset.dataset_id)
+            .where(DataCollectionDataset.data_collection_id == row.data_collection_id)
+            .order_by(DataCollectionDataset.dataset_id)
+        )
+    ).scalars()
+    dataset_ids = tuple(int(d) for d in datasets)
+    return PublicationRecord(
+        publication_id=int(row.id),
+        data_collection_id=int(row.data_collection_id),
+        doi=row.pid,
+        facility=row.facility,
+        title=row.title,
+        abstract=row.description,
+        publication_date=row.publication_date,
+        created=row.create_time,
+        keywords=tuple(keywords),
+        creators=tuple(
+            Creator(
+                full_name=c.full_name or "",
+                given_name=c.given_name,
+                family_name=c.family_name,
+                orcid=c.orcid_id,
+                affiliations=tuple(affiliations.get(c.id, ())),
+            )
+            for c in creators
+        ),
+        related=tuple(Related(*r) for r in related),
+        dataset_ids=dataset_ids,
+        sessions=await _sessions_of(connection, dataset_ids),
+    )
