@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue.models import (
@@ -42,9 +42,6 @@ from gateway.catalogue.sql_text import same_name
 CREATOR = "Creator"
 """``DATAPUBLICATIONUSER.CONTRIBUTORTYPE`` of an author (DataCite's other types name
 contributors)."""
-
-PART_OF = "IsPartOf"
-"""The relation of a data publication to the session DOIs its datasets come from."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +116,16 @@ class PublicationRecord:
     beamlines: tuple[str, ...] = field(default=())
 
 
+async def _insert_many(
+    connection: AsyncConnection, model: type[Any], rows: list[dict[str, Any]]
+) -> None:
+    """Insert rows given by attribute name (``executemany`` takes column keys)."""
+    keys = {prop.key: prop.columns[0].key for prop in inspect(model).column_attrs}
+    await connection.execute(
+        insert(model), [{keys[name]: value for name, value in row.items()} for row in rows]
+    )
+
+
 def _audit(user: str, now: datetime) -> dict[str, Any]:
     return {"create_id": user, "create_time": now, "mod_id": user, "mod_time": now}
 
@@ -181,8 +188,9 @@ async def _add_datasets(
     if not dataset_ids:
         return
     ids = await allocate_ids(connection, len(dataset_ids))
-    await connection.execute(
-        insert(DataCollectionDataset),
+    await _insert_many(
+        connection,
+        DataCollectionDataset,
         [
             {"id": row_id, "data_collection_id": collection, "dataset_id": dataset, **audit}
             for row_id, dataset in zip(ids, dataset_ids, strict=True)
@@ -258,8 +266,9 @@ async def describe(
     keywords = list(dict.fromkeys(description.keywords))
     if keywords:
         ids = await allocate_ids(connection, len(keywords))
-        await connection.execute(
-            insert(Subject),
+        await _insert_many(
+            connection,
+            Subject,
             [
                 {"id": i, "data_publication_id": publication_id, "name": name, **audit}
                 for i, name in zip(ids, keywords, strict=True)
@@ -284,20 +293,21 @@ async def describe(
         affiliations = list({a.name: a for a in creator.affiliations}.values())
         if affiliations:
             ids = await allocate_ids(connection, len(affiliations))
-            await connection.execute(
-                insert(Affiliation),
+            await _insert_many(
+                connection,
+                Affiliation,
                 [
                     {"id": i, "user_id": row_id, "name": a.name, "pid": a.ror, **audit}
                     for i, a in zip(ids, affiliations, strict=True)
                 ],
             )
+    # The sessions' DOIs (IsPartOf) follow from the selection: the metadata adds them.
     related = {r.identifier.lower(): r for r in description.related}
-    for session_doi in await _session_dois(connection, publication_id):
-        related.setdefault(session_doi.lower(), Related(session_doi, PART_OF, "Dataset", None))
     if related:
         ids = await allocate_ids(connection, len(related))
-        await connection.execute(
-            insert(RelatedItem),
+        await _insert_many(
+            connection,
+            RelatedItem,
             [
                 {
                     "id": i,
@@ -325,21 +335,6 @@ async def _clear_description(connection: AsyncConnection, publication_id: int) -
     await connection.execute(
         delete(RelatedItem).where(RelatedItem.publication_id == publication_id)
     )
-
-
-async def _session_dois(connection: AsyncConnection, publication_id: int) -> list[str]:
-    rows = await connection.execute(
-        select(Investigation.doi)
-        .distinct()
-        .join(Dataset, Dataset.investigation_id == Investigation.id)
-        .join(DataCollectionDataset, DataCollectionDataset.dataset_id == Dataset.id)
-        .join(
-            DataPublication,
-            DataPublication.data_collection_id == DataCollectionDataset.data_collection_id,
-        )
-        .where(DataPublication.id == publication_id, Investigation.doi.is_not(None))
-    )
-    return sorted(str(doi) for (doi,) in rows)
 
 
 async def _creator_user(
@@ -487,13 +482,13 @@ async def load_record(connection: AsyncConnection, publication_id: int) -> Publi
     row = (
         await connection.execute(
             select(
-                DataPublication.id,
-                DataPublication.data_collection_id,
-                DataPublication.pid,
-                DataPublication.title,
-                DataPublication.description,
-                DataPublication.publication_date,
-                DataPublication.create_time,
+                DataPublication.id.label("id"),
+                DataPublication.data_collection_id.label("data_collection_id"),
+                DataPublication.pid.label("pid"),
+                DataPublication.title.label("title"),
+                DataPublication.description.label("description"),
+                DataPublication.publication_date.label("publication_date"),
+                DataPublication.create_time.label("create_time"),
                 Facility.name.label("facility"),
             )
             .join(Facility, Facility.id == DataPublication.facility_id)
@@ -512,11 +507,11 @@ async def load_record(connection: AsyncConnection, publication_id: int) -> Publi
     creators = (
         await connection.execute(
             select(
-                DataPublicationUser.id,
-                DataPublicationUser.full_name,
-                DataPublicationUser.given_name,
-                DataPublicationUser.family_name,
-                User.orcid_id,
+                DataPublicationUser.id.label("id"),
+                DataPublicationUser.full_name.label("full_name"),
+                DataPublicationUser.given_name.label("given_name"),
+                DataPublicationUser.family_name.label("family_name"),
+                User.orcid_id.label("orcid_id"),
             )
             .join(User, User.id == DataPublicationUser.user_id)
             .where(DataPublicationUser.publication_id == publication_id)

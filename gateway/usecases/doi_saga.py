@@ -369,7 +369,7 @@ class DoiSagas:
             rows = await connection.execute(
                 select(DoiSaga.id, DoiSaga.step, DoiSaga.goal).order_by(DoiSaga.id)
             )
-            return [int(row.id) for row in rows if not at_rest(row.step, row.goal)]
+            return [int(id_) for id_, step, goal in rows if not at_rest(step, goal)]
 
     async def reconcile(self) -> dict[str, int]:
         """Drive every unfinished saga whose lease is free: how many reached their goal,

@@ -325,7 +325,9 @@ class DoiUseCases:
             # Metadata the registrar would refuse is refused before anything is recorded.
             self.sagas.metadata(record, request, None)
             if description is not None:
-                self.sagas.metadata(_described(record, description), request, doi)
+                self.sagas.metadata(
+                    _described(record, description), request, self.sagas.landing_url(doi)
+                )
             result = await connection.execute(
                 insert(DoiSaga).values(
                     doi=doi,
@@ -341,7 +343,8 @@ class DoiUseCases:
                     updated_at=now,
                 )
             )
-            return int(result.inserted_primary_key[0])
+            (saga_id,) = result.inserted_primary_key or (0,)
+            return int(saga_id)
 
         return await self._keyed(caller_name, key, operation, request, start)
 
@@ -365,7 +368,7 @@ class DoiUseCases:
                 )
                 break
             except _KeyTaken:
-                continue  # the same key at the same instant: the other call recorded it
+                continue  # recorded by a call that then rolled back: once more
         else:  # pragma: no cover - a key recorded once is found the second time
             raise Conflict("This idempotency key is being used right now.", reason="IN_PROGRESS")
         try:
@@ -396,8 +399,35 @@ class DoiUseCases:
         start: Callable[[AsyncConnection], Awaitable[int]],
     ) -> tuple[int, bool]:
         """The saga of the earlier call with this key (True), or of this call, started
-        and recorded under the key in one transaction (False)."""
-        async with self.engine.begin() as connection:
+        and recorded under the key in one transaction (False).
+
+        The key is inserted first: a second call with the same key at the same instant
+        waits on the key's unique index (or SQLite's write lock) and then finds it."""
+        try:
+            async with self.engine.begin() as connection:
+                try:
+                    await connection.execute(
+                        insert(DoiRequest).values(
+                            caller=caller_name,
+                            idempotency_key=key,
+                            operation=operation,
+                            digest=digest,
+                            saga_id=0,
+                            created_at=self.sagas.clock(),
+                        )
+                    )
+                except IntegrityError:
+                    raise _KeyTaken from None
+                saga_id = await start(connection)
+                await connection.execute(
+                    update(DoiRequest)
+                    .where(DoiRequest.caller == caller_name, DoiRequest.idempotency_key == key)
+                    .values(saga_id=saga_id)
+                )
+                return saga_id, False
+        except _KeyTaken:
+            pass
+        async with self.engine.connect() as connection:
             earlier = (
                 await connection.execute(
                     select(DoiRequest.__table__).where(
@@ -405,31 +435,17 @@ class DoiUseCases:
                     )
                 )
             ).first()
-            if earlier is not None:
-                if operation != earlier.OPERATION or digest != earlier.DIGEST:
-                    raise Conflict(
-                        "This idempotency key was used for another request: use a new key "
-                        "for a new request.",
-                        reason="IDEMPOTENCY_KEY_REUSED",
-                    )
-                if earlier.OUTCOME is not None:
-                    raise _error_of(orjson.loads(earlier.OUTCOME))
-                return int(earlier.SAGA_ID), True
-            saga_id = await start(connection)
-            try:
-                await connection.execute(
-                    insert(DoiRequest).values(
-                        caller=caller_name,
-                        idempotency_key=key,
-                        operation=operation,
-                        digest=digest,
-                        saga_id=saga_id,
-                        created_at=self.sagas.clock(),
-                    )
-                )
-            except IntegrityError:
-                raise _KeyTaken from None  # leaving the block rolls the saga back
-            return saga_id, False
+        if earlier is None:
+            raise _KeyTaken  # its call rolled back meanwhile: try again
+        if earlier.OPERATION != operation or earlier.DIGEST != digest:
+            raise Conflict(
+                "This idempotency key was used for another request: use a new key for a "
+                "new request.",
+                reason="IDEMPOTENCY_KEY_REUSED",
+            )
+        if earlier.OUTCOME is not None:
+            raise _error_of(orjson.loads(earlier.OUTCOME))
+        return int(earlier.SAGA_ID), True
 
     async def _settle(self, caller_name: str, key: str, error: GatewayError) -> None:
         """Keep how a call ended with an error, for the same call again."""
@@ -521,7 +537,9 @@ class DoiUseCases:
         if record is None:
             return  # not in the catalogue yet: checked when its step comes
         request = orjson.loads(saga.REQUEST) | {"licence": _licence_json(licence)}
-        self.sagas.metadata(_described(record, description), request, saga.DOI)
+        self.sagas.metadata(
+            _described(record, description), request, self.sagas.landing_url(saga.DOI)
+        )
 
     async def _change(self, connection: AsyncConnection, saga: Any, **values: Any) -> None:
         """Change the saga as read (its row is locked on PostgreSQL and MariaDB)."""
