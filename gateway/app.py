@@ -3,6 +3,7 @@ embedded demo mode the development OIDC issuer at /dev/oidc."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -38,6 +39,11 @@ from gateway.graphiql.page import GraphiQLPage, ImmutableFiles
 from gateway.resolvers.context import RequestContext
 from gateway.schema.build import create_schema as create_graphql_schema
 from gateway.settings import Settings
+from gateway.usecases.doi_metadata import publication_attributes
+from gateway.usecases.doi_saga import DoiSagas
+from gateway.usecases.dois import DoiPolicy, DoiUseCases
+
+log = logging.getLogger(__name__)
 
 # httpx logs request URLs at INFO, and an ICAT session id is part of the URL.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -70,6 +76,7 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
         settings: Settings,
         read_engine: AsyncEngine | None = None,
         page: GraphiQLPage | None = None,
+        dois: DoiUseCases | None = None,
     ) -> None:
         super().__init__(
             create_graphql_schema(max_depth=settings.max_query_depth),
@@ -82,6 +89,7 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
         # three (BEGIN, the query, the ROLLBACK when the connection goes back to the pool).
         self.read_engine = read_engine or engine.execution_options(isolation_level="AUTOCOMMIT")
         self.settings = settings
+        self.dois = dois
         self.operations = (
             Operations(self.schema, settings, engine.dialect)
             if Operations.applies(settings, engine)
@@ -107,6 +115,7 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
             request=request,
             response=response,
             json_fragments=True,
+            dois=self.dois,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -260,7 +269,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         issuer=ISSUER if issuer else None,
         token_path="/dev/oidc/token" if issuer else None,
     )
-    graphql = GraphQLEndpoint(engine, settings, read_engine, page)
+    dois = doi_use_cases(settings, engine)
+    graphql = GraphQLEndpoint(engine, settings, read_engine, page, dois)
 
     async def healthz(_: Request) -> Response:
         try:
@@ -278,9 +288,18 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         if issuer is not None:
             # One key for every worker: the first to start makes it, the others read it.
             issuer.use_key(await stored_secret(engine, DEMO_SIGNING_KEY, new_signing_key))
+        # DOIs a crash or an outage left midway are driven on in the background; sagas
+        # another replica drives now are left to it (their leases).
+        reconciling = (
+            asyncio.create_task(_reconcile_at_start(dois.sagas)) if dois is not None else None
+        )
         try:
             yield
         finally:
+            if reconciling is not None:
+                reconciling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconciling
             await http.aclose()
             if issuer_http is not None:
                 await issuer_http.aclose()
@@ -312,6 +331,34 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.state.settings = settings
     app.state.demo_issuer = issuer
     return app
+
+
+def doi_use_cases(settings: Settings, engine: AsyncEngine) -> DoiUseCases | None:
+    """The DOI mutations over the configured registrar (None: none configured)."""
+    if settings.doi_registrar != "datacite":
+        return None
+    from gateway.doi.datacite import DataCiteRegistrar
+
+    registrar = DataCiteRegistrar.from_settings(settings)
+    template = settings.doi_landing_url or "https://doi.org/{doi}"
+    sagas = DoiSagas(
+        engine=engine,
+        registrar=registrar,
+        metadata=publication_attributes,
+        landing_url=lambda doi: template.replace("{doi}", doi.lower()),
+        clock=now_utc,
+    )
+    return DoiUseCases(sagas, DoiPolicy(settings.facility, settings.main_proposer_roles))
+
+
+async def _reconcile_at_start(sagas: DoiSagas) -> None:
+    try:
+        counts = await sagas.reconcile()
+    except Exception:  # start-up goes on; `icat-gateway doi reconcile` says more
+        log.exception("DOI reconciliation at start-up failed")
+        return
+    if any(counts.values()):
+        log.info("DOI reconciliation at start-up: %s", counts)
 
 
 def demo_users() -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""The `icat-gateway` command: serve, demo (seed), ingest, export-schema, indexes, settings."""
+"""The `icat-gateway` command: serve, demo (seed), ingest, export-schema, indexes, settings,
+migrate, doi reconcile."""
 
 from __future__ import annotations
 
@@ -80,6 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "settings", parents=[common], help="print every setting as a Markdown table"
     )
+    doi = commands.add_parser(
+        "doi", parents=[common], help="DOIs: `doi reconcile` finishes what failures left midway"
+    )
+    doi_commands = doi.add_subparsers(dest="doi_command", required=True, metavar="ACTION")
+    doi_commands.add_parser(
+        "reconcile",
+        parents=[common],
+        help="drive every DOI left midway (a crash, a registrar outage) to its goal or back; "
+        "safe on several replicas at once (serve runs it at start-up too)",
+    )
     commands.add_parser(
         "migrate",
         parents=[common],
@@ -154,9 +165,34 @@ def main(argv: list[str] | None = None) -> int:
         before, after = asyncio.run(migrate_database(settings))
         print(f"gateway tables: {', '.join(before) or 'none'} -> {', '.join(after)}")
         return 0
+    if args.command == "doi":
+        return asyncio.run(_reconcile(settings))
     if args.command == "serve":
         return _serve(settings, args)
     return 2
+
+
+async def _reconcile(settings: Settings) -> int:
+    """`icat-gateway doi reconcile`: 0 when every DOI is at rest, 1 when some wait for the
+    registrar or another process, 3 when the registrar refused some (see the log)."""
+    from gateway.app import doi_use_cases
+    from gateway.catalogue.database import create_engine, create_schema
+
+    engine = create_engine(settings)
+    try:
+        await create_schema(engine, embedded=settings.embedded)
+        dois = doi_use_cases(settings, engine)
+        if dois is None:
+            print("icat-gateway doi: no DOI registrar is configured", file=sys.stderr)
+            return 2
+        counts = await dois.sagas.reconcile()
+        left = await dois.sagas.unfinished()
+    finally:
+        await engine.dispose()
+    print(", ".join(f"{n} {what}" for what, n in counts.items()) + f"; {len(left)} unfinished")
+    if counts["refused"]:
+        return 3
+    return 1 if left else 0
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:

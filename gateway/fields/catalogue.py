@@ -334,7 +334,15 @@ TYPES: Mapping[str, ObjectFields] = {
 """Every catalogue type by GraphQL name."""
 
 RESOLVED_ONLY_THE_STANDARD_WAY = frozenset(
-    {"Query", "Mutation", "Me", "PageInfo", "GrantAccessPayload", "ChangeReleaseDatePayload"}
+    {
+        "Query",
+        "Mutation",
+        "Me",
+        "PageInfo",
+        "GrantAccessPayload",
+        "ChangeReleaseDatePayload",
+        "DoiPayload",
+    }
 )
 """Object types that hold no catalogue columns of their own (the roots, the caller, the
 mutations' payloads): resolved by hand, never compiled. Relay connections and edges

@@ -34,6 +34,9 @@ class RequestContext:
     """Pass JSON the database rendered (``gateway.compiled``) into the response as text
     (``orjson.Fragment``), unparsed. Only where the result is serialised by orjson, as
     the HTTP endpoint does; in-process callers get plain dicts and lists."""
+    dois: Any = None
+    """The DOI use cases (``gateway.usecases.dois.DoiUseCases``), None where no registrar
+    is configured (the DOI mutations then answer UPSTREAM_UNAVAILABLE)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

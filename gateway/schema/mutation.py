@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from gateway.schema.doi_mutations import DoiMutation
 from gateway.schema.info import Info
 from gateway.schema.inputs import naive_utc
 from gateway.schema.investigation import Investigation
@@ -57,7 +58,7 @@ async def _investigation(info: Info, icat_id: int) -> Investigation:
 
 
 @strawberry.type(description="Change the catalogue.")
-class Mutation:
+class Mutation(DoiMutation):
     @strawberry.mutation(
         description="Give a scientist access to a session: they join its team as a collaborator "
         "and see what the team sees. Only the main proposer or staff may grant. Errors: "

@@ -47,7 +47,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from gateway.catalogue import publications
 from gateway.catalogue.gateway_tables import DoiSaga
 from gateway.catalogue.publications import Description, PublicationRecord
-from gateway.doi.registrar import PermanentRegistrarError, Registrar, TransientRegistrarError
+from gateway.doi.registrar import (
+    DoiState,
+    PermanentRegistrarError,
+    Registrar,
+    TransientRegistrarError,
+)
 from gateway.errors import GatewayError
 
 log = logging.getLogger(__name__)
@@ -261,8 +266,15 @@ class DoiSagas:
         if step == Step.DESCRIBED:
             record = await self._record_of(saga)
             url = self.landing_url(saga.DOI)
-            await self.registrar.publish(saga.DOI, self.metadata(record, request, url), url)
+            registered = await self.registrar.publish(
+                saga.DOI, self.metadata(record, request, url), url
+            )
             await self._boundary("called:publish")
+            if registered.state is not DoiState.FINDABLE:
+                # Never public in the catalogue unless the registrar says it is findable.
+                raise PermanentRegistrarError(
+                    f"the registrar left {saga.DOI} {registered.state} after publishing"
+                )
             await self._advance(saga, owner, Step.FINDABLE)
             return None
         if step == Step.FINDABLE:

@@ -437,7 +437,7 @@ class DoiUseCases:
             ).first()
         if earlier is None:
             raise _KeyTaken  # its call rolled back meanwhile: try again
-        if earlier.OPERATION != operation or earlier.DIGEST != digest:
+        if operation != earlier.OPERATION or digest != earlier.DIGEST:
             raise Conflict(
                 "This idempotency key was used for another request: use a new key for a "
                 "new request.",
