@@ -376,3 +376,24 @@ async def test_concurrent_publishes_with_the_same_key_publish_once(
             )
         ).scalar()
     assert dates == 1
+
+
+async def test_a_publish_the_registrar_did_not_make_findable_publishes_nothing(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: ScriptedRegistrar
+) -> None:
+    """A 200 to the publish event that leaves the DOI a draft (DataCite ignores an event
+    its state does not allow) must not make the catalogue public."""
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+    pi1 = caller(PI1, settings)
+    reserved = await doi.reserve(pi1, key="r", dataset_ids=[pi.bm29[-1]], title="T")
+
+    async def stays_a_draft(doi: str, attributes: Mapping[str, Any], url: str) -> RegisteredDoi:
+        registrar.calls.append("publish")
+        return registrar.dois[doi]
+
+    registrar.publish = stays_a_draft  # type: ignore[method-assign]
+    with pytest.raises(GatewayError) as refused:
+        await doi.publish(pi1, key="p", doi=reserved.doi, description=description())
+    assert code_of(refused) == "REGISTRAR_REFUSED"
+    assert await visible_dataset_ids(catalogue, [pi.bm29[-1]]) == set()
+    assert (await publication_row(catalogue, reserved.doi)).PUBLICATIONDATE is None
