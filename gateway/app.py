@@ -34,6 +34,7 @@ from gateway.catalogue.database import create_engine, create_schema
 from gateway.catalogue.secrets import stored_secret
 from gateway.catalogue.visibility import Access
 from gateway.compiled.operations import Operations
+from gateway.doi.configured import configured_registrar, landing_url
 from gateway.graphiql.assets import STATIC_DIR, installed
 from gateway.graphiql.page import GraphiQLPage, ImmutableFiles
 from gateway.resolvers.context import RequestContext
@@ -290,16 +291,13 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             issuer.use_key(await stored_secret(engine, DEMO_SIGNING_KEY, new_signing_key))
         # DOIs a crash or an outage left midway are driven on in the background; sagas
         # another replica drives now are left to it (their leases).
-        reconciling = (
-            asyncio.create_task(_reconcile_at_start(dois.sagas)) if dois is not None else None
-        )
+        reconciling = asyncio.create_task(_reconcile_at_start(dois.sagas))
         try:
             yield
         finally:
-            if reconciling is not None:
-                reconciling.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reconciling
+            reconciling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reconciling
             await http.aclose()
             if issuer_http is not None:
                 await issuer_http.aclose()
@@ -333,19 +331,14 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     return app
 
 
-def doi_use_cases(settings: Settings, engine: AsyncEngine) -> DoiUseCases | None:
-    """The DOI mutations over the configured registrar (None: none configured)."""
-    if settings.doi_registrar != "datacite":
-        return None
-    from gateway.doi.datacite import DataCiteRegistrar
-
-    registrar = DataCiteRegistrar.from_settings(settings)
-    template = settings.doi_landing_url or "https://doi.org/{doi}"
+def doi_use_cases(settings: Settings, engine: AsyncEngine) -> DoiUseCases:
+    """The DOI mutations over the configured registrar (DataCite, or the local one)."""
+    registrar = configured_registrar(settings, engine)
     sagas = DoiSagas(
         engine=engine,
         registrar=registrar,
         metadata=publication_attributes,
-        landing_url=lambda doi: template.replace("{doi}", doi.lower()),
+        landing_url=lambda doi: landing_url(settings, doi),
         clock=now_utc,
     )
     return DoiUseCases(sagas, DoiPolicy(settings.facility, settings.main_proposer_roles))

@@ -182,9 +182,6 @@ async def _reconcile(settings: Settings) -> int:
     try:
         await create_schema(engine, embedded=settings.embedded)
         dois = doi_use_cases(settings, engine)
-        if dois is None:
-            print("icat-gateway doi: no DOI registrar is configured", file=sys.stderr)
-            return 2
         counts = await dois.sagas.reconcile()
         left = await dois.sagas.unfinished()
     finally:

@@ -1,7 +1,8 @@
 """Tables the gateway owns, kept apart from ICAT's (own metadata, ``GATEWAY_`` prefix).
 
 The gateway never alters ICAT's tables: what it needs to remember that ICAT has no place
-for (who changed a release date and why, DOI registrations in progress) lives here.
+for (who changed a release date and why, DOI registrations in progress, the DOIs the
+local registrar holds) lives here.
 They are made by the gateway's own migrations (gateway/catalogue/migrations, see
 migrate.py), in the schema ``OWN_SCHEMA`` stands for: a change here needs a new revision
 there (tests/integration/test_migrations.py compares the two).
@@ -129,3 +130,19 @@ class DoiRequest(GatewayBase):
     outcome: Mapped[str | None] = mapped_column("OUTCOME", Text)
     """JSON: the error it ended with, once it ended with one (success is read from the saga)."""
     created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)
+
+
+class LocalDoi(GatewayBase):
+    """A DOI the embedded local registrar holds (gateway.doi.local): registered nowhere,
+    kept where every worker and replica sees it."""
+
+    __tablename__ = "GATEWAY_LOCAL_DOI"
+
+    doi: Mapped[str] = mapped_column("DOI", String(255), primary_key=True)
+    """Lower case, as DataCite answers DOIs."""
+    state: Mapped[str] = mapped_column("STATE", String(16), nullable=False)
+    url: Mapped[str | None] = mapped_column("URL", String(2048))
+    attributes: Mapped[str] = mapped_column("ATTRIBUTES", Text, nullable=False)
+    """The kernel-4.5 attributes it holds, as JSON."""
+    created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column("UPDATED_AT", DateTime, nullable=False)

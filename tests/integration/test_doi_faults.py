@@ -14,6 +14,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -102,7 +103,7 @@ async def assert_nothing_public_that_datacite_does_not_show(
 async def steps(engine: AsyncEngine) -> dict[str, str]:
     async with engine.connect() as connection:
         rows = await connection.execute(select(DoiSaga.doi, DoiSaga.step))
-        return dict(rows.all())
+        return {doi: step for doi, step in rows}
 
 
 @pytest.mark.parametrize(
@@ -165,7 +166,7 @@ async def test_a_process_killed_between_any_two_steps_leaves_a_state_a_retry_or_
     catalogue: AsyncEngine, settings: Settings, pi: PiSessions, datacite: DataCiteServer
 ) -> None:
     datasets = [*pi.bm29, *pi.proprietary][: len(BOUNDARIES)]
-    jobs = [
+    jobs: list[dict[str, Any]] = [
         {"key": f"kill-{n}", "datasets": [dataset], "pause_at": boundary}
         for n, (dataset, boundary) in enumerate(zip(datasets, BOUNDARIES, strict=True))
     ]

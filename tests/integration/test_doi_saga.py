@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -43,50 +42,12 @@ from tests.support.doi_catalogue import (
     use_cases,
     visible_dataset_ids,
 )
+from tests.support.fake_registrar import FakeRegistrar, Operation
 
 
-@dataclass
-class ScriptedRegistrar:
-    """A registrar in memory that fails when told to: ``fail["publish"] = [error, ...]``."""
-
-    prefix: str = "10.99999"
-    registers: bool = True
-    dois: dict[str, RegisteredDoi] = field(default_factory=dict)
-    calls: list[str] = field(default_factory=list)
-    fail: dict[str, list[Exception]] = field(default_factory=dict)
-    gate: asyncio.Event | None = None
-
-    async def _step(self, name: str) -> None:
-        self.calls.append(name)
-        if self.gate is not None:
-            await self.gate.wait()
-        queue = self.fail.get(name)
-        if queue:
-            raise queue.pop(0)
-
-    async def put_draft(self, doi: str, attributes: Mapping[str, Any]) -> RegisteredDoi:
-        await self._step("put_draft")
-        held = self.dois.get(doi)
-        if held is not None and held.state is not DoiState.DRAFT:
-            raise PermanentRegistrarError("not a draft", status=422)
-        self.dois[doi] = RegisteredDoi(doi, DoiState.DRAFT, None, dict(attributes))
-        return self.dois[doi]
-
-    async def publish(self, doi: str, attributes: Mapping[str, Any], url: str) -> RegisteredDoi:
-        await self._step("publish")
-        self.dois[doi] = RegisteredDoi(doi, DoiState.FINDABLE, url, dict(attributes))
-        return self.dois[doi]
-
-    async def get(self, doi: str) -> RegisteredDoi | None:
-        await self._step("get")
-        return self.dois.get(doi)
-
-    async def delete_draft(self, doi: str) -> None:
-        await self._step("delete_draft")
-        held = self.dois.get(doi)
-        if held is not None and held.state is not DoiState.DRAFT:
-            raise PermanentRegistrarError("only drafts can be deleted", status=405)
-        self.dois.pop(doi, None)
+def calls(registrar: FakeRegistrar, operation: str | None = None) -> list[str]:
+    """The operations called, in order (only ``operation``'s when given)."""
+    return [op for op, _ in registrar.calls if operation in (None, op)]
 
 
 @pytest.fixture
@@ -97,8 +58,8 @@ async def pi(catalogue: AsyncEngine) -> AsyncIterator[PiSessions]:
 
 
 @pytest.fixture
-def registrar() -> ScriptedRegistrar:
-    return ScriptedRegistrar()
+def registrar() -> FakeRegistrar:
+    return FakeRegistrar()
 
 
 def code_of(error: pytest.ExceptionInfo[GatewayError]) -> str:
@@ -120,18 +81,18 @@ async def saga_row(engine: AsyncEngine, doi: str) -> Any:
 
 
 async def test_reserve_makes_a_draft_and_a_reservation_that_shows_nothing(
-    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: ScriptedRegistrar
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
 ) -> None:
     doi = use_cases(sagas_for(catalogue, registrar), settings)
     selection = [pi.bm29[-1], pi.proprietary[0]]
     result = await doi.reserve(caller(PI1, settings), key="k1", dataset_ids=selection, title="T")
     assert result.step == Step.RESERVED and not result.replayed
-    assert result.doi.startswith("10.99999/esrf-dc-")
+    assert result.doi.startswith(f"{registrar.prefix}/esrf-dc-")
     assert registrar.dois[result.doi].state is DoiState.DRAFT
     row = await publication_row(catalogue, result.doi)
     assert row.PUBLICATIONDATE is None and row.CREATE_ID == PI1 and row.MOD_ID == PI1
     saga = await saga_row(catalogue, result.doi)
-    assert result.doi == f"10.99999/esrf-dc-{saga.DATACOLLECTION_ID}"
+    assert result.doi == f"{registrar.prefix}/esrf-dc-{saga.DATACOLLECTION_ID}"
     async with catalogue.connect() as connection:
         held = (
             await connection.execute(
@@ -145,7 +106,7 @@ async def test_reserve_makes_a_draft_and_a_reservation_that_shows_nothing(
 
     again = await doi.reserve(caller(PI1, settings), key="k1", dataset_ids=selection, title="T")
     assert again.doi == result.doi and again.replayed
-    assert registrar.calls.count("put_draft") == 1
+    assert len(calls(registrar, "put_draft")) == 1
     with pytest.raises(GatewayError) as reused:
         await doi.reserve(caller(PI1, settings), key="k1", dataset_ids=selection, title="Other")
     assert code_of(reused) == "CONFLICT"
@@ -153,7 +114,7 @@ async def test_reserve_makes_a_draft_and_a_reservation_that_shows_nothing(
 
 
 async def test_who_may_reserve(
-    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: ScriptedRegistrar
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
 ) -> None:
     doi = use_cases(sagas_for(catalogue, registrar), settings)
     cases = [
@@ -183,7 +144,7 @@ async def test_who_may_reserve(
 
 
 async def test_publish_releases_exactly_the_selection_at_that_moment(
-    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: ScriptedRegistrar
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
 ) -> None:
     doi = use_cases(sagas_for(catalogue, registrar), settings)
     selection = [pi.bm29[-1], pi.proprietary[0]]
@@ -191,7 +152,7 @@ async def test_publish_releases_exactly_the_selection_at_that_moment(
     pi1 = caller(PI1, settings)
     reserved = await doi.reserve(pi1, key="r", dataset_ids=[pi.bm29[-1]], title="First")
     changed = await doi.update(pi1, key="u", doi=reserved.doi, dataset_ids=selection, title="T")
-    assert changed.step == Step.RESERVED and registrar.calls.count("put_draft") == 2
+    assert changed.step == Step.RESERVED and len(calls(registrar, "put_draft")) == 2
     assert registrar.dois[reserved.doi].attributes["titles"] == [{"title": "T"}]
     assert await visible_dataset_ids(catalogue, selection + others) == set()
 
@@ -221,7 +182,7 @@ async def test_publish_releases_exactly_the_selection_at_that_moment(
 
 
 async def test_cancel_deletes_the_draft_and_its_suffix_is_never_reused(
-    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: ScriptedRegistrar
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
 ) -> None:
     doi = use_cases(sagas_for(catalogue, registrar), settings)
     pi1 = caller(PI1, settings)
@@ -237,7 +198,7 @@ async def test_cancel_deletes_the_draft_and_its_suffix_is_never_reused(
 
 
 async def test_mint_validates_its_metadata_before_anything_is_recorded(
-    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: ScriptedRegistrar
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
 ) -> None:
     doi = use_cases(sagas_for(catalogue, registrar), settings)
     bad = description(creators=(Creator("X", orcid="0000-0000-0000-0002"),))  # bad checksum
@@ -249,7 +210,7 @@ async def test_mint_validates_its_metadata_before_anything_is_recorded(
         caller(PI1, settings), key="m2", dataset_ids=[pi.bm29[-1]], description=description()
     )
     assert minted.step == Step.PUBLISHED
-    assert registrar.calls == ["put_draft", "publish"]
+    assert calls(registrar) == ["put_draft", "publish"]
     assert await visible_dataset_ids(catalogue, [pi.bm29[-1]]) == {pi.bm29[-1]}
 
 
@@ -262,14 +223,14 @@ async def test_a_registrar_that_is_unavailable_leaves_nothing_public_and_a_retry
     catalogue: AsyncEngine,
     settings: Settings,
     pi: PiSessions,
-    registrar: ScriptedRegistrar,
-    failing: str,
+    registrar: FakeRegistrar,
+    failing: Operation,
 ) -> None:
     sagas = sagas_for(catalogue, registrar)
     doi = use_cases(sagas, settings)
     pi1 = caller(PI1, settings)
     selection = [pi.bm29[-1]]
-    registrar.fail[failing] = [TRANSIENT, TRANSIENT]
+    registrar.fail(failing, TRANSIENT, times=2)
     with pytest.raises(GatewayError) as unavailable:
         await doi.mint(pi1, key="m", dataset_ids=selection, description=description())
     assert code_of(unavailable) == "UPSTREAM_UNAVAILABLE"
@@ -282,16 +243,16 @@ async def test_a_registrar_that_is_unavailable_leaves_nothing_public_and_a_retry
     again = await doi.mint(pi1, key="m", dataset_ids=selection, description=description())
     assert again.step == Step.PUBLISHED and again.replayed
     assert len(registrar.dois) == 1
-    assert registrar.calls.count(failing) == 3  # two that failed, one that did it
+    assert len(calls(registrar, failing)) == 3  # two that failed, one that did it
     assert await visible_dataset_ids(catalogue, selection) == set(selection)
 
 
 async def test_reconcile_completes_what_a_caller_left(
-    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: ScriptedRegistrar
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
 ) -> None:
     sagas = sagas_for(catalogue, registrar)
     doi = use_cases(sagas, settings)
-    registrar.fail["publish"] = [TRANSIENT]
+    registrar.fail("publish", TRANSIENT)
     with pytest.raises(GatewayError):
         await doi.mint(
             caller(PI1, settings), key="m", dataset_ids=[pi.bm29[-1]], description=description()
@@ -303,18 +264,18 @@ async def test_reconcile_completes_what_a_caller_left(
 
 
 async def test_a_refused_publish_stays_a_reservation_and_the_same_key_reports_it(
-    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: ScriptedRegistrar
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
 ) -> None:
     sagas = sagas_for(catalogue, registrar)
     doi = use_cases(sagas, settings)
     pi1 = caller(PI1, settings)
     reserved = await doi.reserve(pi1, key="r", dataset_ids=[pi.bm29[-1]], title="T")
-    registrar.fail["publish"] = [REFUSED]
+    registrar.fail("publish", REFUSED)
     for _ in range(2):
         with pytest.raises(GatewayError) as refused:
             await doi.publish(pi1, key="p", doi=reserved.doi, description=description())
         assert code_of(refused) == "REGISTRAR_REFUSED"
-    assert registrar.calls.count("publish") == 1
+    assert len(calls(registrar, "publish")) == 1
     assert await visible_dataset_ids(catalogue, [pi.bm29[-1]]) == set()
     await sagas.reconcile()  # puts the draft in line with the description
     assert registrar.dois[reserved.doi].state is DoiState.DRAFT
@@ -325,10 +286,10 @@ async def test_a_refused_publish_stays_a_reservation_and_the_same_key_reports_it
 
 
 async def test_a_refused_draft_fails_the_reservation_and_makes_nothing(
-    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: ScriptedRegistrar
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
 ) -> None:
     doi = use_cases(sagas_for(catalogue, registrar), settings)
-    registrar.fail["put_draft"] = [REFUSED]
+    registrar.fail("put_draft", REFUSED)
     pi1 = caller(PI1, settings)
     for _ in range(2):
         with pytest.raises(GatewayError) as refused:
@@ -340,16 +301,16 @@ async def test_a_refused_draft_fails_the_reservation_and_makes_nothing(
 
 
 async def test_concurrent_publishes_with_the_same_key_publish_once(
-    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: ScriptedRegistrar
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
 ) -> None:
     pi1 = caller(PI1, settings)
     reserved = await use_cases(sagas_for(catalogue, registrar), settings).reserve(
         pi1, key="r", dataset_ids=[pi.bm29[-1]], title="T"
     )
     registrar.calls.clear()
-    registrar.gate = asyncio.Event()
-    # Two replicas: each its own driver (its own lease owner), one catalogue.
-    calls = [
+    held = registrar.hold("publish")
+    # Two replicas and a retry: each its own driver (its own lease owner), one catalogue.
+    publishing = [
         asyncio.ensure_future(
             use_cases(sagas_for(catalogue, registrar), settings).publish(
                 pi1, key="same", doi=reserved.doi, description=description()
@@ -357,12 +318,11 @@ async def test_concurrent_publishes_with_the_same_key_publish_once(
         )
         for _ in range(3)
     ]
-    while registrar.calls.count("publish") < 1:  # noqa: ASYNC110 - the fake has no event
-        await asyncio.sleep(0.01)
-    registrar.gate.set()
-    results = await asyncio.gather(*calls)
+    await held.entered.wait()  # one is publishing; the others wait for it
+    held.release()
+    results = await asyncio.gather(*publishing)
     assert {r.step for r in results} == {Step.PUBLISHED}
-    assert registrar.calls.count("publish") == 1
+    assert len(calls(registrar, "publish")) == 1
     assert sorted(r.replayed for r in results) == [False, True, True]
     async with catalogue.connect() as connection:
         dates = (
@@ -379,7 +339,7 @@ async def test_concurrent_publishes_with_the_same_key_publish_once(
 
 
 async def test_a_publish_the_registrar_did_not_make_findable_publishes_nothing(
-    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: ScriptedRegistrar
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
 ) -> None:
     """A 200 to the publish event that leaves the DOI a draft (DataCite ignores an event
     its state does not allow) must not make the catalogue public."""
@@ -388,7 +348,7 @@ async def test_a_publish_the_registrar_did_not_make_findable_publishes_nothing(
     reserved = await doi.reserve(pi1, key="r", dataset_ids=[pi.bm29[-1]], title="T")
 
     async def stays_a_draft(doi: str, attributes: Mapping[str, Any], url: str) -> RegisteredDoi:
-        registrar.calls.append("publish")
+        registrar.calls.append(("publish", doi))
         return registrar.dois[doi]
 
     registrar.publish = stays_a_draft  # type: ignore[method-assign]
