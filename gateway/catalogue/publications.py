@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, inspect, select, update
+import orjson
+from sqlalchemy import delete, func, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue.models import (
@@ -566,4 +567,96 @@ async def load_record(connection: AsyncConnection, publication_id: int) -> Publi
         related=tuple(Related(*r) for r in related),
         dataset_ids=dataset_ids,
         sessions=await _sessions_of(connection, dataset_ids),
+    )
+
+
+async def saga_request(connection: AsyncConnection, doi: str) -> dict[str, Any]:
+    """What the DOI saga keeps of a publication that ICAT has no column for (its licence);
+    empty for a publication the gateway did not make."""
+    from gateway.catalogue.gateway_tables import DoiSaga
+
+    stored = (
+        await connection.execute(select(DoiSaga.request).where(DoiSaga.doi == doi.lower()))
+    ).scalar()
+    if stored is None:
+        return {}
+    request: dict[str, Any] = orjson.loads(stored)
+    return request
+
+
+@dataclass(frozen=True)
+class SessionLanding:
+    """A session's landing facts, as its DOI's metadata needs them (all LANDING)."""
+
+    investigation_id: int
+    doi: str
+    name: str
+    visit_id: str
+    title: str
+    facility: str
+    start_date: datetime | None
+    end_date: datetime | None
+    created: datetime
+    team: tuple[tuple[str, str], ...]
+    """(full name, role) in ICAT's order of the team rows."""
+    parts: tuple[str, ...]
+    """DOIs of the published data publications holding its datasets."""
+
+
+async def load_session_landing(
+    connection: AsyncConnection, investigation_id: int, now: datetime
+) -> SessionLanding | None:
+    """None for an unknown session or one without a DOI."""
+    row = (
+        await connection.execute(
+            select(
+                Investigation.doi.label("doi"),
+                Investigation.name.label("name"),
+                Investigation.visit_id.label("visit_id"),
+                Investigation.title.label("title"),
+                Investigation.start_date.label("start_date"),
+                Investigation.end_date.label("end_date"),
+                Investigation.create_time.label("created"),
+                Facility.name.label("facility"),
+            )
+            .join(Facility, Facility.id == Investigation.facility_id)
+            .where(Investigation.id == investigation_id)
+        )
+    ).first()
+    if row is None or not row.doi:
+        return None
+    from gateway.catalogue.models import InvestigationUser
+
+    team = await connection.execute(
+        select(func.coalesce(User.full_name, User.name), InvestigationUser.role)
+        .join(User, User.id == InvestigationUser.user_id)
+        .where(InvestigationUser.investigation_id == investigation_id)
+        .order_by(InvestigationUser.id)
+    )
+    parts = await connection.execute(
+        select(DataPublication.pid)
+        .distinct()
+        .join(
+            DataCollectionDataset,
+            DataCollectionDataset.data_collection_id == DataPublication.data_collection_id,
+        )
+        .join(Dataset, Dataset.id == DataCollectionDataset.dataset_id)
+        .where(
+            Dataset.investigation_id == investigation_id,
+            DataPublication.publication_date.is_not(None),
+            DataPublication.publication_date < now,
+        )
+    )
+    return SessionLanding(
+        investigation_id=investigation_id,
+        doi=row.doi,
+        name=row.name,
+        visit_id=row.visit_id,
+        title=row.title,
+        facility=row.facility,
+        start_date=row.start_date,
+        end_date=row.end_date,
+        created=row.created,
+        team=tuple((str(name), str(role)) for name, role in team),
+        parts=tuple(sorted(str(doi) for (doi,) in parts)),
     )

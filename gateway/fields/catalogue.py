@@ -66,6 +66,10 @@ INVESTIGATION = ObjectFields(
         Resolved("datasets", "The session's datasets the caller may see: all of them once "
                  "the session is released or to its team; before that, to others, only "
                  "those a published DOI has made public.", DATA, filtered=True),
+        Resolved("dataCiteMetadata", "The DataCite kernel-4.5 metadata of the session's DOI "
+                 "(JSON:API attributes) from its landing facts: title, team, dates, proposal, "
+                 "and the published DOIs drawn from it (HasPart); null without a DOI.",
+                 compiled=False),
     ),
     compiled=True,
 )  # fmt: skip
@@ -277,6 +281,12 @@ DATA_PUBLICATION = ObjectFields(
         Resolved("contributors", "Creators and contributors, in order.", DATA),
         Resolved("relatedItems", "Related identifiers.", DATA),
         Resolved("datasets", "The datasets of the publication that the caller may see.", DATA),
+        Resolved("state", "RESERVED (a draft DOI) or PUBLISHED.", DATA),
+        Resolved("registered", "Whether its DOI is registered with a registration agency "
+                 "(false for the embedded local registrar's, which resolve nowhere).", DATA),
+        Resolved("dates", "Its dated events (Created, Issued, Collected...).", DATA),
+        Resolved("dataCiteMetadata", "Its DataCite kernel-4.5 metadata (JSON:API attributes), "
+                 "as the registrar holds it or will.", DATA),
     ),
     rows=Rows.FILTERED,
 )  # fmt: skip
@@ -291,6 +301,31 @@ CONTRIBUTOR = ObjectFields(
         Scalar("contributorType", "contributor_type", Format.TEXT,
                "Creator, or a DataCite contributor type.", DATA, nullable=False),
         Scalar("orderKey", "order_key", Format.TEXT, "Position in the author list.", DATA),
+        Scalar("orcid", "orcid", Format.TEXT, "ORCID iD (of the person's catalogue user).",
+               DATA),
+        Resolved("affiliations", "Institutions, in order.", DATA),
+    ),
+    rows=Rows.FILTERED,
+)  # fmt: skip
+
+AFFILIATION = ObjectFields(
+    "Affiliation",
+    "An institution a contributor belongs to (ICAT AFFILIATION).",
+    (
+        Scalar("name", "name", Format.TEXT, "The institution's name.", DATA, nullable=False),
+        Scalar("ror", "pid", Format.TEXT, "Its ROR id, where known.", DATA),
+    ),
+    rows=Rows.FILTERED,
+)  # fmt: skip
+
+PUBLICATION_DATE = ObjectFields(
+    "PublicationDate",
+    "A dated event of a data publication (ICAT DATAPUBLICATIONDATE).",
+    (
+        Scalar("dateType", "date_type", Format.TEXT, "DataCite dateType: Created, Issued...",
+               DATA, nullable=False),
+        Scalar("date", "date", Format.TEXT, "ISO 8601 date, or a range.", DATA,
+               nullable=False),
     ),
     rows=Rows.FILTERED,
 )  # fmt: skip
@@ -328,6 +363,8 @@ TYPES: Mapping[str, ObjectFields] = {
         TEAM_MEMBER,
         DATA_PUBLICATION,
         CONTRIBUTOR,
+        AFFILIATION,
+        PUBLICATION_DATE,
         RELATED_ITEM,
     )
 }

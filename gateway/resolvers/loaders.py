@@ -241,6 +241,14 @@ class Loaders:
         return grouped_loader(self.engine, queries.creators_by_publication)
 
     @cached_property
+    def affiliations_of_contributor(self) -> Loader:
+        return grouped_loader(self.engine, queries.affiliations_by_contributor)
+
+    @cached_property
+    def dates_of_publication(self) -> Loader:
+        return grouped_loader(self.engine, queries.dates_by_publication)
+
+    @cached_property
     def related_items_of_publication(self) -> Loader:
         return grouped_loader(self.engine, queries.related_items_by_publication)
 

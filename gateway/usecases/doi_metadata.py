@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.catalogue.publications import PublicationRecord
+from gateway.catalogue.publications import PublicationRecord, SessionLanding
 from gateway.doi import metadata
 
 
@@ -79,3 +79,38 @@ def publication_attributes(
 
 def _is_doi(identifier: str) -> bool:
     return metadata.normalise_doi(identifier).startswith("10.")
+
+
+def session_attributes(
+    session: SessionLanding, main_proposer_roles: frozenset[str], landing_url: str | None
+) -> dict[str, Any]:
+    """The DataCite attributes of a session's DOI: its team as creators (main proposers
+    first), the facility as publisher, the proposal, and the DOIs drawn from it."""
+    names: dict[str, bool] = {}
+    for name, role in session.team:
+        main = role.strip().lower() in main_proposer_roles
+        names[name] = names.get(name, False) or main
+    ordered = sorted(names, key=lambda name: not names[name])  # stable: ICAT's order
+    creators = tuple(metadata.Creator(full_name=name) for name in ordered) or (
+        metadata.Creator(full_name=session.facility, organisation=True),
+    )
+    year = (session.end_date or session.start_date or session.created).year
+    dates: list[metadata.DoiDate] = []
+    if session.start_date is not None:
+        end = session.end_date or session.start_date
+        dates.append(
+            metadata.DoiDate(
+                f"{session.start_date.date().isoformat()}/{end.date().isoformat()}", "Collected"
+            )
+        )
+    record = metadata.DoiRecord(
+        doi=session.doi,
+        title=session.title,
+        creators=creators,
+        publisher=metadata.Publisher(session.facility),
+        publication_year=year,
+        dates=tuple(dates),
+        landing_url=landing_url,
+        alternate_identifiers=((f"{session.name}/{session.visit_id}", "Proposal"),),
+    )
+    return metadata.session_metadata(record, parts=session.parts)
