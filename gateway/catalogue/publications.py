@@ -480,7 +480,15 @@ async def _sessions_of(
 
 async def load_record(connection: AsyncConnection, publication_id: int) -> PublicationRecord | None:
     """The data publication as plain values (None if it has no rows)."""
-    row = (
+    return (await load_records(connection, [publication_id])).get(publication_id)
+
+
+async def load_records(
+    connection: AsyncConnection, publication_ids: Sequence[int]
+) -> dict[int, PublicationRecord]:
+    """Data publications as plain values, by id: one statement per table for them all."""
+    ids = sorted(set(publication_ids))
+    rows = (
         await connection.execute(
             select(
                 DataPublication.id.label("id"),
@@ -493,21 +501,22 @@ async def load_record(connection: AsyncConnection, publication_id: int) -> Publi
                 Facility.name.label("facility"),
             )
             .join(Facility, Facility.id == DataPublication.facility_id)
-            .where(DataPublication.id == publication_id)
+            .where(DataPublication.id.in_(ids))
         )
-    ).first()
-    if row is None:
-        return None
-    keywords = (
-        await connection.execute(
-            select(Subject.name)
-            .where(Subject.data_publication_id == publication_id)
-            .order_by(Subject.id)
-        )
-    ).scalars()
+    ).all()
+    if not rows:
+        return {}
+    keywords: dict[int, list[str]] = defaultdict(list)
+    for owner, name in await connection.execute(
+        select(Subject.data_publication_id, Subject.name)
+        .where(Subject.data_publication_id.in_(ids))
+        .order_by(Subject.id)
+    ):
+        keywords[int(owner)].append(name)
     creators = (
         await connection.execute(
             select(
+                DataPublicationUser.publication_id.label("owner"),
                 DataPublicationUser.id.label("id"),
                 DataPublicationUser.full_name.label("full_name"),
                 DataPublicationUser.given_name.label("given_name"),
@@ -515,46 +524,27 @@ async def load_record(connection: AsyncConnection, publication_id: int) -> Publi
                 User.orcid_id.label("orcid_id"),
             )
             .join(User, User.id == DataPublicationUser.user_id)
-            .where(DataPublicationUser.publication_id == publication_id)
+            .where(
+                DataPublicationUser.publication_id.in_(ids),
+                DataPublicationUser.contributor_type == CREATOR,
+            )
             .order_by(DataPublicationUser.order_key, DataPublicationUser.id)
         )
     ).all()
     affiliations: dict[int, list[CreatorAffiliation]] = defaultdict(list)
     for owner, name, pid in await connection.execute(
         select(Affiliation.user_id, Affiliation.name, Affiliation.pid)
-        .where(Affiliation.user_id.in_([c.id for c in creators]))
+        .where(
+            Affiliation.user_id.in_(
+                select(DataPublicationUser.id).where(DataPublicationUser.publication_id.in_(ids))
+            )
+        )
         .order_by(Affiliation.id)
     ):
         affiliations[int(owner)].append(CreatorAffiliation(name, pid))
-    related = await connection.execute(
-        select(
-            RelatedItem.identifier,
-            RelatedItem.relation_type,
-            RelatedItem.related_item_type,
-            RelatedItem.title,
-        )
-        .where(RelatedItem.publication_id == publication_id)
-        .order_by(RelatedItem.id)
-    )
-    datasets = (
-        await connection.execute(
-            select(DataCollectionDataset.dataset_id)
-            .where(DataCollectionDataset.data_collection_id == row.data_collection_id)
-            .order_by(DataCollectionDataset.dataset_id)
-        )
-    ).scalars()
-    dataset_ids = tuple(int(d) for d in datasets)
-    return PublicationRecord(
-        publication_id=int(row.id),
-        data_collection_id=int(row.data_collection_id),
-        doi=row.pid,
-        facility=row.facility,
-        title=row.title,
-        abstract=row.description,
-        publication_date=row.publication_date,
-        created=row.create_time,
-        keywords=tuple(keywords),
-        creators=tuple(
+    authors: dict[int, list[Creator]] = defaultdict(list)
+    for c in creators:
+        authors[int(c.owner)].append(
             Creator(
                 full_name=c.full_name or "",
                 given_name=c.given_name,
@@ -562,26 +552,87 @@ async def load_record(connection: AsyncConnection, publication_id: int) -> Publi
                 orcid=c.orcid_id,
                 affiliations=tuple(affiliations.get(c.id, ())),
             )
-            for c in creators
-        ),
-        related=tuple(Related(*r) for r in related),
-        dataset_ids=dataset_ids,
-        sessions=await _sessions_of(connection, dataset_ids),
+        )
+    related: dict[int, list[Related]] = defaultdict(list)
+    for owner, *values in await connection.execute(
+        select(
+            RelatedItem.publication_id,
+            RelatedItem.identifier,
+            RelatedItem.relation_type,
+            RelatedItem.related_item_type,
+            RelatedItem.title,
+        )
+        .where(RelatedItem.publication_id.in_(ids))
+        .order_by(RelatedItem.id)
+    ):
+        related[int(owner)].append(Related(*values))
+    collections = {int(row.data_collection_id): int(row.id) for row in rows}
+    datasets: dict[int, list[int]] = defaultdict(list)
+    for collection, dataset in await connection.execute(
+        select(DataCollectionDataset.data_collection_id, DataCollectionDataset.dataset_id)
+        .where(DataCollectionDataset.data_collection_id.in_(list(collections)))
+        .order_by(DataCollectionDataset.dataset_id)
+    ):
+        datasets[collections[int(collection)]].append(int(dataset))
+    sessions = await _sessions_by_dataset(
+        connection, [d for held in datasets.values() for d in held]
     )
+    records = {}
+    for row in rows:
+        held = tuple(datasets.get(int(row.id), ()))
+        records[int(row.id)] = PublicationRecord(
+            publication_id=int(row.id),
+            data_collection_id=int(row.data_collection_id),
+            doi=row.pid,
+            facility=row.facility,
+            title=row.title,
+            abstract=row.description,
+            publication_date=row.publication_date,
+            created=row.create_time,
+            keywords=tuple(keywords.get(int(row.id), ())),
+            creators=tuple(authors.get(int(row.id), ())),
+            related=tuple(related.get(int(row.id), ())),
+            dataset_ids=held,
+            sessions=tuple(
+                sorted(
+                    {sessions[d].investigation_id: sessions[d] for d in held}.values(),
+                    key=lambda session: session.investigation_id,
+                )
+            ),
+        )
+    return records
 
 
-async def saga_request(connection: AsyncConnection, doi: str) -> dict[str, Any]:
-    """What the DOI saga keeps of a publication that ICAT has no column for (its licence);
-    empty for a publication the gateway did not make."""
+async def _sessions_by_dataset(
+    connection: AsyncConnection, dataset_ids: Sequence[int]
+) -> dict[int, SessionOfRecord]:
+    rows = await connection.execute(
+        select(
+            Dataset.id,
+            Investigation.id,
+            Investigation.name,
+            Investigation.visit_id,
+            Investigation.title,
+            Investigation.doi,
+            Investigation.release_date,
+        )
+        .join(Investigation, Investigation.id == Dataset.investigation_id)
+        .where(Dataset.id.in_(sorted(set(dataset_ids))))
+    )
+    return {int(dataset): SessionOfRecord(*session) for dataset, *session in rows}
+
+
+async def saga_requests(connection: AsyncConnection, dois: Sequence[str]) -> dict[str, Any]:
+    """What the DOI saga keeps of publications that ICAT has no column for (their licence),
+    by lower-case DOI; none for a publication the gateway did not make."""
     from gateway.catalogue.gateway_tables import DoiSaga
 
-    stored = (
-        await connection.execute(select(DoiSaga.request).where(DoiSaga.doi == doi.lower()))
-    ).scalar()
-    if stored is None:
-        return {}
-    request: dict[str, Any] = orjson.loads(stored)
-    return request
+    rows = await connection.execute(
+        select(DoiSaga.doi, DoiSaga.request).where(
+            DoiSaga.doi.in_(sorted({doi.lower() for doi in dois}))
+        )
+    )
+    return {doi: orjson.loads(request) for doi, request in rows}
 
 
 @dataclass(frozen=True)
@@ -603,13 +654,17 @@ class SessionLanding:
     """DOIs of the published data publications holding its datasets."""
 
 
-async def load_session_landing(
-    connection: AsyncConnection, investigation_id: int, now: datetime
-) -> SessionLanding | None:
-    """None for an unknown session or one without a DOI."""
-    row = (
+async def load_session_landings(
+    connection: AsyncConnection, investigation_ids: Sequence[int], now: datetime
+) -> dict[int, SessionLanding]:
+    """Sessions' landing facts by id (those without a DOI are left out)."""
+    from gateway.catalogue.models import InvestigationUser
+
+    ids = sorted(set(investigation_ids))
+    rows = (
         await connection.execute(
             select(
+                Investigation.id.label("id"),
                 Investigation.doi.label("doi"),
                 Investigation.name.label("name"),
                 Investigation.visit_id.label("visit_id"),
@@ -620,43 +675,50 @@ async def load_session_landing(
                 Facility.name.label("facility"),
             )
             .join(Facility, Facility.id == Investigation.facility_id)
-            .where(Investigation.id == investigation_id)
+            .where(Investigation.id.in_(ids), Investigation.doi.is_not(None))
         )
-    ).first()
-    if row is None or not row.doi:
-        return None
-    from gateway.catalogue.models import InvestigationUser
-
-    team = await connection.execute(
-        select(func.coalesce(User.full_name, User.name), InvestigationUser.role)
+    ).all()
+    team: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for owner, name, role in await connection.execute(
+        select(
+            InvestigationUser.investigation_id,
+            func.coalesce(User.full_name, User.name),
+            InvestigationUser.role,
+        )
         .join(User, User.id == InvestigationUser.user_id)
-        .where(InvestigationUser.investigation_id == investigation_id)
+        .where(InvestigationUser.investigation_id.in_(ids))
         .order_by(InvestigationUser.id)
-    )
-    parts = await connection.execute(
-        select(DataPublication.pid)
-        .distinct()
+    ):
+        team[int(owner)].append((str(name), str(role)))
+    parts: dict[int, set[str]] = defaultdict(set)
+    for owner, doi in await connection.execute(
+        select(Dataset.investigation_id, DataPublication.pid)
         .join(
             DataCollectionDataset,
             DataCollectionDataset.data_collection_id == DataPublication.data_collection_id,
         )
         .join(Dataset, Dataset.id == DataCollectionDataset.dataset_id)
         .where(
-            Dataset.investigation_id == investigation_id,
+            Dataset.investigation_id.in_(ids),
             DataPublication.publication_date.is_not(None),
             DataPublication.publication_date < now,
         )
-    )
-    return SessionLanding(
-        investigation_id=investigation_id,
-        doi=row.doi,
-        name=row.name,
-        visit_id=row.visit_id,
-        title=row.title,
-        facility=row.facility,
-        start_date=row.start_date,
-        end_date=row.end_date,
-        created=row.created,
-        team=tuple((str(name), str(role)) for name, role in team),
-        parts=tuple(sorted(str(doi) for (doi,) in parts)),
-    )
+    ):
+        parts[int(owner)].add(str(doi))
+    return {
+        int(row.id): SessionLanding(
+            investigation_id=int(row.id),
+            doi=row.doi,
+            name=row.name,
+            visit_id=row.visit_id,
+            title=row.title,
+            facility=row.facility,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            created=row.created,
+            team=tuple(team.get(int(row.id), ())),
+            parts=tuple(sorted(parts.get(int(row.id), ()))),
+        )
+        for row in rows
+        if row.doi
+    }

@@ -11,7 +11,6 @@ from strawberry.scalars import JSON
 from gateway.catalogue import queries
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.ordering import dataset_keys
-from gateway.catalogue.publications import load_session_landing
 from gateway.doi.configured import landing_url
 from gateway.fields.catalogue import INVESTIGATION
 from gateway.resolvers.loaders import ChildListing
@@ -55,8 +54,7 @@ class Investigation(Node, Declared):
     @strawberry.field
     async def data_cite_metadata(self, info: Info) -> JSON | None:
         context = info.context
-        async with context.engine.connect() as connection:
-            session = await load_session_landing(connection, self._row["id"], context.now)
+        session = await context.loaders.session_landing.load(self._row["id"])
         if session is None:
             return None
         url = landing_url(context.settings, session.doi)

@@ -13,7 +13,6 @@ from gateway.catalogue.models import DataCollectionDataset
 from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.ordering import dataset_keys
-from gateway.catalogue.publications import load_record, saga_request
 from gateway.doi.configured import landing_url
 from gateway.fields.catalogue import (
     AFFILIATION,
@@ -97,11 +96,10 @@ class DataPublication(Node, Declared):
 
     @strawberry.field
     async def data_cite_metadata(self, info: Info) -> JSON | None:
-        async with info.context.engine.connect() as connection:
-            record = await load_record(connection, self._row["id"])
-            if record is None:
-                return None
-            request = await saga_request(connection, record.doi)
+        loaded = await info.context.loaders.publication_record.load(self._row["id"])
+        if loaded is None:
+            return None
+        record, request = loaded
         url = landing_url(info.context.settings, record.doi)
         published = record.publication_date is not None
         return JSON(publication_attributes(record, request, url if published else None))
