@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -284,7 +285,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         return JSONResponse({"status": "ok"})
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def lifespan(started: Starlette) -> AsyncIterator[None]:
         await create_schema(engine, embedded=settings.embedded)
         if issuer is not None:
             # One key for every worker: the first to start makes it, the others read it.
@@ -292,6 +293,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         # DOIs a crash or an outage left midway are driven on in the background; sagas
         # another replica drives now are left to it (their leases).
         reconciling = asyncio.create_task(_reconcile_at_start(dois.sagas))
+        reconciling.add_done_callback(lambda _: started.state.doi_reconciled.set())
         try:
             yield
         finally:
@@ -328,6 +330,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.state.graphql = graphql
     app.state.settings = settings
     app.state.demo_issuer = issuer
+    app.state.doi_reconciled = threading.Event()
+    """Set once the start-up reconciliation of DOIs has ended (tests wait for it)."""
     return app
 
 

@@ -176,3 +176,54 @@ def test_who_may_and_a_datacite_outage_over_http(
     assert up["state"] == "RESERVED" and up["replayed"] is True
     assert datacite.dois()[up["doi"]] == "draft"
     assert datacite.calls("PUT", up["doi"]) == 2  # the one answered 503, the one that did it
+
+
+async def test_the_gateway_finishes_at_start_up_what_an_outage_left(
+    catalogue: AsyncEngine, settings: Settings, datacite: DataCiteServer, pi: PiSessions
+) -> None:
+    """A mint that DataCite's outage stopped before publishing is published by the next
+    gateway to start (its lifespan reconciles), with the same DOI."""
+    from gateway.doi.datacite import DataCiteRegistrar
+    from gateway.errors import GatewayError
+    from tests.support.doi_catalogue import (
+        PI1,
+        description,
+        sagas_for,
+        use_cases,
+        visible_dataset_ids,
+    )
+    from tests.support.doi_catalogue import (
+        caller as policy_caller,
+    )
+
+    registrar = DataCiteRegistrar(
+        api_url=datacite.base_url,
+        prefix=datacite.prefix,
+        repository_id=datacite.repository_id,
+        password=datacite.password,
+    )
+    dois = use_cases(sagas_for(catalogue, registrar), settings)
+    datacite.fail("PUT", 500, times=3)
+    with pytest.raises(GatewayError):
+        await dois.mint(
+            policy_caller(PI1, settings),
+            key="startup",
+            dataset_ids=[pi.bm29[-1]],
+            description=description(),
+        )
+    datacite.clear_faults()
+    assert await visible_dataset_ids(catalogue, [pi.bm29[-1]]) == set()
+    configured = replace(
+        settings,
+        doi_registrar="datacite",
+        doi_prefix=datacite.prefix,
+        doi_landing_url=LANDING,
+        datacite_api_url=datacite.base_url,
+        datacite_repository_id=datacite.repository_id,
+        datacite_password=datacite.password,
+    )
+    with GatewayServer(configured) as server:
+        assert server.app.state.doi_reconciled.wait(20)
+    assert await visible_dataset_ids(catalogue, [pi.bm29[-1]]) == {pi.bm29[-1]}
+    assert set(datacite.dois().values()) >= {"findable"}
+    assert await dois.sagas.unfinished() == []

@@ -245,3 +245,63 @@ def _paused(worker: subprocess.Popen[str], expected: int) -> list[str]:
         if words and words[0] == "PAUSED":
             paused.append(words[1])
     return paused
+
+
+def test_doi_reconcile_on_the_command_line(
+    catalogue: AsyncEngine,
+    settings: Settings,
+    datacite: DataCiteServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`icat-gateway doi reconcile` finishes a mint an outage stopped; 1 while DataCite is
+    still down (something is left), 0 once nothing is."""
+    from gateway.catalogue.database import create_engine
+    from gateway.cli import main
+
+    async def leave_one_unfinished() -> None:
+        engine = create_engine(settings)
+        try:
+            await remove_doi_rows(engine)
+            pi = await pi_sessions(engine)
+            dois = use_cases(sagas_for(engine, registrar_of(datacite)), settings)
+            with pytest.raises(GatewayError):
+                await dois.mint(
+                    caller(PI1, settings),
+                    key="cli",
+                    dataset_ids=[pi.bm29[-1]],
+                    description=description(),
+                )
+        finally:
+            await engine.dispose()
+
+    datacite.fail("PUT", 503, times=2)
+    asyncio.run(leave_one_unfinished())
+    for name, value in {
+        "DATABASE_URL": settings.database_url,
+        "EMBEDDED": "false",
+        "DOI_REGISTRAR": "datacite",
+        "DOI_PREFIX": datacite.prefix,
+        "DOI_LANDING_URL": "https://data.example.eu/doi/{doi}",
+        "DATACITE_API_URL": datacite.base_url,
+        "DATACITE_REPOSITORY_ID": datacite.repository_id,
+        "DATACITE_PASSWORD": datacite.password,
+    }.items():
+        monkeypatch.setenv(f"ICAT_GATEWAY_{name}", value)
+    try:
+        assert main(["doi", "reconcile"]) == 1  # DataCite answers 503 once more
+        assert main(["doi", "reconcile"]) == 0
+        assert "0 unfinished" in capsys.readouterr().out
+        assert set(datacite.dois().values()) == {"findable"}
+    finally:
+        asyncio.run(_cleanup(settings))
+
+
+async def _cleanup(settings: Settings) -> None:
+    from gateway.catalogue.database import create_engine
+
+    engine = create_engine(settings)
+    try:
+        await remove_doi_rows(engine)
+    finally:
+        await engine.dispose()
