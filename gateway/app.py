@@ -81,7 +81,9 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
         dois: DoiUseCases | None = None,
     ) -> None:
         super().__init__(
-            create_graphql_schema(max_depth=settings.max_query_depth),
+            create_graphql_schema(
+                max_depth=settings.max_query_depth, namespace=settings.federation_namespace
+            ),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,
         )

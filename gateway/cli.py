@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "export-schema":
         from gateway.schema.export import export_sdl
 
-        sdl = export_sdl()
+        sdl = export_sdl(settings.federation_namespace)
         if args.output:
             args.output.write_text(sdl)
         else:

@@ -14,6 +14,9 @@ from typing import Any
 
 PREFIX = "ICAT_GATEWAY_"
 
+NAMESPACE = re.compile(r"[a-z][a-z0-9]{0,15}")
+"""A federation namespace: it starts type and root field names (``ill`` -> ``IllUser``)."""
+
 DEFAULT_MAIN_PROPOSER_ROLES = (
     "principal investigator",
     "principal_experimenter",
@@ -88,6 +91,12 @@ class Settings:
     """On PostgreSQL, answer the items of a page with one statement that renders their JSON
     (``gateway.compiled``) wherever the selection allows; off resolves every field the
     standard way (the tests compare the two)."""
+
+    federation_namespace: str | None = None
+    """Name this facility's part of a shared supergraph (lower case, e.g. ``ill``): every
+    type is prefixed (``IllInvestigation``), every root field too (``illInvestigations``),
+    and a shared ``Person`` entity keyed by ORCID iD gets a field ``ill``. Unset: the
+    schema as exported in schema.graphql. Compiled execution is off under a namespace."""
 
     # Authentication ------------------------------------------------------------------
     oidc_issuer: str | None = None
@@ -168,6 +177,15 @@ class Settings:
                 "ICAT_GATEWAY_DEMO_LOGIN and ICAT_GATEWAY_PRODUCTION are both set: "
                 "a production gateway does not hand out demo tokens; unset one of them"
             )
+        if self.federation_namespace is not None:
+            if not NAMESPACE.fullmatch(self.federation_namespace):
+                raise SettingsError(
+                    "ICAT_GATEWAY_FEDERATION_NAMESPACE must be a lower-case letter followed "
+                    f"by up to 15 lower-case letters or digits, not {self.federation_namespace!r}"
+                )
+            # The compiled renderer writes the schema's type names into its SQL: it knows
+            # only the unprefixed ones.
+            object.__setattr__(self, "compiled_sql", False)
         if self.gateway_schema is not None and self.dialect == "sqlite":
             raise SettingsError(
                 "ICAT_GATEWAY_GATEWAY_SCHEMA is for PostgreSQL and MariaDB: on SQLite the "

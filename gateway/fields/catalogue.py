@@ -245,6 +245,10 @@ USER = ObjectFields(
         Scalar("orcidId", "orcid_id", Format.TEXT, "ORCID iD."),
         Scalar("affiliation", "affiliation", Format.TEXT, "Affiliation."),
         Scalar("email", "email", Format.TEXT, "E-mail address.", PERSONAL),
+        Resolved("investigations", "The sessions this person is on the team of (any role), "
+                 "filtered and sorted like `investigations` (newest first by default); with "
+                 "the ORCID iD, what federation joins people by across facilities.",
+                 compiled=False),
     ),
     compiled=True,
     owner="name",

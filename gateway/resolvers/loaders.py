@@ -201,6 +201,22 @@ class Loaders:
         )
 
     @cached_property
+    def users_by_orcid(self) -> Loader:
+        """People by bare ORCID iD: every USER_ row holding it (ICAT does not make it
+        unique), oldest first."""
+        from gateway.catalogue.orcid import orcid_key, users_by_orcid
+
+        async def load(orcids: list[str]) -> list[list[Row[Any]]]:
+            groups: dict[str, list[Row[Any]]] = defaultdict(list)
+            for row in await fetch_all(self.engine, users_by_orcid(sorted(set(orcids)))):
+                key = orcid_key(row._mapping["orcid_id"])
+                if key is not None:
+                    groups[key].append(row)
+            return [groups.get(orcid, []) for orcid in orcids]
+
+        return Loader(load)
+
+    @cached_property
     def instruments_of_investigation(self) -> Loader:
         return grouped_loader(self.engine, queries.instruments_by_investigation)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import strawberry
@@ -14,15 +15,26 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 from strawberry.types import ExecutionContext
 
 from gateway.errors import GatewayError
 from gateway.schema.dataset import Datafile, Dataset
+from gateway.schema.entities import resolve_entities
 from gateway.schema.execution import FastLeafExecutionContext
 from gateway.schema.facility import Facility, Instrument
+from gateway.schema.info import Info
 from gateway.schema.investigation import Investigation
+from gateway.schema.keys import ENTITY_KEYS, FEDERATION_VERSION, PERSON
 from gateway.schema.mutation import Mutation
+from gateway.schema.namespace import (
+    NamespacedNames,
+    namespaced_root,
+    person_root_field,
+    person_type,
+)
 from gateway.schema.people import User
 from gateway.schema.publication import DataPublication
 from gateway.schema.query import Query
@@ -65,7 +77,20 @@ class CodedErrors(MaskErrors):
 
 
 class GatewaySchema(strawberry.federation.Schema):
-    """Logs what clients cannot fix; client errors are answered, not logged as failures."""
+    """Logs what clients cannot fix; client errors are answered, not logged as failures.
+    Federation's ``_entities`` is answered by ``gateway.schema.entities``: checked,
+    batched per entity type, under the caller's visibility."""
+
+    entity_types: Mapping[str, str] = {}
+    """The schema's entity type names -> the gateway's (they differ under a namespace)."""
+    person_type: type | None = None
+
+    async def entities_resolver(  # type: ignore[override]
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        return await resolve_entities(  # type: ignore[return-value]
+            info, representations, self.entity_types, self.person_type
+        )
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -81,8 +106,9 @@ class GatewaySchema(strawberry.federation.Schema):
                 error.extensions = {**(error.extensions or {}), "code": code}
 
 
-def create_schema(*, max_depth: int = 12) -> GatewaySchema:
-    """The gateway's schema (Apollo Federation 2 subgraph)."""
+def create_schema(*, max_depth: int = 12, namespace: str | None = None) -> GatewaySchema:
+    """The gateway's schema: an Apollo Federation subgraph (version ``FEDERATION_VERSION``),
+    under a facility's ``namespace`` if given (``gateway.schema.namespace``)."""
     # The depth rule is built once: the validation cache is keyed by the rule classes, and
     # a QueryDepthLimiter made per request brings a new class each time (a miss, always).
     depth_rules = QueryDepthLimiter(max_depth=max_depth).validation_rules
@@ -92,9 +118,18 @@ def create_schema(*, max_depth: int = 12) -> GatewaySchema:
         lambda: ValidationCache(maxsize=512),
         CodedErrors,
     ]
-    return GatewaySchema(
-        query=Query,
-        mutation=Mutation,
+    query: type = Query
+    mutation: type = Mutation
+    names = NameConverter()
+    person: type | None = None
+    if namespace is not None:
+        person = person_type(namespace)
+        query = namespaced_root(Query, namespace, person_root_field(person))
+        mutation = namespaced_root(Mutation, namespace)
+        names = NamespacedNames(namespace)
+    schema = GatewaySchema(
+        query=query,
+        mutation=mutation,
         types=[
             Investigation,
             Dataset,
@@ -105,8 +140,32 @@ def create_schema(*, max_depth: int = 12) -> GatewaySchema:
             DataPublication,
             Sample,
             Technique,
+            *([person] if person is not None else []),
         ],
         extensions=extensions,
-        config=StrawberryConfig(scalar_map=dict(SCALARS)),
+        config=StrawberryConfig(scalar_map=dict(SCALARS), name_converter=names),
         execution_context_class=FastLeafExecutionContext,
+        federation_version=FEDERATION_VERSION,
     )
+    entity_types = {names.from_type(_definition(t)): t for t in ENTITY_KEYS}
+    if person is not None:
+        entity_types[PERSON] = PERSON
+    schema.entity_types = entity_types
+    schema.person_type = person
+    return schema
+
+
+_ENTITY_CLASSES: dict[str, type] = {
+    "Investigation": Investigation,
+    "Dataset": Dataset,
+    "Datafile": Datafile,
+    "Facility": Facility,
+    "Instrument": Instrument,
+    "User": User,
+    "DataPublication": DataPublication,
+    "Technique": Technique,
+}
+
+
+def _definition(type_name: str) -> Any:
+    return _ENTITY_CLASSES[type_name].__strawberry_definition__  # type: ignore[attr-defined]

@@ -177,26 +177,29 @@ async def child_connection(
     order: tuple[str, bool],
     to_node: Callable[[Any], T],
     prepare: Callable[[Any, list[T]], Awaitable[None]] | None = None,
+    loader_key: str = "",
 ) -> Connection[T]:
     """A nested connection (the datasets of a session...), batched over all parents of the
     level: one statement for the pages, one for the totals, each only if asked for.
     ``prepare`` may load what the page's objects will be asked for, all at once (items
     the database rendered, ``gateway.compiled``, are among them: it should skip those).
     The cursors are of the listing ``name`` in ``order``, whichever the parent (see
-    :func:`cursor_listing`)."""
+    :func:`cursor_listing`). Parents whose ``listing`` differs by an argument (a filter)
+    pass it as ``loader_key``: they share statements only with parents of the same key."""
     page = page.of(cursor_listing(name, order))
     loaders = info.context.loaders
-    counts = loaders.child_counts(name, listing.statement, listing.parent)
+    batch = f"{name}|{loader_key}" if loader_key else name
+    counts = loaders.child_counts(batch, listing.statement, listing.parent)
     # Ask for the total now, with every other parent of the level, not after this page
     # (and its prefetch) came back: that would split the totals into several batches.
     total = counts.load(parent_id) if wants_total(info) else None
     rows = []
     if wants_page(info):
-        pages_name, computed = name, None
+        pages_name, computed = batch, None
         render = item_renderer(info)
         if render is not None:
             # One loader per selection: parents asking the same share one statement.
-            pages_name, computed = f"{name}:{render.key}", _json_column(render)
+            pages_name, computed = f"{batch}:{render.key}", _json_column(render)
             to_node = completed_or(render, to_node)
         pages = loaders.child_pages(pages_name, listing, computed)
         rows = await pages.load(ChildPageKey(parent_id, page, order))

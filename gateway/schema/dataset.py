@@ -17,6 +17,7 @@ from gateway.schema.connection import Connection, child_connection, node_selecti
 from gateway.schema.declared import Declared, declared
 from gateway.schema.info import Info
 from gateway.schema.inputs import DatafileOrder
+from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
 from gateway.schema.sample import Parameter, Sample, Technique
 
@@ -30,7 +31,7 @@ class DatasetType(Declared):
     pass
 
 
-@strawberry.federation.type(keys=["id"], description=DATASET.description)
+@strawberry.federation.type(keys=keys_of("Dataset"), description=DATASET.description)
 @declared(DATASET)
 class Dataset(Node, Declared):
     _prefetched: strawberry.Private[dict[str, Any] | None] = None
@@ -94,12 +95,6 @@ class Dataset(Node, Declared):
             Datafile.from_row,
         )
 
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Dataset | None:
-        from gateway.schema.lookup import load_node
-
-        return await load_node(info, id, "Dataset")  # type: ignore[return-value]
-
 
 async def _sample(info: Info, sample_id: int | None) -> Sample | None:
     if sample_id is None:
@@ -158,16 +153,10 @@ DATAFILES_OF_DATASET = ChildListing(
 )
 
 
-@strawberry.federation.type(keys=["id"], description=DATAFILE.description)
+@strawberry.federation.type(keys=keys_of("Datafile"), description=DATAFILE.description)
 @declared(DATAFILE)
 class Datafile(Node, Declared):
     @strawberry.field
     async def dataset(self, info: Info) -> Dataset | None:
         row = await info.context.loaders.dataset.load(self._row["dataset_id"])
         return Dataset.from_row(row) if row is not None else None
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Datafile | None:
-        from gateway.schema.lookup import load_node
-
-        return await load_node(info, id, "Datafile")  # type: ignore[return-value]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.schema.build import create_schema
 
 
-def export_sdl() -> str:
-    """The schema as SDL, with the federation directives a supergraph composer needs."""
-    return create_schema().as_str() + "\n"
+def export_sdl(namespace: str | None = None) -> str:
+    """The schema as SDL, with the federation directives a supergraph composer needs
+    (under a facility's federation ``namespace`` if given; schema.graphql has none)."""
+    return create_schema(namespace=namespace).as_str() + "\n"

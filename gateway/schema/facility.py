@@ -9,23 +9,20 @@ import strawberry
 from gateway.fields.catalogue import FACILITY, INSTRUMENT, INVESTIGATION_TYPE
 from gateway.schema.declared import Declared, declared
 from gateway.schema.info import Info
+from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
 
 if TYPE_CHECKING:
     from gateway.schema.people import User
 
 
-@strawberry.federation.type(keys=["id"], description=FACILITY.description)
+@strawberry.federation.type(keys=keys_of("Facility"), description=FACILITY.description)
 @declared(FACILITY)
 class Facility(Node, Declared):
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Facility | None:
-        from gateway.schema.lookup import load_node
-
-        return await load_node(info, id, "Facility")  # type: ignore[return-value]
+    pass
 
 
-@strawberry.federation.type(keys=["id"], description=INSTRUMENT.description)
+@strawberry.federation.type(keys=keys_of("Instrument"), description=INSTRUMENT.description)
 @declared(INSTRUMENT)
 class Instrument(Node, Declared):
     @strawberry.field
@@ -42,12 +39,6 @@ class Instrument(Node, Declared):
 
         rows = await info.context.loaders.scientists_of_instrument.load(self._row["id"])
         return [User.from_row(row) for row in rows]
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Instrument | None:
-        from gateway.schema.lookup import load_node
-
-        return await load_node(info, id, "Instrument")  # type: ignore[return-value]
 
 
 @strawberry.type(description=INVESTIGATION_TYPE.description)

@@ -19,6 +19,7 @@ from gateway.schema.declared import Declared, declared
 from gateway.schema.facility import Facility, Instrument, InvestigationType
 from gateway.schema.info import Info
 from gateway.schema.inputs import DatasetOrder
+from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
 from gateway.schema.people import TeamMember
 from gateway.schema.sample import Parameter, Sample
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from gateway.schema.dataset import Dataset
 
 
-@strawberry.federation.type(keys=["id"], description=INVESTIGATION.description)
+@strawberry.federation.type(keys=keys_of("Investigation"), description=INVESTIGATION.description)
 @declared(INVESTIGATION)
 class Investigation(Node, Declared):
     @strawberry.field
@@ -114,9 +115,3 @@ class Investigation(Node, Declared):
             Dataset.from_row,
             prefetch_children,
         )
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Investigation | None:
-        from gateway.schema.lookup import load_node
-
-        return await load_node(info, id, "Investigation")  # type: ignore[return-value]

@@ -2,23 +2,81 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import strawberry
+from sqlalchemy import select
 
 from gateway.auth.policy import is_main_proposer_role
+from gateway.catalogue import queries
+from gateway.catalogue.models import Investigation as InvestigationRow
+from gateway.catalogue.models import InvestigationUser
+from gateway.catalogue.ordering import investigation_keys
+from gateway.catalogue.search import investigation_conditions
 from gateway.fields.catalogue import TEAM_MEMBER, USER
+from gateway.resolvers.loaders import ChildListing
+from gateway.schema.connection import Connection, child_connection, page_of
 from gateway.schema.declared import Declared, declared
 from gateway.schema.info import Info
+from gateway.schema.inputs import InvestigationFilter, InvestigationOrder
+from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
 
+if TYPE_CHECKING:
+    from gateway.schema.investigation import Investigation
 
-@strawberry.federation.type(keys=["id"], description=USER.description)
+# One row per (session, person), however many roles the person holds in it.
+_TEAMS = (
+    select(InvestigationUser.investigation_id, InvestigationUser.user_id)
+    .distinct()
+    .subquery("teams")
+)
+
+
+@strawberry.federation.type(keys=keys_of("User"), description=USER.description)
 @declared(USER)
 class User(Node, Declared):
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> User | None:
-        from gateway.schema.lookup import load_node
+    @strawberry.field
+    async def investigations(
+        self,
+        info: Info,
+        filter: InvestigationFilter | None = None,
+        order_by: InvestigationOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Annotated[Investigation, strawberry.lazy("gateway.schema.investigation")]]:
+        from gateway.schema.investigation import Investigation
 
-        return await load_node(info, id, "User")  # type: ignore[return-value]
+        access = info.context.access
+        now = info.context.now
+
+        def statement() -> object:
+            joined = queries.investigations(access).join(
+                _TEAMS, _TEAMS.c.investigation_id == InvestigationRow.id
+            )
+            if filter is not None:
+                joined = joined.where(*investigation_conditions(access, filter))
+            return joined
+
+        listing = ChildListing(
+            statement=statement,  # type: ignore[arg-type]
+            parent=_TEAMS.c.user_id,
+            keys=lambda order: investigation_keys(*order),
+        )
+        # The people of one level asking with the same filter share one statement (the
+        # loaders are named by it); the cursors are the list's, whatever the filter.
+        return await child_connection(
+            info,
+            "user.investigations",
+            listing,
+            self._row["id"],
+            page_of(info, first, after, last, before),
+            (order_by or InvestigationOrder()).key(),
+            lambda row: Investigation.from_row(row, now),
+            loader_key=repr(filter),
+        )
 
 
 @strawberry.type(description=TEAM_MEMBER.description)

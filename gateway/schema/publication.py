@@ -26,6 +26,7 @@ from gateway.schema.connection import Connection, child_connection, page_of
 from gateway.schema.dataset import Dataset, prefetch_children
 from gateway.schema.declared import Declared, declared
 from gateway.schema.info import Info
+from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
 from gateway.usecases.doi_metadata import publication_attributes
 
@@ -65,7 +66,9 @@ class RelatedItem(Declared):
     pass
 
 
-@strawberry.federation.type(keys=["id"], description=DATA_PUBLICATION.description)
+@strawberry.federation.type(
+    keys=keys_of("DataPublication"), description=DATA_PUBLICATION.description
+)
 @declared(DATA_PUBLICATION)
 class DataPublication(Node, Declared):
     @strawberry.field
@@ -141,9 +144,3 @@ class DataPublication(Node, Declared):
             Dataset.from_row,
             prefetch_children,
         )
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> DataPublication | None:
-        from gateway.schema.lookup import load_node
-
-        return await load_node(info, id, "DataPublication")  # type: ignore[return-value]

@@ -7,6 +7,7 @@ import strawberry
 from gateway.fields.catalogue import PARAMETER, SAMPLE, TECHNIQUE
 from gateway.schema.declared import Declared, declared
 from gateway.schema.info import Info
+from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
 
 
@@ -16,7 +17,7 @@ class Parameter(Declared):
     pass
 
 
-@strawberry.type(description=TECHNIQUE.description)
+@strawberry.federation.type(keys=keys_of("Technique"), description=TECHNIQUE.description)
 @declared(TECHNIQUE)
 class Technique(Node, Declared):
     pass
