@@ -129,6 +129,19 @@ class UpdateDoiReservationInput:
         default=None, description="The new selection."
     )
     title: str | None = strawberry.field(default=None, description="The new title.")
+    abstract: str | None = strawberry.field(
+        default=None, description="The abstract (with `creators`: a new description)."
+    )
+    creators: list[CreatorInput] | None = strawberry.field(
+        default=None,
+        description="Authors, in order: with them, the reservation's description (abstract, "
+        "keywords, related) is replaced by the one given.",
+    )
+    keywords: list[str] = strawberry.field(default_factory=list, description="Keywords.")
+    licence: LicenceInput | None = strawberry.field(default=None, description="Licence.")
+    related: list[RelatedIdentifierInput] = strawberry.field(
+        default_factory=list, description="The paper and other related resources."
+    )
 
 
 @strawberry.input(description="Withdraw a reservation.")
@@ -260,8 +273,9 @@ class DoiMutation:
         return _payload(info, result)
 
     @strawberry.mutation(
-        description="Change a reservation's selection or title while it is unpublished; the "
-        "draft DOI follows. Errors as reserveDoi; CONFLICT once published or cancelled."
+        description="Change a reservation's selection, title or description while it is "
+        "unpublished; the draft DOI follows. Errors as reserveDoi; CONFLICT once published or "
+        "cancelled."
     )
     async def update_doi_reservation(
         self, info: Info, input: UpdateDoiReservationInput
@@ -274,6 +288,18 @@ class DoiMutation:
                 _dataset_ids(input.dataset_ids) if input.dataset_ids is not None else None
             ),
             title=input.title,
+            description=(
+                _description(
+                    input.title or "",
+                    input.abstract,
+                    input.creators,
+                    input.keywords,
+                    input.related,
+                )
+                if input.creators is not None
+                else None
+            ),
+            licence=_licence(input.licence),
         )
         return _payload(info, result)
 

@@ -217,8 +217,13 @@ class DoiUseCases:
         key = _checked_key(key)
         selection = _checked_selection(dataset_ids) if dataset_ids is not None else None
         title = _checked_title(title) if title is not None else None
+        keeps_title = description is not None and not description.title.strip()
         if description is not None:
-            description = self._checked_description(description)
+            # Without a title of its own, a new description keeps the reservation's.
+            named = dataclasses.replace(description, title=description.title or "-")
+            description = dataclasses.replace(
+                self._checked_description(named), title=description.title.strip()
+            )
         arguments = {
             "doi": doi.lower(),
             "datasets": selection,
@@ -238,8 +243,13 @@ class DoiUseCases:
                 )
             if selection is not None:
                 await self._authorise(connection, caller, selection)
-            if description is not None:
-                await self._prevalidate(connection, saga, description, licence)
+            described = description
+            if described is not None and keeps_title:
+                held = await publications.load_record(connection, saga.DATAPUBLICATION_ID)
+                assert held is not None  # RESERVED or CHANGED: the rows are there
+                described = dataclasses.replace(described, title=held.title)
+            if described is not None:
+                await self._prevalidate(connection, saga, described, licence)
             request = orjson.loads(saga.REQUEST)
             if licence is not None:
                 request["licence"] = _licence_json(licence)
@@ -250,9 +260,9 @@ class DoiUseCases:
                 await publications.replace_selection(
                     connection, saga.DATACOLLECTION_ID, selection, user=caller_name, now=now
                 )
-            if description is not None:
+            if described is not None:
                 await publications.describe(
-                    connection, saga.DATAPUBLICATION_ID, description, user=caller_name, now=now
+                    connection, saga.DATAPUBLICATION_ID, described, user=caller_name, now=now
                 )
             if title is not None:
                 await publications.set_title(

@@ -357,3 +357,20 @@ async def test_a_publish_the_registrar_did_not_make_findable_publishes_nothing(
     assert code_of(refused) == "REGISTRAR_REFUSED"
     assert await visible_dataset_ids(catalogue, [pi.bm29[-1]]) == set()
     assert (await publication_row(catalogue, reserved.doi)).PUBLICATIONDATE is None
+
+
+async def test_a_reservation_takes_a_new_description_and_its_draft_follows(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+    pi1 = caller(PI1, settings)
+    reserved = await doi.reserve(pi1, key="r", dataset_ids=[pi.bm29[-1]], title="Kept")
+    changed = await doi.update(
+        pi1, key="u", doi=reserved.doi, description=description("", keywords=("zeolites",))
+    )
+    assert changed.step == Step.RESERVED
+    draft = registrar.dois[reserved.doi].attributes
+    assert draft["titles"] == [{"title": "Kept"}]
+    assert [s["subject"] for s in draft["subjects"]] == ["zeolites"]
+    assert [c["name"] for c in draft["creators"]] == ["Kowalczyk, Anna", "Jonas Lindberg"]
+    assert await visible_dataset_ids(catalogue, [pi.bm29[-1]]) == set()
