@@ -4,8 +4,10 @@ embedded demo mode the development OIDC issuer at /dev/oidc."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -28,6 +30,7 @@ from gateway.auth.principal import ANONYMOUS, Principal
 from gateway.catalogue.database import create_engine, create_schema
 from gateway.catalogue.secrets import stored_secret
 from gateway.catalogue.visibility import Access
+from gateway.doi.configured import configured_registrar, landing_url
 from gateway.gate import Gate, Hooks
 from gateway.graphiql.assets import STATIC_DIR, installed
 from gateway.graphiql.page import GraphiQLPage, ImmutableFiles
@@ -37,6 +40,11 @@ from gateway.ops.request_log import RequestLogMiddleware
 from gateway.ops.services import OpsServices
 from gateway.schema.build import create_schema as create_graphql_schema
 from gateway.settings import Settings
+from gateway.usecases.doi_metadata import publication_attributes
+from gateway.usecases.doi_saga import DoiSagas
+from gateway.usecases.dois import DoiPolicy, DoiUseCases
+
+log = logging.getLogger(__name__)
 
 # httpx logs request URLs at INFO, and an ICAT session id is part of the URL.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -126,6 +134,7 @@ def create_app(
     ops = OpsServices.create(settings)
     hooks = hooks or Hooks()
     plug_in(hooks, ops)
+    dois = doi_use_cases(settings, engine)
     gate = Gate(
         create_graphql_schema(namespace=settings.federation_namespace),
         settings,
@@ -134,17 +143,25 @@ def create_app(
         page,
         access=lambda scope: access_of(scope, settings),
         hooks=hooks,
+        dois=dois,
     )
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def lifespan(started: Starlette) -> AsyncIterator[None]:
         await create_schema(engine, embedded=settings.embedded)
         if issuer is not None:
             # One key for every worker: the first to start makes it, the others read it.
             issuer.use_key(await stored_secret(engine, DEMO_SIGNING_KEY, new_signing_key))
+        # DOIs a crash or an outage left midway are driven on in the background; sagas
+        # another replica drives now are left to it (their leases).
+        reconciling = asyncio.create_task(_reconcile_at_start(dois.sagas))
+        reconciling.add_done_callback(lambda _: started.state.doi_reconciled.set())
         try:
             yield
         finally:
+            reconciling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reconciling
             await http.aclose()
             await ops.aclose()
             if issuer_http is not None:
@@ -203,7 +220,32 @@ def create_app(
     app.state.settings = settings
     app.state.demo_issuer = issuer
     app.state.ops = ops
+    app.state.doi_reconciled = threading.Event()
+    """Set once the start-up reconciliation of DOIs has ended (tests wait for it)."""
     return app
+
+
+def doi_use_cases(settings: Settings, engine: AsyncEngine) -> DoiUseCases:
+    """The DOI mutations over the configured registrar (DataCite, or the local one)."""
+    registrar = configured_registrar(settings, engine)
+    sagas = DoiSagas(
+        engine=engine,
+        registrar=registrar,
+        metadata=publication_attributes,
+        landing_url=lambda doi: landing_url(settings, doi),
+        clock=now_utc,
+    )
+    return DoiUseCases(sagas, DoiPolicy(settings.facility, settings.main_proposer_roles))
+
+
+async def _reconcile_at_start(sagas: DoiSagas) -> None:
+    try:
+        counts = await sagas.reconcile()
+    except Exception:  # start-up goes on; `icat-gateway doi reconcile` says more
+        log.exception("DOI reconciliation at start-up failed")
+        return
+    if any(counts.values()):
+        log.info("DOI reconciliation at start-up: %s", counts)
 
 
 def demo_users() -> tuple[str, ...]:

@@ -1,5 +1,5 @@
 """The `icat-gateway` command: serve, demo (seed), ingest, export-schema, indexes, settings,
-register-operations."""
+migrate, register-operations, doi reconcile."""
 
 from __future__ import annotations
 
@@ -104,6 +104,16 @@ def _parser() -> argparse.ArgumentParser:
         help=".graphql files (or folders of them), or an Apollo or Relay persisted-query "
         "manifest (.json)",
     )
+    doi = commands.add_parser(
+        "doi", parents=[common], help="DOIs: `doi reconcile` finishes what failures left midway"
+    )
+    doi_commands = doi.add_subparsers(dest="doi_command", required=True, metavar="ACTION")
+    doi_commands.add_parser(
+        "reconcile",
+        parents=[common],
+        help="drive every DOI left midway (a crash, a registrar outage) to its goal or back; "
+        "safe on several replicas at once (serve runs it at start-up too)",
+    )
     commands.add_parser(
         "migrate",
         parents=[common],
@@ -178,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         before, after = asyncio.run(migrate_database(settings))
         print(f"gateway tables: {', '.join(before) or 'none'} -> {', '.join(after)}")
         return 0
+    if args.command == "doi":
+        return asyncio.run(_reconcile(settings))
     if args.command == "serve":
         return _serve(settings, args)
     if args.command == "register-operations":
@@ -219,6 +231,26 @@ async def _store_operations(settings: Settings, documents: list[Document]) -> in
         return await register(registered_store(settings, client), documents)
     finally:
         await client.aclose()
+
+
+async def _reconcile(settings: Settings) -> int:
+    """`icat-gateway doi reconcile`: 0 when every DOI is at rest, 1 when some wait for the
+    registrar or another process, 3 when the registrar refused some (see the log)."""
+    from gateway.app import doi_use_cases
+    from gateway.catalogue.database import create_engine, create_schema
+
+    engine = create_engine(settings)
+    try:
+        await create_schema(engine, embedded=settings.embedded)
+        dois = doi_use_cases(settings, engine)
+        counts = await dois.sagas.reconcile()
+        left = await dois.sagas.unfinished()
+    finally:
+        await engine.dispose()
+    print(", ".join(f"{n} {what}" for what, n in counts.items()) + f"; {len(left)} unfinished")
+    if counts["refused"]:
+        return 3
+    return 1 if left else 0
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:

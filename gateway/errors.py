@@ -119,3 +119,12 @@ class NotRequester(Forbidden):
     """Only the person who asked may cancel an access request."""
 
     code = "NOT_REQUESTER"
+
+
+class RegistrarRefused(GatewayError):
+    """The DOI registrar (DataCite) refused the request and will again as it stands
+    (rejected metadata, a state that forbids it, bad credentials): nothing was left half
+    done; a person must change something. A retry with the same idempotency key reports
+    the same refusal."""
+
+    code = "REGISTRAR_REFUSED"

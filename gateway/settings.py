@@ -263,6 +263,39 @@ class Settings:
     readiness_timeout: float = 2.0
     """Seconds /readyz waits for a database connection (a starved pool is not ready)."""
 
+    # DOIs --------------------------------------------------------------------------------
+    doi_registrar: str = "local"
+    """Who registers the DOIs the gateway mints: ``local`` (the embedded default: DOIs are
+    allocated under ``doi_prefix`` and registered nowhere, and the API and the log say so)
+    or ``datacite`` (DataCite's REST API at ``datacite_api_url``)."""
+
+    doi_prefix: str = "10.5072"
+    """The DOI prefix minted under. With DataCite, your repository's prefix (a test account
+    has its own: DataCite retired the shared test prefix 10.5072 in 2019, so it is refused
+    there); 10.5072 is only the local registrar's default."""
+
+    doi_landing_url: str | None = None
+    """The landing page a DOI resolves to, with ``{doi}`` where the DOI goes (e.g.
+    ``https://data.facility.eu/doi/{doi}``). Required with ``datacite``; unset, the local
+    registrar records ``https://doi.org/{doi}``."""
+
+    datacite_api_url: str = "https://api.test.datacite.org"
+    """DataCite's REST API: the test service by default; ``https://api.datacite.org`` for
+    real DOIs."""
+
+    datacite_repository_id: str | None = None
+    """The DataCite repository (client) id, e.g. ``ESRF.DATA``: the Basic-auth user."""
+
+    datacite_password: str | None = field(default=None, repr=False)
+    """The repository's password (never logged, never shown)."""
+
+    datacite_connect_timeout: float = 5.0
+    """Seconds to wait for a connection to DataCite before the step is retried later."""
+
+    datacite_read_timeout: float = 30.0
+    """Seconds to wait for DataCite's answer before the step is retried later (a PUT is an
+    upsert of a DOI the gateway named, so the retry cannot make a second DOI)."""
+
     def __post_init__(self) -> None:
         if self.demo_login and not self.embedded:
             raise SettingsError(
@@ -300,6 +333,7 @@ class Settings:
                 "ICAT_GATEWAY_GATEWAY_SCHEMA is for PostgreSQL and MariaDB: on SQLite the "
                 "gateway's tables live in the catalogue's file; unset it"
             )
+        self._check_doi_settings()
         # ICAT roles are free text: compare them case-insensitively.
         normalised = frozenset(role.strip().lower() for role in self.main_proposer_roles)
         object.__setattr__(self, "main_proposer_roles", normalised)
@@ -307,6 +341,40 @@ class Settings:
         object.__setattr__(self, "local_contact_roles", contacts)
         if not self.collaborator_role.strip():
             raise SettingsError("ICAT_GATEWAY_COLLABORATOR_ROLE must not be blank")
+
+    def _check_doi_settings(self) -> None:
+        if self.doi_registrar not in {"local", "datacite"}:
+            raise SettingsError(
+                f"ICAT_GATEWAY_DOI_REGISTRAR is {self.doi_registrar!r}: it is 'local' or 'datacite'"
+            )
+        if not re.fullmatch(r"10\.[0-9]{4,9}", self.doi_prefix):
+            raise SettingsError(
+                f"ICAT_GATEWAY_DOI_PREFIX is {self.doi_prefix!r}: a DOI prefix is 10.NNNN"
+            )
+        template = self.doi_landing_url
+        if template is not None and (
+            "{doi}" not in template or not template.startswith(("https://", "http://"))
+        ):
+            raise SettingsError(
+                "ICAT_GATEWAY_DOI_LANDING_URL must be an http(s) URL with {doi} in it, "
+                "e.g. https://data.facility.eu/doi/{doi}"
+            )
+        if self.doi_registrar != "datacite":
+            return
+        missing = [
+            PREFIX + name.upper()
+            for name in ("datacite_repository_id", "datacite_password", "doi_landing_url")
+            if not getattr(self, name)
+        ]
+        if missing:
+            raise SettingsError(
+                "ICAT_GATEWAY_DOI_REGISTRAR=datacite needs " + ", ".join(missing) + " set"
+            )
+        if self.doi_prefix == "10.5072":
+            raise SettingsError(
+                "ICAT_GATEWAY_DOI_PREFIX is 10.5072, which DataCite retired in 2019: "
+                "set your repository's own prefix (a test account has one too)"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -1,7 +1,8 @@
 """Tables the gateway owns, kept apart from ICAT's (own metadata, ``GATEWAY_`` prefix).
 
 The gateway never alters ICAT's tables: what it needs to remember that ICAT has no place
-for (who changed a release date and why, DOI registrations in progress) lives here.
+for (who changed a release date and why, access requests and their audit trail, DOI
+registrations in progress, the DOIs the local registrar holds) lives here.
 They are made by the gateway's own migrations (gateway/catalogue/migrations, see
 migrate.py), in the schema ``OWN_SCHEMA`` stands for: a change here needs a new revision
 there (tests/integration/test_migrations.py compares the two).
@@ -137,3 +138,79 @@ class AccessEvent(GatewayBase):
         Index("GATEWAY_AE_SUBJECT", "SUBJECT", "ID"),
         Index("GATEWAY_AE_ACTOR", "ACTOR", "ID"),
     )
+
+
+class DoiSaga(GatewayBase):
+    """One DOI's way through its recorded steps (gateway.usecases.doi_saga).
+
+    A row is made before anything else happens, with the catalogue ids the DOI is named
+    after allocated already, so a retry can never make a second DOI and a cancelled
+    reservation's suffix is never reused (the row stays). ``STEP`` is what is done;
+    ``GOAL`` where the saga is going; the lease (``LEASE_OWNER``/``LEASE_UNTIL``) says
+    which process drives it now, so that callers and ``doi reconcile`` on several replicas
+    never drive one saga at once.
+    """
+
+    __tablename__ = "GATEWAY_DOI_SAGA"
+
+    id: Mapped[int] = mapped_column(
+        "ID", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    doi: Mapped[str] = mapped_column("DOI", String(255), nullable=False)
+    facility_id: Mapped[int] = mapped_column("FACILITY_ID", BigInteger, nullable=False)
+    data_collection_id: Mapped[int] = mapped_column("DATACOLLECTION_ID", BigInteger, nullable=False)
+    data_publication_id: Mapped[int] = mapped_column(
+        "DATAPUBLICATION_ID", BigInteger, nullable=False
+    )
+    step: Mapped[str] = mapped_column("STEP", String(32), nullable=False)
+    goal: Mapped[str] = mapped_column("GOAL", String(32), nullable=False)
+    request: Mapped[str] = mapped_column("REQUEST", Text, nullable=False)
+    """JSON: the selection and metadata the steps still to come need."""
+    lease_owner: Mapped[str | None] = mapped_column("LEASE_OWNER", String(64))
+    lease_until: Mapped[datetime | None] = mapped_column("LEASE_UNTIL", DateTime)
+    revision: Mapped[int] = mapped_column("REVISION", Integer, nullable=False)
+    """Counts the changes of the row: each step is recorded only if nothing changed it since
+    it was read (a fence against a concurrent change of the same reservation)."""
+    last_error: Mapped[str | None] = mapped_column("LAST_ERROR", String(1023))
+    created_by: Mapped[str] = mapped_column("CREATED_BY", String(255), nullable=False)
+    created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column("UPDATED_AT", DateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("DOI", name="GATEWAY_DOI_SAGA_DOI"),
+        UniqueConstraint("DATAPUBLICATION_ID", name="GATEWAY_DOI_SAGA_PUBLICATION"),
+        Index("GATEWAY_DOI_SAGA_STEP", "STEP"),
+    )
+
+
+class DoiRequest(GatewayBase):
+    """An idempotency key of a DOI mutation: what was asked (its digest) and of which saga,
+    so that the same call again completes or reports it, and another call with the same
+    key is refused."""
+
+    __tablename__ = "GATEWAY_DOI_REQUEST"
+
+    caller: Mapped[str] = mapped_column("CALLER", String(255), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column("IDEMPOTENCY_KEY", String(255), primary_key=True)
+    operation: Mapped[str] = mapped_column("OPERATION", String(32), nullable=False)
+    digest: Mapped[str] = mapped_column("DIGEST", String(64), nullable=False)
+    saga_id: Mapped[int] = mapped_column("SAGA_ID", BigInteger, nullable=False)
+    outcome: Mapped[str | None] = mapped_column("OUTCOME", Text)
+    """JSON: the error it ended with, once it ended with one (success is read from the saga)."""
+    created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)
+
+
+class LocalDoi(GatewayBase):
+    """A DOI the embedded local registrar holds (gateway.doi.local): registered nowhere,
+    kept where every worker and replica sees it."""
+
+    __tablename__ = "GATEWAY_LOCAL_DOI"
+
+    doi: Mapped[str] = mapped_column("DOI", String(255), primary_key=True)
+    """Lower case, as DataCite answers DOIs."""
+    state: Mapped[str] = mapped_column("STATE", String(16), nullable=False)
+    url: Mapped[str | None] = mapped_column("URL", String(2048))
+    attributes: Mapped[str] = mapped_column("ATTRIBUTES", Text, nullable=False)
+    """The kernel-4.5 attributes it holds, as JSON."""
+    created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column("UPDATED_AT", DateTime, nullable=False)

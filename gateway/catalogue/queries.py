@@ -29,9 +29,11 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import Label
 
 from gateway.catalogue.models import (
+    Affiliation,
     Datafile,
     DatafileFormat,
     DataPublication,
+    DataPublicationDate,
     DataPublicationUser,
     Dataset,
     DatasetParameter,
@@ -349,10 +351,35 @@ def data_publications(access: Access) -> Select[Any]:
 def creators_by_publication(ids: Sequence[int]) -> Select[Any]:
     return (
         select(
-            DataPublicationUser.publication_id.label("owner_key"), *columns_of(DataPublicationUser)
+            DataPublicationUser.publication_id.label("owner_key"),
+            *columns_of(DataPublicationUser),
+            User.orcid_id.label("orcid"),
         )
+        .join(User, User.id == DataPublicationUser.user_id)
         .where(DataPublicationUser.publication_id.in_(ids))
-        .order_by(DataPublicationUser.publication_id, DataPublicationUser.order_key)
+        .order_by(
+            DataPublicationUser.publication_id,
+            DataPublicationUser.order_key,
+            DataPublicationUser.id,
+        )
+    )
+
+
+def affiliations_by_contributor(ids: Sequence[int]) -> Select[Any]:
+    return (
+        select(Affiliation.user_id.label("owner_key"), *columns_of(Affiliation))
+        .where(Affiliation.user_id.in_(ids))
+        .order_by(Affiliation.user_id, Affiliation.id)
+    )
+
+
+def dates_by_publication(ids: Sequence[int]) -> Select[Any]:
+    return (
+        select(
+            DataPublicationDate.publication_id.label("owner_key"), *columns_of(DataPublicationDate)
+        )
+        .where(DataPublicationDate.publication_id.in_(ids))
+        .order_by(DataPublicationDate.publication_id, DataPublicationDate.id)
     )
 
 

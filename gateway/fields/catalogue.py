@@ -69,6 +69,10 @@ INVESTIGATION = ObjectFields(
         Resolved("accessRequests", "Requests to read this session's data, newest first: "
                  "all of them to those who manage its access (the main proposer, staff), "
                  "the caller's own to anyone else.", compiled=False),
+        Resolved("dataCiteMetadata", "The DataCite kernel-4.5 metadata of the session's DOI "
+                 "(JSON:API attributes) from its landing facts: title, team, dates, proposal, "
+                 "and the published DOIs drawn from it (HasPart); null without a DOI.",
+                 compiled=False),
     ),
     compiled=True,
 )  # fmt: skip
@@ -284,6 +288,12 @@ DATA_PUBLICATION = ObjectFields(
         Resolved("contributors", "Creators and contributors, in order.", DATA),
         Resolved("relatedItems", "Related identifiers.", DATA),
         Resolved("datasets", "The datasets of the publication that the caller may see.", DATA),
+        Resolved("state", "RESERVED (a draft DOI) or PUBLISHED.", DATA),
+        Resolved("registered", "Whether its DOI is registered with a registration agency "
+                 "(false for the embedded local registrar's, which resolve nowhere).", DATA),
+        Resolved("dates", "Its dated events (Created, Issued, Collected...).", DATA),
+        Resolved("dataCiteMetadata", "Its DataCite kernel-4.5 metadata (JSON:API attributes), "
+                 "as the registrar holds it or will.", DATA),
     ),
     rows=Rows.FILTERED,
 )  # fmt: skip
@@ -298,6 +308,31 @@ CONTRIBUTOR = ObjectFields(
         Scalar("contributorType", "contributor_type", Format.TEXT,
                "Creator, or a DataCite contributor type.", DATA, nullable=False),
         Scalar("orderKey", "order_key", Format.TEXT, "Position in the author list.", DATA),
+        Scalar("orcid", "orcid", Format.TEXT, "ORCID iD (of the person's catalogue user).",
+               DATA),
+        Resolved("affiliations", "Institutions, in order.", DATA),
+    ),
+    rows=Rows.FILTERED,
+)  # fmt: skip
+
+AFFILIATION = ObjectFields(
+    "Affiliation",
+    "An institution a contributor belongs to (ICAT AFFILIATION).",
+    (
+        Scalar("name", "name", Format.TEXT, "The institution's name.", DATA, nullable=False),
+        Scalar("ror", "pid", Format.TEXT, "Its ROR id, where known.", DATA),
+    ),
+    rows=Rows.FILTERED,
+)  # fmt: skip
+
+PUBLICATION_DATE = ObjectFields(
+    "PublicationDate",
+    "A dated event of a data publication (ICAT DATAPUBLICATIONDATE).",
+    (
+        Scalar("dateType", "date_type", Format.TEXT, "DataCite dateType: Created, Issued...",
+               DATA, nullable=False),
+        Scalar("date", "date", Format.TEXT, "ISO 8601 date, or a range.", DATA,
+               nullable=False),
     ),
     rows=Rows.FILTERED,
 )  # fmt: skip
@@ -380,6 +415,8 @@ TYPES: Mapping[str, ObjectFields] = {
         TEAM_MEMBER,
         DATA_PUBLICATION,
         CONTRIBUTOR,
+        AFFILIATION,
+        PUBLICATION_DATE,
         RELATED_ITEM,
         ACCESS_REQUEST,
         ACCESS_EVENT,
@@ -398,6 +435,7 @@ RESOLVED_ONLY_THE_STANDARD_WAY = frozenset(
         "RevokeAccessPayload",
         "AccessRequestPayload",
         "ChangeReleaseDatePayload",
+        "DoiPayload",
     }
 )
 """Object types that hold no catalogue columns of their own (the roots, the caller, the

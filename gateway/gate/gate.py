@@ -126,8 +126,11 @@ class Gate:
         page: GraphiQLPage,
         access: Callable[[Scope], Access],
         hooks: Hooks | None = None,
+        dois: Any = None,
     ) -> None:
         self.schema = schema
+        self.dois = dois
+        """The DOI use cases the mutations run (``RequestContext.dois``)."""
         self.graphql_schema: GraphQLSchema = schema._schema
         self.settings = settings
         self.engine = engine
@@ -481,6 +484,7 @@ class Gate:
             request=Request(request.scope),
             json_fragments=True,
             request_id=request.request_id,
+            dois=self.dois,
         )
         context.extra[PREPARED_DOCUMENT] = entry.document
         result = await self.schema.execute(

@@ -36,6 +36,9 @@ class RequestContext:
     the HTTP endpoint does; in-process callers get plain dicts and lists."""
     request_id: str | None = None
     """The id the request gate gave the request (logged with its errors)."""
+    dois: Any = None
+    """The DOI use cases (``gateway.usecases.dois.DoiUseCases``), None where no registrar
+    is configured (the DOI mutations then answer UPSTREAM_UNAVAILABLE)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -257,6 +257,43 @@ class Loaders:
         return grouped_loader(self.engine, queries.creators_by_publication)
 
     @cached_property
+    def publication_record(self) -> Loader:
+        """A data publication's record for its DataCite metadata, with what its saga keeps
+        (its licence): ``(record, request)``, or None."""
+        from gateway.catalogue.publications import load_records, saga_requests
+
+        async def load(ids: list[int]) -> list[Any]:
+            async with self.engine.connect() as connection:
+                records = await load_records(connection, ids)
+                requests = await saga_requests(connection, [r.doi for r in records.values()])
+            return [
+                (records[i], requests.get(records[i].doi.lower(), {})) if i in records else None
+                for i in ids
+            ]
+
+        return Loader(load)
+
+    @cached_property
+    def session_landing(self) -> Loader:
+        """A session's landing facts for its DOI's metadata, or None (no DOI)."""
+        from gateway.catalogue.publications import load_session_landings
+
+        async def load(ids: list[int]) -> list[Any]:
+            async with self.engine.connect() as connection:
+                found = await load_session_landings(connection, ids, self.access.now)
+            return [found.get(i) for i in ids]
+
+        return Loader(load)
+
+    @cached_property
+    def affiliations_of_contributor(self) -> Loader:
+        return grouped_loader(self.engine, queries.affiliations_by_contributor)
+
+    @cached_property
+    def dates_of_publication(self) -> Loader:
+        return grouped_loader(self.engine, queries.dates_by_publication)
+
+    @cached_property
     def related_items_of_publication(self) -> Loader:
         return grouped_loader(self.engine, queries.related_items_by_publication)
 

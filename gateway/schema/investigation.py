@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.scalars import JSON
 
 from gateway.catalogue import queries
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.ordering import dataset_keys
+from gateway.doi.configured import landing_url
 from gateway.fields.catalogue import INVESTIGATION
 from gateway.resolvers.loaders import ChildListing
 from gateway.schema.connection import Connection, child_connection, page_of
@@ -21,6 +23,7 @@ from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
 from gateway.schema.people import TeamMember
 from gateway.schema.sample import Parameter, Sample
+from gateway.usecases.doi_metadata import session_attributes
 
 if TYPE_CHECKING:
     from gateway.schema.access import AccessRequest, AccessRequestState
@@ -49,6 +52,16 @@ class Investigation(Node, Declared):
     async def team(self, info: Info) -> list[TeamMember]:
         rows = await info.context.loaders.team_of_investigation.load(self._row["id"])
         return [TeamMember.from_row(row) for row in rows]
+
+    @strawberry.field
+    async def data_cite_metadata(self, info: Info) -> JSON | None:
+        context = info.context
+        session = await context.loaders.session_landing.load(self._row["id"])
+        if session is None:
+            return None
+        url = landing_url(context.settings, session.doi)
+        roles = context.settings.main_proposer_roles
+        return JSON(session_attributes(session, roles, url))
 
     @strawberry.field
     async def my_roles(self, info: Info) -> list[str]:

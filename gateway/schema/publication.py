@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import strawberry
+from strawberry.scalars import JSON
 
 from gateway.catalogue import queries
 from gateway.catalogue.models import DataCollectionDataset
 from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.ordering import dataset_keys
-from gateway.fields.catalogue import CONTRIBUTOR, DATA_PUBLICATION, RELATED_ITEM
+from gateway.doi.configured import landing_url
+from gateway.fields.catalogue import (
+    AFFILIATION,
+    CONTRIBUTOR,
+    DATA_PUBLICATION,
+    PUBLICATION_DATE,
+    RELATED_ITEM,
+)
 from gateway.resolvers.loaders import ChildListing
 from gateway.schema.connection import Connection, child_connection, page_of
 from gateway.schema.dataset import Dataset, prefetch_children
@@ -19,12 +28,36 @@ from gateway.schema.declared import Declared, declared
 from gateway.schema.info import Info
 from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
+from gateway.usecases.doi_metadata import publication_attributes
+
+
+@strawberry.enum(description="Where a data publication stands.")
+class PublicationState(enum.Enum):
+    RESERVED = "RESERVED"
+    """A draft DOI: citable, its datasets as hidden as before."""
+    PUBLISHED = "PUBLISHED"
+    """Findable; its datasets are public."""
+
+
+@strawberry.type(description=AFFILIATION.description)
+@declared(AFFILIATION)
+class Affiliation(Declared):
+    pass
+
+
+@strawberry.type(description=PUBLICATION_DATE.description)
+@declared(PUBLICATION_DATE)
+class PublicationDate(Declared):
+    pass
 
 
 @strawberry.type(description=CONTRIBUTOR.description)
 @declared(CONTRIBUTOR)
 class Contributor(Declared):
-    pass
+    @strawberry.field
+    async def affiliations(self, info: Info) -> list[Affiliation]:
+        rows = await info.context.loaders.affiliations_of_contributor.load(self._row["id"])
+        return [Affiliation.from_row(row) for row in rows]
 
 
 @strawberry.type(description=RELATED_ITEM.description)
@@ -42,6 +75,37 @@ class DataPublication(Node, Declared):
     async def contributors(self, info: Info) -> list[Contributor]:
         rows = await info.context.loaders.creators_of_publication.load(self._row["id"])
         return [Contributor.from_row(row) for row in rows]
+
+    @strawberry.field
+    def state(self) -> PublicationState:
+        return (
+            PublicationState.PUBLISHED if self._row["is_published"] else PublicationState.RESERVED
+        )
+
+    @strawberry.field
+    def registered(self, info: Info) -> bool:
+        dois = info.context.dois
+        if dois is None or dois.sagas.registrar.registers:
+            return True
+        # The local registrar's DOIs are under its prefix; the catalogue's others were
+        # minted elsewhere.
+        prefix = dois.sagas.registrar.prefix.lower() + "/"
+        return not str(self._row["pid"]).lower().startswith(prefix)
+
+    @strawberry.field
+    async def dates(self, info: Info) -> list[PublicationDate]:
+        rows = await info.context.loaders.dates_of_publication.load(self._row["id"])
+        return [PublicationDate.from_row(row) for row in rows]
+
+    @strawberry.field
+    async def data_cite_metadata(self, info: Info) -> JSON | None:
+        loaded = await info.context.loaders.publication_record.load(self._row["id"])
+        if loaded is None:
+            return None
+        record, request = loaded
+        url = landing_url(info.context.settings, record.doi)
+        published = record.publication_date is not None
+        return JSON(publication_attributes(record, request, url if published else None))
 
     @strawberry.field
     async def related_items(self, info: Info) -> list[RelatedItem]:

@@ -38,6 +38,11 @@ from gateway.schema.lookup import find_by_doi, load_node
 from gateway.schema.me import Me
 from gateway.schema.node import Node, parse_global_id
 from gateway.schema.publication import DataPublication
+from gateway.schema.publication_search import (
+    PublicationFilter,
+    PublicationOrder,
+    search_publications,
+)
 from gateway.schema.sample import Technique
 
 DoiTarget = Annotated[
@@ -297,6 +302,24 @@ class Query(AccessQuery):
             listing=cursor_listing("techniques"),
             total=wants_total(info),
         )
+
+    @strawberry.field(
+        description="Public data publications (published DOIs), the portal's Publications view: "
+        "filtered by year, beamline, creator ORCID or text; newest first by default. "
+        + PAGE_ARGUMENTS
+    )
+    async def publications(
+        self,
+        info: Info,
+        filter: PublicationFilter | None = None,
+        order_by: PublicationOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[DataPublication]:
+        page = page_of(info, first, after, last, before)
+        return await search_publications(info, filter, order_by, page)
 
     @strawberry.field(
         description="Data publications (minted DOIs): published ones, and reservations of the "

@@ -64,8 +64,10 @@ from gateway.auth.policy import FieldClass
 from gateway.catalogue.database import create_engine
 from gateway.catalogue.demo import DemoSize, seed_demo
 from gateway.catalogue.models import (
+    Affiliation,
     Datafile,
     DataPublication,
+    DataPublicationDate,
     DataPublicationUser,
     Dataset,
     DatasetParameter,
@@ -105,6 +107,8 @@ MODELS: Mapping[str, tuple[Model, ...]] = {
     "User": (User,),
     "DataPublication": (DataPublication,),
     "Contributor": (DataPublicationUser,),
+    "Affiliation": (Affiliation,),
+    "PublicationDate": (DataPublicationDate,),
     "RelatedItem": (RelatedItem,),
 }
 """The tables behind each catalogue type that has DATA or PERSONAL scalars."""
@@ -119,6 +123,7 @@ LABELS: Mapping[tuple[str, str], str] = {
     ("Parameter", "units_full_name"): "PARAMETERTYPE.UNITSFULLNAME, shared",
     ("Parameter", "value_type"): "PARAMETERTYPE.VALUETYPE, an enum of three values",
     ("DataPublication", "is_published"): "computed from the publication date",
+    ("Contributor", "orcid"): "USER_.ORCIDID, the person's iD (a User's orcidId is public)",
 }
 """Columns that are labels the type's statements select, not attributes of its table: a
 value shared by visible and hidden rows cannot say which row it came from."""
@@ -133,6 +138,14 @@ RESOLVED_COLUMNS: Mapping[tuple[str, str], tuple[Model, str]] = {
 }
 """Resolved DATA/PERSONAL fields whose values are a column of another table (a list of
 strings): watched like scalars."""
+
+COMPUTED: Mapping[tuple[str, str], str] = {
+    ("DataPublication", "state"): "from the publication date (kept: it decides visibility)",
+    ("DataPublication", "registered"): "from the registrar and the DOI's prefix",
+    ("DataPublication", "dataCiteMetadata"): "the publication's own watched columns, as JSON "
+    "(a hidden row's sentinels in it would show in the responses scanned)",
+}
+"""Resolved DATA leaves computed from columns watched or kept already, and why."""
 
 
 @dataclass(frozen=True)
@@ -259,6 +272,16 @@ HIDDEN: Mapping[Model, Callable[[Access], Any]] = {
     ),
     RelatedItem: lambda access: select(RelatedItem.id).where(
         RelatedItem.publication_id.in_(_hidden_publications(access))
+    ),
+    Affiliation: lambda access: select(Affiliation.id).where(
+        Affiliation.user_id.in_(
+            select(DataPublicationUser.id).where(
+                DataPublicationUser.publication_id.in_(_hidden_publications(access))
+            )
+        )
+    ),
+    DataPublicationDate: lambda access: select(DataPublicationDate.id).where(
+        DataPublicationDate.publication_id.in_(_hidden_publications(access))
     ),
     User: _other_users,
 }
@@ -730,7 +753,7 @@ def test_every_type_with_data_or_personal_scalars_has_tables() -> None:
             if isinstance(field, Resolved) and field.field_class is not FieldClass.LANDING:
                 named = graphql.get_named_type(object_type.fields[field.name].type)
                 if graphql.is_leaf_type(named):
-                    assert (type_name, field.name) in RESOLVED_COLUMNS, (
+                    assert (type_name, field.name) in {**RESOLVED_COLUMNS, **COMPUTED}, (
                         f"{type_name}.{field.name}: which column holds its values?"
                     )
     watched_tables = {target.model for target in targets()} | set(GLOBAL_IDS.values())

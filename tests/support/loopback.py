@@ -10,11 +10,25 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the server read it: for stand-ins that need more than the path."""
+
+    method: str
+    path: str
+    """Percent-decoded, without the query string."""
+    query: dict[str, list[str]]
+    headers: Mapping[str, str]
+    """Header names in lower case."""
+    body: bytes
 
 
 @dataclass
@@ -95,18 +109,23 @@ class LoopbackServer:
         """Answer one request; the default is 404."""
         return Reply(404, {"error": "not found"})
 
+    def handle(self, request: Request) -> Reply:
+        """Answer one request with its query, headers and body at hand; the default
+        asks :meth:`route`."""
+        return self.route(request.method, request.path)
+
     # -- plumbing -----------------------------------------------------------------------
 
-    def _dispatch(self, method: str, path: str) -> Reply:
+    def _dispatch(self, request: Request) -> Reply:
         with self._lock:
-            self._counts[path] += 1
+            self._counts[request.path] += 1
             failing = self.fail_with_status
             delay = self.delay_seconds
         if delay:
             time.sleep(delay)  # a handler thread of its own: blocking is what we want
         if failing is not None:
             return Reply(failing, {"error": "simulated outage"})
-        return self.route(method, path)
+        return self.handle(request)
 
 
 def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
@@ -117,8 +136,29 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             self._answer("POST")
 
+        def do_PUT(self) -> None:
+            self._answer("PUT")
+
+        def do_DELETE(self) -> None:
+            self._answer("DELETE")
+
         def _answer(self, method: str) -> None:
-            reply = server._dispatch(method, urlsplit(self.path).path)
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            request = Request(
+                method=method,
+                path=unquote(url.path),
+                query=parse_qs(url.query),
+                headers={name.lower(): value for name, value in self.headers.items()},
+                body=self.rfile.read(length) if length else b"",
+            )
+            reply = server._dispatch(request)
+            if reply.body is None and reply.status == 204:
+                self.send_response(204)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                return
             if isinstance(reply.body, bytes):
                 payload = reply.body
                 content_type = "application/octet-stream"

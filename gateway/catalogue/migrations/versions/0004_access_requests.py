@@ -1,7 +1,7 @@
 """Access requests and the audit trail of access (grants, revocations, requests, decisions).
 
 Revision ID: 0004_access_requests
-Revises: 0001_gateway_base
+Revises: 0003_local_registrar
 Create Date: 2026-12-01
 
 Tables the models already made (``create_all`` in an older test set-up) are adopted as
@@ -16,7 +16,7 @@ from alembic import op
 from gateway.catalogue.migrate import own_schema, table_exists
 
 revision = "0004_access_requests"
-down_revision = "0001_gateway_base"
+down_revision = "0003_local_registrar"
 branch_labels = None
 depends_on = None
 

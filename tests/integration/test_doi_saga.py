@@ -1,0 +1,376 @@
+"""The DOI use cases and their saga on each database, against a scripted registrar: who
+may, idempotency keys, and every registrar failure at every step leaving nothing public
+that the registrar does not show findable (and the reverse) once retried or reconciled."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.catalogue.gateway_tables import DoiSaga
+from gateway.catalogue.models import (
+    DataCollectionDataset,
+    DataPublication,
+    DataPublicationUser,
+)
+from gateway.catalogue.publications import Creator
+from gateway.doi.registrar import (
+    DoiState,
+    PermanentRegistrarError,
+    RegisteredDoi,
+    TransientRegistrarError,
+)
+from gateway.errors import GatewayError
+from gateway.settings import Settings
+from gateway.usecases.doi_saga import Step
+from tests.support.doi_catalogue import (
+    MEMBER1,
+    OUTSIDER1,
+    PI1,
+    STAFF1,
+    PiSessions,
+    caller,
+    description,
+    pi_sessions,
+    remove_doi_rows,
+    sagas_for,
+    use_cases,
+    visible_dataset_ids,
+)
+from tests.support.fake_registrar import FakeRegistrar, Operation
+
+
+def calls(registrar: FakeRegistrar, operation: str | None = None) -> list[str]:
+    """The operations called, in order (only ``operation``'s when given)."""
+    return [op for op, _ in registrar.calls if operation in (None, op)]
+
+
+@pytest.fixture
+async def pi(catalogue: AsyncEngine) -> AsyncIterator[PiSessions]:
+    await remove_doi_rows(catalogue)
+    yield await pi_sessions(catalogue)
+    await remove_doi_rows(catalogue)
+
+
+@pytest.fixture
+def registrar() -> FakeRegistrar:
+    return FakeRegistrar()
+
+
+def code_of(error: pytest.ExceptionInfo[GatewayError]) -> str:
+    return str(error.value.extensions["code"])
+
+
+async def publication_row(engine: AsyncEngine, doi: str) -> Any:
+    async with engine.connect() as connection:
+        return (
+            await connection.execute(
+                select(DataPublication.__table__).where(DataPublication.pid == doi)
+            )
+        ).first()
+
+
+async def saga_row(engine: AsyncEngine, doi: str) -> Any:
+    async with engine.connect() as connection:
+        return (await connection.execute(select(DoiSaga.__table__).where(DoiSaga.doi == doi))).one()
+
+
+async def test_reserve_makes_a_draft_and_a_reservation_that_shows_nothing(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+    selection = [pi.bm29[-1], pi.proprietary[0]]
+    result = await doi.reserve(caller(PI1, settings), key="k1", dataset_ids=selection, title="T")
+    assert result.step == Step.RESERVED and not result.replayed
+    assert result.doi.startswith(f"{registrar.prefix}/esrf-dc-")
+    assert registrar.dois[result.doi].state is DoiState.DRAFT
+    row = await publication_row(catalogue, result.doi)
+    assert row.PUBLICATIONDATE is None and row.CREATE_ID == PI1 and row.MOD_ID == PI1
+    saga = await saga_row(catalogue, result.doi)
+    assert result.doi == f"{registrar.prefix}/esrf-dc-{saga.DATACOLLECTION_ID}"
+    async with catalogue.connect() as connection:
+        held = (
+            await connection.execute(
+                select(DataCollectionDataset.dataset_id).where(
+                    DataCollectionDataset.data_collection_id == row.DATACOLLECTION_ID
+                )
+            )
+        ).scalars()
+        assert sorted(held) == sorted(selection)
+    assert await visible_dataset_ids(catalogue, selection) == set()
+
+    again = await doi.reserve(caller(PI1, settings), key="k1", dataset_ids=selection, title="T")
+    assert again.doi == result.doi and again.replayed
+    assert len(calls(registrar, "put_draft")) == 1
+    with pytest.raises(GatewayError) as reused:
+        await doi.reserve(caller(PI1, settings), key="k1", dataset_ids=selection, title="Other")
+    assert code_of(reused) == "CONFLICT"
+    assert reused.value.extensions["reason"] == "IDEMPOTENCY_KEY_REUSED"
+
+
+async def test_who_may_reserve(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+    cases = [
+        (None, [pi.bm29[-1]], "UNAUTHENTICATED"),
+        (OUTSIDER1, [pi.released[-1]], "FORBIDDEN"),  # sees the data, is not on the team
+        (OUTSIDER1, [pi.bm29[-1]], "NOT_FOUND"),  # cannot see it: does not learn it exists
+        (MEMBER1, [pi.embargoed[-1], pi.released[-1]], None),  # on both teams
+        (MEMBER1, [pi.embargoed[-1], pi.proprietary[-1]], "NOT_FOUND"),  # on one of the two
+        ("esrf/scientist1", [pi.embargoed[-1]], "FORBIDDEN"),  # its beamline's: sees, no more
+        (MEMBER1, [pi.released[-1], pi.embargoed[-2]], None),
+        (PI1, [10**12], "NOT_FOUND"),
+        (PI1, [], "BAD_USER_INPUT"),
+        (STAFF1, [pi.bm29[-1], pi.proprietary[-1]], None),
+    ]
+    for n, (user, selection, expected) in enumerate(cases):
+        attempt = doi.reserve(caller(user, settings), key=f"w{n}", dataset_ids=selection, title="T")
+        if expected is None:
+            assert (await attempt).step == Step.RESERVED
+            continue
+        with pytest.raises(GatewayError) as refused:
+            await attempt
+            pytest.fail(f"{user} reserved {selection}")
+        assert code_of(refused) == expected, (user, selection)
+    async with catalogue.connect() as connection:
+        made = (await connection.execute(select(func.count()).select_from(DoiSaga))).scalar()
+    assert made == 3  # the refused calls recorded nothing
+
+
+async def test_publish_releases_exactly_the_selection_at_that_moment(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+    selection = [pi.bm29[-1], pi.proprietary[0]]
+    others = [d for d in pi.bm29 + pi.proprietary if d not in selection]
+    pi1 = caller(PI1, settings)
+    reserved = await doi.reserve(pi1, key="r", dataset_ids=[pi.bm29[-1]], title="First")
+    changed = await doi.update(pi1, key="u", doi=reserved.doi, dataset_ids=selection, title="T")
+    assert changed.step == Step.RESERVED and len(calls(registrar, "put_draft")) == 2
+    assert registrar.dois[reserved.doi].attributes["titles"] == [{"title": "T"}]
+    assert await visible_dataset_ids(catalogue, selection + others) == set()
+
+    published = await doi.publish(pi1, key="p", doi=reserved.doi.upper(), description=description())
+    assert published.step == Step.PUBLISHED
+    held = registrar.dois[reserved.doi]
+    assert (
+        held.state is DoiState.FINDABLE
+        and held.url == f"https://data.example.eu/doi/{reserved.doi}"
+    )
+    assert [c["name"] for c in held.attributes["creators"]] == ["Kowalczyk, Anna", "Jonas Lindberg"]
+    assert await visible_dataset_ids(catalogue, selection + others) == set(selection)
+    row = await publication_row(catalogue, reserved.doi)
+    assert row.PUBLICATIONDATE is not None and row.DESCRIPTION == "What the data show."
+    async with catalogue.connect() as connection:
+        order = (
+            await connection.execute(
+                select(DataPublicationUser.full_name)
+                .where(DataPublicationUser.publication_id == row.ID)
+                .order_by(DataPublicationUser.order_key)
+            )
+        ).scalars()
+        assert list(order) == ["Anna Kowalczyk", "Jonas Lindberg"]
+    with pytest.raises(GatewayError) as again:
+        await doi.cancel(pi1, key="c", doi=reserved.doi)
+    assert code_of(again) == "CONFLICT"
+
+
+async def test_cancel_deletes_the_draft_and_its_suffix_is_never_reused(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+    pi1 = caller(PI1, settings)
+    first = await doi.reserve(pi1, key="a", dataset_ids=[pi.bm29[-1]], title="T")
+    cancelled = await doi.cancel(pi1, key="c", doi=first.doi)
+    assert cancelled.step == Step.CANCELLED and first.doi not in registrar.dois
+    assert await publication_row(catalogue, first.doi) is None
+    second = await doi.reserve(pi1, key="b", dataset_ids=[pi.bm29[-1]], title="T")
+    assert second.doi != first.doi
+    with pytest.raises(GatewayError) as gone:
+        await doi.publish(pi1, key="p", doi=first.doi, description=description())
+    assert code_of(gone) == "CONFLICT"
+
+
+async def test_mint_validates_its_metadata_before_anything_is_recorded(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+    bad = description(creators=(Creator("X", orcid="0000-0000-0000-0002"),))  # bad checksum
+    with pytest.raises(GatewayError) as refused:
+        await doi.mint(caller(PI1, settings), key="m", dataset_ids=[pi.bm29[-1]], description=bad)
+    assert code_of(refused) == "BAD_USER_INPUT"
+    assert registrar.calls == []
+    minted = await doi.mint(
+        caller(PI1, settings), key="m2", dataset_ids=[pi.bm29[-1]], description=description()
+    )
+    assert minted.step == Step.PUBLISHED
+    assert calls(registrar) == ["put_draft", "publish"]
+    assert await visible_dataset_ids(catalogue, [pi.bm29[-1]]) == {pi.bm29[-1]}
+
+
+TRANSIENT = TransientRegistrarError("timed out")
+REFUSED = PermanentRegistrarError("422 metadata rejected", status=422)
+
+
+@pytest.mark.parametrize("failing", ["put_draft", "publish"])
+async def test_a_registrar_that_is_unavailable_leaves_nothing_public_and_a_retry_completes(
+    catalogue: AsyncEngine,
+    settings: Settings,
+    pi: PiSessions,
+    registrar: FakeRegistrar,
+    failing: Operation,
+) -> None:
+    sagas = sagas_for(catalogue, registrar)
+    doi = use_cases(sagas, settings)
+    pi1 = caller(PI1, settings)
+    selection = [pi.bm29[-1]]
+    registrar.fail(failing, TRANSIENT, times=2)
+    with pytest.raises(GatewayError) as unavailable:
+        await doi.mint(pi1, key="m", dataset_ids=selection, description=description())
+    assert code_of(unavailable) == "UPSTREAM_UNAVAILABLE"
+    assert await visible_dataset_ids(catalogue, selection) == set()
+    assert all(d.state is DoiState.DRAFT for d in registrar.dois.values())
+    # Reconciling while the registrar is still down changes nothing and loses nothing.
+    assert (await sagas.reconcile())["unavailable"] == 1
+    assert await visible_dataset_ids(catalogue, selection) == set()
+    # The same call again completes it: one DOI, published once.
+    again = await doi.mint(pi1, key="m", dataset_ids=selection, description=description())
+    assert again.step == Step.PUBLISHED and again.replayed
+    assert len(registrar.dois) == 1
+    assert len(calls(registrar, failing)) == 3  # two that failed, one that did it
+    assert await visible_dataset_ids(catalogue, selection) == set(selection)
+
+
+async def test_reconcile_completes_what_a_caller_left(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    sagas = sagas_for(catalogue, registrar)
+    doi = use_cases(sagas, settings)
+    registrar.fail("publish", TRANSIENT)
+    with pytest.raises(GatewayError):
+        await doi.mint(
+            caller(PI1, settings), key="m", dataset_ids=[pi.bm29[-1]], description=description()
+        )
+    assert await sagas.reconcile() == {"completed": 1, "refused": 0, "unavailable": 0, "busy": 0}
+    assert await visible_dataset_ids(catalogue, [pi.bm29[-1]]) == {pi.bm29[-1]}
+    assert all(d.state is DoiState.FINDABLE for d in registrar.dois.values())
+    assert await sagas.unfinished() == []
+
+
+async def test_a_refused_publish_stays_a_reservation_and_the_same_key_reports_it(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    sagas = sagas_for(catalogue, registrar)
+    doi = use_cases(sagas, settings)
+    pi1 = caller(PI1, settings)
+    reserved = await doi.reserve(pi1, key="r", dataset_ids=[pi.bm29[-1]], title="T")
+    registrar.fail("publish", REFUSED)
+    for _ in range(2):
+        with pytest.raises(GatewayError) as refused:
+            await doi.publish(pi1, key="p", doi=reserved.doi, description=description())
+        assert code_of(refused) == "REGISTRAR_REFUSED"
+    assert len(calls(registrar, "publish")) == 1
+    assert await visible_dataset_ids(catalogue, [pi.bm29[-1]]) == set()
+    await sagas.reconcile()  # puts the draft in line with the description
+    assert registrar.dois[reserved.doi].state is DoiState.DRAFT
+    assert (await saga_row(catalogue, reserved.doi)).STEP == Step.RESERVED
+    # A person changes something (here: nothing; the registrar accepts now) and publishes.
+    published = await doi.publish(pi1, key="p2", doi=reserved.doi, description=description())
+    assert published.step == Step.PUBLISHED
+
+
+async def test_a_refused_draft_fails_the_reservation_and_makes_nothing(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+    registrar.fail("put_draft", REFUSED)
+    pi1 = caller(PI1, settings)
+    for _ in range(2):
+        with pytest.raises(GatewayError) as refused:
+            await doi.reserve(pi1, key="r", dataset_ids=[pi.bm29[-1]], title="T")
+        assert code_of(refused) == "REGISTRAR_REFUSED"
+    async with catalogue.connect() as connection:
+        steps = (await connection.execute(select(DoiSaga.step))).scalars().all()
+    assert steps == [Step.FAILED] and registrar.dois == {}
+
+
+async def test_concurrent_publishes_with_the_same_key_publish_once(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    pi1 = caller(PI1, settings)
+    reserved = await use_cases(sagas_for(catalogue, registrar), settings).reserve(
+        pi1, key="r", dataset_ids=[pi.bm29[-1]], title="T"
+    )
+    registrar.calls.clear()
+    held = registrar.hold("publish")
+    # Two replicas and a retry: each its own driver (its own lease owner), one catalogue.
+    publishing = [
+        asyncio.ensure_future(
+            use_cases(sagas_for(catalogue, registrar), settings).publish(
+                pi1, key="same", doi=reserved.doi, description=description()
+            )
+        )
+        for _ in range(3)
+    ]
+    await held.entered.wait()  # one is publishing; the others wait for it
+    held.release()
+    results = await asyncio.gather(*publishing)
+    assert {r.step for r in results} == {Step.PUBLISHED}
+    assert len(calls(registrar, "publish")) == 1
+    assert sorted(r.replayed for r in results) == [False, True, True]
+    async with catalogue.connect() as connection:
+        dates = (
+            await connection.execute(
+                select(func.count())
+                .select_from(DataPublication)
+                .where(
+                    DataPublication.pid == reserved.doi,
+                    DataPublication.publication_date.is_not(None),
+                )
+            )
+        ).scalar()
+    assert dates == 1
+
+
+async def test_a_publish_the_registrar_did_not_make_findable_publishes_nothing(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    """A 200 to the publish event that leaves the DOI a draft (DataCite ignores an event
+    its state does not allow) must not make the catalogue public."""
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+    pi1 = caller(PI1, settings)
+    reserved = await doi.reserve(pi1, key="r", dataset_ids=[pi.bm29[-1]], title="T")
+
+    async def stays_a_draft(doi: str, attributes: Mapping[str, Any], url: str) -> RegisteredDoi:
+        registrar.calls.append(("publish", doi))
+        return registrar.dois[doi]
+
+    registrar.publish = stays_a_draft  # type: ignore[method-assign]
+    with pytest.raises(GatewayError) as refused:
+        await doi.publish(pi1, key="p", doi=reserved.doi, description=description())
+    assert code_of(refused) == "REGISTRAR_REFUSED"
+    assert await visible_dataset_ids(catalogue, [pi.bm29[-1]]) == set()
+    assert (await publication_row(catalogue, reserved.doi)).PUBLICATIONDATE is None
+
+
+async def test_a_reservation_takes_a_new_description_and_its_draft_follows(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+    pi1 = caller(PI1, settings)
+    reserved = await doi.reserve(pi1, key="r", dataset_ids=[pi.bm29[-1]], title="Kept")
+    changed = await doi.update(
+        pi1, key="u", doi=reserved.doi, description=description("", keywords=("zeolites",))
+    )
+    assert changed.step == Step.RESERVED
+    draft = registrar.dois[reserved.doi].attributes
+    assert draft["titles"] == [{"title": "Kept"}]
+    assert [s["subject"] for s in draft["subjects"]] == ["zeolites"]
+    assert [c["name"] for c in draft["creators"]] == ["Kowalczyk, Anna", "Jonas Lindberg"]
+    assert await visible_dataset_ids(catalogue, [pi.bm29[-1]]) == set()
