@@ -85,7 +85,8 @@ SESSIONS = """{ investigations(first: 1000) { nodes { id releaseDate isReleased
   team { user { name } } } } }"""
 SEES_DATA = "query($id: ID) { investigation(id: $id) { summary } }"
 GRANT = """mutation($id: ID!, $user: String!) {
-  grantAccess(input: {investigationId: $id, userName: $user}) { member { role } } }"""
+  grantAccess(input: {investigationIds: [$id], grantee: {userName: $user}}) {
+    grants { members { role } } } }"""
 
 
 def test_a_grant_through_one_replica_is_seen_through_the_other(replicas: Replicas) -> None:
@@ -109,7 +110,9 @@ def test_a_grant_through_one_replica_is_seen_through_the_other(replicas: Replica
     granted = replicas.post(
         replicas.a, {"query": GRANT, "variables": {"id": session["id"], "user": grantee}}, STAFF
     ).json()
-    assert granted == {"data": {"grantAccess": {"member": {"role": "Collaborator"}}}}
+    assert granted == {
+        "data": {"grantAccess": {"grants": [{"members": [{"role": "Collaborator"}]}]}}
+    }
     after = replicas.post(replicas.b, ask, grantee).json()
     assert "errors" not in after and after["data"]["investigation"]["summary"] is not None
 
