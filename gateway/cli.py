@@ -191,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "doi":
         return asyncio.run(_reconcile(settings))
     if args.command == "serve":
+        if url:
+            # uvicorn's workers build the app from the environment (gateway.asgi): the
+            # catalogue --database-url names is the one they must serve, not the default.
+            os.environ["ICAT_GATEWAY_DATABASE_URL"] = url
         return _serve(settings, args)
     if args.command == "register-operations":
         return _register_operations(settings, args.sources)

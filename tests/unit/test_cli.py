@@ -113,6 +113,25 @@ def test_serve_runs_uvicorn_as_a_deployment_wants(monkeypatch: pytest.MonkeyPatc
     assert not Path(str(seen["directory"])).exists()
 
 
+def test_serve_serves_the_catalogue_database_url_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The workers build the app from the environment (gateway.asgi): --database-url must
+    reach them, or `serve --database-url X` seeds X and serves the default file."""
+    import uvicorn
+
+    from gateway.settings import Settings
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'named.sqlite3'}"
+    served: list[str] = []
+    monkeypatch.setattr(
+        uvicorn, "run", lambda app, **_: served.append(Settings.from_env().database_url)
+    )
+    monkeypatch.delenv("ICAT_GATEWAY_DATABASE_URL", raising=False)
+    assert cli.main(["serve", "--no-demo", "--database-url", url]) == 0
+    assert served == [url]
+
+
 def test_a_configured_metrics_directory_is_emptied(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
