@@ -638,6 +638,12 @@ async def run_scale(catalogue: Catalogue, options: Options, oidc: Any) -> dict[s
         "ICAT_GATEWAY_OIDC_ISSUER": oidc.issuer,
         "ICAT_GATEWAY_OIDC_AUDIENCE": "icat-gateway",
         "ICAT_GATEWAY_OIDC_USER_PREFIX": f"{prefix}/" if prefix else "",
+        # The bench's one client would spend a caller's rate-limit budget in a second:
+        # rate limits are off (empty), as PostGraphile has none; every other limit of the
+        # gate applies, as in production.
+        "ICAT_GATEWAY_RATE_LIMIT_REQUESTS": "",
+        "ICAT_GATEWAY_RATE_LIMIT_ADDRESS": "",
+        "ICAT_GATEWAY_RATE_LIMIT_COST": "",
     }
     servers.append(
         start_process(
