@@ -122,20 +122,15 @@ async def grant_access(
                 person = await find_person(connection, grantee)
                 grants = []
                 for investigation_id in sessions:
-                    roles, added = await add_collaborator(
-                        connection, investigation_id, person, rules, acting=acting, now=now
+                    roles = await grant_collaborator(
+                        connection,
+                        investigation_id,
+                        person,
+                        rules,
+                        acting=acting,
+                        now=now,
+                        reason=reason,
                     )
-                    if added:
-                        await access_log.record(
-                            connection,
-                            AccessAction.GRANT,
-                            actor=acting,
-                            subject=person.user_name,
-                            investigation_id=investigation_id,
-                            at=now,
-                            role=rules.collaborator_role,
-                            reason=reason,
-                        )
                     grants.append(Grant(investigation_id, tuple(roles)))
                 return Granted(person, tuple(grants))
         except IntegrityError:
@@ -185,3 +180,35 @@ async def revoke_access(
                 reason=reason,
             )
     return Revoked(person, investigation_id, bool(removed))
+
+
+async def grant_collaborator(
+    connection: AsyncConnection,
+    investigation_id: int,
+    person: Person,
+    rules: AccessRules,
+    *,
+    acting: str,
+    now: datetime,
+    reason: str | None,
+    request_id: int | None = None,
+) -> list[str]:
+    """Make the person a collaborator of the locked session unless they are on its team
+    already, and record the grant in the audit trail in the same transaction (a grant, or
+    an approved request's): their roles afterwards."""
+    roles, added = await add_collaborator(
+        connection, investigation_id, person, rules, acting=acting, now=now
+    )
+    if added:
+        await access_log.record(
+            connection,
+            AccessAction.GRANT,
+            actor=acting,
+            subject=person.user_name,
+            investigation_id=investigation_id,
+            at=now,
+            request_id=request_id,
+            role=rules.collaborator_role,
+            reason=reason,
+        )
+    return roles

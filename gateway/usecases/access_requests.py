@@ -23,7 +23,7 @@ from gateway.catalogue.access_log import AccessAction
 from gateway.catalogue.facts import load_investigation_facts
 from gateway.catalogue.gateway_tables import AccessRequest
 from gateway.catalogue.queries import columns_of
-from gateway.catalogue.team import Person, PersonReference, add_collaborator, find_person
+from gateway.catalogue.team import Person, PersonReference, find_person
 from gateway.errors import (
     AlreadyHasAccess,
     NotDecider,
@@ -34,7 +34,7 @@ from gateway.errors import (
     Unauthenticated,
     UnknownUser,
 )
-from gateway.usecases.access_grants import checked_reason, lock_managed
+from gateway.usecases.access_grants import checked_reason, grant_collaborator, lock_managed
 
 PENDING = "pending"
 APPROVED = "approved"
@@ -173,21 +173,16 @@ async def decide_access_request(
         )
         if approve:
             person = Person(int(row.requester_id), str(row.requester))
-            _, added = await add_collaborator(
-                connection, investigation_id, person, rules, acting=name, now=now
+            await grant_collaborator(
+                connection,
+                investigation_id,
+                person,
+                rules,
+                acting=name,
+                now=now,
+                reason=reply,
+                request_id=request_id,
             )
-            if added:
-                await access_log.record(
-                    connection,
-                    AccessAction.GRANT,
-                    actor=name,
-                    subject=person.user_name,
-                    investigation_id=investigation_id,
-                    at=now,
-                    request_id=request_id,
-                    role=rules.collaborator_role,
-                    reason=reply,
-                )
     return request_id
 
 
