@@ -7,6 +7,7 @@ outcome into a payload; the rules are the policy's. ``AccessMutation`` is part o
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from datetime import datetime
 from typing import Any
@@ -250,11 +251,17 @@ class AccessMutation:
             reason=input.reason,
         )
         user = await context.loaders.reference("user").load(granted.person.user_id)
-        grants = []
-        for grant in granted.grants:
-            members = [TeamMember.from_row({**user._mapping, "role": role}) for role in grant.roles]
-            investigation = await _investigation(info, grant.investigation_id)
-            grants.append(AccessGrant(investigation=investigation, members=members))
+        # Together, so that the loader reads every granted session in one statement.
+        investigations = await asyncio.gather(
+            *(_investigation(info, grant.investigation_id) for grant in granted.grants)
+        )
+        grants = [
+            AccessGrant(
+                investigation=investigation,
+                members=[TeamMember.from_row({**user._mapping, "role": r}) for r in grant.roles],
+            )
+            for grant, investigation in zip(granted.grants, investigations, strict=True)
+        ]
         return GrantAccessPayload(grantee=User.from_row(user), grants=grants)
 
     @strawberry.mutation(
