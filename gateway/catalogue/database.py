@@ -22,6 +22,7 @@ from sqlalchemy.util import await_only
 from gateway.catalogue.gateway_tables import OWN_SCHEMA, VERSION_TABLE, GatewayBase, translate_map
 from gateway.catalogue.indexes import create_gateway_indexes
 from gateway.catalogue.models import IcatBase
+from gateway.catalogue.names import spell_on_connect
 from gateway.settings import Settings
 
 STATEMENT_DEADLINE: ContextVar[float | None] = ContextVar("statement_deadline", default=None)
@@ -66,6 +67,8 @@ def create_engine(
         kwargs["connect_args"] = {"server_settings": server_settings}
     kwargs.update(options)
     engine = create_async_engine(url, **kwargs)
+    # ICAT's names as this database spells them, read when the engine first connects.
+    spell_on_connect(engine, settings.icat_names)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     if statement_timeout is not None:
