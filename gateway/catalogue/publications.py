@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, insert, inspect, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue.models import (
@@ -126,12 +126,9 @@ class PublicationRecord:
 async def _insert_many(
     connection: AsyncConnection, model: type[Any], rows: list[dict[str, Any]]
 ) -> list[int]:
-    """Insert rows given by attribute name (``executemany`` takes column keys), with ids
-    allocated as icat.server allocates them; answers the ids."""
-    keys = {prop.key: prop.columns[0].key for prop in inspect(model).column_attrs}
-    return await insert_rows(
-        connection, model, [{keys[name]: value for name, value in row.items()} for row in rows]
-    )
+    """Insert rows given by attribute name, with ids allocated as icat.server allocates
+    them; answers the ids."""
+    return await insert_rows(connection, model, rows)
 
 
 def _audit(user: str, now: datetime) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Sequence as SequenceObject
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue.models import Sequence
@@ -152,22 +152,26 @@ async def _from_sequence_table(connection: AsyncConnection, count: int) -> list[
 
 
 async def insert_rows(
-    connection: AsyncConnection, model: Any, rows: list[dict[str, Any]]
+    connection: AsyncConnection, model: type[Any], rows: list[dict[str, Any]]
 ) -> list[int]:
-    """Insert ICAT rows (values by column key, without ``id``) with ids allocated as
-    icat.server would on this database; answers their ids, in order."""
+    """Insert ICAT rows (values by the model's attribute names, without ``id``) with ids
+    allocated as icat.server would on this database; answers their ids, in order."""
     if not rows:
         return []
+    mapper = inspect(model)
+    keys = {prop.key: prop.columns[0].key for prop in mapper.column_attrs}
+    table = mapper.local_table
+    by_column = [{keys[name]: value for name, value in row.items()} for row in rows]
     allocation = await id_allocation(connection)
     if allocation.scheme is IdScheme.AUTO_INCREMENT:
         ids = []
-        for row in rows:  # one by one: the id of each is the insert's own
-            result = await connection.execute(insert(model).values(**row))
+        for row in by_column:  # one by one: the id of each is the insert's own
+            result = await connection.execute(insert(table).values(**row))
             ids.append(int(result.lastrowid))
         return ids
     ids = await allocate_ids(connection, len(rows))
-    with_ids = [{"id": i, **row} for i, row in zip(ids, rows, strict=True)]
-    await connection.execute(insert(model), with_ids)
+    with_ids = [{keys["id"]: i, **row} for i, row in zip(ids, by_column, strict=True)]
+    await connection.execute(insert(table), with_ids)
     return ids
 
 
