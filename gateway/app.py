@@ -148,13 +148,16 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(started: Starlette) -> AsyncIterator[None]:
-        await create_schema(engine, embedded=settings.embedded)
+        await create_schema(engine, embedded=settings.embedded, writes=not settings.read_only)
         if issuer is not None:
             # One key for every worker: the first to start makes it, the others read it.
             issuer.use_key(await stored_secret(engine, DEMO_SIGNING_KEY, new_signing_key))
         # DOIs a crash or an outage left midway are driven on in the background; sagas
-        # another replica drives now are left to it (their leases).
-        reconciling = asyncio.create_task(_reconcile_at_start(dois.sagas))
+        # another replica drives now are left to it (their leases). A read-only gateway
+        # drives none: that writes ICAT's tables.
+        reconciling = asyncio.create_task(
+            _reconcile_at_start(dois.sagas) if not settings.read_only else asyncio.sleep(0)
+        )
         reconciling.add_done_callback(lambda _: started.state.doi_reconciled.set())
         try:
             yield

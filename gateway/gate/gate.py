@@ -76,6 +76,8 @@ REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
 UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
 NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
 METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+READ_ONLY = "READ_ONLY"
+"""A mutation sent to a gateway configured read-only (``ICAT_GATEWAY_READ_ONLY``)."""
 BATCHING_NOT_SUPPORTED = "BATCHING_NOT_SUPPORTED"
 QUERY_TIMEOUT = "QUERY_TIMEOUT"
 INTERNAL = "INTERNAL_SERVER_ERROR"
@@ -252,6 +254,12 @@ class Gate:
                 METHOD_NOT_ALLOWED,
                 "Only queries may be sent with GET; send mutations with POST.",
                 headers={"Allow": "POST"},
+            )
+        if operation.operation == OperationType.MUTATION and self.settings.read_only:
+            raise Refusal(
+                READ_ONLY,
+                "This gateway is read-only (ICAT_GATEWAY_READ_ONLY): it runs no mutation.",
+                status=403,
             )
         self._check(entry, operation)
         coerced = self._coerce(operation, request.variables)
