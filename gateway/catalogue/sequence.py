@@ -166,7 +166,8 @@ async def insert_rows(
     if allocation.scheme is IdScheme.AUTO_INCREMENT:
         ids = []
         for row in by_column:  # one by one: the id of each is the insert's own
-            result = await connection.execute(insert(table).values(**row))
+            # NULL into an AUTO_INCREMENT column takes the counter's next value.
+            result = await connection.execute(insert(table).values({keys["id"]: None, **row}))
             ids.append(int(result.lastrowid))
         return ids
     ids = await allocate_ids(connection, len(rows))

@@ -1,0 +1,375 @@
+"""The gateway beside a real ICAT: a database built as icat.server's EclipseLink builds it
+(plain DDL, tests/support/icat_ddl.py), served with embedded mode off.
+
+PostgreSQL: every name lower case, ids from SEQ_GEN_SEQUENCE. MariaDB: upper-case table
+names, AUTO_INCREMENT ids. Reads, grants, access requests, and DOI reserve, publish and
+mint work; ICAT's schema is the same afterwards; and rows icat.server inserts between the
+gateway's writes never collide with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from gateway.catalogue.database import create_engine, create_schema
+from gateway.catalogue.icat_check import IcatSchemaError
+from gateway.catalogue.names import names_of
+from gateway.fields.identity import global_id
+from gateway.settings import Settings
+from tests.conftest import REQUIRE_ALL, SERVER_URLS, STAFF, Client
+from tests.integration.test_doi_faults import registrar_of
+from tests.support.datacite_server import DataCiteServer
+from tests.support.doi_catalogue import caller, description, sagas_for, use_cases
+from tests.support.icat_ddl import TABLES, IcatServer, ddl
+
+PI, MEMBER, OUTSIDER, VISITOR = "esrf/pi1", "esrf/member1", "esrf/outsider1", "esrf/visitor1"
+
+
+@dataclass
+class RealIcat:
+    dialect: str
+    settings: Settings
+    engine: AsyncEngine
+    raw: AsyncEngine
+    """A plain engine on the same database (no names map): what a DBA sees."""
+    released: int
+    embargoed: int
+    embargoed_datasets: list[int]
+    released_datasets: list[int]
+
+
+async def _urls(backend: str) -> tuple[str, str, str]:
+    base = SERVER_URLS[backend]
+    if base == "off":
+        pytest.skip(f"{backend}: switched off")
+    probe = create_async_engine(base)
+    try:
+        async with probe.connect():
+            pass
+    except Exception as error:
+        problem = f"{type(error).__name__}: {error}".splitlines()[0][:200]
+        if REQUIRE_ALL:
+            pytest.fail(f"{backend} unreachable at {base}: {problem}")
+        pytest.skip(f"{backend} unreachable at {base}: {problem}")
+    finally:
+        await probe.dispose()
+    url = make_url(base)
+    name = f"{url.database}_icat"
+    return base, url.set(database=name).render_as_string(hide_password=False), name
+
+
+async def _fresh_database(base: str, name: str, dialect: str) -> None:
+    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            if dialect == "postgresql":
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+            else:
+                for database in (name, f"{name}_gw"):
+                    await connection.execute(text(f"DROP DATABASE IF EXISTS `{database}`"))
+                await connection.execute(text(f"CREATE DATABASE `{name}`"))
+    finally:
+        await admin.dispose()
+
+
+async def _seed(connection: AsyncConnection, icat: IcatServer) -> dict[str, Any]:
+    """A facility as icat.server's API would have filled it."""
+    add = icat.insert
+    facility = await add(connection, "FACILITY", NAME="ESRF", DAYSUNTILRELEASE=1095)
+    kind = await add(connection, "INVESTIGATIONTYPE", FACILITY_ID=facility, NAME="experiment")
+    raw = await add(connection, "DATASETTYPE", FACILITY_ID=facility, NAME="raw")
+    hdf5 = await add(connection, "DATAFILEFORMAT", FACILITY_ID=facility, NAME="hdf5", VERSION="1")
+    beamline = await add(connection, "INSTRUMENT", FACILITY_ID=facility, NAME="ID30A-1")
+    users = {
+        name: await add(connection, "USER_", NAME=name, FULLNAME=name.split("/")[1])
+        for name in (PI, MEMBER, OUTSIDER, VISITOR, STAFF)
+    }
+    sessions: dict[str, int] = {}
+    datasets: dict[str, list[int]] = {}
+    for label, release in (("released", datetime(2020, 1, 1)), ("embargoed", datetime(2099, 1, 1))):
+        session = await add(
+            connection,
+            "INVESTIGATION",
+            FACILITY_ID=facility,
+            TYPE_ID=kind,
+            NAME=f"MX-{label}",
+            VISIT_ID="1",
+            TITLE=f"A {label} session",
+            SUMMARY=f"What the {label} session found",
+            STARTDATE=datetime(2019, 5, 1),
+            RELEASEDATE=release,
+        )
+        sessions[label] = session
+        await add(
+            connection, "INVESTIGATIONINSTRUMENT", INVESTIGATION_ID=session, INSTRUMENT_ID=beamline
+        )
+        await add(
+            connection,
+            "INVESTIGATIONUSER",
+            USER_ID=users[PI],
+            INVESTIGATION_ID=session,
+            ROLE="Principal investigator",
+        )
+        await add(
+            connection,
+            "INVESTIGATIONUSER",
+            USER_ID=users[MEMBER],
+            INVESTIGATION_ID=session,
+            ROLE="Participant",
+        )
+        datasets[label] = []
+        for n in range(2):
+            dataset = await add(
+                connection,
+                "DATASET",
+                INVESTIGATION_ID=session,
+                TYPE_ID=raw,
+                NAME=f"{label}-{n}",
+                COMPLETE=False,
+            )
+            datasets[label].append(dataset)
+            await add(
+                connection,
+                "DATAFILE",
+                DATASET_ID=dataset,
+                DATAFILEFORMAT_ID=hdf5,
+                NAME=f"{label}-{n}.h5",
+                FILESIZE=1024,
+            )
+    await add(
+        connection,
+        "SHIFT",
+        INVESTIGATION_ID=sessions["embargoed"],
+        STARTDATE=datetime(2019, 5, 1, 8),
+        ENDDATE=datetime(2019, 5, 1, 16),
+        **{'"COMMENT"': "night shift"},
+    )
+    return {"sessions": sessions, "datasets": datasets}
+
+
+def _schema_of(connection: Any) -> dict[str, Any]:
+    """ICAT's schema as the database reports it: tables, columns, keys, indexes."""
+    inspector = inspect(connection)
+    shape: dict[str, Any] = {}
+    for table in sorted(inspector.get_table_names()):
+        shape[table] = {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
+            ],
+            "primary": inspector.get_pk_constraint(table)["constrained_columns"],
+            "unique": sorted(
+                (u["name"], tuple(u["column_names"]))
+                for u in inspector.get_unique_constraints(table)
+            ),
+            "foreign": sorted(
+                (f["name"], tuple(f["constrained_columns"]), f["referred_table"])
+                for f in inspector.get_foreign_keys(table)
+            ),
+            "indexes": sorted(
+                (i["name"], tuple(str(c) for c in i["column_names"]))
+                for i in inspector.get_indexes(table)
+            ),
+        }
+    if connection.dialect.name == "postgresql":
+        shape["sequences"] = sorted(inspector.get_sequence_names())
+    return shape
+
+
+async def schema_of(raw: AsyncEngine) -> dict[str, Any]:
+    async with raw.connect() as connection:
+        return await connection.run_sync(_schema_of)
+
+
+@pytest.fixture(params=["postgresql", "mariadb"])
+async def real_icat(request: pytest.FixtureRequest) -> AsyncIterator[RealIcat]:
+    dialect = request.param
+    base, url, name = await _urls(dialect)
+    await _fresh_database(base, name, dialect)
+    raw = create_async_engine(url)
+    icat = IcatServer(dialect)
+    async with raw.begin() as connection:
+        for statement in ddl(dialect):
+            await connection.execute(text(statement))
+        seeded = await _seed(connection, icat)
+    settings = Settings(
+        database_url=url,
+        embedded=False,
+        gateway_schema="icat_gateway" if dialect == "postgresql" else f"{name}_gw",
+        staff_users=frozenset({STAFF}),
+        facility="ESRF",
+    )
+    engine = create_engine(settings)
+    try:
+        yield RealIcat(
+            dialect,
+            settings,
+            engine,
+            raw,
+            released=seeded["sessions"]["released"],
+            embargoed=seeded["sessions"]["embargoed"],
+            released_datasets=seeded["datasets"]["released"],
+            embargoed_datasets=seeded["datasets"]["embargoed"],
+        )
+    finally:
+        await engine.dispose()
+        await raw.dispose()
+
+
+LIST = """{ investigations(first: 10, orderBy: {field: PROPOSAL, direction: ASC}) {
+  totalCount nodes { proposal visitId title isReleased
+    instruments { name } datasets { totalCount } } } }"""
+
+GRANT = """mutation($ids: [ID!]!, $grantee: PersonInput!) {
+  grantAccess(input: {investigationIds: $ids, grantee: $grantee}) {
+    grants { investigation { canReadData } } } }"""
+REQUEST = """mutation($id: ID!) { requestAccess(input: {investigationId: $id}) {
+  request { id state } } }"""
+APPROVE = """mutation($id: ID!) { approveAccessRequest(input: {requestId: $id}) {
+  request { state } } }"""
+READS = "query($id: ID) { investigation(id: $id) { canReadData summary } }"
+
+
+async def test_an_icat_built_by_eclipselink_is_served_and_written_as_icat_server_would(
+    real_icat: RealIcat, schema: Any
+) -> None:
+    icat = real_icat
+    before = await schema_of(icat.raw)
+    await create_schema(icat.engine, embedded=False)  # checks ICAT, migrates its own tables
+    names = names_of(icat.engine.sync_engine.dialect)
+    if icat.dialect == "postgresql":
+        assert names.real("INVESTIGATION") == "investigation"
+        assert names.real("COMMENT") == "COMMENT"
+    else:
+        assert names.spelling == {}
+    client = Client(icat.engine, icat.settings, schema)
+
+    for each in [client, client.using(compiled_sql=False)]:
+        anonymous = (await each.data(LIST))["investigations"]
+        assert anonymous["totalCount"] == 2
+        counts = {n["proposal"]: n["datasets"]["totalCount"] for n in anonymous["nodes"]}
+        assert counts == {"MX-embargoed": 0, "MX-released": 2}
+        mine = (await each.data(LIST, user=PI))["investigations"]["nodes"]
+        assert {n["proposal"]: n["datasets"]["totalCount"] for n in mine} == {
+            "MX-embargoed": 2,
+            "MX-released": 2,
+        }
+        assert [n["instruments"] for n in mine] == [[{"name": "ID30A-1"}]] * 2
+
+    embargoed = global_id("Investigation", icat.embargoed)
+    granted = await client.data(
+        GRANT, {"ids": [embargoed], "grantee": {"userName": OUTSIDER}}, user=PI
+    )
+    assert granted["grantAccess"]["grants"] == [{"investigation": {"canReadData": True}}]
+    asked = await client.data(REQUEST, {"id": embargoed}, user=VISITOR)
+    request = asked["requestAccess"]["request"]["id"]
+    approved = await client.data(APPROVE, {"id": request}, user=PI)
+    assert approved["approveAccessRequest"]["request"]["state"] == "APPROVED"
+    for who in (OUTSIDER, VISITOR):
+        read = await client.data(READS, {"id": embargoed}, user=who)
+        assert read["investigation"]["summary"] == "What the embargoed session found"
+
+    with DataCiteServer() as datacite:
+        dois = use_cases(sagas_for(icat.engine, registrar_of(datacite)), icat.settings)
+        pi = caller(PI, icat.settings)
+        reserved = await dois.reserve(
+            pi, key="r", dataset_ids=icat.embargoed_datasets[:1], title="Reserved"
+        )
+        published = await dois.publish(pi, key="p", doi=reserved.doi, description=description())
+        minted = await dois.mint(
+            pi, key="m", dataset_ids=icat.embargoed_datasets[1:], description=description("M")
+        )
+        assert datacite.dois() == {published.doi: "findable", minted.doi: "findable"}
+    public = (await client.data(LIST))["investigations"]["nodes"]
+    assert {n["proposal"]: n["datasets"]["totalCount"] for n in public}["MX-embargoed"] == 2
+
+    async with icat.raw.connect() as connection:
+        rows = (
+            await connection.execute(
+                text(
+                    "SELECT U.NAME, IU.ROLE, IU.CREATE_ID, IU.MOD_ID, IU.CREATE_TIME, IU.MOD_TIME "
+                    "FROM INVESTIGATIONUSER IU JOIN USER_ U ON U.ID = IU.USER_ID "
+                    "WHERE IU.ROLE = 'Collaborator' ORDER BY U.NAME"
+                )
+            )
+        ).all()
+        creators = (
+            await connection.execute(
+                text("SELECT CREATE_ID, MOD_ID FROM DATAPUBLICATION ORDER BY ID")
+            )
+        ).all()
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        (OUTSIDER, "Collaborator", PI, PI),
+        (VISITOR, "Collaborator", PI, PI),
+    ]
+    assert all(r[4] == r[5] for r in rows)  # one instant, as icat.server's create writes
+    assert creators and all(c == (PI, PI) for c in creators)
+    assert await schema_of(icat.raw) == before
+
+
+async def test_icat_server_and_the_gateway_insert_in_turn_without_a_collision(
+    real_icat: RealIcat, schema: Any
+) -> None:
+    """icat.server holds a block of SEQ_GEN_SEQUENCE (or takes AUTO_INCREMENT values)
+    while the gateway writes; its inserts run past its block into the next one."""
+    icat = real_icat
+    await create_schema(icat.engine, embedded=False)
+    client = Client(icat.engine, icat.settings, schema)
+    server = IcatServer(icat.dialect)
+    embargoed = global_id("Investigation", icat.embargoed)
+    for round_ in range(4):
+        async with icat.raw.begin() as connection:
+            for n in range(15):
+                await server.insert(connection, "USER_", NAME=f"esrf/icat{round_}-{n}")
+            await server.insert(
+                connection,
+                "INVESTIGATIONUSER",
+                USER_ID=server.ids[-1],
+                INVESTIGATION_ID=icat.released,
+                ROLE="Participant",
+            )
+        await client.data(
+            GRANT, {"ids": [embargoed], "grantee": {"userName": f"esrf/icat{round_}-0"}}, user=PI
+        )
+    async with icat.raw.connect() as connection:
+        ids = (await connection.execute(text("SELECT ID FROM INVESTIGATIONUSER"))).scalars().all()
+        gateway_rows = (
+            await connection.execute(
+                text("SELECT COUNT(*) FROM INVESTIGATIONUSER WHERE CREATE_ID = :pi"), {"pi": PI}
+            )
+        ).scalar()
+    assert gateway_rows == 4
+    assert len(ids) == len(set(ids))
+
+
+async def test_an_icat_without_what_the_gateway_reads_stops_it_with_one_message(
+    real_icat: RealIcat,
+) -> None:
+    async with real_icat.raw.begin() as connection:
+        drop = "CONSTRAINT" if real_icat.dialect == "postgresql" else "FOREIGN KEY"
+        await connection.execute(
+            text(f"ALTER TABLE DATAFILE DROP {drop} FK_DATAFILE_DATAFILEFORMAT_ID")
+        )
+        await connection.execute(text("DROP TABLE DATAFILEFORMAT"))
+        await connection.execute(text("ALTER TABLE INSTRUMENT DROP COLUMN STARTDATE"))
+    with pytest.raises(IcatSchemaError) as stopped:
+        await create_schema(real_icat.engine, embedded=False)
+    assert str(stopped.value) == (
+        "ICAT's database lacks what the gateway reads: table DATAFILEFORMAT; column "
+        "INSTRUMENT.STARTDATE (is this ICAT's database, and its schema the connection's "
+        "default one?)."
+    )
+
+
+def test_the_test_ddl_has_every_table_the_gateway_reads() -> None:
+    from gateway.catalogue.icat_check import READ
+
+    assert {m.__tablename__ for m in READ} <= set(TABLES)
