@@ -200,3 +200,11 @@ def spell_on_connect(engine: AsyncEngine, mode: str) -> None:
             install(dialect, assumed(mode))
 
     event.listen(engine.sync_engine, "first_connect", first_connect)
+
+
+async def ensure_spelled(engine: AsyncEngine) -> None:
+    """Connect once if the engine has not yet: statements compiled ahead of execution
+    (the compiled path's templates, operation plans) need the spellings installed first."""
+    if getattr(engine.sync_engine.dialect.identifier_preparer, "icat_names", None) is None:
+        async with engine.connect():
+            pass

@@ -33,6 +33,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from gateway.auth.principal import ANONYMOUS
+from gateway.catalogue.names import ensure_spelled
 from gateway.catalogue.visibility import Access
 from gateway.compiled.operations import Operations
 from gateway.gate.budget import StatementGuard
@@ -148,6 +149,7 @@ class Gate:
             else None
         )
         self.guard = StatementGuard(settings.request_timeout)
+        self._spelled = False
         self.guard.attach(read_engine)
         if engine is not read_engine:
             self.guard.attach(engine)
@@ -477,6 +479,10 @@ class Gate:
         self, request: GateRequest, entry: Entry, operation: OperationDefinitionNode
     ) -> _Response:
         assert request.query is not None
+        if not self._spelled:  # ICAT's names, before anything is compiled ahead of a run
+            for engine in (self.engine, self.read_engine):
+                await ensure_spelled(engine)
+            self._spelled = True
         access = self.access(request.scope)
         arguments = (request.query, request.operation_name, request.variables)
         outcome = None

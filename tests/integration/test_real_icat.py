@@ -10,7 +10,7 @@ gateway's writes never collide with them.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -407,3 +407,40 @@ def test_the_test_ddl_has_every_table_the_gateway_reads() -> None:
     from gateway.catalogue.icat_check import READ
 
     assert {m.__tablename__ for m in READ} <= set(TABLES)
+
+
+async def test_a_read_only_gateway_answers_queries_and_refuses_every_mutation(
+    real_icat: RealIcat,
+) -> None:
+    import httpx
+
+    from gateway.app import create_app
+
+    icat = real_icat
+    settings = replace(icat.settings, read_only=True)
+    app = create_app(settings)
+    embargoed = global_id("Investigation", icat.embargoed)
+    headers = {"Accept": "application/graphql-response+json"}
+    async with icat.raw.connect() as connection:
+        before = (await connection.execute(text("SELECT COUNT(*) FROM INVESTIGATIONUSER"))).scalar()
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+            listed = await http.post("/graphql", json={"query": LIST}, headers=headers)
+            assert listed.status_code == 200
+            assert listed.json()["data"]["investigations"]["totalCount"] == 2
+            for mutation, variables in (
+                (GRANT, {"ids": [embargoed], "grantee": {"userName": OUTSIDER}}),
+                (REQUEST, {"id": embargoed}),
+            ):
+                refused = await http.post(
+                    "/graphql", json={"query": mutation, "variables": variables}, headers=headers
+                )
+                assert refused.status_code == 403
+                assert [e["extensions"]["code"] for e in refused.json()["errors"]] == ["READ_ONLY"]
+    finally:
+        await app.state.engine.dispose()
+        await app.state.read_engine.dispose()
+    async with icat.raw.connect() as connection:
+        after = (await connection.execute(text("SELECT COUNT(*) FROM INVESTIGATIONUSER"))).scalar()
+    assert after == before
