@@ -67,6 +67,8 @@ class IcatNames:
     """Names spelt two ways in two tables (then no single spelling serves every statement)."""
     ids: Any = None
     """How ids are allocated there (``sequence.IdAllocation``), once first needed."""
+    spare_ids: list[int] = field(default_factory=list)
+    """The rest of the last block taken from SEQ_GEN_SEQUENCE (this engine's own)."""
 
     def real(self, name: str) -> str:
         """The database's spelling of a model name."""

@@ -16,9 +16,9 @@ decides, per platform (``NativeSequence.onConnect``):
   = 10, size = 5 will create (6,7,8,9,10)"). Its preallocation size must equal the
   sequence's INCREMENT BY (``NativeSequence``'s own documentation). The gateway does the
   same with the increment the database reports: ``nextval`` = ``v`` is the block
-  ``v - increment + 1 .. v``, ``ceil(count / increment)`` calls for ``count`` ids, the rest
-  of the last block left unused (as a stopping icat.server leaves its own). No block is
-  ever handed out twice, so icat.server's blocks and the gateway's never meet.
+  ``v - increment + 1 .. v``; the rest of a block serves the engine's next inserts, and
+  what is left when it stops stays unused (as a stopping icat.server leaves its own). No
+  block is ever handed out twice, so icat.server's blocks and the gateway's never meet.
 * **The SEQUENCE table** (``SEQ_NAME``, ``SEQ_COUNT``: EclipseLink's table generator, which
   ICAT used before 4.5) only where neither exists: a database the gateway made itself in
   embedded mode. The UPDATE locks the ``SEQ_GEN`` row, so concurrent writers never receive
@@ -30,7 +30,6 @@ The scheme is read from the database's catalogue once per engine.
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,13 +126,18 @@ async def allocate_ids(connection: AsyncConnection, count: int) -> list[int]:
 async def _from_sequence_object(
     connection: AsyncConnection, allocation: IdAllocation, count: int
 ) -> list[int]:
+    # The block's unused ids are kept for the engine's next allocation, as EclipseLink
+    # keeps its preallocated ids: the sequence grows by a block per 50 ids, not per
+    # insert. Taking them needs no await, so two tasks never take the same one.
+    spare = names_of(connection.dialect).spare_ids
     step = max(1, allocation.increment)
     sequence = SequenceObject(allocation.sequence_name)
-    ids: list[int] = []
-    for _ in range(math.ceil(count / step)):
+    while len(spare) < count:
         last = int((await connection.execute(select(sequence.next_value()))).scalar_one())
-        ids.extend(range(last - step + 1, last + 1))
-    return ids[:count]
+        spare.extend(range(last - step + 1, last + 1))
+    ids = spare[:count]
+    del spare[:count]
+    return ids
 
 
 async def _from_sequence_table(connection: AsyncConnection, count: int) -> list[int]:
