@@ -444,3 +444,21 @@ async def test_a_read_only_gateway_answers_queries_and_refuses_every_mutation(
     async with icat.raw.connect() as connection:
         after = (await connection.execute(text("SELECT COUNT(*) FROM INVESTIGATIONUSER"))).scalar()
     assert after == before
+
+
+async def test_the_indexes_printed_for_a_dba_name_the_tables_as_the_database_does(
+    real_icat: RealIcat,
+) -> None:
+    from gateway.catalogue.indexes import gateway_index_ddl
+
+    async with real_icat.engine.connect() as connection:
+        statements = await connection.run_sync(gateway_index_ddl)
+    if real_icat.dialect == "postgresql":
+        assert 'CREATE INDEX "GW_INVESTIGATION_STARTDATE" ON investigation (startdate, id);' in (
+            statements
+        )
+    else:
+        assert (
+            "CREATE INDEX `GW_INVESTIGATION_STARTDATE` ON `INVESTIGATION` (`STARTDATE`, `ID`);"
+            in (statements)
+        )
