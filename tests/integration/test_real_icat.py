@@ -368,6 +368,24 @@ async def test_icat_server_and_the_gateway_insert_in_turn_without_a_collision(
     assert gateway_rows == 4
     assert len(ids) == len(set(ids))
 
+    # A DOI's collection and publication ids are taken before their rows exist (the
+    # registrar is called in between): icat.server's inserts meanwhile must not take them.
+    async def icat_server_writes(step: str) -> None:
+        if step == "called:put_draft":
+            async with icat.raw.begin() as connection:
+                for _ in range(3):
+                    await server.insert(connection, "DATACOLLECTION")
+
+    with DataCiteServer() as datacite:
+        sagas = sagas_for(icat.engine, registrar_of(datacite), on_step=icat_server_writes)
+        minted = await use_cases(sagas, icat.settings).mint(
+            caller(PI, icat.settings),
+            key="interleaved",
+            dataset_ids=icat.released_datasets[:1],
+            description=description("Interleaved"),
+        )
+        assert datacite.dois() == {minted.doi: "findable"}
+
 
 @pytest.mark.parametrize("dialect", ["postgresql", "mariadb"])
 async def test_an_icat_without_what_the_gateway_reads_stops_it_with_one_message(
