@@ -9,6 +9,7 @@ gateway's writes never collide with them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -19,6 +20,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from gateway import cli
 from gateway.catalogue.database import create_engine, create_schema
 from gateway.catalogue.icat_check import IcatSchemaError
 from gateway.catalogue.names import names_of
@@ -389,7 +391,7 @@ async def test_icat_server_and_the_gateway_insert_in_turn_without_a_collision(
 
 @pytest.mark.parametrize("dialect", ["postgresql", "mariadb"])
 async def test_an_icat_without_what_the_gateway_reads_stops_it_with_one_message(
-    dialect: str,
+    dialect: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The issue's case: ICAT's core tables alone (no DATAFILEFORMAT...), and a 6.1
     INSTRUMENT (no STARTDATE, ENDDATE)."""
@@ -419,6 +421,12 @@ async def test_an_icat_without_what_the_gateway_reads_stops_it_with_one_message(
         "DATAFILEFORMAT, " in said and "; columns INSTRUMENT.STARTDATE, INSTRUMENT.ENDDATE" in said
     )
     assert "INVESTIGATION," not in said and said.count("\n") == 0
+    # `icat-gateway serve` says it in one line and stops before serving.
+    monkeypatch.setenv("ICAT_GATEWAY_EMBEDDED", "false")
+    code = await asyncio.to_thread(cli.main, ["serve", "--database-url", url])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err == f"icat-gateway: {said}\n"
 
 
 def test_the_test_ddl_has_every_table_the_gateway_reads() -> None:
@@ -477,6 +485,13 @@ async def test_the_indexes_printed_for_a_dba_name_the_tables_as_the_database_doe
 
     async with real_icat.engine.connect() as connection:
         statements = await connection.run_sync(gateway_index_ddl)
+    case = "lower" if real_icat.dialect == "postgresql" else "upper"
+    told = create_engine(replace(real_icat.settings, icat_names=case))
+    try:  # the case set instead of read: the same statements
+        async with told.connect() as connection:
+            assert await connection.run_sync(gateway_index_ddl) == statements
+    finally:
+        await told.dispose()
     if real_icat.dialect == "postgresql":
         assert 'CREATE INDEX "GW_INVESTIGATION_STARTDATE" ON investigation (startdate, id);' in (
             statements
