@@ -28,6 +28,7 @@ from gateway.auth.oidc import OIDCConfig, OIDCVerifier
 from gateway.auth.policy import Caller
 from gateway.auth.principal import ANONYMOUS, Principal
 from gateway.catalogue.database import create_engine, create_schema
+from gateway.catalogue.names import ensure_spelled
 from gateway.catalogue.secrets import stored_secret
 from gateway.catalogue.visibility import Access
 from gateway.doi.configured import configured_registrar, landing_url
@@ -148,13 +149,17 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(started: Starlette) -> AsyncIterator[None]:
-        await create_schema(engine, embedded=settings.embedded)
+        await create_schema(engine, embedded=settings.embedded, writes=not settings.read_only)
+        await ensure_spelled(reads)  # ICAT's names known before any statement is compiled
         if issuer is not None:
             # One key for every worker: the first to start makes it, the others read it.
             issuer.use_key(await stored_secret(engine, DEMO_SIGNING_KEY, new_signing_key))
         # DOIs a crash or an outage left midway are driven on in the background; sagas
-        # another replica drives now are left to it (their leases).
-        reconciling = asyncio.create_task(_reconcile_at_start(dois.sagas))
+        # another replica drives now are left to it (their leases). A read-only gateway
+        # drives none: that writes ICAT's tables.
+        reconciling = asyncio.create_task(
+            _reconcile_at_start(dois.sagas) if not settings.read_only else asyncio.sleep(0)
+        )
         reconciling.add_done_callback(lambda _: started.state.doi_reconciled.set())
         try:
             yield

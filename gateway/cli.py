@@ -257,12 +257,32 @@ async def _reconcile(settings: Settings) -> int:
     return 1 if left else 0
 
 
+async def _check_icat(settings: Settings) -> None:
+    """Stop before serving when ICAT's database lacks what the gateway reads (or, unless
+    read-only, a way to allocate ids)."""
+    from gateway.catalogue.database import create_engine, create_schema
+
+    engine = create_engine(settings)
+    try:
+        await create_schema(engine, embedded=False, writes=not settings.read_only)
+    finally:
+        await engine.dispose()
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.app import demo_users
     from gateway.ops.request_log import log_config
 
+    if not settings.embedded:
+        from gateway.catalogue.icat_check import IcatSchemaError
+
+        try:  # one clear line now, rather than a worker's traceback at start-up
+            asyncio.run(_check_icat(settings))
+        except IcatSchemaError as error:
+            print(f"icat-gateway: {error}", file=sys.stderr)
+            return 2
     if settings.embedded and not args.no_demo:
         from gateway.catalogue.demo import DemoSize, seed_if_empty
 

@@ -64,6 +64,15 @@ class Settings:
     database on the same server, made if missing, so that ICAT's own schema is never
     touched and one transaction still spans both. Not on SQLite."""
 
+    icat_names: str = "auto"
+    """How ICAT's tables and columns are spelt in the database: ``auto`` reads it from the
+    database's catalogue at start-up (a real ICAT on PostgreSQL is all lower case, on
+    MariaDB its table names are upper case); ``upper`` or ``lower`` says so instead."""
+
+    read_only: bool = False
+    """Refuse every mutation (``READ_ONLY``) and write nothing to ICAT's tables: the
+    gateway beside icat.server, reading only. Its own tables are still migrated."""
+
     facility: str = "ESRF"
     """Name of the FACILITY row this gateway serves (demo data and new rows use it)."""
 
@@ -325,6 +334,10 @@ class Settings:
             raise SettingsError(
                 "ICAT_GATEWAY_PERSISTED_QUERIES=registered needs ICAT_GATEWAY_REDIS_URL: "
                 "registered operations are shared by every replica through Redis"
+            )
+        if self.icat_names not in ("auto", "upper", "lower"):
+            raise SettingsError(
+                f"ICAT_GATEWAY_ICAT_NAMES is {self.icat_names!r}: use auto, upper or lower"
             )
         if self.log_format not in ("json", "text"):
             raise SettingsError(f"ICAT_GATEWAY_LOG_FORMAT is {self.log_format!r}: use json or text")

@@ -20,8 +20,11 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only
 
 from gateway.catalogue.gateway_tables import OWN_SCHEMA, VERSION_TABLE, GatewayBase, translate_map
+from gateway.catalogue.icat_check import IcatSchemaError, check_icat_schema
 from gateway.catalogue.indexes import create_gateway_indexes
 from gateway.catalogue.models import IcatBase
+from gateway.catalogue.names import spell_on_connect
+from gateway.catalogue.sequence import NoIdScheme, id_allocation
 from gateway.settings import Settings
 
 STATEMENT_DEADLINE: ContextVar[float | None] = ContextVar("statement_deadline", default=None)
@@ -66,6 +69,8 @@ def create_engine(
         kwargs["connect_args"] = {"server_settings": server_settings}
     kwargs.update(options)
     engine = create_async_engine(url, **kwargs)
+    # ICAT's names as this database spells them, read when the engine first connects.
+    spell_on_connect(engine, settings.icat_names)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     if statement_timeout is not None:
@@ -127,13 +132,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-async def create_schema(engine: AsyncEngine, *, embedded: bool) -> None:
+async def create_schema(engine: AsyncEngine, *, embedded: bool, writes: bool = True) -> None:
     """Create ICAT's tables and the gateway's indexes on them (embedded mode only), and
-    migrate the gateway's own tables to the newest revision."""
+    migrate the gateway's own tables to the newest revision.
+
+    Outside embedded mode nothing is created in ICAT's schema: its tables and columns are
+    checked against what the gateway reads, and, unless the gateway is read-only, that it
+    allocates ids in a way the gateway can share (:mod:`gateway.catalogue.sequence`); a
+    shortfall stops the start with one message (:class:`IcatSchemaError`).
+    """
     if embedded:
         async with engine.begin() as conn:
             await conn.run_sync(IcatBase.metadata.create_all)
             await conn.run_sync(create_gateway_indexes)
+    else:
+        await check_icat_schema(engine)
+        if writes:
+            async with engine.connect() as conn:
+                try:
+                    await id_allocation(conn)
+                except NoIdScheme as error:
+                    raise IcatSchemaError(str(error)) from None
     from gateway.catalogue.migrate import upgrade  # Alembic: loaded by those who migrate
 
     await upgrade(engine)

@@ -81,12 +81,15 @@ def create_gateway_indexes(connection: Connection) -> None:
     """Create the indexes that do not exist yet, drop superseded ones (embedded mode)."""
     for index in indexes_for(connection.dialect.name):
         index.create(connection, checkfirst=True)
+    quote = connection.dialect.identifier_preparer.quote
     for name in SUPERSEDED.get(connection.dialect.name, ()):
-        connection.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
+        connection.execute(text(f"DROP INDEX IF EXISTS {quote(name)}"))
 
 
 def gateway_index_ddl(connection: Connection) -> list[str]:
-    """The CREATE INDEX statements for the connected dialect, for a DBA to apply."""
+    """The CREATE INDEX statements for the connected dialect, for a DBA to apply, in the
+    database's own names (``ON investigation (startdate, id)`` on a real ICAT on
+    PostgreSQL: the engine's identifier preparer spells them, see ``names.py``)."""
     return [
         str(CreateIndex(index).compile(dialect=connection.dialect)).strip() + ";"
         for index in indexes_for(connection.dialect.name)

@@ -35,13 +35,18 @@ How EclipseLink names things, and so how the names below were derived:
   not part of this file (see ``gateway.catalogue.indexes``).
 
 IDs. Every table has ``ID BIGINT`` as primary key and the four audit columns of
-``EntityBaseBean``. The ID is mapped without autoincrement: the gateway must supply it. Be
-aware of how icat.server itself allocates IDs: since ICAT 4.5 it uses
+``EntityBaseBean``. The ID is mapped without autoincrement: the gateway supplies it, or
+lets AUTO_INCREMENT do so, as icat.server would on that database (``sequence.py``, which
+also gives the block arithmetic). icat.server allocates IDs since ICAT 4.5 with
 ``@GeneratedValue(strategy = SEQUENCE)`` (EclipseLink's native sequencing), which on
 MySQL/MariaDB makes ``ID`` an ``AUTO_INCREMENT`` column (one counter per table) and on
 Oracle/PostgreSQL draws from the sequence object ``SEQ_GEN_SEQUENCE``. EclipseLink's
 ``SEQUENCE`` table (``SEQ_NAME``, ``SEQ_COUNT``), mapped here as :class:`Sequence`, is what
-ICAT used up to 4.4 (table generator); it survives in databases created by those versions.
+ICAT used up to 4.4 (table generator); it survives in databases created by those versions,
+and the gateway uses it only in a database it made itself (embedded mode).
+
+Names are written here as EclipseLink writes them, upper case; a real ICAT on PostgreSQL
+spells them in lower case, and each engine writes them as its database does (``names.py``).
 
 Versions. The column set is that of 6.2. Added in 6.2 and so absent from a 5.0 to 6.1
 database: ``INSTRUMENT.STARTDATE``/``ENDDATE``, ``DATAPUBLICATION.INTERNALID``,

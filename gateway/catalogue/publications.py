@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, insert, inspect, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue.models import (
@@ -37,7 +37,13 @@ from gateway.catalogue.models import (
     Subject,
     User,
 )
-from gateway.catalogue.sequence import allocate_ids
+from gateway.catalogue.sequence import (
+    IdScheme,
+    allocate_ids,
+    id_allocation,
+    insert_row,
+    insert_rows,
+)
 from gateway.catalogue.sql_text import same_name
 
 CREATOR = "Creator"
@@ -119,12 +125,10 @@ class PublicationRecord:
 
 async def _insert_many(
     connection: AsyncConnection, model: type[Any], rows: list[dict[str, Any]]
-) -> None:
-    """Insert rows given by attribute name (``executemany`` takes column keys)."""
-    keys = {prop.key: prop.columns[0].key for prop in inspect(model).column_attrs}
-    await connection.execute(
-        insert(model), [{keys[name]: value for name, value in row.items()} for row in rows]
-    )
+) -> list[int]:
+    """Insert rows given by attribute name, with ids allocated as icat.server allocates
+    them; answers the ids."""
+    return await insert_rows(connection, model, rows)
 
 
 def _audit(user: str, now: datetime) -> dict[str, Any]:
@@ -141,6 +145,38 @@ async def selection(connection: AsyncConnection, dataset_ids: Sequence[int]) -> 
 
 async def facility_id(connection: AsyncConnection, name: str) -> int | None:
     return (await connection.execute(select(Facility.id).where(Facility.name == name))).scalar()
+
+
+async def reserve_publication_ids(
+    connection: AsyncConnection, facility: int, *, user: str, now: datetime
+) -> tuple[int, int]:
+    """Ids for a data collection and its publication, whose rows are inserted later (once
+    the registrar holds the DOI), taken as icat.server would take them.
+
+    From SEQ_GEN_SEQUENCE or the SEQUENCE table an id is reserved before its row exists.
+    An AUTO_INCREMENT counter gives a value only to an inserted row: the two rows are
+    inserted and deleted again in this transaction (nobody sees them), which takes two
+    values icat.server never receives (InnoDB does not hand a value out twice, and keeps
+    its counters across restarts since MariaDB 10.2.4 and MySQL 8.0); the rows are then
+    inserted with those ids explicitly, which AUTO_INCREMENT accepts.
+    """
+    if (await id_allocation(connection)).scheme is not IdScheme.AUTO_INCREMENT:
+        collection, publication = await allocate_ids(connection, 2)
+        return collection, publication
+    audit = _audit(user, now)
+    collection = await insert_row(connection, DataCollection, **audit)
+    publication = await insert_row(
+        connection,
+        DataPublication,
+        facility_id=facility,
+        data_collection_id=collection,
+        pid=f"reserving/{collection}",
+        title="",
+        **audit,
+    )
+    await connection.execute(delete(DataPublication).where(DataPublication.id == publication))
+    await connection.execute(delete(DataCollection).where(DataCollection.id == collection))
+    return collection, publication
 
 
 async def insert_reservation(
@@ -171,15 +207,13 @@ async def insert_reservation(
             **audit,
         )
     )
-    (date_id,) = await allocate_ids(connection, 1)
-    await connection.execute(
-        insert(DataPublicationDate).values(
-            id=date_id,
-            publication_id=data_publication_id,
-            date_type="Created",
-            date=now.date().isoformat(),
-            **audit,
-        )
+    await insert_row(
+        connection,
+        DataPublicationDate,
+        publication_id=data_publication_id,
+        date_type="Created",
+        date=now.date().isoformat(),
+        **audit,
     )
 
 
@@ -188,13 +222,12 @@ async def _add_datasets(
 ) -> None:
     if not dataset_ids:
         return
-    ids = await allocate_ids(connection, len(dataset_ids))
     await _insert_many(
         connection,
         DataCollectionDataset,
         [
-            {"id": row_id, "data_collection_id": collection, "dataset_id": dataset, **audit}
-            for row_id, dataset in zip(ids, dataset_ids, strict=True)
+            {"data_collection_id": collection, "dataset_id": dataset, **audit}
+            for dataset in dataset_ids
         ],
     )
 
@@ -266,52 +299,40 @@ async def describe(
     await _clear_description(connection, publication_id)
     keywords = list(dict.fromkeys(description.keywords))
     if keywords:
-        ids = await allocate_ids(connection, len(keywords))
         await _insert_many(
             connection,
             Subject,
-            [
-                {"id": i, "data_publication_id": publication_id, "name": name, **audit}
-                for i, name in zip(ids, keywords, strict=True)
-            ],
+            [{"data_publication_id": publication_id, "name": name, **audit} for name in keywords],
         )
     for position, creator in enumerate(description.creators):
         user_id = await _creator_user(connection, creator, audit)
-        (row_id,) = await allocate_ids(connection, 1)
-        await connection.execute(
-            insert(DataPublicationUser).values(
-                id=row_id,
-                publication_id=publication_id,
-                user_id=user_id,
-                contributor_type=CREATOR,
-                order_key=f"{position:04d}",
-                full_name=creator.full_name,
-                given_name=creator.given_name,
-                family_name=creator.family_name,
-                **audit,
-            )
+        row_id = await insert_row(
+            connection,
+            DataPublicationUser,
+            publication_id=publication_id,
+            user_id=user_id,
+            contributor_type=CREATOR,
+            order_key=f"{position:04d}",
+            full_name=creator.full_name,
+            given_name=creator.given_name,
+            family_name=creator.family_name,
+            **audit,
         )
         affiliations = list({a.name: a for a in creator.affiliations}.values())
         if affiliations:
-            ids = await allocate_ids(connection, len(affiliations))
             await _insert_many(
                 connection,
                 Affiliation,
-                [
-                    {"id": i, "user_id": row_id, "name": a.name, "pid": a.ror, **audit}
-                    for i, a in zip(ids, affiliations, strict=True)
-                ],
+                [{"user_id": row_id, "name": a.name, "pid": a.ror, **audit} for a in affiliations],
             )
     # The sessions' DOIs (IsPartOf) follow from the selection: the metadata adds them.
     related = {r.identifier.lower(): r for r in description.related}
     if related:
-        ids = await allocate_ids(connection, len(related))
         await _insert_many(
             connection,
             RelatedItem,
             [
                 {
-                    "id": i,
                     "publication_id": publication_id,
                     "identifier": r.identifier,
                     "relation_type": r.relation_type,
@@ -319,7 +340,7 @@ async def describe(
                     "title": r.title,
                     **audit,
                 }
-                for i, r in zip(ids, related.values(), strict=True)
+                for r in related.values()
             ],
         )
 
@@ -364,19 +385,16 @@ async def _creator_user(
     found = (await connection.execute(select(User.id).where(User.name == name))).scalar()
     if found is not None:
         return int(found)
-    (user_id,) = await allocate_ids(connection, 1)
-    await connection.execute(
-        insert(User).values(
-            id=user_id,
-            name=name,
-            full_name=creator.full_name,
-            given_name=creator.given_name,
-            family_name=creator.family_name,
-            orcid_id=creator.orcid,
-            **audit,
-        )
+    return await insert_row(
+        connection,
+        User,
+        name=name,
+        full_name=creator.full_name,
+        given_name=creator.given_name,
+        family_name=creator.family_name,
+        orcid_id=creator.orcid,
+        **audit,
     )
-    return user_id
 
 
 async def set_published(
@@ -395,15 +413,13 @@ async def set_published(
             DataPublicationDate.date_type == "Issued",
         )
     )
-    (date_id,) = await allocate_ids(connection, 1)
-    await connection.execute(
-        insert(DataPublicationDate).values(
-            id=date_id,
-            publication_id=publication_id,
-            date_type="Issued",
-            date=now.date().isoformat(),
-            **_audit(user, now),
-        )
+    await insert_row(
+        connection,
+        DataPublicationDate,
+        publication_id=publication_id,
+        date_type="Issued",
+        date=now.date().isoformat(),
+        **_audit(user, now),
     )
 
 

@@ -41,6 +41,13 @@ def _stripped_postgresql(element: stripped, compiler: SQLCompiler, **kw: Any) ->
     return f"btrim({compiler.process(element.clauses, **kw)}, E'{escaped}')"
 
 
+@compiles(stripped, "oracle")
+def _stripped_oracle(element: stripped, compiler: SQLCompiler, **kw: Any) -> str:
+    # Oracle's TRIM takes one character, LTRIM and RTRIM a set (spelt with UNISTR). Untested.
+    chars = "unistr('" + "".join(f"\\{ord(c):04X}" for c in _WHITESPACE) + "')"
+    return f"ltrim(rtrim({compiler.process(element.clauses, **kw)}, {chars}), {chars})"
+
+
 @compiles(stripped, "mysql")
 def _stripped_mysql(element: stripped, compiler: SQLCompiler, **kw: Any) -> str:
     space = "[" + "".join(_regex_ranges(_WHITESPACE)) + "]"

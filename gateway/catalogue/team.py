@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth.policy import AccessRules, is_collaborator_role
 from gateway.catalogue.models import InvestigationUser, User
 from gateway.catalogue.orcid import normalise_orcid, orcid_variants
-from gateway.catalogue.sequence import allocate_ids
+from gateway.catalogue.sequence import insert_row
 from gateway.catalogue.sql_text import same_name
 from gateway.errors import AmbiguousUser, BadUserInput, UnknownUser
 
@@ -113,18 +113,18 @@ async def add_collaborator(
     held = await roles_held(connection, investigation_id, person.user_id, lock=True)
     if held:
         return [role for _, role in held], False
-    (membership_id,) = await allocate_ids(connection, 1)
-    await connection.execute(
-        insert(InvestigationUser).values(
-            id=membership_id,
-            user_id=person.user_id,
-            investigation_id=investigation_id,
-            role=rules.collaborator_role,
-            create_id=acting,
-            create_time=now,
-            mod_id=acting,
-            mod_time=now,
-        )
+    # The audit columns as icat.server writes them on a create: the acting user's name
+    # in both ids, one instant in both times.
+    await insert_row(
+        connection,
+        InvestigationUser,
+        user_id=person.user_id,
+        investigation_id=investigation_id,
+        role=rules.collaborator_role,
+        create_id=acting,
+        create_time=now,
+        mod_id=acting,
+        mod_time=now,
     )
     return [rules.collaborator_role], True
 

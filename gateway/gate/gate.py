@@ -33,6 +33,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from gateway.auth.principal import ANONYMOUS
+from gateway.catalogue.names import ensure_spelled
 from gateway.catalogue.visibility import Access
 from gateway.compiled.operations import Operations
 from gateway.gate.budget import StatementGuard
@@ -76,6 +77,8 @@ REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
 UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
 NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
 METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+READ_ONLY = "READ_ONLY"
+"""A mutation sent to a gateway configured read-only (``ICAT_GATEWAY_READ_ONLY``)."""
 BATCHING_NOT_SUPPORTED = "BATCHING_NOT_SUPPORTED"
 QUERY_TIMEOUT = "QUERY_TIMEOUT"
 INTERNAL = "INTERNAL_SERVER_ERROR"
@@ -146,6 +149,7 @@ class Gate:
             else None
         )
         self.guard = StatementGuard(settings.request_timeout)
+        self._spelled = False
         self.guard.attach(read_engine)
         if engine is not read_engine:
             self.guard.attach(engine)
@@ -252,6 +256,12 @@ class Gate:
                 METHOD_NOT_ALLOWED,
                 "Only queries may be sent with GET; send mutations with POST.",
                 headers={"Allow": "POST"},
+            )
+        if operation.operation == OperationType.MUTATION and self.settings.read_only:
+            raise Refusal(
+                READ_ONLY,
+                "This gateway is read-only (ICAT_GATEWAY_READ_ONLY): it runs no mutation.",
+                status=403,
             )
         self._check(entry, operation)
         coerced = self._coerce(operation, request.variables)
@@ -469,6 +479,10 @@ class Gate:
         self, request: GateRequest, entry: Entry, operation: OperationDefinitionNode
     ) -> _Response:
         assert request.query is not None
+        if not self._spelled:  # ICAT's names, before anything is compiled ahead of a run
+            for engine in (self.engine, self.read_engine):
+                await ensure_spelled(engine)
+            self._spelled = True
         access = self.access(request.scope)
         arguments = (request.query, request.operation_name, request.variables)
         outcome = None

@@ -40,7 +40,6 @@ from gateway.catalogue import publications
 from gateway.catalogue.facts import load_investigation_facts
 from gateway.catalogue.gateway_tables import DoiRequest, DoiSaga
 from gateway.catalogue.publications import Description
-from gateway.catalogue.sequence import allocate_ids
 from gateway.doi.registrar import PermanentRegistrarError
 from gateway.errors import (
     BadUserInput,
@@ -319,7 +318,9 @@ class DoiUseCases:
             facility = await publications.facility_id(connection, self.policy.facility)
             if facility is None:
                 raise NotFound(f"No facility {self.policy.facility} in the catalogue.")
-            collection, publication = await allocate_ids(connection, 2)
+            collection, publication = await publications.reserve_publication_ids(
+                connection, facility, user=caller_name, now=now
+            )
             doi = f"{self.sagas.registrar.prefix}/{doi_suffix(self.policy.facility, collection)}"
             doi = doi.lower()
             record = await publications.record_of_selection(

@@ -35,3 +35,15 @@ def test_a_name_is_compared_exactly_on_mariadb_and_by_index_everywhere() -> None
         "(`NAME` = %s AND cast(convert(`NAME` using utf8mb4) as binary)"
         " = cast(convert(%s using utf8mb4) as binary))"
     )
+
+
+def test_oracle_has_a_branch_of_its_own() -> None:
+    """Oracle is designed for, not tested: its SQL is at least Oracle's (no SQLite form)."""
+    from sqlalchemy import literal_column, select
+    from sqlalchemy.engine import make_url
+
+    from gateway.catalogue.sql_text import stripped
+
+    dialect = make_url("oracle+oracledb://").get_dialect()()
+    sql = str(select(stripped(literal_column("x"))).compile(dialect=dialect))
+    assert sql.startswith("SELECT ltrim(rtrim(x, unistr('\\0009") and "char(" not in sql

@@ -1,0 +1,299 @@
+"""An ICAT database as icat.server's EclipseLink builds it, in plain DDL (never our models).
+
+EclipseLink (``create-or-extend-tables``) writes unquoted names, so PostgreSQL folds them
+to lower case (``investigation``, ``releasedate``) while MariaDB keeps the upper-case table
+names; only SHIFT's ``"COMMENT"`` is quoted and keeps its case. Ids: ``ID BIGINT
+AUTO_INCREMENT`` on MariaDB (ICAT 4.5 and later), the sequence ``SEQ_GEN_SEQUENCE``
+(``INCREMENT BY 50 START WITH 50``) on PostgreSQL. Constraints are EclipseLink's:
+``UNQ_<TABLE>_0`` and ``FK_<TABLE>_<COLUMN>``. The tables are those the gateway reads,
+plus DATAPUBLICATIONTYPE (referenced) and SHIFT (its quoted column), in ICAT 6.2's form.
+
+:class:`IcatServer` inserts rows as icat.server does: plain SQL with unquoted upper-case
+names, ids from a preallocated block of SEQ_GEN_SEQUENCE (PostgreSQL) or AUTO_INCREMENT.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+# name: (columns "NAME TYPE[!]" with ! for NOT NULL, unique columns, {column: table})
+# Types: Sn VARCHAR(n), T timestamp, I integer, L bigint, D double, Z boolean.
+TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
+    "FACILITY": (
+        "NAME S255!, FULLNAME S255, DESCRIPTION S1023, URL S255, DAYSUNTILRELEASE I",
+        "NAME",
+        {},
+    ),
+    "INSTRUMENT": (
+        "FACILITY_ID L!, NAME S255!, FULLNAME S255, DESCRIPTION S4000, TYPE S255, "
+        "URL S255, PID S255, STARTDATE T, ENDDATE T",
+        "FACILITY_ID, NAME",
+        {"FACILITY_ID": "FACILITY"},
+    ),
+    "INVESTIGATIONTYPE": (
+        "FACILITY_ID L!, NAME S255!, DESCRIPTION S255",
+        "NAME, FACILITY_ID",
+        {"FACILITY_ID": "FACILITY"},
+    ),
+    "DATASETTYPE": (
+        "FACILITY_ID L!, NAME S255!, DESCRIPTION S255",
+        "FACILITY_ID, NAME",
+        {"FACILITY_ID": "FACILITY"},
+    ),
+    "DATAFILEFORMAT": (
+        "FACILITY_ID L!, NAME S255!, VERSION S255!, TYPE S255, DESCRIPTION S255",
+        "FACILITY_ID, NAME, VERSION",
+        {"FACILITY_ID": "FACILITY"},
+    ),
+    "SAMPLETYPE": (
+        "FACILITY_ID L!, NAME S255!, MOLECULARFORMULA S255!, SAFETYINFORMATION S4000",
+        "FACILITY_ID, NAME, MOLECULARFORMULA",
+        {"FACILITY_ID": "FACILITY"},
+    ),
+    "PARAMETERTYPE": (
+        "FACILITY_ID L!, NAME S255!, UNITS S255!, UNITSFULLNAME S255, VALUETYPE I!, "
+        "DESCRIPTION S255, PID S255, MINIMUMNUMERICVALUE D, MAXIMUMNUMERICVALUE D, "
+        "ENFORCED Z, VERIFIED Z, APPLICABLETODATACOLLECTION Z, "
+        "APPLICABLETODATAFILE Z, APPLICABLETODATASET Z, "
+        "APPLICABLETOINVESTIGATION Z, APPLICABLETOSAMPLE Z",
+        "FACILITY_ID, NAME, UNITS",
+        {"FACILITY_ID": "FACILITY"},
+    ),
+    "TECHNIQUE": ("NAME S255!, PID S255, DESCRIPTION S255", "NAME", {}),
+    "USER_": (
+        "NAME S255!, FULLNAME S255, GIVENNAME S255, FAMILYNAME S255, EMAIL S255, "
+        "ORCIDID S255, AFFILIATION S255",
+        "NAME",
+        {},
+    ),
+    "INVESTIGATION": (
+        "FACILITY_ID L!, TYPE_ID L!, NAME S255!, VISIT_ID S255!, TITLE S255!, "
+        "SUMMARY S4000, DOI S255, STARTDATE T, ENDDATE T, RELEASEDATE T, "
+        "FILESIZE L, FILECOUNT L",
+        "FACILITY_ID, NAME, VISIT_ID",
+        {"FACILITY_ID": "FACILITY", "TYPE_ID": "INVESTIGATIONTYPE"},
+    ),
+    "INVESTIGATIONUSER": (
+        "USER_ID L!, INVESTIGATION_ID L!, ROLE S255!",
+        "USER_ID, INVESTIGATION_ID, ROLE",
+        {"USER_ID": "USER_", "INVESTIGATION_ID": "INVESTIGATION"},
+    ),
+    "INVESTIGATIONINSTRUMENT": (
+        "INVESTIGATION_ID L!, INSTRUMENT_ID L!",
+        "INVESTIGATION_ID, INSTRUMENT_ID",
+        {"INVESTIGATION_ID": "INVESTIGATION", "INSTRUMENT_ID": "INSTRUMENT"},
+    ),
+    "INSTRUMENTSCIENTIST": (
+        "USER_ID L!, INSTRUMENT_ID L!",
+        "USER_ID, INSTRUMENT_ID",
+        {"USER_ID": "USER_", "INSTRUMENT_ID": "INSTRUMENT"},
+    ),
+    "KEYWORD": (
+        "INVESTIGATION_ID L!, NAME S255!",
+        "NAME, INVESTIGATION_ID",
+        {"INVESTIGATION_ID": "INVESTIGATION"},
+    ),
+    "SHIFT": (
+        'INVESTIGATION_ID L!, INSTRUMENT_ID L, STARTDATE T!, ENDDATE T!, "COMMENT" S255',
+        "INVESTIGATION_ID, STARTDATE, ENDDATE",
+        {"INVESTIGATION_ID": "INVESTIGATION", "INSTRUMENT_ID": "INSTRUMENT"},
+    ),
+    "SAMPLE": (
+        "INVESTIGATION_ID L!, SAMPLETYPE_ID L, NAME S255!, PID S255",
+        "INVESTIGATION_ID, NAME",
+        {"INVESTIGATION_ID": "INVESTIGATION", "SAMPLETYPE_ID": "SAMPLETYPE"},
+    ),
+    "DATASET": (
+        "INVESTIGATION_ID L!, TYPE_ID L!, SAMPLE_ID L, NAME S255!, DESCRIPTION S255, "
+        "DOI S255, LOCATION S511, COMPLETE Z!, STARTDATE T, END_DATE T, FILESIZE L, "
+        "FILECOUNT L",
+        "INVESTIGATION_ID, NAME",
+        {"INVESTIGATION_ID": "INVESTIGATION", "TYPE_ID": "DATASETTYPE", "SAMPLE_ID": "SAMPLE"},
+    ),
+    "DATASETTECHNIQUE": (
+        "DATASET_ID L!, TECHNIQUE_ID L!",
+        "DATASET_ID, TECHNIQUE_ID",
+        {"DATASET_ID": "DATASET", "TECHNIQUE_ID": "TECHNIQUE"},
+    ),
+    "DATAFILE": (
+        "DATASET_ID L!, DATAFILEFORMAT_ID L, NAME S255!, DESCRIPTION S255, DOI S255, "
+        "LOCATION S511, FILESIZE L, CHECKSUM S255, DATAFILECREATETIME T, "
+        "DATAFILEMODTIME T",
+        "DATASET_ID, NAME",
+        {"DATASET_ID": "DATASET", "DATAFILEFORMAT_ID": "DATAFILEFORMAT"},
+    ),
+    "INVESTIGATIONPARAMETER": (
+        "INVESTIGATION_ID L!, PARAMETER_TYPE_ID L!, STRING_VALUE S4000, "
+        "NUMERIC_VALUE D, DATETIME_VALUE T, ERROR D, RANGEBOTTOM D, "
+        "RANGETOP D",
+        "INVESTIGATION_ID, PARAMETER_TYPE_ID",
+        {"INVESTIGATION_ID": "INVESTIGATION", "PARAMETER_TYPE_ID": "PARAMETERTYPE"},
+    ),
+    "DATASETPARAMETER": (
+        "DATASET_ID L!, PARAMETER_TYPE_ID L!, STRING_VALUE S4000, "
+        "NUMERIC_VALUE D, DATETIME_VALUE T, ERROR D, RANGEBOTTOM D, RANGETOP D",
+        "DATASET_ID, PARAMETER_TYPE_ID",
+        {"DATASET_ID": "DATASET", "PARAMETER_TYPE_ID": "PARAMETERTYPE"},
+    ),
+    "SAMPLEPARAMETER": (
+        "SAMPLE_ID L!, PARAMETER_TYPE_ID L!, STRING_VALUE S4000, "
+        "NUMERIC_VALUE D, DATETIME_VALUE T, ERROR D, RANGEBOTTOM D, RANGETOP D",
+        "SAMPLE_ID, PARAMETER_TYPE_ID",
+        {"SAMPLE_ID": "SAMPLE", "PARAMETER_TYPE_ID": "PARAMETERTYPE"},
+    ),
+    "DATACOLLECTION": ("DOI S255", "", {}),
+    "DATACOLLECTIONDATASET": (
+        "DATACOLLECTION_ID L!, DATASET_ID L!",
+        "DATACOLLECTION_ID, DATASET_ID",
+        {"DATACOLLECTION_ID": "DATACOLLECTION", "DATASET_ID": "DATASET"},
+    ),
+    "DATACOLLECTIONDATAFILE": (
+        "DATACOLLECTION_ID L!, DATAFILE_ID L!",
+        "DATACOLLECTION_ID, DATAFILE_ID",
+        {"DATACOLLECTION_ID": "DATACOLLECTION", "DATAFILE_ID": "DATAFILE"},
+    ),
+    "DATAPUBLICATIONTYPE": (
+        "FACILITY_ID L!, NAME S255!, DESCRIPTION S255",
+        "FACILITY_ID, NAME",
+        {"FACILITY_ID": "FACILITY"},
+    ),
+    "DATAPUBLICATION": (
+        "FACILITY_ID L!, DATACOLLECTION_ID L!, DATAPUBLICATIONTYPE_ID L, "
+        "PID S255!, TITLE S255!, PUBLICATIONDATE T, SUBJECT S1023, "
+        "DESCRIPTION S4000, INTERNALID S255",
+        "FACILITY_ID, PID",
+        {
+            "FACILITY_ID": "FACILITY",
+            "DATACOLLECTION_ID": "DATACOLLECTION",
+            "DATAPUBLICATIONTYPE_ID": "DATAPUBLICATIONTYPE",
+        },
+    ),
+    "DATAPUBLICATIONUSER": (
+        "DATAPUBLICATION_ID L!, USER_ID L!, CONTRIBUTORTYPE S255!, "
+        "ORDERKEY S255, FULLNAME S255, GIVENNAME S255, FAMILYNAME S255, "
+        "EMAIL S255",
+        "DATAPUBLICATION_ID, USER_ID, CONTRIBUTORTYPE",
+        {"DATAPUBLICATION_ID": "DATAPUBLICATION", "USER_ID": "USER_"},
+    ),
+    "DATAPUBLICATIONDATE": (
+        "DATAPUBLICATION_ID L!, DATETYPE S255!, DATE_ S255!",
+        "DATAPUBLICATION_ID, DATETYPE",
+        {"DATAPUBLICATION_ID": "DATAPUBLICATION"},
+    ),
+    "AFFILIATION": (
+        "DATAPUBLICATIONUSER_ID L!, NAME S255!, FULLREFERENCE S1023, PID S255",
+        "DATAPUBLICATIONUSER_ID, NAME",
+        {"DATAPUBLICATIONUSER_ID": "DATAPUBLICATIONUSER"},
+    ),
+    "RELATEDITEM": (
+        "DATAPUBLICATION_ID L!, IDENTIFIER S255!, RELATIONTYPE S255!, "
+        "FULLREFERENCE S1023, RELATEDITEMTYPE S255, TITLE S255",
+        "DATAPUBLICATION_ID, IDENTIFIER",
+        {"DATAPUBLICATION_ID": "DATAPUBLICATION"},
+    ),
+    "SUBJECT": (
+        "DATAPUBLICATION_ID L!, NAME S255!, PID S255, SUBJECTSCHEME S255, "
+        "SCHEMEURI S255, VALUEURI S255, CLASSIFICATIONCODE S255",
+        "DATAPUBLICATION_ID, NAME",
+        {"DATAPUBLICATION_ID": "DATAPUBLICATION"},
+    ),
+}
+
+_TYPES = {
+    "postgresql": {"T": "TIMESTAMP", "I": "INTEGER", "L": "BIGINT", "D": "FLOAT8", "Z": "BOOLEAN"},
+    "mariadb": {
+        "T": "DATETIME",
+        "I": "INTEGER",
+        "L": "BIGINT",
+        "D": "DOUBLE",
+        "Z": "TINYINT(1) default 0",
+    },
+}
+
+
+def _type(code: str, dialect: str) -> str:
+    if code.startswith("S"):
+        return f"VARCHAR({code[1:]})"
+    return _TYPES[dialect][code]
+
+
+def ddl(dialect: str, tables: dict[str, tuple[str, str, dict[str, str]]] = TABLES) -> list[str]:
+    """The statements EclipseLink would run (``postgresql`` or ``mariadb``)."""
+    ident = "ID BIGINT AUTO_INCREMENT NOT NULL" if dialect == "mariadb" else "ID BIGINT NOT NULL"
+    timestamp = _type("T", dialect)
+    statements: list[str] = []
+    for table, (columns, unique, _) in tables.items():
+        parts = [
+            ident,
+            "CREATE_ID VARCHAR(255) NOT NULL",
+            f"CREATE_TIME {timestamp} NOT NULL",
+            "MOD_ID VARCHAR(255) NOT NULL",
+            f"MOD_TIME {timestamp} NOT NULL",
+        ]
+        if dialect == "mariadb":  # a quoted name: MySQL's platform quotes with backticks
+            columns = columns.replace('"', "`")
+        for spec in columns.split(", "):
+            name, code = spec.rsplit(" ", 1)
+            required = code.endswith("!")
+            parts.append(
+                f"{name} {_type(code.rstrip('!'), dialect)}" + (" NOT NULL" if required else "")
+            )
+        statements.append(f"CREATE TABLE {table} ({', '.join(parts)}, PRIMARY KEY (ID))")
+        if unique:
+            statements.append(f"ALTER TABLE {table} ADD CONSTRAINT UNQ_{table}_0 UNIQUE ({unique})")
+    for table, (_, _, references) in tables.items():
+        for column, target in references.items():
+            statements.append(
+                f"ALTER TABLE {table} ADD CONSTRAINT FK_{table}_{column} "
+                f"FOREIGN KEY ({column}) REFERENCES {target} (ID)"
+            )
+    if dialect == "postgresql":
+        statements.append("CREATE SEQUENCE SEQ_GEN_SEQUENCE INCREMENT BY 50 START WITH 50")
+    return statements
+
+
+class IcatServer:
+    """Inserts rows as icat.server does on the dialect: unquoted upper-case names; ids
+    from a block of 50 of SEQ_GEN_SEQUENCE (``nextval`` = v gives v-49..v) on PostgreSQL,
+    from AUTO_INCREMENT on MariaDB."""
+
+    def __init__(self, dialect: str, user: str = "db/root") -> None:
+        self.dialect = dialect
+        self.user = user
+        self._block: list[int] = []
+        self.ids: list[int] = []
+
+    async def _next_id(self, connection: AsyncConnection) -> int:
+        if not self._block:
+            last = int(
+                (await connection.execute(text("SELECT nextval('SEQ_GEN_SEQUENCE')"))).scalar_one()
+            )
+            self._block = list(range(last - 49, last + 1))
+        return self._block.pop(0)
+
+    async def insert(self, connection: AsyncConnection, table: str, **values: Any) -> int:
+        now = datetime(2026, 1, 5, 10, 0, 0)
+        row = {
+            "CREATE_ID": self.user,
+            "CREATE_TIME": now,
+            "MOD_ID": self.user,
+            "MOD_TIME": now,
+            **values,
+        }
+        if self.dialect == "postgresql":
+            row = {"ID": await self._next_id(connection), **row}
+        columns = ", ".join(row)
+        if self.dialect == "mariadb":
+            columns = columns.replace('"', "`")
+        binds = ", ".join(f":p{i}" for i in range(len(row)))
+        result = await connection.execute(
+            text(f"INSERT INTO {table} ({columns}) VALUES ({binds})"),
+            {f"p{i}": value for i, value in enumerate(row.values())},
+        )
+        row_id = int(row["ID"]) if "ID" in row else int(result.lastrowid)
+        self.ids.append(row_id)
+        return row_id
