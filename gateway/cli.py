@@ -94,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
         help="datafiles of each dataset",
     )
     demo.add_argument("--reset", action="store_true", help="drop and recreate the tables first")
+    demo.add_argument(
+        "--describe-users",
+        action="store_true",
+        help="seed nothing: print what the demo's fixed users are in this catalogue (the "
+        "README's list, generated)",
+    )
 
     ingest = commands.add_parser(
         "ingest", parents=[common], help="load an ICAT dump file (python-icat YAML or XML)"
@@ -197,6 +203,9 @@ def _run(args: argparse.Namespace, settings: Settings, url: str | None) -> int:
 
         sys.stdout.write(settings_table())
         return 0
+    if args.command in ("demo", "seed") and args.describe_users:
+        sys.stdout.write(asyncio.run(_describe_demo_users(settings)))
+        return 0
     if args.command in ("demo", "seed"):
         from gateway.catalogue.demo import CatalogueNotEmpty, DemoSize, seed_demo
 
@@ -246,6 +255,20 @@ def _run(args: argparse.Namespace, settings: Settings, url: str | None) -> int:
     if args.command == "register-operations":
         return _register_operations(settings, args.sources)
     return 2
+
+
+async def _describe_demo_users(settings: Settings) -> str:
+    from gateway.app import demo_users
+    from gateway.catalogue.database import create_engine
+    from gateway.catalogue.demo import default_anchor
+    from gateway.catalogue.demo_facts import describe_demo_users
+
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            return await describe_demo_users(connection, demo_users(), default_anchor())
+    finally:
+        await engine.dispose()
 
 
 def _register_operations(settings: Settings, sources: list[Path]) -> int:
