@@ -52,9 +52,7 @@ def _compose_environment(*files: str) -> dict[str, str]:
     dockerfile = (ROOT / "Dockerfile").read_text().split("\nFROM ")[-1]
     env_block = re.search(r"\nENV (.*?)\n(?!\s)", dockerfile, re.S)
     assert env_block is not None
-    environment = dict(
-        re.findall(r"(\w+)=(\S+)", env_block.group(1).replace("\\\n", " "))
-    )
+    environment = dict(re.findall(r"(\w+)=(\S+)", env_block.group(1).replace("\\\n", " ")))
     for name in files:
         service = yaml.safe_load((ROOT / name).read_text())["services"]["gateway"]
         environment.update({key: str(value) for key, value in service["environment"].items()})
@@ -72,9 +70,7 @@ def test_compose_runs_the_demo_and_switches_to_production() -> None:
     demo = Settings.from_env(_compose_environment("compose.yaml"))
     assert demo.embedded and demo.demo_login_enabled and demo.graphiql
     assert demo.staff_users == frozenset({"esrf/staff1"})
-    production = Settings.from_env(
-        _compose_environment("compose.yaml", "compose.production.yaml")
-    )
+    production = Settings.from_env(_compose_environment("compose.yaml", "compose.production.yaml"))
     assert production.production and not production.embedded
     assert not production.demo_login_enabled and not production.graphiql
 
