@@ -15,9 +15,11 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/icat-gateway
 ENV PATH=/opt/icat-gateway/bin:$PATH
 WORKDIR /src
-# Dependencies first, in a layer of their own that a change of the code does not rebuild.
+# Dependencies first, in a layer of their own that a change of the code does not rebuild:
+# exactly the versions and hashes of requirements/serve.lock (scripts/lock).
+COPY requirements/serve.lock requirements/serve.lock
+RUN pip install --require-hashes --no-deps -r requirements/serve.lock
 COPY pyproject.toml README.md LICENSE ./
-RUN mkdir gateway && touch gateway/__init__.py && pip install . && pip uninstall -y icat-gateway
 COPY gateway gateway
 COPY --from=graphiql /build/assets/graphiql/node_modules assets/graphiql/node_modules
 # GraphiQL's files into gateway/graphiql/static/, then the package with them.

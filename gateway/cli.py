@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import importlib.metadata
 import logging
 import os
@@ -32,24 +33,39 @@ def _parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="SQLAlchemy URL of the catalogue (overrides ICAT_GATEWAY_DATABASE_URL)",
     )
-    parser = argparse.ArgumentParser(prog="icat-gateway", description=__doc__, parents=[common])
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="on a failure, print the traceback too (by default: one line and an exit code)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="icat-gateway",
+        description=__doc__,
+        parents=[common],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # `COMMAND --help` shows each option's default beside its help.
+    commands.add_parser = functools.partial(  # type: ignore[method-assign]
+        commands.add_parser, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
 
     serve = commands.add_parser(
         "serve",
         parents=[common],
         help="run the gateway (seeds demo data into an empty embedded database)",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.add_argument(
         "--workers",
         type=int,
         default=int(os.environ.get("WEB_CONCURRENCY") or 1),
-        help="uvicorn worker processes ($WEB_CONCURRENCY or 1; see README: Serving)",
+        help="uvicorn worker processes (default: $WEB_CONCURRENCY, else 1; README: Serving)",
     )
     serve.add_argument(
         "--no-demo", action="store_true", help="do not seed an empty embedded database"
@@ -66,12 +82,24 @@ def _parser() -> argparse.ArgumentParser:
         "--size", type=int, default=200, help="number of sessions (datasets scale with it)"
     )
     demo.add_argument(
-        "--datasets-per-session", type=int, default=None, help="datasets of each session"
+        "--datasets-per-session",
+        type=int,
+        default=6,
+        help="datasets of each session",
     )
     demo.add_argument(
-        "--files-per-dataset", type=int, default=None, help="datafiles of each dataset"
+        "--files-per-dataset",
+        type=int,
+        default=8,
+        help="datafiles of each dataset",
     )
     demo.add_argument("--reset", action="store_true", help="drop and recreate the tables first")
+    demo.add_argument(
+        "--describe-users",
+        action="store_true",
+        help="seed nothing: print what the demo's fixed users are in this catalogue (the "
+        "README's list, generated)",
+    )
 
     ingest = commands.add_parser(
         "ingest", parents=[common], help="load an ICAT dump file (python-icat YAML or XML)"
@@ -123,19 +151,44 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command. A failure is one line on stderr and exit code 1 (2 for a usage or
+    settings error); ``--debug`` adds the traceback."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Alembic narrates each run at INFO (plugins, dialect); the gateway logs what changed.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     url = getattr(args, "database_url", None)
     try:
         settings = Settings.from_env(**({"database_url": url} if url else {}))
     except SettingsError as error:
         print(f"icat-gateway: {error}", file=sys.stderr)
         return 2
+    from gateway.ops.request_log import configure_logging
 
+    configure_logging(settings.log_format)
+    try:
+        return _run(args, settings, url)
+    except KeyboardInterrupt:
+        print("icat-gateway: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if getattr(args, "debug", False):
+            raise
+        print(f"icat-gateway {args.command}: {_one_line(error)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(error: BaseException) -> str:
+    """What went wrong, in one line: the error's own first line (the database's message,
+    not SQLAlchemy's background link), with its type."""
+    cause = error
+    while cause.__cause__ is not None and not str(cause).strip():
+        cause = cause.__cause__
+    orig = getattr(cause, "orig", None)  # a DBAPI error wrapped by SQLAlchemy
+    message = str(orig if orig is not None else cause).strip().splitlines()
+    first = message[0] if message else ""
+    kind = type(orig if orig is not None else cause).__name__
+    return f"{kind}: {first}"[:300] if first else kind
+
+
+def _run(args: argparse.Namespace, settings: Settings, url: str | None) -> int:
     if args.command == "export-schema":
         from gateway.schema.export import export_sdl
 
@@ -149,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         from gateway.settings_table import settings_table
 
         sys.stdout.write(settings_table())
+        return 0
+    if args.command in ("demo", "seed") and args.describe_users:
+        sys.stdout.write(asyncio.run(_describe_demo_users(settings)))
         return 0
     if args.command in ("demo", "seed"):
         from gateway.catalogue.demo import CatalogueNotEmpty, DemoSize, seed_demo
@@ -199,6 +255,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "register-operations":
         return _register_operations(settings, args.sources)
     return 2
+
+
+async def _describe_demo_users(settings: Settings) -> str:
+    from gateway.app import demo_users
+    from gateway.catalogue.database import create_engine
+    from gateway.catalogue.demo import default_anchor
+    from gateway.catalogue.demo_facts import describe_demo_users
+
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            return await describe_demo_users(connection, demo_users(), default_anchor())
+    finally:
+        await engine.dispose()
 
 
 def _register_operations(settings: Settings, sources: list[Path]) -> int:

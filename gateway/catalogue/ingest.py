@@ -45,7 +45,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 from icat.client import Client
 from icat.dumpfile_xml import XMLDumpFileReader
 from icat.dumpfile_yaml import YAMLDumpFileReader

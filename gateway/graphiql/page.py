@@ -29,7 +29,7 @@ EXAMPLE_QUERY: Final = """\
 # pi1         their sessions: released, under embargo,
 #             proprietary (no release date), scheduled,
 #             with all their datasets
-# member1     the two of pi1's sessions they were on
+# member1     the sessions of pi1's they are on
 # scientist1  the sessions of their beamline, ID30A-1
 # staff1      every session's data, when
 #             ICAT_GATEWAY_STAFF_USERS names them; their

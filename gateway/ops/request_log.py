@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import logging.config
 import re
+import sys
 import time
 import uuid
 from typing import Any
@@ -47,6 +49,22 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is written, not to the stream
+    it was when logging was configured (a test's captured stream, since closed)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def log_config(log_format: str, level: str = "INFO") -> dict[str, Any]:
     """A ``logging.config.dictConfig`` for the gateway and uvicorn: JSON lines (``time``,
     ``level``, ``logger``, ``message``, ``request_id`` and the access fields) or text."""
@@ -63,10 +81,9 @@ def log_config(log_format: str, level: str = "INFO") -> dict[str, Any]:
     else:
         formatter = {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
     handler = {
-        "class": "logging.StreamHandler",
+        "()": StderrHandler,
         "formatter": "gateway",
         "filters": ["request_id"],
-        "stream": "ext://sys.stderr",
     }
     return {
         "version": 1,
@@ -80,8 +97,21 @@ def log_config(log_format: str, level: str = "INFO") -> dict[str, Any]:
             "uvicorn": {"handlers": [], "propagate": True},
             "uvicorn.error": {"handlers": [], "propagate": True},
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
+            # Alembic narrates every run at INFO (its plugins, the dialect): each worker of a
+            # start would print it; the gateway logs once what a migration changed.
+            "alembic": {"level": "WARNING"},
+            # warnings.warn (SQLAlchemy's among them) as records of this format, one a line
+            "py.warnings": {"level": "WARNING"},
         },
     }
+
+
+def configure_logging(log_format: str, level: str = "INFO") -> None:
+    """Every logger of this process in one format (:func:`log_config`), Python's warnings
+    included. uvicorn applies the same configuration in each worker it starts."""
+    logging.config.dictConfig(log_config(log_format, level))
+    logging.captureWarnings(False)  # again, should something have replaced the hook since
+    logging.captureWarnings(True)
 
 
 class RequestLogMiddleware:

@@ -72,7 +72,8 @@ class Query(AccessQuery):
 
     @strawberry.field(
         description="One experiment session: by `id`, by `doi`, or by `proposal` and `visitId`. "
-        "Its landing facts are public; an unknown session is a NOT_FOUND error."
+        "Its landing facts are public; an unknown session is null, with a NOT_FOUND error for "
+        "this field alone."
     )
     async def investigation(
         self,
@@ -81,7 +82,7 @@ class Query(AccessQuery):
         doi: str | None = None,
         proposal: str | None = None,
         visit_id: str | None = None,
-    ) -> Investigation:
+    ) -> Investigation | None:
         given = [id is not None, doi is not None, proposal is not None or visit_id is not None]
         if sum(given) != 1 or (given[2] and (proposal is None or visit_id is None)):
             raise BadUserInput(
@@ -141,9 +142,11 @@ class Query(AccessQuery):
         return await search_investigations(info, "investigations", filter, order_by, page)
 
     @strawberry.field(
-        description="One dataset by id; NOT_FOUND if unknown or hidden from the caller."
+        description="One dataset by id; null, with a NOT_FOUND error for this field alone, "
+        "if unknown "
+        "or hidden from the caller."
     )
-    async def dataset(self, info: Info, id: strawberry.ID) -> Dataset:
+    async def dataset(self, info: Info, id: strawberry.ID) -> Dataset | None:
         _, icat_id = parse_global_id(id, "Dataset")
         context = info.context
         found = await _one_by_id(
@@ -189,9 +192,11 @@ class Query(AccessQuery):
         return connection
 
     @strawberry.field(
-        description="One datafile by id; NOT_FOUND if unknown or hidden from the caller."
+        description="One datafile by id; null, with a NOT_FOUND error for this field alone, "
+        "if unknown "
+        "or hidden from the caller."
     )
-    async def datafile(self, info: Info, id: strawberry.ID) -> Datafile:
+    async def datafile(self, info: Info, id: strawberry.ID) -> Datafile | None:
         _, icat_id = parse_global_id(id, "Datafile")
         context = info.context
         found = await _one_by_id(
@@ -216,10 +221,14 @@ class Query(AccessQuery):
             raise BadUserInput("A DOI must not be empty.", argument="doi")
         return await find_by_doi(info, doi)
 
-    @strawberry.field(description="One beamline by id or by name.")
+    @strawberry.field(
+        description="One beamline by id or by name; null, with a NOT_FOUND error for this field "
+        "alone, "
+        "if unknown."
+    )
     async def instrument(
         self, info: Info, id: strawberry.ID | None = None, name: str | None = None
-    ) -> Instrument:
+    ) -> Instrument | None:
         if (id is None) == (name is None):
             raise BadUserInput("Identify the beamline by `id` or by `name`.")
         from gateway.resolvers.loaders import fetch_all

@@ -42,6 +42,39 @@ def test_the_files_name_what_the_image_needs() -> None:
     assert "postgres:" in compose and "redis:" in compose and "ICAT_GATEWAY_REDIS_URL" in compose
 
 
+def _compose_environment(*files: str) -> dict[str, str]:
+    """The gateway service's environment as `docker compose -f ... -f ...` merges it over
+    the image's ENV lines (${VAR:?...} given a value)."""
+    import re
+
+    import yaml
+
+    dockerfile = (ROOT / "Dockerfile").read_text().split("\nFROM ")[-1]
+    env_block = re.search(r"\nENV (.*?)\n(?!\s)", dockerfile, re.S)
+    assert env_block is not None
+    environment = dict(re.findall(r"(\w+)=(\S+)", env_block.group(1).replace("\\\n", " ")))
+    for name in files:
+        service = yaml.safe_load((ROOT / name).read_text())["services"]["gateway"]
+        environment.update({key: str(value) for key, value in service["environment"].items()})
+    return {
+        key: re.sub(r"\$\{\w+:\?[^}]*\}", "postgresql+asyncpg://icat@db/icat", value)
+        for key, value in environment.items()
+    }
+
+
+def test_compose_runs_the_demo_and_switches_to_production() -> None:
+    """compose.yaml: a demo whose users can sign in and whose GraphiQL is served;
+    with compose.production.yaml over it: production, no demo login, no GraphiQL."""
+    from gateway.settings import Settings
+
+    demo = Settings.from_env(_compose_environment("compose.yaml"))
+    assert demo.embedded and demo.demo_login_enabled and demo.graphiql
+    assert demo.staff_users == frozenset({"esrf/staff1"})
+    production = Settings.from_env(_compose_environment("compose.yaml", "compose.production.yaml"))
+    assert production.production and not production.embedded
+    assert not production.demo_login_enabled and not production.graphiql
+
+
 def test_the_image_builds_and_runs_as_configured() -> None:
     problem = _docker_problem()
     if problem is not None:

@@ -274,6 +274,27 @@ async def test_bad_input_is_a_coded_graphql_error(client: Client, query: str, co
     assert "Traceback" not in str(result.errors[0].message)
 
 
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        'investigation(id: "SW52ZXN0aWdhdGlvbjo5OTk5OTk5") { id }',
+        'investigation(proposal: "NO-SUCH", visitId: "1") { id }',
+        'dataset(id: "RGF0YXNldDo5OTk5OTk5OQ==") { id }',
+        'datafile(id: "RGF0YWZpbGU6OTk5OTk5OTk=") { id }',
+        'instrument(name: "NO-SUCH") { id }',
+    ],
+)
+async def test_a_root_lookup_not_found_nulls_that_field_alone(client: Client, lookup: str) -> None:
+    """As GitHub's and Shopify's APIs do: the sibling root field keeps its answer."""
+    result = await client.execute(
+        f"{{ missing: {lookup} beside: investigations {{ totalCount }} }}"
+    )
+    assert error_codes(result) == ["NOT_FOUND"], result.errors
+    assert result.errors[0].path == ["missing"]
+    assert result.data is not None and result.data["missing"] is None
+    assert result.data["beside"]["totalCount"] > 0
+
+
 OUT_OF_RANGE_IDS = [2**63, 10**20, 0, -1, -(10**20)]
 """ICAT ids no row can have: beyond BIGINT (which the drivers refuse to bind), and not
 positive."""

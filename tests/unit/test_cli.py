@@ -166,3 +166,42 @@ async def test_migrate_says_where_the_gateway_tables_were_and_are(
     newest = ", ".join(heads())
     assert first == f"gateway tables: none -> {newest}"
     assert second == f"gateway tables: {newest} -> {newest}"
+
+
+def test_a_failure_is_one_line_and_an_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unreachable database: one line naming the command and the cause, exit code 1;
+    the traceback only with --debug."""
+    nowhere = "postgresql+asyncpg://nobody@127.0.0.1:9/none"
+    assert cli.main(["migrate", "--database-url", nowhere]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("icat-gateway migrate: ") and "Traceback" not in err
+    assert "127.0.0.1" in err  # the database's own message, not SQLAlchemy's link
+    with pytest.raises(OSError):
+        cli.main(["migrate", "--database-url", nowhere, "--debug"])
+
+
+def test_every_logger_writes_one_format(capsys: pytest.CaptureFixture[str]) -> None:
+    """uvicorn's, Alembic's and Python's warnings go through the gateway's formatter, one
+    JSON object a line; Alembic's per-run narration is kept below INFO."""
+    import json
+    import logging
+    import warnings
+
+    from gateway.ops.request_log import configure_logging
+
+    configure_logging("json")
+    try:
+        logging.getLogger("uvicorn.error").info("started")
+        logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+        # pytest records warnings itself; what Python calls to show one is captured here
+        warnings.showwarning("a SQLAlchemy-like warning", UserWarning, __file__, 1)
+        lines = capsys.readouterr().err.splitlines()
+    finally:
+        logging.captureWarnings(False)
+    records = [json.loads(line) for line in lines]
+    assert [(r["logger"], r["level"]) for r in records] == [
+        ("uvicorn.error", "INFO"),
+        ("py.warnings", "WARNING"),
+    ]
+    assert "a SQLAlchemy-like warning" in records[1]["message"]
