@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,6 +32,9 @@ from gateway.catalogue.database import create_engine, create_schema
 from gateway.catalogue.secrets import stored_secret
 from gateway.catalogue.visibility import Access
 from gateway.doi.configured import configured_registrar, landing_url
+from gateway.download_links import download_route
+from gateway.downloads.ids import HttpDataService
+from gateway.downloads.store import DataStore
 from gateway.gate import Gate, Hooks
 from gateway.graphiql.assets import STATIC_DIR, installed
 from gateway.graphiql.page import GraphiQLPage, ImmutableFiles
@@ -43,6 +47,7 @@ from gateway.settings import Settings
 from gateway.usecases.doi_metadata import publication_attributes
 from gateway.usecases.doi_saga import DoiSagas
 from gateway.usecases.dois import DoiPolicy, DoiUseCases
+from gateway.usecases.downloads import Downloads
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +140,7 @@ def create_app(
     hooks = hooks or Hooks()
     plug_in(hooks, ops)
     dois = doi_use_cases(settings, engine)
+    downloads = download_use_cases(settings, engine, http)
     gate = Gate(
         create_graphql_schema(namespace=settings.federation_namespace),
         settings,
@@ -144,6 +150,7 @@ def create_app(
         access=lambda scope: access_of(scope, settings),
         hooks=hooks,
         dois=dois,
+        downloads=downloads,
     )
 
     @contextlib.asynccontextmanager
@@ -188,6 +195,8 @@ def create_app(
             ops.metrics,
         ),
     ]
+    if downloads is not None and downloads.store is not None:
+        routes.append(download_route(downloads, reads, now_utc))
     if settings.graphiql and bundle is not None:
         routes.append(Mount(f"/static/{bundle.tag}", ImmutableFiles(directory=bundle.directory)))
     if issuer is not None:
@@ -236,6 +245,22 @@ def doi_use_cases(settings: Settings, engine: AsyncEngine) -> DoiUseCases:
         clock=now_utc,
     )
     return DoiUseCases(sagas, DoiPolicy(settings.facility, settings.main_proposer_roles))
+
+
+def download_use_cases(
+    settings: Settings, engine: AsyncEngine, http: httpx.AsyncClient
+) -> Downloads | None:
+    """The downloads over the configured backend; None when they are off."""
+    if settings.downloads == "off":
+        return None
+    ids = store = None
+    if settings.downloads == "ids":
+        assert settings.ids_url is not None and settings.ids_reader_session is not None
+        ids = HttpDataService(settings.ids_url, settings.ids_reader_session, http)
+    else:
+        assert settings.data_root is not None
+        store = DataStore(Path(settings.data_root))
+    return Downloads(engine=engine, settings=settings, ids=ids, store=store)
 
 
 async def _reconcile_at_start(sagas: DoiSagas) -> None:

@@ -436,6 +436,8 @@ RESOLVED_ONLY_THE_STANDARD_WAY = frozenset(
         "AccessRequestPayload",
         "ChangeReleaseDatePayload",
         "DoiPayload",
+        "Download",
+        "PrepareDownloadPayload",
     }
 )
 """Object types that hold no catalogue columns of their own (the roots, the caller, the
