@@ -39,8 +39,12 @@ class DataService(Protocol):
         the restore)."""
         ...
 
-    async def size(self, prepared_id: str) -> int:
-        """Bytes of the prepared data (the files, before zipping)."""
+    async def size(self, dataset_ids: Sequence[int], datafile_ids: Sequence[int]) -> int:
+        """Bytes of the files (before zipping)."""
+        ...
+
+    async def status(self, dataset_ids: Sequence[int], datafile_ids: Sequence[int]) -> str:
+        """``ONLINE``, ``RESTORING`` or ``ARCHIVED``."""
         ...
 
     def data_url(self, prepared_id: str, outname: str) -> str:
@@ -106,12 +110,17 @@ class HttpDataService:
             raise ids_error(response.status_code, response.content)
         return response.text.strip()
 
-    async def prepare(self, dataset_ids: Sequence[int], datafile_ids: Sequence[int]) -> str:
-        form = {"sessionId": self.reader_session, "zip": "true", "compress": "false"}
+    def _selection(self, dataset_ids: Sequence[int], datafile_ids: Sequence[int]) -> dict[str, str]:
+        """The reader session and the ids, as IDS takes them (comma-separated)."""
+        selection = {"sessionId": self.reader_session}
         if dataset_ids:
-            form["datasetIds"] = ",".join(str(i) for i in dataset_ids)
+            selection["datasetIds"] = ",".join(str(i) for i in dataset_ids)
         if datafile_ids:
-            form["datafileIds"] = ",".join(str(i) for i in datafile_ids)
+            selection["datafileIds"] = ",".join(str(i) for i in datafile_ids)
+        return selection
+
+    async def prepare(self, dataset_ids: Sequence[int], datafile_ids: Sequence[int]) -> str:
+        form = {**self._selection(dataset_ids, datafile_ids), "zip": "true", "compress": "false"}
         prepared = await self._call("POST", "prepareData", **form)
         if not prepared or len(prepared) > 64 or not prepared.replace("-", "").isalnum():
             raise UpstreamUnavailable("The data service answered no prepared id.")
@@ -121,12 +130,18 @@ class HttpDataService:
         answer = await self._call("GET", "isPrepared", preparedId=prepared_id)
         return answer.lower() == "true"
 
-    async def size(self, prepared_id: str) -> int:
-        answer = await self._call("GET", "getSize", preparedId=prepared_id)
+    async def size(self, dataset_ids: Sequence[int], datafile_ids: Sequence[int]) -> int:
+        answer = await self._call("GET", "getSize", **self._selection(dataset_ids, datafile_ids))
         try:
             return int(answer)
         except ValueError as error:
             raise UpstreamUnavailable("The data service answered no size.") from error
+
+    async def status(self, dataset_ids: Sequence[int], datafile_ids: Sequence[int]) -> str:
+        answer = await self._call("GET", "getStatus", **self._selection(dataset_ids, datafile_ids))
+        if answer not in STATUSES:
+            raise UpstreamUnavailable("The data service answered no status.")
+        return answer
 
     def data_url(self, prepared_id: str, outname: str) -> str:
         return (

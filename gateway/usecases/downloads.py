@@ -130,7 +130,7 @@ class Downloads:
         if self.backend == "ids":
             assert self.ids is not None
             prepared_id = await self.ids.prepare(selection.dataset_ids, selection.datafile_ids)
-            size = await self.ids.size(prepared_id)
+            size = await self.ids.size(selection.dataset_ids, selection.datafile_ids)
         else:
             assert self.store is not None
             size = len(self.store.zip_of(selection.files))
