@@ -41,12 +41,12 @@ def selected_files(dataset_ids: Sequence[int], datafile_ids: Sequence[int]) -> S
         conditions.append(Datafile.id.in_(datafile_ids))
     return (
         select(
-            Datafile.id,
-            Datafile.dataset_id,
+            Datafile.id.label("id"),
+            Datafile.dataset_id.label("dataset_id"),
             Dataset.name.label("dataset_name"),
-            Datafile.name,
-            Datafile.location,
-            Datafile.file_size,
+            Datafile.name.label("name"),
+            Datafile.location.label("location"),
+            Datafile.file_size.label("file_size"),
         )
         .join(Dataset, Dataset.id == Datafile.dataset_id)
         .where(or_(*conditions))
