@@ -321,8 +321,8 @@ class Settings:
     link is refused)."""
 
     download_max_bytes: int = 10 * 1024**3
-    """Largest selection one download may hold, by the catalogue's file sizes
-    (``DOWNLOAD_TOO_LARGE``: larger data go through Globus)."""
+    """Largest download: the zip's bytes from the gateway's own store, the catalogue's file
+    sizes added up for IDS (``DOWNLOAD_TOO_LARGE``: larger data go through Globus)."""
 
     download_max_files: int = 10000
     """Most files one download may hold (``DOWNLOAD_TOO_LARGE``)."""

@@ -45,17 +45,22 @@ class DataStore:
 
     root: Path
 
-    def path_of(self, location: str | None) -> Path:
-        """The file at ``location``; ``OutsideStore`` if it is not under the root, and
-        ``DataMissing`` if it is not a regular file there."""
+    def place_of(self, location: str | None) -> Path:
+        """Where a location lies under the root, read as written (links not followed):
+        ``OutsideStore`` for a ``..`` part, ``DataMissing`` for no location."""
         if not location or "\x00" in location:
             raise DataMissing("A file has no location in the catalogue.")
         parts = PurePosixPath(location.replace("\\", "/")).parts
         if ".." in parts:
             raise OutsideStore("A file's location leads out of the data store.")
         relative = [part for part in parts if part not in ("/", ".")]
+        return self.root.resolve().joinpath(*relative)
+
+    def path_of(self, location: str | None) -> Path:
+        """The file at ``location``; ``OutsideStore`` if it is not under the root, and
+        ``DataMissing`` if it is not a regular file there."""
         root = self.root.resolve()
-        candidate = root.joinpath(*relative)
+        candidate = self.place_of(location)
         try:
             resolved = candidate.resolve(strict=True)
         except (FileNotFoundError, NotADirectoryError, RuntimeError):

@@ -134,6 +134,7 @@ class Downloads:
         else:
             assert self.store is not None
             size = len(self.store.zip_of(selection.files))
+            self._check_size(size)
             expires_at = now + timedelta(seconds=settings.download_link_ttl)
         async with self.engine.begin() as connection:
             download_id = await statements.record_download(
@@ -204,14 +205,21 @@ class Downloads:
             for row in rows
         )
         size = sum(row.file_size or 0 for row in rows)
-        if size > self.settings.download_max_bytes:
+        if self.backend == "ids":
+            # The data service's files are as big as the catalogue says; the store's are
+            # measured on disk (``prepare``).
+            self._check_size(size)
+        return Selection(datasets, datafiles, files, size)
+
+    def _check_size(self, size: int) -> None:
+        limit = self.settings.download_max_bytes
+        if size > limit:
             raise DownloadTooLarge(
                 f"The selection holds {size} bytes, more than one download may: choose "
                 "fewer files, or use the datasets' Globus links.",
-                limit=self.settings.download_max_bytes,
+                limit=limit,
                 found=size,
             )
-        return Selection(datasets, datafiles, files, size)
 
     # -- following -----------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import now_utc
+from gateway.catalogue.demo_files import write_demo_files
 from gateway.catalogue.gateway_tables import Download
 from gateway.catalogue.models import Datafile, Dataset, Investigation
+from gateway.downloads.store import DataStore
 from gateway.errors import (
     DataMissing,
     DownloadTooLarge,
@@ -165,3 +168,33 @@ async def test_a_hidden_dataset_is_refused_as_its_lookup_refuses_it(
         base_url="/",
     )
     assert state.user_name == "esrf/staff1"
+
+
+async def test_the_demo_writes_a_small_file_for_every_datafile_once(
+    catalogue: AsyncEngine, tmp_path: Path
+) -> None:
+    async with catalogue.connect() as connection:
+        located = await connection.scalar(
+            select(func.count()).select_from(Datafile).where(Datafile.location.is_not(None))
+        )
+        location = await connection.scalar(select(Datafile.location).limit(1))
+    assert await write_demo_files(catalogue, tmp_path) == located
+    assert await write_demo_files(catalogue, tmp_path) == 0
+    assert DataStore(tmp_path).path_of(location).read_bytes().startswith(b"icat-gateway demo")
+
+
+async def test_the_stores_limit_is_the_zips_size_on_disk(
+    catalogue: AsyncEngine, settings: Settings, client: Client, tmp_path: Path
+) -> None:
+    await write_demo_files(catalogue, tmp_path)
+    dataset_id, _ = await one_dataset(catalogue, released=True)
+    configured = replace(settings, downloads="store", data_root=str(tmp_path))
+    store = DataStore(tmp_path)
+    roomy = Downloads(engine=catalogue, settings=configured, store=store)
+    size = (await prepare(roomy, client, dataset_id)).size
+    # The catalogue's made-up sizes are gigabytes; the files on disk a few hundred bytes.
+    assert 0 < size < 100_000
+    tight = replace(configured, download_max_bytes=size - 1)
+    with pytest.raises(DownloadTooLarge) as refused:
+        await prepare(Downloads(engine=catalogue, settings=tight, store=store), client, dataset_id)
+    assert refused.value.extensions["found"] == size
