@@ -53,6 +53,15 @@ def test_a_location_with_dot_dot_is_refused(store: DataStore, location: str) -> 
         store.path_of(location)
 
 
+def test_any_dot_dot_is_refused_even_one_that_lands_inside_and_before_any_file_is_read(
+    store: DataStore,
+) -> None:
+    with pytest.raises(OutsideStore):
+        store.path_of("/data/visitor/../visitor/a.h5")
+    with pytest.raises(OutsideStore):
+        store.place_of("../not-yet-written.h5")
+
+
 def test_a_link_out_of_the_root_is_refused(store: DataStore, tmp_path: Path) -> None:
     os.symlink(tmp_path / "secret.txt", store.root / "data" / "escape.h5")
     os.symlink(tmp_path, store.root / "data" / "up")
