@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.catalogue.gateway_tables import Download
 from gateway.catalogue.models import Datafile, Dataset
 from gateway.catalogue.queries import columns_of
+from gateway.catalogue.sql_text import same_name
 from gateway.catalogue.visibility import (
     Access,
     datafile_row_visible,
@@ -88,6 +89,21 @@ async def preparing_count(connection: AsyncConnection, caller: str, since: datet
 def visible_download(access: Access, download_id: int) -> Select[Any]:
     """A download's record, if the caller may follow it (``download_visible``)."""
     return select(*columns_of(Download)).where(Download.id == download_id, download_visible(access))
+
+
+def download_records(
+    user_name: str | None = None, since: datetime | None = None, until: datetime | None = None
+) -> Select[Any]:
+    """The records of prepared downloads (every column), unordered: the list pages them.
+    Staff's (the facility's statistics): the caller is checked by the query field."""
+    conditions = []
+    if user_name is not None:
+        conditions.append(same_name(Download.user_name, user_name))
+    if since is not None:
+        conditions.append(Download.created_at >= since)
+    if until is not None:
+        conditions.append(Download.created_at < until)
+    return select(*columns_of(Download)).where(*conditions)
 
 
 def download_by_id(download_id: int) -> Select[Any]:

@@ -443,6 +443,7 @@ RESOLVED_ONLY_THE_STANDARD_WAY = frozenset(
         "ChangeReleaseDatePayload",
         "DoiPayload",
         "Download",
+        "DownloadRecord",
         "PrepareDownloadPayload",
     }
 )

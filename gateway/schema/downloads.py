@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
-from gateway.errors import DownloadsUnavailable
+from gateway.catalogue.downloads import download_records, ids_of
+from gateway.catalogue.gateway_tables import Download as DownloadRow
+from gateway.catalogue.pagination import SortKey, cursor_listing
+from gateway.errors import DownloadsUnavailable, Forbidden, Unauthenticated
 from gateway.fields.identity import global_id, parse_global_id
+from gateway.schema.connection import Connection, page_of
 from gateway.schema.info import Info
+from gateway.schema.inputs import naive_utc
+from gateway.schema.listing import root_connection
 from gateway.schema.scalars import Long
 from gateway.usecases.downloads import Downloads, DownloadState
 
@@ -72,6 +79,45 @@ class Download:
             expires_at=state.expires_at,
             created_at=state.created_at,
         )
+
+
+@strawberry.type(
+    description="The record of one prepared download (the facility's statistics): who, "
+    "what, when, how big. Staff only."
+)
+class DownloadRecord:
+    id: strawberry.ID = strawberry.field(description="Global, opaque id of the download.")
+    created_at: datetime = strawberry.field(description="When it was prepared (UTC).")
+    user_name: str | None = strawberry.field(
+        description="The ICAT user name of who prepared it; null when anonymous."
+    )
+    name: str = strawberry.field(description="The zip's name, without `.zip`.")
+    backend: str = strawberry.field(
+        description="Where it is served from: `ids` (the data service) or `store`."
+    )
+    dataset_ids: list[strawberry.ID] = strawberry.field(description="The datasets named.")
+    datafile_ids: list[strawberry.ID] = strawberry.field(description="The files named.")
+    file_count: int = strawberry.field(description="Files in the zip.")
+    size: Long = strawberry.field(description="Bytes, as `Download.size`.")
+
+    @classmethod
+    def of(cls, row: Any) -> DownloadRecord:
+        return cls(
+            id=strawberry.ID(global_id("Download", row.id)),
+            created_at=row.created_at,
+            user_name=row.user_name,
+            name=row.name,
+            backend=row.backend,
+            dataset_ids=[strawberry.ID(global_id("Dataset", i)) for i in ids_of(row.dataset_ids)],
+            datafile_ids=[
+                strawberry.ID(global_id("Datafile", i)) for i in ids_of(row.datafile_ids)
+            ],
+            file_count=row.file_count,
+            size=Long(row.size),
+        )
+
+
+NEWEST_DOWNLOADS = [SortKey(DownloadRow.id, True)]
 
 
 @strawberry.input(description="What to put in a zip: datasets, files, or both.")
@@ -155,3 +201,32 @@ class DownloadQuery:
             context.engine, context.access, download_id, _base_url(info)
         )
         return Download.of(state)
+
+    @strawberry.field(
+        description="Every prepared download, newest first: who, what, when, how big (the "
+        "facility's statistics). Staff only. Errors: UNAUTHENTICATED, FORBIDDEN, "
+        "BAD_USER_INPUT."
+    )
+    async def download_records(
+        self,
+        info: Info,
+        user_name: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[DownloadRecord]:
+        context = info.context
+        caller = context.access.caller
+        if caller.user_name is None:
+            raise Unauthenticated("Log in as staff to read the download statistics.")
+        if not caller.is_staff:
+            raise Forbidden("Only facility staff may read the download statistics.")
+        return await root_connection(
+            context.engine,
+            download_records(user_name, naive_utc(since), naive_utc(until)),
+            NEWEST_DOWNLOADS,
+            page_of(info, first, after),
+            DownloadRecord.of,
+            listing=cursor_listing("downloadRecords"),
+        )

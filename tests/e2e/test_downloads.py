@@ -46,6 +46,9 @@ PREPARE = """mutation($d: [ID!]! = [], $f: [ID!]! = [], $n: String) {
 
 FOLLOW = """query($id: ID!) { download(id: $id) { id status url size fileCount } }"""
 
+RECORDS = """query($user: String) { downloadRecords(userName: $user, first: 5) {
+  nodes { id userName name backend datasetIds fileCount size } } }"""
+
 LOOKUP = """query($id: ID!) { dataset(id: $id) { id } }"""
 
 SESSIONS = """{ investigations(first: 1000) { nodes {
@@ -350,6 +353,20 @@ async def test_every_download_is_recorded_with_who_what_and_how_big(
     assert staff.data(FOLLOW, {"id": download["id"]})["download"]["status"] == "READY"
     outsider = caller(store.base_url, provider, "outsider1")
     assert refusal(outsider.run(FOLLOW, {"id": download["id"]}))[0] == "NOT_FOUND"
+    # The statistics: staff list every record; nobody else.
+    records = staff.data(RECORDS, {"user": "esrf/member1"})["downloadRecords"]["nodes"]
+    assert records[0] == {
+        "id": download["id"],
+        "userName": "esrf/member1",
+        "name": "stats",
+        "backend": "store",
+        "datasetIds": [cast["released"]["id"]],
+        "fileCount": download["fileCount"],
+        "size": download["size"],
+    }
+    assert refusal(member.run(RECORDS, {"user": "esrf/member1"}))[0] == "FORBIDDEN"
+    anonymous = Caller(store.base_url, None)
+    assert refusal(anonymous.run(RECORDS, {"user": None}))[0] == "UNAUTHENTICATED"
 
 
 async def test_through_ids_the_gateway_decides_then_hands_out_the_prepared_link(
