@@ -439,3 +439,23 @@ def test_data_on_tape_is_preparing_until_restored(
         assert followed["status"] == "READY" and followed["url"].startswith(ids.ids_url)
     finally:
         ids.archived.discard(icat_id(early["id"]))
+
+
+def test_a_file_gone_since_preparation_is_named_not_a_broken_zip(
+    store: GatewayServer, provider: OIDCProvider, cast: dict[str, Any], data_root: Path
+) -> None:
+    dataset = cast["early"]
+    download = prepared(Caller(store.base_url, None), d=[dataset["id"]])
+    file = dataset["datafiles"]["nodes"][0]
+    path = data_root / file["location"].lstrip("/")
+    moved = path.with_name(path.name + ".moved")
+    path.rename(moved)
+    try:
+        answer = httpx.get(download["url"], timeout=10)
+    finally:
+        moved.rename(path)
+    assert answer.status_code == 409
+    assert answer.json() == {
+        "code": "DATA_MISSING",
+        "message": f"1 file(s) are missing from the data store: {dataset['name']}/{file['name']}",
+    }
