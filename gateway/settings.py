@@ -329,8 +329,8 @@ class Settings:
 
     download_max_preparing: int = 5
     """Downloads a caller may have in preparation at once (prepared in the last
-    ``download_link_ttl`` seconds and not yet fetched; anonymous callers count by client
-    address) (``TOO_MANY_DOWNLOADS``)."""
+    ``download_link_ttl`` seconds, and not yet fetched from the store or prepared by the data
+    service; anonymous callers count by client address) (``TOO_MANY_DOWNLOADS``)."""
 
     globus_collection: str | None = None
     """The Globus collection (endpoint) id holding the facility's data: datasets then carry

@@ -73,7 +73,8 @@ async def record_download(connection: AsyncConnection, **values: Any) -> int:
 
 
 async def preparing_count(connection: AsyncConnection, caller: str, since: datetime) -> int:
-    """The caller's downloads prepared since ``since`` and not fetched yet."""
+    """The caller's downloads prepared since ``since`` and still in preparation (not
+    fetched from the store yet, not prepared by the data service yet)."""
     count = await connection.scalar(
         select(func.count())
         .select_from(Download)
@@ -112,7 +113,7 @@ def download_by_id(download_id: int) -> Select[Any]:
 
 
 async def mark_fetched(connection: AsyncConnection, download_id: int, now: datetime) -> None:
-    """Note the first time a link was served (it no longer counts as in preparation)."""
+    """Note when a download left preparation (it no longer counts against the limit)."""
     await connection.execute(
         update(Download)
         .where(and_(Download.id == download_id, Download.fetched_at.is_(None)))

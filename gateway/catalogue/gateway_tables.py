@@ -169,7 +169,8 @@ class Download(GatewayBase):
     """IDS's prepared id (``ids`` only)."""
     expires_at: Mapped[datetime | None] = mapped_column("EXPIRES_AT", DateTime)
     fetched_at: Mapped[datetime | None] = mapped_column("FETCHED_AT", DateTime)
-    """When its link was first served (the gateway's own store)."""
+    """When it left preparation: its link first served (the gateway's own store), or the
+    data service first said it was prepared (or no longer knew it)."""
 
     __table_args__ = (
         Index("GATEWAY_DL_CALLER", "CALLER", "CREATED_AT"),

@@ -250,6 +250,10 @@ class Downloads:
                     status = DownloadStatus.READY if ready else DownloadStatus.PREPARING
                     if ready:
                         url = self.ids.data_url(record.prepared_id, record.name)
+            if status is not DownloadStatus.PREPARING and record.fetched_at is None:
+                # No longer in preparation: it stops counting against the caller's limit.
+                async with self.engine.begin() as connection:
+                    await statements.mark_fetched(connection, record.id, now)
         elif record.expires_at is not None and record.expires_at <= now:
             status = DownloadStatus.EXPIRED
         else:

@@ -109,14 +109,21 @@ async def test_a_callers_downloads_in_preparation_are_limited(
     catalogue: AsyncEngine, settings: Settings, client: Client
 ) -> None:
     service = downloads(catalogue, settings, download_max_preparing=2)
+    assert isinstance(service.ids, FakeDataService)
+    service.ids.on_tape = True
     dataset_id, _ = await one_dataset(catalogue, released=True)
     caller = f"anonymous@{uuid.uuid4()}"
-    await prepare(service, client, dataset_id, caller)
+    first = await prepare(service, client, dataset_id, caller)
     await prepare(service, client, dataset_id, caller)
     with pytest.raises(TooManyDownloads) as refused:
         await prepare(service, client, dataset_id, caller)
     assert refused.value.extensions == {"code": "TOO_MANY_DOWNLOADS", "limit": 2}
     await prepare(service, client, dataset_id)  # another caller
+    # Once the data service has prepared one, it no longer counts.
+    service.ids.on_tape = False
+    anonymous = await client.access(None)
+    assert (await service.follow(client.engine, anonymous, first.id, "/")).url is not None
+    await prepare(service, client, dataset_id, caller)
 
 
 @pytest.mark.parametrize(

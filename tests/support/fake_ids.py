@@ -17,6 +17,8 @@ class FakeDataService:
     sizes: dict[int, int] = field(default_factory=dict)
     prepared: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
     restoring: set[str] = field(default_factory=set)
+    on_tape: bool = False
+    """Every prepared id is being restored (``is_prepared`` false) while set."""
     failure: GatewayError | None = None
     """Raised by the next call, then forgotten."""
 
@@ -33,7 +35,7 @@ class FakeDataService:
 
     async def is_prepared(self, prepared_id: str) -> bool:
         self._fail()
-        return prepared_id not in self.restoring
+        return not self.on_tape and prepared_id not in self.restoring
 
     async def size(self, dataset_ids: Sequence[int], datafile_ids: Sequence[int]) -> int:
         self._fail()
