@@ -21,6 +21,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -104,7 +105,15 @@ def store(
     catalogue: AsyncEngine, settings: Settings, provider: OIDCProvider, data_root: Path
 ) -> Iterator[GatewayServer]:
     with GatewayServer(
-        configured(settings, provider, downloads="store", data_root=str(data_root))
+        configured(
+            settings,
+            provider,
+            downloads="store",
+            data_root=str(data_root),
+            globus_collection="c0ffee",
+            globus_location_prefix="/data",
+            globus_path_prefix="/esrf/",
+        )
     ) as server:
         yield server
 
@@ -459,3 +468,20 @@ def test_a_file_gone_since_preparation_is_named_not_a_broken_zip(
         "code": "DATA_MISSING",
         "message": f"1 file(s) are missing from the data store: {dataset['name']}/{file['name']}",
     }
+
+
+def test_a_dataset_says_how_big_its_download_is_and_links_its_globus_folder(
+    store: GatewayServer, provider: OIDCProvider, cast: dict[str, Any]
+) -> None:
+    dataset = cast["embargoed"]
+    query = """query($id: ID!) { dataset(id: $id) { downloadSize globusUrl location
+        datafiles(first: 100) { nodes { fileSize } } } }"""
+    seen = caller(store.base_url, provider, "pi1").data(query, {"id": dataset["id"]})["dataset"]
+    assert seen["downloadSize"] == sum(f["fileSize"] for f in seen["datafiles"]["nodes"])
+    folder = "/esrf/" + seen["location"].removeprefix("/data/") + "/"
+    assert seen["globusUrl"] == (
+        "https://app.globus.org/file-manager?origin_id=c0ffee&origin_path=" + quote(folder, safe="")
+    )
+    # For those who may not read the dataset, there is no dataset to link.
+    outsider = caller(store.base_url, provider, "outsider1")
+    assert refusal(outsider.run(query, {"id": dataset["id"]}))[0] == "NOT_FOUND"
