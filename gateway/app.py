@@ -34,6 +34,7 @@ from gateway.catalogue.visibility import Access
 from gateway.doi.configured import configured_registrar, landing_url
 from gateway.download_links import download_route
 from gateway.downloads.ids import HttpDataService
+from gateway.downloads.reader import ConfiguredSession, ICATLogin, ReaderSession
 from gateway.downloads.store import DataStore
 from gateway.gate import Gate, Hooks
 from gateway.graphiql.assets import STATIC_DIR, installed
@@ -255,8 +256,21 @@ def download_use_cases(
         return None
     ids = store = None
     if settings.downloads == "ids":
-        assert settings.ids_url is not None and settings.ids_reader_session is not None
-        ids = HttpDataService(settings.ids_url, settings.ids_reader_session, http)
+        assert settings.ids_url is not None
+        reader: ReaderSession
+        if settings.ids_reader_session:
+            reader = ConfiguredSession(settings.ids_reader_session)
+        else:
+            assert settings.icat_url and settings.ids_reader_authenticator
+            assert settings.ids_reader_username and settings.ids_reader_password
+            reader = ICATLogin(
+                settings.icat_url,
+                settings.ids_reader_authenticator,
+                settings.ids_reader_username,
+                settings.ids_reader_password,
+                http,
+            )
+        ids = HttpDataService(settings.ids_url, reader, http)
     else:
         assert settings.data_root is not None
         store = DataStore(Path(settings.data_root))

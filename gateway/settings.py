@@ -316,6 +316,16 @@ class Settings:
     """An ICAT session id of a reader account that may read every dataset (never logged):
     the gateway decides who may download, then prepares with it, as TopCAT's DOI plugin."""
 
+    ids_reader_authenticator: str | None = None
+    """Instead of a session: the ICAT authenticator (``db``, ``ldap``...) the reader account
+    logs in with at ``icat_url``; the gateway logs in again when IDS refuses the session."""
+
+    ids_reader_username: str | None = None
+    """The reader account's user name at ``ids_reader_authenticator``."""
+
+    ids_reader_password: str | None = field(default=None, repr=False)
+    """The reader account's password (never logged, never shown)."""
+
     download_link_ttl: int = 3600
     """Seconds a link of the gateway's own store stays valid (signed; an altered or expired
     link is refused)."""
@@ -397,10 +407,19 @@ class Settings:
             )
         if self.downloads == "store" and not self.data_root:
             raise SettingsError("ICAT_GATEWAY_DOWNLOADS=store needs ICAT_GATEWAY_DATA_ROOT")
-        if self.downloads == "ids" and not (self.ids_url and self.ids_reader_session):
+        login = (
+            self.ids_reader_authenticator,
+            self.ids_reader_username,
+            self.ids_reader_password,
+            self.icat_url,
+        )
+        if self.downloads == "ids" and not (
+            self.ids_url and (self.ids_reader_session or all(login))
+        ):
             raise SettingsError(
-                "ICAT_GATEWAY_DOWNLOADS=ids needs ICAT_GATEWAY_IDS_URL and "
-                "ICAT_GATEWAY_IDS_READER_SESSION"
+                "ICAT_GATEWAY_DOWNLOADS=ids needs ICAT_GATEWAY_IDS_URL, and either "
+                "ICAT_GATEWAY_IDS_READER_SESSION or ICAT_GATEWAY_IDS_READER_AUTHENTICATOR, "
+                "_USERNAME and _PASSWORD with ICAT_GATEWAY_ICAT_URL"
             )
 
     def _check_doi_settings(self) -> None:

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from gateway.downloads.reader import ReaderSession
 from gateway.errors import DataMissing, GatewayError, UpstreamRefused, UpstreamUnavailable
 
 STATUSES = ("ONLINE", "RESTORING", "ARCHIVED")
@@ -87,10 +88,11 @@ def _code_and_message(body: bytes) -> tuple[str | None, str]:
 
 @dataclass(frozen=True)
 class HttpDataService:
-    """IDS over HTTP at ``base_url`` (``https://host/ids``), with a reader session."""
+    """IDS over HTTP at ``base_url`` (``https://host/ids``), with a reader session; a
+    session IDS refuses (403: timed out) is renewed once where it can be (a login)."""
 
     base_url: str
-    reader_session: str
+    reader: ReaderSession
     http: httpx.AsyncClient
 
     def _url(self, call: str) -> str:
@@ -110,18 +112,32 @@ class HttpDataService:
             raise ids_error(response.status_code, response.content)
         return response.text.strip()
 
-    def _selection(self, dataset_ids: Sequence[int], datafile_ids: Sequence[int]) -> dict[str, str]:
-        """The reader session and the ids, as IDS takes them (comma-separated)."""
-        selection = {"sessionId": self.reader_session}
+    @staticmethod
+    def _selection(dataset_ids: Sequence[int], datafile_ids: Sequence[int]) -> dict[str, str]:
+        """The ids, as IDS takes them (comma-separated)."""
+        selection = {}
         if dataset_ids:
             selection["datasetIds"] = ",".join(str(i) for i in dataset_ids)
         if datafile_ids:
             selection["datafileIds"] = ",".join(str(i) for i in datafile_ids)
         return selection
 
+    async def _as_reader(self, method: str, call: str, **data: str) -> str:
+        """A call with the reader's session, renewed once if IDS refuses it."""
+        session = await self.reader.current()
+        try:
+            return await self._call(method, call, sessionId=session, **data)
+        except UpstreamRefused as refused:
+            if refused.extensions.get("upstream") != "InsufficientPrivilegesException":
+                raise
+            renewed = await self.reader.renew(session)
+            if renewed is None or renewed == session:
+                raise
+            return await self._call(method, call, sessionId=renewed, **data)
+
     async def prepare(self, dataset_ids: Sequence[int], datafile_ids: Sequence[int]) -> str:
         form = {**self._selection(dataset_ids, datafile_ids), "zip": "true", "compress": "false"}
-        prepared = await self._call("POST", "prepareData", **form)
+        prepared = await self._as_reader("POST", "prepareData", **form)
         if not prepared or len(prepared) > 64 or not prepared.replace("-", "").isalnum():
             raise UpstreamUnavailable("The data service answered no prepared id.")
         return prepared
@@ -131,14 +147,18 @@ class HttpDataService:
         return answer.lower() == "true"
 
     async def size(self, dataset_ids: Sequence[int], datafile_ids: Sequence[int]) -> int:
-        answer = await self._call("GET", "getSize", **self._selection(dataset_ids, datafile_ids))
+        answer = await self._as_reader(
+            "GET", "getSize", **self._selection(dataset_ids, datafile_ids)
+        )
         try:
             return int(answer)
         except ValueError as error:
             raise UpstreamUnavailable("The data service answered no size.") from error
 
     async def status(self, dataset_ids: Sequence[int], datafile_ids: Sequence[int]) -> str:
-        answer = await self._call("GET", "getStatus", **self._selection(dataset_ids, datafile_ids))
+        answer = await self._as_reader(
+            "GET", "getStatus", **self._selection(dataset_ids, datafile_ids)
+        )
         if answer not in STATUSES:
             raise UpstreamUnavailable("The data service answered no status.")
         return answer

@@ -12,7 +12,9 @@ import httpx
 import pytest
 
 from gateway.downloads.ids import HttpDataService
+from gateway.downloads.reader import ConfiguredSession, ICATLogin
 from gateway.errors import DataMissing, UpstreamRefused, UpstreamUnavailable
+from tests.support.icat_server import ICATServer
 from tests.support.ids_server import READER_SESSION, IDSServer
 
 
@@ -34,7 +36,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 def client(
     ids: IDSServer, http: httpx.AsyncClient, session: str = READER_SESSION
 ) -> HttpDataService:
-    return HttpDataService(ids.ids_url, session, http)
+    return HttpDataService(ids.ids_url, ConfiguredSession(session), http)
 
 
 async def test_prepare_then_fetch_the_prepared_link_without_a_session(
@@ -97,4 +99,24 @@ async def test_a_data_service_that_does_not_answer_is_unavailable(
     with IDSServer() as gone:
         url = gone.ids_url
     with pytest.raises(UpstreamUnavailable, match="did not answer"):
-        await HttpDataService(url, READER_SESSION, http).prepare([1], [])
+        await HttpDataService(url, ConfiguredSession(READER_SESSION), http).prepare([1], [])
+
+
+async def test_the_reader_account_logs_in_to_icat_and_again_when_its_session_times_out(
+    http: httpx.AsyncClient,
+) -> None:
+    with ICATServer() as icat, IDSServer(icat=icat) as ids:
+        ids.add_file(1, 10, "a.h5", b"A" * 10)
+        icat.accounts[("db", "reader")] = "secret"
+        login = ICATLogin(icat.base_url, "db", "reader", "secret", http)
+        service = HttpDataService(ids.ids_url, login, http)
+        await service.prepare([10], [])
+        await service.size([10], [])
+        assert icat.logins == 1
+        icat.expire(await login.current())
+        assert await service.size([10], []) == 10
+        assert icat.logins == 2
+        wrong = ICATLogin(icat.base_url, "db", "reader", "wrong", http)
+        with pytest.raises(UpstreamRefused, match="reader account"):
+            await HttpDataService(ids.ids_url, wrong, http).prepare([10], [])
+        assert "secret" not in repr(login)

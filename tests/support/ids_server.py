@@ -26,6 +26,7 @@ import zipfile
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
+from tests.support.icat_server import ICATServer
 from tests.support.loopback import LoopbackServer, Reply, Request
 
 READER_SESSION = "reader-session-0001"
@@ -65,6 +66,8 @@ class IDSServer(LoopbackServer):
     """Datasets on tape only: prepared ones are ready from the second ``isPrepared``."""
     prepared: dict[str, Prepared] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
+    icat: ICATServer | None = None
+    """Where sessions not in ``sessions`` are checked (read everything), as IDS asks ICAT."""
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -125,6 +128,10 @@ class IDSServer(LoopbackServer):
 
     def _selected(self, params: dict[str, str]) -> list[StoredFile]:
         session = params.get("sessionId")
+        if session is not None and self.icat is not None and self.icat.knows(session):
+            self.sessions.setdefault(session, None)
+        elif session is not None and self.icat is not None:
+            self.sessions.pop(session, None)  # logged out or timed out in ICAT
         if session is None or session not in self.sessions:
             raise _IdsError(403, "InsufficientPrivilegesException", "session not valid")
         try:

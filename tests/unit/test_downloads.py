@@ -192,4 +192,22 @@ def test_download_settings_are_checked() -> None:
         Settings(downloads="ids", ids_url="https://ids")
     with pytest.raises(SettingsError, match="off, store or ids"):
         Settings(downloads="ftp")
-    assert "reader" not in repr(Settings(downloads="ids", ids_url="u", ids_reader_session="reader"))
+    shown = repr(Settings(downloads="ids", ids_url="u", ids_reader_session="s3ss10n-1d")) + repr(
+        Settings(
+            downloads="ids",
+            ids_url="u",
+            icat_url="https://icat",
+            ids_reader_authenticator="db",
+            ids_reader_username="reader",
+            ids_reader_password="pa55w0rd",
+        )
+    )
+    assert "s3ss10n-1d" not in shown and "pa55w0rd" not in shown
+    with pytest.raises(SettingsError, match="ICAT_URL"):
+        Settings(
+            downloads="ids",
+            ids_url="u",
+            ids_reader_authenticator="db",
+            ids_reader_username="reader",
+            ids_reader_password="pa55w0rd",
+        )
