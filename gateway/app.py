@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,6 +33,10 @@ from gateway.catalogue.names import ensure_spelled
 from gateway.catalogue.secrets import stored_secret
 from gateway.catalogue.visibility import Access
 from gateway.doi.configured import configured_registrar, landing_url
+from gateway.download_links import download_route
+from gateway.downloads.ids import HttpDataService
+from gateway.downloads.reader import ConfiguredSession, ICATLogin, ReaderSession
+from gateway.downloads.store import DataStore
 from gateway.gate import Gate, Hooks
 from gateway.graphiql.assets import STATIC_DIR, installed
 from gateway.graphiql.page import GraphiQLPage, ImmutableFiles
@@ -44,6 +49,7 @@ from gateway.settings import Settings
 from gateway.usecases.doi_metadata import publication_attributes
 from gateway.usecases.doi_saga import DoiSagas
 from gateway.usecases.dois import DoiPolicy, DoiUseCases
+from gateway.usecases.downloads import Downloads
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +142,7 @@ def create_app(
     hooks = hooks or Hooks()
     plug_in(hooks, ops)
     dois = doi_use_cases(settings, engine)
+    downloads = download_use_cases(settings, engine, http)
     gate = Gate(
         create_graphql_schema(namespace=settings.federation_namespace),
         settings,
@@ -145,6 +152,7 @@ def create_app(
         access=lambda scope: access_of(scope, settings),
         hooks=hooks,
         dois=dois,
+        downloads=downloads,
     )
 
     @contextlib.asynccontextmanager
@@ -193,6 +201,8 @@ def create_app(
             ops.metrics,
         ),
     ]
+    if downloads is not None and downloads.store is not None:
+        routes.append(download_route(downloads, reads, now_utc))
     if settings.graphiql and bundle is not None:
         routes.append(Mount(f"/static/{bundle.tag}", ImmutableFiles(directory=bundle.directory)))
     if issuer is not None:
@@ -241,6 +251,35 @@ def doi_use_cases(settings: Settings, engine: AsyncEngine) -> DoiUseCases:
         clock=now_utc,
     )
     return DoiUseCases(sagas, DoiPolicy(settings.facility, settings.main_proposer_roles))
+
+
+def download_use_cases(
+    settings: Settings, engine: AsyncEngine, http: httpx.AsyncClient
+) -> Downloads | None:
+    """The downloads over the configured backend; None when they are off."""
+    if settings.downloads == "off":
+        return None
+    ids = store = None
+    if settings.downloads == "ids":
+        assert settings.ids_url is not None
+        reader: ReaderSession
+        if settings.ids_reader_session:
+            reader = ConfiguredSession(settings.ids_reader_session)
+        else:
+            assert settings.icat_url and settings.ids_reader_authenticator
+            assert settings.ids_reader_username and settings.ids_reader_password
+            reader = ICATLogin(
+                settings.icat_url,
+                settings.ids_reader_authenticator,
+                settings.ids_reader_username,
+                settings.ids_reader_password,
+                http,
+            )
+        ids = HttpDataService(settings.ids_url, reader, http)
+    else:
+        assert settings.data_root is not None
+        store = DataStore(Path(settings.data_root))
+    return Downloads(engine=engine, settings=settings, ids=ids, store=store)
 
 
 async def _reconcile_at_start(sagas: DoiSagas) -> None:

@@ -339,6 +339,17 @@ async def _check_icat(settings: Settings) -> None:
         await engine.dispose()
 
 
+async def _write_demo_files(settings: Settings, root: Path) -> int:
+    from gateway.catalogue.database import create_engine
+    from gateway.catalogue.demo_files import write_demo_files
+
+    engine = create_engine(settings)
+    try:
+        return await write_demo_files(engine, root)
+    finally:
+        await engine.dispose()
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -364,6 +375,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         else:
             made = ", ".join(f"{n} {what}" for what, n in list(counts.items())[:4])
             logger.info("seeded the demo facility: %s", made)
+        if settings.downloads == "store" and settings.data_root:
+            written = asyncio.run(_write_demo_files(settings, Path(settings.data_root)))
+            if written:
+                logger.info("wrote %d small demo files under %s", written, settings.data_root)
     if settings.graphiql:
         logger.info("GraphiQL: http://%s:%d/graphql", args.host, args.port)
     if settings.demo_login_enabled:

@@ -128,3 +128,40 @@ class RegistrarRefused(GatewayError):
     the same refusal."""
 
     code = "REGISTRAR_REFUSED"
+
+
+# Downloads: refusals a portal can explain without parsing the message.
+
+
+class UpstreamRefused(GatewayError):
+    """A service the gateway depends on refused the request and will again as it stands
+    (the ICAT Data Service answered 400 or 403 to the gateway's reader account): a person
+    must change the configuration or the data; retrying does not help."""
+
+    code = "UPSTREAM_REFUSED"
+
+
+class DataMissing(GatewayError):
+    """Files the catalogue lists are not in the store (or the data service does not know
+    them): the download is refused, naming them, instead of a broken zip."""
+
+    code = "DATA_MISSING"
+
+
+class DownloadTooLarge(GatewayError):
+    """The selection is larger than the largest zip the gateway prepares: choose fewer
+    files, or use the dataset's Globus link."""
+
+    code = "DOWNLOAD_TOO_LARGE"
+
+
+class TooManyDownloads(GatewayError):
+    """The caller has as many downloads in preparation as the facility allows at once."""
+
+    code = "TOO_MANY_DOWNLOADS"
+
+
+class DownloadsUnavailable(GatewayError):
+    """This gateway is configured without downloads (no data root, no data service)."""
+
+    code = "DOWNLOADS_UNAVAILABLE"

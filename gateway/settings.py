@@ -305,6 +305,63 @@ class Settings:
     """Seconds to wait for DataCite's answer before the step is retried later (a PUT is an
     upsert of a DOI the gateway named, so the retry cannot make a second DOI)."""
 
+    # Downloads ---------------------------------------------------------------------------
+    downloads: str = "off"
+    """Where ``prepareDownload`` gets the data: ``store`` (zips streamed by the gateway from
+    the files under ``data_root``: the embedded demo and facilities without IDS), ``ids``
+    (the facility's ICAT Data Service at ``ids_url``, prepared with a reader session) or
+    ``off`` (``DOWNLOADS_UNAVAILABLE``)."""
+
+    data_root: str | None = None
+    """The gateway's own store: each datafile's LOCATION is a path under this folder (a
+    leading ``/`` is taken as the root's). Locations with ``..``, or whose links lead out of
+    it, are refused."""
+
+    ids_url: str | None = None
+    """Base URL of the ICAT Data Service (``https://host/ids``), whose ``getData`` links
+    (by prepared id) the gateway hands out."""
+
+    ids_reader_session: str | None = field(default=None, repr=False)
+    """An ICAT session id of a reader account that may read every dataset (never logged):
+    the gateway decides who may download, then prepares with it, as TopCAT's DOI plugin."""
+
+    ids_reader_authenticator: str | None = None
+    """Instead of a session: the ICAT authenticator (``db``, ``ldap``...) the reader account
+    logs in with at ``icat_url``; the gateway logs in again when IDS refuses the session."""
+
+    ids_reader_username: str | None = None
+    """The reader account's user name at ``ids_reader_authenticator``."""
+
+    ids_reader_password: str | None = field(default=None, repr=False)
+    """The reader account's password (never logged, never shown)."""
+
+    download_link_ttl: int = 3600
+    """Seconds a link of the gateway's own store stays valid (signed; an altered or expired
+    link is refused)."""
+
+    download_max_bytes: int = 10 * 1024**3
+    """Largest download: the zip's bytes from the gateway's own store, the catalogue's file
+    sizes added up for IDS (``DOWNLOAD_TOO_LARGE``: larger data go through Globus)."""
+
+    download_max_files: int = 10000
+    """Most files one download may hold (``DOWNLOAD_TOO_LARGE``)."""
+
+    download_max_preparing: int = 5
+    """Downloads a caller may have in preparation at once (prepared in the last
+    ``download_link_ttl`` seconds, and not yet fetched from the store or prepared by the data
+    service; anonymous callers count by client address) (``TOO_MANY_DOWNLOADS``)."""
+
+    globus_collection: str | None = None
+    """The Globus collection (endpoint) id holding the facility's data: datasets then carry
+    a Globus web-app link to their folder (``Dataset.globusUrl``)."""
+
+    globus_location_prefix: str = ""
+    """The start of dataset locations that the collection's paths replace (``/data``)."""
+
+    globus_path_prefix: str = "/"
+    """What the collection's paths start with instead (``/``): location ``/data/visitor/x``
+    with prefixes ``/data`` and ``/esrf/`` is collection path ``/esrf/visitor/x``."""
+
     def __post_init__(self) -> None:
         if self.demo_login and not self.embedded:
             raise SettingsError(
@@ -347,6 +404,7 @@ class Settings:
                 "gateway's tables live in the catalogue's file; unset it"
             )
         self._check_doi_settings()
+        self._check_download_settings()
         # ICAT roles are free text: compare them case-insensitively.
         normalised = frozenset(role.strip().lower() for role in self.main_proposer_roles)
         object.__setattr__(self, "main_proposer_roles", normalised)
@@ -354,6 +412,28 @@ class Settings:
         object.__setattr__(self, "local_contact_roles", contacts)
         if not self.collaborator_role.strip():
             raise SettingsError("ICAT_GATEWAY_COLLABORATOR_ROLE must not be blank")
+
+    def _check_download_settings(self) -> None:
+        if self.downloads not in {"off", "store", "ids"}:
+            raise SettingsError(
+                f"ICAT_GATEWAY_DOWNLOADS is {self.downloads!r}: use off, store or ids"
+            )
+        if self.downloads == "store" and not self.data_root:
+            raise SettingsError("ICAT_GATEWAY_DOWNLOADS=store needs ICAT_GATEWAY_DATA_ROOT")
+        login = (
+            self.ids_reader_authenticator,
+            self.ids_reader_username,
+            self.ids_reader_password,
+            self.icat_url,
+        )
+        if self.downloads == "ids" and not (
+            self.ids_url and (self.ids_reader_session or all(login))
+        ):
+            raise SettingsError(
+                "ICAT_GATEWAY_DOWNLOADS=ids needs ICAT_GATEWAY_IDS_URL, and either "
+                "ICAT_GATEWAY_IDS_READER_SESSION or ICAT_GATEWAY_IDS_READER_AUTHENTICATOR, "
+                "_USERNAME and _PASSWORD with ICAT_GATEWAY_ICAT_URL"
+            )
 
     def _check_doi_settings(self) -> None:
         if self.doi_registrar not in {"local", "datacite"}:

@@ -140,6 +140,44 @@ class AccessEvent(GatewayBase):
     )
 
 
+class Download(GatewayBase):
+    """One prepared download: who asked, what (the datasets and files named), when, how
+    big, and where it is served from. Written in the transaction that prepares it (the
+    facility's download statistics, readable by staff); a link of the gateway's own store
+    and a portal's ``download(id)`` read it, on any replica."""
+
+    __tablename__ = "GATEWAY_DOWNLOAD"
+
+    id: Mapped[int] = mapped_column(
+        "ID", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)
+    caller: Mapped[str] = mapped_column("CALLER", String(255), nullable=False)
+    """The user name, or ``anonymous@<client address>`` (the per-caller limit counts it)."""
+    user_name: Mapped[str | None] = mapped_column("USER_NAME", String(255))
+    """The user name; NULL for an anonymous download."""
+    name: Mapped[str] = mapped_column("NAME", String(255), nullable=False)
+    backend: Mapped[str] = mapped_column("BACKEND", String(8), nullable=False)
+    """``store`` or ``ids``."""
+    dataset_ids: Mapped[str] = mapped_column("DATASET_IDS", Text, nullable=False)
+    """The datasets named, comma-separated (as IDS takes them)."""
+    datafile_ids: Mapped[str] = mapped_column("DATAFILE_IDS", Text, nullable=False)
+    file_count: Mapped[int] = mapped_column("FILE_COUNT", Integer, nullable=False)
+    size: Mapped[int] = mapped_column("SIZE", BigInteger, nullable=False)
+    """Bytes: the zip's for the store, the catalogue's file sizes' sum for IDS."""
+    prepared_id: Mapped[str | None] = mapped_column("PREPARED_ID", String(64))
+    """IDS's prepared id (``ids`` only)."""
+    expires_at: Mapped[datetime | None] = mapped_column("EXPIRES_AT", DateTime)
+    fetched_at: Mapped[datetime | None] = mapped_column("FETCHED_AT", DateTime)
+    """When it left preparation: its link first served (the gateway's own store), or the
+    data service first said it was prepared (or no longer knew it)."""
+
+    __table_args__ = (
+        Index("GATEWAY_DL_CALLER", "CALLER", "CREATED_AT"),
+        Index("GATEWAY_DL_CREATED", "CREATED_AT"),
+    )
+
+
 class DoiSaga(GatewayBase):
     """One DOI's way through its recorded steps (gateway.usecases.doi_saga).
 

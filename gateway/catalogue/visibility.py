@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
 from gateway.auth.policy import AccessRules, Caller
-from gateway.catalogue.gateway_tables import AccessRequest
+from gateway.catalogue.gateway_tables import AccessRequest, Download
 from gateway.catalogue.models import (
     DataCollectionDatafile,
     DataCollectionDataset,
@@ -241,3 +241,14 @@ def data_publication_visible(access: Access) -> ColumnElement[bool]:
         .where(Dataset.investigation_id.in_(team_investigation_ids(name)))
     )
     return or_(visible, DataPublication.data_collection_id.in_(own_collections))
+
+
+def download_visible(access: Access) -> ColumnElement[bool]:
+    """Who may follow a prepared download: the person who prepared it and staff; an
+    anonymous one (released data only) by anyone anonymous."""
+    if access.is_staff:
+        return true()
+    name = access.caller.user_name
+    if name is None:
+        return Download.user_name.is_(None)
+    return same_name(Download.user_name, name)

@@ -103,6 +103,12 @@ DATASET = ObjectFields(
         Resolved("techniques", "Techniques used.", DATA),
         Resolved("parameters", "The dataset's parameters, with units.", DATA),
         Resolved("datafiles", "The dataset's files.", DATA),
+        Resolved("downloadSize", "Bytes a download of the dataset holds: its files' sizes "
+                 "added up (what prepareDownload checks against the size limit).", DATA,
+                 compiled=False),
+        Resolved("globusUrl", "A Globus web-app link to the dataset's folder, for large data; "
+                 "null where the facility configures no Globus collection or the location "
+                 "lies outside it.", DATA, compiled=False),
     ),
     rows=Rows.FILTERED,
     compiled=True,
@@ -436,6 +442,9 @@ RESOLVED_ONLY_THE_STANDARD_WAY = frozenset(
         "AccessRequestPayload",
         "ChangeReleaseDatePayload",
         "DoiPayload",
+        "Download",
+        "DownloadRecord",
+        "PrepareDownloadPayload",
     }
 )
 """Object types that hold no catalogue columns of their own (the roots, the caller, the

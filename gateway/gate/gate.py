@@ -130,9 +130,12 @@ class Gate:
         access: Callable[[Scope], Access],
         hooks: Hooks | None = None,
         dois: Any = None,
+        downloads: Any = None,
     ) -> None:
         self.schema = schema
         self.dois = dois
+        self.downloads = downloads
+        """The download use cases (``RequestContext.downloads``)."""
         """The DOI use cases the mutations run (``RequestContext.dois``)."""
         self.graphql_schema: GraphQLSchema = schema._schema
         self.settings = settings
@@ -499,6 +502,7 @@ class Gate:
             json_fragments=True,
             request_id=request.request_id,
             dois=self.dois,
+            downloads=self.downloads,
         )
         context.extra[PREPARED_DOCUMENT] = entry.document
         result = await self.schema.execute(

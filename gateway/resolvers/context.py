@@ -39,6 +39,9 @@ class RequestContext:
     dois: Any = None
     """The DOI use cases (``gateway.usecases.dois.DoiUseCases``), None where no registrar
     is configured (the DOI mutations then answer UPSTREAM_UNAVAILABLE)."""
+    downloads: Any = None
+    """The download use cases (``gateway.usecases.downloads.Downloads``), None where
+    downloads are off (``DOWNLOADS_UNAVAILABLE``)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -11,6 +11,7 @@ from gateway.catalogue import queries
 from gateway.catalogue.models import Datafile as DatafileRow
 from gateway.catalogue.ordering import datafile_keys
 from gateway.compiled.items import plain_items
+from gateway.downloads.globus import GlobusCollection
 from gateway.fields.catalogue import DATAFILE, DATASET, DATASET_TYPE
 from gateway.resolvers.loaders import ChildListing
 from gateway.schema.connection import Connection, child_connection, node_selections, page_of
@@ -20,6 +21,7 @@ from gateway.schema.inputs import DatafileOrder
 from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
 from gateway.schema.sample import Parameter, Sample, Technique
+from gateway.schema.scalars import Long
 
 if TYPE_CHECKING:
     from gateway.schema.investigation import Investigation
@@ -51,6 +53,23 @@ class Dataset(Node, Declared):
 
         row = await info.context.loaders.investigation.load(self._row["investigation_id"])
         return Investigation.from_row(row, info.context.now)
+
+    @strawberry.field
+    async def download_size(self, info: Info) -> Long:
+        size: int = await info.context.loaders.download_size_of_dataset.load(self._row["id"])
+        return Long(size)
+
+    @strawberry.field
+    def globus_url(self, info: Info) -> str | None:
+        settings = info.context.settings
+        if settings.globus_collection is None:
+            return None
+        collection = GlobusCollection(
+            settings.globus_collection,
+            settings.globus_location_prefix,
+            settings.globus_path_prefix,
+        )
+        return collection.link(self._row["location"])
 
     # These three are plain (not async) resolvers: when the page that holds the dataset
     # loaded them ahead (see prefetch_children) they answer at once, without an awaitable

@@ -8,6 +8,7 @@ import strawberry
 
 from gateway.schema.access import AccessMutation
 from gateway.schema.doi_mutations import DoiMutation
+from gateway.schema.downloads import DownloadMutation
 from gateway.schema.info import Info
 from gateway.schema.inputs import naive_utc
 from gateway.schema.investigation import Investigation
@@ -43,7 +44,7 @@ async def _investigation(info: Info, icat_id: int) -> Investigation:
 
 
 @strawberry.type(description="Change the catalogue.")
-class Mutation(AccessMutation, DoiMutation):
+class Mutation(AccessMutation, DoiMutation, DownloadMutation):
     @strawberry.mutation(
         description="Set a session's release date (extend or shorten its embargo). Staff only; "
         "recorded with who, when and why. Errors: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, "

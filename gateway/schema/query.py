@@ -23,6 +23,7 @@ from gateway.errors import BadUserInput, NotFound
 from gateway.schema.access import AccessQuery
 from gateway.schema.connection import Connection, page_of, wants_total
 from gateway.schema.dataset import Datafile, Dataset, prefetch_children
+from gateway.schema.downloads import DownloadQuery
 from gateway.schema.facility import Facility, Instrument
 from gateway.schema.info import Info
 from gateway.schema.inputs import (
@@ -56,7 +57,7 @@ PAGE_ARGUMENTS = "Relay paging: `first`/`after` forwards, `last`/`before` backwa
 
 
 @strawberry.type(description="Read the catalogue.")
-class Query(AccessQuery):
+class Query(AccessQuery, DownloadQuery):
     @strawberry.field(
         description="Who is asking: user, staff status, their sessions and beamlines."
     )

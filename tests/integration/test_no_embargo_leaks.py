@@ -120,7 +120,13 @@ def test_generated_queries_never_leak_embargoed_values(client: Client, user: str
         reached_data = []
 
         schema = client.schema._schema
-        roots = [name for name in schema.query_type.fields if not name.startswith("_")]
+        # ``download`` holds no catalogue data (a download's record: its preparer's and
+        # staff's, tested in test_downloads); generated ids never name one.
+        roots = [
+            name
+            for name in schema.query_type.fields
+            if not name.startswith("_") and name != "download"
+        ]
 
         every_id = loop.run_until_complete(known_ids(client))
         data_ids = {value for value in every_id if not value.startswith("SW52")} - forbidden

@@ -1,4 +1,6 @@
-"""An ICAT stand-in on loopback serving ``GET /icat/session/{sessionId}``.
+"""An ICAT stand-in on loopback serving ``GET /icat/session/{sessionId}`` and the login,
+``POST /icat/session`` (form field ``json``: ``{"plugin", "credentials": [{"username"},
+{"password"}]}``, answered ``{"sessionId"}``; 403 ``SESSION`` for wrong credentials).
 
 It answers like ICAT's REST API: ``{"userName": ..., "remainingMinutes": ...}`` for a
 known session, 403 with ``{"code": "SESSION", ...}`` otherwise, and counts the calls so
@@ -7,11 +9,13 @@ tests can see the verifier's cache at work.
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from typing import Any
+from urllib.parse import parse_qs
 
-from tests.support.loopback import LoopbackServer, Reply
+from tests.support.loopback import LoopbackServer, Reply, Request
 
 SESSION_PREFIX = "/icat/session/"
 
@@ -28,6 +32,37 @@ class ICATServer(LoopbackServer):
         self._sessions_lock = threading.Lock()
         self._sessions: dict[str, tuple[str, float]] = {}
         self.session_overrides: dict[str, Reply] = {}
+        self.accounts: dict[tuple[str, str], str] = {}
+        """(authenticator, user name) -> password, for the login."""
+        self.logins = 0
+
+    def knows(self, session_id: str) -> bool:
+        """Whether the session is alive (the IDS stand-in asks, as IDS asks ICAT)."""
+        with self._sessions_lock:
+            return session_id in self._sessions
+
+    def handle(self, request: Request) -> Reply:
+        if request.method == "POST" and request.path == SESSION_PREFIX.rstrip("/"):
+            return self._login(request)
+        return self.route(request.method, request.path)
+
+    def _login(self, request: Request) -> Reply:
+        refused = Reply(
+            403, {"code": "SESSION", "message": "The username and password do not match"}
+        )
+        try:
+            form = parse_qs(request.body.decode())
+            login = json.loads(form["json"][0])
+            plugin = login["plugin"]
+            credentials = {k: v for item in login["credentials"] for k, v in item.items()}
+            user, password = credentials["username"], credentials["password"]
+        except (KeyError, ValueError, TypeError, AttributeError):
+            return Reply(400, {"code": "BAD_PARAMETER", "message": "json is not valid"})
+        if self.accounts.get((plugin, user)) != password:
+            return refused
+        with self._sessions_lock:
+            self.logins += 1
+        return Reply(200, {"sessionId": self.add_session(f"{plugin}/{user}")})
 
     def add_session(self, user_name: str = "db/root", remaining_minutes: float = 117.5) -> str:
         """Log ``user_name`` in; returns the new session id."""

@@ -26,6 +26,9 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "schema": ("gate",),
     # operations plug into the gate's hooks (gate_hooks.py) and know nothing of the rest
     "ops": ("schema", "compiled", "resolvers", "usecases", "catalogue", "auth"),
+    # the downloads' adapters (IDS, the store, links, Globus) know nothing of the rest:
+    # the use case decides with the catalogue's filters
+    "downloads": ("schema", "compiled", "resolvers", "usecases", "catalogue", "auth", "gate"),
 }
 """For each package of ``gateway``, the packages it must not import. The request gate
 (``gate``) is the HTTP entrypoint's: only ``app`` uses it, and ``ops`` plugs into its
