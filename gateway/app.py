@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,7 +31,7 @@ from gateway.auth.principal import ANONYMOUS, Principal
 from gateway.catalogue.database import create_engine, create_schema
 from gateway.catalogue.secrets import stored_secret
 from gateway.catalogue.visibility import Access
-from gateway.doi.configured import configured_registrar, landing_url
+from gateway.doi.configured import configured_registrar, default_licence, landing_url
 from gateway.gate import Gate, Hooks
 from gateway.graphiql.assets import STATIC_DIR, installed
 from gateway.graphiql.page import GraphiQLPage, ImmutableFiles
@@ -231,7 +232,7 @@ def doi_use_cases(settings: Settings, engine: AsyncEngine) -> DoiUseCases:
     sagas = DoiSagas(
         engine=engine,
         registrar=registrar,
-        metadata=publication_attributes,
+        metadata=partial(publication_attributes, default_licence=default_licence(settings)),
         landing_url=lambda doi: landing_url(settings, doi),
         clock=now_utc,
     )
