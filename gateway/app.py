@@ -35,6 +35,7 @@ from gateway.doi.configured import configured_registrar, default_licence, landin
 from gateway.gate import Gate, Hooks
 from gateway.graphiql.assets import STATIC_DIR, installed
 from gateway.graphiql.page import GraphiQLPage, ImmutableFiles
+from gateway.landing.pages import LandingPages
 from gateway.ops.gate_hooks import plug_in
 from gateway.ops.health import health_routes
 from gateway.ops.request_log import RequestLogMiddleware
@@ -147,6 +148,15 @@ def create_app(
         dois=dois,
     )
 
+    landing_pages = LandingPages(
+        gate.schema,
+        settings,
+        reads,
+        engine,
+        access=lambda scope: access_of(scope, settings),
+        dois=dois,
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(started: Starlette) -> AsyncIterator[None]:
         await create_schema(engine, embedded=settings.embedded)
@@ -181,6 +191,9 @@ def create_app(
         Route("/", welcome, methods=["GET"]),
         # Every method reaches the gate, which answers 405 with Allow in JSON itself.
         Route("/graphql", gate),
+        # DOI landing pages (and the DOI's metadata by content negotiation), every spelling
+        # of a DOI after /doi/.
+        Route("/doi/{doi:path}", landing_pages.answer, methods=["GET", "HEAD"]),
         # Readiness checks the pools requests use: reads first, then mutations'.
         *health_routes(
             [("read", reads), ("write", engine)],

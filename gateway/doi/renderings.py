@@ -24,7 +24,7 @@ from typing import Any
 
 import rispy
 from bibtexparser.library import Library
-from bibtexparser.middlewares import LatexEncodingMiddleware
+from bibtexparser.middlewares import AddEnclosingMiddleware, LatexEncodingMiddleware
 from bibtexparser.model import Entry, Field
 from bibtexparser.writer import write as write_bibtex
 from citeproc import (
@@ -188,7 +188,8 @@ def bibtex(doi: str, attributes: Mapping[str, Any]) -> str:
     names = []
     for creator in attributes.get("creators") or ():
         parts = _family_given(creator)
-        names.append((f"{parts[0]}, {parts[1]}", False) if parts else (creator["name"], True))
+        name = f"{parts[0]}, {parts[1]}" if parts else str(creator["name"])
+        names.append((name, not _personal(creator)))
     fields = [
         Field("doi", doi),
         Field("url", doi_url(doi)),
@@ -222,7 +223,10 @@ def bibtex(doi: str, attributes: Mapping[str, Any]) -> str:
         for f in entry.fields
         if not (f.key.startswith("author") and f.key != "author0")
     ]
-    return str(write_bibtex(encoded))
+    enclosed = AddEnclosingMiddleware(
+        reuse_previous_enclosing=False, enclose_integers=True, default_enclosing="{"
+    ).transform(encoded)
+    return str(write_bibtex(enclosed))
 
 
 def ris(doi: str, attributes: Mapping[str, Any]) -> str:
