@@ -16,10 +16,11 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-import bibtexparser
 import httpx
 import pytest
 import rispy
+from bibtexparser.entrypoint import parse_string
+from bibtexparser.middlewares import LatexDecodingMiddleware, SeparateCoAuthors
 from citeproc import (
     Citation,
     CitationItem,
@@ -308,11 +309,11 @@ def test_every_content_type_of_a_published_and_a_reserved_doi(
 
     bib = get(gateway, published, "application/x-bibtex")
     assert bib.headers["content-type"] == "application/x-bibtex"
-    library = bibtexparser.parse_string(
+    library = parse_string(
         bib.text,
         append_middleware=[
-            bibtexparser.middlewares.LatexDecodingMiddleware(),
-            bibtexparser.middlewares.SeparateCoAuthors(),
+            LatexDecodingMiddleware(),
+            SeparateCoAuthors(),
         ],
     )
     assert not library.failed_blocks
