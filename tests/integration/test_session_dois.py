@@ -27,7 +27,7 @@ from tests.support.datacite_server import DataCiteServer
 PREFIX = "10.5072"
 """The demo catalogue's sessions' prefix (the stand-in plays an account holding it)."""
 LANDING = "https://data.example.eu/doi/"
-SESSIONS = int(os.environ.get("ICAT_GATEWAY_TEST_SESSION_DOIS", "1000"))
+SESSIONS = int(os.environ.get("ICAT_GATEWAY_TEST_SESSION_DOIS", "600"))
 
 
 @pytest.fixture
@@ -106,10 +106,10 @@ async def test_many_sessions_interrupted_and_resumed(
 ) -> None:
     """On SQLite only (the statements are the same on every backend; this is about the
     resumption): sessions without DOIs are allocated theirs and registered, stopped after
-    a page and resumed. 1,000 sessions in the suite (fast);
+    a page and resumed. 600 sessions in the suite (fast);
     ``ICAT_GATEWAY_TEST_SESSION_DOIS=10000`` for the issue's 10,000."""
     if settings.dialect != "sqlite":
-        pytest.skip("the 10,000-session run is SQLite's (the other test covers each backend)")
+        pytest.skip("the many-session run is SQLite's (the other test covers each backend)")
     scratch = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'sessions.sqlite3'}")
     await seed_demo(
         scratch,
