@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -32,7 +33,7 @@ from gateway.catalogue.database import create_engine, create_schema
 from gateway.catalogue.names import ensure_spelled
 from gateway.catalogue.secrets import stored_secret
 from gateway.catalogue.visibility import Access
-from gateway.doi.configured import configured_registrar, landing_url
+from gateway.doi.configured import configured_registrar, default_licence, landing_url
 from gateway.download_links import download_route
 from gateway.downloads.ids import HttpDataService
 from gateway.downloads.reader import ConfiguredSession, ICATLogin, ReaderSession
@@ -40,6 +41,7 @@ from gateway.downloads.store import DataStore
 from gateway.gate import Gate, Hooks
 from gateway.graphiql.assets import STATIC_DIR, installed
 from gateway.graphiql.page import GraphiQLPage, ImmutableFiles
+from gateway.landing.pages import LandingPages
 from gateway.ops.gate_hooks import plug_in
 from gateway.ops.health import health_routes
 from gateway.ops.request_log import RequestLogMiddleware
@@ -155,6 +157,15 @@ def create_app(
         downloads=downloads,
     )
 
+    landing_pages = LandingPages(
+        gate.schema,
+        settings,
+        reads,
+        engine,
+        access=lambda scope: access_of(scope, settings),
+        dois=dois,
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(started: Starlette) -> AsyncIterator[None]:
         await create_schema(engine, embedded=settings.embedded, writes=not settings.read_only)
@@ -193,6 +204,9 @@ def create_app(
         Route("/", welcome, methods=["GET"]),
         # Every method reaches the gate, which answers 405 with Allow in JSON itself.
         Route("/graphql", gate),
+        # DOI landing pages (and the DOI's metadata by content negotiation), every spelling
+        # of a DOI after /doi/.
+        Route("/doi/{doi:path}", landing_pages.answer, methods=["GET", "HEAD"]),
         # Readiness checks the pools requests use: reads first, then mutations'.
         *health_routes(
             [("read", reads), ("write", engine)],
@@ -246,7 +260,7 @@ def doi_use_cases(settings: Settings, engine: AsyncEngine) -> DoiUseCases:
     sagas = DoiSagas(
         engine=engine,
         registrar=registrar,
-        metadata=publication_attributes,
+        metadata=partial(publication_attributes, default_licence=default_licence(settings)),
         landing_url=lambda doi: landing_url(settings, doi),
         clock=now_utc,
     )

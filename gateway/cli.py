@@ -142,6 +142,17 @@ def _parser() -> argparse.ArgumentParser:
         help="drive every DOI left midway (a crash, a registrar outage) to its goal or back; "
         "safe on several replicas at once (serve runs it at start-up too)",
     )
+    sessions = doi_commands.add_parser(
+        "register-sessions",
+        parents=[common],
+        help="register every session's DOI under the registrar's prefix, findable at its "
+        "landing page; only those new or changed since the last run (resumable)",
+    )
+    sessions.add_argument(
+        "--allocate-missing",
+        action="store_true",
+        help="first give sessions without a DOI one: <prefix>/<facility>-es-<ICAT id>",
+    )
     commands.add_parser(
         "migrate",
         parents=[common],
@@ -244,6 +255,8 @@ def _run(args: argparse.Namespace, settings: Settings, url: str | None) -> int:
         before, after = asyncio.run(migrate_database(settings))
         print(f"gateway tables: {', '.join(before) or 'none'} -> {', '.join(after)}")
         return 0
+    if args.command == "doi" and args.doi_command == "register-sessions":
+        return asyncio.run(_register_sessions(settings, allocate=args.allocate_missing))
     if args.command == "doi":
         return asyncio.run(_reconcile(settings))
     if args.command == "serve":
@@ -348,6 +361,40 @@ async def _write_demo_files(settings: Settings, root: Path) -> int:
         return await write_demo_files(engine, root)
     finally:
         await engine.dispose()
+
+
+async def _register_sessions(settings: Settings, *, allocate: bool) -> int:
+    """`icat-gateway doi register-sessions`: 0 when every session DOI is registered, 1
+    when the registrar was unavailable for some (run it again), 3 when it refused some."""
+    from gateway.app import now_utc
+    from gateway.catalogue.database import create_engine, create_schema
+    from gateway.doi.configured import configured_registrar, default_licence, landing_url
+    from gateway.usecases.session_dois import SessionRegistration
+
+    engine = create_engine(settings)
+    try:
+        await create_schema(engine, embedded=settings.embedded)
+        registration = SessionRegistration(
+            engine=engine,
+            registrar=configured_registrar(settings, engine),
+            landing_url=lambda doi: landing_url(settings, doi),
+            main_proposer_roles=settings.main_proposer_roles,
+            facility=settings.facility,
+            clock=now_utc,
+            default_licence=default_licence(settings),
+        )
+        allocated = await registration.allocate_missing() if allocate else 0
+        with progress_bar("sessions", await registration.total()) as advance:
+            counts = await registration.run(progress=advance)
+        counts.allocated = allocated
+    finally:
+        await engine.dispose()
+    for problem in counts.problems[:20]:
+        print(f"refused: {problem}", file=sys.stderr)
+    print(counts.summary())
+    if counts.refused:
+        return 3
+    return 1 if counts.unavailable else 0
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:

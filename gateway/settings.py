@@ -17,6 +17,8 @@ from gateway.auth.policy import AccessRules
 PREFIX = "ICAT_GATEWAY_"
 
 NAMESPACE = re.compile(r"[a-z][a-z0-9]{0,15}")
+_HTTP_URL = re.compile(r"https?://[^\s/?#]+(?:/[^\s?#]*)?")
+_SPDX = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]{0,63}")
 """A federation namespace: it starts type and root field names (``ill`` -> ``IllUser``)."""
 
 DEFAULT_MAIN_PROPOSER_ROLES = (
@@ -285,8 +287,17 @@ class Settings:
 
     doi_landing_url: str | None = None
     """The landing page a DOI resolves to, with ``{doi}`` where the DOI goes (e.g.
-    ``https://data.facility.eu/doi/{doi}``). Required with ``datacite``; unset, the local
-    registrar records ``https://doi.org/{doi}``."""
+    ``https://data.facility.eu/doi/{doi}``). Unset: the gateway's own landing pages
+    (``{public_url}/doi/{doi}``) when ``public_url`` is set, else ``https://doi.org/{doi}``
+    (the local registrar only). With ``datacite``, this or ``public_url`` is required."""
+
+    public_url: str | None = None
+    """The gateway's public address as its users reach it (``https://data.facility.eu``):
+    DOIs then resolve to the gateway's own landing pages, ``{public_url}/doi/{doi}``."""
+
+    doi_licence: str | None = None
+    """The facility's default licence of the data its DOIs publish, as an SPDX id
+    (``CC-BY-4.0``), in each DOI's ``rightsList`` unless the DOI names its own."""
 
     datacite_api_url: str = "https://api.test.datacite.org"
     """DataCite's REST API: the test service by default; ``https://api.datacite.org`` for
@@ -452,13 +463,25 @@ class Settings:
                 "ICAT_GATEWAY_DOI_LANDING_URL must be an http(s) URL with {doi} in it, "
                 "e.g. https://data.facility.eu/doi/{doi}"
             )
+        if self.public_url is not None and not _HTTP_URL.fullmatch(self.public_url):
+            raise SettingsError(
+                f"ICAT_GATEWAY_PUBLIC_URL is {self.public_url!r}: an http(s) URL without a "
+                "query, e.g. https://data.facility.eu"
+            )
+        if self.doi_licence is not None and not _SPDX.fullmatch(self.doi_licence):
+            raise SettingsError(
+                f"ICAT_GATEWAY_DOI_LICENCE is {self.doi_licence!r}: an SPDX licence id, "
+                "e.g. CC-BY-4.0"
+            )
         if self.doi_registrar != "datacite":
             return
         missing = [
             PREFIX + name.upper()
-            for name in ("datacite_repository_id", "datacite_password", "doi_landing_url")
+            for name in ("datacite_repository_id", "datacite_password")
             if not getattr(self, name)
         ]
+        if not self.doi_landing_url and not self.public_url:
+            missing.append(PREFIX + "DOI_LANDING_URL (or " + PREFIX + "PUBLIC_URL)")
         if missing:
             raise SettingsError(
                 "ICAT_GATEWAY_DOI_REGISTRAR=datacite needs " + ", ".join(missing) + " set"

@@ -252,3 +252,20 @@ class LocalDoi(GatewayBase):
     """The kernel-4.5 attributes it holds, as JSON."""
     created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column("UPDATED_AT", DateTime, nullable=False)
+
+
+class SessionDoi(GatewayBase):
+    """A session's DOI as registered by ``icat-gateway doi register-sessions``: the digest
+    of the metadata last sent, so a run registers only sessions new or changed since, and
+    an interrupted run resumes where it stopped."""
+
+    __tablename__ = "GATEWAY_SESSION_DOI"
+
+    investigation_id: Mapped[int] = mapped_column(
+        "INVESTIGATION_ID", BigInteger, primary_key=True, autoincrement=False
+    )
+    doi: Mapped[str] = mapped_column("DOI", String(255), nullable=False)
+    """Lower case, as DataCite answers DOIs."""
+    digest: Mapped[str] = mapped_column("DIGEST", String(64), nullable=False)
+    """SHA-256 of the DataCite attributes and URL sent."""
+    registered_at: Mapped[datetime] = mapped_column("REGISTERED_AT", DateTime, nullable=False)

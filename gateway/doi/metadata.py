@@ -37,6 +37,7 @@ __all__ = [
     "RelatedIdentifier",
     "Rights",
     "Subject",
+    "licence_of_spdx",
     "normalise_doi",
     "publication_metadata",
     "session_metadata",
@@ -188,6 +189,40 @@ class DoiRecord:
     """The page the DOI resolves to (left out for a draft that has none yet)."""
     alternate_identifiers: tuple[tuple[str, str], ...] = field(default=())
     """``(identifier, type)`` pairs, e.g. a session's proposal ``("MX-2345", "Proposal")``."""
+
+
+_LICENCES = {
+    "cc-by-4.0": (
+        "Creative Commons Attribution 4.0 International",
+        "https://creativecommons.org/licenses/by/4.0/legalcode",
+    ),
+    "cc-by-sa-4.0": (
+        "Creative Commons Attribution Share Alike 4.0 International",
+        "https://creativecommons.org/licenses/by-sa/4.0/legalcode",
+    ),
+    "cc-by-nc-4.0": (
+        "Creative Commons Attribution Non Commercial 4.0 International",
+        "https://creativecommons.org/licenses/by-nc/4.0/legalcode",
+    ),
+    "cc0-1.0": (
+        "Creative Commons Zero v1.0 Universal",
+        "https://creativecommons.org/publicdomain/zero/1.0/legalcode",
+    ),
+    "odc-by-1.0": (
+        "Open Data Commons Attribution License v1.0",
+        "https://opendatacommons.org/licenses/by/1-0/",
+    ),
+}
+"""The licences data are usually published under, as the SPDX list names them."""
+
+
+def licence_of_spdx(spdx: str) -> Rights:
+    """The rights entry of an SPDX licence id: its name and legal code where known, else
+    the id and its page on spdx.org."""
+    known = _LICENCES.get(spdx.strip().lower())
+    if known is None:
+        return Rights(spdx.strip(), f"https://spdx.org/licenses/{spdx.strip()}.html", spdx.strip())
+    return Rights(known[0], known[1], spdx.strip())
 
 
 # -- the two kinds of DOI ----------------------------------------------------------------

@@ -73,6 +73,12 @@ INVESTIGATION = ObjectFields(
                  "(JSON:API attributes) from its landing facts: title, team, dates, proposal, "
                  "and the published DOIs drawn from it (HasPart); null without a DOI.",
                  compiled=False),
+        Resolved("citation", "How to cite the session's DOI (from its DataCite metadata): a "
+                 "formatted reference in a CSL style, BibTeX, RIS or CSL-JSON; null without a "
+                 "DOI.", compiled=False),
+        Resolved("jsonLd", "The schema.org Dataset JSON-LD of the session's landing page: its "
+                 "landing facts, plus its abstract, keywords and size where the caller may "
+                 "read its data; null without a DOI.", compiled=False),
     ),
     compiled=True,
 )  # fmt: skip
@@ -300,6 +306,10 @@ DATA_PUBLICATION = ObjectFields(
         Resolved("dates", "Its dated events (Created, Issued, Collected...).", DATA),
         Resolved("dataCiteMetadata", "Its DataCite kernel-4.5 metadata (JSON:API attributes), "
                  "as the registrar holds it or will.", DATA),
+        Resolved("citation", "How to cite it: a formatted reference in a CSL style, BibTeX, "
+                 "RIS or CSL-JSON, from its DataCite metadata.", DATA),
+        Resolved("jsonLd", "Its schema.org Dataset JSON-LD, as its landing page embeds it.",
+                 DATA),
     ),
     rows=Rows.FILTERED,
 )  # fmt: skip

@@ -11,9 +11,16 @@ from strawberry.scalars import JSON
 from gateway.catalogue import queries
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.ordering import dataset_keys
-from gateway.doi.configured import landing_url
+from gateway.doi.renderings import DEFAULT_STYLE
 from gateway.fields.catalogue import INVESTIGATION
 from gateway.resolvers.loaders import ChildListing
+from gateway.schema.citing import (
+    CITATION_ARGUMENTS,
+    CitationFormat,
+    citation_of,
+    session_json_ld,
+    session_metadata,
+)
 from gateway.schema.connection import Connection, child_connection, page_of
 from gateway.schema.declared import Declared, declared
 from gateway.schema.facility import Facility, Instrument, InvestigationType
@@ -23,7 +30,6 @@ from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
 from gateway.schema.people import TeamMember
 from gateway.schema.sample import Parameter, Sample
-from gateway.usecases.doi_metadata import session_attributes
 
 if TYPE_CHECKING:
     from gateway.schema.access import AccessRequest, AccessRequestState
@@ -55,13 +61,32 @@ class Investigation(Node, Declared):
 
     @strawberry.field
     async def data_cite_metadata(self, info: Info) -> JSON | None:
-        context = info.context
-        session = await context.loaders.session_landing.load(self._row["id"])
-        if session is None:
+        attributes = await session_metadata(info, self._row)
+        return None if attributes is None else JSON(attributes)
+
+    @strawberry.field
+    async def citation(
+        self,
+        info: Info,
+        format: Annotated[
+            CitationFormat, strawberry.argument(description=CITATION_ARGUMENTS["format"])
+        ] = CitationFormat.TEXT,
+        style: Annotated[str, strawberry.argument(description=CITATION_ARGUMENTS["style"])] = (
+            DEFAULT_STYLE
+        ),
+        locale: Annotated[
+            str, strawberry.argument(description=CITATION_ARGUMENTS["locale"])
+        ] = "en-US",
+    ) -> str | None:
+        attributes = await session_metadata(info, self._row)
+        if attributes is None:
             return None
-        url = landing_url(context.settings, session.doi)
-        roles = context.settings.main_proposer_roles
-        return JSON(session_attributes(session, roles, url))
+        return citation_of(attributes["doi"], attributes, format, style, locale)
+
+    @strawberry.field
+    async def json_ld(self, info: Info) -> JSON | None:
+        document = await session_json_ld(info, self._row)
+        return None if document is None else JSON(document)
 
     @strawberry.field
     async def my_roles(self, info: Info) -> list[str]:

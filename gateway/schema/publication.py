@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -13,7 +13,7 @@ from gateway.catalogue.models import DataCollectionDataset
 from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.ordering import dataset_keys
-from gateway.doi.configured import landing_url
+from gateway.doi.renderings import DEFAULT_STYLE
 from gateway.fields.catalogue import (
     AFFILIATION,
     CONTRIBUTOR,
@@ -22,13 +22,19 @@ from gateway.fields.catalogue import (
     RELATED_ITEM,
 )
 from gateway.resolvers.loaders import ChildListing
+from gateway.schema.citing import (
+    CITATION_ARGUMENTS,
+    CitationFormat,
+    citation_of,
+    publication_json_ld,
+    publication_metadata,
+)
 from gateway.schema.connection import Connection, child_connection, page_of
 from gateway.schema.dataset import Dataset, prefetch_children
 from gateway.schema.declared import Declared, declared
 from gateway.schema.info import Info
 from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
-from gateway.usecases.doi_metadata import publication_attributes
 
 
 @strawberry.enum(description="Where a data publication stands.")
@@ -99,13 +105,32 @@ class DataPublication(Node, Declared):
 
     @strawberry.field
     async def data_cite_metadata(self, info: Info) -> JSON | None:
-        loaded = await info.context.loaders.publication_record.load(self._row["id"])
-        if loaded is None:
+        attributes = await publication_metadata(info, self._row)
+        return None if attributes is None else JSON(attributes)
+
+    @strawberry.field
+    async def citation(
+        self,
+        info: Info,
+        format: Annotated[
+            CitationFormat, strawberry.argument(description=CITATION_ARGUMENTS["format"])
+        ] = CitationFormat.TEXT,
+        style: Annotated[str, strawberry.argument(description=CITATION_ARGUMENTS["style"])] = (
+            DEFAULT_STYLE
+        ),
+        locale: Annotated[
+            str, strawberry.argument(description=CITATION_ARGUMENTS["locale"])
+        ] = "en-US",
+    ) -> str | None:
+        attributes = await publication_metadata(info, self._row)
+        if attributes is None:
             return None
-        record, request = loaded
-        url = landing_url(info.context.settings, record.doi)
-        published = record.publication_date is not None
-        return JSON(publication_attributes(record, request, url if published else None))
+        return citation_of(attributes["doi"], attributes, format, style, locale)
+
+    @strawberry.field
+    async def json_ld(self, info: Info) -> JSON | None:
+        document = await publication_json_ld(info, self._row)
+        return None if document is None else JSON(document)
 
     @strawberry.field
     async def related_items(self, info: Info) -> list[RelatedItem]:

@@ -15,7 +15,10 @@ from gateway.doi import metadata
 
 
 def doi_record(
-    record: PublicationRecord, request: Mapping[str, Any], landing_url: str | None
+    record: PublicationRecord,
+    request: Mapping[str, Any],
+    landing_url: str | None,
+    default_licence: metadata.Rights | None = None,
 ) -> metadata.DoiRecord:
     """The plain record the metadata is a function of."""
     creators = tuple(
@@ -49,6 +52,8 @@ def doi_record(
         rights=(
             (metadata.Rights(licence["statement"], licence.get("uri"), licence.get("spdx")),)
             if licence
+            else (default_licence,)
+            if default_licence
             else ()
         ),
         related=tuple(
@@ -68,11 +73,15 @@ def doi_record(
 
 
 def publication_attributes(
-    record: PublicationRecord, request: Mapping[str, Any], landing_url: str | None
+    record: PublicationRecord,
+    request: Mapping[str, Any],
+    landing_url: str | None,
+    default_licence: metadata.Rights | None = None,
 ) -> dict[str, Any]:
-    """The DataCite attributes of the publication's DOI (InvalidMetadata if refused)."""
+    """The DataCite attributes of the publication's DOI (InvalidMetadata if refused);
+    the facility's default licence where the publication names none."""
     return metadata.publication_metadata(
-        doi_record(record, request, landing_url),
+        doi_record(record, request, landing_url, default_licence),
         sessions=[s.doi for s in record.sessions if s.doi],
     )
 
@@ -82,7 +91,10 @@ def _is_doi(identifier: str) -> bool:
 
 
 def session_attributes(
-    session: SessionLanding, main_proposer_roles: frozenset[str], landing_url: str | None
+    session: SessionLanding,
+    main_proposer_roles: frozenset[str],
+    landing_url: str | None,
+    default_licence: metadata.Rights | None = None,
 ) -> dict[str, Any]:
     """The DataCite attributes of a session's DOI: its team as creators (main proposers
     first), the facility as publisher, the proposal, and the DOIs drawn from it."""
@@ -111,6 +123,7 @@ def session_attributes(
         publication_year=year,
         dates=tuple(dates),
         landing_url=landing_url,
+        rights=(default_licence,) if default_licence else (),
         alternate_identifiers=((f"{session.name}/{session.visit_id}", "Proposal"),),
     )
     return metadata.session_metadata(record, parts=session.parts)

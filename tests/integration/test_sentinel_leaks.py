@@ -144,6 +144,10 @@ COMPUTED: Mapping[tuple[str, str], str] = {
     ("DataPublication", "registered"): "from the registrar and the DOI's prefix",
     ("DataPublication", "dataCiteMetadata"): "the publication's own watched columns, as JSON "
     "(a hidden row's sentinels in it would show in the responses scanned)",
+    ("DataPublication", "citation"): "dataCiteMetadata rendered as a citation (the same "
+    "watched columns, scanned in the responses)",
+    ("DataPublication", "jsonLd"): "dataCiteMetadata rendered as schema.org JSON-LD (the "
+    "same watched columns, scanned in the responses)",
 }
 """Resolved DATA leaves computed from columns watched or kept already, and why."""
 

@@ -24,6 +24,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "resolvers": ("schema", "usecases", "gate"),
     "usecases": ("schema", "compiled", "resolvers", "gate"),
     "schema": ("gate",),
+    # landing pages run the schema's query for the caller, as the gate does, beside it
+    "landing": ("gate",),
     # operations plug into the gate's hooks (gate_hooks.py) and know nothing of the rest
     "ops": ("schema", "compiled", "resolvers", "usecases", "catalogue", "auth"),
     # the downloads' adapters (IDS, the store, links, Globus) know nothing of the rest:

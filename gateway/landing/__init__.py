@@ -1,0 +1,1 @@
+"""DOI landing pages: what a DOI the gateway knows resolves to (``/doi/{doi}``)."""
