@@ -94,8 +94,8 @@ def log_config(log_format: str, level: str = "INFO") -> dict[str, Any]:
         "root": {"handlers": ["default"], "level": level},
         "loggers": {
             # uvicorn's own handlers off: every line goes through the root's formatter.
-            "uvicorn": {"handlers": [], "propagate": True},
-            "uvicorn.error": {"handlers": [], "propagate": True},
+            "uvicorn": {"handlers": [], "propagate": True, "level": level},
+            "uvicorn.error": {"handlers": [], "propagate": True, "level": level},
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
             # Alembic narrates every run at INFO (its plugins, the dialect): each worker of a
             # start would print it; the gateway logs once what a migration changed.

@@ -1,7 +1,7 @@
 """Session DOIs registered by `icat-gateway doi register-sessions`.
 
-Revision ID: 0005_session_dois
-Revises: 0004_access_requests
+Revision ID: 0006_session_dois
+Revises: 0005_downloads
 Create Date: 2026-12-06
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from gateway.catalogue.migrate import own_schema, table_exists
 
-revision = "0005_session_dois"
-down_revision = "0004_access_requests"
+revision = "0006_session_dois"
+down_revision = "0005_downloads"
 branch_labels = None
 depends_on = None
 
