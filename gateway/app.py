@@ -46,6 +46,7 @@ from gateway.ops.gate_hooks import plug_in
 from gateway.ops.health import health_routes
 from gateway.ops.request_log import RequestLogMiddleware
 from gateway.ops.services import OpsServices
+from gateway.ops.tracing import OpenTelemetryMiddleware, Tracing
 from gateway.schema.build import create_schema as create_graphql_schema
 from gateway.settings import Settings
 from gateway.usecases.doi_metadata import publication_attributes
@@ -143,10 +144,15 @@ def create_app(
     ops = OpsServices.create(settings)
     hooks = hooks or Hooks()
     plug_in(hooks, ops)
+    # Traces by OTLP when an endpoint is configured (gateway.ops.tracing), off otherwise.
+    tracing = Tracing.create(settings)
+    if tracing is not None:
+        tracing.instrument(*{id(e): e for e in (engine, read_engine or engine)}.values())
+        tracing.plug_in(hooks)
     dois = doi_use_cases(settings, engine)
     downloads = download_use_cases(settings, engine, http)
     gate = Gate(
-        create_graphql_schema(namespace=settings.federation_namespace),
+        create_graphql_schema(namespace=settings.federation_namespace, tracing=tracing is not None),
         settings,
         engine,
         reads,
@@ -194,6 +200,8 @@ def create_app(
                 await engine.dispose()
             if read_engine is not None:
                 await read_engine.dispose()
+            if tracing is not None:
+                tracing.shutdown()
 
     async def welcome(_: Request) -> Response:
         if settings.graphiql:
@@ -240,8 +248,11 @@ def create_app(
         )
     if ops.metrics is not None:
         ops.metrics.pools = [("read", reads), ("write", engine)]
-    # Outermost: a request id for everything below, the access log line and the metrics.
+    # A request id for everything below, the access log line and the metrics.
     app.add_middleware(RequestLogMiddleware, metrics=ops.metrics)
+    if tracing is not None:
+        # Outermost: the request's trace, whose id the log lines below carry.
+        app.add_middleware(OpenTelemetryMiddleware, tracer_provider=tracing.provider)
     app.state.engine = engine
     app.state.read_engine = reads
     """The engine requests read through (/readyz must check it, not only the writer's)."""

@@ -268,6 +268,15 @@ class Settings:
     """``json``: one JSON object per log line with the request id (for a log shipper);
     ``text``: plain lines for a terminal."""
 
+    otlp_endpoint: str | None = None
+    """Export traces by OTLP over HTTP to this collector (e.g. ``http://127.0.0.1:4318``;
+    ``/v1/traces`` is added): a span for each request, its gate, its operation (planned
+    or standard), each resolver and each SQL statement, with the trace id on every log
+    line. Unset: no tracing."""
+
+    otel_service_name: str = "icat-gateway"
+    """The ``service.name`` the traces carry."""
+
     shutdown_timeout: int = 30
     """Seconds a stopping worker waits for in-flight requests before it closes them."""
 

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.ops.metrics import Metrics
 from gateway.ops.record import SCOPE_KEY, RequestRecord
+from gateway.ops.tracing import current_trace_id
 
 access_logger = logging.getLogger("gateway.access")
 
@@ -46,6 +47,10 @@ class RequestIdFilter(logging.Filter):
         request_id = current_request_id.get()
         if request_id is not None and not hasattr(record, "request_id"):
             record.request_id = request_id
+        if not hasattr(record, "trace_id"):
+            trace_id = current_trace_id()
+            if trace_id is not None:
+                record.trace_id = trace_id
         return True
 
 

@@ -140,7 +140,7 @@ class GatewaySchema(strawberry.federation.Schema):
                 error.extensions = {**(error.extensions or {}), "code": code}
 
 
-def create_schema(*, namespace: str | None = None) -> GatewaySchema:
+def create_schema(*, namespace: str | None = None, tracing: bool = False) -> GatewaySchema:
     """The gateway's schema: an Apollo Federation subgraph (version ``FEDERATION_VERSION``),
     under a facility's ``namespace`` if given (``gateway.schema.namespace``).
 
@@ -149,6 +149,12 @@ def create_schema(*, namespace: str | None = None) -> GatewaySchema:
     (tests, the CLI) are parsed and validated the standard way, without limits.
     """
     extensions: list[Any] = [PreparedDocument, CodedErrors]
+    if tracing:
+        # A span per operation and per resolver (the process's tracer provider:
+        # gateway.ops.tracing); not installed when tracing is off, so it costs nothing.
+        from strawberry.extensions.tracing import OpenTelemetryExtension
+
+        extensions.append(OpenTelemetryExtension)
     query: type = Query
     mutation: type = Mutation
     names = NameConverter()
