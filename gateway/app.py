@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
@@ -149,6 +150,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(started: Starlette) -> AsyncIterator[None]:
         await create_schema(engine, embedded=settings.embedded)
+        if settings.embedded:
+            await _build_search_documents(engine)
         if issuer is not None:
             # One key for every worker: the first to start makes it, the others read it.
             issuer.use_key(await stored_secret(engine, DEMO_SIGNING_KEY, new_signing_key))
@@ -271,3 +274,18 @@ def _write_pool(settings: Settings) -> dict[str, int]:
         "pool_size": max(2, settings.database_pool_size // 4),
         "max_overflow": settings.database_max_overflow,
     }
+
+
+async def _build_search_documents(engine: AsyncEngine) -> None:
+    """Embedded mode: the search documents of a catalogue made before them (the demo and
+    ingest build their own). Workers starting at once may race: one builds, the others
+    log that they did not."""
+    from gateway.catalogue.search_documents import refresh_if_never_built
+
+    try:
+        done = await refresh_if_never_built(engine)
+    except DBAPIError as error:
+        logging.getLogger(__name__).warning("search documents not built here: %s", error.orig)
+        return
+    if done is not None:
+        logging.getLogger(__name__).info("search documents built: %d", done.documents)

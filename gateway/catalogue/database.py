@@ -22,6 +22,7 @@ from sqlalchemy.util import await_only
 from gateway.catalogue.gateway_tables import OWN_SCHEMA, VERSION_TABLE, GatewayBase, translate_map
 from gateway.catalogue.indexes import create_gateway_indexes
 from gateway.catalogue.models import IcatBase
+from gateway.catalogue.search_documents import drop_fts_table
 from gateway.settings import Settings
 
 STATEMENT_DEADLINE: ContextVar[float | None] = ContextVar("statement_deadline", default=None)
@@ -150,6 +151,7 @@ async def drop_gateway_tables(engine: AsyncEngine) -> None:
     """Drop the gateway's own tables and its migrations' record of them."""
     async with engine.begin() as conn:
         await conn.run_sync(GatewayBase.metadata.drop_all)
+        await conn.run_sync(drop_fts_table)
         await conn.run_sync(_drop_version_table)
 
 

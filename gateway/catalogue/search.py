@@ -72,8 +72,9 @@ def like_pattern(text: str) -> str:
 
 
 def investigation_conditions(access: Access, filter: SessionSearch) -> list[ColumnElement[bool]]:
-    """The filter as SQL conditions on sessions, for this caller (free text reaches
-    summaries and keywords only where they may read them)."""
+    """The filter as SQL conditions on sessions, for this caller, all but its free text:
+    that is a join on the search index (``text_search.session_text_match``), which the
+    caller applies (and ranks by)."""
     conditions: list[ColumnElement[bool]] = []
     if filter.proposal is not None:
         conditions.append(InvestigationRow.name == filter.proposal)
@@ -89,8 +90,6 @@ def investigation_conditions(access: Access, filter: SessionSearch) -> list[Colu
                 InvestigationRow.start_date, InvestigationRow.end_date, dates.since, dates.until
             )
         )
-    if filter.search is not None:
-        conditions.append(queries.investigation_text_match(access, like_pattern(filter.search)))
     if filter.released is not None:
         is_released = released(InvestigationRow.release_date, access.now)
         conditions.append(is_released if filter.released else ~is_released)

@@ -436,6 +436,10 @@ RESOLVED_ONLY_THE_STANDARD_WAY = frozenset(
         "AccessRequestPayload",
         "ChangeReleaseDatePayload",
         "DoiPayload",
+        "SessionFacets",
+        "DatasetFacets",
+        "FacetCount",
+        "ParameterTypeSummary",
     }
 )
 """Object types that hold no catalogue columns of their own (the roots, the caller, the

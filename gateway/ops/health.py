@@ -35,6 +35,23 @@ async def _database_ready(engine: AsyncEngine, seconds: float) -> str:
     return "ok"
 
 
+async def _search_index(engine: AsyncEngine, seconds: float) -> str:
+    """Whether free text has its index (``gateway.catalogue.search_documents``)."""
+    from gateway.catalogue.search_documents import built
+
+    try:
+        async with asyncio.timeout(seconds), engine.connect() as connection:
+            state = await built(connection)
+    except Exception as error:  # a readiness check reports, it does not raise
+        return f"unknown ({type(error).__name__})"
+    if state is None:
+        return (
+            "no index: free text reads every session (slow); run "
+            "`icat-gateway search-index refresh`"
+        )
+    return f"indexed: {state.documents} sessions, refreshed {state.refreshed_at.isoformat()}Z"
+
+
 def health_routes(
     pools: Sequence[tuple[str, AsyncEngine]],
     redis: aioredis.Redis | None,
@@ -58,7 +75,10 @@ def health_routes(
             async with asyncio.timeout(timeout + 1):
                 checks["redis"] = "ok" if await redis_reachable(redis) else "unavailable"
         ready = all(state == "ok" for state in checks.values())
-        body = {"status": "ok" if ready else "unavailable", "checks": checks}
+        body: dict[str, object] = {"status": "ok" if ready else "unavailable", "checks": checks}
+        if ready:
+            # Not a reason to leave rotation: free text still answers, slowly.
+            body["search"] = await _search_index(pools[0][1], timeout)
         return JSONResponse(body, status_code=200 if ready else 503)
 
     routes: list[BaseRoute] = [

@@ -43,9 +43,13 @@ class InvestigationSortField(enum.Enum):
     PROPOSAL = "PROPOSAL"
     INSTRUMENT = "INSTRUMENT"
     TITLE = "TITLE"
+    RELEVANCE = "RELEVANCE"
 
 
-@strawberry.input(description="How to sort sessions.")
+@strawberry.input(
+    description="How to sort sessions. A search (`filter.search`) is sorted by RELEVANCE "
+    "(most relevant first) unless told otherwise; RELEVANCE without a search is BAD_USER_INPUT."
+)
 class InvestigationOrder:
     field: InvestigationSortField = strawberry.field(
         default=InvestigationSortField.START_DATE, description="Sort key."
@@ -73,8 +77,10 @@ class InvestigationFilter:
     )
     search: str | None = strawberry.field(
         default=None,
-        description="Free text, case-insensitive, over title and proposal, and over summary and "
-        "keywords of the sessions whose data the caller may read.",
+        description="Free text through the search index: every word (or the start of a word) "
+        "must be in the session's landing facts (title, proposal, visit, beamline, DOI), or in "
+        "its data fields (summary, keywords, sample and dataset names) where the caller may "
+        "read them. At most 16 words and 200 characters.",
     )
     released: bool | None = strawberry.field(
         default=None, description="Only released (true) or only embargoed (false) sessions."

@@ -23,6 +23,7 @@ from gateway.errors import BadUserInput, NotFound
 from gateway.schema.access import AccessQuery
 from gateway.schema.connection import Connection, page_of, wants_total
 from gateway.schema.dataset import Datafile, Dataset, prefetch_children
+from gateway.schema.facets import InvestigationSearchConnection
 from gateway.schema.facility import Facility, Instrument
 from gateway.schema.info import Info
 from gateway.schema.inputs import (
@@ -136,7 +137,7 @@ class Query(AccessQuery):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Investigation]:
+    ) -> InvestigationSearchConnection:
         page = page_of(info, first, after, last, before)
         return await search_investigations(info, "investigations", filter, order_by, page)
 

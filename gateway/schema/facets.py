@@ -1,0 +1,126 @@
+"""Facets on a search's connection: counts per value over the caller's matches.
+
+The counts are read by one statement (``gateway.catalogue.facets``), started beside the
+page's own (on a connection of its own) when the query asks for ``facets``, so that the
+filter panel costs no extra round trip after the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from typing import Any
+
+import strawberry
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.types.nodes import SelectedField
+
+from gateway.resolvers.loaders import fetch_all
+from gateway.schema.connection import Connection
+from gateway.schema.investigation import Investigation
+from gateway.schema.node import instance
+
+
+@strawberry.type(description="One value of a facet and how many items of the list have it.")
+class FacetCount:
+    value: str = strawberry.field(description="The value (a name, a year, true or false).")
+    count: int = strawberry.field(description="How many items of the whole list have it.")
+
+
+Counts = dict[str, list[FacetCount]]
+
+
+@strawberry.type(
+    description="Counts per value over every session the search matches for the caller (not "
+    "only the page), most frequent first: what a filter panel offers."
+)
+class SessionFacets:
+    _counts: strawberry.Private[Counts]
+
+    @strawberry.field(description="By beamline (a session on two counts under both).")
+    def instrument(self) -> list[FacetCount]:
+        return self._counts.get("instrument", [])
+
+    @strawberry.field(description="By the year the session started.")
+    def year(self) -> list[FacetCount]:
+        return self._counts.get("year", [])
+
+    @strawberry.field(description="By session type (experiment, ...).")
+    def type(self) -> list[FacetCount]:
+        return self._counts.get("type", [])
+
+    @strawberry.field(description="By release state: true (released) or false (embargoed).")
+    def released(self) -> list[FacetCount]:
+        return self._counts.get("released", [])
+
+    @strawberry.field(
+        description="By technique of the session's datasets (those the caller may see)."
+    )
+    def technique(self) -> list[FacetCount]:
+        return self._counts.get("technique", [])
+
+
+@strawberry.type(
+    description="Counts per value over every dataset the filter matches for the caller."
+)
+class DatasetFacets:
+    _counts: strawberry.Private[Counts]
+
+    @strawberry.field(description="By technique.")
+    def technique(self) -> list[FacetCount]:
+        return self._counts.get("technique", [])
+
+    @strawberry.field(description="By dataset type.")
+    def type(self) -> list[FacetCount]:
+        return self._counts.get("type", [])
+
+
+@strawberry.type(description="A page of sessions, Relay style, with the facets of the whole list.")
+class InvestigationSearchConnection(Connection[Investigation]):
+    _facets: strawberry.Private[Awaitable[Counts] | None] = None
+
+    @strawberry.field(description="Counts per value over the whole list, for a filter panel.")
+    async def facets(self) -> SessionFacets:
+        counts = await self._facets if self._facets is not None else {}
+        return instance(SessionFacets, _counts=counts)
+
+
+def selected_facets(info: Any, offered: Sequence[str]) -> list[str]:
+    """The facets the query asks of the connection (through fragments too), in
+    ``offered``'s order; empty when it asks for none."""
+    names: set[str] = set()
+
+    def walk(selections: Sequence[Any], inside: bool) -> None:
+        for selection in selections:
+            if not isinstance(selection, SelectedField):
+                walk(selection.selections, inside)
+            elif not inside and selection.name == "facets":
+                walk(selection.selections, True)
+            elif inside:
+                names.add(selection.name)
+
+    for field in info.selected_fields:
+        walk(field.selections, False)
+    return [name for name in offered if name in names]
+
+
+def counting(engine: AsyncEngine, statement: Select[Any] | None) -> Awaitable[Counts] | None:
+    """Start counting now (beside the page), to be awaited by the ``facets`` field."""
+    if statement is None:
+        return None
+
+    async def count() -> Counts:
+        counts: Counts = {}
+        for facet, value, number in await fetch_all(engine, statement):
+            counts.setdefault(facet, []).append(FacetCount(value=str(value), count=int(number)))
+        return counts
+
+    return asyncio.ensure_future(count())
+
+
+def with_facets(
+    connection: Connection[Investigation], facets: Awaitable[Counts] | None
+) -> InvestigationSearchConnection:
+    """The page as a search's connection, with the facets being counted."""
+    return instance(InvestigationSearchConnection, **vars(connection), _facets=facets)
