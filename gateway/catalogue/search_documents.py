@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, union
+from sqlalchemy import Connection, Table, delete, func, insert, select, union
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.catalogue.gateway_tables import SearchDocument, SearchState
+from gateway.catalogue.gateway_tables import OWN_SCHEMA, GatewayBase, SearchDocument, SearchState
 from gateway.catalogue.models import (
     Dataset,
     Instrument,
@@ -48,6 +48,9 @@ MARGIN = timedelta(minutes=1)
 ran, with a clock a little behind, is not missed."""
 FTS_TABLE = "GATEWAY_SEARCH_FTS"
 """SQLite's FTS5 table over the documents (external content: it stores only the index)."""
+
+DOCUMENTS: Table = GatewayBase.metadata.tables[f"{OWN_SCHEMA}.GATEWAY_SEARCH_DOCUMENT"]
+STATES: Table = GatewayBase.metadata.tables[f"{OWN_SCHEMA}.GATEWAY_SEARCH_STATE"]
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -163,7 +166,7 @@ async def refresh_sessions(connection: AsyncConnection, ids: Iterable[int], now:
         )
         if documents:
             await connection.execute(
-                insert(SearchDocument.__table__),
+                insert(DOCUMENTS),
                 [
                     {"INVESTIGATION_ID": id_, "LANDING": landing, "DATA": data, "REFRESHED_AT": now}
                     for id_, (landing, data) in documents.items()
@@ -229,7 +232,7 @@ async def refresh(engine: AsyncEngine, now: datetime, *, full: bool = False) -> 
         total = int(await connection.scalar(select(func.count()).select_from(SearchDocument)) or 0)
         await connection.execute(delete(SearchState).where(SearchState.name == STATE_NAME))
         await connection.execute(
-            insert(SearchState.__table__).values(
+            insert(STATES).values(
                 NAME=STATE_NAME, STARTED_AT=now, REFRESHED_AT=now, DOCUMENTS=total
             )
         )

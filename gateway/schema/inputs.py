@@ -114,7 +114,14 @@ class DatasetOrder:
 )
 class ParameterRange:
     name: str = strawberry.field(description="Parameter name, e.g. InstrumentMonochromator_energy.")
-    units: str | None = strawberry.field(default=None, description="Only values in these units.")
+    units: str | None = strawberry.field(
+        default=None,
+        description="The units `min` and `max` are in (as ICAT writes them: keV, eV, Å, mm, K, "
+        "°C...): values stored in any units of the same dimension match after conversion; values "
+        "stored in units that cannot be read are compared as they are, those of another "
+        "dimension never match. Unknown units are BAD_USER_INPUT. Without units, every value "
+        "is compared as it is stored.",
+    )
     min: float | None = strawberry.field(default=None, description="Lowest value.")
     max: float | None = strawberry.field(default=None, description="Highest value.")
 

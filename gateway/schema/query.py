@@ -17,7 +17,9 @@ from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import Technique as TechniqueRow
 from gateway.catalogue.ordering import dataset_keys, instrument_keys
 from gateway.catalogue.pagination import SortKey, cursor_listing
+from gateway.catalogue.parameter_search import dataset_parameter_within, stored_bounds
 from gateway.catalogue.search import like_pattern
+from gateway.catalogue.units import StoredBounds
 from gateway.compiled.items import item_renderer, object_renderer
 from gateway.errors import BadUserInput, NotFound
 from gateway.schema.access import AccessQuery
@@ -175,7 +177,9 @@ class Query(AccessQuery):
         order = (order_by or DatasetOrder()).key()
         statement = queries.datasets(context.access)
         if filter is not None:
-            statement = statement.where(*_dataset_conditions(filter))
+            ranges = [parameter.checked() for parameter in filter.parameters or []]
+            bounds = await stored_bounds(context.engine, ranges)
+            statement = statement.where(*_dataset_conditions(filter, bounds))
         connection = await root_connection(
             context.engine,
             statement,
@@ -371,7 +375,9 @@ async def _one_by_id(
     return await root_object(info.context.engine, statement(), to_object, render)
 
 
-def _dataset_conditions(filter: DatasetFilter) -> list[ColumnElement[bool]]:
+def _dataset_conditions(
+    filter: DatasetFilter, bounds: list[list[StoredBounds]]
+) -> list[ColumnElement[bool]]:
     from sqlalchemy import func
 
     conditions: list[ColumnElement[bool]] = []
@@ -383,13 +389,8 @@ def _dataset_conditions(filter: DatasetFilter) -> list[ColumnElement[bool]]:
         conditions.append(DatasetRow.sample_id == icat_id)
     if filter.technique is not None:
         conditions.append(queries.dataset_has_technique(filter.technique))
-    for parameter in filter.parameters or []:
-        checked = parameter.checked()
-        conditions.append(
-            queries.dataset_parameter_in_range(
-                checked.name, checked.units, checked.min, checked.max
-            )
-        )
+    # One EXISTS per range, its bounds converted into each stored type's units.
+    conditions.extend(dataset_parameter_within(each) for each in bounds)
     if filter.search is not None:
         pattern = like_pattern(filter.search)
         conditions.append(
