@@ -14,10 +14,10 @@ import dataclasses
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import now_utc
@@ -99,22 +99,22 @@ async def _write(engine: AsyncEngine) -> Written:
             .where(Investigation.id == embargoed)
             .values({Investigation.summary: summary})
         )
-        for session, values in zip(
-            released,
-            (
-                {Investigation.title: f"{RANKED} {RANKED} {RANKED} alpha study"},
-                {Investigation.title: f"{RANKED} beta"},
-                {Investigation.summary: f"A summary that names {RANKED} once."},
-            ),
-            strict=True,
-        ):
+        changes: tuple[dict[Any, str], ...] = (
+            {Investigation.title: f"{RANKED} {RANKED} {RANKED} alpha study"},
+            {Investigation.title: f"{RANKED} beta"},
+            {Investigation.summary: f"A summary that names {RANKED} once."},
+        )
+        for session, values in zip(released, changes, strict=True):
             await connection.execute(
                 update(Investigation).where(Investigation.id == session).values(values)
             )
-        datasets = {}
+        datasets: dict[str, int] = {}
         for units, session in zip(("keV", "eV", "weird-unit"), released, strict=True):
-            datasets[units] = await connection.scalar(
-                select(func.min(Dataset.id)).where(Dataset.investigation_id == session)
+            datasets[units] = int(
+                await connection.scalar(
+                    select(func.min(Dataset.id)).where(Dataset.investigation_id == session)
+                )
+                or 0
             )
         facility = await connection.scalar(select(func.min(Facility.id)))
         type_id = int(await connection.scalar(select(func.max(ParameterType.id))) or 0)
@@ -124,7 +124,7 @@ async def _write(engine: AsyncEngine) -> Written:
             (("keV", 12.0), ("eV", 11500.0), ("weird-unit", 11.8)), start=1
         ):
             await connection.execute(
-                insert(ParameterType.__table__).values(
+                insert(cast(Table, ParameterType.__table__)).values(
                     ID=type_id + offset,
                     FACILITY_ID=facility,
                     NAME=ENERGY,
@@ -134,7 +134,7 @@ async def _write(engine: AsyncEngine) -> Written:
                 )
             )
             await connection.execute(
-                insert(DatasetParameter.__table__).values(
+                insert(cast(Table, DatasetParameter.__table__)).values(
                     ID=parameter_id + offset,
                     DATASET_ID=datasets[units],
                     PARAMETER_TYPE_ID=type_id + offset,
