@@ -29,6 +29,7 @@ from gateway.auth.oidc import OIDCConfig, OIDCVerifier
 from gateway.auth.policy import Caller
 from gateway.auth.principal import ANONYMOUS, Principal
 from gateway.catalogue.database import create_engine, create_schema
+from gateway.catalogue.search_documents import index_note
 from gateway.catalogue.secrets import stored_secret
 from gateway.catalogue.visibility import Access
 from gateway.doi.configured import configured_registrar, landing_url
@@ -189,6 +190,7 @@ def create_app(
             ops.redis,
             settings.readiness_timeout,
             ops.metrics,
+            notes=lambda: index_note(reads, settings.readiness_timeout),
         ),
     ]
     if settings.graphiql and bundle is not None:

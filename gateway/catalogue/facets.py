@@ -26,18 +26,20 @@ from sqlalchemy import (
 
 from gateway.catalogue.models import (
     Dataset,
+    DatasetParameter,
     DatasetTechnique,
     DatasetType,
     Instrument,
     Investigation,
     InvestigationInstrument,
     InvestigationType,
+    ParameterType,
     Technique,
 )
 from gateway.catalogue.visibility import Access, dataset_visible, released
 
 SESSION_FACETS = ("instrument", "year", "type", "released", "technique")
-DATASET_FACETS = ("technique", "type")
+DATASET_FACETS = ("technique", "type", "parameter")
 
 
 def _facet(name: str, value: Any, counted: Any, statement: Select[Any]) -> Select[Any]:
@@ -122,6 +124,13 @@ def dataset_facets(matched: Select[Any], names: Sequence[str]) -> Select[Any]:
                 .join(DatasetType, DatasetType.id == Dataset.type_id)
             )
             parts.append(_facet(name, DatasetType.name, ids.c.id, statement))
+        elif name == "parameter":
+            statement = (
+                select(ids.c.id)
+                .join(DatasetParameter, DatasetParameter.dataset_id == ids.c.id)
+                .join(ParameterType, ParameterType.id == DatasetParameter.parameter_type_id)
+            )
+            parts.append(_facet(name, ParameterType.name, ids.c.id, statement))
         else:
             raise ValueError(f"no dataset facet {name}")
     return _ordered(parts)

@@ -18,6 +18,7 @@ documents of deleted sessions; ``--full`` rebuilds everything.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections import defaultdict
@@ -288,3 +289,20 @@ async def refresh_if_never_built(engine: AsyncEngine) -> Refreshed | None:
     if state is not None:
         return None
     return await refresh(engine, naive_utc_now(), full=True)
+
+
+async def index_note(engine: AsyncEngine, seconds: float) -> dict[str, str]:
+    """What ``/readyz`` says of free text: indexed (how many sessions, refreshed when), or
+    that it reads every session."""
+    try:
+        async with asyncio.timeout(seconds), engine.connect() as connection:
+            state = await built(connection)
+    except Exception as error:  # a readiness check reports, it does not raise
+        return {"search": f"unknown ({type(error).__name__})"}
+    if state is None:
+        return {
+            "search": "no index: free text reads every session (slow); run "
+            "`icat-gateway search-index refresh`"
+        }
+    refreshed = state.refreshed_at.isoformat(timespec="seconds")
+    return {"search": f"indexed: {state.documents} sessions, refreshed {refreshed}Z"}

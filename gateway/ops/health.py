@@ -11,7 +11,7 @@ that fails it out of rotation until it passes again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import redis.asyncio as aioredis
 from sqlalchemy import text
@@ -35,30 +35,16 @@ async def _database_ready(engine: AsyncEngine, seconds: float) -> str:
     return "ok"
 
 
-async def _search_index(engine: AsyncEngine, seconds: float) -> str:
-    """Whether free text has its index (``gateway.catalogue.search_documents``)."""
-    from gateway.catalogue.search_documents import built
-
-    try:
-        async with asyncio.timeout(seconds), engine.connect() as connection:
-            state = await built(connection)
-    except Exception as error:  # a readiness check reports, it does not raise
-        return f"unknown ({type(error).__name__})"
-    if state is None:
-        return (
-            "no index: free text reads every session (slow); run "
-            "`icat-gateway search-index refresh`"
-        )
-    return f"indexed: {state.documents} sessions, refreshed {state.refreshed_at.isoformat()}Z"
-
-
 def health_routes(
     pools: Sequence[tuple[str, AsyncEngine]],
     redis: aioredis.Redis | None,
     timeout: float,
     metrics: Metrics | None,
+    notes: Callable[[], Awaitable[dict[str, str]]] | None = None,
 ) -> list[BaseRoute]:
-    """The routes; ``pools`` are the (name, engine) pairs that requests read and write."""
+    """The routes; ``pools`` are the (name, engine) pairs that requests read and write;
+    ``notes`` adds what a ready gateway should say about itself (the search index's
+    state), which is no reason to leave rotation."""
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -76,9 +62,8 @@ def health_routes(
                 checks["redis"] = "ok" if await redis_reachable(redis) else "unavailable"
         ready = all(state == "ok" for state in checks.values())
         body: dict[str, object] = {"status": "ok" if ready else "unavailable", "checks": checks}
-        if ready:
-            # Not a reason to leave rotation: free text still answers, slowly.
-            body["search"] = await _search_index(pools[0][1], timeout)
+        if ready and notes is not None:
+            body.update(await notes())
         return JSONResponse(body, status_code=200 if ready else 503)
 
     routes: list[BaseRoute] = [

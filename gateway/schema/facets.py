@@ -18,6 +18,7 @@ from strawberry.types.nodes import SelectedField
 
 from gateway.resolvers.loaders import fetch_all
 from gateway.schema.connection import Connection
+from gateway.schema.dataset import Dataset
 from gateway.schema.investigation import Investigation
 from gateway.schema.node import instance
 
@@ -75,6 +76,10 @@ class DatasetFacets:
     def type(self) -> list[FacetCount]:
         return self._counts.get("type", [])
 
+    @strawberry.field(description="By the name of the parameters recorded with the dataset.")
+    def parameter(self) -> list[FacetCount]:
+        return self._counts.get("parameter", [])
+
 
 @strawberry.type(description="A page of sessions, Relay style, with the facets of the whole list.")
 class InvestigationSearchConnection(Connection[Investigation]):
@@ -84,6 +89,16 @@ class InvestigationSearchConnection(Connection[Investigation]):
     async def facets(self) -> SessionFacets:
         counts = await self._facets if self._facets is not None else {}
         return instance(SessionFacets, _counts=counts)
+
+
+@strawberry.type(description="A page of datasets, Relay style, with the facets of the whole list.")
+class DatasetSearchConnection(Connection[Dataset]):
+    _facets: strawberry.Private[Awaitable[Counts] | None] = None
+
+    @strawberry.field(description="Counts per value over the whole list, for a filter panel.")
+    async def facets(self) -> DatasetFacets:
+        counts = await self._facets if self._facets is not None else {}
+        return instance(DatasetFacets, _counts=counts)
 
 
 def selected_facets(info: Any, offered: Sequence[str]) -> list[str]:
@@ -124,3 +139,10 @@ def with_facets(
 ) -> InvestigationSearchConnection:
     """The page as a search's connection, with the facets being counted."""
     return instance(InvestigationSearchConnection, **vars(connection), _facets=facets)
+
+
+def datasets_with_facets(
+    connection: Connection[Dataset], facets: Awaitable[Counts] | None
+) -> DatasetSearchConnection:
+    """The page of datasets with their facets being counted."""
+    return instance(DatasetSearchConnection, **vars(connection), _facets=facets)

@@ -9,6 +9,7 @@ import strawberry
 from sqlalchemy import ColumnElement, Select, or_, select
 
 from gateway.catalogue import queries
+from gateway.catalogue.facets import DATASET_FACETS, dataset_facets
 from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.models import Facility as FacilityRow
@@ -25,7 +26,13 @@ from gateway.errors import BadUserInput, NotFound
 from gateway.schema.access import AccessQuery
 from gateway.schema.connection import Connection, page_of, wants_total
 from gateway.schema.dataset import Datafile, Dataset, prefetch_children
-from gateway.schema.facets import InvestigationSearchConnection
+from gateway.schema.facets import (
+    DatasetSearchConnection,
+    InvestigationSearchConnection,
+    counting,
+    datasets_with_facets,
+    selected_facets,
+)
 from gateway.schema.facility import Facility, Instrument
 from gateway.schema.info import Info
 from gateway.schema.inputs import (
@@ -171,7 +178,7 @@ class Query(AccessQuery):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Dataset]:
+    ) -> DatasetSearchConnection:
         context = info.context
         page = page_of(info, first, after, last, before)
         order = (order_by or DatasetOrder()).key()
@@ -180,6 +187,8 @@ class Query(AccessQuery):
             ranges = [parameter.checked() for parameter in filter.parameters or []]
             bounds = await stored_bounds(context.engine, ranges)
             statement = statement.where(*_dataset_conditions(filter, bounds))
+        facets = selected_facets(info, DATASET_FACETS)
+        counts = counting(context.engine, dataset_facets(statement, facets) if facets else None)
         connection = await root_connection(
             context.engine,
             statement,
@@ -191,7 +200,7 @@ class Query(AccessQuery):
             total=wants_total(info),
         )
         await prefetch_children(info, connection.items())
-        return connection
+        return datasets_with_facets(connection, counts)
 
     @strawberry.field(
         description="One datafile by id; NOT_FOUND if unknown or hidden from the caller."

@@ -413,3 +413,30 @@ async def test_the_trigram_index_finds_parts_of_words_on_postgresql(
     assert len(digits) >= 3
     # The middle of the number: no word starts with it.
     assert await found(client, digits[1:]), proposal
+
+
+DATASET_FACETS = """{
+  datasets(first: 100) {
+    totalCount
+    nodes { type { name } techniques { name } parameters { name } }
+    facets { technique { value count } type { value count } parameter { value count } }
+  }
+}"""
+
+
+@pytest.mark.parametrize("user", [None, STAFF])
+async def test_dataset_facets_are_the_counts_of_the_visible_datasets(
+    search_catalogue: SearchCatalogue, user: str | None
+) -> None:
+    data = (await search_catalogue.client.data(DATASET_FACETS, user=user))["datasets"]
+    nodes = data["nodes"]
+    assert len(nodes) == data["totalCount"] > 0
+    expected: dict[str, Counter[str]] = {
+        "technique": Counter(name for n in nodes for name in {t["name"] for t in n["techniques"]}),
+        "type": Counter(n["type"]["name"] for n in nodes),
+        "parameter": Counter(
+            name for n in nodes for name in {p["name"] for p in n["parameters"] or []}
+        ),
+    }
+    for facet, counts in data["facets"].items():
+        assert {c["value"]: c["count"] for c in counts} == dict(expected[facet]), facet
