@@ -68,6 +68,12 @@ def _distinct_words(*texts: str | None) -> str:
     return " ".join(dict.fromkeys(words(*texts).split()))
 
 
+SEARCH_INDEXES = frozenset(
+    {"GATEWAY_SD_LANDING_FTS", "GATEWAY_SD_DATA_FTS", "GATEWAY_SD_LANDING_TRGM"}
+)
+"""The dialect-specific full-text indexes over the documents (no model declares them)."""
+
+
 def search_index_ddl(dialect: str, table: str) -> list[str]:
     """The full-text indexes over the documents on a dialect, ``table`` the documents'
     qualified, quoted name. The migration runs them; they are the gateway's own."""
