@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import strawberry
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from gateway.catalogue import queries
 from gateway.catalogue.facets import DATASET_FACETS, dataset_facets
@@ -15,10 +15,11 @@ from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.models import Facility as FacilityRow
 from gateway.catalogue.models import Instrument as InstrumentRow
 from gateway.catalogue.models import Investigation as InvestigationRow
+from gateway.catalogue.models import ParameterType as ParameterTypeRow
 from gateway.catalogue.models import Technique as TechniqueRow
 from gateway.catalogue.ordering import dataset_keys, instrument_keys
 from gateway.catalogue.pagination import SortKey, cursor_listing
-from gateway.catalogue.parameter_search import dataset_parameter_within, stored_bounds
+from gateway.catalogue.parameter_search import NUMERIC, dataset_parameter_within, stored_bounds
 from gateway.catalogue.search import like_pattern
 from gateway.catalogue.units import StoredBounds
 from gateway.compiled.items import item_renderer, object_renderer
@@ -53,7 +54,7 @@ from gateway.schema.publication_search import (
     PublicationOrder,
     search_publications,
 )
-from gateway.schema.sample import Technique
+from gateway.schema.sample import ParameterType, Technique
 
 DoiTarget = Annotated[
     Investigation | Dataset | Datafile | DataPublication,
@@ -252,6 +253,38 @@ class Query(AccessQuery):
         if row is None:
             raise NotFound("No such beamline.")
         return Instrument.from_row(row)
+
+    @strawberry.field(
+        description="Kinds of numeric parameters, by name, with their units and permitted "
+        "range: what `datasets(filter: {parameters})` can filter on (give a range in any units "
+        "of the same dimension). `search`: words in the name (case-insensitive). " + PAGE_ARGUMENTS
+    )
+    async def parameter_types(
+        self,
+        info: Info,
+        search: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ParameterType]:
+        statement = select(*queries.columns_of(ParameterTypeRow)).where(
+            ParameterTypeRow.value_type == NUMERIC
+        )
+        if search is not None:
+            statement = statement.where(
+                func.lower(ParameterTypeRow.name).like(like_pattern(search))
+            )
+        keys = [SortKey(ParameterTypeRow.name), SortKey(ParameterTypeRow.id)]
+        return await root_connection(
+            info.context.engine,
+            statement,
+            keys,
+            page_of(info, first, after, last, before),
+            ParameterType.from_row,
+            listing=cursor_listing("parameterTypes"),
+            total=wants_total(info),
+        )
 
     @strawberry.field(description="Beamlines, by name. " + PAGE_ARGUMENTS)
     async def instruments(

@@ -440,3 +440,18 @@ async def test_dataset_facets_are_the_counts_of_the_visible_datasets(
     }
     for facet, counts in data["facets"].items():
         assert {c["value"]: c["count"] for c in counts} == dict(expected[facet]), facet
+
+
+async def test_parameter_types_say_their_units_for_a_filter_panel(
+    search_catalogue: SearchCatalogue,
+) -> None:
+    data = await search_catalogue.client.data(
+        '{ parameterTypes(search: "zqx energy") { totalCount nodes { name units siUnits } } }'
+    )
+    found = {n["units"]: n for n in data["parameterTypes"]["nodes"]}
+    assert data["parameterTypes"]["totalCount"] == 3 and set(found) == {"keV", "eV", "weird-unit"}
+    assert (
+        found["keV"]["siUnits"] == found["eV"]["siUnits"] == "kilogram * meter ** 2 / second ** 2"
+    )
+    assert found["weird-unit"]["siUnits"] is None
+    assert {n["name"] for n in found.values()} == {ENERGY}
