@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, delete, func, insert, select, text, update
+from sqlalchemy import String, Table, delete, func, insert, literal, select, text, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import now_utc
@@ -33,6 +34,7 @@ from gateway.catalogue.models import (
     Investigation,
     InvestigationUser,
     ParameterType,
+    Sample,
     User,
 )
 from gateway.catalogue.search_documents import naive_utc_now, refresh
@@ -44,6 +46,8 @@ from tests.support.scratch import scratch_url
 
 SIZE = DemoSize.for_sessions(14, datasets_per_session=2, files_per_dataset=1)
 SECRET = "zqxsecret"
+SECRET_DATASET = "zqxdataset"
+SECRET_SAMPLE = "zqxsample"
 RANKED = "zqxrank"
 ENERGY = "zqx_energy"
 
@@ -98,6 +102,17 @@ async def _write(engine: AsyncEngine) -> Written:
             update(Investigation)
             .where(Investigation.id == embargoed)
             .values({Investigation.summary: summary})
+        )
+        # The other data fields of the session hold a word of their own each.
+        await connection.execute(
+            update(Dataset)
+            .where(Dataset.investigation_id == embargoed)
+            .values({Dataset.name: literal(f"{SECRET_DATASET}_") + sql_cast(Dataset.id, String)})
+        )
+        await connection.execute(
+            update(Sample)
+            .where(Sample.investigation_id == embargoed)
+            .values({Sample.name: literal(f"{SECRET_SAMPLE}_") + sql_cast(Sample.id, String)})
         )
         changes: tuple[dict[Any, str], ...] = (
             {Investigation.title: f"{RANKED} {RANKED} {RANKED} alpha study"},
@@ -193,6 +208,8 @@ async def test_a_word_only_in_an_embargoed_summary_matches_only_for_those_who_re
     readers = {"esrf/pi1", STAFF}
     expected = [written.embargoed] if user in readers else []
     assert await found(client, SECRET, user) == expected
+    assert await found(client, SECRET_DATASET, user) == expected
+    assert await found(client, SECRET_SAMPLE, user) == expected
     # With a word of its (public) title: the landing half alone does not hold both words.
     assert await found(client, f"{written.embargoed_title_word} {SECRET}", user) == expected
     facets = await client.data(
