@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 
 from gateway.catalogue import queries
 from gateway.catalogue.models import Instrument as InstrumentRow
@@ -71,17 +71,27 @@ def like_pattern(text: str) -> str:
     return "%" + "%".join(words) + "%"
 
 
+def spellings(value: str) -> list[str]:
+    """A name as typed, in upper and in lower case: what an exact, indexed comparison
+    with a name stored in one of them should try."""
+    return queries.doi_variants(value.strip())  # DOIs are compared the same way
+
+
 def investigation_conditions(access: Access, filter: SessionSearch) -> list[ColumnElement[bool]]:
     """The filter as SQL conditions on sessions, for this caller, all but its free text:
     that is a join on the search index (``text_search.session_text_match``), which the
     caller applies (and ranks by)."""
     conditions: list[ColumnElement[bool]] = []
     if filter.proposal is not None:
-        conditions.append(InvestigationRow.name == filter.proposal)
+        # In the spellings people type (mx-2345, MX-2345): still an index equality.
+        conditions.append(InvestigationRow.name.in_(spellings(filter.proposal)))
     if filter.visit_id is not None:
         conditions.append(InvestigationRow.visit_id == filter.visit_id)
     if filter.instrument is not None:
-        beamline = select(InstrumentRow.id).where(InstrumentRow.name == filter.instrument)
+        # Beamlines are few: their names are compared in any case (id30a-1, ID30A-1).
+        beamline = select(InstrumentRow.id).where(
+            func.lower(InstrumentRow.name) == filter.instrument.strip().lower()
+        )
         conditions.append(queries.investigations_of_instrument(beamline))
     if filter.dates is not None:
         dates = filter.dates.checked()
@@ -96,7 +106,9 @@ def investigation_conditions(access: Access, filter: SessionSearch) -> list[Colu
     if filter.type is not None:
         conditions.append(
             InvestigationRow.type_id.in_(
-                select(InvestigationTypeRow.id).where(InvestigationTypeRow.name == filter.type)
+                select(InvestigationTypeRow.id).where(
+                    func.lower(InvestigationTypeRow.name) == filter.type.strip().lower()
+                )
             )
         )
     return conditions

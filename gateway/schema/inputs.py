@@ -66,11 +66,13 @@ class InvestigationOrder:
 @strawberry.input(description="Which sessions to list. All conditions must hold.")
 class InvestigationFilter:
     proposal: str | None = strawberry.field(
-        default=None, description="Proposal number, exactly (e.g. MX-2345)."
+        default=None,
+        description="Proposal number as stored, or all in upper or all in lower case (MX-2345, "
+        "mx-2345).",
     )
     visit_id: str | None = strawberry.field(default=None, description="Visit id, exactly.")
     instrument: str | None = strawberry.field(
-        default=None, description="Beamline name, exactly (e.g. ID30A-1)."
+        default=None, description="Beamline name, in any case (ID30A-1, id30a-1)."
     )
     dates: DateRange | None = strawberry.field(
         default=None, description="Sessions that ran (in part) within this interval."
@@ -86,7 +88,7 @@ class InvestigationFilter:
         default=None, description="Only released (true) or only embargoed (false) sessions."
     )
     type: str | None = strawberry.field(
-        default=None, description="Session type name, e.g. experiment."
+        default=None, description="Session type name, in any case, e.g. experiment."
     )
 
 

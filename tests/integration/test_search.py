@@ -472,3 +472,22 @@ async def test_parameter_types_say_their_units_for_a_filter_panel(
     )
     assert found["weird-unit"]["siUnits"] is None
     assert {n["name"] for n in found.values()} == {ENERGY}
+
+
+async def test_filters_take_names_in_the_case_people_type(
+    search_catalogue: SearchCatalogue,
+) -> None:
+    client = search_catalogue.client
+    query = """query($f: InvestigationFilter) { investigations(filter: $f, first: 100) {
+        nodes { icatId proposal instruments { name } type { name } } } }"""
+    nodes = (await client.data(query, user=STAFF))["investigations"]["nodes"]
+    some = nodes[0]
+    for field, value in (
+        ("instrument", some["instruments"][0]["name"]),
+        ("proposal", some["proposal"]),
+        ("type", some["type"]["name"]),
+    ):
+        exact = await client.data(query, {"f": {field: value}}, user=STAFF)
+        for spelling in (value.lower(), value.upper(), f" {value} "):
+            other = await client.data(query, {"f": {field: spelling}}, user=STAFF)
+            assert other == exact and exact["investigations"]["nodes"], (field, spelling)
