@@ -243,6 +243,14 @@ async def refresh(engine: AsyncEngine, now: datetime, *, full: bool = False) -> 
                 NAME=STATE_NAME, STARTED_AT=now, REFRESHED_AT=now, DOCUMENTS=total
             )
         )
+    if full and engine.dialect.name in ("mysql", "mariadb"):
+        # InnoDB counts deleted documents in its full-text statistics (the ranks) until the
+        # table is optimized: a full rebuild starts them afresh.
+        translated = engine.get_execution_options().get("schema_translate_map") or {}
+        schema = translated.get(DOCUMENTS.schema)
+        table = f"`{schema}`.`{DOCUMENTS.name}`" if schema else f"`{DOCUMENTS.name}`"
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql(f"OPTIMIZE TABLE {table}")
     log.info("search documents refreshed: %d rebuilt, %d removed", count, removed)
     return Refreshed(count, removed, full)
 

@@ -218,9 +218,13 @@ def _scores(index: TextIndex, terms: Terms) -> Select[Any]:
             condition: ColumnElement[bool] = (
                 match(text_column, against=required).in_boolean_mode() if indexed else false()
             )
+            # Natural-language relevance for whole words, boolean mode's for the words a
+            # search word starts (natural-language mode has no prefixes): both the index's.
             rank: ColumnElement[Any] = match(
                 text_column, against=terms.phrase
-            ).in_natural_language_mode()
+            ).in_natural_language_mode() + (
+                match(text_column, against=required).in_boolean_mode() if indexed else literal(0.0)
+            )
             branches.append(_branch(doc.INVESTIGATION_ID, landing, rank, condition))
     elif index.dialect == "sqlite":
         fts = table(FTS_TABLE, column("rowid"))

@@ -464,6 +464,7 @@ RESOLVED_ONLY_THE_STANDARD_WAY = frozenset(
         "SessionFacets",
         "DatasetFacets",
         "FacetCount",
+        "SearchHighlight",
     }
 )
 """Object types that hold no catalogue columns of their own (the roots, the caller, the

@@ -16,11 +16,13 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.types.nodes import SelectedField
 
+from gateway.catalogue.text_search import Terms, highlighted
 from gateway.resolvers.loaders import fetch_all
 from gateway.schema.connection import Connection
 from gateway.schema.dataset import Dataset
+from gateway.schema.info import Info
 from gateway.schema.investigation import Investigation
-from gateway.schema.node import instance
+from gateway.schema.node import global_id, instance
 
 
 @strawberry.type(description="One value of a facet and how many items of the list have it.")
@@ -81,9 +83,40 @@ class DatasetFacets:
         return self._counts.get("parameter", [])
 
 
+@strawberry.type(description="What a search matched in one session of the page.")
+class SearchHighlight:
+    investigation_id: strawberry.ID = strawberry.field(description="The session (its id).")
+    title: str | None = strawberry.field(
+        description="A fragment of its title (public) with the searched words, and the words "
+        "they start, in <mark>...</mark> (other text HTML-escaped); null where the title does "
+        "not hold them (the session matched by other landing facts or its data)."
+    )
+
+
 @strawberry.type(description="A page of sessions, Relay style, with the facets of the whole list.")
 class InvestigationSearchConnection(Connection[Investigation]):
     _facets: strawberry.Private[Awaitable[Counts] | None] = None
+    _terms: strawberry.Private[Terms | None] = None
+
+    @strawberry.field(
+        description="For each session of the page, in its order, what the search matched in "
+        "its landing facts; empty without a search."
+    )
+    async def highlights(self, info: Info) -> list[SearchHighlight]:
+        terms = self._terms
+        if terms is None or not self._rows:
+            return []
+        # The id is the last sort key of every ordering (the row's own columns may have
+        # been left out for the JSON the database rendered).
+        ids = [row._mapping[self._cursor_names[-1]] for row in self._rows]
+        rows = await info.context.loaders.investigation.load_many(ids)
+        return [
+            SearchHighlight(
+                investigation_id=strawberry.ID(global_id("Investigation", id_)),
+                title=highlighted(row._mapping["title"] if row is not None else None, terms),
+            )
+            for id_, row in zip(ids, rows, strict=True)
+        ]
 
     @strawberry.field(description="Counts per value over the whole list, for a filter panel.")
     async def facets(self) -> SessionFacets:
@@ -135,10 +168,13 @@ def counting(engine: AsyncEngine, statement: Select[Any] | None) -> Awaitable[Co
 
 
 def with_facets(
-    connection: Connection[Investigation], facets: Awaitable[Counts] | None
+    connection: Connection[Investigation],
+    facets: Awaitable[Counts] | None,
+    terms: Terms | None = None,
 ) -> InvestigationSearchConnection:
-    """The page as a search's connection, with the facets being counted."""
-    return instance(InvestigationSearchConnection, **vars(connection), _facets=facets)
+    """The page as a search's connection, with the facets being counted and the words
+    searched (for the highlights)."""
+    return instance(InvestigationSearchConnection, **vars(connection), _facets=facets, _terms=terms)
 
 
 def datasets_with_facets(

@@ -12,7 +12,13 @@ from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.ordering import NEWEST_FIRST, investigation_keys
 from gateway.catalogue.pagination import PageRequest, SortKey, cursor_listing
 from gateway.catalogue.search import investigation_conditions
-from gateway.catalogue.text_search import TextIndex, TextMatch, session_text_match, text_index
+from gateway.catalogue.text_search import (
+    TextIndex,
+    TextMatch,
+    search_terms,
+    session_text_match,
+    text_index,
+)
 from gateway.compiled.items import item_renderer
 from gateway.errors import BadUserInput
 from gateway.schema.connection import wants_total
@@ -117,4 +123,5 @@ async def search_investigations(
         total=wants_total(info),
         costly_filter=match is not None,
     )
-    return with_facets(connection, counts)
+    terms = search_terms(filter.search) if filter is not None and filter.search else None
+    return with_facets(connection, counts, terms)

@@ -491,3 +491,28 @@ async def test_filters_take_names_in_the_case_people_type(
         for spelling in (value.lower(), value.upper(), f" {value} "):
             other = await client.data(query, {"f": {field: spelling}}, user=STAFF)
             assert other == exact and exact["investigations"]["nodes"], (field, spelling)
+
+
+async def test_highlights_mark_the_searched_words_in_the_titles_of_the_page(
+    search_catalogue: SearchCatalogue,
+) -> None:
+    client, written = search_catalogue.client, search_catalogue.written
+    data = await client.data(
+        '{ investigations(filter: {search: "zqxran"}) { nodes { id title } '
+        "highlights { investigationId title } } }"
+    )
+    connection = data["investigations"]
+    nodes, highlights = connection["nodes"], connection["highlights"]
+    assert [h["investigationId"] for h in highlights] == [n["id"] for n in nodes]
+    assert len(nodes) == len(written.ranked)
+    by_session = {h["investigationId"]: h["title"] for h in highlights}
+    ids = {n["id"]: n for n in nodes}
+    three, once, summary_only = (
+        next(i for i in ids if f"{RANKED} {RANKED} {RANKED}" in ids[i]["title"]),
+        next(i for i in ids if ids[i]["title"].startswith(f"{RANKED} beta")),
+        next(i for i in ids if RANKED not in ids[i]["title"]),
+    )
+    assert by_session[three].count(f"<mark>{RANKED}</mark>") == 3
+    assert by_session[three].endswith("alpha study")
+    assert by_session[once] == f"<mark>{RANKED}</mark> beta"
+    assert by_session[summary_only] is None
