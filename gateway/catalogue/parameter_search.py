@@ -18,9 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.catalogue.models import Dataset, DatasetParameter, ParameterType
 from gateway.catalogue.units import StoredBounds, bounds_in, requested_unit
+from gateway.errors import BadUserInput
 
 NUMERIC = 1
 """``PARAMETERTYPE.VALUETYPE`` of numeric parameters."""
+MAX_RANGES = 10
+"""Ranges one filter may give: each is an ``EXISTS`` of its own."""
 
 
 class Range(Protocol):
@@ -42,7 +45,11 @@ class Range(Protocol):
 async def stored_bounds(engine: AsyncEngine, ranges: Sequence[Range]) -> list[list[StoredBounds]]:
     """Each range as bounds on the stored values of each numeric type of its name (a
     lookup of the few PARAMETERTYPE rows named); BAD_USER_INPUT for units pint does not
-    know."""
+    know, and for more than ``MAX_RANGES`` ranges."""
+    if len(ranges) > MAX_RANGES:
+        raise BadUserInput(
+            f"A filter gives at most {MAX_RANGES} parameter ranges.", argument="parameters"
+        )
     for range_ in ranges:
         if range_.units is not None:
             requested_unit(range_.units)

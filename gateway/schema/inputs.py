@@ -145,7 +145,7 @@ class DatasetFilter:
     )
     technique: str | None = strawberry.field(default=None, description="Technique name or PID.")
     parameters: list[ParameterRange] | None = strawberry.field(
-        default=None, description="Numeric parameters that must lie within ranges."
+        default=None, description="Numeric parameters that must lie within ranges (at most 10)."
     )
     search: str | None = strawberry.field(
         default=None, description="Case-insensitive text in the dataset's name or description."

@@ -334,6 +334,9 @@ async def test_unknown_units_are_bad_user_input(search_catalogue: SearchCatalogu
     )
     assert result.errors and result.errors[0].extensions["code"] == "BAD_USER_INPUT"
     assert "furlongz" in result.errors[0].message
+    many = [{"name": ENERGY, "min": n} for n in range(11)]
+    result = await search_catalogue.client.execute(DATASETS, {"parameters": many})
+    assert result.errors and result.errors[0].extensions["code"] == "BAD_USER_INPUT"
 
 
 async def test_without_the_index_search_still_answers_and_keeps_the_embargo(
