@@ -7,10 +7,11 @@ plans (``gateway.compiled.operations``) build the same conditions.
 
 from __future__ import annotations
 
+import difflib
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 
 from gateway.catalogue import queries
 from gateway.catalogue.models import Instrument as InstrumentRow
@@ -112,3 +113,21 @@ def investigation_conditions(access: Access, filter: SessionSearch) -> list[Colu
             )
         )
     return conditions
+
+
+def named_values(argument: str) -> Select[Any] | None:
+    """The names a filter argument is compared with, where they are few enough to offer
+    the nearest to a value that names none (beamlines, session types); None otherwise."""
+    column = {"instrument": InstrumentRow.name, "type": InvestigationTypeRow.name}.get(argument)
+    return select(column).distinct() if column is not None else None
+
+
+def nearest(value: str, names: list[str], count: int = 3) -> list[str] | None:
+    """None where ``value`` names one of ``names`` (in any case); else the nearest names,
+    most alike first (a typo: ``ID30A1`` -> ``ID30A-1``)."""
+    wanted = value.strip().lower()
+    by_folded = {name.lower(): name for name in names}
+    if wanted in by_folded:
+        return None
+    close = difflib.get_close_matches(wanted, list(by_folded), n=count, cutoff=0.5)
+    return [by_folded[name] for name in close]

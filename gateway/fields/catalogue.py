@@ -465,6 +465,7 @@ RESOLVED_ONLY_THE_STANDARD_WAY = frozenset(
         "DatasetFacets",
         "FacetCount",
         "SearchHighlight",
+        "FilterSuggestion",
     }
 )
 """Object types that hold no catalogue columns of their own (the roots, the caller, the

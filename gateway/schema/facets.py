@@ -16,6 +16,7 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.types.nodes import SelectedField
 
+from gateway.catalogue.search import named_values, nearest
 from gateway.catalogue.text_search import Terms, highlighted
 from gateway.resolvers.loaders import fetch_all
 from gateway.schema.connection import Connection
@@ -93,10 +94,37 @@ class SearchHighlight:
     )
 
 
+@strawberry.type(description="A filter value that names nothing, and the names nearest to it.")
+class FilterSuggestion:
+    argument: str = strawberry.field(description="The filter's argument, e.g. instrument.")
+    given: str = strawberry.field(description="The value given.")
+    nearest: list[str] = strawberry.field(
+        description="Existing values nearest to it, most alike first (may be empty)."
+    )
+
+
 @strawberry.type(description="A page of sessions, Relay style, with the facets of the whole list.")
 class InvestigationSearchConnection(Connection[Investigation]):
     _facets: strawberry.Private[Awaitable[Counts] | None] = None
     _terms: strawberry.Private[Terms | None] = None
+    _filter: strawberry.Private[Any] = None
+
+    @strawberry.field(
+        description="For a beamline or session type in the filter that names none (a typo), "
+        "the existing names nearest to it; empty when every one names something."
+    )
+    async def suggestions(self, info: Info) -> list[FilterSuggestion]:
+        found = []
+        for argument in ("instrument", "type"):
+            value = getattr(self._filter, argument, None)
+            names = named_values(argument)
+            if value is None or names is None:
+                continue
+            rows = await fetch_all(info.context.engine, names)
+            close = nearest(value, [row[0] for row in rows])
+            if close is not None:
+                found.append(FilterSuggestion(argument=argument, given=value, nearest=close))
+        return found
 
     @strawberry.field(
         description="For each session of the page, in its order, what the search matched in "
@@ -171,10 +199,17 @@ def with_facets(
     connection: Connection[Investigation],
     facets: Awaitable[Counts] | None,
     terms: Terms | None = None,
+    filter: Any = None,
 ) -> InvestigationSearchConnection:
-    """The page as a search's connection, with the facets being counted and the words
-    searched (for the highlights)."""
-    return instance(InvestigationSearchConnection, **vars(connection), _facets=facets, _terms=terms)
+    """The page as a search's connection, with the facets being counted, the words
+    searched (for the highlights) and the filter (for the suggestions)."""
+    return instance(
+        InvestigationSearchConnection,
+        **vars(connection),
+        _facets=facets,
+        _terms=terms,
+        _filter=filter,
+    )
 
 
 def datasets_with_facets(

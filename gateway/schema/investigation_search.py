@@ -124,4 +124,4 @@ async def search_investigations(
         costly_filter=match is not None,
     )
     terms = search_terms(filter.search) if filter is not None and filter.search else None
-    return with_facets(connection, counts, terms)
+    return with_facets(connection, counts, terms, filter)

@@ -519,3 +519,20 @@ async def test_highlights_mark_the_searched_words_in_the_titles_of_the_page(
     assert by_session[three].endswith("alpha study")
     assert by_session[once] == f"<mark>{RANKED}</mark> beta"
     assert by_session[summary_only] is None
+
+
+async def test_a_beamline_that_names_none_suggests_the_nearest(
+    search_catalogue: SearchCatalogue,
+) -> None:
+    client = search_catalogue.client
+    query = """query($f: InvestigationFilter) { investigations(filter: $f) {
+        totalCount suggestions { argument given nearest } } }"""
+    names = await client.data("{ instruments(first: 100) { nodes { name } } }")
+    beamline = next(n["name"] for n in names["instruments"]["nodes"] if "-" in n["name"])
+    typo = beamline.replace("-", "").lower()
+    data = (await client.data(query, {"f": {"instrument": typo}}))["investigations"]
+    assert data["totalCount"] == 0
+    assert data["suggestions"][0]["argument"] == "instrument"
+    assert data["suggestions"][0]["nearest"][0] == beamline
+    exact = (await client.data(query, {"f": {"instrument": beamline}}))["investigations"]
+    assert exact["suggestions"] == [] and exact["totalCount"] > 0
