@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, insert, select, union
+from sqlalchemy import Connection, Table, delete, func, insert, literal, select, true, union
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.catalogue.gateway_tables import OWN_SCHEMA, GatewayBase, SearchDocument, SearchState
@@ -266,14 +266,28 @@ class IndexState:
 
 async def built(connection: AsyncConnection) -> IndexState | None:
     """The state of the last refresh, or None if the documents were never built."""
+    state, _ = await built_with(connection, literal(None).label("no_extra"))
+    return state
+
+
+async def built_with(connection: AsyncConnection, extra: Any) -> tuple[IndexState | None, Any]:
+    """The state of the last refresh (None if never built) and the value of ``extra``, a
+    labelled expression read in the same statement."""
+    state = (
+        select(SearchState.started_at, SearchState.refreshed_at, SearchState.documents)
+        .where(SearchState.name == STATE_NAME)
+        .subquery("state")
+    )
     row = (
         await connection.execute(
-            select(SearchState.started_at, SearchState.refreshed_at, SearchState.documents).where(
-                SearchState.name == STATE_NAME
-            )
+            select(state.c.started_at, state.c.refreshed_at, state.c.documents, extra)
+            .select_from(select(literal(1).label("single")).subquery("single_row"))
+            .outerjoin(state, true())
         )
-    ).first()
-    return IndexState(row[0], row[1], int(row[2])) if row is not None else None
+    ).one()
+    if row[0] is None:
+        return None, row[3]
+    return IndexState(row[0], row[1], int(row[2])), row[3]
 
 
 def naive_utc_now() -> datetime:

@@ -50,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.catalogue import queries
 from gateway.catalogue.gateway_tables import SearchDocument
 from gateway.catalogue.models import Investigation
-from gateway.catalogue.search_documents import FTS_TABLE, IndexState, built, words
+from gateway.catalogue.search_documents import FTS_TABLE, IndexState, built_with, words
 from gateway.catalogue.visibility import Access, investigation_data_visible
 from gateway.errors import BadUserInput
 
@@ -114,26 +114,25 @@ class TextIndex:
 
 
 async def text_index(engine: AsyncEngine) -> TextIndex:
-    """Read the index's state (a primary-key lookup; on PostgreSQL, the catalogue's list
-    of indexes too)."""
+    """Read the index's state: one statement (on PostgreSQL it asks the catalogue whether
+    the trigram index is there too)."""
     dialect = engine.dialect.name
+    trigram_index = (
+        select(literal_column("1"))
+        .select_from(table("pg_indexes"))
+        .where(column("indexname") == "GATEWAY_SD_LANDING_TRGM")
+        .exists()
+        if dialect == "postgresql"
+        else false()
+    )
     async with engine.connect() as connection:
-        state = await built(connection)
-        trigrams = False
-        if dialect == "postgresql":
-            trigrams = bool(
-                await connection.scalar(
-                    select(literal_column("1"))
-                    .select_from(table("pg_indexes"))
-                    .where(column("indexname") == "GATEWAY_SD_LANDING_TRGM")
-                )
-            )
+        state, trigrams = await built_with(connection, trigram_index.label("trigrams"))
     if state is None:
         log.warning(
             "free text without its index: the search documents were never built, every "
             "search reads all sessions (run `icat-gateway search-index refresh`)"
         )
-    return TextIndex(dialect, state, trigrams)
+    return TextIndex(dialect, state, bool(trigrams))
 
 
 @dataclass(frozen=True)
