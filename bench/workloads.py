@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -56,7 +57,8 @@ class Parameters:
     doi: str
     """A released session's DOI."""
     search: str
-    """A keyword; the gateway matches it in titles, proposals, summaries, keywords."""
+    """A keyword; the gateway matches it in landing facts, and in summaries, keywords,
+    sample and dataset names where the caller may read them (its search index, ranked)."""
     released_sessions: int
 
     def as_dict(self) -> dict[str, Any]:
@@ -499,29 +501,63 @@ query Search($pattern: String!) {
 
 
 def search_sql(member: bool) -> str:
-    pattern = "$2" if member else "$1"
-    match = (
-        f'(lower(i."TITLE") LIKE {pattern} OR lower(i."NAME") LIKE {pattern} OR '
-        f'({session_data_visible("i", member)} AND (lower(i."SUMMARY") LIKE {pattern} OR '
-        'EXISTS (SELECT 1 FROM "KEYWORD" k WHERE k."INVESTIGATION_ID" = i."ID" '
-        f'AND lower(k."NAME") LIKE {pattern}))))'
-    )
-    # The match is evaluated once: counted, and the top of it paged.
+    """Free text over the gateway's search documents and their indexes, ranked, as
+    ``gateway.catalogue.text_search`` does it: the landing half and the data half one index
+    search each, the data half counted only where the caller may read the session's data."""
+    n = 2 if member else 1
+    query, phrase, pattern = f"to_tsquery('simple', ${n})", f"${n + 1}", f"${n + 2}"
+    visible = session_data_visible("i", member)
+
+    def branch(landing: bool, column: str, rank: str, condition: str) -> str:
+        lr, dr = (rank, "0::float8") if landing else ("0::float8", rank)
+        return (
+            f'SELECT d."INVESTIGATION_ID" AS id, {int(landing)} AS lh, {int(not landing)} AS dh, '
+            f'({lr})::float8 AS lr, ({dr})::float8 AS dr FROM "GATEWAY_SEARCH_DOCUMENT" d '
+            f"WHERE {condition}"
+        )
+
+    def vector(column: str) -> str:
+        return f"to_tsvector('simple'::regconfig, d.\"{column}\")"
+
+    found = " UNION ALL ".join(
+        (
+            branch(True, "LANDING", f'ts_rank({vector("LANDING")}, {query})',
+                   f'{vector("LANDING")} @@ {query}'),
+            branch(False, "DATA", f'ts_rank({vector("DATA")}, {query})',
+                   f'{vector("DATA")} @@ {query}'),
+            branch(True, "LANDING", f'word_similarity({phrase}, d."LANDING") * 0.1',
+                   f'd."LANDING" LIKE {pattern}'),
+        )
+    )  # fmt: skip
+    relevance = f"round((2 * s.lr + CASE WHEN {visible} THEN s.dr ELSE 0 END) * 1000000)::bigint"
+    order = 'ORDER BY {a}."REL" DESC, {a}."ID" DESC'
     return f"""
-WITH matches AS MATERIALIZED (
-  SELECT i."ID", i."STARTDATE" FROM "INVESTIGATION" i WHERE {match}
+WITH scores AS (
+  SELECT id, max(lh) AS lh, max(dh) AS dh, sum(lr) AS lr, sum(dr) AS dr
+  FROM ({found}) f GROUP BY id
+), matches AS MATERIALIZED (
+  SELECT i."ID", {relevance} AS "REL" FROM "INVESTIGATION" i JOIN scores s ON s.id = i."ID"
+  WHERE s.lh > 0 OR (s.dh > 0 AND {visible})
 ), page AS (
-  SELECT i.* FROM "INVESTIGATION" i JOIN (
-    SELECT m."ID" FROM matches m {INVESTIGATION_ORDER.format(a="m")} LIMIT {PAGE_SIZE}
+  SELECT i.*, t."REL" FROM "INVESTIGATION" i JOIN (
+    SELECT m."ID", m."REL" FROM matches m {order.format(a="m")} LIMIT {PAGE_SIZE}
   ) t ON t."ID" = i."ID"
 )
 SELECT json_build_object('investigations', json_build_object(
   'totalCount', (SELECT count(*) FROM matches),
   'nodes', coalesce((SELECT json_agg(json_build_object(
       {landing_json("p")}, 'instruments', {instruments_json('p."ID"')}
-    ) {INVESTIGATION_ORDER.format(a="p")}) FROM page p), '[]'::json)
+    ) {order.format(a="p")}) FROM page p), '[]'::json)
 ))::text
 """
+
+
+def search_arguments(text: str) -> list[str]:
+    """The raw statement's arguments: the prefix query, the phrase, its LIKE pattern (the
+    words as ``gateway.catalogue.search_documents.words`` makes them)."""
+    words = list(dict.fromkeys(re.findall(r"[^\W_]+", text.lower())))
+    phrase = " ".join(words)
+    return [" & ".join(f"{word}:*" for word in words), phrase, f"%{phrase}%"]
 
 
 # --------------------------------------------------------------------------------------
@@ -591,7 +627,7 @@ def _search(p: Parameters) -> Request:
     return Request(
         gateway=(SEARCH_GQL, {"text": p.search, "first": PAGE_SIZE}),
         postgraphile=(SEARCH_PGL, {"pattern": like_pattern(p.search)}),
-        raw_args=[like_pattern(p.search)],
+        raw_args=search_arguments(p.search),
     )
 
 

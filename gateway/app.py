@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 import httpx
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
@@ -31,6 +32,7 @@ from gateway.auth.policy import Caller
 from gateway.auth.principal import ANONYMOUS, Principal
 from gateway.catalogue.database import create_engine, create_schema
 from gateway.catalogue.names import ensure_spelled
+from gateway.catalogue.search_documents import index_note
 from gateway.catalogue.secrets import stored_secret
 from gateway.catalogue.visibility import Access
 from gateway.doi.configured import configured_registrar, default_licence, landing_url
@@ -176,6 +178,8 @@ def create_app(
     async def lifespan(started: Starlette) -> AsyncIterator[None]:
         await create_schema(engine, embedded=settings.embedded, writes=not settings.read_only)
         await ensure_spelled(reads)  # ICAT's names known before any statement is compiled
+        if settings.embedded:
+            await _build_search_documents(engine)
         if issuer is not None:
             # One key for every worker: the first to start makes it, the others read it.
             issuer.use_key(await stored_secret(engine, DEMO_SIGNING_KEY, new_signing_key))
@@ -221,6 +225,7 @@ def create_app(
             ops.redis,
             settings.readiness_timeout,
             ops.metrics,
+            notes=lambda: index_note(reads, settings.readiness_timeout),
         ),
     ]
     if downloads is not None and downloads.store is not None:
@@ -340,3 +345,18 @@ def _write_pool(settings: Settings) -> dict[str, int]:
         "pool_size": max(2, settings.database_pool_size // 4),
         "max_overflow": settings.database_max_overflow,
     }
+
+
+async def _build_search_documents(engine: AsyncEngine) -> None:
+    """Embedded mode: the search documents of a catalogue made before them (the demo and
+    ingest build their own). Workers starting at once may race: one builds, the others
+    log that they did not."""
+    from gateway.catalogue.search_documents import refresh_if_never_built
+
+    try:
+        done = await refresh_if_never_built(engine)
+    except DBAPIError as error:
+        logging.getLogger(__name__).warning("search documents not built here: %s", error.orig)
+        return
+    if done is not None:
+        logging.getLogger(__name__).info("search documents built: %d", done.documents)

@@ -153,6 +153,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="first give sessions without a DOI one: <prefix>/<facility>-es-<ICAT id>",
     )
+    search_index = commands.add_parser(
+        "search-index",
+        parents=[common],
+        help="free text: `search-index refresh` brings the search documents up to date",
+    )
+    search_commands = search_index.add_subparsers(
+        dest="search_command", required=True, metavar="ACTION"
+    )
+    refresh = search_commands.add_parser(
+        "refresh",
+        parents=[common],
+        help="rebuild the search documents of the sessions changed since the last refresh "
+        "(all of them the first time); run it from cron against a facility's ICAT",
+    )
+    refresh.add_argument("--full", action="store_true", help="rebuild every session's")
     commands.add_parser(
         "migrate",
         parents=[common],
@@ -248,6 +263,15 @@ def _run(args: argparse.Namespace, settings: Settings, url: str | None) -> int:
         from gateway.catalogue.indexes import print_index_ddl
 
         asyncio.run(print_index_ddl(settings))
+        return 0
+    if args.command == "search-index":
+        from gateway.catalogue.search_documents import refresh_database
+
+        done = asyncio.run(refresh_database(settings, full=args.full))
+        print(
+            f"search documents: {done.documents} rebuilt, {done.removed} removed"
+            + (" (full)" if done.full else "")
+        )
         return 0
     if args.command == "migrate":
         from gateway.catalogue.migrate import migrate_database

@@ -24,6 +24,7 @@ from gateway.catalogue.icat_check import IcatSchemaError, check_icat_schema
 from gateway.catalogue.indexes import create_gateway_indexes
 from gateway.catalogue.models import IcatBase
 from gateway.catalogue.names import spell_on_connect
+from gateway.catalogue.search_documents import drop_fts_table
 from gateway.catalogue.sequence import NoIdScheme, id_allocation
 from gateway.settings import Settings
 
@@ -169,6 +170,7 @@ async def drop_gateway_tables(engine: AsyncEngine) -> None:
     """Drop the gateway's own tables and its migrations' record of them."""
     async with engine.begin() as conn:
         await conn.run_sync(GatewayBase.metadata.drop_all)
+        await conn.run_sync(drop_fts_table)
         await conn.run_sync(_drop_version_table)
 
 

@@ -89,6 +89,7 @@ from gateway.catalogue.models import (
     Technique,
     User,
 )
+from gateway.catalogue.search_documents import naive_utc_now, refresh
 from gateway.catalogue.sequence import SEQ_GEN
 from gateway.settings import Settings
 
@@ -646,7 +647,9 @@ async def seed_demo(
                     "reset it to replace them (icat-gateway demo --reset)"
                 )
             builder = _Builder(connection, settings, seed, size, _naive(anchor), progress)
-            return await builder.build()
+            counts = await builder.build()
+        await refresh(engine, naive_utc_now(), full=True)
+        return counts
     finally:
         await engine.dispose()
 
@@ -663,7 +666,9 @@ async def seed_if_empty(
             if await _has_sessions(connection):
                 return None
             builder = _Builder(connection, settings, 1, size, default_anchor(), progress)
-            return await builder.build()
+            counts = await builder.build()
+        await refresh(engine, naive_utc_now(), full=True)
+        return counts
     finally:
         await engine.dispose()
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 OWN_SCHEMA = "icat_gateway_own"
@@ -35,6 +36,10 @@ VERSION_TABLE = "GATEWAY_ALEMBIC_VERSION"
 def translate_map(schema: str | None) -> dict[str | None, str | None]:
     """The engines' ``schema_translate_map``: the placeholder to the configured schema."""
     return {OWN_SCHEMA: schema}
+
+
+LONG_TEXT = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+"""A text that may exceed MariaDB's TEXT (64 KB): the words of a session's datasets."""
 
 
 class GatewayBase(DeclarativeBase):
@@ -269,3 +274,36 @@ class SessionDoi(GatewayBase):
     digest: Mapped[str] = mapped_column("DIGEST", String(64), nullable=False)
     """SHA-256 of the DataCite attributes and URL sent."""
     registered_at: Mapped[datetime] = mapped_column("REGISTERED_AT", DateTime, nullable=False)
+
+
+class SearchDocument(GatewayBase):
+    """The words a session is found by (gateway.catalogue.search_documents), kept apart
+    from ICAT's tables so that they can be indexed for free text on every database without
+    touching ICAT's schema: ``LANDING`` holds its landing facts (title, proposal, visit,
+    beamlines, DOI), which match for everyone; ``DATA`` its data fields (summary, keywords,
+    sample and dataset names), which match only where the caller may read them. Both are
+    lower-case words separated by single spaces, so that every database's tokenizer reads
+    the same words. The full-text indexes over them are dialect-specific (made by the
+    migration, see ``search_documents.SEARCH_INDEX_DDL``)."""
+
+    __tablename__ = "GATEWAY_SEARCH_DOCUMENT"
+
+    investigation_id: Mapped[int] = mapped_column(
+        "INVESTIGATION_ID", BigInteger, primary_key=True, autoincrement=False
+    )
+    landing: Mapped[str] = mapped_column("LANDING", Text, nullable=False)
+    data: Mapped[str] = mapped_column("DATA", LONG_TEXT, nullable=False)
+    refreshed_at: Mapped[datetime] = mapped_column("REFRESHED_AT", DateTime, nullable=False)
+
+
+class SearchState(GatewayBase):
+    """When the search documents were last built: a search before the first build answers
+    from ICAT's tables without an index (slowly, and says so in the log and ``/readyz``)."""
+
+    __tablename__ = "GATEWAY_SEARCH_STATE"
+
+    name: Mapped[str] = mapped_column("NAME", String(32), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column("STARTED_AT", DateTime, nullable=False)
+    """The start of the last refresh: the next incremental one reads changes since then."""
+    refreshed_at: Mapped[datetime] = mapped_column("REFRESHED_AT", DateTime, nullable=False)
+    documents: Mapped[int] = mapped_column("DOCUMENTS", BigInteger, nullable=False)

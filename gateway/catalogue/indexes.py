@@ -34,6 +34,12 @@ GATEWAY_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("GW_DATAPUBLICATION_COLLECTION", "DATAPUBLICATION", ("DATACOLLECTION_ID",)),
     ("GW_DATAPUBLICATION_PID", "DATAPUBLICATION", ("PID",)),
     ("GW_KEYWORD_INVESTIGATION", "KEYWORD", ("INVESTIGATION_ID",)),
+    # `search-index refresh` reads the rows changed since its last run (search_documents).
+    ("GW_INVESTIGATION_MODTIME", "INVESTIGATION", ("MOD_TIME",)),
+    ("GW_INVESTIGATIONINSTRUMENT_MODTIME", "INVESTIGATIONINSTRUMENT", ("MOD_TIME",)),
+    ("GW_KEYWORD_MODTIME", "KEYWORD", ("MOD_TIME",)),
+    ("GW_SAMPLE_MODTIME", "SAMPLE", ("MOD_TIME",)),
+    ("GW_DATASET_MODTIME", "DATASET", ("MOD_TIME",)),
 )
 
 
@@ -89,7 +95,9 @@ def create_gateway_indexes(connection: Connection) -> None:
 def gateway_index_ddl(connection: Connection) -> list[str]:
     """The CREATE INDEX statements for the connected dialect, for a DBA to apply, in the
     database's own names (``ON investigation (startdate, id)`` on a real ICAT on
-    PostgreSQL: the engine's identifier preparer spells them, see ``names.py``)."""
+    PostgreSQL: the engine's identifier preparer spells them, see ``names.py``). (The
+    full-text indexes of free text are on the gateway's own table, made by its migrations:
+    see ``search_documents``.)"""
     return [
         str(CreateIndex(index).compile(dialect=connection.dialect)).strip() + ";"
         for index in indexes_for(connection.dialect.name)

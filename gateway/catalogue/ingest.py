@@ -79,6 +79,7 @@ from gateway.catalogue.models import (
     Sequence,
     StudyStatus,
 )
+from gateway.catalogue.search_documents import naive_utc_now, refresh
 from gateway.catalogue.sequence import SEQ_GEN, allocate_ids
 from gateway.settings import Settings
 
@@ -614,7 +615,12 @@ async def ingest_file(
     try:
         await create_schema(engine, embedded=True)
         try:
-            return await _load(engine, path, batch_rows=BATCH_ROWS, commit=True, progress=progress)
+            counts = await _load(
+                engine, path, batch_rows=BATCH_ROWS, commit=True, progress=progress
+            )
+            # The new sessions' words (and those of sessions it added datasets to).
+            await refresh(engine, naive_utc_now())
+            return counts
         except _BatchFailed as failure:
             # Nothing was written. Load again row by row (and roll back) to name the object.
             try:

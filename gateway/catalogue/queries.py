@@ -249,27 +249,6 @@ def datafiles_by_id(access: Access, ids: Sequence[int]) -> Select[Any]:
     return all_datafiles().where(Datafile.id.in_(ids), datafile_row_visible(access))
 
 
-def dataset_parameter_in_range(
-    name: str, units: str | None, minimum: float | None, maximum: float | None
-) -> ColumnElement[bool]:
-    """The dataset has a numeric parameter of this name (and units) within the range."""
-    conditions: list[ColumnElement[bool]] = [
-        DatasetParameter.dataset_id == Dataset.id,
-        ParameterType.name == name,
-    ]
-    if units is not None:
-        conditions.append(ParameterType.units == units)
-    if minimum is not None:
-        conditions.append(DatasetParameter.numeric_value >= minimum)
-    if maximum is not None:
-        conditions.append(DatasetParameter.numeric_value <= maximum)
-    return exists(
-        select(DatasetParameter.id)
-        .join(ParameterType, ParameterType.id == DatasetParameter.parameter_type_id)
-        .where(*conditions)
-    )
-
-
 def dataset_has_technique(technique: str) -> ColumnElement[bool]:
     """The dataset used a technique, named by its name or its PID."""
     return exists(

@@ -7,10 +7,11 @@ plans (``gateway.compiled.operations``) build the same conditions.
 
 from __future__ import annotations
 
+import difflib
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, func, select
 
 from gateway.catalogue import queries
 from gateway.catalogue.models import Instrument as InstrumentRow
@@ -71,16 +72,27 @@ def like_pattern(text: str) -> str:
     return "%" + "%".join(words) + "%"
 
 
+def spellings(value: str) -> list[str]:
+    """A name as typed, in upper and in lower case: what an exact, indexed comparison
+    with a name stored in one of them should try."""
+    return queries.doi_variants(value.strip())  # DOIs are compared the same way
+
+
 def investigation_conditions(access: Access, filter: SessionSearch) -> list[ColumnElement[bool]]:
-    """The filter as SQL conditions on sessions, for this caller (free text reaches
-    summaries and keywords only where they may read them)."""
+    """The filter as SQL conditions on sessions, for this caller, all but its free text:
+    that is a join on the search index (``text_search.session_text_match``), which the
+    caller applies (and ranks by)."""
     conditions: list[ColumnElement[bool]] = []
     if filter.proposal is not None:
-        conditions.append(InvestigationRow.name == filter.proposal)
+        # In the spellings people type (mx-2345, MX-2345): still an index equality.
+        conditions.append(InvestigationRow.name.in_(spellings(filter.proposal)))
     if filter.visit_id is not None:
         conditions.append(InvestigationRow.visit_id == filter.visit_id)
     if filter.instrument is not None:
-        beamline = select(InstrumentRow.id).where(InstrumentRow.name == filter.instrument)
+        # Beamlines are few: their names are compared in any case (id30a-1, ID30A-1).
+        beamline = select(InstrumentRow.id).where(
+            func.lower(InstrumentRow.name) == filter.instrument.strip().lower()
+        )
         conditions.append(queries.investigations_of_instrument(beamline))
     if filter.dates is not None:
         dates = filter.dates.checked()
@@ -89,15 +101,33 @@ def investigation_conditions(access: Access, filter: SessionSearch) -> list[Colu
                 InvestigationRow.start_date, InvestigationRow.end_date, dates.since, dates.until
             )
         )
-    if filter.search is not None:
-        conditions.append(queries.investigation_text_match(access, like_pattern(filter.search)))
     if filter.released is not None:
         is_released = released(InvestigationRow.release_date, access.now)
         conditions.append(is_released if filter.released else ~is_released)
     if filter.type is not None:
         conditions.append(
             InvestigationRow.type_id.in_(
-                select(InvestigationTypeRow.id).where(InvestigationTypeRow.name == filter.type)
+                select(InvestigationTypeRow.id).where(
+                    func.lower(InvestigationTypeRow.name) == filter.type.strip().lower()
+                )
             )
         )
     return conditions
+
+
+def named_values(argument: str) -> Select[Any] | None:
+    """The names a filter argument is compared with, where they are few enough to offer
+    the nearest to a value that names none (beamlines, session types); None otherwise."""
+    column = {"instrument": InstrumentRow.name, "type": InvestigationTypeRow.name}.get(argument)
+    return select(column).distinct() if column is not None else None
+
+
+def nearest(value: str, names: list[str], count: int = 3) -> list[str] | None:
+    """None where ``value`` names one of ``names`` (in any case); else the nearest names,
+    most alike first (a typo: ``ID30A1`` -> ``ID30A-1``)."""
+    wanted = value.strip().lower()
+    by_folded = {name.lower(): name for name in names}
+    if wanted in by_folded:
+        return None
+    close = difflib.get_close_matches(wanted, list(by_folded), n=count, cutoff=0.5)
+    return [by_folded[name] for name in close]

@@ -616,6 +616,13 @@ def _investigations(
     if len(nodes) != 1:
         raise Unsupported("investigations twice")
     arguments = planning.arguments(parent, nodes[0])
+    search, order = arguments.get("filter"), arguments.get("order_by")
+    if (search is not None and search.search is not None) or (
+        order is not None and (order.field.value == "RELEVANCE")
+    ):
+        # Free text joins the search index and ranks (gateway.catalogue.text_search), whose
+        # state is read first: the standard path's.
+        raise Unsupported("free text")
     settings = planning.settings
     page = first_page(arguments, settings.default_page_size, settings.max_page_size)
     connection_type = parent.fields["investigations"].type

@@ -227,6 +227,30 @@ INSTRUMENT = ObjectFields(
     compiled=True,
 )  # fmt: skip
 
+PARAMETER_TYPE = ObjectFields(
+    "ParameterType",
+    "A kind of parameter (ICAT PARAMETERTYPE): its name, units and permitted range, what a "
+    "filter panel offers for `datasets(filter: {parameters})`. Public reference data, as "
+    "beamlines and techniques are; values are DATA (`Parameter`).",
+    (
+        Scalar("name", "name", Format.TEXT, "Parameter name, e.g. InstrumentMonochromator_energy.",
+               nullable=False),
+        Scalar("units", "units", Format.TEXT,
+               "Units as the catalogue writes them, e.g. keV (NA: none).", nullable=False),
+        Scalar("unitsFullName", "units_full_name", Format.TEXT, "Units spelled out."),
+        Scalar("valueKind", "value_type", Format.VALUE_KIND, "Which value field its values set.",
+               nullable=False),
+        Scalar("description", "description", Format.TEXT, "Description."),
+        Scalar("minimumNumericValue", "minimum_numeric_value", Format.FLOAT,
+               "Lowest value the facility accepts, in `units`."),
+        Scalar("maximumNumericValue", "maximum_numeric_value", Format.FLOAT,
+               "Highest value the facility accepts, in `units`."),
+        Resolved("siUnits", "The SI base units its values convert to (keV: kilogram * meter ** 2 "
+                 "/ second ** 2); null where the units cannot be read (then a range compares "
+                 "values as they are)."),
+    ),
+)  # fmt: skip
+
 INVESTIGATION_TYPE = ObjectFields(
     "InvestigationType",
     "A kind of session (ICAT INVESTIGATIONTYPE), e.g. experiment or proprietary.",
@@ -417,6 +441,7 @@ ACCESS_EVENT = ObjectFields(
 TYPES: Mapping[str, ObjectFields] = {
     declared.type_name: declared
     for declared in (
+        PARAMETER_TYPE,
         INVESTIGATION,
         DATASET,
         DATAFILE,
@@ -455,6 +480,11 @@ RESOLVED_ONLY_THE_STANDARD_WAY = frozenset(
         "Download",
         "DownloadRecord",
         "PrepareDownloadPayload",
+        "SessionFacets",
+        "DatasetFacets",
+        "FacetCount",
+        "SearchHighlight",
+        "FilterSuggestion",
     }
 )
 """Object types that hold no catalogue columns of their own (the roots, the caller, the

@@ -11,7 +11,7 @@ that fails it out of rotation until it passes again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import redis.asyncio as aioredis
 from sqlalchemy import text
@@ -40,8 +40,11 @@ def health_routes(
     redis: aioredis.Redis | None,
     timeout: float,
     metrics: Metrics | None,
+    notes: Callable[[], Awaitable[dict[str, str]]] | None = None,
 ) -> list[BaseRoute]:
-    """The routes; ``pools`` are the (name, engine) pairs that requests read and write."""
+    """The routes; ``pools`` are the (name, engine) pairs that requests read and write;
+    ``notes`` adds what a ready gateway should say about itself (the search index's
+    state), which is no reason to leave rotation."""
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -58,7 +61,9 @@ def health_routes(
             async with asyncio.timeout(timeout + 1):
                 checks["redis"] = "ok" if await redis_reachable(redis) else "unavailable"
         ready = all(state == "ok" for state in checks.values())
-        body = {"status": "ok" if ready else "unavailable", "checks": checks}
+        body: dict[str, object] = {"status": "ok" if ready else "unavailable", "checks": checks}
+        if ready and notes is not None:
+            body.update(await notes())
         return JSONResponse(body, status_code=200 if ready else 503)
 
     routes: list[BaseRoute] = [

@@ -43,9 +43,13 @@ class InvestigationSortField(enum.Enum):
     PROPOSAL = "PROPOSAL"
     INSTRUMENT = "INSTRUMENT"
     TITLE = "TITLE"
+    RELEVANCE = "RELEVANCE"
 
 
-@strawberry.input(description="How to sort sessions.")
+@strawberry.input(
+    description="How to sort sessions. A search (`filter.search`) is sorted by RELEVANCE "
+    "(most relevant first) unless told otherwise; RELEVANCE without a search is BAD_USER_INPUT."
+)
 class InvestigationOrder:
     field: InvestigationSortField = strawberry.field(
         default=InvestigationSortField.START_DATE, description="Sort key."
@@ -62,25 +66,29 @@ class InvestigationOrder:
 @strawberry.input(description="Which sessions to list. All conditions must hold.")
 class InvestigationFilter:
     proposal: str | None = strawberry.field(
-        default=None, description="Proposal number, exactly (e.g. MX-2345)."
+        default=None,
+        description="Proposal number as stored, or all in upper or all in lower case (MX-2345, "
+        "mx-2345).",
     )
     visit_id: str | None = strawberry.field(default=None, description="Visit id, exactly.")
     instrument: str | None = strawberry.field(
-        default=None, description="Beamline name, exactly (e.g. ID30A-1)."
+        default=None, description="Beamline name, in any case (ID30A-1, id30a-1)."
     )
     dates: DateRange | None = strawberry.field(
         default=None, description="Sessions that ran (in part) within this interval."
     )
     search: str | None = strawberry.field(
         default=None,
-        description="Free text, case-insensitive, over title and proposal, and over summary and "
-        "keywords of the sessions whose data the caller may read.",
+        description="Free text through the search index: every word (or the start of a word) "
+        "must be in the session's landing facts (title, proposal, visit, beamline, DOI), or in "
+        "its data fields (summary, keywords, sample and dataset names) where the caller may "
+        "read them. At most 16 words and 200 characters.",
     )
     released: bool | None = strawberry.field(
         default=None, description="Only released (true) or only embargoed (false) sessions."
     )
     type: str | None = strawberry.field(
-        default=None, description="Session type name, e.g. experiment."
+        default=None, description="Session type name, in any case, e.g. experiment."
     )
 
 
@@ -108,7 +116,14 @@ class DatasetOrder:
 )
 class ParameterRange:
     name: str = strawberry.field(description="Parameter name, e.g. InstrumentMonochromator_energy.")
-    units: str | None = strawberry.field(default=None, description="Only values in these units.")
+    units: str | None = strawberry.field(
+        default=None,
+        description="The units `min` and `max` are in (as ICAT writes them: keV, eV, Å, mm, K, "
+        "°C...): values stored in any units of the same dimension match after conversion; values "
+        "stored in units that cannot be read are compared as they are, those of another "
+        "dimension never match. Unknown units are BAD_USER_INPUT. Without units, every value "
+        "is compared as it is stored.",
+    )
     min: float | None = strawberry.field(default=None, description="Lowest value.")
     max: float | None = strawberry.field(default=None, description="Highest value.")
 
@@ -130,7 +145,7 @@ class DatasetFilter:
     )
     technique: str | None = strawberry.field(default=None, description="Technique name or PID.")
     parameters: list[ParameterRange] | None = strawberry.field(
-        default=None, description="Numeric parameters that must lie within ranges."
+        default=None, description="Numeric parameters that must lie within ranges (at most 10)."
     )
     search: str | None = strawberry.field(
         default=None, description="Case-insensitive text in the dataset's name or description."

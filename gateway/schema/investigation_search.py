@@ -2,18 +2,90 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select
 
 from gateway.catalogue import queries
-from gateway.catalogue.ordering import investigation_keys
-from gateway.catalogue.pagination import PageRequest, cursor_listing
+from gateway.catalogue.facets import SESSION_FACETS, session_facets
+from gateway.catalogue.models import Investigation as InvestigationRow
+from gateway.catalogue.ordering import NEWEST_FIRST, investigation_keys
+from gateway.catalogue.pagination import PageRequest, SortKey, cursor_listing
 from gateway.catalogue.search import investigation_conditions
+from gateway.catalogue.text_search import (
+    TextIndex,
+    TextMatch,
+    search_terms,
+    session_text_match,
+    text_index,
+)
 from gateway.compiled.items import item_renderer
-from gateway.schema.connection import Connection, wants_total
+from gateway.errors import BadUserInput
+from gateway.schema.connection import wants_total
+from gateway.schema.facets import (
+    InvestigationSearchConnection,
+    counting,
+    selected_facets,
+    with_facets,
+)
 from gateway.schema.info import Info
 from gateway.schema.inputs import InvestigationFilter, InvestigationOrder
 from gateway.schema.investigation import Investigation
 from gateway.schema.listing import root_connection
+
+RELEVANCE = "RELEVANCE"
+
+
+async def request_text_index(info: Info) -> TextIndex:
+    """The free-text index's state, read once per request."""
+    extra = info.context.extra
+    if "text_index" not in extra:
+        extra["text_index"] = await text_index(info.context.engine)
+    index: TextIndex = extra["text_index"]
+    return index
+
+
+async def text_match_of(info: Info, filter: InvestigationFilter | None) -> TextMatch | None:
+    """The filter's free text for this caller, or None without one."""
+    if filter is None or filter.search is None:
+        return None
+    return session_text_match(info.context.access, filter.search, await request_text_index(info))
+
+
+def filtered(
+    statement: Select[Any],
+    access: Any,
+    filter: InvestigationFilter | None,
+    match: TextMatch | None,
+) -> Select[Any]:
+    """A statement over sessions narrowed by the filter, its free text included."""
+    if filter is not None:
+        statement = statement.where(*investigation_conditions(access, filter))
+    if match is not None:
+        statement = match.applied(statement)
+    return statement
+
+
+def session_ordering(
+    order_by: InvestigationOrder | None, match: TextMatch | None
+) -> tuple[str, bool]:
+    """The ordering asked for: most relevant first when searching, else newest first."""
+    if order_by is not None:
+        return order_by.key()
+    return (RELEVANCE, True) if match is not None else NEWEST_FIRST
+
+
+def session_keys(order: tuple[str, bool], match: TextMatch | None) -> list[SortKey]:
+    """The sort keys of an ordering; RELEVANCE ranks a search's matches."""
+    field, descending = order
+    if field != RELEVANCE:
+        return investigation_keys(field, descending)
+    if match is None:
+        raise BadUserInput(
+            "RELEVANCE orders a search: give `filter.search`, or another order.",
+            argument="orderBy",
+        )
+    return [SortKey(match.relevance, descending), SortKey(InvestigationRow.id, descending)]
 
 
 async def search_investigations(
@@ -23,18 +95,24 @@ async def search_investigations(
     order_by: InvestigationOrder | None,
     page: PageRequest,
     *within: ColumnElement[bool],
-) -> Connection[Investigation]:
-    """A page of sessions matching the filter (and any further conditions), sorted. The
-    list's ``name`` tells its cursors from another list's; the filter does not: a cursor
-    is a position in the ordering, which the pages of another filter share."""
+) -> InvestigationSearchConnection:
+    """A page of sessions matching the filter (and any further conditions), sorted, with
+    the facets of all of them when asked. The list's ``name`` tells its cursors from
+    another list's; the filter does not: a cursor is a position in the ordering, which
+    the pages of another filter share."""
     context = info.context
-    order = (order_by or InvestigationOrder()).key()
-    keys = investigation_keys(*order)
-    statement = queries.investigations(context.access).where(*within)
-    if filter is not None:
-        statement = statement.where(*investigation_conditions(context.access, filter))
+    match = await text_match_of(info, filter)
+    order = session_ordering(order_by, match)
+    keys = session_keys(order, match)
+    statement = filtered(
+        queries.investigations(context.access).where(*within), context.access, filter, match
+    )
+    facets = selected_facets(info, SESSION_FACETS)
+    counts = counting(
+        context.engine, session_facets(context.access, statement, facets) if facets else None
+    )
     now = context.now
-    return await root_connection(
+    connection = await root_connection(
         context.engine,
         statement,
         keys,
@@ -43,5 +121,7 @@ async def search_investigations(
         item_renderer(info),
         listing=cursor_listing(name, order),
         total=wants_total(info),
-        costly_filter=filter is not None and filter.search is not None,
+        costly_filter=match is not None,
     )
+    terms = search_terms(filter.search) if filter is not None and filter.search else None
+    return with_facets(connection, counts, terms, filter)

@@ -15,10 +15,10 @@ from gateway.catalogue.sql_text import same_name
 from gateway.catalogue.visibility import member_investigation_ids, scientist_beamline_ids
 from gateway.resolvers.loaders import fetch_all
 from gateway.schema.connection import Connection, page_of
+from gateway.schema.facets import InvestigationSearchConnection
 from gateway.schema.facility import Instrument
 from gateway.schema.info import Info
 from gateway.schema.inputs import InvestigationFilter, InvestigationOrder
-from gateway.schema.investigation import Investigation
 from gateway.schema.investigation_search import search_investigations
 from gateway.schema.people import User
 
@@ -100,7 +100,7 @@ class Me:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Investigation]:
+    ) -> InvestigationSearchConnection:
         members = member_investigation_ids(info.context.access)
         mine = false() if members is None else InvestigationRow.id.in_(members)
         page = page_of(info, first, after, last, before)

@@ -11,8 +11,6 @@ from gateway.auth.policy import is_main_proposer_role
 from gateway.catalogue import queries
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import InvestigationUser
-from gateway.catalogue.ordering import investigation_keys
-from gateway.catalogue.search import investigation_conditions
 from gateway.fields.catalogue import TEAM_MEMBER, USER
 from gateway.resolvers.loaders import ChildListing
 from gateway.schema.connection import Connection, child_connection, page_of
@@ -48,22 +46,29 @@ class User(Node, Declared):
         before: str | None = None,
     ) -> Connection[Annotated[Investigation, strawberry.lazy("gateway.schema.investigation")]]:
         from gateway.schema.investigation import Investigation
+        from gateway.schema.investigation_search import (
+            filtered,
+            session_keys,
+            session_ordering,
+            text_match_of,
+        )
 
         access = info.context.access
         now = info.context.now
+        match = await text_match_of(info, filter)
+        order = session_ordering(order_by, match)
+        session_keys(order, match)  # RELEVANCE without a search: refused before any statement
 
         def statement() -> object:
             joined = queries.investigations(access).join(
                 _TEAMS, _TEAMS.c.investigation_id == InvestigationRow.id
             )
-            if filter is not None:
-                joined = joined.where(*investigation_conditions(access, filter))
-            return joined
+            return filtered(joined, access, filter, match)
 
         listing = ChildListing(
             statement=statement,  # type: ignore[arg-type]
             parent=_TEAMS.c.user_id,
-            keys=lambda order: investigation_keys(*order),
+            keys=lambda order: session_keys(order, match),
         )
         # The people of one level asking with the same filter share one statement (the
         # loaders are named by it); the cursors are the list's, whatever the filter.
@@ -73,7 +78,7 @@ class User(Node, Declared):
             listing,
             self._row["id"],
             page_of(info, first, after, last, before),
-            (order_by or InvestigationOrder()).key(),
+            order,
             lambda row: Investigation.from_row(row, now),
             loader_key=repr(filter),
         )

@@ -6,24 +6,35 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import strawberry
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from gateway.catalogue import queries
+from gateway.catalogue.facets import DATASET_FACETS, dataset_facets
 from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.models import Facility as FacilityRow
 from gateway.catalogue.models import Instrument as InstrumentRow
 from gateway.catalogue.models import Investigation as InvestigationRow
+from gateway.catalogue.models import ParameterType as ParameterTypeRow
 from gateway.catalogue.models import Technique as TechniqueRow
 from gateway.catalogue.ordering import dataset_keys, instrument_keys
 from gateway.catalogue.pagination import SortKey, cursor_listing
+from gateway.catalogue.parameter_search import NUMERIC, dataset_parameter_within, stored_bounds
 from gateway.catalogue.search import like_pattern
+from gateway.catalogue.units import StoredBounds
 from gateway.compiled.items import item_renderer, object_renderer
 from gateway.errors import BadUserInput, NotFound
 from gateway.schema.access import AccessQuery
 from gateway.schema.connection import Connection, page_of, wants_total
 from gateway.schema.dataset import Datafile, Dataset, prefetch_children
 from gateway.schema.downloads import DownloadQuery
+from gateway.schema.facets import (
+    DatasetSearchConnection,
+    InvestigationSearchConnection,
+    counting,
+    datasets_with_facets,
+    selected_facets,
+)
 from gateway.schema.facility import Facility, Instrument
 from gateway.schema.info import Info
 from gateway.schema.inputs import (
@@ -44,7 +55,7 @@ from gateway.schema.publication_search import (
     PublicationOrder,
     search_publications,
 )
-from gateway.schema.sample import Technique
+from gateway.schema.sample import ParameterType, Technique
 
 DoiTarget = Annotated[
     Investigation | Dataset | Datafile | DataPublication,
@@ -138,7 +149,7 @@ class Query(AccessQuery, DownloadQuery):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Investigation]:
+    ) -> InvestigationSearchConnection:
         page = page_of(info, first, after, last, before)
         return await search_investigations(info, "investigations", filter, order_by, page)
 
@@ -172,13 +183,17 @@ class Query(AccessQuery, DownloadQuery):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Dataset]:
+    ) -> DatasetSearchConnection:
         context = info.context
         page = page_of(info, first, after, last, before)
         order = (order_by or DatasetOrder()).key()
         statement = queries.datasets(context.access)
         if filter is not None:
-            statement = statement.where(*_dataset_conditions(filter))
+            ranges = [parameter.checked() for parameter in filter.parameters or []]
+            bounds = await stored_bounds(context.engine, ranges)
+            statement = statement.where(*_dataset_conditions(filter, bounds))
+        facets = selected_facets(info, DATASET_FACETS)
+        counts = counting(context.engine, dataset_facets(statement, facets) if facets else None)
         connection = await root_connection(
             context.engine,
             statement,
@@ -190,7 +205,7 @@ class Query(AccessQuery, DownloadQuery):
             total=wants_total(info),
         )
         await prefetch_children(info, connection.items())
-        return connection
+        return datasets_with_facets(connection, counts)
 
     @strawberry.field(
         description="One datafile by id; null, with a NOT_FOUND error for this field alone, "
@@ -248,6 +263,38 @@ class Query(AccessQuery, DownloadQuery):
         if row is None:
             raise NotFound("No such beamline.")
         return Instrument.from_row(row)
+
+    @strawberry.field(
+        description="Kinds of numeric parameters, by name, with their units and permitted "
+        "range: what `datasets(filter: {parameters})` can filter on (give a range in any units "
+        "of the same dimension). `search`: words in the name (case-insensitive). " + PAGE_ARGUMENTS
+    )
+    async def parameter_types(
+        self,
+        info: Info,
+        search: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ParameterType]:
+        statement = select(*queries.columns_of(ParameterTypeRow)).where(
+            ParameterTypeRow.value_type == NUMERIC
+        )
+        if search is not None:
+            statement = statement.where(
+                func.lower(ParameterTypeRow.name).like(like_pattern(search))
+            )
+        keys = [SortKey(ParameterTypeRow.name), SortKey(ParameterTypeRow.id)]
+        return await root_connection(
+            info.context.engine,
+            statement,
+            keys,
+            page_of(info, first, after, last, before),
+            ParameterType.from_row,
+            listing=cursor_listing("parameterTypes"),
+            total=wants_total(info),
+        )
 
     @strawberry.field(description="Beamlines, by name. " + PAGE_ARGUMENTS)
     async def instruments(
@@ -380,7 +427,9 @@ async def _one_by_id(
     return await root_object(info.context.engine, statement(), to_object, render)
 
 
-def _dataset_conditions(filter: DatasetFilter) -> list[ColumnElement[bool]]:
+def _dataset_conditions(
+    filter: DatasetFilter, bounds: list[list[StoredBounds]]
+) -> list[ColumnElement[bool]]:
     from sqlalchemy import func
 
     conditions: list[ColumnElement[bool]] = []
@@ -392,13 +441,8 @@ def _dataset_conditions(filter: DatasetFilter) -> list[ColumnElement[bool]]:
         conditions.append(DatasetRow.sample_id == icat_id)
     if filter.technique is not None:
         conditions.append(queries.dataset_has_technique(filter.technique))
-    for parameter in filter.parameters or []:
-        checked = parameter.checked()
-        conditions.append(
-            queries.dataset_parameter_in_range(
-                checked.name, checked.units, checked.min, checked.max
-            )
-        )
+    # One EXISTS per range, its bounds converted into each stored type's units.
+    conditions.extend(dataset_parameter_within(each) for each in bounds)
     if filter.search is not None:
         pattern = like_pattern(filter.search)
         conditions.append(

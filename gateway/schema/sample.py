@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.fields.catalogue import PARAMETER, SAMPLE, TECHNIQUE
+from gateway.catalogue.units import si_units
+from gateway.fields.catalogue import PARAMETER, PARAMETER_TYPE, SAMPLE, TECHNIQUE
 from gateway.schema.declared import Declared, declared
 from gateway.schema.info import Info
 from gateway.schema.keys import keys_of
@@ -15,6 +16,14 @@ from gateway.schema.node import Node
 @declared(PARAMETER)
 class Parameter(Declared):
     pass
+
+
+@strawberry.type(description=PARAMETER_TYPE.description)
+@declared(PARAMETER_TYPE)
+class ParameterType(Declared):
+    @strawberry.field
+    def si_units(self) -> str | None:
+        return si_units(self._row["units"])
 
 
 @strawberry.federation.type(keys=keys_of("Technique"), description=TECHNIQUE.description)

@@ -1,0 +1,336 @@
+"""The search documents: a session's words in the gateway's own table, indexed per database.
+
+Free text reaches a session's title, proposal, visit, beamlines and DOI (its landing
+facts) and its summary, keywords, samples' and datasets' names (its data); those live in
+six of ICAT's tables, and a real ICAT's schema is not the gateway's to index. So the words
+are copied, one row per session, into ``GATEWAY_SEARCH_DOCUMENT`` (the gateway's own
+table), which each database indexes its own way (``SEARCH_INDEX_DDL``, made by the
+migration): PostgreSQL's full text (GIN over ``to_tsvector``) and trigrams (``pg_trgm``),
+MariaDB's InnoDB ``FULLTEXT``, SQLite's FTS5 (kept in step by triggers on the gateway's
+table). Who may read what is decided when searching (``gateway.catalogue.text_search``),
+never stored: a release date that passes changes nothing here.
+
+Keeping them current: the demo and ``icat-gateway ingest`` refresh what they write;
+against a facility's ICAT, ``icat-gateway search-index refresh`` (from cron) refreshes
+the sessions whose rows changed since its last run (ICAT's ``MOD_TIME``) and drops the
+documents of deleted sessions; ``--full`` rebuilds everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Table, delete, func, insert, literal, select, true, union
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gateway.catalogue.gateway_tables import OWN_SCHEMA, GatewayBase, SearchDocument, SearchState
+from gateway.catalogue.models import (
+    Dataset,
+    Instrument,
+    Investigation,
+    InvestigationInstrument,
+    Keyword,
+    Sample,
+)
+
+log = logging.getLogger(__name__)
+
+STATE_NAME = "sessions"
+BATCH = 500
+MARGIN = timedelta(minutes=1)
+"""Changes are read from a minute before the last refresh started: a row written while it
+ran, with a clock a little behind, is not missed."""
+FTS_TABLE = "GATEWAY_SEARCH_FTS"
+"""SQLite's FTS5 table over the documents (external content: it stores only the index)."""
+
+DOCUMENTS: Table = GatewayBase.metadata.tables[f"{OWN_SCHEMA}.GATEWAY_SEARCH_DOCUMENT"]
+STATES: Table = GatewayBase.metadata.tables[f"{OWN_SCHEMA}.GATEWAY_SEARCH_STATE"]
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def words(*texts: str | None) -> str:
+    """Texts as the documents hold them: lower-case letters and digits, single spaces
+    between words. Every database then splits them alike (PostgreSQL's parser would read
+    ``MX-2345`` as ``mx`` and the number ``-2345``, MariaDB ``_`` as a letter)."""
+    return " ".join(word for text in texts if text for word in _WORD.findall(text.lower()))
+
+
+def _distinct_words(*texts: str | None) -> str:
+    """``words``, each once (a session's thousand dataset names repeat most of theirs)."""
+    return " ".join(dict.fromkeys(words(*texts).split()))
+
+
+SEARCH_INDEXES = frozenset(
+    {"GATEWAY_SD_LANDING_FTS", "GATEWAY_SD_DATA_FTS", "GATEWAY_SD_LANDING_TRGM"}
+)
+"""The dialect-specific full-text indexes over the documents (no model declares them)."""
+
+
+def search_index_ddl(dialect: str, table: str) -> list[str]:
+    """The full-text indexes over the documents on a dialect, ``table`` the documents'
+    qualified, quoted name. The migration runs them; they are the gateway's own."""
+    if dialect == "postgresql":
+        return [
+            f'CREATE INDEX "GATEWAY_SD_LANDING_FTS" ON {table} '
+            "USING gin (to_tsvector('simple'::regconfig, \"LANDING\"))",
+            f'CREATE INDEX "GATEWAY_SD_DATA_FTS" ON {table} '
+            "USING gin (to_tsvector('simple'::regconfig, \"DATA\"))",
+        ]
+    if dialect in ("mysql", "mariadb"):
+        return [
+            f"CREATE FULLTEXT INDEX GATEWAY_SD_LANDING_FTS ON {table} (LANDING)",
+            f"CREATE FULLTEXT INDEX GATEWAY_SD_DATA_FTS ON {table} (DATA)",
+        ]
+    if dialect == "sqlite":
+        source = "GATEWAY_SEARCH_DOCUMENT"
+        columns = "(rowid, LANDING, DATA)"
+        new = "(new.INVESTIGATION_ID, new.LANDING, new.DATA)"
+        old = "('delete', old.INVESTIGATION_ID, old.LANDING, old.DATA)"
+        return [
+            f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(LANDING, DATA, "
+            f"content='{source}', content_rowid='INVESTIGATION_ID')",
+            f"CREATE TRIGGER GATEWAY_SD_FTS_INSERT AFTER INSERT ON {source} BEGIN "
+            f"INSERT INTO {FTS_TABLE}{columns} VALUES {new}; END",
+            f"CREATE TRIGGER GATEWAY_SD_FTS_DELETE AFTER DELETE ON {source} BEGIN "
+            f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, LANDING, DATA) VALUES {old}; END",
+            f"CREATE TRIGGER GATEWAY_SD_FTS_UPDATE AFTER UPDATE ON {source} BEGIN "
+            f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, LANDING, DATA) VALUES {old}; "
+            f"INSERT INTO {FTS_TABLE}{columns} VALUES {new}; END",
+        ]
+    return []
+
+
+TRIGRAM_DDL = (
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    'CREATE INDEX "GATEWAY_SD_LANDING_TRGM" ON {table} USING gin ("LANDING" gin_trgm_ops)',
+)
+"""PostgreSQL's trigram index (proposal numbers and parts of words): made where the
+extension can be created; without it, landing facts match by whole words and prefixes."""
+
+
+def drop_fts_table(connection: Connection) -> None:
+    """SQLite: drop the FTS5 table with the documents (tests and ``demo --reset``)."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+
+
+# Building the documents -------------------------------------------------------------
+
+
+async def _documents(connection: AsyncConnection, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """The (landing, data) words of these sessions."""
+    landing: dict[int, list[str | None]] = defaultdict(list)
+    data: dict[int, list[str | None]] = defaultdict(list)
+    sessions = await connection.execute(
+        select(
+            Investigation.id,
+            Investigation.title,
+            Investigation.name,
+            Investigation.visit_id,
+            Investigation.doi,
+            Investigation.summary,
+        ).where(Investigation.id.in_(ids))
+    )
+    for id_, title, name, visit, doi, summary in sessions:
+        landing[id_] += [title, name, visit, doi]
+        data[id_].append(summary)
+    beamlines = select(InvestigationInstrument.investigation_id, Instrument.name).join(
+        Instrument, Instrument.id == InvestigationInstrument.instrument_id
+    )
+    for id_, name in await connection.execute(
+        beamlines.where(InvestigationInstrument.investigation_id.in_(ids))
+    ):
+        landing[id_].append(name)
+    for model in (Keyword, Sample, Dataset):
+        rows = await connection.execute(
+            select(model.investigation_id, model.name)
+            .where(model.investigation_id.in_(ids))
+            .order_by(model.investigation_id, model.id)
+        )
+        for id_, name in rows:
+            data[id_].append(name)
+    return {id_: (words(*texts), _distinct_words(*data[id_])) for id_, texts in landing.items()}
+
+
+async def refresh_sessions(connection: AsyncConnection, ids: Iterable[int], now: datetime) -> int:
+    """Rebuild the documents of these sessions (in the caller's transaction): the ingest's
+    and the demo's hook. A session that no longer exists loses its document."""
+    count = 0
+    ids = sorted(set(ids))
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        documents = await _documents(connection, batch)
+        await connection.execute(
+            delete(SearchDocument).where(SearchDocument.investigation_id.in_(batch))
+        )
+        if documents:
+            await connection.execute(
+                insert(DOCUMENTS),
+                [
+                    {"INVESTIGATION_ID": id_, "LANDING": landing, "DATA": data, "REFRESHED_AT": now}
+                    for id_, (landing, data) in documents.items()
+                ],
+            )
+        count += len(documents)
+    return count
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What a refresh did."""
+
+    documents: int
+    """Documents rebuilt."""
+    removed: int
+    """Documents of sessions that no longer exist, dropped."""
+    full: bool
+
+
+def _changed_since(since: datetime) -> Any:
+    """Sessions whose words may have changed since then (ICAT's MOD_TIME on each table the
+    documents read; GW_*_MODTIME indexes serve them)."""
+    return union(
+        select(Investigation.id.label("id")).where(Investigation.mod_time >= since),
+        select(InvestigationInstrument.investigation_id).where(
+            InvestigationInstrument.mod_time >= since
+        ),
+        *(
+            select(model.investigation_id).where(model.mod_time >= since)
+            for model in (Keyword, Sample, Dataset)
+        ),
+    )
+
+
+async def refresh(engine: AsyncEngine, now: datetime, *, full: bool = False) -> Refreshed:
+    """Bring the documents up to date: those of sessions changed since the last refresh
+    (all of them the first time, or with ``full``), in batches of their own transaction."""
+    async with engine.connect() as connection:
+        state = await built(connection)
+        full = full or state is None
+        changed = (
+            select(Investigation.id)
+            if full or state is None
+            else select(_changed_since(state.started_at - MARGIN).subquery().c.id)
+        )
+        ids = sorted(await connection.scalars(changed))
+        await connection.commit()
+    count = 0
+    for start in range(0, len(ids), BATCH * 10):
+        async with engine.begin() as connection:
+            count += await refresh_sessions(connection, ids[start : start + BATCH * 10], now)
+    async with engine.begin() as connection:
+        gone = delete(SearchDocument).where(
+            SearchDocument.investigation_id.not_in(select(Investigation.id))
+        )
+        removed = (await connection.execute(gone)).rowcount or 0
+        if full and connection.dialect.name == "sqlite":
+            # The FTS5 index from its content table, whatever happened to it before.
+            await connection.exec_driver_sql(
+                f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')"
+            )
+        total = int(await connection.scalar(select(func.count()).select_from(SearchDocument)) or 0)
+        await connection.execute(delete(SearchState).where(SearchState.name == STATE_NAME))
+        await connection.execute(
+            insert(STATES).values(
+                NAME=STATE_NAME, STARTED_AT=now, REFRESHED_AT=now, DOCUMENTS=total
+            )
+        )
+    if full and engine.dialect.name in ("mysql", "mariadb"):
+        # InnoDB counts deleted documents in its full-text statistics (the ranks) until the
+        # table is optimized: a full rebuild starts them afresh.
+        translated = engine.get_execution_options().get("schema_translate_map") or {}
+        schema = translated.get(DOCUMENTS.schema)
+        table = f"`{schema}`.`{DOCUMENTS.name}`" if schema else f"`{DOCUMENTS.name}`"
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql(f"OPTIMIZE TABLE {table}")
+    log.info("search documents refreshed: %d rebuilt, %d removed", count, removed)
+    return Refreshed(count, removed, full)
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """The last refresh of the documents."""
+
+    started_at: datetime
+    refreshed_at: datetime
+    documents: int
+
+
+async def built(connection: AsyncConnection) -> IndexState | None:
+    """The state of the last refresh, or None if the documents were never built."""
+    state, _ = await built_with(connection, literal(None).label("no_extra"))
+    return state
+
+
+async def built_with(connection: AsyncConnection, extra: Any) -> tuple[IndexState | None, Any]:
+    """The state of the last refresh (None if never built) and the value of ``extra``, a
+    labelled expression read in the same statement."""
+    state = (
+        select(SearchState.started_at, SearchState.refreshed_at, SearchState.documents)
+        .where(SearchState.name == STATE_NAME)
+        .subquery("state")
+    )
+    row = (
+        await connection.execute(
+            select(state.c.started_at, state.c.refreshed_at, state.c.documents, extra)
+            .select_from(select(literal(1).label("single")).subquery("single_row"))
+            .outerjoin(state, true())
+        )
+    ).one()
+    if row[0] is None:
+        return None, row[3]
+    return IndexState(row[0], row[1], int(row[2])), row[3]
+
+
+def naive_utc_now() -> datetime:
+    """Now as ICAT's naive timestamps read it (UTC)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+async def refresh_database(settings: object, *, full: bool = False) -> Refreshed:
+    """``icat-gateway search-index refresh``: migrate the gateway's tables, then refresh."""
+    from gateway.catalogue.database import create_engine
+    from gateway.catalogue.migrate import upgrade
+    from gateway.settings import Settings
+
+    assert isinstance(settings, Settings)
+    engine = create_engine(settings)
+    try:
+        await upgrade(engine)
+        return await refresh(engine, naive_utc_now(), full=full)
+    finally:
+        await engine.dispose()
+
+
+async def refresh_if_never_built(engine: AsyncEngine) -> Refreshed | None:
+    """Embedded mode's start-up: build the documents of a catalogue made before them."""
+    async with engine.connect() as connection:
+        state = await built(connection)
+    if state is not None:
+        return None
+    return await refresh(engine, naive_utc_now(), full=True)
+
+
+async def index_note(engine: AsyncEngine, seconds: float) -> dict[str, str]:
+    """What ``/readyz`` says of free text: indexed (how many sessions, refreshed when), or
+    that it reads every session."""
+    try:
+        async with asyncio.timeout(seconds), engine.connect() as connection:
+            state = await built(connection)
+    except Exception as error:  # a readiness check reports, it does not raise
+        return {"search": f"unknown ({type(error).__name__})"}
+    if state is None:
+        return {
+            "search": "no index: free text reads every session (slow); run "
+            "`icat-gateway search-index refresh`"
+        }
+    refreshed = state.refreshed_at.isoformat(timespec="seconds")
+    return {"search": f"indexed: {state.documents} sessions, refreshed {refreshed}Z"}

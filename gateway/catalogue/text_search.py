@@ -1,0 +1,275 @@
+"""Free text over sessions through each database's full-text index, ranked, policy applied.
+
+The words are those of the search documents (``gateway.catalogue.search_documents``).
+A session matches where all the words (each a word or the start of one) are in its
+landing facts, which anyone may read, or all are in its data fields and the caller may
+read its data. Each half is one index search of its own (PostgreSQL: GIN over
+``to_tsvector``, plus a trigram search of the landing facts for parts of words; MariaDB:
+``MATCH ... AGAINST`` in boolean mode; SQLite: FTS5 ``MATCH``), the two are joined to the
+sessions by primary key, and the caller's right to the data is checked only on the
+sessions the data half found: no ``OR`` makes the database read every session.
+
+The relevance is the index's own score (``ts_rank``, natural-language ``MATCH``, ``-bm25``),
+the landing half counting twice, the data half only where the caller may read the data
+(else an embargoed summary would move a session up for someone who may not read it). It
+is an integer (millionths) so that cursors carry it exactly.
+
+Without the documents (never built: ``icat-gateway search-index refresh``) free text
+falls back to ``LIKE`` over ICAT's tables, which reads every session: the log says so,
+and ``/readyz`` too.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Float,
+    Select,
+    and_,
+    case,
+    cast,
+    column,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    union_all,
+)
+from sqlalchemy.dialects.mysql import match
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.catalogue import queries
+from gateway.catalogue.gateway_tables import SearchDocument
+from gateway.catalogue.models import Investigation
+from gateway.catalogue.search_documents import FTS_TABLE, IndexState, built_with, words
+from gateway.catalogue.visibility import Access, investigation_data_visible
+from gateway.errors import BadUserInput
+
+log = logging.getLogger(__name__)
+
+MAX_CHARACTERS = 200
+MAX_WORDS = 16
+LANDING_WEIGHT = 2
+SCALE = 1_000_000
+
+MARIADB_MIN_WORD = 3
+"""InnoDB's ``innodb_ft_min_token_size``: shorter words are not in its index."""
+MARIADB_STOPWORDS = frozenset(
+    {
+        "a", "about", "an", "are", "as", "at", "be", "by", "com", "de", "en", "for", "from",
+        "how", "i", "in", "is", "it", "la", "of", "on", "or", "that", "the", "this", "to",
+        "was", "what", "when", "where", "who", "will", "with", "und", "www",
+    }
+)  # fmt: skip
+"""InnoDB's default stopwords (``INFORMATION_SCHEMA.INNODB_FT_DEFAULT_STOPWORD``): not in
+its index either, so a required one would match nothing."""
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A search text as the documents' words (``search_documents.words``)."""
+
+    words: tuple[str, ...]
+
+    @property
+    def phrase(self) -> str:
+        return " ".join(self.words)
+
+
+def search_terms(text: str, argument: str = "search") -> Terms:
+    """The words of a search text; BAD_USER_INPUT for an empty or too long one."""
+    if len(text) > MAX_CHARACTERS:
+        raise BadUserInput(
+            f"A search text is at most {MAX_CHARACTERS} characters.", argument=argument
+        )
+    found = tuple(dict.fromkeys(words(text).split()))
+    if not found:
+        raise BadUserInput("A search text must contain a word.", argument=argument)
+    if len(found) > MAX_WORDS:
+        raise BadUserInput(f"A search text has at most {MAX_WORDS} words.", argument=argument)
+    return Terms(found)
+
+
+@dataclass(frozen=True)
+class TextIndex:
+    """What the database offers free text: the documents (built or not) and, on
+    PostgreSQL, the trigram index."""
+
+    dialect: str
+    state: IndexState | None
+    trigrams: bool = False
+
+    @property
+    def built(self) -> bool:
+        return self.state is not None
+
+
+async def text_index(engine: AsyncEngine) -> TextIndex:
+    """Read the index's state: one statement (on PostgreSQL it asks the catalogue whether
+    the trigram index is there too)."""
+    dialect = engine.dialect.name
+    trigram_index = (
+        select(literal_column("1"))
+        .select_from(table("pg_indexes"))
+        .where(column("indexname") == "GATEWAY_SD_LANDING_TRGM")
+        .exists()
+        if dialect == "postgresql"
+        else false()
+    )
+    async with engine.connect() as connection:
+        state, trigrams = await built_with(connection, trigram_index.label("trigrams"))
+    if state is None:
+        log.warning(
+            "free text without its index: the search documents were never built, every "
+            "search reads all sessions (run `icat-gateway search-index refresh`)"
+        )
+    return TextIndex(dialect, state, bool(trigrams))
+
+
+@dataclass(frozen=True)
+class TextMatch:
+    """Free text as a join, a condition and a relevance on the statement's sessions."""
+
+    scores: Any
+    """The matched documents (``id``, ``landing_hit``, ``data_hit``, the ranks), or None
+    without the index."""
+    condition: ColumnElement[bool]
+    relevance: ColumnElement[int]
+
+    def applied(self, statement: Select[Any]) -> Select[Any]:
+        """The statement narrowed to the sessions the text matches for the caller."""
+        if self.scores is not None:
+            statement = statement.join(self.scores, self.scores.c.id == Investigation.id)
+        return statement.where(self.condition)
+
+
+def session_text_match(access: Access, text: str, index: TextIndex) -> TextMatch:
+    """Free text over sessions for this caller (see the module's docstring)."""
+    terms = search_terms(text)
+    if not index.built:
+        condition = queries.investigation_text_match(access, "%" + "%".join(terms.words) + "%")
+        return TextMatch(None, condition, cast(literal(0), BigInteger))
+    scores = _scores(index, terms).subquery("text_scores")
+    visible = investigation_data_visible(access)
+    condition = or_(scores.c.landing_hit > 0, and_(scores.c.data_hit > 0, visible))
+    score = LANDING_WEIGHT * scores.c.landing_rank + case(
+        (visible, scores.c.data_rank), else_=literal(0.0)
+    )
+    relevance = cast(func.round(cast(score, Float) * SCALE), BigInteger)
+    return TextMatch(scores, condition, relevance)
+
+
+def _branch(
+    id_: Any, landing: bool, rank: ColumnElement[Any], condition: ColumnElement[bool]
+) -> Select[Any]:
+    zero = cast(literal(0.0), Float)
+    return select(
+        id_.label("id"),
+        literal(1 if landing else 0).label("landing_hit"),
+        literal(0 if landing else 1).label("data_hit"),
+        (cast(rank, Float) if landing else zero).label("landing_rank"),
+        (zero if landing else cast(rank, Float)).label("data_rank"),
+    ).where(condition)
+
+
+def _scores(index: TextIndex, terms: Terms) -> Select[Any]:
+    """The documents matching in their landing facts or in their data, one row each."""
+    doc = SearchDocument.__table__.c
+    branches: list[Select[Any]] = []
+    if index.dialect == "postgresql":
+        config: ColumnElement[Any] = literal_column("'simple'::regconfig")
+        query = func.to_tsquery(config, " & ".join(f"{word}:*" for word in terms.words))
+        for landing, text_column in ((True, doc.LANDING), (False, doc.DATA)):
+            vector = func.to_tsvector(config, text_column)
+            branches.append(
+                _branch(
+                    doc.INVESTIGATION_ID,
+                    landing,
+                    func.ts_rank(vector, query),
+                    vector.bool_op("@@")(query),
+                )
+            )
+        if index.trigrams and len(terms.phrase) >= 3:
+            # Parts of words (the middle of a proposal number): the trigram index.
+            branches.append(
+                _branch(
+                    doc.INVESTIGATION_ID,
+                    True,
+                    func.word_similarity(terms.phrase, doc.LANDING) * 0.1,
+                    doc.LANDING.like(f"%{terms.phrase}%"),
+                )
+            )
+    elif index.dialect in ("mysql", "mariadb"):
+        indexed = [
+            w for w in terms.words if len(w) >= MARIADB_MIN_WORD and w not in MARIADB_STOPWORDS
+        ]
+        required = " ".join(f"+{word}*" for word in indexed)
+        for landing, text_column in ((True, doc.LANDING), (False, doc.DATA)):
+            condition: ColumnElement[bool] = (
+                match(text_column, against=required).in_boolean_mode() if indexed else false()
+            )
+            # Natural-language relevance for whole words, boolean mode's for the words a
+            # search word starts (natural-language mode has no prefixes): both the index's.
+            rank: ColumnElement[Any] = match(
+                text_column, against=terms.phrase
+            ).in_natural_language_mode() + (
+                match(text_column, against=required).in_boolean_mode() if indexed else literal(0.0)
+            )
+            branches.append(_branch(doc.INVESTIGATION_ID, landing, rank, condition))
+    elif index.dialect == "sqlite":
+        fts = table(FTS_TABLE, column("rowid"))
+        expression = " AND ".join(f'"{word}"*' for word in terms.words)
+        for landing, name in ((True, "LANDING"), (False, "DATA")):
+            found = literal_column(FTS_TABLE).bool_op("MATCH")(f"{name} : ({expression})")
+            score = -func.bm25(literal_column(FTS_TABLE))
+            branches.append(_branch(fts.c.rowid, landing, score, found))
+    else:
+        raise BadUserInput(f"Free text is not supported on {index.dialect}.", argument="search")
+    hits = union_all(*branches).subquery("text_found")
+    return select(
+        hits.c.id,
+        func.max(hits.c.landing_hit).label("landing_hit"),
+        func.max(hits.c.data_hit).label("data_hit"),
+        func.sum(hits.c.landing_rank).label("landing_rank"),
+        func.sum(hits.c.data_rank).label("data_rank"),
+    ).group_by(hits.c.id)
+
+
+_HIGHLIGHT_WORD = re.compile(r"[^\W_]+")
+
+
+def highlighted(text: str | None, terms: Terms, width: int = 160) -> str | None:
+    """A short fragment of a landing fact with the searched words (and words they start)
+    in ``<mark>``...``</mark>``; None where none of them is in it."""
+    if not text:
+        return None
+    spans = [
+        m.span()
+        for m in _HIGHLIGHT_WORD.finditer(text)
+        if any(m.group().lower().startswith(word) for word in terms.words)
+    ]
+    if not spans:
+        return None
+    start = max(0, spans[0][0] - width // 4)
+    end = min(len(text), start + width)
+    pieces, at = [], start
+    for first, last in spans:
+        if first < start or last > end:
+            continue
+        pieces += [_escaped(text[at:first]), "<mark>", _escaped(text[first:last]), "</mark>"]
+        at = last
+    pieces.append(_escaped(text[at:end]))
+    return ("…" if start else "") + "".join(pieces) + ("…" if end < len(text) else "")
+
+
+def _escaped(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

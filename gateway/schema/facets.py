@@ -1,0 +1,219 @@
+"""Facets on a search's connection: counts per value over the caller's matches.
+
+The counts are read by one statement (``gateway.catalogue.facets``), started beside the
+page's own (on a connection of its own) when the query asks for ``facets``, so that the
+filter panel costs no extra round trip after the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from typing import Any
+
+import strawberry
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.types.nodes import SelectedField
+
+from gateway.catalogue.search import named_values, nearest
+from gateway.catalogue.text_search import Terms, highlighted
+from gateway.resolvers.loaders import fetch_all
+from gateway.schema.connection import Connection
+from gateway.schema.dataset import Dataset
+from gateway.schema.info import Info
+from gateway.schema.investigation import Investigation
+from gateway.schema.node import global_id, instance
+
+
+@strawberry.type(description="One value of a facet and how many items of the list have it.")
+class FacetCount:
+    value: str = strawberry.field(description="The value (a name, a year, true or false).")
+    count: int = strawberry.field(description="How many items of the whole list have it.")
+
+
+Counts = dict[str, list[FacetCount]]
+
+
+@strawberry.type(
+    description="Counts per value over every session the search matches for the caller (not "
+    "only the page), most frequent first: what a filter panel offers."
+)
+class SessionFacets:
+    _counts: strawberry.Private[Counts]
+
+    @strawberry.field(description="By beamline (a session on two counts under both).")
+    def instrument(self) -> list[FacetCount]:
+        return self._counts.get("instrument", [])
+
+    @strawberry.field(description="By the year the session started.")
+    def year(self) -> list[FacetCount]:
+        return self._counts.get("year", [])
+
+    @strawberry.field(description="By session type (experiment, ...).")
+    def type(self) -> list[FacetCount]:
+        return self._counts.get("type", [])
+
+    @strawberry.field(description="By release state: true (released) or false (embargoed).")
+    def released(self) -> list[FacetCount]:
+        return self._counts.get("released", [])
+
+    @strawberry.field(
+        description="By technique of the session's datasets (those the caller may see)."
+    )
+    def technique(self) -> list[FacetCount]:
+        return self._counts.get("technique", [])
+
+
+@strawberry.type(
+    description="Counts per value over every dataset the filter matches for the caller."
+)
+class DatasetFacets:
+    _counts: strawberry.Private[Counts]
+
+    @strawberry.field(description="By technique.")
+    def technique(self) -> list[FacetCount]:
+        return self._counts.get("technique", [])
+
+    @strawberry.field(description="By dataset type.")
+    def type(self) -> list[FacetCount]:
+        return self._counts.get("type", [])
+
+    @strawberry.field(description="By the name of the parameters recorded with the dataset.")
+    def parameter(self) -> list[FacetCount]:
+        return self._counts.get("parameter", [])
+
+
+@strawberry.type(description="What a search matched in one session of the page.")
+class SearchHighlight:
+    investigation_id: strawberry.ID = strawberry.field(description="The session (its id).")
+    title: str | None = strawberry.field(
+        description="A fragment of its title (public) with the searched words, and the words "
+        "they start, in <mark>...</mark> (other text HTML-escaped); null where the title does "
+        "not hold them (the session matched by other landing facts or its data)."
+    )
+
+
+@strawberry.type(description="A filter value that names nothing, and the names nearest to it.")
+class FilterSuggestion:
+    argument: str = strawberry.field(description="The filter's argument, e.g. instrument.")
+    given: str = strawberry.field(description="The value given.")
+    nearest: list[str] = strawberry.field(
+        description="Existing values nearest to it, most alike first (may be empty)."
+    )
+
+
+@strawberry.type(description="A page of sessions, Relay style, with the facets of the whole list.")
+class InvestigationSearchConnection(Connection[Investigation]):
+    _facets: strawberry.Private[Awaitable[Counts] | None] = None
+    _terms: strawberry.Private[Terms | None] = None
+    _filter: strawberry.Private[Any] = None
+
+    @strawberry.field(
+        description="For a beamline or session type in the filter that names none (a typo), "
+        "the existing names nearest to it; empty when every one names something."
+    )
+    async def suggestions(self, info: Info) -> list[FilterSuggestion]:
+        found = []
+        for argument in ("instrument", "type"):
+            value = getattr(self._filter, argument, None)
+            names = named_values(argument)
+            if value is None or names is None:
+                continue
+            rows = await fetch_all(info.context.engine, names)
+            close = nearest(value, [row[0] for row in rows])
+            if close is not None:
+                found.append(FilterSuggestion(argument=argument, given=value, nearest=close))
+        return found
+
+    @strawberry.field(
+        description="For each session of the page, in its order, what the search matched in "
+        "its landing facts; empty without a search."
+    )
+    async def highlights(self, info: Info) -> list[SearchHighlight]:
+        terms = self._terms
+        if terms is None or not self._rows:
+            return []
+        # The id is the last sort key of every ordering (the row's own columns may have
+        # been left out for the JSON the database rendered).
+        ids = [row._mapping[self._cursor_names[-1]] for row in self._rows]
+        rows = await info.context.loaders.investigation.load_many(ids)
+        return [
+            SearchHighlight(
+                investigation_id=strawberry.ID(global_id("Investigation", id_)),
+                title=highlighted(row._mapping["title"] if row is not None else None, terms),
+            )
+            for id_, row in zip(ids, rows, strict=True)
+        ]
+
+    @strawberry.field(description="Counts per value over the whole list, for a filter panel.")
+    async def facets(self) -> SessionFacets:
+        counts = await self._facets if self._facets is not None else {}
+        return instance(SessionFacets, _counts=counts)
+
+
+@strawberry.type(description="A page of datasets, Relay style, with the facets of the whole list.")
+class DatasetSearchConnection(Connection[Dataset]):
+    _facets: strawberry.Private[Awaitable[Counts] | None] = None
+
+    @strawberry.field(description="Counts per value over the whole list, for a filter panel.")
+    async def facets(self) -> DatasetFacets:
+        counts = await self._facets if self._facets is not None else {}
+        return instance(DatasetFacets, _counts=counts)
+
+
+def selected_facets(info: Any, offered: Sequence[str]) -> list[str]:
+    """The facets the query asks of the connection (through fragments too), in
+    ``offered``'s order; empty when it asks for none."""
+    names: set[str] = set()
+
+    def walk(selections: Sequence[Any], inside: bool) -> None:
+        for selection in selections:
+            if not isinstance(selection, SelectedField):
+                walk(selection.selections, inside)
+            elif not inside and selection.name == "facets":
+                walk(selection.selections, True)
+            elif inside:
+                names.add(selection.name)
+
+    for field in info.selected_fields:
+        walk(field.selections, False)
+    return [name for name in offered if name in names]
+
+
+def counting(engine: AsyncEngine, statement: Select[Any] | None) -> Awaitable[Counts] | None:
+    """Start counting now (beside the page), to be awaited by the ``facets`` field."""
+    if statement is None:
+        return None
+
+    async def count() -> Counts:
+        counts: Counts = {}
+        for facet, value, number in await fetch_all(engine, statement):
+            counts.setdefault(facet, []).append(FacetCount(value=str(value), count=int(number)))
+        return counts
+
+    return asyncio.ensure_future(count())
+
+
+def with_facets(
+    connection: Connection[Investigation],
+    facets: Awaitable[Counts] | None,
+    terms: Terms | None = None,
+    filter: Any = None,
+) -> InvestigationSearchConnection:
+    """The page as a search's connection, with the facets being counted, the words
+    searched (for the highlights) and the filter (for the suggestions)."""
+    return instance(
+        InvestigationSearchConnection,
+        **vars(connection),
+        _facets=facets,
+        _terms=terms,
+        _filter=filter,
+    )
+
+
+def datasets_with_facets(
+    connection: Connection[Dataset], facets: Awaitable[Counts] | None
+) -> DatasetSearchConnection:
+    """The page of datasets with their facets being counted."""
+    return instance(DatasetSearchConnection, **vars(connection), _facets=facets)

@@ -1,0 +1,538 @@
+"""Free text through the search index, ranked and faceted, and parameters in any units.
+
+A demo catalogue of the module's own (a scratch database beside the configured one, a
+file on SQLite) with a few recognisable words written into it: a word only in an
+embargoed session's summary (it must match for the session's team and staff, never for
+anonymous or an outsider), words for the ranking, and an energy stored in keV, in eV and
+in units pint cannot read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import String, Table, delete, func, insert, literal, select, text, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.app import now_utc
+from gateway.auth.policy import Caller
+from gateway.catalogue import queries
+from gateway.catalogue.database import create_engine
+from gateway.catalogue.demo import DemoSize, seed_demo
+from gateway.catalogue.gateway_tables import SearchState
+from gateway.catalogue.models import (
+    Dataset,
+    DatasetParameter,
+    Facility,
+    Investigation,
+    InvestigationUser,
+    ParameterType,
+    Sample,
+    User,
+)
+from gateway.catalogue.search_documents import naive_utc_now, refresh
+from gateway.catalogue.text_search import TextIndex, session_text_match, text_index
+from gateway.catalogue.visibility import Access
+from gateway.settings import Settings
+from tests.conftest import STAFF, Client
+from tests.support.scratch import scratch_url
+
+SIZE = DemoSize.for_sessions(14, datasets_per_session=2, files_per_dataset=1)
+SECRET = "zqxsecret"
+SECRET_DATASET = "zqxdataset"
+SECRET_SAMPLE = "zqxsample"
+RANKED = "zqxrank"
+ENERGY = "zqx_energy"
+
+
+@dataclasses.dataclass
+class Written:
+    """The rows the module wrote its words and values into."""
+
+    embargoed: int
+    embargoed_title_word: str
+    ranked: list[int]
+    """Sessions in their expected order: the word three times in the title, once in the
+    title, only in the summary."""
+    datasets: dict[str, int]
+    """The datasets holding the energy: in keV, in eV, in units pint cannot read."""
+
+
+@dataclasses.dataclass
+class SearchCatalogue:
+    client: Client
+    written: Written
+
+
+async def _write(engine: AsyncEngine) -> Written:
+    now = naive_utc_now()
+    async with engine.begin() as connection:
+        pi1_sessions = select(InvestigationUser.investigation_id).join(
+            User, User.id == InvestigationUser.user_id
+        )
+        embargoed, title = (
+            await connection.execute(
+                select(Investigation.id, Investigation.title)
+                .where(
+                    Investigation.id.in_(pi1_sessions.where(User.name == "esrf/pi1")),
+                    Investigation.release_date > now,
+                )
+                .order_by(Investigation.id)
+                .limit(1)
+            )
+        ).one()
+        released = list(
+            await connection.scalars(
+                select(Investigation.id)
+                .where(Investigation.release_date < now)
+                .order_by(Investigation.id)
+                .limit(3)
+            )
+        )
+        assert len(released) == 3
+        summary = f"Findings about {SECRET} under embargo."
+        await connection.execute(
+            update(Investigation)
+            .where(Investigation.id == embargoed)
+            .values({Investigation.summary: summary})
+        )
+        # The other data fields of the session hold a word of their own each.
+        await connection.execute(
+            update(Dataset)
+            .where(Dataset.investigation_id == embargoed)
+            .values({Dataset.name: literal(f"{SECRET_DATASET}_") + sql_cast(Dataset.id, String)})
+        )
+        await connection.execute(
+            update(Sample)
+            .where(Sample.investigation_id == embargoed)
+            .values({Sample.name: literal(f"{SECRET_SAMPLE}_") + sql_cast(Sample.id, String)})
+        )
+        changes: tuple[dict[Any, str], ...] = (
+            {Investigation.title: f"{RANKED} {RANKED} {RANKED} alpha study"},
+            {Investigation.title: f"{RANKED} beta"},
+            {Investigation.summary: f"A summary that names {RANKED} once."},
+        )
+        for session, values in zip(released, changes, strict=True):
+            await connection.execute(
+                update(Investigation).where(Investigation.id == session).values(values)
+            )
+        datasets: dict[str, int] = {}
+        for units, session in zip(("keV", "eV", "weird-unit"), released, strict=True):
+            datasets[units] = int(
+                await connection.scalar(
+                    select(func.min(Dataset.id)).where(Dataset.investigation_id == session)
+                )
+                or 0
+            )
+        facility = await connection.scalar(select(func.min(Facility.id)))
+        type_id = int(await connection.scalar(select(func.max(ParameterType.id))) or 0)
+        parameter_id = int(await connection.scalar(select(func.max(DatasetParameter.id))) or 0)
+        audit = {"CREATE_ID": "test", "CREATE_TIME": now, "MOD_ID": "test", "MOD_TIME": now}
+        for offset, (units, value) in enumerate(
+            (("keV", 12.0), ("eV", 11500.0), ("weird-unit", 11.8)), start=1
+        ):
+            await connection.execute(
+                insert(cast(Table, ParameterType.__table__)).values(
+                    ID=type_id + offset,
+                    FACILITY_ID=facility,
+                    NAME=ENERGY,
+                    UNITS=units,
+                    VALUETYPE=1,
+                    **audit,
+                )
+            )
+            await connection.execute(
+                insert(cast(Table, DatasetParameter.__table__)).values(
+                    ID=parameter_id + offset,
+                    DATASET_ID=datasets[units],
+                    PARAMETER_TYPE_ID=type_id + offset,
+                    NUMERIC_VALUE=value,
+                    **audit,
+                )
+            )
+    words = [word for word in title.split() if len(word) > 4 and word.isalpha()]
+    await refresh(engine, naive_utc_now(), full=True)
+    return Written(embargoed, words[0], released, datasets)
+
+
+@pytest.fixture(scope="module")
+async def search_catalogue(
+    database_url: str, settings: Settings, schema: Any, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[SearchCatalogue]:
+    if database_url.startswith("sqlite"):
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('search') / 'search.sqlite3'}"
+    else:
+        url = await asyncio.to_thread(scratch_url, database_url, "search")
+    own = dataclasses.replace(settings, database_url=url)
+    await seed_demo(own, seed=5, size=SIZE, reset=True)
+    engine = create_engine(own)
+    try:
+        written = await _write(engine)
+        yield SearchCatalogue(Client(engine, own, schema), written)
+    finally:
+        await engine.dispose()
+
+
+SEARCH = """query Search($filter: InvestigationFilter, $orderBy: InvestigationOrder,
+                         $first: Int, $after: String) {
+  investigations(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    nodes { icatId }
+  }
+}"""
+
+
+async def found(
+    client: Client, search: str, user: str | None = None, **variables: Any
+) -> list[int]:
+    data = await client.data(SEARCH, {"filter": {"search": search}, **variables}, user=user)
+    connection = data["investigations"]
+    ids = [node["icatId"] for node in connection["nodes"]]
+    assert connection["totalCount"] == len(ids)
+    return ids
+
+
+@pytest.mark.parametrize("user", [None, "esrf/outsider1", "esrf/pi1", STAFF])
+async def test_a_word_only_in_an_embargoed_summary_matches_only_for_those_who_read_it(
+    search_catalogue: SearchCatalogue, user: str | None
+) -> None:
+    client, written = search_catalogue.client, search_catalogue.written
+    readers = {"esrf/pi1", STAFF}
+    expected = [written.embargoed] if user in readers else []
+    assert await found(client, SECRET, user) == expected
+    assert await found(client, SECRET_DATASET, user) == expected
+    assert await found(client, SECRET_SAMPLE, user) == expected
+    # With a word of its (public) title: the landing half alone does not hold both words.
+    assert await found(client, f"{written.embargoed_title_word} {SECRET}", user) == expected
+    facets = await client.data(
+        "query($s: String) { investigations(filter: {search: $s}) "
+        "{ facets { instrument { value count } released { value count } } } }",
+        {"s": SECRET},
+        user=user,
+    )
+    counted = facets["investigations"]["facets"]
+    assert sum(c["count"] for c in counted["released"]) == len(expected)
+
+
+async def test_results_are_ranked_and_pages_follow_the_ranking(
+    search_catalogue: SearchCatalogue,
+) -> None:
+    client, written = search_catalogue.client, search_catalogue.written
+    ranked = await found(client, RANKED, first=50)
+    assert set(ranked) == set(written.ranked)
+    # The word three times in the title, then once: landing facts rank above a summary.
+    assert ranked[:2] == written.ranked[:2]
+    assert ranked == await found(
+        client, RANKED, orderBy={"field": "RELEVANCE", "direction": "DESC"}
+    )
+    paged: list[int] = []
+    after = None
+    while True:
+        data = await client.data(SEARCH, {"filter": {"search": RANKED}, "first": 1, "after": after})
+        paged += [node["icatId"] for node in data["investigations"]["nodes"]]
+        if not data["investigations"]["pageInfo"]["hasNextPage"]:
+            break
+        after = data["investigations"]["pageInfo"]["endCursor"]
+    assert paged == ranked
+    ascending = await found(client, RANKED, orderBy={"field": "RELEVANCE", "direction": "ASC"})
+    assert ascending == list(reversed(ranked))
+
+
+async def test_relevance_without_a_search_and_bad_texts_are_refused(
+    search_catalogue: SearchCatalogue,
+) -> None:
+    client = search_catalogue.client
+    for query in (
+        "{ investigations(orderBy: {field: RELEVANCE}) { totalCount } }",
+        '{ investigations(filter: {search: "-- !!"}) { totalCount } }',
+        '{ investigations(filter: {search: "'
+        + " ".join(f"word{n}" for n in range(17))
+        + '"}) { totalCount } }',
+        '{ investigations(filter: {search: "' + "x" * 201 + '"}) { totalCount } }',
+    ):
+        result = await client.execute(query)
+        assert result.errors and result.errors[0].extensions["code"] == "BAD_USER_INPUT", query
+
+
+FACETED = """query Faceted($filter: InvestigationFilter) {
+  investigations(filter: $filter, first: 100) {
+    totalCount
+    nodes {
+      startDate isReleased type { name } instruments { name }
+      datasets(first: 100) { nodes { techniques { name } } }
+    }
+    facets {
+      instrument { value count } year { value count } type { value count }
+      released { value count } technique { value count }
+    }
+  }
+}"""
+
+
+@pytest.mark.parametrize("user", [None, "esrf/pi1", STAFF])
+@pytest.mark.parametrize("search", [None, "struct", RANKED])
+async def test_facets_are_the_counts_of_the_visible_matches(
+    search_catalogue: SearchCatalogue, user: str | None, search: str | None
+) -> None:
+    client = search_catalogue.client
+    filter = {"search": search} if search is not None else None
+    data = (await client.data(FACETED, {"filter": filter}, user=user))["investigations"]
+    nodes = data["nodes"]
+    assert len(nodes) == data["totalCount"] > 0
+    expected: dict[str, Counter[str]] = {
+        "instrument": Counter(i["name"] for n in nodes for i in n["instruments"]),
+        "year": Counter(n["startDate"][:4] for n in nodes if n["startDate"]),
+        "type": Counter(n["type"]["name"] for n in nodes),
+        "released": Counter(str(n["isReleased"]).lower() for n in nodes),
+        "technique": Counter(
+            name
+            for n in nodes
+            for name in {t["name"] for d in n["datasets"]["nodes"] for t in d["techniques"]}
+        ),
+    }
+    for facet, counts in data["facets"].items():
+        assert {c["value"]: c["count"] for c in counts} == dict(expected[facet]), facet
+        assert [c["count"] for c in counts] == sorted((c["count"] for c in counts), reverse=True)
+
+
+DATASETS = """query($parameters: [ParameterRange!]) {
+  datasets(filter: {parameters: $parameters}, first: 50) { nodes { icatId } }
+}"""
+
+
+@pytest.mark.parametrize(
+    ("bounds", "expected"),
+    [
+        ({"min": 11, "max": 12.5, "units": "keV"}, {"keV", "eV", "weird-unit"}),
+        ({"min": 11000, "max": 11600, "units": "eV"}, {"eV"}),
+        ({"min": 1.8e-15, "max": 2.0e-15, "units": "J"}, {"keV", "eV"}),  # 1.84, 1.92
+        ({"min": 11, "max": 12.5}, {"keV", "weird-unit"}),
+        ({"min": 11, "max": 12.5, "units": "mm"}, {"weird-unit"}),
+        ({"min": 11.9, "units": "keV"}, {"keV"}),
+    ],
+)
+async def test_a_range_in_one_unit_matches_values_stored_in_another(
+    search_catalogue: SearchCatalogue, bounds: dict[str, Any], expected: set[str]
+) -> None:
+    client, written = search_catalogue.client, search_catalogue.written
+    data = await client.data(DATASETS, {"parameters": [{"name": ENERGY, **bounds}]}, user=STAFF)
+    ids = {node["icatId"] for node in data["datasets"]["nodes"]}
+    assert ids == {written.datasets[units] for units in expected}
+
+
+async def test_unknown_units_are_bad_user_input(search_catalogue: SearchCatalogue) -> None:
+    result = await search_catalogue.client.execute(
+        DATASETS, {"parameters": [{"name": ENERGY, "min": 1, "units": "furlongz"}]}
+    )
+    assert result.errors and result.errors[0].extensions["code"] == "BAD_USER_INPUT"
+    assert "furlongz" in result.errors[0].message
+    many = [{"name": ENERGY, "min": n} for n in range(11)]
+    result = await search_catalogue.client.execute(DATASETS, {"parameters": many})
+    assert result.errors and result.errors[0].extensions["code"] == "BAD_USER_INPUT"
+
+
+async def test_without_the_index_search_still_answers_and_keeps_the_embargo(
+    search_catalogue: SearchCatalogue,
+) -> None:
+    client, written = search_catalogue.client, search_catalogue.written
+    async with client.engine.begin() as connection:
+        await connection.execute(delete(SearchState))
+    try:
+        assert not (await text_index(client.engine)).built
+        assert await found(client, SECRET) == []
+        assert await found(client, SECRET, "esrf/pi1") == [written.embargoed]
+    finally:
+        await refresh(client.engine, naive_utc_now(), full=True)
+
+
+# EXPLAIN: the index serves each half ---------------------------------------------------
+
+
+def _positional(engine: AsyncEngine, statement: Any) -> tuple[str, Any]:
+    translate = engine.get_execution_options().get("schema_translate_map")
+    compiled = statement.compile(dialect=engine.dialect, schema_translate_map=translate)
+    # What execution does to the gateway schema's placeholder (the engine's translate map).
+    sql = compiled.preparer._render_schema_translates(str(compiled), translate or {})
+    if compiled.positional:
+        return sql, tuple(compiled.params[name] for name in compiled.positiontup or ())
+    return sql, compiled.params
+
+
+async def explain(engine: AsyncEngine, statement: Any) -> str:
+    """The plan of a statement on the engine's dialect, as text."""
+    sql, params = _positional(engine, statement)
+    dialect = engine.dialect.name
+    async with engine.connect() as connection:
+        if dialect == "postgresql":
+            # Tiny tables: without this a sequential scan is cheaper. It only makes a scan
+            # the last resort; a statement no index can serve still shows one.
+            await connection.exec_driver_sql("SET enable_seqscan = off")
+            rows = await connection.exec_driver_sql("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in rows)
+        elif dialect == "sqlite":
+            rows = await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)
+            plan = "\n".join(str(row[-1]) for row in rows)
+        else:
+            result = await connection.exec_driver_sql("EXPLAIN " + sql, params)
+            keys = list(result.keys())
+            plan = "\n".join(str(dict(zip(keys, row, strict=True))) for row in result)
+        await connection.rollback()
+    return plan
+
+
+@pytest.mark.parametrize("user", [None, "esrf/outsider1"])
+async def test_the_search_reads_the_index_not_every_session(
+    search_catalogue: SearchCatalogue, user: str | None
+) -> None:
+    client = search_catalogue.client
+    engine = client.engine
+    index: TextIndex = await text_index(engine)
+    access = Access(Caller(user_name=user), datetime.fromisoformat(now_utc().isoformat()))
+    match = session_text_match(access, f"{RANKED} study", index)
+    statement = (
+        match.applied(queries.investigations(access)).order_by(match.relevance.desc()).limit(10)
+    )
+    plan = await explain(engine, statement)
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        assert 'Bitmap Index Scan on "GATEWAY_SD_LANDING_FTS"' in plan, plan
+        assert 'Bitmap Index Scan on "GATEWAY_SD_DATA_FTS"' in plan, plan
+        assert 'Seq Scan on "INVESTIGATION"' not in plan, plan
+        assert 'Seq Scan on "GATEWAY_SEARCH_DOCUMENT"' not in plan, plan
+    elif dialect == "sqlite":
+        fts = [line for line in plan.splitlines() if "GATEWAY_SEARCH_FTS" in line]
+        assert len(fts) == 2 and all("VIRTUAL TABLE INDEX" in line for line in fts), plan
+        assert "SCAN INVESTIGATION\n" not in plan + "\n", plan
+    else:
+        assert "'type': 'fulltext'" in plan and "GATEWAY_SD_LANDING_FTS" in plan, plan
+        assert "GATEWAY_SD_DATA_FTS" in plan, plan
+        assert "'table': 'INVESTIGATION', 'type': 'ALL'" not in plan, plan
+
+
+async def test_the_trigram_index_finds_parts_of_words_on_postgresql(
+    search_catalogue: SearchCatalogue,
+) -> None:
+    client = search_catalogue.client
+    if client.engine.dialect.name != "postgresql":
+        pytest.skip("trigrams are PostgreSQL's")
+    index = await text_index(client.engine)
+    assert index.trigrams
+    async with client.engine.connect() as connection:
+        proposal = await connection.scalar(
+            text('SELECT "NAME" FROM "INVESTIGATION" ORDER BY "ID" LIMIT 1')
+        )
+    digits = "".join(ch for ch in proposal if ch.isdigit())
+    assert len(digits) >= 3
+    # The middle of the number: no word starts with it.
+    assert await found(client, digits[1:]), proposal
+
+
+DATASET_FACETS = """{
+  datasets(first: 100) {
+    totalCount
+    nodes { type { name } techniques { name } parameters { name } }
+    facets { technique { value count } type { value count } parameter { value count } }
+  }
+}"""
+
+
+@pytest.mark.parametrize("user", [None, STAFF])
+async def test_dataset_facets_are_the_counts_of_the_visible_datasets(
+    search_catalogue: SearchCatalogue, user: str | None
+) -> None:
+    data = (await search_catalogue.client.data(DATASET_FACETS, user=user))["datasets"]
+    nodes = data["nodes"]
+    assert len(nodes) == data["totalCount"] > 0
+    expected: dict[str, Counter[str]] = {
+        "technique": Counter(name for n in nodes for name in {t["name"] for t in n["techniques"]}),
+        "type": Counter(n["type"]["name"] for n in nodes),
+        "parameter": Counter(
+            name for n in nodes for name in {p["name"] for p in n["parameters"] or []}
+        ),
+    }
+    for facet, counts in data["facets"].items():
+        assert {c["value"]: c["count"] for c in counts} == dict(expected[facet]), facet
+
+
+async def test_parameter_types_say_their_units_for_a_filter_panel(
+    search_catalogue: SearchCatalogue,
+) -> None:
+    data = await search_catalogue.client.data(
+        '{ parameterTypes(search: "zqx energy") { totalCount nodes { name units siUnits } } }'
+    )
+    found = {n["units"]: n for n in data["parameterTypes"]["nodes"]}
+    assert data["parameterTypes"]["totalCount"] == 3 and set(found) == {"keV", "eV", "weird-unit"}
+    assert (
+        found["keV"]["siUnits"] == found["eV"]["siUnits"] == "kilogram * meter ** 2 / second ** 2"
+    )
+    assert found["weird-unit"]["siUnits"] is None
+    assert {n["name"] for n in found.values()} == {ENERGY}
+
+
+async def test_filters_take_names_in_the_case_people_type(
+    search_catalogue: SearchCatalogue,
+) -> None:
+    client = search_catalogue.client
+    query = """query($f: InvestigationFilter) { investigations(filter: $f, first: 100) {
+        nodes { icatId proposal instruments { name } type { name } } } }"""
+    nodes = (await client.data(query, user=STAFF))["investigations"]["nodes"]
+    some = nodes[0]
+    for field, value in (
+        ("instrument", some["instruments"][0]["name"]),
+        ("proposal", some["proposal"]),
+        ("type", some["type"]["name"]),
+    ):
+        exact = await client.data(query, {"f": {field: value}}, user=STAFF)
+        for spelling in (value.lower(), value.upper(), f" {value} "):
+            other = await client.data(query, {"f": {field: spelling}}, user=STAFF)
+            assert other == exact and exact["investigations"]["nodes"], (field, spelling)
+
+
+async def test_highlights_mark_the_searched_words_in_the_titles_of_the_page(
+    search_catalogue: SearchCatalogue,
+) -> None:
+    client, written = search_catalogue.client, search_catalogue.written
+    data = await client.data(
+        '{ investigations(filter: {search: "zqxran"}) { nodes { id title } '
+        "highlights { investigationId title } } }"
+    )
+    connection = data["investigations"]
+    nodes, highlights = connection["nodes"], connection["highlights"]
+    assert [h["investigationId"] for h in highlights] == [n["id"] for n in nodes]
+    assert len(nodes) == len(written.ranked)
+    by_session = {h["investigationId"]: h["title"] for h in highlights}
+    ids = {n["id"]: n for n in nodes}
+    three, once, summary_only = (
+        next(i for i in ids if f"{RANKED} {RANKED} {RANKED}" in ids[i]["title"]),
+        next(i for i in ids if ids[i]["title"].startswith(f"{RANKED} beta")),
+        next(i for i in ids if RANKED not in ids[i]["title"]),
+    )
+    assert by_session[three].count(f"<mark>{RANKED}</mark>") == 3
+    assert by_session[three].endswith("alpha study")
+    assert by_session[once] == f"<mark>{RANKED}</mark> beta"
+    assert by_session[summary_only] is None
+
+
+async def test_a_beamline_that_names_none_suggests_the_nearest(
+    search_catalogue: SearchCatalogue,
+) -> None:
+    client = search_catalogue.client
+    query = """query($f: InvestigationFilter) { investigations(filter: $f) {
+        totalCount suggestions { argument given nearest } } }"""
+    names = await client.data("{ instruments(first: 100) { nodes { name } } }")
+    beamline = next(n["name"] for n in names["instruments"]["nodes"] if "-" in n["name"])
+    typo = beamline.replace("-", "").lower()
+    data = (await client.data(query, {"f": {"instrument": typo}}))["investigations"]
+    assert data["totalCount"] == 0
+    assert data["suggestions"][0]["argument"] == "instrument"
+    assert data["suggestions"][0]["nearest"][0] == beamline
+    exact = (await client.data(query, {"f": {"instrument": beamline}}))["investigations"]
+    assert exact["suggestions"] == [] and exact["totalCount"] > 0

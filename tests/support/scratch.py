@@ -1,0 +1,40 @@
+"""Scratch databases beside the configured test databases, for modules that write their
+own catalogue instead of the shared demo."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from gateway.catalogue.database import create_engine
+from gateway.settings import Settings
+
+
+def scratch_url(database_url: str, suffix: str) -> str:
+    """A database ``<name>_<suffix>`` beside the configured one (created if missing); on
+    SQLite the URL as it is (the caller passes a file of its own)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return str(url)
+    scratch = f"{url.database}_{suffix}"
+
+    async def create() -> None:
+        engine = create_engine(Settings(database_url=database_url))
+        try:
+            async with engine.connect() as connection:
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                if url.get_backend_name() == "postgresql":
+                    present = await connection.scalar(
+                        text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": scratch}
+                    )
+                    if not present:
+                        await connection.execute(text(f'CREATE DATABASE "{scratch}"'))
+                else:
+                    await connection.execute(text(f"CREATE DATABASE IF NOT EXISTS `{scratch}`"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(create())
+    return url.set(database=scratch).render_as_string(hide_password=False)
