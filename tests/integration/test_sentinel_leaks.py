@@ -55,10 +55,8 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    text,
     update,
 )
-from sqlalchemy.engine import make_url
 
 from gateway.auth.policy import FieldClass
 from gateway.catalogue.database import create_engine
@@ -94,6 +92,7 @@ from gateway.resolvers.context import RequestContext
 from gateway.schema.node import global_id
 from gateway.settings import Settings
 from tests.conftest import STAFF, Client
+from tests.support.scratch import scratch_url
 
 Model = type[IcatBase]
 
@@ -468,33 +467,6 @@ CALLERS = [None, "esrf/outsider1", "esrf/pi1", STAFF]
 SIZE = DemoSize.for_sessions(16, datasets_per_session=3, files_per_dataset=2)
 
 
-def _scratch_url(database_url: str) -> str:
-    """A database of this module's own beside the configured one (created if missing)."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        return str(url)  # the caller passes a file of the module's own
-    scratch = f"{url.database}_sentinel"
-
-    async def create() -> None:
-        engine = create_engine(Settings(database_url=database_url))
-        try:
-            async with engine.connect() as connection:
-                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                if url.get_backend_name() == "postgresql":
-                    present = await connection.scalar(
-                        text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": scratch}
-                    )
-                    if not present:
-                        await connection.execute(text(f'CREATE DATABASE "{scratch}"'))
-                else:
-                    await connection.execute(text(f"CREATE DATABASE IF NOT EXISTS `{scratch}`"))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(create())
-    return url.set(database=scratch).render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module")
 def sentinel_client(
     database_url: str, settings: Settings, schema: Any, tmp_path_factory: pytest.TempPathFactory
@@ -503,7 +475,7 @@ def sentinel_client(
     if database_url.startswith("sqlite"):
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sentinel') / 'sentinel.sqlite3'}"
     else:
-        url = _scratch_url(database_url)
+        url = scratch_url(database_url, "sentinel")
     own = dataclasses.replace(settings, database_url=url)
 
     async def build() -> None:
