@@ -17,7 +17,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue.gateway_tables import ReleaseDateChange
@@ -73,11 +73,11 @@ async def plan_release_dates(
     when given)."""
     statement = (
         select(
-            Investigation.id,
-            Investigation.name,
-            Investigation.visit_id,
-            Investigation.end_date,
-            Facility.days_until_release,
+            Investigation.id.label("id"),
+            Investigation.name.label("name"),
+            Investigation.visit_id.label("visit_id"),
+            Investigation.end_date.label("end_date"),
+            Facility.days_until_release.label("days_until_release"),
             func.lower(InvestigationType.name).label("kind"),
         )
         .join(Facility, Facility.id == Investigation.facility_id)
@@ -123,16 +123,18 @@ async def apply_release_dates(
         .execution_options(synchronize_session=False),
         [{"b_id": new.investigation_id, "b_date": new.release_date} for new in plan.dates],
     )
+    changes = ReleaseDateChange.__table__
+    assert isinstance(changes, Table)
     await connection.execute(
-        insert(ReleaseDateChange),
+        insert(changes),
         [
             {
-                "investigation_id": new.investigation_id,
-                "old_release_date": None,
-                "new_release_date": new.release_date,
-                "changed_by": RULE_AUTHOR,
-                "reason": f"facility rule: end date + {new.embargo_days} days",
-                "changed_at": now,
+                changes.c.INVESTIGATION_ID.key: new.investigation_id,
+                changes.c.OLD_RELEASE_DATE.key: None,
+                changes.c.NEW_RELEASE_DATE.key: new.release_date,
+                changes.c.CHANGED_BY.key: RULE_AUTHOR,
+                changes.c.REASON.key: f"facility rule: end date + {new.embargo_days} days",
+                changes.c.CHANGED_AT.key: now,
             }
             for new in plan.dates
         ],

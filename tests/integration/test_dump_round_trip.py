@@ -4,8 +4,8 @@ Each dump (ICAT 4.4 to 6.2, YAML and XML: ``tests/data``) is ingested into an em
 catalogue, queried through GraphQL, exported, and the export ingested into an empty
 catalogue again: both hold the same rows, ids aside (``tests/support/catalogue_rows``).
 Ingesting the export once more with ``CHECK`` changes nothing and says so. SQLite runs
-all ten; PostgreSQL and MariaDB one per ICAT schema generation (4.4 XML, 5.0 YAML and
-6.2 in both formats), which covers both readers and every entity.
+all ten; PostgreSQL and MariaDB two (4.4 in XML, 6.2 in YAML: both readers, the oldest
+schema and every entity of the newest), to keep them fast.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import delete
 
-from gateway.catalogue.database import create_engine, drop_schema
+from gateway.catalogue.database import create_engine, create_schema
 from gateway.catalogue.export import Selection, export_file
 from gateway.catalogue.ingest import Duplicate, ingest_files
+from gateway.catalogue.models import icat_metadata
 from gateway.settings import Settings
 from tests.conftest import STAFF, Client
 from tests.support.catalogue_rows import differences, snapshot
@@ -28,7 +30,7 @@ from tests.support.scratch import scratch_url
 DATA = Path(__file__).resolve().parents[1] / "data"
 VERSIONS = ("4.4", "4.7", "4.10", "5.0", "6.2")
 DUMPS = [f"icatdump-{version}.{kind}" for version in VERSIONS for kind in ("yaml", "xml")]
-ON_SERVERS = {"icatdump-4.4.xml", "icatdump-5.0.yaml", "icatdump-6.2.yaml", "icatdump-6.2.xml"}
+ON_SERVERS = {"icatdump-4.4.xml", "icatdump-6.2.yaml"}
 
 SESSIONS = """{ investigations(first: 10, orderBy: {field: PROPOSAL, direction: ASC}) {
   totalCount nodes { proposal visitId datasets { totalCount } } } }"""
@@ -47,9 +49,13 @@ def own_settings(
 
 
 async def _empty(settings: Settings) -> None:
+    """Delete every row of ICAT's tables (much faster than dropping them on a server)."""
     engine = create_engine(settings)
     try:
-        await drop_schema(engine)
+        await create_schema(engine, embedded=True)
+        async with engine.begin() as connection:
+            for table in reversed(icat_metadata.sorted_tables):
+                await connection.execute(delete(table))
     finally:
         await engine.dispose()
 
@@ -66,7 +72,7 @@ async def test_dump_round_trip(
     dump: str, own_settings: Settings, engine: Any, schema: Any, tmp_path: Path
 ) -> None:
     if not own_settings.database_url.startswith("sqlite") and dump not in ON_SERVERS:
-        pytest.skip("the servers run one dump per ICAT schema generation (see the docstring)")
+        pytest.skip("the servers run two of the dumps (see the docstring)")
     await _empty(own_settings)
     first = await ingest_files(own_settings, [DATA / dump])
     assert first.new["Rule"] > 100 and first.new["Investigation"] == 3
