@@ -29,13 +29,13 @@ from typing import Any
 
 from icat.dumpfile_xml import XMLDumpFileWriter
 from icat.dumpfile_yaml import YAMLDumpFileWriter
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue.database import create_engine
 from gateway.catalogue.dumpfiles import ENUMS, NESTED, EntityInfo, OfflineClient, icat_schema
 from gateway.catalogue.models import Investigation
-from gateway.catalogue.queries import doi_variants, normalise_doi
+from gateway.catalogue.queries import normalise_doi
 from gateway.settings import Settings
 
 _IN_CHUNK = 500
@@ -140,10 +140,10 @@ class _Reader:
 
     async def _select_publication(self, pid: str) -> None:
         table = self.schema["DataPublication"].table
-        bare = normalise_doi(pid)
-        spellings = {pid, *doi_variants(bare), *doi_variants(f"doi:{bare}")}
-        spellings |= {f"DOI:{bare}", f"https://doi.org/{bare}"}
-        found = await self._fetch("DataPublication", table.c.PID.in_(sorted(spellings)))
+        # A DOI in any case, bare or as ICAT may store it (a one-off scan: no index needed).
+        bare = normalise_doi(pid).lower()
+        spellings = sorted({pid.lower(), bare, f"doi:{bare}", f"https://doi.org/{bare}"})
+        found = await self._fetch("DataPublication", func.lower(table.c.PID).in_(spellings))
         if not found:
             raise ExportError(f"no data publication {pid!r}")
         await self._below("DataPublication", found)
