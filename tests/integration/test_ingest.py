@@ -135,11 +135,10 @@ async def test_example_dump_counts(settings: Settings, db: sqlite3.Connection) -
         ("investigation_10100601-ST_reader", "reader"),
         ("investigation_10100601-ST_writer", "writer"),
     ]
-    assert rows(db, "SELECT COUNT(*) FROM RULE_ WHERE GROUPING_ID IS NULL")[0][0] > 0
+    assert rows(db, "SELECT COUNT(*) > 0 FROM RULE_ WHERE GROUPING_ID IS NULL") == [(1,)]
     flags = rows(db, "SELECT DISTINCT CRUDFLAGS, C, R, U, D FROM RULE_ ORDER BY CRUDFLAGS")
     assert all(
-        (c, r, u, d) == tuple(int(letter in crud) for letter in "CRUD")
-        for crud, c, r, u, d in flags
+        tuple(flag[1:]) == tuple(int(letter in str(flag[0])) for letter in "CRUD") for flag in flags
     )
 
 

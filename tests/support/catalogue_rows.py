@@ -39,8 +39,8 @@ async def snapshot(engine: AsyncEngine) -> Snapshot:
     rows: dict[str, dict[int, Any]] = {}
     async with engine.connect() as connection:
         for name, info in tables.items():
-            result = await connection.execute(select(info.table))
-            rows[name] = {int(row.ID): row._mapping for row in result}
+            held = await connection.execute(select(info.table))
+            rows[name] = {int(row.ID): row._mapping for row in held}
 
     keys: dict[tuple[str, int], tuple[Any, ...]] = {}
 
