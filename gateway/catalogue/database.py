@@ -127,13 +127,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+async def create_icat_schema(engine: AsyncEngine) -> None:
+    """Embedded mode: create ICAT's tables and the gateway's indexes on them, if missing."""
+    async with engine.begin() as conn:
+        await conn.run_sync(IcatBase.metadata.create_all)
+        await conn.run_sync(create_gateway_indexes)
+
+
 async def create_schema(engine: AsyncEngine, *, embedded: bool) -> None:
     """Create ICAT's tables and the gateway's indexes on them (embedded mode only), and
     migrate the gateway's own tables to the newest revision."""
     if embedded:
-        async with engine.begin() as conn:
-            await conn.run_sync(IcatBase.metadata.create_all)
-            await conn.run_sync(create_gateway_indexes)
+        await create_icat_schema(engine)
     from gateway.catalogue.migrate import upgrade  # Alembic: loaded by those who migrate
 
     await upgrade(engine)

@@ -49,7 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.catalogue.database import create_engine, create_schema
+from gateway.catalogue.database import create_engine, create_icat_schema, create_schema
 from gateway.catalogue.dumpfiles import (
     NESTED,
     EntityInfo,
@@ -185,7 +185,10 @@ async def ingest_files(
     engine = create_engine(settings)
     options = _Options(duplicate, settings.embedded, release_rule)
     try:
-        await create_schema(engine, embedded=settings.embedded)
+        if release_rule is not None:  # records its changes in the gateway's own table
+            await create_schema(engine, embedded=settings.embedded)
+        elif settings.embedded:
+            await create_icat_schema(engine)
         try:
             return await _load(engine, paths, options, BATCH_ROWS, commit=True, progress=progress)
         except _BatchFailed as failure:
