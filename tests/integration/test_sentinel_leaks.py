@@ -652,8 +652,8 @@ def full_selection(
     compiled: bool,
     personal: bool = True,
 ) -> str:
-    """Every field of a type that needs no argument, nested objects and pages (50 items)
-    down the schema, never into a type already on the path. ``compiled``: only what the
+    """Every field of a type that needs no argument, nested objects and pages (50 items,
+    5 below the second level) down the schema, never into a type already on the path. ``compiled``: only what the
     catalogue says the compiled path renders (the items of pages, their totals)."""
     object_type = schema.get_type(type_name)
     assert isinstance(object_type, graphql.GraphQLObjectType)
@@ -669,7 +669,10 @@ def full_selection(
         if not personal and declared and declared.field(name).field_class is FieldClass.PERSONAL:
             continue
         named = graphql.get_named_type(field.type)
-        head = f"{name}(first: 50)" if "first" in field.args else name
+        # Pages below the second level take 5 items: every path is still taken, without
+        # the product of 50-item pages (a dataset's beamlines' scientists' sessions...).
+        page = 50 if len(path) <= 2 else 5
+        head = f"{name}(first: {page})" if "first" in field.args else name
         if graphql.is_leaf_type(named):
             parts.append(head)
         elif isinstance(named, graphql.GraphQLObjectType) and named.name not in path:
