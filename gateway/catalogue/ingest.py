@@ -287,9 +287,11 @@ def _reason(error: BaseException) -> str:
     return reason
 
 
-async def _allocate_ids(connection: AsyncConnection, count: int) -> list[int]:
-    """Fresh ids for rows inserted in this transaction, as icat.server allocates them: the
-    one place the ingest takes ids (see gateway.catalogue.sequence)."""
+async def _allocate_ids(connection: AsyncConnection, table: Table, count: int) -> list[int]:
+    """Fresh ids for rows of ``table`` inserted in this transaction, as icat.server
+    allocates them: the one place the ingest takes ids. The SEQUENCE table's counter
+    (gateway.catalogue.sequence) serves every table; an allocator of ids per table (ICAT 4.5
+    and later on MariaDB) slots in here."""
     return await allocate_ids(connection, count)
 
 
@@ -347,7 +349,7 @@ class _Loader:
         self.report = report
         self.schema = icat_schema()
         self.now = datetime.now(UTC).replace(tzinfo=None)
-        self._ids: list[int] = []
+        self._ids: dict[Table, list[int]] = {}
         self._found: dict[str, int] = {}
         self._order = {table: n for n, table in enumerate(IcatBase.metadata.sorted_tables)}
         self._buffers: dict[Table, list[tuple[dict[str, Any], str]]] = {}
@@ -433,7 +435,7 @@ class _Loader:
             # WHAT are left NULL: the gateway does not evaluate ICAT's rules).
             flags = str(row["CRUDFLAGS"]).upper()
             row.update({letter: letter in flags for letter in "CRUD"})
-        obj.id = row["ID"] = await self._next_id()
+        obj.id = row["ID"] = await self._next_id(info.table)
         row["CREATE_ID"] = row["MOD_ID"] = CREATOR
         row["CREATE_TIME"] = row["MOD_TIME"] = self.now
         self._buffers.setdefault(info.table, []).append((row, label))
@@ -592,11 +594,11 @@ class _Loader:
             self._found[key] = int(found[0][0])
         return int(found[0][0])
 
-    async def _next_id(self) -> int:
-        if not self._ids:
-            self._ids = await _allocate_ids(self.connection, ID_BLOCK)
-            self._ids.reverse()
-        return self._ids.pop()
+    async def _next_id(self, table: Table) -> int:
+        pool = self._ids.setdefault(table, [])
+        if not pool:
+            pool.extend(reversed(await _allocate_ids(self.connection, table, ID_BLOCK)))
+        return pool.pop()
 
     # rows -> database -----------------------------------------------------------------
 
