@@ -2,8 +2,8 @@
 grants, studies, facility cycles of a session; beamlines of a dataset; parameters and
 related files of a file; type, grants and parameters of a data publication; a beamline's
 dates. Staff see them; anonymous callers get FORBIDDEN for those of a session under
-embargo (the example's sessions have no release date: never released). SQLite only: the
-statements are plain joins, run on every backend by the sentinel test."""
+embargo (the example's sessions have no release date: never released). Those on SQLite;
+the statement count on every backend (the demo catalogue)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from gateway.catalogue.database import create_engine
 from gateway.catalogue.ingest import ingest_file
 from gateway.schema.build import create_schema
 from gateway.settings import Settings
-from tests.conftest import STAFF, Client
+from tests.conftest import STAFF, Client, StatementCounter
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "icatdump-6.2.yaml"
 
@@ -42,7 +42,7 @@ PUBLICATIONS = """{ dataPublications(first: 5) { nodes { doi internalId
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def example(tmp_path_factory: pytest.TempPathFactory) -> Any:
     path = tmp_path_factory.mktemp("details") / "details.sqlite3"
     settings = Settings(database_url=f"sqlite+aiosqlite:///{path}", staff_users=frozenset({STAFF}))
     import asyncio
@@ -55,8 +55,8 @@ async def _client(settings: Settings) -> Client:
     return Client(create_engine(settings), settings, create_schema())
 
 
-async def test_a_sessions_details(client: Settings) -> None:
-    staff = await _client(client)
+async def test_a_sessions_details(example: Settings) -> None:
+    staff = await _client(example)
     variables = {"proposal": "10100601-ST", "visit": "1.1-N"}
     session = (await staff.data(SESSION, variables, user=STAFF))["investigation"]
     assert len(session["shifts"]) == 2
@@ -77,8 +77,8 @@ async def test_a_sessions_details(client: Settings) -> None:
     await staff.engine.dispose()
 
 
-async def test_dataset_and_file_details(client: Settings) -> None:
-    staff = await _client(client)
+async def test_dataset_and_file_details(example: Settings) -> None:
+    staff = await _client(example)
     variables = {"proposal": "10100601-ST", "visit": "1.1-N"}
     data = await staff.data(DATASET, variables, user=STAFF)
     datasets = data["investigation"]["datasets"]["nodes"]
@@ -90,8 +90,8 @@ async def test_dataset_and_file_details(client: Settings) -> None:
     await staff.engine.dispose()
 
 
-async def test_data_publication_details(client: Settings) -> None:
-    staff = await _client(client)
+async def test_data_publication_details(example: Settings) -> None:
+    staff = await _client(example)
     data = await staff.data(PUBLICATIONS, user=STAFF)
     (publication,) = data["dataPublications"]["nodes"]
     assert publication["publicationType"] == {"name": "curated"}
@@ -100,3 +100,27 @@ async def test_data_publication_details(client: Settings) -> None:
     # content: so none here; the statement is checked by the sentinel test.
     assert publication["parameters"] == []
     await staff.engine.dispose()
+
+
+DETAILS = """query($first: Int) { investigations(first: $first) { nodes {
+  shifts { comment instrument { name } } publications { doi } fundingReferences { awardNumber }
+  studies { name } facilityCycles { name }
+  datasets(first: 3) { nodes { instruments { name }
+    datafiles(first: 2) { nodes { parameters { name } relatedDatafiles { relation } } } } }
+} } }"""
+
+
+async def test_statement_count_does_not_grow_with_the_page(
+    client: Client, statement_counter: StatementCounter
+) -> None:
+    """Each relation is one statement per level, whatever the number of owners (the demo
+    catalogue, on every backend; the standard path)."""
+    client = client.using(compiled_sql=False)
+    counts = {}
+    for first in (5, 40):
+        await client.access(STAFF)
+        statement_counter.reset()
+        data = await client.data(DETAILS, {"first": first}, user=STAFF)
+        assert len(data["investigations"]["nodes"]) == first
+        counts[first] = statement_counter.count
+    assert counts[5] == counts[40], counts
