@@ -653,8 +653,9 @@ def full_selection(
     personal: bool = True,
 ) -> str:
     """Every field of a type that needs no argument, nested objects and pages (50 items,
-    5 below the second level) down the schema, never into a type already on the path. ``compiled``: only what the
-    catalogue says the compiled path renders (the items of pages, their totals)."""
+    5 below the second level) down the schema, never into a type already on the path.
+    ``compiled``: only what the catalogue says the compiled path renders (the items of
+    pages, their totals)."""
     object_type = schema.get_type(type_name)
     assert isinstance(object_type, graphql.GraphQLObjectType)
     parts = []
