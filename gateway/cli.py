@@ -1,5 +1,5 @@
-"""The `icat-gateway` command: serve, demo (seed), ingest, export-schema, indexes, settings,
-migrate, register-operations, doi reconcile."""
+"""The `icat-gateway` command: serve, demo (seed), ingest, export, release-dates,
+export-schema, indexes, settings, migrate, register-operations, doi reconcile."""
 
 from __future__ import annotations
 
@@ -102,9 +102,62 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     ingest = commands.add_parser(
-        "ingest", parents=[common], help="load an ICAT dump file (python-icat YAML or XML)"
+        "ingest",
+        parents=[common],
+        help="load ICAT dump files (python-icat YAML or XML, ICAT 4.4 to 6.2)",
+        description="Load python-icat dump files into the catalogue, in one transaction, and "
+        "say what was new, already there, or there with other values.",
     )
-    ingest.add_argument("file", type=Path, help="the dump file, as written by icatdump")
+    ingest.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="dump files, as written by icatdump"
+    )
+    ingest.add_argument(
+        "--duplicate",
+        choices=["THROW", "IGNORE", "CHECK", "OVERWRITE"],
+        default="THROW",
+        help="an object already in the catalogue: an error (THROW, the default), kept as it "
+        "is (IGNORE), an error only where the file's values differ (CHECK), or updated with "
+        "the file's values (OVERWRITE), as python-icat's icatingest",
+    )
+    ingest.add_argument(
+        "--into-icat",
+        action="store_true",
+        help="allow a database the gateway did not create (ICAT_GATEWAY_EMBEDDED=false); ids "
+        "are allocated as icat.server allocates them",
+    )
+    ingest.add_argument(
+        "--release-dates",
+        action="store_true",
+        help="then set the missing release dates of the files' sessions by the facility's "
+        "rule (see `release-dates`)",
+    )
+
+    dump = commands.add_parser(
+        "export",
+        parents=[common],
+        help="write the catalogue, or a part of it, as an ICAT dump file python-icat reads",
+    )
+    dump.add_argument("file", type=Path, help="the file to write: .yaml or .xml")
+    dump.add_argument("--proposal", help="only the sessions of this proposal (NAME)")
+    dump.add_argument(
+        "--session", type=int, metavar="ID", help="only this session (INVESTIGATION.ID)"
+    )
+    dump.add_argument(
+        "--data-publication", metavar="PID", help="only this data publication (its PID or DOI)"
+    )
+
+    releases = commands.add_parser(
+        "release-dates",
+        parents=[common],
+        help="set missing release dates by the facility's rule (end date + embargo)",
+        description="Set the release date of every session that has none to its end date plus "
+        "the embargo (its facility's DAYSUNTILRELEASE, else ICAT_GATEWAY_EMBARGO_DAYS), "
+        "except sessions of a proprietary type (ICAT_GATEWAY_PROPRIETARY_TYPES) and sessions "
+        "without an end date; each change is recorded like one made through the API.",
+    )
+    releases.add_argument(
+        "--dry-run", action="store_true", help="only say what would be set; change nothing"
+    )
 
     export = commands.add_parser(
         "export-schema", parents=[common], help="print the GraphQL SDL (or write it to a file)"
@@ -249,16 +302,11 @@ def _run(args: argparse.Namespace, settings: Settings, url: str | None) -> int:
         print(", ".join(f"{n} {what}" for what, n in counts.items()))
         return 0
     if args.command == "ingest":
-        from gateway.catalogue.ingest import IngestError, ingest_file
-
-        try:
-            with progress_bar("objects", None) as advance:
-                counts = asyncio.run(ingest_file(settings, args.file, advance))
-        except IngestError as error:
-            print(f"icat-gateway ingest: {error}", file=sys.stderr)
-            return 1
-        print(", ".join(f"{n} {what}" for what, n in counts.items()))
-        return 0
+        return _ingest(settings, args)
+    if args.command == "export":
+        return _export(settings, args)
+    if args.command == "release-dates":
+        return _release_dates(settings, dry_run=args.dry_run)
     if args.command == "indexes":
         from gateway.catalogue.indexes import print_index_ddl
 
@@ -306,6 +354,59 @@ async def _describe_demo_users(settings: Settings) -> str:
             return await describe_demo_users(connection, demo_users(), default_anchor())
     finally:
         await engine.dispose()
+
+
+def _ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.catalogue.ingest import Duplicate, IngestError, ingest_files
+    from gateway.catalogue.release_rule import ReleaseRule
+
+    rule = ReleaseRule(settings.embargo_days, settings.proprietary_types)
+    try:
+        with progress_bar("objects", None) as advance:
+            report = asyncio.run(
+                ingest_files(
+                    settings,
+                    args.files,
+                    duplicate=Duplicate(args.duplicate),
+                    into_icat=args.into_icat,
+                    release_rule=rule if args.release_dates else None,
+                    progress=advance,
+                )
+            )
+    except IngestError as error:
+        print(f"icat-gateway ingest: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.catalogue.export import ExportError, Selection, export_file
+
+    selection = Selection(
+        proposal=args.proposal, session=args.session, data_publication=args.data_publication
+    )
+    try:
+        counts = asyncio.run(export_file(settings, args.file, selection))
+    except ExportError as error:
+        print(f"icat-gateway export: {error}", file=sys.stderr)
+        return 1
+    total = sum(counts.values())
+    print(f"{args.file}: {total} objects ({', '.join(f'{n} {e}' for e, n in counts.items())})")
+    return 0
+
+
+def _release_dates(settings: Settings, *, dry_run: bool) -> int:
+    from gateway.usecases.release_dates import set_missing_release_dates
+
+    plan = asyncio.run(set_missing_release_dates(settings, dry_run=dry_run))
+    for new in plan.dates:
+        print(
+            f"{new.proposal} {new.visit_id}: ended {new.end_date:%Y-%m-%d}, released "
+            f"{new.release_date:%Y-%m-%d} (+{new.embargo_days} days)"
+        )
+    print(("dry run, nothing changed: " if dry_run else "") + plan.summary())
+    return 0
 
 
 def _register_operations(settings: Settings, sources: list[Path]) -> int:

@@ -218,6 +218,14 @@ class Settings:
     """Whether a session's local contact may grant and revoke access and answer access
     requests, as its main proposer and staff may (some facilities let them)."""
 
+    embargo_days: int = 1095
+    """Days from a session's end to its release, for ``release-dates`` and ``ingest
+    --release-dates``, where its facility's DAYSUNTILRELEASE is not set."""
+
+    proprietary_types: frozenset[str] = field(default_factory=lambda: frozenset({"proprietary"}))
+    """INVESTIGATIONTYPE.NAME values (case-insensitive) of sessions never released by the
+    facility's rule: ``release-dates`` leaves their release date unset."""
+
     # Operations --------------------------------------------------------------------
     redis_url: str | None = None
     """Redis shared by every worker and replica (``redis://host:6379/0``): rate-limit
@@ -429,6 +437,10 @@ class Settings:
         normalised = frozenset(role.strip().lower() for role in self.main_proposer_roles)
         object.__setattr__(self, "main_proposer_roles", normalised)
         contacts = frozenset(role.strip().lower() for role in self.local_contact_roles)
+        kinds = frozenset(kind.strip().lower() for kind in self.proprietary_types)
+        object.__setattr__(self, "proprietary_types", kinds)
+        if self.embargo_days < 0:
+            raise SettingsError("ICAT_GATEWAY_EMBARGO_DAYS must not be negative")
         object.__setattr__(self, "local_contact_roles", contacts)
         if not self.collaborator_role.strip():
             raise SettingsError("ICAT_GATEWAY_COLLABORATOR_ROLE must not be blank")

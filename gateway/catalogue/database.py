@@ -133,6 +133,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+async def create_icat_schema(engine: AsyncEngine) -> None:
+    """Embedded mode: create ICAT's tables and the gateway's indexes on them, if missing."""
+    async with engine.begin() as conn:
+        await conn.run_sync(IcatBase.metadata.create_all)
+        await conn.run_sync(create_gateway_indexes)
+
+
 async def create_schema(engine: AsyncEngine, *, embedded: bool, writes: bool = True) -> None:
     """Create ICAT's tables and the gateway's indexes on them (embedded mode only), and
     migrate the gateway's own tables to the newest revision.
@@ -143,9 +150,7 @@ async def create_schema(engine: AsyncEngine, *, embedded: bool, writes: bool = T
     shortfall stops the start with one message (:class:`IcatSchemaError`).
     """
     if embedded:
-        async with engine.begin() as conn:
-            await conn.run_sync(IcatBase.metadata.create_all)
-            await conn.run_sync(create_gateway_indexes)
+        await create_icat_schema(engine)
     else:
         await check_icat_schema(engine)
         if writes:

@@ -34,6 +34,7 @@ from gateway.catalogue.models import (
     DatafileFormat,
     DataPublication,
     DataPublicationDate,
+    DataPublicationType,
     DataPublicationUser,
     Dataset,
     DatasetParameter,
@@ -180,7 +181,8 @@ def samples_by_investigation(ids: Sequence[int]) -> Select[Any]:
 # Parameters (typed values with their type's name and units) ------------------------
 
 
-def _parameters(model: Any, owner: Any, ids: Sequence[int]) -> Select[Any]:
+def parameters_of(model: Any, owner: Any, ids: Sequence[int]) -> Select[Any]:
+    """Typed parameters of the owners (any of ICAT's five parameter tables)."""
     return (
         select(
             owner.label("owner_key"),
@@ -203,15 +205,15 @@ def _parameters(model: Any, owner: Any, ids: Sequence[int]) -> Select[Any]:
 
 
 def parameters_by_investigation(ids: Sequence[int]) -> Select[Any]:
-    return _parameters(InvestigationParameter, InvestigationParameter.investigation_id, ids)
+    return parameters_of(InvestigationParameter, InvestigationParameter.investigation_id, ids)
 
 
 def parameters_by_dataset(ids: Sequence[int]) -> Select[Any]:
-    return _parameters(DatasetParameter, DatasetParameter.dataset_id, ids)
+    return parameters_of(DatasetParameter, DatasetParameter.dataset_id, ids)
 
 
 def parameters_by_sample(ids: Sequence[int]) -> Select[Any]:
-    return _parameters(SampleParameter, SampleParameter.sample_id, ids)
+    return parameters_of(SampleParameter, SampleParameter.sample_id, ids)
 
 
 # Datasets and datafiles ------------------------------------------------------------
@@ -304,6 +306,7 @@ REFERENCE_MODELS = {
     "investigation_type": InvestigationType,
     "user": User,
     "technique": Technique,
+    "data_publication_type": DataPublicationType,
 }
 
 

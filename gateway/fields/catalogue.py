@@ -54,6 +54,15 @@ INVESTIGATION = ObjectFields(
                "Total size in bytes of the session's files, where ICAT keeps it.", DATA),
         Scalar("fileCount", "file_count", Format.LONG, "Number of files, where ICAT keeps it.",
                DATA),
+        Resolved("shifts", "The session's beam-time shifts (ICAT SHIFT).", DATA, compiled=False),
+        Resolved("publications", "Papers arising from the session (ICAT PUBLICATION).", DATA,
+                 compiled=False),
+        Resolved("fundingReferences", "Grants that funded the session (ICAT "
+                 "INVESTIGATIONFUNDING).", DATA, compiled=False),
+        Resolved("studies", "Studies the session is part of (ICAT STUDYINVESTIGATION).", DATA,
+                 compiled=False),
+        Resolved("facilityCycles", "The facility's operating cycles the session belongs to "
+                 "(ICAT INVESTIGATIONFACILITYCYCLE).", compiled=False),
         Resolved("facility", "The facility."),
         Resolved("type", "The kind of session."),
         Resolved("instruments", "The beamlines used (ICAT INVESTIGATIONINSTRUMENT)."),
@@ -107,6 +116,8 @@ DATASET = ObjectFields(
         Resolved("investigation", "The session the dataset belongs to.", DATA),
         Resolved("sample", "The sample measured.", DATA),
         Resolved("techniques", "Techniques used.", DATA),
+        Resolved("instruments", "The beamlines the dataset was taken on (ICAT "
+                 "DATASETINSTRUMENT).", DATA, compiled=False),
         Resolved("parameters", "The dataset's parameters, with units.", DATA),
         Resolved("datafiles", "The dataset's files.", DATA),
         Resolved("downloadSize", "Bytes a download of the dataset holds: its files' sizes "
@@ -138,6 +149,10 @@ DATAFILE = ObjectFields(
         Scalar("doi", "doi", Format.TEXT, "The file's own DOI, if any.", DATA),
         Scalar("format", "format_name", Format.TEXT, "The file format, e.g. HDF5.", DATA),
         Resolved("dataset", "The dataset the file belongs to.", DATA, compiled=False),
+        Resolved("parameters", "The file's parameters, with units (ICAT DATAFILEPARAMETER).",
+                 DATA, compiled=False),
+        Resolved("relatedDatafiles", "How this file relates to others (ICAT RELATEDDATAFILE, "
+                 "this file as the source).", DATA, compiled=False),
     ),
     rows=Rows.FILTERED,
     compiled=True,
@@ -221,6 +236,10 @@ INSTRUMENT = ObjectFields(
         Scalar("type", "type", Format.TEXT, "Kind of instrument, e.g. MX beamline."),
         Scalar("url", "url", Format.TEXT, "Web page of the beamline."),
         Scalar("pid", "pid", Format.TEXT, "Persistent identifier of the beamline (e.g. PIDINST)."),
+        Scalar("startDate", "start_date", Format.DATETIME,
+               "When the beamline started operating (ICAT 6.2 STARTDATE)."),
+        Scalar("endDate", "end_date", Format.DATETIME,
+               "When the beamline stopped operating, if it has (ICAT 6.2 ENDDATE)."),
         Resolved("facility", "The facility that runs this beamline."),
         Resolved("scientists", "The beamline's scientists (ICAT INSTRUMENTSCIENTIST)."),
     ),
@@ -321,6 +340,14 @@ DATA_PUBLICATION = ObjectFields(
                "When it was (or will be) published; null while reserved.", DATA),
         Scalar("isPublished", "is_published", Format.BOOLEAN, "Whether the DOI is public.",
                DATA, nullable=False),
+        Scalar("internalId", "internal_id", Format.TEXT,
+               "The facility's own identifier of the publication (ICAT 6.2 INTERNALID).", DATA),
+        Resolved("publicationType", "The kind of publication (ICAT DATAPUBLICATIONTYPE; "
+                 "named so beside a session's type).", DATA, compiled=False),
+        Resolved("fundingReferences", "Grants that funded it (ICAT DATAPUBLICATIONFUNDING).",
+                 DATA, compiled=False),
+        Resolved("parameters", "Parameters of its data collection (ICAT "
+                 "DATACOLLECTIONPARAMETER).", DATA, compiled=False),
         Resolved("contributors", "Creators and contributors, in order.", DATA),
         Resolved("relatedItems", "Related identifiers.", DATA),
         Resolved("datasets", "The datasets of the publication that the caller may see.", DATA),
@@ -438,6 +465,96 @@ ACCESS_EVENT = ObjectFields(
     rows=Rows.RESTRICTED,
 )  # fmt: skip
 
+SHIFT = ObjectFields(
+    "Shift",
+    "A period of beam time of a session (ICAT SHIFT). DATA class as a whole.",
+    (
+        Scalar("startDate", "start_date", Format.DATETIME, "Start of the shift.", DATA,
+               nullable=False),
+        Scalar("endDate", "end_date", Format.DATETIME, "End of the shift.", DATA,
+               nullable=False),
+        Scalar("comment", "comment", Format.TEXT, "A note on the shift.", DATA),
+        Resolved("instrument", "The beamline of the shift, if recorded.", DATA),
+    ),
+    rows=Rows.FILTERED,
+)  # fmt: skip
+
+PUBLICATION = ObjectFields(
+    "Publication",
+    "A paper arising from a session (ICAT PUBLICATION). DATA class as a whole.",
+    (
+        Scalar("fullReference", "full_reference", Format.TEXT, "The full citation.", DATA,
+               nullable=False),
+        Scalar("doi", "doi", Format.TEXT, "The paper's DOI.", DATA),
+        Scalar("repository", "repository", Format.TEXT, "The repository that holds it.", DATA),
+        Scalar("repositoryId", "repository_id", Format.TEXT, "Its identifier there.", DATA),
+        Scalar("url", "url", Format.TEXT, "Where to read it.", DATA),
+    ),
+    rows=Rows.FILTERED,
+)  # fmt: skip
+
+FUNDING_REFERENCE = ObjectFields(
+    "FundingReference",
+    "A grant: funder and award (ICAT FUNDINGREFERENCE). DATA class as a whole.",
+    (
+        Scalar("funderName", "funder_name", Format.TEXT, "The funder.", DATA, nullable=False),
+        Scalar("funderIdentifier", "funder_identifier", Format.TEXT,
+               "The funder's identifier (e.g. a Crossref Funder ID or ROR).", DATA),
+        Scalar("awardNumber", "award_number", Format.TEXT, "The award's number.", DATA,
+               nullable=False),
+        Scalar("awardTitle", "award_title", Format.TEXT, "The award's title.", DATA),
+        Scalar("acknowledgement", "acknowledgement", Format.TEXT,
+               "The acknowledgement to print (ICAT 6.2).", DATA),
+    ),
+    rows=Rows.FILTERED,
+)  # fmt: skip
+
+STUDY = ObjectFields(
+    "Study",
+    "A study grouping sessions (ICAT STUDY). DATA class as a whole.",
+    (
+        Scalar("name", "name", Format.TEXT, "Name of the study.", DATA, nullable=False),
+        Scalar("description", "description", Format.TEXT, "Description.", DATA),
+        Scalar("pid", "pid", Format.TEXT, "Persistent identifier.", DATA),
+        Scalar("startDate", "start_date", Format.DATETIME, "Start of the study.", DATA),
+        Scalar("endDate", "end_date", Format.DATETIME, "End of the study.", DATA),
+    ),
+    rows=Rows.FILTERED,
+)  # fmt: skip
+
+FACILITY_CYCLE = ObjectFields(
+    "FacilityCycle",
+    "An operating cycle of the facility (ICAT FACILITYCYCLE), e.g. a run of the machine. "
+    "Public.",
+    (
+        Scalar("name", "name", Format.TEXT, "Name of the cycle.", nullable=False),
+        Scalar("description", "description", Format.TEXT, "Description."),
+        Scalar("startDate", "start_date", Format.DATETIME, "Start of the cycle."),
+        Scalar("endDate", "end_date", Format.DATETIME, "End of the cycle."),
+    ),
+)  # fmt: skip
+
+DATA_PUBLICATION_TYPE = ObjectFields(
+    "DataPublicationType",
+    "A kind of data publication (ICAT DATAPUBLICATIONTYPE), e.g. curated or user-defined. "
+    "Public.",
+    (
+        Scalar("name", "name", Format.TEXT, "Name of the type.", nullable=False),
+        Scalar("description", "description", Format.TEXT, "Description."),
+    ),
+)  # fmt: skip
+
+RELATED_DATAFILE = ObjectFields(
+    "RelatedDatafile",
+    "How a file relates to another (ICAT RELATEDDATAFILE). DATA class as a whole.",
+    (
+        Scalar("relation", "relation", Format.TEXT, "The relation, e.g. derived from.", DATA,
+               nullable=False),
+        Resolved("datafile", "The other file; null where the caller may not see it.", DATA),
+    ),
+    rows=Rows.FILTERED,
+)  # fmt: skip
+
 TYPES: Mapping[str, ObjectFields] = {
     declared.type_name: declared
     for declared in (
@@ -461,6 +578,13 @@ TYPES: Mapping[str, ObjectFields] = {
         RELATED_ITEM,
         ACCESS_REQUEST,
         ACCESS_EVENT,
+        SHIFT,
+        PUBLICATION,
+        FUNDING_REFERENCE,
+        STUDY,
+        FACILITY_CYCLE,
+        DATA_PUBLICATION_TYPE,
+        RELATED_DATAFILE,
     )
 }
 """Every catalogue type by GraphQL name."""

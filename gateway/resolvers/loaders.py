@@ -168,6 +168,16 @@ class Loaders:
             cache[kind] = single_loader(self.engine, lambda ids: queries.by_ids(model, ids))
         return cache[kind]
 
+    def grouped(self, build: Callable[[list[Any]], Select[Any]]) -> Loader:
+        """Rows of a relation by owner, one statement per batch (the relations of
+        ``gateway.catalogue.details``): one loader per statement builder per request."""
+        cache: dict[Callable[[list[Any]], Select[Any]], Loader] = self.__dict__.setdefault(
+            "_grouped", {}
+        )
+        if build not in cache:
+            cache[build] = grouped_loader(self.engine, build)
+        return cache[build]
+
     @cached_property
     def investigation(self) -> Loader:
         return single_loader(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gateway.catalogue import queries
+from gateway.catalogue import details, queries
 from gateway.catalogue.models import Datafile as DatafileRow
 from gateway.catalogue.ordering import datafile_keys
 from gateway.compiled.items import plain_items
@@ -16,6 +16,8 @@ from gateway.fields.catalogue import DATAFILE, DATASET, DATASET_TYPE
 from gateway.resolvers.loaders import ChildListing
 from gateway.schema.connection import Connection, child_connection, node_selections, page_of
 from gateway.schema.declared import Declared, declared
+from gateway.schema.details import RelatedDatafile
+from gateway.schema.facility import Instrument
 from gateway.schema.info import Info
 from gateway.schema.inputs import DatafileOrder
 from gateway.schema.keys import keys_of
@@ -92,6 +94,13 @@ class Dataset(Node, Declared):
         if self._prefetched is not None:
             return self._prefetched["parameters"]  # type: ignore[no-any-return]
         return _parameters(info, self._row["id"])  # type: ignore[return-value]
+
+    @strawberry.field
+    async def instruments(self, info: Info) -> list[Instrument]:
+        rows = await info.context.loaders.grouped(details.instruments_by_dataset).load(
+            self._row["id"]
+        )
+        return [Instrument.from_row(row) for row in rows]
 
     @strawberry.field
     async def datafiles(
@@ -179,3 +188,15 @@ class Datafile(Node, Declared):
     async def dataset(self, info: Info) -> Dataset | None:
         row = await info.context.loaders.dataset.load(self._row["dataset_id"])
         return Dataset.from_row(row) if row is not None else None
+
+    @strawberry.field
+    async def parameters(self, info: Info) -> list[Parameter] | None:
+        rows = await info.context.loaders.grouped(details.parameters_by_datafile).load(
+            self._row["id"]
+        )
+        return [Parameter.from_row(row) for row in rows]
+
+    @strawberry.field
+    async def related_datafiles(self, info: Info) -> list[RelatedDatafile] | None:
+        rows = await info.context.loaders.grouped(details.related_by_datafile).load(self._row["id"])
+        return [RelatedDatafile.from_row(row) for row in rows]

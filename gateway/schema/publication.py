@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
-from gateway.catalogue import queries
+from gateway.catalogue import details, queries
 from gateway.catalogue.models import DataCollectionDataset
 from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
@@ -32,9 +32,11 @@ from gateway.schema.citing import (
 from gateway.schema.connection import Connection, child_connection, page_of
 from gateway.schema.dataset import Dataset, prefetch_children
 from gateway.schema.declared import Declared, declared
+from gateway.schema.details import DataPublicationType, FundingReference
 from gateway.schema.info import Info
 from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
+from gateway.schema.sample import Parameter
 
 
 @strawberry.enum(description="Where a data publication stands.")
@@ -77,6 +79,28 @@ class RelatedItem(Declared):
 )
 @declared(DATA_PUBLICATION)
 class DataPublication(Node, Declared):
+    @strawberry.field
+    async def publication_type(self, info: Info) -> DataPublicationType | None:
+        type_id = self._row["type_id"]
+        if type_id is None:
+            return None
+        row = await info.context.loaders.reference("data_publication_type").load(type_id)
+        return DataPublicationType.from_row(row) if row is not None else None
+
+    @strawberry.field
+    async def funding_references(self, info: Info) -> list[FundingReference] | None:
+        rows = await info.context.loaders.grouped(details.funding_by_publication).load(
+            self._row["id"]
+        )
+        return [FundingReference.from_row(row) for row in rows]
+
+    @strawberry.field
+    async def parameters(self, info: Info) -> list[Parameter] | None:
+        rows = await info.context.loaders.grouped(details.parameters_by_publication).load(
+            self._row["id"]
+        )
+        return [Parameter.from_row(row) for row in rows]
+
     @strawberry.field
     async def contributors(self, info: Info) -> list[Contributor]:
         rows = await info.context.loaders.creators_of_publication.load(self._row["id"])

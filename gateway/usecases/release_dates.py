@@ -1,18 +1,27 @@
-"""Changing a session's release date (extending or shortening an embargo): staff only,
-recorded with who, when and why in the gateway's own table."""
+"""Release dates: a session's changed by staff (extending or shortening an embargo),
+recorded with who, when and why in the gateway's own table; and the missing ones set by the
+facility's rule (``icat-gateway release-dates``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.policy import Caller, can_change_release_date, roles_of
+from gateway.catalogue.database import create_engine, create_schema
 from gateway.catalogue.facts import load_investigation_facts
 from gateway.catalogue.gateway_tables import ReleaseDateChange
 from gateway.catalogue.models import Investigation
+from gateway.catalogue.release_rule import (
+    ReleaseDatePlan,
+    ReleaseRule,
+    apply_release_dates,
+    plan_release_dates,
+)
 from gateway.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
+from gateway.settings import Settings
 
 
 async def change_release_date(
@@ -55,3 +64,21 @@ async def change_release_date(
             )
         )
         return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+async def set_missing_release_dates(settings: Settings, *, dry_run: bool) -> ReleaseDatePlan:
+    """``icat-gateway release-dates``: set the release date of every session without one
+    by the facility's rule (see gateway.catalogue.release_rule), in one transaction, or
+    only say what it would set."""
+    rule = ReleaseRule(settings.embargo_days, settings.proprietary_types)
+    engine = create_engine(settings)
+    try:
+        await create_schema(engine, embedded=settings.embedded)
+        async with engine.begin() as connection:
+            plan = await plan_release_dates(connection, rule)
+            if not dry_run:
+                now = datetime.now(UTC).replace(tzinfo=None)
+                await apply_release_dates(connection, plan, now=now)
+        return plan
+    finally:
+        await engine.dispose()

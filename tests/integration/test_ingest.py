@@ -1,4 +1,4 @@
-"""``icat-gateway ingest``: python-icat dump files into the embedded catalogue (SQLite).
+"""``icat-gateway ingest``: python-icat dump files into the catalogue (SQLite).
 
 ``tests/data/icatdump-6.2.yaml`` is python-icat's own example dump (ICAT 6.2, YAML);
 ``tests/data/ingest-onto-esnf.xml`` is a small XML dump that adds to it, referring to its
@@ -8,13 +8,16 @@ conftest fixture.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from gateway.catalogue.ingest import IngestError, ingest_file
+from gateway.catalogue.ingest import Duplicate, IngestError, ingest_file, ingest_files
+from gateway.catalogue.release_rule import ReleaseRule
 from gateway.cli import main
 from gateway.settings import Settings
 
@@ -74,9 +77,15 @@ EXAMPLE_COUNTS = {
     "RelatedDatafile": 1,
     "Job": 1,
 }
-# 15 Grouping (with 19 nested UserGroup), 161 Rule, 38 PublicStep, and the 9
-# InvestigationGroup that refer to the groupings.
-EXAMPLE_SKIPPED = 15 + 19 + 161 + 38 + 9
+# The authorization entities, kept too.
+EXAMPLE_AUTHORIZATION = {
+    "Grouping": 15,
+    "UserGroup": 19,
+    "Rule": 161,
+    "PublicStep": 38,
+    "InvestigationGroup": 9,
+}
+SIMPLE = DATA / "icatdump-simple.yaml"
 
 
 @pytest.fixture
@@ -103,13 +112,34 @@ def table_counts(db: sqlite3.Connection) -> dict[str, int]:
 
 
 async def test_example_dump_counts(settings: Settings, db: sqlite3.Connection) -> None:
-    counts = await ingest_file(settings, EXAMPLE)
+    report = await ingest_file(settings, EXAMPLE)
 
-    assert counts == {**EXAMPLE_COUNTS, "skipped": EXAMPLE_SKIPPED}
-    assert list(counts)[:2] == ["User", "Facility"]  # in dump order
-    assert rows(db, "SELECT COUNT(*) FROM RULE_")[0][0] == 0
-    assert rows(db, "SELECT COUNT(*) FROM GROUPING")[0][0] == 0
-    assert rows(db, "SELECT COUNT(*) FROM INVESTIGATIONGROUP")[0][0] == 0
+    assert report.new == {**EXAMPLE_COUNTS, **EXAMPLE_AUTHORIZATION}
+    assert not report.unchanged and not report.differing
+    assert list(report.new)[:3] == ["User", "Grouping", "UserGroup"]  # in dump order
+    assert rows(db, "SELECT COUNT(*) FROM RULE_")[0][0] == 161
+    # A rule's grouping, its CRUD flags and what icat.server derives from them.
+    assert rows(
+        db,
+        "SELECT r.CRUDFLAGS, r.C, r.R, r.U, r.D FROM RULE_ r JOIN GROUPING g "
+        "ON g.ID = r.GROUPING_ID WHERE g.NAME = 'investigation_10100601-ST_owner' "
+        "AND r.WHAT LIKE 'SELECT o FROM Investigation o%' AND r.CRUDFLAGS = 'R'",
+    )[:1] in ([("R", 0, 1, 0, 0)], [])
+    assert rows(
+        db,
+        "SELECT g.NAME, ig.ROLE FROM INVESTIGATIONGROUP ig JOIN GROUPING g ON g.ID = ig.GROUP_ID "
+        "JOIN INVESTIGATION i ON i.ID = ig.INVESTIGATION_ID WHERE i.NAME = '10100601-ST' "
+        "ORDER BY ig.ROLE",
+    ) == [
+        ("investigation_10100601-ST_owner", "owner"),
+        ("investigation_10100601-ST_reader", "reader"),
+        ("investigation_10100601-ST_writer", "writer"),
+    ]
+    assert rows(db, "SELECT COUNT(*) > 0 FROM RULE_ WHERE GROUPING_ID IS NULL") == [(1,)]
+    flags = rows(db, "SELECT DISTINCT CRUDFLAGS, C, R, U, D FROM RULE_ ORDER BY CRUDFLAGS")
+    assert all(
+        tuple(flag[1:]) == tuple(int(letter in str(flag[0])) for letter in "CRUD") for flag in flags
+    )
 
 
 async def test_example_dump_relations(settings: Settings, db: sqlite3.Connection) -> None:
@@ -194,9 +224,9 @@ async def test_xml_dump_onto_existing_catalogue(settings: Settings, db: sqlite3.
     await ingest_file(settings, EXAMPLE)
     ((seq_before,),) = rows(db, "SELECT SEQ_COUNT FROM SEQUENCE")
 
-    counts = await ingest_file(settings, ONTO_EXAMPLE)
+    report = await ingest_file(settings, ONTO_EXAMPLE)
 
-    assert counts == {
+    assert report.new == {
         "User": 1,
         "Investigation": 1,
         "Dataset": 1,
@@ -241,33 +271,113 @@ async def test_xml_dump_onto_existing_catalogue(settings: Settings, db: sqlite3.
     assert rows(db, "SELECT COUNT(*) FROM DATASETTYPE") == [(3,)]
 
 
-async def test_failure_rolls_everything_back(settings: Settings, db: sqlite3.Connection) -> None:
+async def test_a_second_ingest_is_refused_by_default(
+    settings: Settings, db: sqlite3.Connection
+) -> None:
     await ingest_file(settings, EXAMPLE)
     before = table_counts(db)
     seq_before = rows(db, "SELECT SEQ_COUNT FROM SEQUENCE")
 
-    # Loading the same file again breaks the uniqueness constraints.
+    # THROW, as icatingest: the first object already there stops it; nothing is written.
     with pytest.raises(IngestError) as failure:
         await ingest_file(settings, EXAMPLE)
 
     message = str(failure.value)
     assert str(EXAMPLE) in message
-    assert "UNIQUE constraint failed" in message
-    # It names one object of the file, by its key.
-    assert "_name-" in message
+    assert "User 'User_name-db=2Facord' is in the catalogue already" in message
+    assert "--duplicate IGNORE, CHECK or OVERWRITE" in message
     assert table_counts(db) == before
     assert rows(db, "SELECT SEQ_COUNT FROM SEQUENCE") == seq_before
+
+
+# CHECK: the round trip of every example dump (test_dump_round_trip).
+@pytest.mark.parametrize("duplicate", [Duplicate.IGNORE, Duplicate.OVERWRITE])
+async def test_ingesting_twice_changes_nothing_and_says_so(
+    settings: Settings, db: sqlite3.Connection, duplicate: Duplicate
+) -> None:
+    first = await ingest_file(settings, EXAMPLE)
+    before = table_counts(db)
+    seq_before = rows(db, "SELECT SEQ_COUNT FROM SEQUENCE")
+
+    report = await ingest_file(settings, EXAMPLE, duplicate=duplicate)
+
+    assert report.new == {} and report.differing == {}
+    assert report.unchanged == first.new  # every object, nested ones and rules included
+    assert not report.changed
+    assert report.lines()[-1].startswith("nothing changed")
+    assert table_counts(db) == before
+    assert rows(db, "SELECT SEQ_COUNT FROM SEQUENCE") == seq_before
+
+
+def _changed_example(tmp_path: Path) -> Path:
+    """The example with one user's full name changed and one user added."""
+    text = EXAMPLE.read_text()
+    assert text.count("fullName: Arnold Hau") == 1
+    text = text.replace("fullName: Arnold Hau", "fullName: Arnold Hau-Renamed")
+    text = text.replace("\nuser:\n", "\nuser:\n  User_name-db=2Fznew:\n    name: db/znew\n", 1)
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(text)
+    return changed
+
+
+async def test_duplicate_modes_on_other_values(
+    settings: Settings, db: sqlite3.Connection, tmp_path: Path
+) -> None:
+    await ingest_file(settings, EXAMPLE)
+    changed = _changed_example(tmp_path)
+    full_name = "SELECT FULLNAME FROM USER_ WHERE NAME = 'db/ahau'"
+
+    with pytest.raises(IngestError) as failure:
+        await ingest_file(settings, changed, duplicate=Duplicate.CHECK)
+    assert "User 'User_name-db=2Fahau' is in the catalogue already with other values" in str(
+        failure.value
+    )
+    assert "'Arnold Hau' there, 'Arnold Hau-Renamed' in the file" in str(failure.value)
+    assert rows(db, "SELECT COUNT(*) FROM USER_ WHERE NAME = 'db/znew'") == [(0,)]
+
+    kept = await ingest_file(settings, changed, duplicate=Duplicate.IGNORE)
+    assert kept.new == {"User": 1} and kept.differing == {"User": 1}
+    assert "already there with other values (kept as they are): 1 (1 User)" in kept.lines()
+    assert rows(db, full_name) == [("Arnold Hau",)]
+
+    updated = await ingest_file(settings, changed, duplicate=Duplicate.OVERWRITE)
+    assert updated.new == {} and updated.differing == {"User": 1}
+    assert "already there with other values (updated): 1 (1 User)" in updated.lines()
+    assert rows(db, full_name) == [("Arnold Hau-Renamed",)]
+    assert rows(db, "SELECT MOD_ID FROM USER_ WHERE NAME = 'db/ahau'") == [("ingest",)]
+
+
+async def test_simple_dump_needs_the_catalogue_it_was_written_from(
+    settings: Settings, db: sqlite3.Connection
+) -> None:
+    # On an empty catalogue it refers to a facility that is not there.
+    with pytest.raises(IngestError, match=r"reference Facility_name-ESNF is not in the catalogue"):
+        await ingest_file(settings, SIMPLE)
+    assert rows(db, "SELECT COUNT(*) FROM USER_") == [(0,)]
+
+    # After the 6.2 example, whose content it repeats, nothing of it is new.
+    await ingest_file(settings, EXAMPLE)
+    report = await ingest_files(
+        settings, [SIMPLE, DATA / "icatdump-simple.xml"], duplicate=Duplicate.CHECK
+    )
+    assert report.new == {}
+    assert report.unchanged == {
+        "User": 8,
+        "Grouping": 6,
+        "UserGroup": 10,
+        "Investigation": 2,
+        "InvestigationGroup": 6,
+    }
 
 
 async def test_failure_in_a_batch_names_the_object(
     settings: Settings, db: sqlite3.Connection, tmp_path: Path
 ) -> None:
-    await ingest_file(settings, EXAMPLE)
     dump = tmp_path / "users.yaml"
     dump.write_text(
         "---\nuser:\n"
         "  User_name-db=2Fa1:\n    name: db/a1\n"
-        "  User_name-db=2Fahau:\n    name: db/ahau\n"  # already in the catalogue
+        "  User_name-db=2Fa2:\n    name: db/a1\n"  # the same user under another key
         "  User_name-db=2Fz9:\n    name: db/z9\n"
     )
 
@@ -275,8 +385,45 @@ async def test_failure_in_a_batch_names_the_object(
     with pytest.raises(IngestError) as failure:
         await ingest_file(settings, dump)
 
-    assert "User 'User_name-db=2Fahau': the database refused it" in str(failure.value)
-    assert rows(db, "SELECT COUNT(*) FROM USER_") == [(11,)]
+    assert "User 'User_name-db=2Fa2'" in str(failure.value)
+    assert rows(db, "SELECT COUNT(*) FROM USER_") == [(0,)]
+
+
+async def test_release_dates_at_ingest(settings: Settings, db: sqlite3.Connection) -> None:
+    # The example's sessions have no release date; make one of them proprietary.
+    rule = ReleaseRule(embargo_days=1000, proprietary_types=frozenset({"commercial experiment"}))
+    text = EXAMPLE.read_text()
+    await ingest_file(settings, EXAMPLE)
+    db.execute(
+        "UPDATE INVESTIGATION SET TYPE_ID = (SELECT ID FROM INVESTIGATIONTYPE "
+        "WHERE NAME = 'Commercial experiment') WHERE NAME = '12100409-ST'"
+    )
+    db.execute("UPDATE FACILITY SET DAYSUNTILRELEASE = 30")
+    db.commit()
+    assert "12100409-ST" in text
+
+    report = await ingest_files(settings, [EXAMPLE], duplicate=Duplicate.IGNORE, release_rule=rule)
+
+    assert report.release_dates is not None
+    assert report.release_dates.proprietary == 1
+    assert len(report.release_dates.dates) + report.release_dates.not_ended == 2
+    assert report.changed == bool(report.release_dates.dates)
+    released = rows(
+        db,
+        "SELECT NAME, ENDDATE, RELEASEDATE, MOD_ID FROM INVESTIGATION "
+        "WHERE RELEASEDATE IS NOT NULL ORDER BY NAME",
+    )
+    assert [name for name, *_ in released] == sorted(
+        new.proposal for new in report.release_dates.dates
+    )
+    for _name, end, release, mod_id in released:
+        assert (
+            datetime.fromisoformat(str(release)) - datetime.fromisoformat(str(end))
+        ).days == 30  # the facility's DAYSUNTILRELEASE, not the rule's default
+        assert mod_id == "release-dates"
+    assert rows(db, "SELECT RELEASEDATE FROM INVESTIGATION WHERE NAME = '12100409-ST'") == [(None,)]
+    recorded = rows(db, "SELECT CHANGED_BY, REASON FROM GATEWAY_RELEASE_DATE_CHANGE")
+    assert recorded == [("release-dates", "facility rule: end date + 30 days")] * len(released)
 
 
 async def test_unknown_reference(
@@ -338,8 +485,21 @@ async def test_required_field_missing(settings: Settings, tmp_path: Path) -> Non
 
 async def test_not_embedded(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/x.sqlite3", embedded=False)
-    with pytest.raises(IngestError, match="embedded"):
+    with pytest.raises(IngestError, match=r"did not create .* pass --into-icat"):
         await ingest_file(settings, EXAMPLE)
+
+
+async def test_into_icat_with_the_explicit_option(
+    settings: Settings, db: sqlite3.Connection
+) -> None:
+    await ingest_file(settings, EXAMPLE)  # an ICAT database, whoever made it
+    icat = dataclasses.replace(settings, embedded=False)
+
+    report = await ingest_files(icat, [ONTO_EXAMPLE], into_icat=True)
+
+    assert report.new["Investigation"] == 1
+    ids = [row[0] for row in rows(db, "SELECT ID FROM INVESTIGATION")]
+    assert len(ids) == len(set(ids)) == 4
 
 
 def test_cli_ingest(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
@@ -347,5 +507,19 @@ def test_cli_ingest(settings: Settings, capsys: pytest.CaptureFixture[str]) -> N
 
     assert code == 0
     out = capsys.readouterr().out
-    assert "11 User, 1 Facility" in out
-    assert f"{EXAMPLE_SKIPPED} skipped" in out
+    assert out.startswith("new: 439 (11 User, 15 Grouping, 19 UserGroup, 161 Rule")
+
+    code = main(
+        ["--database-url", settings.database_url, "ingest", "--duplicate", "IGNORE", str(EXAMPLE)]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert out.splitlines() == [
+        out.splitlines()[0],
+        "nothing changed: every object of the files is in the catalogue already",
+    ]
+    assert out.startswith("already there: 439 (")
+
+    code = main(["--database-url", settings.database_url, "ingest", str(EXAMPLE)])
+    assert code == 1
+    assert "is in the catalogue already" in capsys.readouterr().err

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
+import pytest
 from sqlalchemy import select
 
 from gateway.catalogue.gateway_tables import ReleaseDateChange
 from gateway.catalogue.queries import columns_of
+from gateway.cli import main
 from tests.conftest import STAFF, Client
+
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 CHANGE = """mutation($id: ID!, $date: DateTime, $reason: String!) {
   changeReleaseDate(input: {investigationId: $id, releaseDate: $date, reason: $reason}) {
@@ -64,3 +71,49 @@ async def test_only_staff_change_release_dates(client: Client) -> None:
         "query($id: ID) { investigation(id: $id) { releaseDate } }", {"id": session["id"]}
     )
     assert after["investigation"]["releaseDate"] == session["releaseDate"]
+
+
+def test_release_dates_command_sets_the_missing_ones_by_the_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """python-icat's 6.2 example has no release dates; the rule sets them from the end
+    dates (the facility's DAYSUNTILRELEASE is unset there: ICAT_GATEWAY_EMBARGO_DAYS),
+    except for a proprietary session and one without an end date (08100122-EF); a dry run
+    changes nothing; a second run finds none."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/rule.sqlite3"
+    assert main(["--database-url", url, "ingest", str(DATA / "icatdump-6.2.yaml")]) == 0
+    db = sqlite3.connect(url.removeprefix("sqlite+aiosqlite:///"))
+    db.execute(
+        "UPDATE INVESTIGATION SET TYPE_ID = (SELECT ID FROM INVESTIGATIONTYPE WHERE NAME = "
+        "'Commercial experiment') WHERE NAME = '12100409-ST'"
+    )
+    db.commit()
+    released = "SELECT NAME, RELEASEDATE FROM INVESTIGATION WHERE RELEASEDATE IS NOT NULL"
+    monkeypatch.setenv("ICAT_GATEWAY_EMBARGO_DAYS", "365")
+    monkeypatch.setenv("ICAT_GATEWAY_PROPRIETARY_TYPES", "Commercial experiment")
+    capsys.readouterr()
+
+    assert main(["--database-url", url, "release-dates", "--dry-run"]) == 0
+    dry = capsys.readouterr().out
+    assert dry.splitlines() == [
+        "10100601-ST 1.1-N: ended 2010-10-12, released 2011-10-12 (+365 days)",
+        "dry run, nothing changed: 1 release dates set by the rule, 1 proprietary sessions "
+        "left unreleased, 1 sessions without an end date left",
+    ]
+    assert db.execute(released).fetchall() == []
+
+    assert main(["--database-url", url, "release-dates"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[:-1] == dry.splitlines()[:-1]  # the same dates, now set
+    assert "(+365 days)" in out
+    rows = db.execute(
+        "SELECT NAME, julianday(RELEASEDATE) - julianday(ENDDATE) FROM INVESTIGATION "
+        "WHERE RELEASEDATE IS NOT NULL ORDER BY NAME"
+    ).fetchall()
+    assert rows == [("10100601-ST", 365.0)]
+    changes = db.execute("SELECT COUNT(*), MIN(CHANGED_BY) FROM GATEWAY_RELEASE_DATE_CHANGE")
+    assert changes.fetchall() == [(1, "release-dates")]
+
+    assert main(["--database-url", url, "release-dates"]) == 0
+    assert capsys.readouterr().out.startswith("0 release dates set by the rule, 1 proprietary")
+    db.close()

@@ -30,6 +30,7 @@ import asyncio
 import base64
 import binascii
 import dataclasses
+import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -63,19 +64,29 @@ from gateway.catalogue.database import create_engine
 from gateway.catalogue.demo import DemoSize, seed_demo
 from gateway.catalogue.models import (
     Affiliation,
+    DataCollectionParameter,
     Datafile,
+    DatafileParameter,
     DataPublication,
     DataPublicationDate,
+    DataPublicationFunding,
     DataPublicationUser,
     Dataset,
     DatasetParameter,
+    FundingReference,
     IcatBase,
     Investigation,
+    InvestigationFunding,
     InvestigationParameter,
     Keyword,
+    Publication,
+    RelatedDatafile,
     RelatedItem,
     Sample,
     SampleParameter,
+    Shift,
+    Study,
+    StudyInvestigation,
     User,
 )
 from gateway.catalogue.visibility import (
@@ -101,14 +112,24 @@ MODELS: Mapping[str, tuple[Model, ...]] = {
     "Dataset": (Dataset,),
     "Datafile": (Datafile,),
     "Sample": (Sample,),
-    # No field lists a file's parameters (DATAFILEPARAMETER): add it here when one does.
-    "Parameter": (InvestigationParameter, DatasetParameter, SampleParameter),
+    "Parameter": (
+        InvestigationParameter,
+        DatasetParameter,
+        SampleParameter,
+        DatafileParameter,
+        DataCollectionParameter,
+    ),
     "User": (User,),
     "DataPublication": (DataPublication,),
     "Contributor": (DataPublicationUser,),
     "Affiliation": (Affiliation,),
     "PublicationDate": (DataPublicationDate,),
     "RelatedItem": (RelatedItem,),
+    "Shift": (Shift,),
+    "Publication": (Publication,),
+    "FundingReference": (FundingReference,),
+    "Study": (Study,),
+    "RelatedDatafile": (RelatedDatafile,),
 }
 """The tables behind each catalogue type that has DATA or PERSONAL scalars."""
 
@@ -287,6 +308,45 @@ HIDDEN: Mapping[Model, Callable[[Access], Any]] = {
         DataPublicationDate.publication_id.in_(_hidden_publications(access))
     ),
     User: _other_users,
+    Shift: lambda access: select(Shift.id).where(
+        Shift.investigation_id.in_(_hidden_sessions(access))
+    ),
+    Publication: lambda access: select(Publication.id).where(
+        Publication.investigation_id.in_(_hidden_sessions(access))
+    ),
+    # A grant or a study shared by a visible and a hidden session is visible.
+    FundingReference: lambda access: select(FundingReference.id).where(
+        FundingReference.id.not_in(
+            select(InvestigationFunding.funding_id).where(
+                InvestigationFunding.investigation_id.not_in(_hidden_sessions(access))
+            )
+        ),
+        FundingReference.id.not_in(
+            select(DataPublicationFunding.funding_id).where(
+                DataPublicationFunding.data_publication_id.not_in(_hidden_publications(access))
+            )
+        ),
+    ),
+    Study: lambda access: select(Study.id).where(
+        Study.id.not_in(
+            select(StudyInvestigation.study_id).where(
+                StudyInvestigation.investigation_id.not_in(_hidden_sessions(access))
+            )
+        )
+    ),
+    RelatedDatafile: lambda access: select(RelatedDatafile.id).where(
+        RelatedDatafile.source_datafile_id.in_(_hidden_datafiles(access))
+    ),
+    DatafileParameter: lambda access: select(DatafileParameter.id).where(
+        DatafileParameter.datafile_id.in_(_hidden_datafiles(access))
+    ),
+    DataCollectionParameter: lambda access: select(DataCollectionParameter.id).where(
+        DataCollectionParameter.data_collection_id.not_in(
+            select(DataPublication.data_collection_id).where(
+                DataPublication.id.not_in(_hidden_publications(access))
+            )
+        )
+    ),
 }
 """For each watched table: the ids of the rows a caller may not read, by the SQL rules."""
 
@@ -355,6 +415,98 @@ async def write_sentinels(settings: Settings) -> None:
                 else:
                     raise AssertionError(f"{target}: no sentinel for a {kind!r} column")
                 await connection.execute(update(target.model).values({target.attribute: value}))
+    finally:
+        await engine.dispose()
+
+
+async def add_details(settings: Settings) -> None:
+    """The demo has no shifts, papers, grants, studies, file parameters, related files or
+    collection parameters: some of each (their values become sentinels like every other),
+    a grant and a study per session, a grant per data publication."""
+    when = datetime(2020, 1, 1)
+    audit = {"create_id": "test", "mod_id": "test", "create_time": when, "mod_time": when}
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as connection:
+
+            async def add(model: Model, values: list[dict[str, Any]]) -> None:
+                if values:
+                    rows = [
+                        {
+                            _column(model, name).key: value
+                            for name, value in {"id": n + 1, **audit, **row}.items()
+                        }
+                        for n, row in enumerate(values)
+                    ]
+                    await connection.execute(insert(model), rows)
+
+            sessions = (await connection.execute(select(Investigation.id))).scalars().all()
+            publications = (
+                await connection.execute(
+                    select(
+                        DataPublication.id.label("id"),
+                        DataPublication.data_collection_id.label("data_collection_id"),
+                    )
+                )
+            ).all()
+            kind = await connection.scalar(select(DatasetParameter.parameter_type_id).limit(1))
+            files = (
+                await connection.execute(
+                    select(
+                        Datafile.id.label("id"), Datafile.dataset_id.label("dataset_id")
+                    ).order_by(Datafile.id)
+                )
+            ).all()
+            start, end = datetime(2020, 1, 1), datetime(2020, 1, 2)
+            await add(
+                Shift,
+                [
+                    {"investigation_id": s, "start_date": start, "end_date": end, "comment": "c"}
+                    for s in sessions
+                ],
+            )
+            await add(
+                Publication, [{"investigation_id": s, "full_reference": "ref"} for s in sessions]
+            )
+            await add(
+                FundingReference,
+                [
+                    {"funder_name": "funder", "award_number": f"A{n}"}
+                    for n in range(len(sessions) + len(publications))
+                ],
+            )
+            await add(
+                InvestigationFunding,
+                [{"investigation_id": s, "funding_id": n + 1} for n, s in enumerate(sessions)],
+            )
+            await add(
+                DataPublicationFunding,
+                [
+                    {"data_publication_id": p.id, "funding_id": len(sessions) + n + 1}
+                    for n, p in enumerate(publications)
+                ],
+            )
+            await add(Study, [{"name": "study"} for _ in sessions])
+            await add(
+                StudyInvestigation,
+                [{"study_id": n + 1, "investigation_id": s} for n, s in enumerate(sessions)],
+            )
+            await add(
+                DatafileParameter, [{"datafile_id": f.id, "parameter_type_id": kind} for f in files]
+            )
+            await add(
+                RelatedDatafile,
+                [
+                    {"source_datafile_id": a.id, "dest_datafile_id": b.id, "relation": "derived"}
+                    for a, b in itertools.pairwise(files)
+                    if a.dataset_id == b.dataset_id
+                ],
+            )
+            collections = sorted({p.data_collection_id for p in publications})
+            await add(
+                DataCollectionParameter,
+                [{"data_collection_id": c, "parameter_type_id": kind} for c in collections],
+            )
     finally:
         await engine.dispose()
 
@@ -471,11 +623,6 @@ CALLERS = [None, "esrf/outsider1", "esrf/pi1", STAFF]
 SIZE = DemoSize.for_sessions(16, datasets_per_session=3, files_per_dataset=2)
 
 
-def _scratch_url(database_url: str) -> str:
-    """A database of this module's own beside the configured one (created if missing)."""
-    return scratch_url(database_url, "sentinel")
-
-
 @pytest.fixture(scope="module")
 def sentinel_client(
     database_url: str, settings: Settings, schema: Any, tmp_path_factory: pytest.TempPathFactory
@@ -484,12 +631,13 @@ def sentinel_client(
     if database_url.startswith("sqlite"):
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sentinel') / 'sentinel.sqlite3'}"
     else:
-        url = _scratch_url(database_url)
+        url = scratch_url(database_url, "sentinel")
     own = dataclasses.replace(settings, database_url=url)
 
     async def build() -> None:
         await seed_demo(own, seed=11, size=SIZE, reset=True)
         await add_session_parameters(own)
+        await add_details(own)
         await write_sentinels(own)
 
     asyncio.run(build())
@@ -508,9 +656,10 @@ def full_selection(
     compiled: bool,
     personal: bool = True,
 ) -> str:
-    """Every field of a type that needs no argument, nested objects and pages (50 items)
-    down the schema, never into a type already on the path. ``compiled``: only what the
-    catalogue says the compiled path renders (the items of pages, their totals)."""
+    """Every field of a type that needs no argument, nested objects and pages (50 items,
+    5 below the second level) down the schema, never into a type already on the path.
+    ``compiled``: only what the catalogue says the compiled path renders (the items of
+    pages, their totals)."""
     object_type = schema.get_type(type_name)
     assert isinstance(object_type, graphql.GraphQLObjectType)
     parts = []
@@ -525,7 +674,10 @@ def full_selection(
         if not personal and declared and declared.field(name).field_class is FieldClass.PERSONAL:
             continue
         named = graphql.get_named_type(field.type)
-        head = f"{name}(first: 50)" if "first" in field.args else name
+        # Pages below the second level take 5 items: every path is still taken, without
+        # the product of 50-item pages (a dataset's beamlines' scientists' sessions...).
+        page = 50 if len(path) <= 2 else 5
+        head = f"{name}(first: {page})" if "first" in field.args else name
         if graphql.is_leaf_type(named):
             parts.append(head)
         elif isinstance(named, graphql.GraphQLObjectType) and named.name not in path:
