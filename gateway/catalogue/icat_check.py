@@ -49,6 +49,21 @@ READ: tuple[type[models.IcatBase], ...] = (
     models.Affiliation,
     models.RelatedItem,
     models.Subject,
+    # the entities sessions, datasets, files and publications show (gateway.catalogue.details)
+    models.Shift,
+    models.Publication,
+    models.Study,
+    models.StudyInvestigation,
+    models.FacilityCycle,
+    models.InvestigationFacilityCycle,
+    models.FundingReference,
+    models.InvestigationFunding,
+    models.DataPublicationFunding,
+    models.DataCollectionParameter,
+    models.DatasetInstrument,
+    models.DatafileParameter,
+    models.RelatedDatafile,
+    models.DataPublicationType,
 )
 """The ICAT tables the gateway reads or writes (by model)."""
 

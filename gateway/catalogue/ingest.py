@@ -49,7 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.catalogue.database import create_engine, create_icat_schema, create_schema
+from gateway.catalogue.database import create_engine, create_schema
 from gateway.catalogue.dumpfiles import (
     NESTED,
     EntityInfo,
@@ -186,10 +186,9 @@ async def ingest_files(
     engine = create_engine(settings)
     options = _Options(duplicate, settings.embedded, release_rule)
     try:
-        if release_rule is not None:  # records its changes in the gateway's own table
-            await create_schema(engine, embedded=settings.embedded)
-        elif settings.embedded:
-            await create_icat_schema(engine)
+        # ICAT's tables in embedded mode, and the gateway's own: release-date changes are
+        # recorded there, and the new sessions' search documents are kept there.
+        await create_schema(engine, embedded=settings.embedded)
         try:
             counts = await _load(engine, paths, options, BATCH_ROWS, commit=True, progress=progress)
             # The new sessions' words (and those of sessions it added datasets to).

@@ -107,7 +107,13 @@ def rows(db: sqlite3.Connection, sql: str, *params: object) -> list[tuple[object
 
 
 def table_counts(db: sqlite3.Connection) -> dict[str, int]:
-    tables = [name for (name,) in rows(db, "SELECT name FROM sqlite_master WHERE type='table'")]
+    """Rows per table; FTS5's own shadow tables (the search index's segments, which a
+    refresh of an unchanged document rewrites) are not the catalogue's."""
+    tables = [
+        name
+        for (name,) in rows(db, "SELECT name FROM sqlite_master WHERE type='table'")
+        if not name.startswith("GATEWAY_SEARCH_FTS")
+    ]
     return {table: rows(db, f'SELECT COUNT(*) FROM "{table}"')[0][0] for table in tables}  # type: ignore[misc]
 
 

@@ -10,6 +10,7 @@ gateway's writes never collide with them.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -420,7 +421,7 @@ async def test_an_icat_without_what_the_gateway_reads_stops_it_with_one_message(
     assert (
         "DATAFILEFORMAT, " in said and "; columns INSTRUMENT.STARTDATE, INSTRUMENT.ENDDATE" in said
     )
-    assert "INVESTIGATION," not in said and said.count("\n") == 0
+    assert not re.search(r"\bINVESTIGATION,", said) and said.count("\n") == 0
     # `icat-gateway serve` says it in one line and stops before serving.
     monkeypatch.setenv("ICAT_GATEWAY_EMBEDDED", "false")
     code = await asyncio.to_thread(cli.main, ["serve", "--database-url", url])
