@@ -108,6 +108,12 @@ class Settings:
     max_root_fields: int = 10
     """Root fields one operation selects (``TOO_MANY_ROOT_FIELDS``)."""
 
+    max_selections: int = 5000
+    """Fields one operation selects once its fragments are spread
+    (``TOO_MANY_SELECTIONS``): a fragment that spreads the next one twice, twenty deep,
+    is a few hundred bytes and a million fields; validation and execution would walk
+    them all. The standard introspection query selects about 200."""
+
     max_query_tokens: int = 2000
     """Lexical tokens of a document: parsing stops beyond them (``TOO_MANY_TOKENS``)."""
 
@@ -129,6 +135,10 @@ class Settings:
 
     max_variable_depth: int = 32
     """Deepest nesting of the variables' JSON (``BAD_USER_INPUT``)."""
+
+    plan_cache_bytes: int = 64 * 1024 * 1024
+    """Memory the operation plans of PostgreSQL (their documents and SQL) may hold
+    (estimated), half each."""
 
     parse_cache_bytes: int = 64 * 1024 * 1024
     """Memory the parsed-document cache may hold (estimated), keyed by the text's hash."""

@@ -235,6 +235,7 @@ class Gate:
                 "GraphQL is served by GET and POST.",
                 headers={"Allow": "GET, POST"},
             )
+        started = time.monotonic()  # the body is read: the request's budget begins
         self._take(request, parameters)
         for check in self.hooks.received:
             await check(request)
@@ -258,7 +259,7 @@ class Gate:
         request.cost = self._cost(entry, operation, coerced)
         for check in self.hooks.validated:
             await check(request)
-        return await self._guarded(self._execute(request, entry, operation), receive)
+        return await self._guarded(self._execute(request, entry, operation), receive, started)
 
     # ----------------------------------------------------------------------------------
     # Reading the request
@@ -437,16 +438,20 @@ class Gate:
     # Execution
     # ----------------------------------------------------------------------------------
 
-    async def _guarded(self, work: Awaitable[_Response], receive: Receive) -> _Response:
-        """Run within the request's time budget; cancel its statements if the budget runs
+    async def _guarded(
+        self, work: Awaitable[_Response], receive: Receive, started: float
+    ) -> _Response:
+        """Run within what is left of the request's time budget (the gate's own checks,
+        since ``started``, spent the rest of it); cancel its statements if the budget runs
         out or the client leaves."""
+        left = self.settings.request_timeout - (time.monotonic() - started)
         with self.guard.tracking() as statements:
             task = asyncio.ensure_future(work)
             watcher = asyncio.ensure_future(_disconnected(receive))
             try:
                 done, _ = await asyncio.wait(
                     {task, watcher},
-                    timeout=self.settings.request_timeout,
+                    timeout=max(left, 0.0),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
             finally:
@@ -473,7 +478,9 @@ class Gate:
         arguments = (request.query, request.operation_name, request.variables)
         outcome = None
         if self.operations is not None and operation.operation == OperationType.QUERY:
-            outcome = await self.operations.answer(self.read_engine, *arguments, access)
+            outcome = await self.operations.answer(
+                self.read_engine, *arguments, access, entry.document
+            )
             if outcome.text is not None:
                 return _Response(200, raw_data=outcome.text, path="planned")
         context = RequestContext(
@@ -495,7 +502,7 @@ class Gate:
         )
         if outcome is not None and outcome.learn and not result.errors and result.data:
             assert self.operations is not None
-            self.operations.learn(*arguments, access)
+            self.operations.learn(*arguments, access, entry.document)
         payload: dict[str, Any] = {}
         codes: list[str] = []
         if result.errors:

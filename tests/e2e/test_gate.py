@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -137,6 +138,14 @@ def deep_json(levels: int) -> bytes:
     )
 
 
+def fan_out(levels: int) -> str:
+    """Fragment ``Fk`` spreads ``F(k+1)`` twice: under a kilobyte, 2^levels fields."""
+    fragments = " ".join(
+        f"fragment F{k} on Query {{ ...F{k + 1} ...F{k + 1} }}" for k in range(levels)
+    )
+    return f"query {{ ...F0 }} {fragments} fragment F{levels} on Query {{ __typename }}"
+
+
 @dataclass(frozen=True)
 class Attack:
     name: str
@@ -164,6 +173,7 @@ ATTACKS = [
     ),
     Attack("1,000 root aliases", 400, "TOO_MANY_TOKENS", {"query": aliases(1000)}),
     Attack("16 aliases", 400, "TOO_MANY_ALIASES", {"query": aliases(16)}),
+    Attack("a fragment fan-out", 400, "TOO_MANY_SELECTIONS", {"query": fan_out(40)}),
     Attack("11 root fields", 400, "TOO_MANY_ROOT_FIELDS", {"query": aliases(11)}),
     Attack(
         "repeated directives",
@@ -372,3 +382,22 @@ def test_distinct_large_queries_do_not_stay_resident(served: Served) -> None:
     assert documents.held == held
     huge = served.post({"query": "{ __typename }" + " " * 10_000_000})
     assert huge.status_code == 413
+
+
+@pytest.mark.timeout(30)
+def test_a_fragment_fan_out_is_refused_while_the_worker_answers_its_health_check(
+    served: Served,
+) -> None:
+    """The probe's 931-byte fan-out froze the worker for 38 s (more fragments: hours),
+    /healthz unanswered. Now it is refused by its expanded size, and the health check,
+    sent alongside each of a few such requests, answers within a second."""
+    hostile = {"query": fan_out(60)}
+    with ThreadPoolExecutor(4) as pool:
+        refused = [pool.submit(served.post, hostile) for _ in range(3)]
+        health = httpx.get(served.server.base_url + "/healthz", timeout=1.0)
+        assert health.status_code == 200
+        for answer in refused:
+            response = answer.result(timeout=20)
+            assert response.status_code == 400
+            assert response.json()["errors"][0]["extensions"]["code"] == "TOO_MANY_SELECTIONS"
+    served.healthy()
