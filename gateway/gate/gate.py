@@ -61,6 +61,7 @@ from gateway.gate.limits import (
     check_tokens,
     cost_of,
 )
+from gateway.gate.strings import check_strings
 from gateway.graphiql.page import GraphiQLPage
 from gateway.resolvers.context import RequestContext
 from gateway.schema.build import PREPARED_DOCUMENT
@@ -256,6 +257,7 @@ class Gate:
             )
         self._check(entry, operation)
         coerced = self._coerce(operation, request.variables)
+        check_strings(entry.document, {**(request.variables or {}), **coerced.coerced})
         request.cost = self._cost(entry, operation, coerced)
         for check in self.hooks.validated:
             await check(request)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -401,3 +401,53 @@ def test_a_fragment_fan_out_is_refused_while_the_worker_answers_its_health_check
             assert response.status_code == 400
             assert response.json()["errors"][0]["extensions"]["code"] == "TOO_MANY_SELECTIONS"
     served.healthy()
+
+
+NUL_DOI = "query($doi: String!) { doi(doi: $doi) { __typename ... on Investigation { title } } }"
+NUL_REQUESTS = [
+    ("doi", {"query": NUL_DOI, "variables": {"doi": "10.15151/ESRF-ES-1\u0000"}}),
+    ("search", {"query": '{ investigations(filter: {search: "a\\u0000b"}) { totalCount } }'}),
+    ("after", {"query": '{ investigations(after: "\\u0000") { totalCount } }'}),
+    (
+        "parameters",
+        {
+            "query": RANGES,
+            "variables": {"p": [{"name": "x\u0000", "min": 0, "max": 1}]},
+        },
+    ),
+    (
+        "idempotencyKey",
+        {
+            "query": "mutation($i: MintDoiInput!) { mintDoi(input: $i) { __typename } }",
+            "variables": {
+                "i": {
+                    "idempotencyKey": "k\u0000",
+                    "datasetIds": ["RGF0YXNldDox"],
+                    "title": "t",
+                    "creators": [{"name": "Doe, J."}],
+                }
+            },
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("argument", "body"), NUL_REQUESTS, ids=[a for a, _ in NUL_REQUESTS])
+def test_a_nul_character_is_bad_user_input_naming_its_argument(
+    served: Served, argument: str, body: dict[str, Any]
+) -> None:
+    """A NUL in any string argument answered INTERNAL_SERVER_ERROR on PostgreSQL, and an
+    HTTP 500 through a kept operation plan: now BAD_USER_INPUT naming the argument,
+    before any statement, on every database and path."""
+    if argument == "doi":
+        # A plan for the lookup first (learnt on the second request, used on the third).
+        for _ in range(3):
+            honest = served.post({"query": NUL_DOI, "variables": {"doi": "10.0/none"}})
+            assert honest.status_code == 200, honest.text
+    before = len(served.statements)
+    response = served.post(body)
+    assert response.status_code == 400, response.text
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert argument in error["extensions"]["argument"], error
+    assert len(served.statements) == before
