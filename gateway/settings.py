@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from gateway.auth.policy import AccessRules
+from gateway.auth.policy import AccessRules, Publishers, PublishRules
 
 PREFIX = "ICAT_GATEWAY_"
 
@@ -217,6 +217,13 @@ class Settings:
     """Whether a session's local contact may grant and revoke access and answer access
     requests, as its main proposer and staff may (some facilities let them)."""
 
+    publishers: str = "team"
+    """Who may publish a DOI for a session's datasets (and so make them public) besides
+    staff: ``team`` (every member, collaborators included, as the facility's page says),
+    ``proposal`` (members from the proposal, not collaborators) or ``main-proposer``.
+    Whatever it says, the datasets of a proprietary session (no release date) are
+    published by staff only."""
+
     # Operations --------------------------------------------------------------------
     redis_url: str | None = None
     """Redis shared by every worker and replica (``redis://host:6379/0``): rate-limit
@@ -307,6 +314,10 @@ class Settings:
     upsert of a DOI the gateway named, so the retry cannot make a second DOI)."""
 
     def __post_init__(self) -> None:
+        if self.publishers not in {p.value for p in Publishers}:
+            raise SettingsError(
+                "ICAT_GATEWAY_PUBLISHERS must be one of: " + ", ".join(p.value for p in Publishers)
+            )
         if self.demo_login and not self.embedded:
             raise SettingsError(
                 "ICAT_GATEWAY_DEMO_LOGIN is for the embedded demo catalogue only: "
@@ -415,6 +426,11 @@ class Settings:
         if self.field_suggestions is None:
             return not self.production
         return self.field_suggestions
+
+    @property
+    def publish_rules(self) -> PublishRules:
+        """Who may publish a DOI, as the policy needs it."""
+        return PublishRules(self.access_rules, Publishers(self.publishers))
 
     @property
     def access_rules(self) -> AccessRules:

@@ -180,6 +180,7 @@ def _dois(info: Info) -> DoiUseCases:
 
 
 def _payload(info: Info, result: DoiResult) -> DoiPayload:
+    info.context.moved_to(_dois(info).sagas.clock())
     if result.step == Step.PUBLISHED:
         state = DoiState.PUBLISHED
     elif result.step == Step.CANCELLED:

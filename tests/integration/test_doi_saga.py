@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.app import now_utc
+from gateway.catalogue import publications
 from gateway.catalogue.gateway_tables import DoiSaga
 from gateway.catalogue.models import (
     DataCollectionDataset,
@@ -19,6 +22,12 @@ from gateway.catalogue.models import (
     DataPublicationUser,
 )
 from gateway.catalogue.publications import Creator
+from gateway.catalogue.team import (
+    PersonReference,
+    add_collaborator,
+    find_person,
+    remove_collaborator,
+)
 from gateway.doi.registrar import (
     DoiState,
     PermanentRegistrarError,
@@ -84,7 +93,7 @@ async def test_reserve_makes_a_draft_and_a_reservation_that_shows_nothing(
     catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
 ) -> None:
     doi = use_cases(sagas_for(catalogue, registrar), settings)
-    selection = [pi.bm29[-1], pi.proprietary[0]]
+    selection = [pi.bm29[-1], pi.embargoed[-1]]
     result = await doi.reserve(caller(PI1, settings), key="k1", dataset_ids=selection, title="T")
     assert result.step == Step.RESERVED and not result.replayed
     assert result.doi.startswith(f"{registrar.prefix}/esrf-dc-")
@@ -127,6 +136,7 @@ async def test_who_may_reserve(
         (MEMBER1, [pi.released[-1], pi.embargoed[-2]], None),
         (PI1, [10**12], "NOT_FOUND"),
         (PI1, [], "BAD_USER_INPUT"),
+        (PI1, [pi.proprietary[-1]], "FORBIDDEN"),  # reads it; only staff publish it
         (STAFF1, [pi.bm29[-1], pi.proprietary[-1]], None),
     ]
     for n, (user, selection, expected) in enumerate(cases):
@@ -143,12 +153,86 @@ async def test_who_may_reserve(
     assert made == 3  # the refused calls recorded nothing
 
 
+async def test_a_missing_and_a_hidden_dataset_are_refused_alike(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    """reserveDoi answered "No dataset 99999." for a missing id and "No such dataset." for
+    a hidden one: which ids exist was an oracle. Now both answer the same."""
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+    answers = []
+    for n, selection in enumerate(([10**12], [pi.bm29[-1]])):
+        with pytest.raises(GatewayError) as refused:
+            await doi.reserve(
+                caller(OUTSIDER1, settings), key=f"h{n}", dataset_ids=selection, title="T"
+            )
+        answers.append((refused.value.message, refused.value.extensions))
+    assert answers[0] == answers[1]
+
+
+@pytest.mark.parametrize(
+    ("publishers", "may"),
+    [
+        ("team", {PI1, MEMBER1, OUTSIDER1, STAFF1}),
+        ("proposal", {PI1, MEMBER1, STAFF1}),
+        ("main-proposer", {PI1, STAFF1}),
+    ],
+)
+async def test_who_may_publish_follows_the_setting_and_never_opens_a_proprietary_session(
+    catalogue: AsyncEngine,
+    settings: Settings,
+    pi: PiSessions,
+    registrar: FakeRegistrar,
+    publishers: str,
+    may: set[str],
+) -> None:
+    """Publishing is a right of its own (``policy.can_publish``): every member by default,
+    collaborators included; the members from the proposal, or the main proposer, where
+    the facility says so; staff always. A proprietary session's data only staff publish,
+    whoever reads them (outsider1 granted access, pi1 its main proposer)."""
+    configured = replace(settings, publishers=publishers)
+    doi = use_cases(sagas_for(catalogue, registrar), configured)
+    rules = configured.access_rules
+    async with catalogue.begin() as connection:
+        outsider = await find_person(connection, PersonReference(user_name=OUTSIDER1))
+        sessions = await publications.selection(connection, [pi.embargoed[-1], pi.proprietary[-1]])
+        for session in set(sessions.values()):
+            await add_collaborator(connection, session, outsider, rules, acting=PI1, now=now_utc())
+    try:
+        for n, user in enumerate((PI1, MEMBER1, OUTSIDER1, STAFF1)):
+            embargoed = doi.reserve(
+                caller(user, configured), key=f"e{n}", dataset_ids=[pi.embargoed[-1]], title="T"
+            )
+            if user in may:
+                assert (await embargoed).step == Step.RESERVED
+            else:
+                with pytest.raises(GatewayError) as refused:
+                    await embargoed
+                assert code_of(refused) == "FORBIDDEN", user
+            proprietary = doi.mint(
+                caller(user, configured),
+                key=f"p{n}",
+                dataset_ids=[pi.proprietary[-1]],
+                description=description(),
+            )
+            if user == STAFF1:
+                assert (await proprietary).step == Step.PUBLISHED
+                continue
+            with pytest.raises(GatewayError) as refused:
+                await proprietary
+            # member1 is not on the proprietary session's team: it does not see it.
+            assert code_of(refused) == ("NOT_FOUND" if user == MEMBER1 else "FORBIDDEN"), user
+    finally:
+        async with catalogue.begin() as connection:
+            for session in set(sessions.values()):
+                await remove_collaborator(connection, session, outsider, rules)
+
+
 async def test_publish_releases_exactly_the_selection_at_that_moment(
     catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
 ) -> None:
     doi = use_cases(sagas_for(catalogue, registrar), settings)
-    selection = [pi.bm29[-1], pi.proprietary[0]]
-    others = [d for d in pi.bm29 + pi.proprietary if d not in selection]
+    selection = [pi.bm29[-1], pi.embargoed[-1]]
+    others = [d for d in pi.bm29 + pi.embargoed[2:] if d not in selection]
     pi1 = caller(PI1, settings)
     reserved = await doi.reserve(pi1, key="r", dataset_ids=[pi.bm29[-1]], title="First")
     changed = await doi.update(pi1, key="u", doi=reserved.doi, dataset_ids=selection, title="T")
