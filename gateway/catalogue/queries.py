@@ -9,6 +9,7 @@ Rows are keyed by the models' attribute names (``start_date``, not ``STARTDATE``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -249,24 +250,43 @@ def datafiles_by_id(access: Access, ids: Sequence[int]) -> Select[Any]:
     return all_datafiles().where(Datafile.id.in_(ids), datafile_row_visible(access))
 
 
-def dataset_parameter_in_range(
-    name: str, units: str | None, minimum: float | None, maximum: float | None
-) -> ColumnElement[bool]:
-    """The dataset has a numeric parameter of this name (and units) within the range."""
-    conditions: list[ColumnElement[bool]] = [
-        DatasetParameter.dataset_id == Dataset.id,
-        ParameterType.name == name,
-    ]
-    if units is not None:
-        conditions.append(ParameterType.units == units)
-    if minimum is not None:
-        conditions.append(DatasetParameter.numeric_value >= minimum)
-    if maximum is not None:
-        conditions.append(DatasetParameter.numeric_value <= maximum)
-    return exists(
-        select(DatasetParameter.id)
-        .join(ParameterType, ParameterType.id == DatasetParameter.parameter_type_id)
-        .where(*conditions)
+@dataclass(frozen=True)
+class Range:
+    """A numeric parameter of this name (and units) within [minimum, maximum]."""
+
+    name: str
+    units: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def condition(self) -> ColumnElement[bool]:
+        """Whether one DATASETPARAMETER row (joined to its type) lies within the range."""
+        conditions: list[ColumnElement[bool]] = [ParameterType.name == self.name]
+        if self.units is not None:
+            conditions.append(ParameterType.units == self.units)
+        if self.minimum is not None:
+            conditions.append(DatasetParameter.numeric_value >= self.minimum)
+        if self.maximum is not None:
+            conditions.append(DatasetParameter.numeric_value <= self.maximum)
+        return and_(*conditions)
+
+
+def dataset_parameters_in_ranges(ranges: Sequence[Range]) -> ColumnElement[bool]:
+    """The dataset has, for every range, a parameter within it.
+
+    One subquery whatever the number of ranges: the parameters of the named types (read
+    by GW_DATASETPARAMETER_TYPE_DATASET), grouped by dataset, keeping the datasets where
+    each range matched a row. One EXISTS per range was the obvious statement, and MariaDB
+    flattens each into a semi-join: its optimizer weighs every order of those joins, and
+    10 ranges did not answer within the 10 s timeout (8 took 1.8 s)."""
+    conditions = [r.condition() for r in ranges]
+    matched = select(DatasetParameter.dataset_id).join(
+        ParameterType, ParameterType.id == DatasetParameter.parameter_type_id
+    )
+    return Dataset.id.in_(
+        matched.where(or_(*conditions))
+        .group_by(DatasetParameter.dataset_id)
+        .having(and_(*(func.max(case((c, 1), else_=0)) == 1 for c in conditions)))
     )
 
 

@@ -66,6 +66,10 @@ OWN_LIST_CAPS = frozenset({("_entities", "representations")})
 references of a step of its plan in one ``_entities`` call (``gateway.schema.entities``
 caps them at its ``MAX_REPRESENTATIONS``); the cost still counts each of them."""
 
+FILTER_LIST_COSTS = {"parameters": 100}
+"""Lists in a filter whose every item the database pays for apart: each parameter range
+is a condition over the dataset parameters of its type (as many as a page of 100)."""
+
 COUNTED_LEAVES = frozenset({"totalCount"})
 """Leaf fields that cost a statement of their own (a count), unlike a column's value."""
 
@@ -477,10 +481,11 @@ def _field_cost(
     if node.selection_set is None:
         return 1 if name in COUNTED_LEAVES else 0
     named = get_named_type(definition.type)
+    own = 1 + _filter_cost(arguments)
     if _is_connection(named):
         size = _page_size(costing.limits, arguments)
-        return 1 + _selection_cost(costing, named, node.selection_set, spread, size)
-    inner = _selection_cost(costing, named, node.selection_set, spread)
+        return own + _selection_cost(costing, named, node.selection_set, spread, size)
+    inner = own - 1 + _selection_cost(costing, named, node.selection_set, spread)
     items = 1
     if page is not None and name in ("nodes", "edges"):
         items = page
@@ -490,6 +495,23 @@ def _field_cost(
             if isinstance(value, list):
                 items = len(value)  # _entities: one per representation
     return items * (1 + inner)
+
+
+def _filter_cost(arguments: Mapping[str, Any]) -> int:
+    """What the lists of ``FILTER_LIST_COSTS`` in the arguments' input objects cost."""
+    cost = 0
+    pending: list[Any] = list(arguments.values())
+    while pending:
+        current = pending.pop()
+        if isinstance(current, Mapping):
+            for key, value in current.items():
+                if key in FILTER_LIST_COSTS and isinstance(value, list):
+                    cost += FILTER_LIST_COSTS[key] * len(value)
+                else:
+                    pending.append(value)
+        elif isinstance(current, list):
+            pending.extend(current)
+    return cost
 
 
 def _field(parent: Any, name: str) -> GraphQLField | None:

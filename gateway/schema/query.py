@@ -382,11 +382,11 @@ def _dataset_conditions(filter: DatasetFilter) -> list[ColumnElement[bool]]:
         conditions.append(DatasetRow.sample_id == icat_id)
     if filter.technique is not None:
         conditions.append(queries.dataset_has_technique(filter.technique))
-    for parameter in filter.parameters or []:
-        checked = parameter.checked()
+    if filter.parameters:
+        ranges = [p.checked() for p in filter.parameters]
         conditions.append(
-            queries.dataset_parameter_in_range(
-                checked.name, checked.units, checked.min, checked.max
+            queries.dataset_parameters_in_ranges(
+                [queries.Range(r.name, r.units, r.min, r.max) for r in ranges]
             )
         )
     if filter.search is not None:

@@ -190,3 +190,14 @@ def selection_nested(levels: int) -> str:
     for _ in range(levels - 1):
         query = f"investigation(id: 1) {{ {query} }}"
     return query
+
+
+def test_parameter_ranges_are_charged_for_each() -> None:
+    """Each range of a dataset filter is a condition over the parameters of its type: the
+    cost counts each, so that a page with many ranges costs more than one without."""
+    query = "query($p: [ParameterRange!]) { datasets(filter: {parameters: $p}) { totalCount } }"
+    ranges = [{"name": f"p{i}", "min": 0, "max": 1} for i in range(10)]
+    none, one, ten = (cost(query, {"p": ranges[:n]}) for n in (0, 1, 10))
+    assert ten - none == 10 * (one - none) > 0
+    literal = '{ datasets(filter: {parameters: [{name: "a"}, {name: "b"}]}) { totalCount } }'
+    assert cost(literal) - cost("{ datasets { totalCount } }") == 2 * (one - none)
