@@ -83,6 +83,24 @@ class Settings:
     Unset: on in embedded mode unless ``production``; on outside embedded mode or with
     ``production`` is an error."""
 
+    demo_login_on_network: bool = False
+    """Serve the demo login (tokens for the demo's staff member and users, to anyone who
+    asks) on an address other than loopback. Off: ``icat-gateway serve --host 0.0.0.0``
+    (or any non-loopback address) with the demo login on refuses to start. Turn it on only
+    for a demo on a network whose every user may act as the demo's staff member."""
+
+    header_timeout: float = 10.0
+    """Seconds a connection may take to send a request's headers (from its opening, or
+    from the previous response on a kept-alive connection) before it is closed: an idle
+    or slowly-writing connection holds none of a worker's capacity for longer."""
+
+    body_timeout: float = 10.0
+    """Seconds a request's body may take to arrive once its headers have (408 after)."""
+
+    keep_alive_timeout: int = 5
+    """Seconds an idle kept-alive connection stays open between requests (uvicorn's
+    ``timeout_keep_alive``)."""
+
     max_page_size: int = 1000
     """Largest `first`/`last` a client may ask for on a connection."""
 

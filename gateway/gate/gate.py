@@ -79,6 +79,7 @@ NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
 METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
 BATCHING_NOT_SUPPORTED = "BATCHING_NOT_SUPPORTED"
 QUERY_TIMEOUT = "QUERY_TIMEOUT"
+REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 
 MESSAGE_LIMIT = 300
@@ -292,10 +293,18 @@ class Gate:
             )
         limit = self.settings.max_body_bytes
         try:
-            body, connected = await read_body(receive, limit, declared_length(request.scope))
+            async with asyncio.timeout(self.settings.body_timeout):
+                body, connected = await read_body(receive, limit, declared_length(request.scope))
         except BodyTooLarge:
             raise _http(
                 413, REQUEST_TOO_LARGE, f"The request body is larger than {limit} bytes."
+            ) from None
+        except TimeoutError:
+            raise _http(
+                408,
+                REQUEST_TIMEOUT,
+                f"The request body did not arrive within {self.settings.body_timeout:g} s.",
+                headers={"Connection": "close"},
             ) from None
         if not connected:
             raise _ClientGone
