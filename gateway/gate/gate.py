@@ -33,8 +33,10 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from gateway.auth.principal import ANONYMOUS
+from gateway.catalogue.database import is_database_unavailable
 from gateway.catalogue.visibility import Access
 from gateway.compiled.operations import Operations
+from gateway.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE, RETRY_AFTER_SECONDS
 from gateway.gate.budget import StatementGuard
 from gateway.gate.documents import AST_BYTES_PER_CHARACTER, Documents, Entry, digest
 from gateway.gate.hooks import GateRequest, Hooks, Observation, Path, Refusal
@@ -468,7 +470,13 @@ class Gate:
             finally:
                 watcher.cancel()
             if task in done:
-                return task.result()
+                try:
+                    return task.result()
+                except Exception as error:
+                    if is_database_unavailable(error):
+                        logger.warning("database unavailable: %r", error)
+                        raise _unavailable() from None
+                    raise
             task.cancel()
             statements.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -525,6 +533,16 @@ class Gate:
                 codes.append(str((error.extensions or {}).get("code", INTERNAL)))
             payload["errors"] = errors
         payload["data"] = result.data
+        if DATABASE_UNAVAILABLE in codes:
+            # The database failed, not the request: 503, so that clients and load
+            # balancers retry (with the partial data and the errors, as they came).
+            return _Response(
+                503,
+                payload,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                path="standard",
+                codes=tuple(codes),
+            )
         # Execution began: the response has ``data`` (null, maybe), which is a 200.
         return _Response(200, payload, path="standard", codes=tuple(codes))
 
@@ -589,6 +607,16 @@ def _http(
 ) -> Refusal:
     """A refusal about the HTTP request itself: this status whatever the media type."""
     return Refusal(code, message, status=status, headers=headers, always=True)
+
+
+def _unavailable() -> Refusal:
+    return Refusal(
+        DATABASE_UNAVAILABLE,
+        DATABASE_UNAVAILABLE_MESSAGE,
+        status=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        always=True,
+    )
 
 
 def _request_id(scope: Scope) -> str:
