@@ -173,6 +173,12 @@ class Settings:
     introspection: bool | None = None
     """Answer ``__schema`` and ``__type``. Unset: on, except in ``production``."""
 
+    federation_sdl: bool | None = None
+    """Answer ``{ _service { sdl } }``, the whole schema, which a federation router
+    (``IntrospectAndCompose``, ``rover subgraph introspect``) reads to compose this
+    subgraph. Unset: as introspection (off in production); turn it on where a router
+    composes from the running gateway rather than from ``schema.graphql``."""
+
     field_suggestions: bool | None = None
     """"Did you mean ...?" in validation messages. Unset: on, except in ``production``."""
 
@@ -438,6 +444,12 @@ class Settings:
     @property
     def introspection_enabled(self) -> bool:
         return not self.production if self.introspection is None else self.introspection
+
+    @property
+    def federation_sdl_enabled(self) -> bool:
+        if self.federation_sdl is None:
+            return self.introspection_enabled
+        return self.federation_sdl
 
     @property
     def field_suggestions_enabled(self) -> bool:

@@ -15,11 +15,13 @@ from urllib.parse import parse_qsl
 import orjson
 from graphql import (
     DocumentNode,
+    FieldNode,
     GraphQLError,
     GraphQLSchema,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     OperationType,
+    ValidationRule,
     parse,
     specified_rules,
     validate,
@@ -156,6 +158,8 @@ class Gate:
         rules = [*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule]
         if not settings.introspection_enabled:
             rules.append(NoSchemaIntrospectionCustomRule)
+        if not settings.federation_sdl_enabled:
+            rules.append(NoServiceSdlRule)
         self.rules = tuple(rules)
 
     # ----------------------------------------------------------------------------------
@@ -592,6 +596,23 @@ class Gate:
 
 
 _UNSET = object()
+
+
+class NoServiceSdlRule(ValidationRule):
+    """Refuse federation's ``_service`` where the SDL is not served (``federation_sdl``):
+    it is the whole schema, as introspection is, and strawberry answers it whatever the
+    introspection setting."""
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        parent = self.context.get_parent_type()
+        if node.name.value == "_service" and parent is self.context.schema.query_type:
+            self.report_error(
+                GraphQLError(
+                    "The subgraph's SDL (_service) is not served here, as introspection "
+                    "is not: compose from schema.graphql, or set ICAT_GATEWAY_FEDERATION_SDL.",
+                    node,
+                )
+            )
 
 
 class _Invalid(Refusal):
