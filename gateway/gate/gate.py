@@ -369,7 +369,13 @@ class Gate:
         entry = self.documents.get(key)
         if entry is not None:
             return entry
-        check_tokens(query, self.settings.max_query_tokens)
+        check_tokens(
+            query,
+            self.settings.max_query_tokens,
+            # selection sets, and input objects and lists inside them
+            max(self.limits.max_depth, self.limits.max_introspection_depth)
+            + self.settings.max_variable_depth,
+        )
         try:
             document = parse(
                 Source(query), no_location=False, max_tokens=self.settings.max_query_tokens

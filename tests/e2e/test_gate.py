@@ -174,6 +174,12 @@ ATTACKS = [
     Attack("1,000 root aliases", 400, "TOO_MANY_TOKENS", {"query": aliases(1000)}),
     Attack("16 aliases", 400, "TOO_MANY_ALIASES", {"query": aliases(16)}),
     Attack("a fragment fan-out", 400, "TOO_MANY_SELECTIONS", {"query": fan_out(40)}),
+    Attack(
+        "nesting as deep as the tokens allow",
+        400,
+        "QUERY_TOO_DEEP",
+        {"query": "{ " + "a { " * 650 + "b" + " }" * 650 + " }"},
+    ),
     Attack("11 root fields", 400, "TOO_MANY_ROOT_FIELDS", {"query": aliases(11)}),
     Attack(
         "repeated directives",
