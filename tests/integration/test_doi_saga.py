@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -36,7 +37,7 @@ from gateway.doi.registrar import (
 )
 from gateway.errors import GatewayError
 from gateway.settings import Settings
-from gateway.usecases.doi_saga import Step
+from gateway.usecases.doi_saga import LeaseHeld, Step
 from tests.support.doi_catalogue import (
     MEMBER1,
     OUTSIDER1,
@@ -458,3 +459,55 @@ async def test_a_reservation_takes_a_new_description_and_its_draft_follows(
     assert [s["subject"] for s in draft["subjects"]] == ["zeolites"]
     assert [c["name"] for c in draft["creators"]] == ["Kowalczyk, Anna", "Jonas Lindberg"]
     assert await visible_dataset_ids(catalogue, [pi.bm29[-1]]) == set()
+
+
+async def test_a_dead_drivers_lease_lapses_within_seconds(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    """A killed process's lease blocked a retry of the same call for about 60 s, which
+    then answered CONFLICT: the lease is short now (10 s), and renewed while its holder
+    drives, so a holder that is gone is taken over a few seconds later."""
+    clock = [now_utc()]
+    sagas = sagas_for(catalogue, registrar, clock=lambda: clock[0])
+    doi = use_cases(sagas, settings)
+    reserved = await doi.reserve(
+        caller(PI1, settings), key="lease-r", dataset_ids=[pi.bm29[-1]], title="T"
+    )
+    saga_id = int((await saga_row(catalogue, reserved.doi)).ID)
+    assert await sagas._claim(saga_id, "a-process-killed-since")
+    with pytest.raises(LeaseHeld):
+        await sagas.drive(saga_id)
+    clock[0] += timedelta(seconds=11)
+    outcome = await sagas.drive(saga_id)  # taken over
+    assert outcome.unavailable is None and outcome.refused is None
+
+
+async def test_a_live_driver_keeps_its_lease_past_its_length(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    """While its holder drives (here: paused at a step for twice the lease), the lease is
+    renewed: nobody else drives the saga meanwhile."""
+    paused = asyncio.Event()
+    resume = asyncio.Event()
+
+    async def pause(boundary: str) -> None:
+        if boundary == "called:put_draft" and not paused.is_set():
+            paused.set()
+            await resume.wait()
+
+    holder = replace(sagas_for(catalogue, registrar, on_step=pause), lease=timedelta(seconds=3))
+    other = replace(sagas_for(catalogue, registrar), lease=timedelta(seconds=3))
+    doi = use_cases(holder, settings)
+    reserving = asyncio.create_task(
+        doi.reserve(caller(PI1, settings), key="lease-l", dataset_ids=[pi.bm29[-1]], title="T")
+    )
+    await asyncio.wait_for(paused.wait(), 30)
+    async with catalogue.connect() as connection:
+        saga_id = int((await connection.execute(select(DoiSaga.id))).scalar_one())
+    try:
+        await asyncio.sleep(6)  # twice the lease
+        with pytest.raises(LeaseHeld):
+            await other.drive(saga_id)
+    finally:
+        resume.set()
+    assert (await reserving).step == Step.RESERVED
