@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import now_utc
 from gateway.catalogue import publications
-from gateway.catalogue.gateway_tables import DoiSaga
+from gateway.catalogue.gateway_tables import DoiRequest, DoiSaga
 from gateway.catalogue.models import (
     DataCollectionDataset,
     DataPublication,
@@ -216,7 +216,21 @@ async def test_who_may_publish_follows_the_setting_and_never_opens_a_proprietary
                 description=description(),
             )
             if user == STAFF1:
-                assert (await proprietary).step == Step.PUBLISHED
+                published = await proprietary
+                assert published.step == Step.PUBLISHED
+                # Who published is recorded with the call (and its saga).
+                async with catalogue.connect() as connection:
+                    recorded = (
+                        await connection.execute(
+                            select(DoiRequest.caller, DoiRequest.operation).where(
+                                DoiRequest.saga_id
+                                == select(DoiSaga.id)
+                                .where(DoiSaga.doi == published.doi)
+                                .scalar_subquery()
+                            )
+                        )
+                    ).all()
+                assert [tuple(r) for r in recorded] == [(STAFF1, "mint")]
                 continue
             with pytest.raises(GatewayError) as refused:
                 await proprietary
