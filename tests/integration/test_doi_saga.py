@@ -509,8 +509,8 @@ async def test_a_live_driver_keeps_its_lease_past_its_length(
             paused.set()
             await resume.wait()
 
-    holder = replace(sagas_for(catalogue, registrar, on_step=pause), lease=timedelta(seconds=3))
-    other = replace(sagas_for(catalogue, registrar), lease=timedelta(seconds=3))
+    holder = replace(sagas_for(catalogue, registrar, on_step=pause), lease=timedelta(seconds=2))
+    other = replace(sagas_for(catalogue, registrar), lease=timedelta(seconds=2))
     doi = use_cases(holder, settings)
     reserving = asyncio.create_task(
         doi.reserve(caller(PI1, settings), key="lease-l", dataset_ids=[pi.bm29[-1]], title="T")
@@ -519,7 +519,7 @@ async def test_a_live_driver_keeps_its_lease_past_its_length(
     async with catalogue.connect() as connection:
         saga_id = int((await connection.execute(select(DoiSaga.id))).scalar_one())
     try:
-        await asyncio.sleep(6)  # twice the lease
+        await asyncio.sleep(4)  # twice the lease
         with pytest.raises(LeaseHeld):
             await other.drive(saga_id)
     finally:
