@@ -12,6 +12,7 @@ Markdown table and writes it to ``bench/results/gate-refusals-<time>.md``.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from dataclasses import replace
@@ -100,7 +101,9 @@ def main() -> None:
         [
             f"# Gate refusals: server time per request, {dialect}, {options.repeat} each",
             "",
-            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; `python -m bench.gate_refusals`",
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; `python -m bench.gate_refusals`; "
+            f"load average at the end {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+            f"on {os.cpu_count()} cores",
             "",
             "| attack | answer | median ms | p99 ms | max ms | statements |",
             "| --- | --- | --- | --- | --- | --- |",

@@ -87,6 +87,26 @@ MIX = (
     ("apq", 10),
     ("hostile", 5),
 )
+HONEST = tuple((kind, share) for kind, share in MIX if kind != "hostile")
+FAN_OUT = (
+    "query FanOut { ...F0 } "
+    + " ".join(f"fragment F{k} on Query {{ ...F{k + 1} ...F{k + 1} }}" for k in range(60))
+    + " fragment F60 on Query { __typename }"
+)
+RANGES = """query Ranges($p: [ParameterRange!]) { datasets(filter: {parameters: $p}, first: 5)
+  { totalCount nodes { name } } }"""
+HOSTILE_MIX = (
+    *HONEST,
+    # The issue's probe, mixed in: 40 % of the requests.
+    ("hostile", 5),  # too deep
+    ("fan_out", 10),  # 2^60 fields from 2 kB: refused by its expanded size
+    ("nul", 5),  # a NUL in a DOI: BAD_USER_INPUT (was a 500 through a plan)
+    ("ranges", 10),  # 10 parameter ranges: answered
+    ("distinct", 10),  # a new 100 kB query every time: answered, caches bounded in bytes
+)
+REFUSED_KINDS = frozenset({"hostile", "fan_out", "nul"})
+HOSTILE_KINDS = REFUSED_KINDS | {"ranges", "distinct"}
+MIXES = {"default": MIX, "honest": HONEST, "hostile": HOSTILE_MIX}
 
 
 @dataclass
@@ -96,6 +116,8 @@ class Window:
     errors: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
     rss_mb: list[float] = field(default_factory=list)
+    honest: list[float] = field(default_factory=list)
+    """Latencies of the honest requests only."""
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies)
@@ -118,7 +140,14 @@ class Window:
 
 
 class Soak:
-    def __init__(self, url: str, token: str, picks: dict[str, Any], window: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        picks: dict[str, Any],
+        window: float,
+        mix: tuple[tuple[str, int], ...] = MIX,
+    ) -> None:
         self.url = url
         self.member = {"content-type": "application/json", "authorization": f"Bearer {token}"}
         self.anonymous = {"content-type": "application/json"}
@@ -127,7 +156,8 @@ class Soak:
         self.windows: list[Window] = []
         self.started = time.monotonic()
         self.random = random.Random(20261201)
-        self.kinds = [kind for kind, share in MIX for _ in range(share)]
+        self.kinds = [kind for kind, share in mix for _ in range(share)]
+        self.sent = 0
 
     def window(self) -> Window:
         index = int((time.monotonic() - self.started) // self.window_seconds)
@@ -154,6 +184,19 @@ class Soak:
             digest = query_hash(SESSION_LIST)
             extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
             return {"extensions": extensions}, self.anonymous
+        if kind == "fan_out":
+            return {"query": FAN_OUT}, self.anonymous
+        if kind == "nul":
+            doi = self.random.choice(picks["dois"]) + "\u0000"
+            return {"query": DOI, "variables": {"doi": doi}}, self.anonymous
+        if kind == "ranges":
+            names = picks["parameters"] or ["scanNumber"]
+            ranges = [{"name": names[i % len(names)], "min": 0, "max": 1e9} for i in range(10)]
+            return {"query": RANGES, "variables": {"p": ranges}}, self.anonymous
+        if kind == "distinct":
+            self.sent += 1
+            literal = f"10.0/{self.sent}-{uuid.uuid4().hex}" + "x" * 100_000
+            return {"query": f'{{ doi(doi: "{literal}") {{ __typename }} }}'}, self.anonymous
         return {"query": HOSTILE}, self.anonymous
 
     async def one(self, session: aiohttp.ClientSession, kind: str, due: float) -> None:
@@ -171,6 +214,8 @@ class Soak:
             window.errors[f"transport:{type(error).__name__}"] += 1
             return
         window.latencies.append(time.perf_counter() - began)
+        if kind not in HOSTILE_KINDS:
+            window.honest.append(window.latencies[-1])
         problem = judge(kind, status, content)
         if problem is not None:
             window.errors[problem] += 1
@@ -223,7 +268,7 @@ def judge(kind: str, status: int, content: bytes) -> str | None:
         budget = answer["errors"][0].get("extensions", {}).get("budget", "?")
         return f"rate_limited:{budget}"
     errors = answer.get("errors") if isinstance(answer, dict) else None
-    if kind == "hostile":
+    if kind in REFUSED_KINDS:
         codes = {e.get("extensions", {}).get("code") for e in errors or []}
         return None if errors and "data" not in answer and None not in codes else "not_refused"
     if status != 200:
@@ -250,6 +295,9 @@ async def picks_of(url: str, token: str) -> dict[str, Any]:
             plain,
         )
         mine = await ask("{ me { investigations(first: 50) { nodes { id } } } }", member)
+        numeric = await ask(
+            "{ datasets(first: 20) { nodes { parameters { name numericValue } } } }", plain
+        )
         # register the APQ once, as a client's first request would
         extensions = {"persistedQuery": {"version": 1, "sha256Hash": query_hash(SESSION_LIST)}}
         body = orjson.dumps({"query": SESSION_LIST, "extensions": extensions})
@@ -261,6 +309,14 @@ async def picks_of(url: str, token: str) -> dict[str, Any]:
         "dois": [n["doi"] for n in nodes if n["doi"]],
         "sessions": [n["id"] for n in mine["me"]["investigations"]["nodes"]],
         "words": words[:: max(1, len(words) // 20)] or ["beam"],
+        "parameters": sorted(
+            {
+                p["name"]
+                for d in numeric["datasets"]["nodes"]
+                for p in d["parameters"]
+                if p["numericValue"] is not None
+            }
+        ),
     }
 
 
@@ -276,6 +332,9 @@ def report(result: dict[str, Any]) -> str:
         f"- requests: {result['requests_total']} ({result['requests']} after the "
         f"{result['warmup_s']} s warm-up); errors: **{result['errors']}** (target 0, warm-up "
         "included)" + (f" — {result['error_kinds']}" if result["error_kinds"] else ""),
+        f"- mix: {result['mix']}; honest requests after warm-up: p50 {result['honest_p50_ms']} "
+        f"ms, p99 {result['honest_p99_ms']} ms; load average at the end "
+        f"{result['load_average']} on {result['machine']['nproc']} cores",
         f"- latency after warm-up: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms; p99 "
         f"{result['p99_first_ms']} ms in the first third, {result['p99_last_ms']} ms in the last",
         f"- memory (RSS, sum of the workers): {result['rss_first_mb']} MB in the first "
@@ -312,6 +371,7 @@ def summarise(soak: Soak, options: argparse.Namespace, started: datetime) -> dic
         values = sorted(x for w in part for x in w.latencies)
         return round(values[min(len(values) - 1, int(0.99 * len(values)))] * 1000, 2)
 
+    honest = sorted(x for w in steady for x in w.honest)
     memory = [sum(w.rss_mb) for w in steady if w.rss_mb]
     warm = memory[0]
     p99_first, p99_last = p99_of(steady[:third]), p99_of(steady[-third:])
@@ -334,6 +394,12 @@ def summarise(soak: Soak, options: argparse.Namespace, started: datetime) -> dic
         "error_kinds": dict(errors),
         "p99_ms": round(every[int(0.99 * (len(every) - 1))] * 1000, 2) if every else None,
         "p50_ms": round(statistics.median(every) * 1000, 2) if every else None,
+        "mix": options.mix,
+        "honest_p99_ms": (
+            round(honest[int(0.99 * (len(honest) - 1))] * 1000, 2) if honest else None
+        ),
+        "honest_p50_ms": round(statistics.median(honest) * 1000, 2) if honest else None,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "p99_first_ms": p99_first,
         "p99_last_ms": p99_last,
         "p99_flat": p99_last <= 1.5 * p99_first,
@@ -359,6 +425,13 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=10, help="seconds per window (10)")
     parser.add_argument(
         "--warmup", type=float, default=30, help="seconds left out of latency and memory (30)"
+    )
+    parser.add_argument(
+        "--mix",
+        choices=sorted(MIXES),
+        default="default",
+        help="default (5 %% too deep), honest (none hostile), hostile (40 %% the issue's "
+        "probe: fan-out, NUL, 10 parameter ranges, distinct 100 kB queries)",
     )
     options = parser.parse_args()
 
@@ -402,7 +475,7 @@ def main() -> int:
         try:
             workers = wait_for_workers(server, port, options.workers)
             picks = asyncio.run(picks_of(url, token))
-            soak = Soak(url, token, picks, options.window)
+            soak = Soak(url, token, picks, options.window, MIXES[options.mix])
             print(f"soak: {options.duration} s at {options.rate}/s, workers {workers}", flush=True)
             asyncio.run(
                 soak.run(options.rate, options.duration, [psutil.Process(p) for p in workers])
@@ -418,7 +491,8 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"soak-{started:%Y%m%dT%H%M%SZ}.json").write_text(json.dumps(result, indent=1))
     text = report(result)
-    (RESULTS / "soak-latest.md").write_text(text)
+    latest = "soak-latest.md" if options.mix == "default" else f"soak-{options.mix}-latest.md"
+    (RESULTS / latest).write_text(text)
     print(text)
     return 0
 
@@ -436,7 +510,7 @@ def wait_for_workers(server: subprocess.Popen[bytes], port: int, count: int) -> 
             ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
         except httpx.TransportError:
             ready = False
-        if ready and len(workers) >= count:
+        if ready and (count == 1 or len(workers) >= count):  # one worker: the server itself
             return workers[:count] if count > 1 else [server.pid]
         time.sleep(0.5)
     raise RuntimeError("the gateway did not become ready")

@@ -280,7 +280,10 @@ def doi_use_cases(settings: Settings, engine: AsyncEngine) -> DoiUseCases:
         landing_url=lambda doi: landing_url(settings, doi),
         clock=now_utc,
     )
-    return DoiUseCases(sagas, DoiPolicy(settings.facility, settings.main_proposer_roles))
+    return DoiUseCases(
+        sagas,
+        DoiPolicy(settings.facility, settings.main_proposer_roles, settings.publish_rules),
+    )
 
 
 def download_use_cases(

@@ -522,6 +522,18 @@ async def _register_sessions(settings: Settings, *, allocate: bool) -> int:
     return 1 if counts.unavailable else 0
 
 
+def is_loopback(host: str) -> bool:
+    """Whether a listen address is reachable from this machine only."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -536,6 +548,20 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         except IcatSchemaError as error:
             print(f"icat-gateway: {error}", file=sys.stderr)
             return 2
+
+    if settings.demo_login_enabled and not is_loopback(args.host):
+        if not settings.demo_login_on_network:
+            print(
+                f"icat-gateway serve: the demo login hands out staff tokens to anyone who "
+                f"reaches the port, and {args.host} is not a loopback address. Listen on "
+                "127.0.0.1, turn the demo login off (ICAT_GATEWAY_DEMO_LOGIN=false), or set "
+                "ICAT_GATEWAY_DEMO_LOGIN_ON_NETWORK=true if everyone on that network may act "
+                "as the demo's staff member.",
+                file=sys.stderr,
+            )
+            return 2
+        logger.warning("the demo login is served on %s: anyone there may act as staff", args.host)
+
     if settings.embedded and not args.no_demo:
         from gateway.catalogue.demo import DemoSize, seed_if_empty
 
@@ -574,6 +600,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         server_header=False,
         # SIGTERM: stop accepting, let in-flight requests finish for this long, then close.
         timeout_graceful_shutdown=settings.shutdown_timeout,
+        # Idle and slow connections: uvicorn closes an idle kept-alive connection after
+        # timeout_keep_alive, but a new connection that sends nothing, or its headers a
+        # byte at a time, it keeps for ever; the gateway's protocol closes it after
+        # ICAT_GATEWAY_HEADER_TIMEOUT (and the gate a slow body after BODY_TIMEOUT).
+        timeout_keep_alive=settings.keep_alive_timeout,
+        http="gateway.ops.connections:DeadlineH11Protocol",
         env_file=None,
     )
     if metrics_dir is not None:

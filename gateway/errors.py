@@ -165,3 +165,13 @@ class DownloadsUnavailable(GatewayError):
     """This gateway is configured without downloads (no data root, no data service)."""
 
     code = "DOWNLOADS_UNAVAILABLE"
+
+
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+"""The code of an answer the database could not give (down, unreachable, no connection
+left): the HTTP status is 503 with ``Retry-After``; the same request later may succeed."""
+
+DATABASE_UNAVAILABLE_MESSAGE = "The catalogue's database is unavailable; retry shortly."
+
+RETRY_AFTER_SECONDS = 5
+"""``Retry-After`` of a 503 for an unavailable database."""

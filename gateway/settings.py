@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from gateway.auth.policy import AccessRules
+from gateway.auth.policy import AccessRules, Publishers, PublishRules
 
 PREFIX = "ICAT_GATEWAY_"
 
@@ -94,6 +94,24 @@ class Settings:
     Unset: on in embedded mode unless ``production``; on outside embedded mode or with
     ``production`` is an error."""
 
+    demo_login_on_network: bool = False
+    """Serve the demo login (tokens for the demo's staff member and users, to anyone who
+    asks) on an address other than loopback. Off: ``icat-gateway serve --host 0.0.0.0``
+    (or any non-loopback address) with the demo login on refuses to start. Turn it on only
+    for a demo on a network whose every user may act as the demo's staff member."""
+
+    header_timeout: float = 10.0
+    """Seconds a connection may take to send a request's headers (from its opening, or
+    from the previous response on a kept-alive connection) before it is closed: an idle
+    or slowly-writing connection holds none of a worker's capacity for longer."""
+
+    body_timeout: float = 10.0
+    """Seconds a request's body may take to arrive once its headers have (408 after)."""
+
+    keep_alive_timeout: int = 5
+    """Seconds an idle kept-alive connection stays open between requests (uvicorn's
+    ``timeout_keep_alive``)."""
+
     max_page_size: int = 1000
     """Largest `first`/`last` a client may ask for on a connection."""
 
@@ -119,6 +137,12 @@ class Settings:
     max_root_fields: int = 10
     """Root fields one operation selects (``TOO_MANY_ROOT_FIELDS``)."""
 
+    max_selections: int = 5000
+    """Fields one operation selects once its fragments are spread
+    (``TOO_MANY_SELECTIONS``): a fragment that spreads the next one twice, twenty deep,
+    is a few hundred bytes and a million fields; validation and execution would walk
+    them all. The standard introspection query selects about 200."""
+
     max_query_tokens: int = 2000
     """Lexical tokens of a document: parsing stops beyond them (``TOO_MANY_TOKENS``)."""
 
@@ -141,6 +165,10 @@ class Settings:
     max_variable_depth: int = 32
     """Deepest nesting of the variables' JSON (``BAD_USER_INPUT``)."""
 
+    plan_cache_bytes: int = 64 * 1024 * 1024
+    """Memory the operation plans of PostgreSQL (their documents and SQL) may hold
+    (estimated), half each."""
+
     parse_cache_bytes: int = 64 * 1024 * 1024
     """Memory the parsed-document cache may hold (estimated), keyed by the text's hash."""
 
@@ -155,6 +183,12 @@ class Settings:
 
     introspection: bool | None = None
     """Answer ``__schema`` and ``__type``. Unset: on, except in ``production``."""
+
+    federation_sdl: bool | None = None
+    """Answer ``{ _service { sdl } }``, the whole schema, which a federation router
+    (``IntrospectAndCompose``, ``rover subgraph introspect``) reads to compose this
+    subgraph. Unset: as introspection (off in production); turn it on where a router
+    composes from the running gateway rather than from ``schema.graphql``."""
 
     field_suggestions: bool | None = None
     """"Did you mean ...?" in validation messages. Unset: on, except in ``production``."""
@@ -225,6 +259,13 @@ class Settings:
     proprietary_types: frozenset[str] = field(default_factory=lambda: frozenset({"proprietary"}))
     """INVESTIGATIONTYPE.NAME values (case-insensitive) of sessions never released by the
     facility's rule: ``release-dates`` leaves their release date unset."""
+
+    publishers: str = "team"
+    """Who may publish a DOI for a session's datasets (and so make them public) besides
+    staff: ``team`` (every member, collaborators included, as the facility's page says),
+    ``proposal`` (members from the proposal, not collaborators) or ``main-proposer``.
+    Whatever it says, the datasets of a proprietary session (no release date) are
+    published by staff only."""
 
     # Operations --------------------------------------------------------------------
     redis_url: str | None = None
@@ -391,6 +432,10 @@ class Settings:
     with prefixes ``/data`` and ``/esrf/`` is collection path ``/esrf/visitor/x``."""
 
     def __post_init__(self) -> None:
+        if self.publishers not in {p.value for p in Publishers}:
+            raise SettingsError(
+                "ICAT_GATEWAY_PUBLISHERS must be one of: " + ", ".join(p.value for p in Publishers)
+            )
         if self.demo_login and not self.embedded:
             raise SettingsError(
                 "ICAT_GATEWAY_DEMO_LOGIN is for the embedded demo catalogue only: "
@@ -538,10 +583,21 @@ class Settings:
         return not self.production if self.introspection is None else self.introspection
 
     @property
+    def federation_sdl_enabled(self) -> bool:
+        if self.federation_sdl is None:
+            return self.introspection_enabled
+        return self.federation_sdl
+
+    @property
     def field_suggestions_enabled(self) -> bool:
         if self.field_suggestions is None:
             return not self.production
         return self.field_suggestions
+
+    @property
+    def publish_rules(self) -> PublishRules:
+        """Who may publish a DOI, as the policy needs it."""
+        return PublishRules(self.access_rules, Publishers(self.publishers))
 
     @property
     def access_rules(self) -> AccessRules:

@@ -161,14 +161,13 @@ def can_read_datafile(
 
 
 def can_read_data_publication(roles: Iterable[Role], *, published: bool) -> bool:
-    """A data publication is public once published; a reservation (a draft DOI) only to the
-    people who may publish it (``can_mint_doi``): staff, and the team of a session whose
-    datasets it holds.
+    """A data publication is public once published; a reservation (a draft DOI) only to
+    staff and the team of a session whose datasets it holds (``can_read_reservation``).
 
     ``roles``: what the caller is in those sessions taken together (the union of
     ``roles_of`` over them), and staff if they are staff, whatever the publication holds.
     """
-    return published or can_mint_doi(roles)
+    return published or can_read_reservation(roles)
 
 
 def roles_under(caller: Caller, facts: InvestigationFacts, rules: AccessRules) -> set[Role]:
@@ -213,10 +212,55 @@ def can_see_access_request(caller: Caller, requester: str, *, manages: bool) -> 
     )
 
 
-def can_mint_doi(roles: Iterable[Role]) -> bool:
-    """A team member (or staff) may mint a DOI for datasets of the session."""
+def can_read_reservation(roles: Iterable[Role]) -> bool:
+    """A team member (or staff) may see a reserved DOI of the session's datasets (reading
+    it; who may publish it is ``can_publish``)."""
     held = set(roles)
     return Role.TEAM_MEMBER in held or Role.STAFF in held
+
+
+class Publishers(enum.Enum):
+    """Who of a session's team may publish a DOI for its datasets (staff always may)."""
+
+    TEAM = "team"
+    """Every member, collaborators included: the facility's page ("as a member of an
+    experiment session, you can create a bespoke DOI"; collaborators have "the same
+    permissions as other members")."""
+    PROPOSAL = "proposal"
+    """Members from the proposal: every role but the collaborator's (a grant)."""
+    MAIN_PROPOSER = "main-proposer"
+    """The main proposer only."""
+
+
+@dataclass(frozen=True)
+class PublishRules:
+    """Who may publish (``Settings.publish_rules``)."""
+
+    access: AccessRules
+    publishers: Publishers = Publishers.TEAM
+
+
+def is_proprietary(release_date: datetime | None) -> bool:
+    """A session the facility's rules never release: no release date (industrial,
+    proprietary beam time). Its data are made public by a DOI only if staff publish it."""
+    return release_date is None
+
+
+def can_publish(caller: Caller, facts: InvestigationFacts, rules: PublishRules) -> bool:
+    """May the caller publish a DOI (reserve, change, publish, mint) for datasets of this
+    session? Publishing releases data, so it is a right of its own, not reading's: staff,
+    and the session's members as ``rules.publishers`` says, unless the session is
+    proprietary. A beamline scientist reads the data but does not publish it."""
+    if caller.is_staff:
+        return True
+    if caller.user_name is None or is_proprietary(facts.release_date):
+        return False
+    held = facts.team.get(caller.user_name, frozenset())
+    if rules.publishers is Publishers.MAIN_PROPOSER:
+        return any(is_main_proposer_role(r, rules.access.main_proposer_roles) for r in held)
+    if rules.publishers is Publishers.PROPOSAL:
+        return any(not is_collaborator_role(r, rules.access) for r in held)
+    return bool(held)
 
 
 def can_change_release_date(roles: Iterable[Role]) -> bool:

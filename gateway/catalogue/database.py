@@ -124,6 +124,59 @@ def is_statement_timeout(error: BaseException) -> bool:
     )
 
 
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether an error says the database cannot be reached or used right now (a refused
+    or dropped connection, a pool with no connection to give): the client should retry
+    later, nothing is wrong with its request. Not a statement timeout (its own answer)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, exc.TimeoutError):
+            return True  # QueuePool: no connection within pool_timeout
+        if isinstance(current, exc.DBAPIError):
+            if is_statement_timeout(current):
+                return False
+            if current.connection_invalidated or isinstance(current, exc.InterfaceError):
+                return True
+            if isinstance(current, exc.OperationalError):
+                # Only a connection's failure: "no such table" is an OperationalError too.
+                said = f"{type(current.orig).__name__} {current.orig}".lower()
+                if any(word in said for word in _CONNECTION_WORDS):
+                    return True
+        if isinstance(current, ConnectionError | OSError) and not isinstance(
+            current, FileNotFoundError | PermissionError
+        ):
+            return True
+        name = type(current).__name__
+        if name in _UNAVAILABLE_DRIVER_ERRORS:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+_CONNECTION_WORDS = (
+    "connect",  # can't connect, connection refused / reset / closed / lost
+    "gone away",  # MySQL server has gone away
+    "lost",
+    "shutdown",
+    "database is locked",  # SQLite: a writer held the lock past the busy timeout
+)
+
+_UNAVAILABLE_DRIVER_ERRORS = frozenset(
+    {
+        # asyncpg
+        "ConnectionDoesNotExistError",
+        "CannotConnectNowError",
+        "ConnectionFailureError",
+        "TooManyConnectionsError",
+        "AdminShutdownError",
+        "CrashShutdownError",
+        "InterfaceError",
+    }
+)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers go on while a mutation writes.

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.catalogue.models import Dataset, DatasetParameter, ParameterType
@@ -77,8 +77,27 @@ async def stored_bounds(engine: AsyncEngine, ranges: Sequence[Range]) -> list[li
     ]
 
 
-def dataset_parameter_within(bounds: Sequence[StoredBounds]) -> ColumnElement[bool]:
-    """The dataset has a parameter of one of these types within its bounds."""
+def datasets_within_all(bounds: Sequence[Sequence[StoredBounds]]) -> ColumnElement[bool]:
+    """The dataset has, for every range, a parameter of one of its types within the bounds
+    converted into that type's units.
+
+    One subquery whatever the number of ranges: the parameters of the named types (read by
+    GW_DATASETPARAMETER_TYPE_DATASET), grouped by dataset, keeping the datasets where each
+    range matched a row. One EXISTS per range was the obvious statement, and MariaDB
+    flattens each into a semi-join: its optimizer weighs every order of those joins, and
+    10 ranges did not answer within the 10 s timeout (8 took 1.8 s)."""
+    conditions = [_within(each) for each in bounds]
+    matched = (
+        select(DatasetParameter.dataset_id)
+        .where(or_(*conditions))
+        .group_by(DatasetParameter.dataset_id)
+        .having(and_(*(func.max(case((c, 1), else_=0)) == 1 for c in conditions)))
+    )
+    return Dataset.id.in_(matched)
+
+
+def _within(bounds: Sequence[StoredBounds]) -> ColumnElement[bool]:
+    """One DATASETPARAMETER row is of one of these types and within its bounds."""
     if not bounds:
         return false()
     alternatives: list[ColumnElement[bool]] = []
@@ -91,8 +110,4 @@ def dataset_parameter_within(bounds: Sequence[StoredBounds]) -> ColumnElement[bo
         if bound.maximum is not None:
             conditions.append(DatasetParameter.numeric_value <= bound.maximum)
         alternatives.append(and_(*conditions))
-    return exists(
-        select(DatasetParameter.id).where(
-            DatasetParameter.dataset_id == Dataset.id, or_(*alternatives)
-        )
-    )
+    return or_(*alternatives)

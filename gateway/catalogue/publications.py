@@ -401,7 +401,12 @@ async def set_published(
     connection: AsyncConnection, publication_id: int, *, user: str, now: datetime
 ) -> None:
     """The last step: the publication date, which makes the publication and its datasets
-    public at ``now``, and its ``Issued`` date."""
+    public at ``now``, and its ``Issued`` date.
+
+    The date is cut to the second: MariaDB rounds a DATETIME's fraction away (to the next
+    second for .5 and more), which would put the publication in the future for the rest
+    of the second and answer "published" beside ``isPublished: false``."""
+    now = now.replace(microsecond=0)
     await connection.execute(
         update(DataPublication)
         .where(DataPublication.id == publication_id, DataPublication.publication_date.is_(None))

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
-from gateway.auth.policy import AccessRules, Caller
+from gateway.auth.policy import AccessRules, Caller, Publishers, PublishRules
 from gateway.catalogue.gateway_tables import AccessRequest, Download
 from gateway.catalogue.models import (
     DataCollectionDatafile,
@@ -106,6 +106,27 @@ def managed_investigation_ids(user_name: str, rules: AccessRules) -> Any:
     if rules.local_contacts_grant:
         manager = or_(manager, is_main_proposer(InvestigationUser.role, rules.local_contact_roles))
     return team_investigation_ids(user_name).where(manager)
+
+
+def publishable_investigation_ids(access: Access, rules: PublishRules) -> Any | None:
+    """``policy.can_publish`` in SQL: the sessions whose datasets the caller may publish a
+    DOI for, as a subquery; None for staff (every session)."""
+    if access.is_staff:
+        return None
+    name = access.caller.user_name
+    if name is None:
+        return select(Investigation.id).where(false())
+    team = team_investigation_ids(name)
+    if rules.publishers is Publishers.MAIN_PROPOSER:
+        team = team.where(
+            is_main_proposer(InvestigationUser.role, rules.access.main_proposer_roles)
+        )
+    elif rules.publishers is Publishers.PROPOSAL:
+        collaborator = {rules.access.collaborator_role.strip().lower()}
+        team = team.where(~is_main_proposer(InvestigationUser.role, collaborator))
+    return select(Investigation.id).where(
+        Investigation.id.in_(team), Investigation.release_date.is_not(None)
+    )
 
 
 def access_request_visible(access: Access, rules: AccessRules) -> ColumnElement[bool]:
@@ -226,7 +247,7 @@ def data_publication_visible(access: Access) -> ColumnElement[bool]:
     """A data publication is public once published; a reservation only to its team.
 
     A reserved (draft) DOI is visible to staff and to the team of a session whose datasets
-    it holds: they are the people who may publish it (``policy.can_mint_doi``). A
+    it holds (``policy.can_read_reservation``). A
     beamline scientist reads those datasets, not the reservation.
     """
     if access.is_staff:

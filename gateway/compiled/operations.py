@@ -45,6 +45,7 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     GraphQLObjectType,
@@ -115,28 +116,45 @@ DECLINE_LIMIT = 32
 """A plan that declined more than half of its first this-many uses is dropped."""
 
 GIVE_UP = 8
-PLANS = 512
-"""Plans kept per process (each is SQL text of a few to a few tens of kB)."""
+
+AST_BYTES_PER_CHARACTER = 40
+"""A generous estimate of a syntax tree's memory per character of its text."""
+
+ENTRY_BYTES = 4096
+"""What an entry of either cache holds beside its text (objects, dictionaries, keys)."""
 
 
 class LRU(Generic[K, V]):
-    """A small least-recently-used map."""
+    """A least-recently-used map bounded by the bytes its values hold (as ``weigh``
+    estimates them), not by their number: 512 entries of a 250 kB operation each were a
+    quarter of a gigabyte per worker. A value heavier than a sixty-fourth of the budget is
+    never kept."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
+    def __init__(self, budget: int, weigh: Callable[[V], int]) -> None:
+        self.budget = budget
+        self.held = 0
+        self._weigh = weigh
+        self._items: OrderedDict[K, tuple[V, int]] = OrderedDict()
 
     def get(self, key: K) -> V | None:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
+        item = self._items.get(key)
+        if item is None:
+            return None
+        self._items.move_to_end(key)
+        return item[0]
 
     def put(self, key: K, value: V) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        weight = self._weigh(value)
+        previous = self._items.pop(key, None)
+        if previous is not None:
+            self.held -= previous[1]
+        if weight * 64 > self.budget:
+            return
+        self._items[key] = (value, weight)
+        self.held += weight
+        while self.held > self.budget and self._items:
+            _, (_, dropped) = self._items.popitem(last=False)
+            self.held -= dropped
 
     def __len__(self) -> int:
         return len(self._items)
@@ -194,6 +212,8 @@ class Document:
     fragments: dict[str, FragmentDefinitionNode]
     structural: tuple[str, ...]
     """Variables whose values shape the statement (all but the lookups' arguments)."""
+    weight: int = 0
+    """Estimated bytes its syntax tree holds."""
     planned: int = 0
     failed: int = 0
     """Shapes planned, and shapes that could not be: a document that never could, after
@@ -232,8 +252,9 @@ class Operations:
         self._settings = settings
         self._dialect = dialect
         # Keyed by the text's hash: a key holds no request's text (a 256 kB query each).
-        self._documents: LRU[tuple[bytes, str | None], Any] = LRU(256)
-        self._plans: LRU[tuple[Any, ...], Plan | Unplanned] = LRU(PLANS)
+        budget = settings.plan_cache_bytes // 2
+        self._documents: LRU[tuple[bytes, str | None], Any] = LRU(budget, _document_weight)
+        self._plans: LRU[tuple[Any, ...], Plan | Unplanned] = LRU(budget, _plan_weight)
         self.answered = 0
         """Requests answered by a plan (a figure for tests and operators)."""
 
@@ -252,10 +273,12 @@ class Operations:
         operation_name: str | None,
         variables: Mapping[str, Any] | None,
         access: Access,
+        parsed: DocumentNode | None = None,
     ) -> Outcome:
         """The ``data`` of the operation as JSON text, from its plan, if it has one that
-        answers; ``learn`` when it should be planned after it ran the standard way."""
-        shaped = self._shape(query, operation_name, variables, access)
+        answers; ``learn`` when it should be planned after it ran the standard way.
+        ``parsed``: the document as the gate parsed it (else it is parsed here)."""
+        shaped = self._shape(query, operation_name, variables, access, parsed)
         if shaped is None:
             return DECLINED
         _, coerced, key = shaped
@@ -284,10 +307,11 @@ class Operations:
         operation_name: str | None,
         variables: Mapping[str, Any] | None,
         access: Access,
+        parsed: DocumentNode | None = None,
     ) -> None:
         """Plan the operation for this shape: call after it ran the standard way without
         errors (so it parsed, validated and its arguments were accepted)."""
-        shaped = self._shape(query, operation_name, variables, access)
+        shaped = self._shape(query, operation_name, variables, access, parsed)
         if shaped is None:
             return
         document, coerced, key = shaped
@@ -314,28 +338,35 @@ class Operations:
         operation_name: str | None,
         variables: Mapping[str, Any] | None,
         access: Access,
+        parsed: DocumentNode | None = None,
     ) -> tuple[Document, dict[str, Any], tuple[Any, ...]] | None:
         """The request's operation, its coerced variables and the key of its plan: the
         operation, the kind of caller and the variables that shape the statement. None
         when it cannot have a plan (not a query, variables that do not coerce)."""
         text_digest = _digest(query)
-        document = self._document(query, text_digest, operation_name)
+        document = self._document(query, text_digest, operation_name, parsed)
         if document is None:
             return None
         coerced = self._coerce(document, variables)
         if coerced is None:
             return None
-        structure = tuple(repr(coerced.get(name)) for name in document.structural)
+        # The structural values by their hash: a key holds no request's values (a filter
+        # of a few hundred kB), only its plan does (and is weighed for it).
+        structure = _digest(repr([coerced.get(name) for name in document.structural]))
         key = (text_digest, operation_name, _shape(access), structure)
         return document, coerced, key
 
     def _document(
-        self, query: str, text_digest: bytes, operation_name: str | None
+        self,
+        query: str,
+        text_digest: bytes,
+        operation_name: str | None,
+        parsed: DocumentNode | None,
     ) -> Document | None:
         key = (text_digest, operation_name)
         document = self._documents.get(key)
         if document is None:
-            document = _read(query, operation_name) or _NO_DOCUMENT
+            document = _read(query, operation_name, parsed) or _NO_DOCUMENT
             self._documents.put(key, document)
         return document if isinstance(document, Document) else None
 
@@ -420,6 +451,18 @@ class Operations:
         return Plan(sql, binds, constants, tuple(planning.parameters), request_processors)
 
 
+def _document_weight(document: Any) -> int:
+    return ENTRY_BYTES + (document.weight if isinstance(document, Document) else 0)
+
+
+def _plan_weight(plan: Plan | Unplanned) -> int:
+    if not isinstance(plan, Plan):
+        return ENTRY_BYTES
+    literals = sum(len(repr(p.literal)) for p in plan.parameters if p.literal is not None)
+    constants = sum(len(repr(value)) for value in plan.constants.values())
+    return ENTRY_BYTES + 2 * len(plan.sql) + literals + constants
+
+
 def _digest(query: str) -> bytes:
     return hashlib.sha256(query.encode("utf-8", "surrogatepass")).digest()
 
@@ -446,12 +489,14 @@ async def _fetch(engine: AsyncEngine, sql: str, arguments: list[Any]) -> Any:
         await greenlet_spawn(pooled.close)
 
 
-def _read(query: str, operation_name: str | None) -> Document | None:
+def _read(query: str, operation_name: str | None, parsed: DocumentNode | None) -> Document | None:
     """The operation to plan, or None (not a query, not found, does not parse)."""
-    try:
-        document = parse(query, no_location=True)
-    except Exception:  # the standard path reports syntax errors
-        return None
+    document = parsed
+    if document is None:
+        try:
+            document = parse(query, no_location=True)
+        except Exception:  # the standard path reports syntax errors
+            return None
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [o for o in operations if o.name and o.name.value == operation_name]
@@ -461,7 +506,8 @@ def _read(query: str, operation_name: str | None) -> Document | None:
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    return Document(operation, fragments, _structural(operation, fragments))
+    weight = len(query) * AST_BYTES_PER_CHARACTER
+    return Document(operation, fragments, _structural(operation, fragments), weight=weight)
 
 
 def _structural(

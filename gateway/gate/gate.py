@@ -15,11 +15,13 @@ from urllib.parse import parse_qsl
 import orjson
 from graphql import (
     DocumentNode,
+    FieldNode,
     GraphQLError,
     GraphQLSchema,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     OperationType,
+    ValidationRule,
     parse,
     specified_rules,
     validate,
@@ -33,9 +35,11 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from gateway.auth.principal import ANONYMOUS
+from gateway.catalogue.database import is_database_unavailable
 from gateway.catalogue.names import ensure_spelled
 from gateway.catalogue.visibility import Access
 from gateway.compiled.operations import Operations
+from gateway.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE, RETRY_AFTER_SECONDS
 from gateway.gate.budget import StatementGuard
 from gateway.gate.documents import AST_BYTES_PER_CHARACTER, Documents, Entry, digest
 from gateway.gate.hooks import GateRequest, Hooks, Observation, Path, Refusal
@@ -62,6 +66,7 @@ from gateway.gate.limits import (
     check_tokens,
     cost_of,
 )
+from gateway.gate.strings import check_strings
 from gateway.graphiql.page import GraphiQLPage
 from gateway.resolvers.context import RequestContext
 from gateway.schema.build import PREPARED_DOCUMENT
@@ -81,6 +86,7 @@ READ_ONLY = "READ_ONLY"
 """A mutation sent to a gateway configured read-only (``ICAT_GATEWAY_READ_ONLY``)."""
 BATCHING_NOT_SUPPORTED = "BATCHING_NOT_SUPPORTED"
 QUERY_TIMEOUT = "QUERY_TIMEOUT"
+REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 
 MESSAGE_LIMIT = 300
@@ -159,6 +165,8 @@ class Gate:
         rules = [*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule]
         if not settings.introspection_enabled:
             rules.append(NoSchemaIntrospectionCustomRule)
+        if not settings.federation_sdl_enabled:
+            rules.append(NoServiceSdlRule)
         self.rules = tuple(rules)
 
     # ----------------------------------------------------------------------------------
@@ -242,6 +250,7 @@ class Gate:
                 "GraphQL is served by GET and POST.",
                 headers={"Allow": "GET, POST"},
             )
+        started = time.monotonic()  # the body is read: the request's budget begins
         self._take(request, parameters)
         for check in self.hooks.received:
             await check(request)
@@ -268,10 +277,11 @@ class Gate:
             )
         self._check(entry, operation)
         coerced = self._coerce(operation, request.variables)
+        check_strings(entry.document, {**(request.variables or {}), **coerced.coerced})
         request.cost = self._cost(entry, operation, coerced)
         for check in self.hooks.validated:
             await check(request)
-        return await self._guarded(self._execute(request, entry, operation), receive)
+        return await self._guarded(self._execute(request, entry, operation), receive, started)
 
     # ----------------------------------------------------------------------------------
     # Reading the request
@@ -302,10 +312,18 @@ class Gate:
             )
         limit = self.settings.max_body_bytes
         try:
-            body, connected = await read_body(receive, limit, declared_length(request.scope))
+            async with asyncio.timeout(self.settings.body_timeout):
+                body, connected = await read_body(receive, limit, declared_length(request.scope))
         except BodyTooLarge:
             raise _http(
                 413, REQUEST_TOO_LARGE, f"The request body is larger than {limit} bytes."
+            ) from None
+        except TimeoutError:
+            raise _http(
+                408,
+                REQUEST_TIMEOUT,
+                f"The request body did not arrive within {self.settings.body_timeout:g} s.",
+                headers={"Connection": "close"},
             ) from None
         if not connected:
             raise _ClientGone
@@ -364,7 +382,13 @@ class Gate:
         entry = self.documents.get(key)
         if entry is not None:
             return entry
-        check_tokens(query, self.settings.max_query_tokens)
+        check_tokens(
+            query,
+            self.settings.max_query_tokens,
+            # selection sets, and input objects and lists inside them
+            max(self.limits.max_depth, self.limits.max_introspection_depth)
+            + self.settings.max_variable_depth,
+        )
         try:
             document = parse(
                 Source(query), no_location=False, max_tokens=self.settings.max_query_tokens
@@ -450,22 +474,32 @@ class Gate:
     # Execution
     # ----------------------------------------------------------------------------------
 
-    async def _guarded(self, work: Awaitable[_Response], receive: Receive) -> _Response:
-        """Run within the request's time budget; cancel its statements if the budget runs
+    async def _guarded(
+        self, work: Awaitable[_Response], receive: Receive, started: float
+    ) -> _Response:
+        """Run within what is left of the request's time budget (the gate's own checks,
+        since ``started``, spent the rest of it); cancel its statements if the budget runs
         out or the client leaves."""
+        left = self.settings.request_timeout - (time.monotonic() - started)
         with self.guard.tracking() as statements:
             task = asyncio.ensure_future(work)
             watcher = asyncio.ensure_future(_disconnected(receive))
             try:
                 done, _ = await asyncio.wait(
                     {task, watcher},
-                    timeout=self.settings.request_timeout,
+                    timeout=max(left, 0.0),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
             finally:
                 watcher.cancel()
             if task in done:
-                return task.result()
+                try:
+                    return task.result()
+                except Exception as error:
+                    if is_database_unavailable(error):
+                        logger.warning("database unavailable: %r", error)
+                        raise _unavailable() from None
+                    raise
             task.cancel()
             statements.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -490,7 +524,9 @@ class Gate:
         arguments = (request.query, request.operation_name, request.variables)
         outcome = None
         if self.operations is not None and operation.operation == OperationType.QUERY:
-            outcome = await self.operations.answer(self.read_engine, *arguments, access)
+            outcome = await self.operations.answer(
+                self.read_engine, *arguments, access, entry.document
+            )
             if outcome.text is not None:
                 return _Response(200, raw_data=outcome.text, path="planned")
         context = RequestContext(
@@ -513,7 +549,7 @@ class Gate:
         )
         if outcome is not None and outcome.learn and not result.errors and result.data:
             assert self.operations is not None
-            self.operations.learn(*arguments, access)
+            self.operations.learn(*arguments, access, entry.document)
         payload: dict[str, Any] = {}
         codes: list[str] = []
         if result.errors:
@@ -525,6 +561,16 @@ class Gate:
                 codes.append(str((error.extensions or {}).get("code", INTERNAL)))
             payload["errors"] = errors
         payload["data"] = result.data
+        if DATABASE_UNAVAILABLE in codes:
+            # The database failed, not the request: 503, so that clients and load
+            # balancers retry (with the partial data and the errors, as they came).
+            return _Response(
+                503,
+                payload,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                path="standard",
+                codes=tuple(codes),
+            )
         # Execution began: the response has ``data`` (null, maybe), which is a 200.
         return _Response(200, payload, path="standard", codes=tuple(codes))
 
@@ -576,6 +622,23 @@ class Gate:
 _UNSET = object()
 
 
+class NoServiceSdlRule(ValidationRule):
+    """Refuse federation's ``_service`` where the SDL is not served (``federation_sdl``):
+    it is the whole schema, as introspection is, and strawberry answers it whatever the
+    introspection setting."""
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        parent = self.context.get_parent_type()
+        if node.name.value == "_service" and parent is self.context.schema.query_type:
+            self.report_error(
+                GraphQLError(
+                    "The subgraph's SDL (_service) is not served here, as introspection "
+                    "is not: compose from schema.graphql, or set ICAT_GATEWAY_FEDERATION_SDL.",
+                    node,
+                )
+            )
+
+
 class _Invalid(Refusal):
     """A validation or variable-coercion failure: one entry per error."""
 
@@ -589,6 +652,16 @@ def _http(
 ) -> Refusal:
     """A refusal about the HTTP request itself: this status whatever the media type."""
     return Refusal(code, message, status=status, headers=headers, always=True)
+
+
+def _unavailable() -> Refusal:
+    return Refusal(
+        DATABASE_UNAVAILABLE,
+        DATABASE_UNAVAILABLE_MESSAGE,
+        status=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        always=True,
+    )
 
 
 def _request_id(scope: Scope) -> str:

@@ -7,7 +7,8 @@ Two kinds, both checked by the gate before a plan or strawberry sees the request
   fields, so ``__schema { types { fields { type { ofType ... } } } }`` nested freely
   there) against a limit of their own, as deep as the standard introspection query
   (15) needs and no deeper; aliases; directives on one field; root fields of the
-  operation. Fragments are expanded where they are spread.
+  operation; the size of the operation once its fragments are spread. Every one is
+  computed without expanding a fragment: each fragment's size and depth once.
 - *Dynamic* limits, of the operation with its variables: the page size of every
   connection (``first``/``last``), the length of every list given as an argument (at any
   depth of an input object), and the computed *cost*: every object or count a field may
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
@@ -53,6 +54,7 @@ TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
 TOO_MANY_DIRECTIVES = "TOO_MANY_DIRECTIVES"
 TOO_MANY_ROOT_FIELDS = "TOO_MANY_ROOT_FIELDS"
 TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
+TOO_MANY_SELECTIONS = "TOO_MANY_SELECTIONS"
 PAGE_TOO_LARGE = "PAGE_TOO_LARGE"
 LIST_TOO_LONG = "LIST_TOO_LONG"
 QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
@@ -63,6 +65,10 @@ OWN_LIST_CAPS = frozenset({("_entities", "representations")})
 """(field, argument) lists capped where they are read instead: a router sends all the
 references of a step of its plan in one ``_entities`` call (``gateway.schema.entities``
 caps them at its ``MAX_REPRESENTATIONS``); the cost still counts each of them."""
+
+FILTER_LIST_COSTS = {"parameters": 100}
+"""Lists in a filter whose every item the database pays for apart: each parameter range
+is a condition over the dataset parameters of its type (as many as a page of 100)."""
 
 COUNTED_LEAVES = frozenset({"totalCount"})
 """Leaf fields that cost a statement of their own (a count), unlike a column's value."""
@@ -87,6 +93,7 @@ class Limits:
     max_aliases: int
     max_directives_per_field: int
     max_root_fields: int
+    max_selections: int
     max_page_size: int
     default_page_size: int
     max_input_list_length: int
@@ -101,6 +108,7 @@ class Limits:
             max_aliases=settings.max_aliases,
             max_directives_per_field=settings.max_directives_per_field,
             max_root_fields=settings.max_root_fields,
+            max_selections=settings.max_selections,
             max_page_size=settings.max_page_size,
             default_page_size=settings.default_page_size,
             max_input_list_length=settings.max_input_list_length,
@@ -120,19 +128,33 @@ _TOKEN = re.compile(
 """GraphQL's lexical tokens, roughly (comments matched to be skipped, numbers loosely)."""
 
 
-def check_tokens(text: str, limit: int) -> None:
+def check_tokens(text: str, limit: int, max_nesting: int = 64) -> None:
     """Refuse a document of more than ``limit`` tokens before the parser sees it: the
     parser stops at its own ``max_tokens`` too, but only after building the tree up to
-    there (tens of milliseconds for 2,000 tokens); this count is a regular expression's."""
+    there (tens of milliseconds for 2,000 tokens); this count is a regular expression's.
+    Braces and brackets nested deeper than ``max_nesting`` are refused here too
+    (QUERY_TOO_DEEP): the parser took 17 ms to refuse 650 levels."""
     count = 0
+    depth = 0
     for match in _TOKEN.finditer(text):
-        if match.group().startswith("#"):
+        token = match.group()
+        if token.startswith("#"):
             continue
         count += 1
         if count > limit:
             raise LimitExceeded(
                 TOO_MANY_TOKENS, f"The document has more than {limit} tokens.", limit
             )
+        if token in ("{", "["):
+            depth += 1
+            if depth > max_nesting:
+                raise LimitExceeded(
+                    QUERY_TOO_DEEP,
+                    f"The document nests more than {max_nesting} levels of braces.",
+                    max_nesting,
+                )
+        elif token in ("}", "]"):
+            depth -= 1
 
 
 # --------------------------------------------------------------------------------------
@@ -143,7 +165,26 @@ def check_tokens(text: str, limit: int) -> None:
 def check_static(
     limits: Limits, document: DocumentNode, operation: OperationDefinitionNode
 ) -> None:
-    """Raise :class:`LimitExceeded` for the first static limit the operation passes."""
+    """Raise :class:`LimitExceeded` for the first static limit the operation passes.
+
+    Every figure is computed in time linear in the document: a fragment's expanded size
+    and depth are worked out once and remembered, never by expanding its spreads (a
+    fragment that spreads the next one twice, twenty deep, expands to a million fields
+    from a few hundred bytes)."""
+    try:
+        _check_static(limits, document, operation)
+    except RecursionError:
+        # Nesting that deep (only a raised token limit allows it) is too deep anyway.
+        raise LimitExceeded(
+            QUERY_TOO_DEEP,
+            f"The operation nests deeper than {limits.max_depth} levels.",
+            limits.max_depth,
+        ) from None
+
+
+def _check_static(
+    limits: Limits, document: DocumentNode, operation: OperationDefinitionNode
+) -> None:
     fragments = _fragments(document)
     aliases = 0
     for definition in document.definitions:
@@ -166,7 +207,16 @@ def check_static(
             limits.max_aliases,
             aliases,
         )
-    roots = len(set(_response_keys(operation.selection_set, fragments, set())))
+    shapes = _Shapes(fragments, limits.max_selections + 1)
+    selections = shapes.size(operation.selection_set)
+    if selections > limits.max_selections:
+        raise LimitExceeded(
+            TOO_MANY_SELECTIONS,
+            f"The operation selects more than {limits.max_selections} fields once its "
+            "fragments are spread.",
+            limits.max_selections,
+        )
+    roots = len(_root_keys(operation.selection_set, fragments))
     if roots > limits.max_root_fields:
         raise LimitExceeded(
             TOO_MANY_ROOT_FIELDS,
@@ -175,8 +225,7 @@ def check_static(
             limits.max_root_fields,
             roots,
         )
-    stop = max(limits.max_depth, limits.max_introspection_depth) + 1
-    depth, introspection = _depths(operation.selection_set, fragments, stop)
+    depth, introspection = shapes.root_depths(operation.selection_set)
     if depth > limits.max_depth:
         raise LimitExceeded(
             QUERY_TOO_DEEP,
@@ -207,53 +256,148 @@ def _nodes(root: Any) -> Iterator[Any]:
             stack.extend(selection_set.selections)
 
 
-def _response_keys(
-    selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode], seen: set[str]
-) -> Iterator[str]:
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            yield (selection.alias or selection.name).value
-        elif isinstance(selection, InlineFragmentNode):
-            yield from _response_keys(selection.selection_set, fragments, seen)
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            fragment = fragments.get(name)
-            if fragment is not None and name not in seen:
-                yield from _response_keys(fragment.selection_set, fragments, seen | {name})
-
-
-def _depths(
-    selection_set: SelectionSetNode,
-    fragments: Mapping[str, FragmentDefinitionNode],
-    stop: int,
-) -> tuple[int, int]:
-    """The depth of an operation's selections outside and inside introspection
-    (``__schema``, ``__type``), every field counted, fragments expanded; each stops
-    counting at ``stop``. A fragment cycle (refused by validation) is not followed round
-    again."""
-    deepest = [0, 0]
-    pending: list[tuple[SelectionSetNode, int, int, tuple[str, ...]]] = [(selection_set, 0, 0, ())]
+def _root_keys(
+    selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> set[str]:
+    """The response keys of an operation's root: each fragment spread there is read once,
+    however often it is spread."""
+    keys: set[str] = set()
+    seen: set[str] = set()
+    pending = [selection_set]
     while pending:
-        current, level, kind, names = pending.pop()
-        for selection in current.selections:
+        for selection in pending.pop().selections:
             if isinstance(selection, FieldNode):
-                here = level + 1
-                inner = kind
-                if level == 0 and selection.name.value in INTROSPECTION_ROOTS:
-                    inner = 1
-                deepest[inner] = max(deepest[inner], here)
-                if max(deepest) >= stop:
-                    return deepest[0], deepest[1]
-                if selection.selection_set is not None:
-                    pending.append((selection.selection_set, here, inner, names))
+                keys.add((selection.alias or selection.name).value)
             elif isinstance(selection, InlineFragmentNode):
-                pending.append((selection.selection_set, level, kind, names))
+                pending.append(selection.selection_set)
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 fragment = fragments.get(name)
-                if fragment is not None and name not in names:
-                    pending.append((fragment.selection_set, level, kind, (*names, name)))
-    return deepest[0], deepest[1]
+                if fragment is not None and name not in seen:
+                    seen.add(name)
+                    pending.append(fragment.selection_set)
+    return keys
+
+
+class _Shapes:
+    """Sizes and depths of selection sets, each fragment's worked out once.
+
+    A fragment spread inside its own expansion (a cycle, which validation refuses later)
+    counts nothing the second time. Sizes are capped at ``cap`` so that the arithmetic
+    stays on small numbers whatever the fan-out."""
+
+    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode], cap: int) -> None:
+        self.fragments = fragments
+        self.cap = cap
+        self._sizes: dict[str, int] = {}
+        self._depths: dict[str, int] = {}
+        self._root: dict[str, tuple[int, int]] = {}
+        self._open: set[tuple[str, str]] = set()
+
+    def _fragment(self, kind: str, name: str) -> FragmentDefinitionNode | None:
+        fragment = self.fragments.get(name)
+        if fragment is None or (kind, name) in self._open:
+            return None
+        return fragment
+
+    def size(self, selection_set: SelectionSetNode) -> int:
+        """Fields selected once every fragment is spread (at most ``cap``)."""
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += 1
+                if selection.selection_set is not None:
+                    total += self.size(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                total += self.size(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self._fragment_size(selection.name.value)
+            if total >= self.cap:
+                return self.cap
+        return total
+
+    def _fragment_size(self, name: str) -> int:
+        known = self._sizes.get(name)
+        if known is not None:
+            return known
+        fragment = self._fragment("size", name)
+        if fragment is None:
+            return 0
+        self._open.add(("size", name))
+        try:
+            found = self.size(fragment.selection_set)
+        finally:
+            self._open.discard(("size", name))
+        self._sizes[name] = found
+        return found
+
+    def depth(self, selection_set: SelectionSetNode) -> int:
+        """How many fields deep the selection set nests, fragments included."""
+        deepest = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                inner = 0
+                if selection.selection_set is not None:
+                    inner = self.depth(selection.selection_set)
+                deepest = max(deepest, 1 + inner)
+            elif isinstance(selection, InlineFragmentNode):
+                deepest = max(deepest, self.depth(selection.selection_set))
+            elif isinstance(selection, FragmentSpreadNode):
+                deepest = max(deepest, self._fragment_depth(selection.name.value))
+        return deepest
+
+    def _fragment_depth(self, name: str) -> int:
+        known = self._depths.get(name)
+        if known is not None:
+            return known
+        fragment = self._fragment("depth", name)
+        if fragment is None:
+            return 0
+        self._open.add(("depth", name))
+        try:
+            found = self.depth(fragment.selection_set)
+        finally:
+            self._open.discard(("depth", name))
+        self._depths[name] = found
+        return found
+
+    def root_depths(self, selection_set: SelectionSetNode) -> tuple[int, int]:
+        """The depth of an operation's root selection outside and inside introspection
+        (under ``__schema`` or ``__type``), each field counted."""
+        plain = introspection = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                inner = 0
+                if selection.selection_set is not None:
+                    inner = self.depth(selection.selection_set)
+                if selection.name.value in INTROSPECTION_ROOTS:
+                    introspection = max(introspection, 1 + inner)
+                else:
+                    plain = max(plain, 1 + inner)
+            else:
+                if isinstance(selection, InlineFragmentNode):
+                    found = self.root_depths(selection.selection_set)
+                elif isinstance(selection, FragmentSpreadNode):
+                    found = self._fragment_root_depths(selection.name.value)
+                else:
+                    continue
+                plain, introspection = max(plain, found[0]), max(introspection, found[1])
+        return plain, introspection
+
+    def _fragment_root_depths(self, name: str) -> tuple[int, int]:
+        known = self._root.get(name)
+        if known is not None:
+            return known
+        fragment = self._fragment("root", name)
+        if fragment is None:
+            return 0, 0
+        self._open.add(("root", name))
+        try:
+            found = self.root_depths(fragment.selection_set)
+        finally:
+            self._open.discard(("root", name))
+        self._root[name] = found
+        return found
 
 
 # --------------------------------------------------------------------------------------
@@ -267,6 +411,9 @@ class _Costing:
     schema: GraphQLSchema
     fragments: Mapping[str, FragmentDefinitionNode]
     variables: VariableValues
+    spread_costs: dict[tuple[str, str, int | None], int] = field(default_factory=dict)
+    """Each fragment's cost once per type and page it is spread on: a fragment spread
+    twice by each of twenty fragments is costed twenty times, not a million."""
 
 
 def cost_of(
@@ -319,7 +466,14 @@ def _selection_cost(
             if fragment is None or name in spread:
                 continue
             target = costing.schema.get_type(fragment.type_condition.name.value) or parent
-            total += _selection_cost(costing, target, fragment.selection_set, (*spread, name), page)
+            key = (name, getattr(target, "name", ""), page)
+            known = costing.spread_costs.get(key)
+            if known is None:
+                known = _selection_cost(
+                    costing, target, fragment.selection_set, (*spread, name), page
+                )
+                costing.spread_costs[key] = known
+            total += known
         if total > costing.limits.max_cost:
             return total  # no need to count the rest
     return total
@@ -341,10 +495,11 @@ def _field_cost(
     if node.selection_set is None:
         return 1 if name in COUNTED_LEAVES else 0
     named = get_named_type(definition.type)
+    own = 1 + _filter_cost(arguments)
     if _is_connection(named):
         size = _page_size(costing.limits, arguments)
-        return 1 + _selection_cost(costing, named, node.selection_set, spread, size)
-    inner = _selection_cost(costing, named, node.selection_set, spread)
+        return own + _selection_cost(costing, named, node.selection_set, spread, size)
+    inner = own - 1 + _selection_cost(costing, named, node.selection_set, spread)
     items = 1
     if page is not None and name in ("nodes", "edges"):
         items = page
@@ -354,6 +509,23 @@ def _field_cost(
             if isinstance(value, list):
                 items = len(value)  # _entities: one per representation
     return items * (1 + inner)
+
+
+def _filter_cost(arguments: Mapping[str, Any]) -> int:
+    """What the lists of ``FILTER_LIST_COSTS`` in the arguments' input objects cost."""
+    cost = 0
+    pending: list[Any] = list(arguments.values())
+    while pending:
+        current = pending.pop()
+        if isinstance(current, Mapping):
+            for key, value in current.items():
+                if key in FILTER_LIST_COSTS and isinstance(value, list):
+                    cost += FILTER_LIST_COSTS[key] * len(value)
+                else:
+                    pending.append(value)
+        elif isinstance(current, list):
+            pending.extend(current)
+    return cost
 
 
 def _field(parent: Any, name: str) -> GraphQLField | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -55,3 +55,11 @@ class RequestContext:
     @cached_property
     def loaders(self) -> Loaders:
         return Loaders(self.engine, self.access, self.settings)
+
+    def moved_to(self, now: datetime) -> None:
+        """A mutation made something public at ``now``: what this request reads next (its
+        payload) is decided at that instant, with loaders that have cached nothing from
+        before. Otherwise a published DOI's payload would say ``isPublished: false``."""
+        if now > self.access.now:
+            self.access = replace(self.access, now=now)
+            self.__dict__.pop("loaders", None)

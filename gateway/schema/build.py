@@ -14,8 +14,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.types import ExecutionContext
 
-from gateway.catalogue.database import is_statement_timeout
-from gateway.errors import GatewayError
+from gateway.catalogue.database import is_database_unavailable, is_statement_timeout
+from gateway.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE, GatewayError
 from gateway.schema.dataset import Datafile, Dataset
 from gateway.schema.entities import resolve_entities
 from gateway.schema.execution import FastLeafExecutionContext
@@ -92,6 +92,13 @@ class CodedErrors(MaskErrors):
                 path=error.path,
                 extensions={"code": "QUERY_TIMEOUT"},
             )
+        if error.original_error is not None and is_database_unavailable(error.original_error):
+            return GraphQLError(
+                message=DATABASE_UNAVAILABLE_MESSAGE,
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": DATABASE_UNAVAILABLE},
+            )
         extensions: dict[str, Any] = {"code": "INTERNAL_SERVER_ERROR"}
         request_id = getattr(self.execution_context.context, "request_id", None)
         if request_id is not None:
@@ -125,6 +132,9 @@ class GatewaySchema(strawberry.federation.Schema):
             if original is not None and not isinstance(original, GatewayError | GraphQLError):
                 if is_statement_timeout(original):
                     logger.warning("statement timed out at %s", error.path)
+                    continue
+                if is_database_unavailable(original):
+                    logger.warning("database unavailable at %s: %r", error.path, original)
                     continue
                 context = execution_context.context if execution_context else None
                 logger.error(

@@ -86,7 +86,7 @@ class LicenceInput:
 class ReserveDoiInput:
     idempotency_key: str = strawberry.field(description=KEY)
     dataset_ids: list[strawberry.ID] = strawberry.field(
-        description="The datasets, from one or more sessions you are on the team of."
+        description="The datasets, from one or more sessions you may publish for."
     )
     title: str = strawberry.field(description="Title of the data publication.")
 
@@ -109,7 +109,7 @@ class PublishDoiInput:
 class MintDoiInput:
     idempotency_key: str = strawberry.field(description=KEY)
     dataset_ids: list[strawberry.ID] = strawberry.field(
-        description="The datasets, from one or more sessions you are on the team of."
+        description="The datasets, from one or more sessions you may publish for."
     )
     title: str = strawberry.field(description="Title.")
     abstract: str | None = strawberry.field(default=None, description="Abstract.")
@@ -180,6 +180,7 @@ def _dois(info: Info) -> DoiUseCases:
 
 
 def _payload(info: Info, result: DoiResult) -> DoiPayload:
+    info.context.moved_to(_dois(info).sagas.clock())
     if result.step == Step.PUBLISHED:
         state = DoiState.PUBLISHED
     elif result.step == Step.CANCELLED:
@@ -258,8 +259,11 @@ def _licence(licence: LicenceInput | None) -> Licence | None:
 class DoiMutation:
     @strawberry.mutation(
         description="Reserve a DOI for a selection of datasets (a draft DOI you can cite; "
-        "nothing becomes public). You must be on the team of every session the datasets come "
-        "from, or staff. Errors: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (a dataset), "
+        "nothing becomes public). You must be allowed to publish for every session the datasets "
+        "come from: staff, and its team as the facility configures (by default every member, "
+        "collaborators included), but only staff for a proprietary session (no release date); "
+        "the same holds for changing, publishing and minting. Errors: UNAUTHENTICATED, "
+        "FORBIDDEN, NOT_FOUND (a dataset, missing or hidden alike), "
         "BAD_USER_INPUT, CONFLICT (key reused), UPSTREAM_UNAVAILABLE (retry with the same "
         "key), REGISTRAR_REFUSED."
     )

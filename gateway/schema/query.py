@@ -19,7 +19,7 @@ from gateway.catalogue.models import ParameterType as ParameterTypeRow
 from gateway.catalogue.models import Technique as TechniqueRow
 from gateway.catalogue.ordering import dataset_keys, instrument_keys
 from gateway.catalogue.pagination import SortKey, cursor_listing
-from gateway.catalogue.parameter_search import NUMERIC, dataset_parameter_within, stored_bounds
+from gateway.catalogue.parameter_search import NUMERIC, datasets_within_all, stored_bounds
 from gateway.catalogue.search import like_pattern
 from gateway.catalogue.units import StoredBounds
 from gateway.compiled.items import item_renderer, object_renderer
@@ -441,8 +441,10 @@ def _dataset_conditions(
         conditions.append(DatasetRow.sample_id == icat_id)
     if filter.technique is not None:
         conditions.append(queries.dataset_has_technique(filter.technique))
-    # One EXISTS per range, its bounds converted into each stored type's units.
-    conditions.extend(dataset_parameter_within(each) for each in bounds)
+    # The bounds of every range converted into each stored type's units, all ranges read
+    # by one grouped subquery (parameter_search.datasets_within_all).
+    if bounds:
+        conditions.append(datasets_within_all(bounds))
     if filter.search is not None:
         pattern = like_pattern(filter.search)
         conditions.append(

@@ -123,11 +123,22 @@ async def _close(
     now: datetime,
     reply: str | None,
 ) -> None:
-    await connection.execute(
+    """Close a pending request: a compare-and-set, so that of concurrent decisions exactly
+    one changes the row and the others are told REQUEST_CLOSED (and roll back), whatever
+    the database's locking. SQLite takes no row lock on the read before it: there, two
+    decisions both read "pending", and both were confirmed."""
+    result = await connection.execute(
         update(AccessRequest)
-        .where(AccessRequest.id == request_id)
+        .where(AccessRequest.id == request_id, AccessRequest.state == PENDING)
         .values(state=state, pending=None, decided_by=by, decided_at=now, reply=reply)
     )
+    if result.rowcount != 1:
+        closed = (
+            await connection.execute(
+                select(AccessRequest.state).where(AccessRequest.id == request_id)
+            )
+        ).scalar()
+        raise RequestClosed(f"This access request was {closed} already.")
 
 
 async def decide_access_request(

@@ -119,7 +119,11 @@ class DoiSagas:
     metadata: Metadata
     landing_url: Callable[[str], str]
     clock: Callable[[], datetime]
-    lease: timedelta = timedelta(seconds=60)
+    lease: timedelta = timedelta(seconds=10)
+    """How long a driver's lease lasts unless renewed: the driver renews it every third
+    of it while it drives (a registrar call may take longer), so a killed process's lease
+    lapses within this, and a retry of the same call takes over (it lasted 60 s without
+    renewal, and a retry waiting 30 s got CONFLICT)."""
     on_step: StepHook | None = None
     wait_poll: float = 0.05
     owner_prefix: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -197,10 +201,27 @@ class DoiSagas:
             if loop.time() >= deadline:
                 raise LeaseHeld(f"saga {saga_id} is being driven by {saga.LEASE_OWNER}")
             await asyncio.sleep(self.wait_poll)
+        renewing = asyncio.create_task(self._renew(saga_id, owner))
         try:
             return await self._drive(saga_id, owner)
         finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
             await self._release(saga_id, owner)
+
+    async def _renew(self, saga_id: int, owner: str) -> None:
+        """Keep the lease while this process drives: a process that dies stops renewing."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                async with self.engine.begin() as connection:
+                    await connection.execute(
+                        update(DoiSaga)
+                        .where(DoiSaga.id == saga_id, DoiSaga.lease_owner == owner)
+                        .values(lease_until=self.clock() + self.lease)
+                    )
+            except Exception:  # the next step's own record renews it too, or fails
+                log.warning("could not renew the lease of saga %s", saga_id, exc_info=True)
 
     async def _drive(self, saga_id: int, owner: str) -> Outcome:
         while True:

@@ -1,10 +1,11 @@
 """DOIs for a selection of datasets: reserve, change, cancel, publish, or mint in one go.
 
-Who may: a member of the team of every session the selection draws on (any
-INVESTIGATIONUSER role), or staff (``policy.can_mint_doi``). Anonymous callers are
-UNAUTHENTICATED; a dataset the caller cannot see is NOT_FOUND (its existence is DATA of
-an embargoed session); one they can see but whose session they are not on the team of is
-FORBIDDEN.
+Who may: whoever may publish for every session the selection draws on
+(``policy.can_publish``: staff, and by default every member of the team, collaborators
+included, except for a proprietary session, which only staff publish). Anonymous callers
+are UNAUTHENTICATED; a dataset the caller cannot see is NOT_FOUND, as one that does not
+exist (its existence is DATA of an embargoed session); one they can see but may not
+publish is FORBIDDEN. Each call is recorded with its caller (``GATEWAY_DOI_REQUEST``).
 
 Every call carries an idempotency key (per caller). The same call again with the same key
 completes what the first attempt left (a timeout, a crash) or reports how it ended;
@@ -29,9 +30,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth.policy import (
+    AccessRules,
     Caller,
     FieldClass,
-    can_mint_doi,
+    PublishRules,
     can_read,
     is_released,
     roles_of,
@@ -39,7 +41,9 @@ from gateway.auth.policy import (
 from gateway.catalogue import publications
 from gateway.catalogue.facts import load_investigation_facts
 from gateway.catalogue.gateway_tables import DoiRequest, DoiSaga
+from gateway.catalogue.models import Investigation
 from gateway.catalogue.publications import Description
+from gateway.catalogue.visibility import Access, publishable_investigation_ids
 from gateway.doi.registrar import PermanentRegistrarError
 from gateway.errors import (
     BadUserInput,
@@ -60,6 +64,9 @@ from gateway.usecases.doi_saga import (
     Step,
     description_json,
 )
+
+NO_SUCH_DATASET = "No such dataset."
+"""For a dataset that does not exist and for one the caller may not see alike."""
 
 MAX_DATASETS = 10_000
 """The largest selection one DOI may hold."""
@@ -82,6 +89,14 @@ class DoiPolicy:
 
     facility: str
     main_proposer_roles: frozenset[str]
+    publish: PublishRules | None = None
+    """Who may publish (``Settings.publish_rules``); by default every member."""
+
+    @property
+    def publish_rules(self) -> PublishRules:
+        if self.publish is not None:
+            return self.publish
+        return PublishRules(AccessRules(main_proposer_roles=self.main_proposer_roles))
 
 
 @dataclass(frozen=True)
@@ -498,26 +513,44 @@ class DoiUseCases:
     async def _authorise(
         self, connection: AsyncConnection, caller: Caller, dataset_ids: Sequence[int]
     ) -> None:
-        """A member of every session of the selection, or staff."""
+        """The caller may publish for every session of the selection (``policy.
+        can_publish``, applied in SQL): reserve, change, publish and mint all ask it.
+
+        A dataset that does not exist and one the caller may not see get the same answer
+        (NOT_FOUND, same message): which ids exist is not for them to learn. One they see
+        but may not publish is FORBIDDEN."""
         found = await publications.selection(connection, dataset_ids)
         now = self.sagas.clock()
-        missing = sorted(set(dataset_ids) - set(found))
-        if missing:
-            raise NotFound(f"No dataset {missing[0]}.", argument="datasetIds")
-        for session in sorted(set(found.values())):
+        if set(dataset_ids) - set(found):
+            raise NotFound(NO_SUCH_DATASET, argument="datasetIds")
+        sessions = set(found.values())
+        publishable = publishable_investigation_ids(
+            Access(caller=caller, now=now), self.policy.publish_rules
+        )
+        if publishable is not None:
+            allowed = set(
+                await connection.scalars(
+                    select(Investigation.id).where(
+                        Investigation.id.in_(sorted(sessions)), Investigation.id.in_(publishable)
+                    )
+                )
+            )
+            sessions -= allowed
+        else:
+            sessions = set()
+        for session in sorted(sessions):
             record = await load_investigation_facts(connection, session)
             assert record is not None  # a dataset's session exists (foreign key)
             roles = roles_of(caller, record.facts, self.policy.main_proposer_roles)
-            if can_mint_doi(roles):
-                continue
             released = is_released(record.facts.release_date, now)
             if can_read(FieldClass.DATA, roles, released=released):
                 raise Forbidden(
-                    "Only members of every session of the selection (or staff) may make a "
-                    "DOI for it.",
+                    "You may not publish a DOI for datasets of every session of the "
+                    "selection: the facility lets their members publish (as configured), "
+                    "and only staff publish the data of a proprietary session.",
                     argument="datasetIds",
                 )
-            raise NotFound("No such dataset.", argument="datasetIds")
+            raise NotFound(NO_SUCH_DATASET, argument="datasetIds")
 
     async def _saga_of(self, connection: AsyncConnection, doi: str, *, lock: bool) -> Any:
         from gateway.catalogue.queries import normalise_doi

@@ -107,9 +107,11 @@ def test_reserve_cite_change_publish(
     gateway: str, provider: OIDCProvider, datacite: DataCiteServer, pi: PiSessions
 ) -> None:
     pi1, anonymous = caller(gateway, provider, "pi1"), caller(gateway, provider, None)
-    first = [pi.bm29[-1], pi.proprietary[0]]
-    final = [pi.bm29[-1], pi.proprietary[1]]
-    untouched = [d for d in pi.bm29 + pi.proprietary if d not in final]
+    # Datasets of two sessions (not the embargoed session's first two: a DOI of the demo
+    # has published them).
+    first = [pi.bm29[-1], pi.embargoed[-1]]
+    final = [pi.bm29[-1], pi.embargoed[-2]]
+    untouched = [d for d in pi.bm29 + pi.embargoed[2:] if d not in final]
     reserved = pi1.data(
         RESERVE, {"input": {"idempotencyKey": "e2e-r", "datasetIds": ids(first), "title": "T"}}
     )["reserveDoi"]
@@ -227,3 +229,50 @@ async def test_the_gateway_finishes_at_start_up_what_an_outage_left(
     assert await visible_dataset_ids(catalogue, [pi.bm29[-1]]) == {pi.bm29[-1]}
     assert set(datacite.dois().values()) >= {"findable"}
     assert await dois.sagas.unfinished() == []
+
+
+MINT = """mutation($input: MintDoiInput!) { mintDoi(input: $input) {
+  doi state replayed dataPublication { isPublished } } }"""
+GRANT = """mutation($input: GrantAccessInput!) { grantAccess(input: $input) {
+  grantee { name } } }"""
+REVOKE = """mutation($input: RevokeAccessInput!) { revokeAccess(input: $input) {
+  __typename } }"""
+SESSION_OF = "query($id: ID!) { dataset(id: $id) { investigation { id } } }"
+
+
+def test_a_collaborator_cannot_end_the_embargo_of_a_proprietary_session(
+    gateway: str, provider: OIDCProvider, datacite: DataCiteServer, pi: PiSessions
+) -> None:
+    """outsider1, granted read access to pi1's proprietary session by pi1, minted a DOI
+    for one of its datasets and made it public at once. Publishing is a right of its own:
+    a proprietary session's data are published by staff only (FORBIDDEN to the
+    collaborator and to pi1 alike); staff may, and the payload says what happened."""
+    pi1, staff = caller(gateway, provider, "pi1"), caller(gateway, provider, "staff1")
+    outsider, anonymous = caller(gateway, provider, "outsider1"), caller(gateway, provider, None)
+    dataset = pi.proprietary[0]
+    session = pi1.data(SESSION_OF, {"id": global_id("Dataset", dataset)})["dataset"]
+    grant = {
+        "investigationIds": [session["investigation"]["id"]],
+        "grantee": {"userName": "esrf/outsider1"},
+    }
+    pi1.data(GRANT, {"input": grant})
+    try:
+        assert outsider.data(DATASET, {"id": global_id("Dataset", dataset)})["dataset"]
+        mint = {
+            "datasetIds": ids([dataset]),
+            "title": "Industrial data",
+            "creators": [{"name": "Outsider One"}],
+        }
+        for who, key in ((outsider, "prop-o"), (pi1, "prop-p")):
+            refused = who.run(MINT, {"input": {**mint, "idempotencyKey": key}})
+            assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", refused
+            assert not sees(anonymous, dataset)
+        minted = staff.data(MINT, {"input": {**mint, "idempotencyKey": "prop-s"}})["mintDoi"]
+        assert minted["state"] == "PUBLISHED"
+        assert minted["dataPublication"]["isPublished"] is True
+        assert sees(anonymous, dataset)
+        again = staff.data(MINT, {"input": {**mint, "idempotencyKey": "prop-s"}})["mintDoi"]
+        assert again["replayed"] and again["dataPublication"]["isPublished"] is True
+    finally:
+        revoke = {"investigationId": session["investigation"]["id"], "grantee": grant["grantee"]}
+        pi1.data(REVOKE, {"input": revoke})

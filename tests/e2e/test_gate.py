@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -137,6 +138,14 @@ def deep_json(levels: int) -> bytes:
     )
 
 
+def fan_out(levels: int) -> str:
+    """Fragment ``Fk`` spreads ``F(k+1)`` twice: under a kilobyte, 2^levels fields."""
+    fragments = " ".join(
+        f"fragment F{k} on Query {{ ...F{k + 1} ...F{k + 1} }}" for k in range(levels)
+    )
+    return f"query {{ ...F0 }} {fragments} fragment F{levels} on Query {{ __typename }}"
+
+
 @dataclass(frozen=True)
 class Attack:
     name: str
@@ -164,6 +173,13 @@ ATTACKS = [
     ),
     Attack("1,000 root aliases", 400, "TOO_MANY_TOKENS", {"query": aliases(1000)}),
     Attack("16 aliases", 400, "TOO_MANY_ALIASES", {"query": aliases(16)}),
+    Attack("a fragment fan-out", 400, "TOO_MANY_SELECTIONS", {"query": fan_out(40)}),
+    Attack(
+        "nesting as deep as the tokens allow",
+        400,
+        "QUERY_TOO_DEEP",
+        {"query": "{ " + "a { " * 650 + "b" + " }" * 650 + " }"},
+    ),
     Attack("11 root fields", 400, "TOO_MANY_ROOT_FIELDS", {"query": aliases(11)}),
     Attack(
         "repeated directives",
@@ -372,3 +388,72 @@ def test_distinct_large_queries_do_not_stay_resident(served: Served) -> None:
     assert documents.held == held
     huge = served.post({"query": "{ __typename }" + " " * 10_000_000})
     assert huge.status_code == 413
+
+
+@pytest.mark.timeout(30)
+def test_a_fragment_fan_out_is_refused_while_the_worker_answers_its_health_check(
+    served: Served,
+) -> None:
+    """The probe's 931-byte fan-out froze the worker for 38 s (more fragments: hours),
+    /healthz unanswered. Now it is refused by its expanded size, and the health check,
+    sent alongside each of a few such requests, answers within a second."""
+    hostile = {"query": fan_out(60)}
+    with ThreadPoolExecutor(4) as pool:
+        refused = [pool.submit(served.post, hostile) for _ in range(3)]
+        health = httpx.get(served.server.base_url + "/healthz", timeout=1.0)
+        assert health.status_code == 200
+        for answer in refused:
+            response = answer.result(timeout=20)
+            assert response.status_code == 400
+            assert response.json()["errors"][0]["extensions"]["code"] == "TOO_MANY_SELECTIONS"
+    served.healthy()
+
+
+NUL_DOI = "query($doi: String!) { doi(doi: $doi) { __typename ... on Investigation { title } } }"
+NUL_REQUESTS = [
+    ("doi", {"query": NUL_DOI, "variables": {"doi": "10.15151/ESRF-ES-1\u0000"}}),
+    ("search", {"query": '{ investigations(filter: {search: "a\\u0000b"}) { totalCount } }'}),
+    ("after", {"query": '{ investigations(after: "\\u0000") { totalCount } }'}),
+    (
+        "parameters",
+        {
+            "query": RANGES,
+            "variables": {"p": [{"name": "x\u0000", "min": 0, "max": 1}]},
+        },
+    ),
+    (
+        "idempotencyKey",
+        {
+            "query": "mutation($i: MintDoiInput!) { mintDoi(input: $i) { __typename } }",
+            "variables": {
+                "i": {
+                    "idempotencyKey": "k\u0000",
+                    "datasetIds": ["RGF0YXNldDox"],
+                    "title": "t",
+                    "creators": [{"name": "Doe, J."}],
+                }
+            },
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("argument", "body"), NUL_REQUESTS, ids=[a for a, _ in NUL_REQUESTS])
+def test_a_nul_character_is_bad_user_input_naming_its_argument(
+    served: Served, argument: str, body: dict[str, Any]
+) -> None:
+    """A NUL in any string argument answered INTERNAL_SERVER_ERROR on PostgreSQL, and an
+    HTTP 500 through a kept operation plan: now BAD_USER_INPUT naming the argument,
+    before any statement, on every database and path."""
+    if argument == "doi":
+        # A plan for the lookup first (learnt on the second request, used on the third).
+        for _ in range(3):
+            honest = served.post({"query": NUL_DOI, "variables": {"doi": "10.0/none"}})
+            assert honest.status_code == 200, honest.text
+    before = len(served.statements)
+    response = served.post(body)
+    assert response.status_code == 400, response.text
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert argument in error["extensions"]["argument"], error
+    assert len(served.statements) == before

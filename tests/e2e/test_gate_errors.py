@@ -51,6 +51,25 @@ def test_production_refuses_introspection(production: GatewayServer) -> None:
     assert post(production, "{ __typename }").json() == {"data": {"__typename": "Query"}}
 
 
+SDL = "{ _service { sdl } }"
+
+
+def test_production_serves_no_sdl_unless_a_router_needs_it(
+    production: GatewayServer, sqlite_settings: Settings
+) -> None:
+    """With introspection off, ``_service { sdl }`` still answered the whole schema: now it
+    follows introspection, unless ICAT_GATEWAY_FEDERATION_SDL says a router composes from
+    the running gateway."""
+    refused = post(production, SDL)
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "type Investigation" not in refused.text
+    router = replace(sqlite_settings, production=True, federation_sdl=True)
+    with GatewayServer(router) as server:
+        assert "type Investigation" in post(server, SDL).json()["data"]["_service"]["sdl"]
+        assert post(server, INTROSPECTION).status_code == 400  # introspection stays off
+
+
 def test_production_suggests_nothing(production: GatewayServer) -> None:
     message = post(production, TYPO).json()["errors"][0]["message"]
     assert "totalCont" in message and "Did you mean" not in message

@@ -60,6 +60,7 @@ def serving(settings: Settings, provider: OIDCProvider) -> Iterator[Facility]:
         oidc_issuer=provider.issuer,
         oidc_audience=DEFAULT_AUDIENCE,
         oidc_user_prefix="esrf/",
+        federation_sdl=True,  # the routers compose from the running gateways
     )
     with GatewayServer(configured) as server:
         yield Facility(configured, server.base_url + "/graphql")

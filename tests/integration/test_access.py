@@ -512,3 +512,57 @@ async def test_fifty_parallel_grants_leave_one_row_and_no_error(
         assert await actions_since(client, last) == ["grant"]
     finally:
         await client.data(REVOKE, {"id": session, "grantee": {"userName": OUTSIDER}}, user=PI)
+
+
+async def test_parallel_decisions_on_one_request_have_one_winner(
+    client: Client, sessions: dict[str, dict[str, Any]]
+) -> None:
+    """20 parallel approve, decline and cancel calls on one request, a few rounds: the
+    probe saw an approval and a decline both confirmed on SQLite, both in the audit
+    trail. A decision is a compare-and-set (``WHERE state = 'pending'``): exactly one
+    caller wins, the others are told REQUEST_CLOSED, the trail holds the winner's entry
+    only and the request's final state is the winner's, on every database."""
+    session = sessions["embargoed"]["id"]
+    calls = [(APPROVE, PI), (DECLINE, PI), (CANCEL, OUTSIDER), (APPROVE, STAFF), (DECLINE, STAFF)]
+    outcome = {APPROVE: "APPROVED", DECLINE: "DECLINED", CANCEL: "CANCELLED"}
+    action = {APPROVE: "approve", DECLINE: "decline", CANCEL: "cancel"}
+    try:
+        for _ in range(3):
+            request = (await client.data(REQUEST, {"id": session}, user=OUTSIDER))["requestAccess"][
+                "request"
+            ]
+            last = await last_event_id(client)
+            racing = [calls[n % len(calls)] for n in range(20)]
+            results = await asyncio.gather(
+                *(client.execute(query, {"id": request["id"]}, user=user) for query, user in racing)
+            )
+            winners = [
+                (query, r) for (query, _), r in zip(racing, results, strict=True) if not r.errors
+            ]
+            assert len(winners) == 1, [r.errors for r in results]
+            losers = [codes(r) for r in results if r.errors]
+            assert losers == [["REQUEST_CLOSED"]] * 19
+            query, won = winners[0]
+            (answer,) = won.data.values()
+            assert answer["request"]["state"] == outcome[query]
+            mine = await client.data(
+                "{ me { accessRequests(first: 100) { nodes { id state } } } }", user=OUTSIDER
+            )
+            assert {"id": request["id"], "state": outcome[query]} in mine["me"]["accessRequests"][
+                "nodes"
+            ]
+            expected = [action[query]] + (["grant"] if query is APPROVE else [])
+            assert await actions_since(client, last) == expected
+            if query is APPROVE:
+                await client.data(
+                    REVOKE, {"id": session, "grantee": {"userName": OUTSIDER}}, user=PI
+                )
+    finally:
+        async with client.engine.begin() as connection:
+            await connection.execute(
+                delete(AccessRequest).where(
+                    AccessRequest.requester == OUTSIDER, AccessRequest.pending == 1
+                )
+            )
+        if await team_rows(client, session, OUTSIDER):
+            await client.data(REVOKE, {"id": session, "grantee": {"userName": OUTSIDER}}, user=PI)

@@ -120,7 +120,7 @@ async def test_datacite_failing_at_publish_publishes_nothing(
     sagas = sagas_for(catalogue, registrar_of(datacite))
     dois = use_cases(sagas, settings)
     pi1 = caller(PI1, settings)
-    selection = [pi.bm29[-1], pi.proprietary[0]]
+    selection = [pi.bm29[-1], pi.embargoed[-1]]
     reserved = await dois.reserve(pi1, key="r", dataset_ids=selection, title="T")
     assert datacite.dois() == {reserved.doi: "draft"}
     datacite.fail("PUT", status, doi=reserved.doi)
@@ -165,7 +165,7 @@ async def test_datacite_that_answers_after_the_timeout_is_retried_without_a_seco
 async def test_a_process_killed_between_any_two_steps_leaves_a_state_a_retry_or_reconcile_completes(
     catalogue: AsyncEngine, settings: Settings, pi: PiSessions, datacite: DataCiteServer
 ) -> None:
-    datasets = [*pi.bm29, *pi.proprietary][: len(BOUNDARIES)]
+    datasets = [*pi.bm29, *pi.embargoed[2:], *pi.released][: len(BOUNDARIES)]
     jobs: list[dict[str, Any]] = [
         {"key": f"kill-{n}", "datasets": [dataset], "pause_at": boundary}
         for n, (dataset, boundary) in enumerate(zip(datasets, BOUNDARIES, strict=True))

@@ -44,11 +44,11 @@ async def minted(
     published = await dois.mint(
         caller(PI1, settings),
         key="read-m",
-        dataset_ids=[pi.bm29[-1], pi.proprietary[0]],
+        dataset_ids=[pi.bm29[-1], pi.embargoed[-1]],
         description=description("Zeolites at ID23: data"),
     )
     reserved = await dois.reserve(
-        caller(PI1, settings), key="read-r", dataset_ids=[pi.proprietary[1]], title="Reserved"
+        caller(PI1, settings), key="read-r", dataset_ids=[pi.embargoed[-2]], title="Reserved"
     )
     yield dois, pi, published, reserved
     await remove_doi_rows(catalogue)

@@ -6,19 +6,29 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.catalogue.gateway_tables import DoiSaga
+from gateway.app import now_utc
+from gateway.catalogue import publications
+from gateway.catalogue.gateway_tables import DoiRequest, DoiSaga
 from gateway.catalogue.models import (
     DataCollectionDataset,
     DataPublication,
     DataPublicationUser,
 )
 from gateway.catalogue.publications import Creator
+from gateway.catalogue.team import (
+    PersonReference,
+    add_collaborator,
+    find_person,
+    remove_collaborator,
+)
 from gateway.doi.registrar import (
     DoiState,
     PermanentRegistrarError,
@@ -27,7 +37,7 @@ from gateway.doi.registrar import (
 )
 from gateway.errors import GatewayError
 from gateway.settings import Settings
-from gateway.usecases.doi_saga import Step
+from gateway.usecases.doi_saga import LeaseHeld, Step
 from tests.support.doi_catalogue import (
     MEMBER1,
     OUTSIDER1,
@@ -84,7 +94,7 @@ async def test_reserve_makes_a_draft_and_a_reservation_that_shows_nothing(
     catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
 ) -> None:
     doi = use_cases(sagas_for(catalogue, registrar), settings)
-    selection = [pi.bm29[-1], pi.proprietary[0]]
+    selection = [pi.bm29[-1], pi.embargoed[-1]]
     result = await doi.reserve(caller(PI1, settings), key="k1", dataset_ids=selection, title="T")
     assert result.step == Step.RESERVED and not result.replayed
     assert result.doi.startswith(f"{registrar.prefix}/esrf-dc-")
@@ -127,6 +137,7 @@ async def test_who_may_reserve(
         (MEMBER1, [pi.released[-1], pi.embargoed[-2]], None),
         (PI1, [10**12], "NOT_FOUND"),
         (PI1, [], "BAD_USER_INPUT"),
+        (PI1, [pi.proprietary[-1]], "FORBIDDEN"),  # reads it; only staff publish it
         (STAFF1, [pi.bm29[-1], pi.proprietary[-1]], None),
     ]
     for n, (user, selection, expected) in enumerate(cases):
@@ -143,12 +154,100 @@ async def test_who_may_reserve(
     assert made == 3  # the refused calls recorded nothing
 
 
+async def test_a_missing_and_a_hidden_dataset_are_refused_alike(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    """reserveDoi answered "No dataset 99999." for a missing id and "No such dataset." for
+    a hidden one: which ids exist was an oracle. Now both answer the same."""
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+    answers = []
+    for n, selection in enumerate(([10**12], [pi.bm29[-1]])):
+        with pytest.raises(GatewayError) as refused:
+            await doi.reserve(
+                caller(OUTSIDER1, settings), key=f"h{n}", dataset_ids=selection, title="T"
+            )
+        answers.append((refused.value.message, refused.value.extensions))
+    assert answers[0] == answers[1]
+
+
+@pytest.mark.parametrize(
+    ("publishers", "may"),
+    [
+        ("team", {PI1, MEMBER1, OUTSIDER1, STAFF1}),
+        ("proposal", {PI1, MEMBER1, STAFF1}),
+        ("main-proposer", {PI1, STAFF1}),
+    ],
+)
+async def test_who_may_publish_follows_the_setting_and_never_opens_a_proprietary_session(
+    catalogue: AsyncEngine,
+    settings: Settings,
+    pi: PiSessions,
+    registrar: FakeRegistrar,
+    publishers: str,
+    may: set[str],
+) -> None:
+    """Publishing is a right of its own (``policy.can_publish``): every member by default,
+    collaborators included; the members from the proposal, or the main proposer, where
+    the facility says so; staff always. A proprietary session's data only staff publish,
+    whoever reads them (outsider1 granted access, pi1 its main proposer)."""
+    configured = replace(settings, publishers=publishers)
+    doi = use_cases(sagas_for(catalogue, registrar), configured)
+    rules = configured.access_rules
+    async with catalogue.begin() as connection:
+        outsider = await find_person(connection, PersonReference(user_name=OUTSIDER1))
+        sessions = await publications.selection(connection, [pi.embargoed[-1], pi.proprietary[-1]])
+        for session in set(sessions.values()):
+            await add_collaborator(connection, session, outsider, rules, acting=PI1, now=now_utc())
+    try:
+        for n, user in enumerate((PI1, MEMBER1, OUTSIDER1, STAFF1)):
+            embargoed = doi.reserve(
+                caller(user, configured), key=f"e{n}", dataset_ids=[pi.embargoed[-1]], title="T"
+            )
+            if user in may:
+                assert (await embargoed).step == Step.RESERVED
+            else:
+                with pytest.raises(GatewayError) as refused:
+                    await embargoed
+                assert code_of(refused) == "FORBIDDEN", user
+            proprietary = doi.mint(
+                caller(user, configured),
+                key=f"p{n}",
+                dataset_ids=[pi.proprietary[-1]],
+                description=description(),
+            )
+            if user == STAFF1:
+                published = await proprietary
+                assert published.step == Step.PUBLISHED
+                # Who published is recorded with the call (and its saga).
+                async with catalogue.connect() as connection:
+                    recorded = (
+                        await connection.execute(
+                            select(DoiRequest.caller, DoiRequest.operation).where(
+                                DoiRequest.saga_id
+                                == select(DoiSaga.id)
+                                .where(DoiSaga.doi == published.doi)
+                                .scalar_subquery()
+                            )
+                        )
+                    ).all()
+                assert [tuple(r) for r in recorded] == [(STAFF1, "mint")]
+                continue
+            with pytest.raises(GatewayError) as refused:
+                await proprietary
+            # member1 is not on the proprietary session's team: it does not see it.
+            assert code_of(refused) == ("NOT_FOUND" if user == MEMBER1 else "FORBIDDEN"), user
+    finally:
+        async with catalogue.begin() as connection:
+            for session in set(sessions.values()):
+                await remove_collaborator(connection, session, outsider, rules)
+
+
 async def test_publish_releases_exactly_the_selection_at_that_moment(
     catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
 ) -> None:
     doi = use_cases(sagas_for(catalogue, registrar), settings)
-    selection = [pi.bm29[-1], pi.proprietary[0]]
-    others = [d for d in pi.bm29 + pi.proprietary if d not in selection]
+    selection = [pi.bm29[-1], pi.embargoed[-1]]
+    others = [d for d in pi.bm29 + pi.embargoed[2:] if d not in selection]
     pi1 = caller(PI1, settings)
     reserved = await doi.reserve(pi1, key="r", dataset_ids=[pi.bm29[-1]], title="First")
     changed = await doi.update(pi1, key="u", doi=reserved.doi, dataset_ids=selection, title="T")
@@ -374,3 +473,55 @@ async def test_a_reservation_takes_a_new_description_and_its_draft_follows(
     assert [s["subject"] for s in draft["subjects"]] == ["zeolites"]
     assert [c["name"] for c in draft["creators"]] == ["Kowalczyk, Anna", "Jonas Lindberg"]
     assert await visible_dataset_ids(catalogue, [pi.bm29[-1]]) == set()
+
+
+async def test_a_dead_drivers_lease_lapses_within_seconds(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    """A killed process's lease blocked a retry of the same call for about 60 s, which
+    then answered CONFLICT: the lease is short now (10 s), and renewed while its holder
+    drives, so a holder that is gone is taken over a few seconds later."""
+    clock = [now_utc()]
+    sagas = sagas_for(catalogue, registrar, clock=lambda: clock[0])
+    doi = use_cases(sagas, settings)
+    reserved = await doi.reserve(
+        caller(PI1, settings), key="lease-r", dataset_ids=[pi.bm29[-1]], title="T"
+    )
+    saga_id = int((await saga_row(catalogue, reserved.doi)).ID)
+    assert await sagas._claim(saga_id, "a-process-killed-since")
+    with pytest.raises(LeaseHeld):
+        await sagas.drive(saga_id)
+    clock[0] += timedelta(seconds=11)
+    outcome = await sagas.drive(saga_id)  # taken over
+    assert outcome.unavailable is None and outcome.refused is None
+
+
+async def test_a_live_driver_keeps_its_lease_past_its_length(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    """While its holder drives (here: paused at a step for twice the lease), the lease is
+    renewed: nobody else drives the saga meanwhile."""
+    paused = asyncio.Event()
+    resume = asyncio.Event()
+
+    async def pause(boundary: str) -> None:
+        if boundary == "called:put_draft" and not paused.is_set():
+            paused.set()
+            await resume.wait()
+
+    holder = replace(sagas_for(catalogue, registrar, on_step=pause), lease=timedelta(seconds=2))
+    other = replace(sagas_for(catalogue, registrar), lease=timedelta(seconds=2))
+    doi = use_cases(holder, settings)
+    reserving = asyncio.create_task(
+        doi.reserve(caller(PI1, settings), key="lease-l", dataset_ids=[pi.bm29[-1]], title="T")
+    )
+    await asyncio.wait_for(paused.wait(), 30)
+    async with catalogue.connect() as connection:
+        saga_id = int((await connection.execute(select(DoiSaga.id))).scalar_one())
+    try:
+        await asyncio.sleep(4)  # twice the lease
+        with pytest.raises(LeaseHeld):
+            await other.drive(saga_id)
+    finally:
+        resume.set()
+    assert (await reserving).step == Step.RESERVED

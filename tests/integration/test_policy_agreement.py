@@ -36,13 +36,27 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import ColumnElement, Table, delete, insert, inspect, literal, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    delete,
+    insert,
+    inspect,
+    literal,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth.policy import (
+    AccessRules,
     Caller,
     FieldClass,
     InvestigationFacts,
+    Publishers,
+    PublishRules,
+    can_publish,
     can_read,
     can_read_data_publication,
     can_read_datafile,
@@ -83,6 +97,7 @@ from gateway.catalogue.visibility import (
     investigation_data_visible,
     is_main_proposer,
     personal_visible,
+    publishable_investigation_ids,
 )
 from gateway.settings import Settings
 
@@ -423,7 +438,16 @@ async def read_facts(connection: AsyncConnection) -> Facts:
     )
 
 
+PUBLISHING = {
+    f"publish ({publishers.value})": PublishRules(
+        AccessRules(main_proposer_roles=MAIN_PROPOSER_ROLES), publishers
+    )
+    for publishers in Publishers
+}
+"""``can_publish`` under each setting of who publishes."""
+
 RULES = (
+    *PUBLISHING,
     "session data",
     "dataset (listed)",
     "dataset (by id)",
@@ -483,7 +507,16 @@ def policy_answers(facts: Facts, caller: Caller, now: datetime) -> dict[str, set
 
     datasets = {d for d in facts.dataset_session if dataset_readable(d)}
     datafiles = {f for f in facts.datafile_dataset if datafile_readable(f)}
+    publishable = {
+        rule: {
+            session
+            for session, session_facts in facts.sessions.items()
+            if can_publish(caller, session_facts, rules)
+        }
+        for rule, rules in PUBLISHING.items()
+    }
     return {
+        **publishable,
         "session data": {
             session
             for session in facts.sessions
@@ -512,7 +545,12 @@ def policy_answers(facts: Facts, caller: Caller, now: datetime) -> dict[str, set
 async def sql_answers(connection: AsyncConnection, access: Access) -> dict[str, set[int]]:
     """What the caller may read, row by row, according to the SQL filters (each applied as
     a WHERE clause, as the gateway applies it; all in one statement)."""
+    publishable: dict[str, tuple[Any, ColumnElement[bool]]] = {}
+    for rule, rules in PUBLISHING.items():
+        ids = publishable_investigation_ids(access, rules)
+        publishable[rule] = (Investigation.id, true() if ids is None else Investigation.id.in_(ids))
     filters: dict[str, tuple[Any, ColumnElement[bool]]] = {
+        **publishable,
         "session data": (Investigation.id, investigation_data_visible(access)),
         "dataset (listed)": (Dataset.id, dataset_visible(access)),
         "dataset (by id)": (Dataset.id, dataset_row_visible(access)),
@@ -639,6 +677,7 @@ async def compare(
         }
     )
     everything = {
+        **{rule: set(facts.sessions) for rule in PUBLISHING},
         "session data": set(facts.sessions),
         "dataset (listed)": set(facts.dataset_session),
         "dataset (by id)": set(facts.dataset_session),
@@ -695,7 +734,13 @@ async def test_policy_and_sql_agree_on_generated_catalogues(
             # Not blind: for each kind of caller, every rule that can go both ways does.
             for kind in ("outsider", "team member", "main proposer", "beamline scientist"):
                 for rule in RULES:
+                    if rule in PUBLISHING:
+                        continue  # an outsider publishes nothing, whatever the catalogue
                     assert outcome.seen[kind, rule] == {True, False}, (kind, rule)
+            for rule in PUBLISHING:
+                assert outcome.seen["main proposer", rule] == {True, False}, rule
+                assert outcome.seen["staff", rule] == {True}, rule
+                assert outcome.seen["outsider", rule] == {False}, rule
             assert outcome.seen["staff", "session data"] == {True}
             assert outcome.seen["anonymous", "e-mail"] == {False}
 

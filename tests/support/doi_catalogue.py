@@ -102,7 +102,10 @@ def sagas_for(
 
 
 def use_cases(sagas: DoiSagas, settings: Settings) -> DoiUseCases:
-    return DoiUseCases(sagas, DoiPolicy(settings.facility, settings.main_proposer_roles))
+    return DoiUseCases(
+        sagas,
+        DoiPolicy(settings.facility, settings.main_proposer_roles, settings.publish_rules),
+    )
 
 
 def caller(name: str | None, settings: Settings) -> Caller:

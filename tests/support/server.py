@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -22,6 +23,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.gate import Hooks
+from gateway.ops.connections import DeadlineH11Protocol
 from gateway.settings import Settings
 
 
@@ -45,6 +47,8 @@ class GatewayServer:
             log_level="warning",
             lifespan="on",
             proxy_headers=False,  # as `icat-gateway serve`: the app reads trusted proxies'
+            timeout_keep_alive=settings.keep_alive_timeout,
+            http=partial(DeadlineH11Protocol, header_timeout=settings.header_timeout),  # type: ignore[arg-type]
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="gateway", daemon=True)

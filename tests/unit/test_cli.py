@@ -205,3 +205,33 @@ def test_every_logger_writes_one_format(capsys: pytest.CaptureFixture[str]) -> N
         ("py.warnings", "WARNING"),
     ]
     assert "a SQLAlchemy-like warning" in records[1]["message"]
+
+
+def test_the_demo_login_is_refused_on_a_network_address_unless_asked_for(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo login hands out staff tokens to whoever reaches the port: `serve --host
+    0.0.0.0` with it on stops at start-up, unless ICAT_GATEWAY_DEMO_LOGIN_ON_NETWORK says
+    so; loopback addresses serve it as before. uvicorn gets the gateway's connection
+    deadlines."""
+    import uvicorn
+
+    seen: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.append(options))
+    monkeypatch.setenv("ICAT_GATEWAY_DEMO_LOGIN", "true")
+    monkeypatch.setenv("ICAT_GATEWAY_EMBEDDED", "true")
+    monkeypatch.delenv("ICAT_GATEWAY_DEMO_LOGIN_ON_NETWORK", raising=False)
+    for host in ("0.0.0.0", "192.0.2.7", "::", "gateway.example.org"):
+        assert cli.main(["serve", "--no-demo", "--host", host]) == 2
+        assert "ICAT_GATEWAY_DEMO_LOGIN_ON_NETWORK" in capsys.readouterr().err
+    assert seen == []
+    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+        assert cli.main(["serve", "--no-demo", "--host", host]) == 0
+    monkeypatch.setenv("ICAT_GATEWAY_DEMO_LOGIN_ON_NETWORK", "true")
+    assert cli.main(["serve", "--no-demo", "--host", "0.0.0.0"]) == 0
+    monkeypatch.setenv("ICAT_GATEWAY_DEMO_LOGIN", "false")
+    monkeypatch.delenv("ICAT_GATEWAY_DEMO_LOGIN_ON_NETWORK")
+    assert cli.main(["serve", "--no-demo", "--host", "0.0.0.0"]) == 0
+    assert len(seen) == 6
+    assert seen[0]["http"] == "gateway.ops.connections:DeadlineH11Protocol"
+    assert seen[0]["timeout_keep_alive"] == 5

@@ -148,3 +148,56 @@ def test_tokens_are_counted_as_the_lexer_counts_them(document: str) -> None:
         tokens += 1
     check_tokens(document, tokens)
     assert code_of(check_tokens, document, tokens - 1) == "TOO_MANY_TOKENS"
+
+
+def fan_out(levels: int, leaf: str = "__typename", on: str = "Query") -> str:
+    """Fragment ``Fk`` spreads ``F(k+1)`` twice: 2^levels copies of the leaf, in a few
+    dozen bytes per level (the probe's worker-freezing document)."""
+    fragments = " ".join(
+        f"fragment F{k} on {on} {{ ...F{k + 1} ...F{k + 1} }}" for k in range(levels)
+    )
+    return f"query {{ ...F0 }} {fragments} fragment F{levels} on {on} {{ {leaf} }}"
+
+
+@pytest.mark.timeout(10)
+def test_a_fragment_fan_out_is_refused_by_its_expanded_size_without_expanding_it() -> None:
+    # Expanded, 60 levels would be 2^60 fields: the check must count, never expand.
+    assert code_of(static, fan_out(60)) == "TOO_MANY_SELECTIONS"
+    # Under the bound it passes: 2^12 = 4,096 fields.
+    static(fan_out(12))
+    narrow = replace(LIMITS, max_selections=100)
+    assert code_of(static, fan_out(12), limits=narrow) == "TOO_MANY_SELECTIONS"
+
+
+@pytest.mark.timeout(10)
+def test_depth_and_root_fields_of_a_fan_out_are_counted_once_per_fragment() -> None:
+    unbounded = replace(LIMITS, max_selections=10**30)
+    static(fan_out(60), limits=unbounded)  # passes: one root field, depth 1
+    deep = fan_out(60, leaf=selection_nested(13), on="Query")
+    assert code_of(static, deep, limits=unbounded) == "QUERY_TOO_DEEP"
+
+
+@pytest.mark.timeout(10)
+def test_the_cost_of_a_fan_out_is_computed_once_per_fragment() -> None:
+    # The cost check alone (the static check would refuse it first): the fragment's
+    # cost is counted once and multiplied, never walked 2^60 times.
+    assert cost(fan_out(60)) == 0
+    assert code_of(cost, fan_out(60, leaf="investigations { totalCount }")) == "QUERY_TOO_COSTLY"
+
+
+def selection_nested(levels: int) -> str:
+    query = "id"
+    for _ in range(levels - 1):
+        query = f"investigation(id: 1) {{ {query} }}"
+    return query
+
+
+def test_parameter_ranges_are_charged_for_each() -> None:
+    """Each range of a dataset filter is a condition over the parameters of its type: the
+    cost counts each, so that a page with many ranges costs more than one without."""
+    query = "query($p: [ParameterRange!]) { datasets(filter: {parameters: $p}) { totalCount } }"
+    ranges = [{"name": f"p{i}", "min": 0, "max": 1} for i in range(10)]
+    none, one, ten = (cost(query, {"p": ranges[:n]}) for n in (0, 1, 10))
+    assert ten - none == 10 * (one - none) > 0
+    literal = '{ datasets(filter: {parameters: [{name: "a"}, {name: "b"}]}) { totalCount } }'
+    assert cost(literal) - cost("{ datasets { totalCount } }") == 2 * (one - none)

@@ -11,15 +11,18 @@ from gateway.auth.policy import (
     Caller,
     FieldClass,
     InvestigationFacts,
+    Publishers,
+    PublishRules,
     Role,
     can_change_release_date,
     can_grant_access,
-    can_mint_doi,
+    can_publish,
     can_read,
     can_read_data_publication,
     can_read_datafile,
     can_read_dataset,
     can_read_personal,
+    can_read_reservation,
     can_request_access,
     can_see_access_request,
     is_collaborator_role,
@@ -93,8 +96,39 @@ def test_truth_table(who: str) -> None:
         assert can_read(FieldClass.LANDING, roles, released=released)
         observed.append(can_read(FieldClass.DATA, roles, released=released))
     roles = roles_of(caller, FACTS["embargoed"], MAIN_PROPOSER_ROLES)
-    observed += [can_grant_access(roles), can_mint_doi(roles)]
+    observed += [can_grant_access(roles), can_read_reservation(roles)]
     assert tuple(observed) == expected
+
+
+# caller -> may publish for (released, embargoed, proprietary) under each setting
+PUBLISH_TRUTH = {
+    Publishers.TEAM: {
+        "member": (True, True, False),
+        "collaborator": (True, True, False),
+        "local contact": (True, True, False),
+        "main proposer": (True, True, False),
+    },
+    Publishers.PROPOSAL: {
+        "member": (True, True, False),
+        "local contact": (True, True, False),
+        "main proposer": (True, True, False),
+    },
+    Publishers.MAIN_PROPOSER: {"main proposer": (True, True, False)},
+}
+
+
+@pytest.mark.parametrize("publishers", list(Publishers))
+@pytest.mark.parametrize("who", sorted(TRUTH))
+def test_publishing_is_a_right_of_its_own(publishers: Publishers, who: str) -> None:
+    """Reading is not publishing: a beamline scientist reads and does not publish; nobody
+    but staff publishes a proprietary session's data, whatever the setting."""
+    rules = PublishRules(AccessRules(main_proposer_roles=MAIN_PROPOSER_ROLES), publishers)
+    expected = (True, True, True) if who == "staff" else PUBLISH_TRUTH[publishers].get(who)
+    observed = tuple(
+        can_publish(CALLERS[who], FACTS[state], rules)
+        for state in ("released", "embargoed", "proprietary")
+    )
+    assert observed == (expected or (False, False, False))
 
 
 def test_roles_of_the_main_proposer_are_case_insensitive_and_cumulative() -> None:
