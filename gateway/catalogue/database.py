@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Column, Connection, MetaData, String, Table, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util import await_only
 
 from gateway.catalogue.gateway_tables import OWN_SCHEMA, VERSION_TABLE, GatewayBase, translate_map
@@ -29,6 +29,9 @@ STATEMENT_DEADLINE: ContextVar[float | None] = ContextVar("statement_deadline", 
 the request gate; SQLite's progress handler reads it)."""
 
 _DEADLINE = "gateway_deadline"
+
+SQLITE_BUSY_SECONDS = 30
+"""How long a SQLite connection waits for another's write lock before it gives up."""
 
 
 def create_engine(
@@ -53,10 +56,13 @@ def create_engine(
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             raise ValueError("an in-memory SQLite catalogue is not shared between connections")
-        # aiosqlite runs each connection in its own thread; a fresh connection per checkout
-        # avoids sharing one across event loops (tests run several loops).
-        kwargs["poolclass"] = NullPool
-        kwargs["connect_args"] = {"timeout": 30}
+        # A pool of connections, each opened once (its aiosqlite thread and its PRAGMAs
+        # paid once): in WAL, any number of them read while one writes. Writers queue on
+        # SQLite's own lock (BEGIN IMMEDIATE, below) for up to ``timeout`` seconds.
+        kwargs["poolclass"] = AsyncAdaptedQueuePool
+        kwargs["pool_size"] = settings.database_pool_size
+        kwargs["max_overflow"] = settings.database_max_overflow
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
     else:
         kwargs["pool_size"] = settings.database_pool_size
         kwargs["max_overflow"] = settings.database_max_overflow
@@ -68,6 +74,7 @@ def create_engine(
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     if statement_timeout is not None:
         _bound_statements(engine, url.get_backend_name(), statement_timeout)
     return engine
@@ -119,12 +126,28 @@ def is_statement_timeout(error: BaseException) -> bool:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver opens no transaction by itself (it would BEGIN DEFERRED before the first
+    # write, too late to wait for the lock): the engine's "begin" says how.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets readers go on while a mutation writes.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """A transaction takes SQLite's write lock when it begins (``BEGIN IMMEDIATE``).
+
+    A deferred transaction that reads and then writes asks for the lock at its first
+    write; if another connection committed since its read, SQLite refuses at once
+    ("database is locked", SQLITE_BUSY_SNAPSHOT: no busy timeout helps). Taken at BEGIN,
+    the lock is waited for (the connection's busy timeout) and every writer runs alone.
+    Connections in autocommit (the read pool) begin nothing: their reads never wait.
+    """
+    if not connection._is_autocommit_isolation():
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 async def create_schema(engine: AsyncEngine, *, embedded: bool) -> None:

@@ -45,6 +45,7 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     GraphQLObjectType,
@@ -252,10 +253,15 @@ class Operations:
         operation_name: str | None,
         variables: Mapping[str, Any] | None,
         access: Access,
+        *,
+        document: DocumentNode | None = None,
     ) -> Outcome:
         """The ``data`` of the operation as JSON text, from its plan, if it has one that
-        answers; ``learn`` when it should be planned after it ran the standard way."""
-        shaped = self._shape(query, operation_name, variables, access)
+        answers; ``learn`` when it should be planned after it ran the standard way.
+
+        ``document`` is the query's text parsed (the request gate's): given, the text is
+        not parsed again."""
+        shaped = self._shape(query, operation_name, variables, access, document)
         if shaped is None:
             return DECLINED
         _, coerced, key = shaped
@@ -284,10 +290,12 @@ class Operations:
         operation_name: str | None,
         variables: Mapping[str, Any] | None,
         access: Access,
+        *,
+        document: DocumentNode | None = None,
     ) -> None:
         """Plan the operation for this shape: call after it ran the standard way without
         errors (so it parsed, validated and its arguments were accepted)."""
-        shaped = self._shape(query, operation_name, variables, access)
+        shaped = self._shape(query, operation_name, variables, access, document)
         if shaped is None:
             return
         document, coerced, key = shaped
@@ -314,12 +322,13 @@ class Operations:
         operation_name: str | None,
         variables: Mapping[str, Any] | None,
         access: Access,
+        parsed: DocumentNode | None = None,
     ) -> tuple[Document, dict[str, Any], tuple[Any, ...]] | None:
         """The request's operation, its coerced variables and the key of its plan: the
         operation, the kind of caller and the variables that shape the statement. None
         when it cannot have a plan (not a query, variables that do not coerce)."""
         text_digest = _digest(query)
-        document = self._document(query, text_digest, operation_name)
+        document = self._document(query, text_digest, operation_name, parsed)
         if document is None:
             return None
         coerced = self._coerce(document, variables)
@@ -330,12 +339,16 @@ class Operations:
         return document, coerced, key
 
     def _document(
-        self, query: str, text_digest: bytes, operation_name: str | None
+        self,
+        query: str,
+        text_digest: bytes,
+        operation_name: str | None,
+        parsed: DocumentNode | None,
     ) -> Document | None:
         key = (text_digest, operation_name)
         document = self._documents.get(key)
         if document is None:
-            document = _read(query, operation_name) or _NO_DOCUMENT
+            document = _read(query, operation_name, parsed) or _NO_DOCUMENT
             self._documents.put(key, document)
         return document if isinstance(document, Document) else None
 
@@ -446,12 +459,15 @@ async def _fetch(engine: AsyncEngine, sql: str, arguments: list[Any]) -> Any:
         await greenlet_spawn(pooled.close)
 
 
-def _read(query: str, operation_name: str | None) -> Document | None:
-    """The operation to plan, or None (not a query, not found, does not parse)."""
-    try:
-        document = parse(query, no_location=True)
-    except Exception:  # the standard path reports syntax errors
-        return None
+def _read(query: str, operation_name: str | None, parsed: DocumentNode | None) -> Document | None:
+    """The operation to plan, or None (not a query, not found, does not parse). The text
+    is parsed only when no parsed document is given (the gate gives its own)."""
+    document = parsed
+    if document is None:
+        try:
+            document = parse(query, no_location=True)
+        except Exception:  # the standard path reports syntax errors
+            return None
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [o for o in operations if o.name and o.name.value == operation_name]

@@ -473,7 +473,9 @@ class Gate:
         arguments = (request.query, request.operation_name, request.variables)
         outcome = None
         if self.operations is not None and operation.operation == OperationType.QUERY:
-            outcome = await self.operations.answer(self.read_engine, *arguments, access)
+            outcome = await self.operations.answer(
+                self.read_engine, *arguments, access, document=entry.document
+            )
             if outcome.text is not None:
                 return _Response(200, raw_data=outcome.text, path="planned")
         context = RequestContext(
@@ -495,7 +497,7 @@ class Gate:
         )
         if outcome is not None and outcome.learn and not result.errors and result.data:
             assert self.operations is not None
-            self.operations.learn(*arguments, access)
+            self.operations.learn(*arguments, access, document=entry.document)
         payload: dict[str, Any] = {}
         codes: list[str] = []
         if result.errors:
