@@ -298,22 +298,22 @@ class Operations:
         shaped = self._shape(query, operation_name, variables, access, document)
         if shaped is None:
             return
-        document, coerced, key = shaped
+        read, coerced, key = shaped
         if self._plans.get(key) is not None:
             return
         try:
-            plan: Plan | Unplanned = self._plan(document, coerced, access)
-            document.planned += 1
+            plan: Plan | Unplanned = self._plan(read, coerced, access)
+            read.planned += 1
         except (Unsupported, GatewayError) as error:
             logger.debug("operation not planned: %r", error)
             plan = UNPLANNED
-            document.failed += 1
+            read.failed += 1
         except Exception:  # a plan is an optimisation: never fail a request over one
             logger.exception("could not plan an operation; it runs the standard way")
             plan = UNPLANNED
-            document.failed = GIVE_UP
+            read.failed = GIVE_UP
         self._plans.put(key, plan)
-        if document.failed >= GIVE_UP and not document.planned:
+        if read.failed >= GIVE_UP and not read.planned:
             self._documents.put((_digest(query), operation_name), _NO_DOCUMENT)
 
     def _shape(
