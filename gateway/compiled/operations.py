@@ -9,13 +9,19 @@ serves a few hundred requests a second instead of a thousand.
 An *operation plan* removes it. The first time an operation runs (the standard way, with
 its answer checked: no errors), its root fields are compiled into one PostgreSQL statement
 that returns the whole ``data`` object as JSON, with the request's values (clock, user
-name, and the arguments that name one object: ``doi``, ``id``) as bind parameters. The
+name, the arguments that name one object: ``doi``, ``id``, and the texts of the
+variables: search words, proposals) as bind parameters. The
 SQL text is kept; later requests of the same operation bind their values and run it on
 the asyncpg connection directly, and the JSON goes into the response as it is.
 
 A plan is kept per operation (the SHA-256 of its text, and its name), per caller shape
-(anonymous, a user, staff) and per value of every other variable (filters, page sizes:
-they shape the statement).
+(anonymous, a user, staff) and per *shape* of its variables: which fields of an input
+object are given, and the values that change the statement itself (booleans, page
+sizes, enums such as an ordering). Texts are never part of the key: a plan is made with
+a sentinel word in place of each text, and every bind parameter that holds the sentinel
+(or its search pattern) takes the request's text; a text the statement cannot bind (an
+id to decode) makes that shape's plans per value instead. The document is the request
+gate's (parsed once per text).
 
 The plan answers only where its answer is exactly the standard one. Everything else is
 declined, and the request runs the standard way:
@@ -152,6 +158,8 @@ class Parameter:
     variable: str | None
     literal: Any
     convert: Callable[[Any], Any]
+    path: tuple[str | int, ...] = ()
+    """Where in the variable's value (an input object, a list) the value is."""
 
 
 @dataclass
@@ -171,11 +179,13 @@ class Plan:
         values[NOW] = access.now
         values[USER] = access.caller.user_name
         for parameter in self.parameters:
-            raw = (
+            raw: Any = (
                 variables.get(parameter.variable)
                 if parameter.variable is not None
                 else parameter.literal
             )
+            for step in parameter.path:
+                raw = raw[step]
             values[parameter.bind] = parameter.convert(raw)
         for name, process in self.processors.items():
             values[name] = process(values[name])
@@ -234,9 +244,15 @@ class Operations:
         self._dialect = dialect
         # Keyed by the text's hash: a key holds no request's text (a 256 kB query each).
         self._documents: LRU[tuple[bytes, str | None], Any] = LRU(256)
-        self._plans: LRU[tuple[Any, ...], Plan | Unplanned] = LRU(PLANS)
+        self._plans: LRU[tuple[Any, ...], Plan | Unplanned | ByValue] = LRU(PLANS)
         self.answered = 0
         """Requests answered by a plan (a figure for tests and operators)."""
+
+    @property
+    def kept(self) -> int:
+        """Plans kept (and shapes marked unplanned or planned per value): a figure for
+        tests and operators."""
+        return len(self._plans)
 
     @staticmethod
     def applies(settings: Settings, engine: AsyncEngine) -> bool:
@@ -264,15 +280,18 @@ class Operations:
         shaped = self._shape(query, operation_name, variables, access, document)
         if shaped is None:
             return DECLINED
-        _, coerced, key = shaped
+        read, coerced, key = shaped
         plan = self._plans.get(key)
+        if plan is BY_VALUE:
+            key = _by_value(key, read, coerced)
+            plan = self._plans.get(key)
         if plan is None:
             return UNKNOWN
-        if isinstance(plan, Unplanned):
+        if not isinstance(plan, Plan):
             return DECLINED
         try:
             arguments = plan.arguments(coerced, access)
-        except (GatewayError, ValueError, TypeError, AttributeError):
+        except (GatewayError, ValueError, TypeError, AttributeError, KeyError, IndexError):
             return DECLINED  # the standard path reports the bad argument
         text = await _fetch(engine, plan.sql, arguments)
         if text is None:
@@ -299,12 +318,30 @@ class Operations:
         if shaped is None:
             return
         read, coerced, key = shaped
-        if self._plans.get(key) is not None:
+        known = self._plans.get(key)
+        if known is BY_VALUE:
+            key = _by_value(key, read, coerced)
+            known = self._plans.get(key)
+        if known is not None:
             return
+        plan: Plan | Unplanned = UNPLANNED
         try:
-            plan: Plan | Unplanned = self._plan(read, coerced, access)
+            # Planned once per shape: the text the variables hold (search words,
+            # proposals, beamlines) is a bind parameter of the statement.
+            texts = _Texts(coerced, read.structural)
+            try:
+                plan = self._plan(read, texts.coerced, access, texts)
+            except (Unsupported, GatewayError, ValueError, TypeError) as error:
+                if not texts.sentinels:
+                    raise
+                # A text that is not a value in the statement (an id to decode, a text
+                # that shapes it): planned for this request's values alone.
+                logger.debug("operation planned by value: %r", error)
+                plan = self._plan(read, coerced, access, None)
+                self._plans.put(key, BY_VALUE)
+                key = _by_value(key, read, coerced)
             read.planned += 1
-        except (Unsupported, GatewayError) as error:
+        except (Unsupported, GatewayError, ValueError, TypeError) as error:
             logger.debug("operation not planned: %r", error)
             plan = UNPLANNED
             read.failed += 1
@@ -334,7 +371,7 @@ class Operations:
         coerced = self._coerce(document, variables)
         if coerced is None:
             return None
-        structure = tuple(repr(coerced.get(name)) for name in document.structural)
+        structure = tuple(_value_shape(coerced.get(name)) for name in document.structural)
         key = (text_digest, operation_name, _shape(access), structure)
         return document, coerced, key
 
@@ -367,7 +404,13 @@ class Operations:
     # Planning
     # ----------------------------------------------------------------------------------
 
-    def _plan(self, document: Document, coerced: dict[str, Any], access: Access) -> Plan:
+    def _plan(
+        self,
+        document: Document,
+        coerced: dict[str, Any],
+        access: Access,
+        texts: _Texts | None,
+    ) -> Plan:
         user = (
             bindparam(USER, None, type_=String()) if access.caller.user_name is not None else None
         )
@@ -421,6 +464,8 @@ class Operations:
             raise Unsupported("expanding parameters")
         binds = tuple(compiled.positiontup or ())
         processors: dict[str, Any] = dict(compiled._bind_processors)
+        if texts is not None:
+            planning.parameters += texts.parameters(sql, compiled.construct_params())
         request_binds = planning.request_binds
         constants = {
             name: processors[name](value) if name in processors else value
@@ -442,6 +487,90 @@ def _shape(access: Access) -> str:
     if caller.user_name is None:
         return "anonymous"
     return "staff" if caller.is_staff else "user"
+
+
+class ByValue:
+    """Marks a shape whose plans are kept per value of its variables (a text of them
+    could not be a bind parameter)."""
+
+
+BY_VALUE = ByValue()
+
+
+def _value_shape(value: Any) -> Any:
+    """What of a variable's value keys a plan: its structure (which fields of an input
+    are given, how long a list is), and the values that shape the statement (booleans,
+    numbers such as page sizes, enums, dates); never a text, which is bound."""
+    if isinstance(value, str):
+        return str
+    if isinstance(value, Mapping):
+        return tuple(sorted((name, _value_shape(item)) for name, item in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_value_shape(item) for item in value)
+    return repr(value)
+
+
+def _by_value(key: tuple[Any, ...], document: Document, coerced: Mapping[str, Any]) -> Any:
+    return (*key, tuple(repr(coerced.get(name)) for name in document.structural))
+
+
+class _Texts:
+    """The texts of a request's variables, replaced by sentinels to plan with.
+
+    Each text of the structural variables (at any depth of an input object) becomes a
+    unique word; after planning, each bind parameter whose value is a sentinel, or a
+    value made from one by a known conversion (the search's LIKE pattern), becomes a
+    parameter of the plan: the request's text, converted the same way. A sentinel that
+    is anywhere else (in the SQL text, in part of a value) fails the planning: then the
+    operation is planned per value."""
+
+    def __init__(self, coerced: Mapping[str, Any], structural: tuple[str, ...]) -> None:
+        self.sentinels: dict[str, tuple[str, tuple[str | int, ...]]] = {}
+        replaced = dict(coerced)
+        for name in structural:
+            replaced[name] = self._replace(coerced.get(name), name, ())
+        self.coerced = replaced
+
+    def _replace(self, value: Any, variable: str, path: tuple[str | int, ...]) -> Any:
+        if isinstance(value, str):
+            sentinel = f"gwtext{len(self.sentinels)}sentinel"
+            self.sentinels[sentinel] = (variable, path)
+            return sentinel
+        if isinstance(value, Mapping):
+            return {k: self._replace(v, variable, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._replace(v, variable, (*path, i)) for i, v in enumerate(value)]
+        return value
+
+    def parameters(self, sql: str, bound: Mapping[str, Any]) -> list[Parameter]:
+        found: list[Parameter] = []
+        for name, value in bound.items():
+            if not isinstance(value, str) or "sentinel" not in value:
+                continue
+            for sentinel, (variable, path) in self.sentinels.items():
+                convert = next((c for c in _DERIVED if c(sentinel) == value), None)
+                if convert is not None:
+                    found.append(Parameter(name, variable, None, convert, path))
+                    break
+            else:
+                raise Unsupported(f"a text in part of a value: {name}")
+        if any(sentinel in sql for sentinel in self.sentinels):
+            raise Unsupported("a text in the SQL")
+        return found
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _like(text: str) -> str:
+    from gateway.catalogue.search import like_pattern
+
+    return like_pattern(text)
+
+
+_DERIVED: tuple[Callable[[str], str], ...] = (_same, _like)
+"""What a statement may hold for a text: the text, or its LIKE pattern."""
 
 
 async def _fetch(engine: AsyncEngine, sql: str, arguments: list[Any]) -> Any:
