@@ -448,7 +448,9 @@ async def verify(context: Context, workloads: list[str], with_postgraphile: bool
             if context.errors:
                 entry["graphql_errors"] = context.errors[:3]
             out[key] = entry
-    context.check_errors = False
+    # GraphQL errors in a timed answer (HTTP 200) are failures too: collected from here
+    # on, they fail the run (run_scale) instead of counting as answers.
+    context.errors.clear()
     return out
 
 
@@ -726,8 +728,15 @@ async def run_scale(catalogue: Catalogue, options: Options, oidc: Any) -> dict[s
                 )
                 for key, entry in result["verification"].items():
                     print(f"[{catalogue.scale}] verify {key}: {entry}", flush=True)
+                result["load_before"] = os.getloadavg()
                 result["latency"] = await measure_latency(context, options, catalogue.scale)
                 result["throughput"] = await measure_throughput(context, options, catalogue.scale)
+                result["load_after"] = os.getloadavg()
+                if context.errors:
+                    raise RuntimeError(
+                        f"{len(context.errors)} timed answers had GraphQL errors, e.g. "
+                        f"{context.errors[:2]}"
+                    )
             result["memory"] = sampler.summary()
     await pool.close()
     result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -888,12 +897,17 @@ def main(argv: list[str] | None = None) -> int:
             result["machine"] = machine
             result["versions"] = package_versions
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            path = RESULTS / f"{scale}-{stamp}.json"
+            # Quick runs are never published figures: they stay in bench/.cache.
+            folder = CACHE if args.quick else RESULTS
+            path = folder / f"{scale}-{stamp}{'-quick' if args.quick else ''}.json"
             path.write_text(json.dumps(result, indent=1, default=str) + "\n")
             written.append(path)
             print(f"[{scale}] wrote {path.relative_to(ROOT)}", flush=True)
     finally:
         oidc.stop()
+    if args.quick:
+        print("quick run: results left in bench/.cache, latest.md unchanged")
+        return 0
     markdown, plot = report.write_latest(RESULTS)
     print(f"wrote {markdown.relative_to(ROOT)} and {plot.relative_to(ROOT)}")
     return 0
