@@ -47,6 +47,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Generic, TypeVar
 
 import asyncpg
@@ -501,13 +502,19 @@ def _value_shape(value: Any) -> Any:
     """What of a variable's value keys a plan: its structure (which fields of an input
     are given, how long a list is), and the values that shape the statement (booleans,
     numbers such as page sizes, enums, dates); never a text, which is bound."""
-    if isinstance(value, str):
+    if _is_text(value):
         return str
     if isinstance(value, Mapping):
         return tuple(sorted((name, _value_shape(item)) for name, item in value.items()))
     if isinstance(value, list | tuple):
         return tuple(_value_shape(item) for item in value)
     return repr(value)
+
+
+def _is_text(value: Any) -> bool:
+    """A text of a variable: a string, not an enum's value (which may be a ``str`` too:
+    an ordering changes the statement, it keys the plan)."""
+    return isinstance(value, str) and not isinstance(value, Enum)
 
 
 def _by_value(key: tuple[Any, ...], document: Document, coerced: Mapping[str, Any]) -> Any:
@@ -532,7 +539,7 @@ class _Texts:
         self.coerced = replaced
 
     def _replace(self, value: Any, variable: str, path: tuple[str | int, ...]) -> Any:
-        if isinstance(value, str):
+        if _is_text(value):
             sentinel = f"gwtext{len(self.sentinels)}sentinel"
             self.sentinels[sentinel] = (variable, path)
             return sentinel

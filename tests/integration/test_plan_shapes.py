@@ -108,3 +108,28 @@ async def test_dois_share_one_plan(postgresql: Client) -> None:
     )
     assert operations.kept == 1
     assert answered == asked - 1
+
+
+ORDERED = """query($order: InvestigationOrder, $text: String!) {
+  investigations(orderBy: $order, filter: {search: $text}, first: 4) {
+    nodes { id proposal title } } }"""
+
+
+async def test_an_ordering_keys_the_plan(postgresql: Client) -> None:
+    """An enum is not a text: each ordering is a plan of its own, whatever the words."""
+    async with postgresql.engine.connect() as connection:
+        words = (
+            await connection.scalars(
+                select(func.lower(Keyword.name)).group_by(func.lower(Keyword.name)).limit(3)
+            )
+        ).all()
+    orders = [
+        {"field": "TITLE", "direction": "ASC"},
+        {"field": "TITLE", "direction": "DESC"},
+        {"field": "START_DATE", "direction": "DESC"},
+    ]
+    asks = [{"order": order, "text": word} for order in orders for word in words]
+    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
+    answered, asked = await _answers(postgresql, operations, ORDERED, asks, "esrf/pi1")
+    assert operations.kept == len(orders)
+    assert answered == asked - len(orders)
