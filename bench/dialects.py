@@ -62,6 +62,7 @@ from bench.run import (
     ROOT,
     Server,
     free_port,
+    gateway_settings,
     machine_info,
     running,
     start_process,
@@ -471,17 +472,7 @@ async def run_dialect(
     token = oidc.mint(
         oidc.claims(preferred_username=login, groups=[], exp=int(time.time()) + 6 * 3600)
     )
-    env = {
-        "ICAT_GATEWAY_DATABASE_URL": url,
-        "ICAT_GATEWAY_EMBEDDED": "false",
-        "ICAT_GATEWAY_GRAPHIQL": "false",
-        "ICAT_GATEWAY_OIDC_ISSUER": oidc.issuer,
-        "ICAT_GATEWAY_OIDC_AUDIENCE": "icat-gateway",
-        "ICAT_GATEWAY_OIDC_USER_PREFIX": f"{prefix}/" if prefix else "",
-        "ICAT_GATEWAY_RATE_LIMIT_REQUESTS": "",
-        "ICAT_GATEWAY_RATE_LIMIT_ADDRESS": "",
-        "ICAT_GATEWAY_RATE_LIMIT_COST": "",
-    }
+    env = gateway_settings(url, oidc.issuer, prefix)
     gateway_port, raw_port, base_port = free_port(), free_port(), free_port()
     servers = [
         start_process(

@@ -125,6 +125,25 @@ async def wait_ready(client: aiohttp.ClientSession, server: Server, probe: dict[
     raise RuntimeError(f"{server.name} did not answer within 120 s: see {server.log}")
 
 
+def gateway_settings(url: str, issuer: str, prefix: str) -> dict[str, str]:
+    """The gateway's environment under test: production settings on ``url``, callers
+    signed in by ``issuer`` (user names ``prefix/login``)."""
+    return {
+        "ICAT_GATEWAY_DATABASE_URL": url,
+        "ICAT_GATEWAY_EMBEDDED": "false",
+        "ICAT_GATEWAY_GRAPHIQL": "false",
+        "ICAT_GATEWAY_OIDC_ISSUER": issuer,
+        "ICAT_GATEWAY_OIDC_AUDIENCE": "icat-gateway",
+        "ICAT_GATEWAY_OIDC_USER_PREFIX": f"{prefix}/" if prefix else "",
+        # The bench's one client would spend a caller's rate-limit budget in a second:
+        # rate limits are off (empty), as PostGraphile has none; every other limit of the
+        # gate applies, as in production.
+        "ICAT_GATEWAY_RATE_LIMIT_REQUESTS": "",
+        "ICAT_GATEWAY_RATE_LIMIT_ADDRESS": "",
+        "ICAT_GATEWAY_RATE_LIMIT_COST": "",
+    }
+
+
 def uvicorn_argv(app: str, port: int, workers: int, loop: str = "auto") -> list[str]:
     return [
         sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
@@ -633,20 +652,7 @@ async def run_scale(catalogue: Catalogue, options: Options, oidc: Any) -> dict[s
 
     gateway_port, raw_port, pgl_port = free_port(), free_port(), free_port()
     servers: list[Server] = []
-    gateway_env = {
-        "ICAT_GATEWAY_DATABASE_URL": catalogue.sqlalchemy_url,
-        "ICAT_GATEWAY_EMBEDDED": "false",
-        "ICAT_GATEWAY_GRAPHIQL": "false",
-        "ICAT_GATEWAY_OIDC_ISSUER": oidc.issuer,
-        "ICAT_GATEWAY_OIDC_AUDIENCE": "icat-gateway",
-        "ICAT_GATEWAY_OIDC_USER_PREFIX": f"{prefix}/" if prefix else "",
-        # The bench's one client would spend a caller's rate-limit budget in a second:
-        # rate limits are off (empty), as PostGraphile has none; every other limit of the
-        # gate applies, as in production.
-        "ICAT_GATEWAY_RATE_LIMIT_REQUESTS": "",
-        "ICAT_GATEWAY_RATE_LIMIT_ADDRESS": "",
-        "ICAT_GATEWAY_RATE_LIMIT_COST": "",
-    }
+    gateway_env = gateway_settings(catalogue.sqlalchemy_url, oidc.issuer, prefix)
     servers.append(
         start_process(
             "gateway",
