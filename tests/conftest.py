@@ -91,10 +91,7 @@ class StatementCounter:
     statements: list[str] = field(default_factory=list)
 
     def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        # Queries, not transaction control: SQLite's transactions begin with a statement
-        # of their own (BEGIN IMMEDIATE), the other drivers' without a cursor.
-        if not statement.startswith("BEGIN"):
-            self.statements.append(statement)
+        self.statements.append(statement)
 
     @property
     def count(self) -> int:

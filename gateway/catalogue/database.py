@@ -74,7 +74,7 @@ def create_engine(
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        event.listen(engine.sync_engine, "before_cursor_execute", _sqlite_begin)
     if statement_timeout is not None:
         _bound_statements(engine, url.get_backend_name(), statement_timeout)
     return engine
@@ -137,17 +137,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection: Connection) -> None:
-    """A transaction takes SQLite's write lock when it begins (``BEGIN IMMEDIATE``).
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
-    A deferred transaction that reads and then writes asks for the lock at its first
-    write; if another connection committed since its read, SQLite refuses at once
-    ("database is locked", SQLITE_BUSY_SNAPSHOT: no busy timeout helps). Taken at BEGIN,
-    the lock is waited for (the connection's busy timeout) and every writer runs alone.
-    Connections in autocommit (the read pool) begin nothing: their reads never wait.
+
+def _sqlite_begin(
+    connection: Connection, cursor: Any, statement: str, *_: Any
+) -> tuple[str, Any] | None:
+    """A transaction takes SQLite's write lock at its first write (``BEGIN IMMEDIATE``,
+    waiting for it up to the busy timeout), and reads never take it.
+
+    The driver opens no transaction itself (``_sqlite_pragmas``); reads before a
+    transaction's first write run outside it, as the driver has always run them, so a
+    connection that only reads, for as long as it is held, never blocks a writer. A
+    transaction begun by reading (``BEGIN DEFERRED``) would upgrade to a writer at its
+    first write, and SQLite refuses that at once ("database is locked",
+    SQLITE_BUSY_SNAPSHOT: no busy timeout helps) when another connection committed since
+    its read; begun at the write, the lock is waited for and every writer runs alone.
+    Connections in autocommit (the read pool) begin nothing.
     """
-    if not connection._is_autocommit_isolation():
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # aiosqlite's connection, under SQLAlchemy's adapter: is a transaction open?
+    driver = getattr(connection.connection.dbapi_connection, "_connection", None)
+    if (
+        driver is not None
+        and not driver.in_transaction
+        and not connection._is_autocommit_isolation()
+        and statement.lstrip()[:7].upper().startswith(_WRITES)
+    ):
+        cursor.execute("BEGIN IMMEDIATE")
+    return None
 
 
 async def create_schema(engine: AsyncEngine, *, embedded: bool) -> None:

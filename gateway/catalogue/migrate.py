@@ -70,9 +70,10 @@ def _lock(connection: Connection) -> None:
         got = connection.execute(text("SELECT GET_LOCK(:name, 120)"), {"name": _LOCK_NAME}).scalar()
         if got != 1:
             raise RuntimeError("another process held the migration lock for two minutes")
-    # SQLite: the engine's transactions begin by taking the write lock (BEGIN IMMEDIATE,
-    # gateway.catalogue.database): a second process waits there (busy timeout), then
-    # finds the tables made.
+    elif dialect == "sqlite":
+        # Take SQLite's write lock now: a second process waits here (busy timeout), then
+        # finds the tables made.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _unlock(connection: Connection) -> None:
