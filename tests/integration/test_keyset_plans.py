@@ -23,10 +23,10 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import Table, event, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue.models import Datafile
@@ -50,7 +50,7 @@ async def _grow(connection: AsyncConnection, dataset: int) -> None:
         {"ID": start + 1 + n, "DATASET_ID": dataset, "NAME": f"zz_grown_{n:05d}.h5", **audit}
         for n in range(GROWN)
     ]
-    await connection.execute(insert(Datafile.__table__), rows)
+    await connection.execute(insert(cast(Table, Datafile.__table__)), rows)
 
 
 async def _page_statements(client: Client, dataset: int, compiled: bool) -> list[tuple[str, Any]]:

@@ -86,7 +86,7 @@ async def test_texts_inside_an_input_object_are_bound(postgresql: Client) -> Non
     async with postgresql.engine.connect() as connection:
         proposals = (await connection.scalars(select(Investigation.name).limit(4))).all()
         beamlines = (await connection.scalars(select(Instrument.name).limit(3))).all()
-    asks = [{"filter": {"proposal": p}} for p in proposals]
+    asks: list[dict[str, Any]] = [{"filter": {"proposal": p}} for p in proposals]
     asks += [{"filter": {"instrument": b, "released": True}} for b in beamlines]
     operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
     answered, asked = await _answers(postgresql, operations, FILTERED, asks, STAFF)
