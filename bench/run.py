@@ -677,7 +677,12 @@ async def run_scale(catalogue: Catalogue, options: Options, oidc: Any) -> dict[s
             start_process(
                 "postgraphile",
                 [str(NODE), "server.mjs"],
-                {"DATABASE_URL": catalogue.dsn, "PORT": str(pgl_port), "NODE_ENV": "production"},
+                {
+                    "DATABASE_URL": catalogue.dsn,
+                    "PORT": str(pgl_port),
+                    "NODE_ENV": "production",
+                    "WORKERS": str(options.workers),  # as many processes as the gateway
+                },
                 f"http://127.0.0.1:{pgl_port}/graphql",
                 CACHE,
             )
@@ -696,8 +701,8 @@ async def run_scale(catalogue: Catalogue, options: Options, oidc: Any) -> dict[s
             "gateway": f"uvicorn gateway.asgi:app --workers {options.workers} "
             f"--loop {options.loop} (httptools)",
             "raw_http": f"uvicorn bench.raw_http:app --workers {options.workers}",
-            "postgraphile": "node server.mjs: 1 process (PostGraphile has no worker option; "
-            "no cluster used), pg pool max 10",
+            "postgraphile": f"node server.mjs: {options.workers} processes (node:cluster, "
+            "as many as the gateway's workers), pg pool max 10 each",
             "raw": "asyncpg in the benchmark process, no HTTP",
         },
     }
