@@ -125,6 +125,25 @@ async def wait_ready(client: aiohttp.ClientSession, server: Server, probe: dict[
     raise RuntimeError(f"{server.name} did not answer within 120 s: see {server.log}")
 
 
+def gateway_settings(url: str, issuer: str, prefix: str) -> dict[str, str]:
+    """The gateway's environment under test: production settings on ``url``, callers
+    signed in by ``issuer`` (user names ``prefix/login``)."""
+    return {
+        "ICAT_GATEWAY_DATABASE_URL": url,
+        "ICAT_GATEWAY_EMBEDDED": "false",
+        "ICAT_GATEWAY_GRAPHIQL": "false",
+        "ICAT_GATEWAY_OIDC_ISSUER": issuer,
+        "ICAT_GATEWAY_OIDC_AUDIENCE": "icat-gateway",
+        "ICAT_GATEWAY_OIDC_USER_PREFIX": f"{prefix}/" if prefix else "",
+        # The bench's one client would spend a caller's rate-limit budget in a second:
+        # rate limits are off (empty), as PostGraphile has none; every other limit of the
+        # gate applies, as in production.
+        "ICAT_GATEWAY_RATE_LIMIT_REQUESTS": "",
+        "ICAT_GATEWAY_RATE_LIMIT_ADDRESS": "",
+        "ICAT_GATEWAY_RATE_LIMIT_COST": "",
+    }
+
+
 def uvicorn_argv(app: str, port: int, workers: int, loop: str = "auto") -> list[str]:
     return [
         sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
@@ -448,7 +467,9 @@ async def verify(context: Context, workloads: list[str], with_postgraphile: bool
             if context.errors:
                 entry["graphql_errors"] = context.errors[:3]
             out[key] = entry
-    context.check_errors = False
+    # GraphQL errors in a timed answer (HTTP 200) are failures too: collected from here
+    # on, they fail the run (run_scale) instead of counting as answers.
+    context.errors.clear()
     return out
 
 
@@ -631,20 +652,7 @@ async def run_scale(catalogue: Catalogue, options: Options, oidc: Any) -> dict[s
 
     gateway_port, raw_port, pgl_port = free_port(), free_port(), free_port()
     servers: list[Server] = []
-    gateway_env = {
-        "ICAT_GATEWAY_DATABASE_URL": catalogue.sqlalchemy_url,
-        "ICAT_GATEWAY_EMBEDDED": "false",
-        "ICAT_GATEWAY_GRAPHIQL": "false",
-        "ICAT_GATEWAY_OIDC_ISSUER": oidc.issuer,
-        "ICAT_GATEWAY_OIDC_AUDIENCE": "icat-gateway",
-        "ICAT_GATEWAY_OIDC_USER_PREFIX": f"{prefix}/" if prefix else "",
-        # The bench's one client would spend a caller's rate-limit budget in a second:
-        # rate limits are off (empty), as PostGraphile has none; every other limit of the
-        # gate applies, as in production.
-        "ICAT_GATEWAY_RATE_LIMIT_REQUESTS": "",
-        "ICAT_GATEWAY_RATE_LIMIT_ADDRESS": "",
-        "ICAT_GATEWAY_RATE_LIMIT_COST": "",
-    }
+    gateway_env = gateway_settings(catalogue.sqlalchemy_url, oidc.issuer, prefix)
     servers.append(
         start_process(
             "gateway",
@@ -669,7 +677,12 @@ async def run_scale(catalogue: Catalogue, options: Options, oidc: Any) -> dict[s
             start_process(
                 "postgraphile",
                 [str(NODE), "server.mjs"],
-                {"DATABASE_URL": catalogue.dsn, "PORT": str(pgl_port), "NODE_ENV": "production"},
+                {
+                    "DATABASE_URL": catalogue.dsn,
+                    "PORT": str(pgl_port),
+                    "NODE_ENV": "production",
+                    "WORKERS": str(options.workers),  # as many processes as the gateway
+                },
                 f"http://127.0.0.1:{pgl_port}/graphql",
                 CACHE,
             )
@@ -688,8 +701,8 @@ async def run_scale(catalogue: Catalogue, options: Options, oidc: Any) -> dict[s
             "gateway": f"uvicorn gateway.asgi:app --workers {options.workers} "
             f"--loop {options.loop} (httptools)",
             "raw_http": f"uvicorn bench.raw_http:app --workers {options.workers}",
-            "postgraphile": "node server.mjs: 1 process (PostGraphile has no worker option; "
-            "no cluster used), pg pool max 10",
+            "postgraphile": f"node server.mjs: {options.workers} processes (node:cluster, "
+            "as many as the gateway's workers), pg pool max 10 each",
             "raw": "asyncpg in the benchmark process, no HTTP",
         },
     }
@@ -726,8 +739,15 @@ async def run_scale(catalogue: Catalogue, options: Options, oidc: Any) -> dict[s
                 )
                 for key, entry in result["verification"].items():
                     print(f"[{catalogue.scale}] verify {key}: {entry}", flush=True)
+                result["load_before"] = os.getloadavg()
                 result["latency"] = await measure_latency(context, options, catalogue.scale)
                 result["throughput"] = await measure_throughput(context, options, catalogue.scale)
+                result["load_after"] = os.getloadavg()
+                if context.errors:
+                    raise RuntimeError(
+                        f"{len(context.errors)} timed answers had GraphQL errors, e.g. "
+                        f"{context.errors[:2]}"
+                    )
             result["memory"] = sampler.summary()
     await pool.close()
     result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -888,12 +908,17 @@ def main(argv: list[str] | None = None) -> int:
             result["machine"] = machine
             result["versions"] = package_versions
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            path = RESULTS / f"{scale}-{stamp}.json"
+            # Quick runs are never published figures: they stay in bench/.cache.
+            folder = CACHE if args.quick else RESULTS
+            path = folder / f"{scale}-{stamp}{'-quick' if args.quick else ''}.json"
             path.write_text(json.dumps(result, indent=1, default=str) + "\n")
             written.append(path)
             print(f"[{scale}] wrote {path.relative_to(ROOT)}", flush=True)
     finally:
         oidc.stop()
+    if args.quick:
+        print("quick run: results left in bench/.cache, latest.md unchanged")
+        return 0
     markdown, plot = report.write_latest(RESULTS)
     print(f"wrote {markdown.relative_to(ROOT)} and {plot.relative_to(ROOT)}")
     return 0

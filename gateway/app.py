@@ -343,7 +343,9 @@ _PICKER_ORDER = {"pi1": 0, "member1": 1, "scientist1": 2, "staff1": 3, "outsider
 def _write_pool(settings: Settings) -> dict[str, int]:
     """Mutations are few: a quarter of the read pool (at least 2), same overflow."""
     if settings.dialect == "sqlite":
-        return {}  # no pool: a connection per checkout
+        # One writer at a time in SQLite (BEGIN IMMEDIATE); one pooled connection keeps
+        # the worker's own writers queued in the pool rather than on the file's lock.
+        return {"pool_size": 1, "max_overflow": settings.database_max_overflow}
     return {
         "pool_size": max(2, settings.database_pool_size // 4),
         "max_overflow": settings.database_max_overflow,

@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Column, Connection, MetaData, String, Table, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util import await_only
 
 from gateway.catalogue.gateway_tables import OWN_SCHEMA, VERSION_TABLE, GatewayBase, translate_map
@@ -33,6 +33,9 @@ STATEMENT_DEADLINE: ContextVar[float | None] = ContextVar("statement_deadline", 
 the request gate; SQLite's progress handler reads it)."""
 
 _DEADLINE = "gateway_deadline"
+
+SQLITE_BUSY_SECONDS = 30
+"""How long a SQLite connection waits for another's write lock before it gives up."""
 
 
 def create_engine(
@@ -57,10 +60,13 @@ def create_engine(
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             raise ValueError("an in-memory SQLite catalogue is not shared between connections")
-        # aiosqlite runs each connection in its own thread; a fresh connection per checkout
-        # avoids sharing one across event loops (tests run several loops).
-        kwargs["poolclass"] = NullPool
-        kwargs["connect_args"] = {"timeout": 30}
+        # A pool of connections, each opened once (its aiosqlite thread and its PRAGMAs
+        # paid once): in WAL, any number of them read while one writes. Writers queue on
+        # SQLite's own lock (BEGIN IMMEDIATE, below) for up to ``timeout`` seconds.
+        kwargs["poolclass"] = AsyncAdaptedQueuePool
+        kwargs["pool_size"] = settings.database_pool_size
+        kwargs["max_overflow"] = settings.database_max_overflow
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
     else:
         kwargs["pool_size"] = settings.database_pool_size
         kwargs["max_overflow"] = settings.database_max_overflow
@@ -74,6 +80,7 @@ def create_engine(
     spell_on_connect(engine, settings.icat_names)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "before_cursor_execute", _sqlite_begin)
     if statement_timeout is not None:
         _bound_statements(engine, url.get_backend_name(), statement_timeout)
     return engine
@@ -178,12 +185,45 @@ _UNAVAILABLE_DRIVER_ERRORS = frozenset(
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver opens no transaction by itself (it would BEGIN DEFERRED before the first
+    # write, too late to wait for the lock): the engine's "begin" says how.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets readers go on while a mutation writes.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+
+
+def _sqlite_begin(
+    connection: Connection, cursor: Any, statement: str, *_: Any
+) -> tuple[str, Any] | None:
+    """A transaction takes SQLite's write lock at its first write (``BEGIN IMMEDIATE``,
+    waiting for it up to the busy timeout), and reads never take it.
+
+    The driver opens no transaction itself (``_sqlite_pragmas``); reads before a
+    transaction's first write run outside it, as the driver has always run them, so a
+    connection that only reads, for as long as it is held, never blocks a writer. A
+    transaction begun by reading (``BEGIN DEFERRED``) would upgrade to a writer at its
+    first write, and SQLite refuses that at once ("database is locked",
+    SQLITE_BUSY_SNAPSHOT: no busy timeout helps) when another connection committed since
+    its read; begun at the write, the lock is waited for and every writer runs alone.
+    Connections in autocommit (the read pool) begin nothing.
+    """
+    # aiosqlite's connection, under SQLAlchemy's adapter: is a transaction open?
+    driver = getattr(connection.connection.dbapi_connection, "_connection", None)
+    if (
+        driver is not None
+        and not driver.in_transaction
+        and not connection._is_autocommit_isolation()
+        and statement.lstrip()[:7].upper().startswith(_WRITES)
+    ):
+        cursor.execute("BEGIN IMMEDIATE")
+    return None
 
 
 async def create_icat_schema(engine: AsyncEngine) -> None:

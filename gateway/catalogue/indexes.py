@@ -27,6 +27,10 @@ GATEWAY_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("GW_DATASET_DOI", "DATASET", ("DOI",)),
     ("GW_DATASET_SAMPLE", "DATASET", ("SAMPLE_ID",)),
     ("GW_DATAFILE_DOI", "DATAFILE", ("DOI",)),
+    # A dataset's files in the listing's order (name, then id): a keyset page is one
+    # index range, in order, on every dialect (ICAT's unique (DATASET_ID, NAME) leaves
+    # the id out, and PostgreSQL then sorts every file after the cursor).
+    ("GW_DATAFILE_LISTING", "DATAFILE", ("DATASET_ID", "NAME", "ID")),
     ("GW_DATASETTECHNIQUE_TECHNIQUE", "DATASETTECHNIQUE", ("TECHNIQUE_ID",)),
     ("GW_DATASETPARAMETER_TYPE", "DATASETPARAMETER", ("PARAMETER_TYPE_ID", "NUMERIC_VALUE")),
     (

@@ -26,12 +26,14 @@ from sqlalchemy import (
     Select,
     SQLColumnExpression,
     and_,
+    bindparam,
     case,
     false,
     func,
     literal,
     or_,
     select,
+    tuple_,
 )
 from sqlalchemy.sql.elements import Label
 
@@ -196,19 +198,37 @@ def supports_nulls_last(dialect_name: str) -> bool:
 
 
 def keyset_condition(
-    keys: Sequence[SortKey], values: tuple[Any, ...], *, after: bool
+    keys: Sequence[SortKey], values: tuple[Any, ...], *, after: bool, row_values: bool = False
 ) -> ColumnElement[bool]:
     """Rows strictly after (or before) the row whose sort-key values are given.
 
-    The alternatives ("first key beyond, or equal and the second beyond, ...") are ORed,
-    which no index can seek with; the first key's bound (``>=`` or ``<=`` its value),
-    implied by them, is added for the index: a page deep into 10,000 files starts at
-    its cursor instead of reading the 9,000 files before it."""
+    Where the keys go one way and none is NULL, and the dialect seeks row values on an
+    index (``row_values``: PostgreSQL, SQLite), it is one row-value comparison,
+    ``(NAME, ID) > ($1, $2)``: the index range starts at the cursor exactly, in a
+    generic plan too (PostgreSQL plans a prepared statement once for all cursors).
+
+    Otherwise the alternatives ("first key beyond, or equal and the second beyond, ...")
+    are ORed, which no index can seek with; the first key's bound (``>=`` or ``<=`` its
+    value), implied by them, is added for the index: a page deep into 10,000 files
+    starts at its cursor instead of reading the 9,000 files before it. MariaDB and MySQL
+    take that bound as an index range (a row-value comparison they scan in full and
+    sort); an index whose columns are the parent's key then the sort keys
+    (``GW_DATAFILE_LISTING``) gives the rows in order, without a filesort."""
     argument = "after" if after else "before"
     if len(values) != len(keys) or not all(map(_fits, keys, values)):
         # A cursor of this listing always fits; one that does not was made up, and its
         # values would be bound as the keys' types (a driver's error).
         raise BadUserInput(f"`{argument}` does not fit this list's ordering.", argument=argument)
+    if row_values and _one_way(keys, values):
+        row = tuple_(*(key.expression for key in keys))
+        bound = tuple_(
+            *(
+                bindparam(None, value, type_=getattr(key.expression, "type", None))
+                for key, value in zip(keys, values, strict=True)
+            )
+        )
+        forward = after != keys[0].descending
+        return row > bound if forward else row < bound
     seek: list[ColumnElement[bool]] = []
     first, value = keys[0], values[0]
     if value is not None and not (first.nullable and after):
@@ -234,6 +254,17 @@ def keyset_condition(
     return and_(*seek, or_(*alternatives))
 
 
+def _one_way(keys: Sequence[SortKey], values: tuple[Any, ...]) -> bool:
+    """Whether a cursor can be one row-value comparison: several keys, all in the same
+    direction, none nullable (a NULL sorts last, which a row comparison does not know)."""
+    return (
+        len(keys) > 1
+        and len({key.descending for key in keys}) == 1
+        and not any(key.nullable for key in keys)
+        and all(value is not None for value in values)
+    )
+
+
 def _fits(key: SortKey, value: Any) -> bool:
     """Whether a cursor's value can be compared with a sort key: NULL, or a value of the
     key's column type (a naive datetime for a timestamp: ICAT's are naive)."""
@@ -254,20 +285,33 @@ def _fits(key: SortKey, value: Any) -> bool:
     return isinstance(value, expected)
 
 
-def apply_keyset(statement: Select[Any], keys: Sequence[SortKey], page: PageRequest) -> Select[Any]:
+def apply_keyset(
+    statement: Select[Any], keys: Sequence[SortKey], page: PageRequest, *, row_values: bool = False
+) -> Select[Any]:
     """Add the cursor conditions of a page request to a statement."""
     if page.after is not None:
-        statement = statement.where(keyset_condition(keys, page.after, after=True))
+        condition = keyset_condition(keys, page.after, after=True, row_values=row_values)
+        statement = statement.where(condition)
     if page.before is not None:
-        statement = statement.where(keyset_condition(keys, page.before, after=False))
+        condition = keyset_condition(keys, page.before, after=False, row_values=row_values)
+        statement = statement.where(condition)
     return statement
+
+
+def supports_row_values(dialect_name: str) -> bool:
+    """Whether the dialect seeks ``(a, b) > (x, y)`` on an index: PostgreSQL and SQLite
+    do; MariaDB and MySQL scan and sort. They are the dialects with NULLS FIRST/LAST,
+    which is why :func:`paged` and :func:`paged_per_parent` take ``native_nulls`` for
+    both."""
+    return supports_nulls_last(dialect_name)
 
 
 def paged(
     statement: Select[Any], keys: Sequence[SortKey], page: PageRequest, *, native_nulls: bool
 ) -> Select[Any]:
-    """A root list page: keyset conditions, order and one row more than asked (has-next)."""
-    statement = apply_keyset(statement, keys, page)
+    """A root list page: keyset conditions, order and one row more than asked (has-next).
+    ``native_nulls``: the dialect has NULLS LAST, and seeks row values on an index."""
+    statement = apply_keyset(statement, keys, page, row_values=native_nulls)
     order = order_terms(keys, reverse=page.backward, native_nulls=native_nulls)
     return statement.order_by(*order).limit(page.limit + 1)
 
@@ -293,7 +337,7 @@ def paged_per_parent(
     the rows of the pages, not for every child ranked; when it says so, they replace the
     row's own columns (all but the sort keys ``_k0 ..`` and the parent key).
     """
-    statement = apply_keyset(statement, keys, page)
+    statement = apply_keyset(statement, keys, page, row_values=native_nulls)
     order = order_terms(keys, reverse=page.backward, native_nulls=native_nulls)
     if single_parent:
         if computed is not None:

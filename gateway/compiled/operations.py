@@ -9,13 +9,19 @@ serves a few hundred requests a second instead of a thousand.
 An *operation plan* removes it. The first time an operation runs (the standard way, with
 its answer checked: no errors), its root fields are compiled into one PostgreSQL statement
 that returns the whole ``data`` object as JSON, with the request's values (clock, user
-name, and the arguments that name one object: ``doi``, ``id``) as bind parameters. The
+name, the arguments that name one object: ``doi``, ``id``, and the texts of the
+variables: search words, proposals) as bind parameters. The
 SQL text is kept; later requests of the same operation bind their values and run it on
 the asyncpg connection directly, and the JSON goes into the response as it is.
 
 A plan is kept per operation (the SHA-256 of its text, and its name), per caller shape
-(anonymous, a user, staff) and per value of every other variable (filters, page sizes:
-they shape the statement).
+(anonymous, a user, staff) and per *shape* of its variables: which fields of an input
+object are given, and the values that change the statement itself (booleans, page
+sizes, enums such as an ordering). Texts are never part of the key: a plan is made with
+a sentinel word in place of each text, and every bind parameter that holds the sentinel
+(or its search pattern) takes the request's text; a text the statement cannot bind (an
+id to decode) makes that shape's plans per value instead. The document is the request
+gate's (parsed once per text).
 
 The plan answers only where its answer is exactly the standard one. Everything else is
 declined, and the request runs the standard way:
@@ -41,6 +47,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Generic, TypeVar
 
 import asyncpg
@@ -169,6 +176,8 @@ class Parameter:
     variable: str | None
     literal: Any
     convert: Callable[[Any], Any]
+    path: tuple[str | int, ...] = ()
+    """Where in the variable's value (an input object, a list) the value is."""
 
 
 @dataclass
@@ -188,11 +197,13 @@ class Plan:
         values[NOW] = access.now
         values[USER] = access.caller.user_name
         for parameter in self.parameters:
-            raw = (
+            raw: Any = (
                 variables.get(parameter.variable)
                 if parameter.variable is not None
                 else parameter.literal
             )
+            for step in parameter.path:
+                raw = raw[step]
             values[parameter.bind] = parameter.convert(raw)
         for name, process in self.processors.items():
             values[name] = process(values[name])
@@ -254,9 +265,15 @@ class Operations:
         # Keyed by the text's hash: a key holds no request's text (a 256 kB query each).
         budget = settings.plan_cache_bytes // 2
         self._documents: LRU[tuple[bytes, str | None], Any] = LRU(budget, _document_weight)
-        self._plans: LRU[tuple[Any, ...], Plan | Unplanned] = LRU(budget, _plan_weight)
+        self._plans: LRU[tuple[Any, ...], Plan | Unplanned | ByValue] = LRU(budget, _plan_weight)
         self.answered = 0
         """Requests answered by a plan (a figure for tests and operators)."""
+
+    @property
+    def kept(self) -> int:
+        """Plans kept (and shapes marked unplanned or planned per value): a figure for
+        tests and operators."""
+        return len(self._plans)
 
     @staticmethod
     def applies(settings: Settings, engine: AsyncEngine) -> bool:
@@ -273,23 +290,29 @@ class Operations:
         operation_name: str | None,
         variables: Mapping[str, Any] | None,
         access: Access,
-        parsed: DocumentNode | None = None,
+        *,
+        document: DocumentNode | None = None,
     ) -> Outcome:
         """The ``data`` of the operation as JSON text, from its plan, if it has one that
         answers; ``learn`` when it should be planned after it ran the standard way.
-        ``parsed``: the document as the gate parsed it (else it is parsed here)."""
-        shaped = self._shape(query, operation_name, variables, access, parsed)
+
+        ``document`` is the query's text parsed (the request gate's): given, the text is
+        not parsed again."""
+        shaped = self._shape(query, operation_name, variables, access, document)
         if shaped is None:
             return DECLINED
-        _, coerced, key = shaped
+        read, coerced, key = shaped
         plan = self._plans.get(key)
+        if plan is BY_VALUE:
+            key = _by_value(key, read, coerced)
+            plan = self._plans.get(key)
         if plan is None:
             return UNKNOWN
-        if isinstance(plan, Unplanned):
+        if not isinstance(plan, Plan):
             return DECLINED
         try:
             arguments = plan.arguments(coerced, access)
-        except (GatewayError, ValueError, TypeError, AttributeError):
+        except (GatewayError, ValueError, TypeError, AttributeError, KeyError, IndexError):
             return DECLINED  # the standard path reports the bad argument
         text = await _fetch(engine, plan.sql, arguments)
         if text is None:
@@ -307,29 +330,48 @@ class Operations:
         operation_name: str | None,
         variables: Mapping[str, Any] | None,
         access: Access,
-        parsed: DocumentNode | None = None,
+        *,
+        document: DocumentNode | None = None,
     ) -> None:
         """Plan the operation for this shape: call after it ran the standard way without
         errors (so it parsed, validated and its arguments were accepted)."""
-        shaped = self._shape(query, operation_name, variables, access, parsed)
+        shaped = self._shape(query, operation_name, variables, access, document)
         if shaped is None:
             return
-        document, coerced, key = shaped
-        if self._plans.get(key) is not None:
+        read, coerced, key = shaped
+        known = self._plans.get(key)
+        if known is BY_VALUE:
+            key = _by_value(key, read, coerced)
+            known = self._plans.get(key)
+        if known is not None:
             return
+        plan: Plan | Unplanned = UNPLANNED
         try:
-            plan: Plan | Unplanned = self._plan(document, coerced, access)
-            document.planned += 1
-        except (Unsupported, GatewayError) as error:
+            # Planned once per shape: the text the variables hold (search words,
+            # proposals, beamlines) is a bind parameter of the statement.
+            texts = _Texts(coerced, read.structural)
+            try:
+                plan = self._plan(read, texts.coerced, access, texts)
+            except (Unsupported, GatewayError, ValueError, TypeError) as error:
+                if not texts.sentinels:
+                    raise
+                # A text that is not a value in the statement (an id to decode, a text
+                # that shapes it): planned for this request's values alone.
+                logger.debug("operation planned by value: %r", error)
+                plan = self._plan(read, coerced, access, None)
+                self._plans.put(key, BY_VALUE)
+                key = _by_value(key, read, coerced)
+            read.planned += 1
+        except (Unsupported, GatewayError, ValueError, TypeError) as error:
             logger.debug("operation not planned: %r", error)
             plan = UNPLANNED
-            document.failed += 1
+            read.failed += 1
         except Exception:  # a plan is an optimisation: never fail a request over one
             logger.exception("could not plan an operation; it runs the standard way")
             plan = UNPLANNED
-            document.failed = GIVE_UP
+            read.failed = GIVE_UP
         self._plans.put(key, plan)
-        if document.failed >= GIVE_UP and not document.planned:
+        if read.failed >= GIVE_UP and not read.planned:
             self._documents.put((_digest(query), operation_name), _NO_DOCUMENT)
 
     def _shape(
@@ -350,9 +392,11 @@ class Operations:
         coerced = self._coerce(document, variables)
         if coerced is None:
             return None
-        # The structural values by their hash: a key holds no request's values (a filter
-        # of a few hundred kB), only its plan does (and is weighed for it).
-        structure = _digest(repr([coerced.get(name) for name in document.structural]))
+        # The shape of the structural values, by its hash: a key holds no request's values
+        # (a filter of a few hundred kB), only its plan does (and is weighed for it).
+        structure = _digest(
+            repr(tuple(_value_shape(coerced.get(name)) for name in document.structural))
+        )
         key = (text_digest, operation_name, _shape(access), structure)
         return document, coerced, key
 
@@ -385,7 +429,13 @@ class Operations:
     # Planning
     # ----------------------------------------------------------------------------------
 
-    def _plan(self, document: Document, coerced: dict[str, Any], access: Access) -> Plan:
+    def _plan(
+        self,
+        document: Document,
+        coerced: dict[str, Any],
+        access: Access,
+        texts: _Texts | None,
+    ) -> Plan:
         user = (
             bindparam(USER, None, type_=String()) if access.caller.user_name is not None else None
         )
@@ -439,6 +489,8 @@ class Operations:
             raise Unsupported("expanding parameters")
         binds = tuple(compiled.positiontup or ())
         processors: dict[str, Any] = dict(compiled._bind_processors)
+        if texts is not None:
+            planning.parameters += texts.parameters(sql, compiled.construct_params())
         request_binds = planning.request_binds
         constants = {
             name: processors[name](value) if name in processors else value
@@ -455,7 +507,7 @@ def _document_weight(document: Any) -> int:
     return ENTRY_BYTES + (document.weight if isinstance(document, Document) else 0)
 
 
-def _plan_weight(plan: Plan | Unplanned) -> int:
+def _plan_weight(plan: Plan | Unplanned | ByValue) -> int:
     if not isinstance(plan, Plan):
         return ENTRY_BYTES
     literals = sum(len(repr(p.literal)) for p in plan.parameters if p.literal is not None)
@@ -474,6 +526,96 @@ def _shape(access: Access) -> str:
     return "staff" if caller.is_staff else "user"
 
 
+class ByValue:
+    """Marks a shape whose plans are kept per value of its variables (a text of them
+    could not be a bind parameter)."""
+
+
+BY_VALUE = ByValue()
+
+
+def _value_shape(value: Any) -> Any:
+    """What of a variable's value keys a plan: its structure (which fields of an input
+    are given, how long a list is), and the values that shape the statement (booleans,
+    numbers such as page sizes, enums, dates); never a text, which is bound."""
+    if _is_text(value):
+        return str
+    if isinstance(value, Mapping):
+        return tuple(sorted((name, _value_shape(item)) for name, item in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_value_shape(item) for item in value)
+    return repr(value)
+
+
+def _is_text(value: Any) -> bool:
+    """A text of a variable: a string, not an enum's value (which may be a ``str`` too:
+    an ordering changes the statement, it keys the plan)."""
+    return isinstance(value, str) and not isinstance(value, Enum)
+
+
+def _by_value(key: tuple[Any, ...], document: Document, coerced: Mapping[str, Any]) -> Any:
+    return (*key, tuple(repr(coerced.get(name)) for name in document.structural))
+
+
+class _Texts:
+    """The texts of a request's variables, replaced by sentinels to plan with.
+
+    Each text of the structural variables (at any depth of an input object) becomes a
+    unique word; after planning, each bind parameter whose value is a sentinel, or a
+    value made from one by a known conversion (the search's LIKE pattern), becomes a
+    parameter of the plan: the request's text, converted the same way. A sentinel that
+    is anywhere else (in the SQL text, in part of a value) fails the planning: then the
+    operation is planned per value."""
+
+    def __init__(self, coerced: Mapping[str, Any], structural: tuple[str, ...]) -> None:
+        self.sentinels: dict[str, tuple[str, tuple[str | int, ...]]] = {}
+        replaced = dict(coerced)
+        for name in structural:
+            replaced[name] = self._replace(coerced.get(name), name, ())
+        self.coerced = replaced
+
+    def _replace(self, value: Any, variable: str, path: tuple[str | int, ...]) -> Any:
+        if _is_text(value):
+            sentinel = f"gwtext{len(self.sentinels)}sentinel"
+            self.sentinels[sentinel] = (variable, path)
+            return sentinel
+        if isinstance(value, Mapping):
+            return {k: self._replace(v, variable, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._replace(v, variable, (*path, i)) for i, v in enumerate(value)]
+        return value
+
+    def parameters(self, sql: str, bound: Mapping[str, Any]) -> list[Parameter]:
+        found: list[Parameter] = []
+        for name, value in bound.items():
+            if not isinstance(value, str) or "sentinel" not in value:
+                continue
+            for sentinel, (variable, path) in self.sentinels.items():
+                convert = next((c for c in _DERIVED if c(sentinel) == value), None)
+                if convert is not None:
+                    found.append(Parameter(name, variable, None, convert, path))
+                    break
+            else:
+                raise Unsupported(f"a text in part of a value: {name}")
+        if any(sentinel in sql for sentinel in self.sentinels):
+            raise Unsupported("a text in the SQL")
+        return found
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _like(text: str) -> str:
+    from gateway.catalogue.search import like_pattern
+
+    return like_pattern(text)
+
+
+_DERIVED: tuple[Callable[[str], str], ...] = (_same, _like)
+"""What a statement may hold for a text: the text, or its LIKE pattern."""
+
+
 async def _fetch(engine: AsyncEngine, sql: str, arguments: list[Any]) -> Any:
     """The statement's one value, on a pooled connection's asyncpg connection (a pool
     checkout, without SQLAlchemy's connection object: a third of the cost)."""
@@ -490,7 +632,8 @@ async def _fetch(engine: AsyncEngine, sql: str, arguments: list[Any]) -> Any:
 
 
 def _read(query: str, operation_name: str | None, parsed: DocumentNode | None) -> Document | None:
-    """The operation to plan, or None (not a query, not found, does not parse)."""
+    """The operation to plan, or None (not a query, not found, does not parse). The text
+    is parsed only when no parsed document is given (the gate gives its own)."""
     document = parsed
     if document is None:
         try:

@@ -525,7 +525,7 @@ class Gate:
         outcome = None
         if self.operations is not None and operation.operation == OperationType.QUERY:
             outcome = await self.operations.answer(
-                self.read_engine, *arguments, access, entry.document
+                self.read_engine, *arguments, access, document=entry.document
             )
             if outcome.text is not None:
                 return _Response(200, raw_data=outcome.text, path="planned")
@@ -549,7 +549,7 @@ class Gate:
         )
         if outcome is not None and outcome.learn and not result.errors and result.data:
             assert self.operations is not None
-            self.operations.learn(*arguments, access, entry.document)
+            self.operations.learn(*arguments, access, document=entry.document)
         payload: dict[str, Any] = {}
         codes: list[str] = []
         if result.errors:

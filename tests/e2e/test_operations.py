@@ -86,8 +86,6 @@ def test_not_ready_without_redis_but_alive(catalogue: AsyncEngine, quiet: Settin
 def test_a_starved_read_pool_is_not_ready(catalogue: AsyncEngine, quiet: Settings) -> None:
     """The read pool's only connection is taken: /readyz says so, although the write pool
     is idle (a check of the write pool alone answered ok while reads starved)."""
-    if catalogue.dialect.name == "sqlite":
-        pytest.skip("SQLite opens a connection per checkout: no pool to starve")
     small = replace(quiet, database_pool_size=1, database_max_overflow=0, readiness_timeout=0.5)
     with GatewayServer(small) as server:
         assert httpx.get(server.base_url + "/readyz").status_code == 200

@@ -1,0 +1,135 @@
+"""Operation plans are kept per shape of a request, not per value.
+
+The texts a request's variables hold (search words, proposals, beamlines), its DOIs and
+its ids are bind parameters of one kept statement: the second word searched for is
+answered by the plan the first one made, and so is the hundredth. Every answer equals the
+standard path's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import func, select
+
+from gateway.catalogue.models import Instrument, Investigation, Keyword
+from gateway.compiled.operations import Operations
+from gateway.resolvers.context import RequestContext
+from tests.conftest import STAFF, Client
+
+SEARCH = """query($text: String!, $first: Int) {
+  investigations(filter: {search: $text}, first: $first) {
+    totalCount nodes { id proposal title releaseDate } } }"""
+
+FILTERED = """query($filter: InvestigationFilter) {
+  investigations(filter: $filter, first: 5) { totalCount nodes { id proposal } } }"""
+
+DOI = """query($doi: String!) { doi(doi: $doi) { __typename
+  ... on Investigation { id proposal title } } }"""
+
+
+@pytest.fixture
+def postgresql(client: Client) -> Client:
+    if client.engine.dialect.name != "postgresql":
+        pytest.skip("operation plans are PostgreSQL's")
+    return client
+
+
+async def _answers(
+    client: Client,
+    operations: Operations,
+    query: str,
+    asks: list[dict[str, Any]],
+    user: str | None,
+) -> tuple[int, int]:
+    """Each request as the endpoint runs it (plan, else the standard way and learn);
+    every planned answer is compared with the standard path's. (answered, asked)."""
+    access = await client.access(user)
+    context = RequestContext(engine=client.engine, settings=client.settings, access=access)
+    answered = 0
+    for variables in asks:
+        outcome = await operations.answer(client.engine, query, None, variables, access)
+        standard = await client.schema.execute(
+            query, variable_values=variables, context_value=context
+        )
+        assert not standard.errors, standard.errors
+        if outcome.text is not None:
+            answered += 1
+            assert orjson.loads(outcome.text) == standard.data, variables
+        elif outcome.learn:
+            operations.learn(query, None, variables, access)
+    return answered, len(asks)
+
+
+@pytest.mark.parametrize("user", [None, "esrf/pi1", STAFF])
+async def test_search_words_share_one_plan(postgresql: Client, user: str | None) -> None:
+    async with postgresql.engine.connect() as connection:
+        words = (
+            await connection.scalars(
+                select(func.lower(Keyword.name)).group_by(func.lower(Keyword.name)).limit(6)
+            )
+        ).all()
+    assert len(words) >= 3
+    asks = [{"text": word, "first": 10} for word in [*words, "no such word at all"]]
+    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
+    answered, asked = await _answers(postgresql, operations, SEARCH, asks, user)
+    assert operations.kept == 1  # one plan for every word
+    assert answered == asked - 1  # all but the first, which made the plan
+    # A page size is part of the statement (its LIMIT): another size, another plan.
+    await _answers(postgresql, operations, SEARCH, [{"text": words[0], "first": 3}] * 2, user)
+    assert operations.kept == 2
+
+
+async def test_texts_inside_an_input_object_are_bound(postgresql: Client) -> None:
+    async with postgresql.engine.connect() as connection:
+        proposals = (await connection.scalars(select(Investigation.name).limit(4))).all()
+        beamlines = (await connection.scalars(select(Instrument.name).limit(3))).all()
+    asks: list[dict[str, Any]] = [{"filter": {"proposal": p}} for p in proposals]
+    asks += [{"filter": {"instrument": b, "released": True}} for b in beamlines]
+    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
+    answered, asked = await _answers(postgresql, operations, FILTERED, asks, STAFF)
+    # Two shapes (a proposal; a beamline and released): two plans, each made once.
+    assert operations.kept == 2
+    assert answered == asked - 2
+
+
+async def test_dois_share_one_plan(postgresql: Client) -> None:
+    async with postgresql.engine.connect() as connection:
+        dois = (
+            await connection.scalars(
+                select(Investigation.doi).where(Investigation.doi.is_not(None)).limit(5)
+            )
+        ).all()
+    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
+    answered, asked = await _answers(
+        postgresql, operations, DOI, [{"doi": doi} for doi in dois], STAFF
+    )
+    assert operations.kept == 1
+    assert answered == asked - 1
+
+
+ORDERED = """query($order: InvestigationOrder, $text: String!) {
+  investigations(orderBy: $order, filter: {search: $text}, first: 4) {
+    nodes { id proposal title } } }"""
+
+
+async def test_an_ordering_keys_the_plan(postgresql: Client) -> None:
+    """An enum is not a text: each ordering is a plan of its own, whatever the words."""
+    async with postgresql.engine.connect() as connection:
+        words = (
+            await connection.scalars(
+                select(func.lower(Keyword.name)).group_by(func.lower(Keyword.name)).limit(3)
+            )
+        ).all()
+    orders = [
+        {"field": "TITLE", "direction": "ASC"},
+        {"field": "TITLE", "direction": "DESC"},
+        {"field": "START_DATE", "direction": "DESC"},
+    ]
+    asks = [{"order": order, "text": word} for order in orders for word in words]
+    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
+    answered, asked = await _answers(postgresql, operations, ORDERED, asks, "esrf/pi1")
+    assert operations.kept == len(orders)
+    assert answered == asked - len(orders)
