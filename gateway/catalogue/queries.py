@@ -29,29 +29,22 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import Label
 
 from gateway.catalogue.models import (
-    Affiliation,
     Datafile,
     DatafileFormat,
     DataPublication,
-    DataPublicationDate,
-    DataPublicationUser,
     Dataset,
     DatasetParameter,
     DatasetTechnique,
     DatasetType,
     Facility,
     Instrument,
-    InstrumentScientist,
     Investigation,
     InvestigationInstrument,
-    InvestigationParameter,
     InvestigationType,
     InvestigationUser,
     Keyword,
     ParameterType,
-    RelatedItem,
     Sample,
-    SampleParameter,
     SampleType,
     Technique,
     User,
@@ -137,15 +130,6 @@ def investigations_of_instrument(
     )
 
 
-def instruments_by_investigation(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(InvestigationInstrument.investigation_id.label("owner_key"), *columns_of(Instrument))
-        .join(Instrument, Instrument.id == InvestigationInstrument.instrument_id)
-        .where(InvestigationInstrument.investigation_id.in_(ids))
-        .order_by(InvestigationInstrument.investigation_id, Instrument.name, Instrument.id)
-    )
-
-
 def team_by_investigation(ids: Sequence[int]) -> Select[Any]:
     return (
         select(
@@ -158,60 +142,6 @@ def team_by_investigation(ids: Sequence[int]) -> Select[Any]:
         .where(InvestigationUser.investigation_id.in_(ids))
         .order_by(InvestigationUser.investigation_id, InvestigationUser.id)
     )
-
-
-def keywords_by_investigation(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(Keyword.investigation_id.label("owner_key"), Keyword.name.label("name"))
-        .where(Keyword.investigation_id.in_(ids))
-        .order_by(Keyword.investigation_id, Keyword.name)
-    )
-
-
-def samples_by_investigation(ids: Sequence[int]) -> Select[Any]:
-    return (
-        sample_statement()
-        .where(Sample.investigation_id.in_(ids))
-        .add_columns(Sample.investigation_id.label("owner_key"))
-        .order_by(Sample.investigation_id, Sample.name, Sample.id)
-    )
-
-
-# Parameters (typed values with their type's name and units) ------------------------
-
-
-def _parameters(model: Any, owner: Any, ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(
-            owner.label("owner_key"),
-            model.id.label("id"),
-            ParameterType.name.label("name"),
-            ParameterType.units.label("units"),
-            ParameterType.units_full_name.label("units_full_name"),
-            ParameterType.value_type.label("value_type"),
-            model.numeric_value.label("numeric_value"),
-            model.string_value.label("string_value"),
-            model.datetime_value.label("datetime_value"),
-            model.error.label("error"),
-            model.range_bottom.label("range_bottom"),
-            model.range_top.label("range_top"),
-        )
-        .join(ParameterType, ParameterType.id == model.parameter_type_id)
-        .where(owner.in_(ids))
-        .order_by(owner, ParameterType.name, model.id)
-    )
-
-
-def parameters_by_investigation(ids: Sequence[int]) -> Select[Any]:
-    return _parameters(InvestigationParameter, InvestigationParameter.investigation_id, ids)
-
-
-def parameters_by_dataset(ids: Sequence[int]) -> Select[Any]:
-    return _parameters(DatasetParameter, DatasetParameter.dataset_id, ids)
-
-
-def parameters_by_sample(ids: Sequence[int]) -> Select[Any]:
-    return _parameters(SampleParameter, SampleParameter.sample_id, ids)
 
 
 # Datasets and datafiles ------------------------------------------------------------
@@ -282,15 +212,6 @@ def dataset_has_technique(technique: str) -> ColumnElement[bool]:
     )
 
 
-def techniques_by_dataset(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(DatasetTechnique.dataset_id.label("owner_key"), *columns_of(Technique))
-        .join(Technique, Technique.id == DatasetTechnique.technique_id)
-        .where(DatasetTechnique.dataset_id.in_(ids))
-        .order_by(DatasetTechnique.dataset_id, Technique.name, Technique.id)
-    )
-
-
 def all_datafiles() -> Select[Any]:
     """Datafiles with their format's name, with no visibility filter (for the files of a
     dataset the caller already sees)."""
@@ -328,15 +249,6 @@ REFERENCE_MODELS = {
 }
 
 
-def scientists_by_instrument(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(InstrumentScientist.instrument_id.label("owner_key"), *columns_of(User))
-        .join(User, User.id == InstrumentScientist.user_id)
-        .where(InstrumentScientist.instrument_id.in_(ids))
-        .order_by(InstrumentScientist.instrument_id, User.name, User.id)
-    )
-
-
 # Data publications (DOIs minted for a selection of datasets) -----------------------
 
 
@@ -346,49 +258,6 @@ def data_publications(access: Access) -> Select[Any]:
         *columns_of(DataPublication),
         case((published, literal(True)), else_=literal(False)).label("is_published"),
     ).where(data_publication_visible(access))
-
-
-def creators_by_publication(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(
-            DataPublicationUser.publication_id.label("owner_key"),
-            *columns_of(DataPublicationUser),
-            User.orcid_id.label("orcid"),
-        )
-        .join(User, User.id == DataPublicationUser.user_id)
-        .where(DataPublicationUser.publication_id.in_(ids))
-        .order_by(
-            DataPublicationUser.publication_id,
-            DataPublicationUser.order_key,
-            DataPublicationUser.id,
-        )
-    )
-
-
-def affiliations_by_contributor(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(Affiliation.user_id.label("owner_key"), *columns_of(Affiliation))
-        .where(Affiliation.user_id.in_(ids))
-        .order_by(Affiliation.user_id, Affiliation.id)
-    )
-
-
-def dates_by_publication(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(
-            DataPublicationDate.publication_id.label("owner_key"), *columns_of(DataPublicationDate)
-        )
-        .where(DataPublicationDate.publication_id.in_(ids))
-        .order_by(DataPublicationDate.publication_id, DataPublicationDate.id)
-    )
-
-
-def related_items_by_publication(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(RelatedItem.publication_id.label("owner_key"), *columns_of(RelatedItem))
-        .where(RelatedItem.publication_id.in_(ids))
-        .order_by(RelatedItem.publication_id, RelatedItem.id)
-    )
 
 
 def normalise_doi(doi: str) -> str:

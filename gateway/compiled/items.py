@@ -21,6 +21,7 @@ from sqlalchemy.engine import Dialect
 
 from gateway.catalogue.pages import JSON_COLUMN
 from gateway.compiled.completed import Completed
+from gateway.compiled.dialects import compiles_on
 from gateway.compiled.render import Cols
 from gateway.compiled.selection import Field, Request, Unsupported, collect, connection_nodes
 from gateway.compiled.templates import Shape, column_names, rendered_json
@@ -100,7 +101,7 @@ def object_renderer(info: Any, type_name: str) -> ItemRenderer | None:
 
 def _compiling(info: Any) -> bool:
     context = info.context
-    return bool(context.settings.compiled_sql) and context.engine.dialect.name == "postgresql"
+    return bool(context.settings.compiled_sql) and compiles_on(context.engine.dialect.name)
 
 
 def _renderer(info: Any, type_name: str, fields: tuple[Field, ...]) -> ItemRenderer | None:

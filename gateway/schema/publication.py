@@ -54,10 +54,7 @@ class PublicationDate(Declared):
 @strawberry.type(description=CONTRIBUTOR.description)
 @declared(CONTRIBUTOR)
 class Contributor(Declared):
-    @strawberry.field
-    async def affiliations(self, info: Info) -> list[Affiliation]:
-        rows = await info.context.loaders.affiliations_of_contributor.load(self._row["id"])
-        return [Affiliation.from_row(row) for row in rows]
+    pass
 
 
 @strawberry.type(description=RELATED_ITEM.description)
@@ -71,11 +68,6 @@ class RelatedItem(Declared):
 )
 @declared(DATA_PUBLICATION)
 class DataPublication(Node, Declared):
-    @strawberry.field
-    async def contributors(self, info: Info) -> list[Contributor]:
-        rows = await info.context.loaders.creators_of_publication.load(self._row["id"])
-        return [Contributor.from_row(row) for row in rows]
-
     @strawberry.field
     def state(self) -> PublicationState:
         return (
@@ -93,11 +85,6 @@ class DataPublication(Node, Declared):
         return not str(self._row["pid"]).lower().startswith(prefix)
 
     @strawberry.field
-    async def dates(self, info: Info) -> list[PublicationDate]:
-        rows = await info.context.loaders.dates_of_publication.load(self._row["id"])
-        return [PublicationDate.from_row(row) for row in rows]
-
-    @strawberry.field
     async def data_cite_metadata(self, info: Info) -> JSON | None:
         loaded = await info.context.loaders.publication_record.load(self._row["id"])
         if loaded is None:
@@ -106,11 +93,6 @@ class DataPublication(Node, Declared):
         url = landing_url(info.context.settings, record.doi)
         published = record.publication_date is not None
         return JSON(publication_attributes(record, request, url if published else None))
-
-    @strawberry.field
-    async def related_items(self, info: Info) -> list[RelatedItem]:
-        rows = await info.context.loaders.related_items_of_publication.load(self._row["id"])
-        return [RelatedItem.from_row(row) for row in rows]
 
     @strawberry.field
     async def datasets(

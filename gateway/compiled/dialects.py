@@ -1,0 +1,155 @@
+"""How each database writes JSON: the renderer's SQL, dialect by dialect.
+
+``gateway.compiled.render`` builds one expression tree per selection; the few places
+where databases disagree go through a :class:`JsonDialect`: building an object and an
+array, marking a subquery's text as JSON (not a string to escape), and writing values as
+strawberry serialises them (ISO date-times, floats with their ``.0``, booleans, global
+ids). PostgreSQL (``json_build_object``/``json_agg``), MariaDB and MySQL
+(``JSON_OBJECT``/``JSON_ARRAYAGG``) and SQLite (``json_object``/``json_group_array``) are
+implemented and tested; Oracle's ``JSON_OBJECT``/``JSON_ARRAYAGG`` would be one more class.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    select,
+)
+
+from gateway.catalogue.database import SQLITE_BASE64, SQLITE_FLOAT
+
+
+class JsonDialect:
+    """PostgreSQL's JSON (the reference the others follow)."""
+
+    name = "postgresql"
+    lateral = True
+    """LATERAL lookups by key (see ``render._lookup_cols``)."""
+    max_arguments = 100
+    """A function takes at most this many arguments (PostgreSQL's limit)."""
+
+    @property
+    def empty_list(self) -> ColumnElement[Any]:
+        return literal_column("'[]'::json")
+
+    def object(self, arguments: list[Any]) -> ColumnElement[Any]:
+        return func.json_build_object(*arguments)
+
+    def array(self, statement: Select[Any], values: bool = False) -> ColumnElement[Any]:
+        """The rows of a one-column statement (ordered, maybe limited) as a JSON array;
+        ``values``: its column holds plain values (text), not JSON."""
+        return func.array_to_json(func.array(statement.scalar_subquery()))
+
+    def nested(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        """The JSON text of a subquery, as a JSON value of the enclosing object."""
+        return value
+
+    def boolean(self, value: Any) -> Any:
+        return value
+
+    def text(self, value: Any) -> Any:
+        return value
+
+    def datetime(self, value: Any) -> Any:
+        """As ``datetime.isoformat()`` writes a naive one (strawberry's DateTime)."""
+        whole = func.to_char(value, literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS'"))
+        fraction = func.to_char(value, literal_column("'.US'"))
+        return case(
+            (value == func.date_trunc(literal_column("'second'"), value), whole),
+            else_=whole.op("||")(fraction),
+        )
+
+    def number(self, value: Any) -> Any:
+        """A GraphQL Float: PostgreSQL writes 1357.0 as ``1357``, which would read back as
+        an int; whole numbers below 1e15 (written without an exponent) get their ``.0``."""
+        whole = and_(value == func.trunc(value), func.abs(value) < 1e15)
+        as_float = cast(cast(value, Text).op("||")(literal_column("'.0'")), JSON)
+        return case((whole, as_float), else_=func.to_json(value))
+
+    def global_id(self, type_name: str, value: Any) -> Any:
+        """``gateway.schema.node.global_id`` in SQL: base64 of ``Type:id``."""
+        text = literal_column(f"'{type_name}:'").op("||")(cast(value, Text))
+        return func.encode(
+            func.convert_to(text, literal_column("'UTF8'")), literal_column("'base64'")
+        )
+
+
+class SQLiteJson(JsonDialect):
+    """SQLite's JSON1 functions (built in since 3.38).
+
+    A subquery's JSON comes back as text: ``json()`` makes it JSON again inside an
+    object or array. Booleans are integers, date-times the text SQLAlchemy stores
+    (``2024-05-01 10:00:00.000000``); base64 and floats as the response writes them are
+    functions the engine registers on each connection
+    (``gateway.catalogue.database.sqlite_functions``)."""
+
+    name = "sqlite"
+    lateral = False
+
+    @property
+    def empty_list(self) -> ColumnElement[Any]:
+        return literal_column("json('[]')")
+
+    def object(self, arguments: list[Any]) -> ColumnElement[Any]:
+        return func.json_object(*arguments)
+
+    def array(self, statement: Select[Any], values: bool = False) -> ColumnElement[Any]:
+        # A derived table, so that the aggregate reads its rows in their order (and
+        # after their LIMIT); it refers to the enclosing row's columns, which SQLAlchemy
+        # correlates in FROM only when told.
+        rows = statement.correlate_except(None).subquery()
+        (value,) = rows.c
+        item = value if values else self.nested(value)
+        return self.nested(select(func.json_group_array(item)).scalar_subquery())
+
+    def nested(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.json(value)
+
+    def boolean(self, value: Any) -> Any:
+        return func.json(
+            case(
+                (value.is_(None), None),
+                (value, literal_column("'true'")),
+                else_=literal_column("'false'"),
+            )
+        )
+
+    def datetime(self, value: Any) -> Any:
+        day = func.substr(value, 1, 10).op("||")(literal_column("'T'"))
+        return case(
+            (value.is_(None), None),
+            (func.substr(value, 20).in_(["", ".000000"]), day.op("||")(func.substr(value, 12, 8))),
+            else_=day.op("||")(func.substr(value, 12)),
+        )
+
+    def number(self, value: Any) -> Any:
+        return func.json(getattr(func, SQLITE_FLOAT)(value))
+
+    def global_id(self, type_name: str, value: Any) -> Any:
+        text = literal_column(f"'{type_name}:'").op("||")(value)
+        return getattr(func, SQLITE_BASE64)(text)
+
+
+POSTGRESQL = JsonDialect()
+
+DIALECTS: dict[str, JsonDialect] = {"postgresql": POSTGRESQL, "sqlite": SQLiteJson()}
+
+
+def compiles_on(name: str) -> bool:
+    """Whether the compiled renderer speaks this database's JSON."""
+    return name in DIALECTS
+
+
+def json_dialect(name: str) -> JsonDialect | None:
+    """The JSON dialect of a database (SQLAlchemy's dialect name), None if unknown."""
+    return DIALECTS.get(name)
