@@ -11,9 +11,12 @@ implemented and tested; Oracle's ``JSON_OBJECT``/``JSON_ARRAYAGG`` would be one 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    CHAR,
+    DECIMAL,
     JSON,
     ColumnElement,
     Select,
@@ -23,8 +26,12 @@ from sqlalchemy import (
     cast,
     func,
     literal_column,
+    not_,
     select,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import NullType
 
 from gateway.catalogue.database import SQLITE_BASE64, SQLITE_FLOAT
 
@@ -33,6 +40,8 @@ class JsonDialect:
     """PostgreSQL's JSON (the reference the others follow)."""
 
     name = "postgresql"
+    native_nulls = True
+    """ORDER BY ... NULLS LAST (see ``pagination.order_terms``)."""
     lateral = True
     """LATERAL lookups by key (see ``render._lookup_cols``)."""
     max_arguments = 100
@@ -45,10 +54,17 @@ class JsonDialect:
     def object(self, arguments: list[Any]) -> ColumnElement[Any]:
         return func.json_build_object(*arguments)
 
-    def array(self, statement: Select[Any], values: bool = False) -> ColumnElement[Any]:
-        """The rows of a one-column statement (ordered, maybe limited) as a JSON array;
-        ``values``: its column holds plain values (text), not JSON."""
-        return func.array_to_json(func.array(statement.scalar_subquery()))
+    def array(
+        self,
+        statement: Select[Any],
+        order: Sequence[Any],
+        limit: int | None = None,
+        values: bool = False,
+    ) -> ColumnElement[Any]:
+        """The rows of a one-column statement as a JSON array, in ``order``, the first
+        ``limit`` of them; ``values``: its column holds plain values (text), not JSON."""
+        listed = statement.order_by(*order).limit(limit)
+        return func.array_to_json(func.array(listed.scalar_subquery()))
 
     def nested(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
         """The JSON text of a subquery, as a JSON value of the enclosing object."""
@@ -103,11 +119,17 @@ class SQLiteJson(JsonDialect):
     def object(self, arguments: list[Any]) -> ColumnElement[Any]:
         return func.json_object(*arguments)
 
-    def array(self, statement: Select[Any], values: bool = False) -> ColumnElement[Any]:
+    def array(
+        self,
+        statement: Select[Any],
+        order: Sequence[Any],
+        limit: int | None = None,
+        values: bool = False,
+    ) -> ColumnElement[Any]:
         # A derived table, so that the aggregate reads its rows in their order (and
         # after their LIMIT); it refers to the enclosing row's columns, which SQLAlchemy
         # correlates in FROM only when told.
-        rows = statement.correlate_except(None).subquery()
+        rows = statement.order_by(*order).limit(limit).correlate_except(None).subquery()
         (value,) = rows.c
         item = value if values else self.nested(value)
         return self.nested(select(func.json_group_array(item)).scalar_subquery())
@@ -140,9 +162,91 @@ class SQLiteJson(JsonDialect):
         return getattr(func, SQLITE_BASE64)(text)
 
 
+class _ArrayAgg(ColumnElement[Any]):
+    """``JSON_ARRAYAGG(value ORDER BY ... LIMIT n)`` (MariaDB 10.5+, MySQL has no LIMIT)."""
+
+    inherit_cache = False
+
+    def __init__(self, value: Any, order: Sequence[Any], limit: int | None) -> None:
+        self.value = value
+        self.order = tuple(order)
+        self.limit = limit
+        self.type = NullType()
+
+
+@compiles(_ArrayAgg)
+def _render_array_agg(element: _ArrayAgg, compiler: SQLCompiler, **kw: Any) -> str:
+    sql = "JSON_ARRAYAGG(" + compiler.process(element.value, **kw)
+    if element.order:
+        sql += " ORDER BY " + ", ".join(compiler.process(term, **kw) for term in element.order)
+    if element.limit is not None:
+        sql += f" LIMIT {int(element.limit)}"
+    return sql + ")"
+
+
+def _json_literal(text: str) -> ColumnElement[Any]:
+    return func.json_extract(literal_column(f"'{text}'"), literal_column("'$'"))
+
+
+class MariaDBJson(JsonDialect):
+    """MariaDB's JSON_OBJECT and JSON_ARRAYAGG (10.5+: ORDER BY and LIMIT within it).
+
+    No LATERAL and no NULLS LAST; an aggregate over no rows is NULL (an empty array
+    here); ``||`` is OR. A value is JSON inside JSON_OBJECT when a JSON function made
+    it (subqueries of one included); booleans are integers, so they become JSON
+    ``true``/``false`` through JSON_EXTRACT, and floats are written with their ``.0``
+    as strawberry writes them."""
+
+    name = "mariadb"
+    native_nulls = False
+    lateral = False
+
+    @property
+    def empty_list(self) -> ColumnElement[Any]:
+        return func.json_array()
+
+    def object(self, arguments: list[Any]) -> ColumnElement[Any]:
+        return func.json_object(*arguments)
+
+    def array(
+        self,
+        statement: Select[Any],
+        order: Sequence[Any],
+        limit: int | None = None,
+        values: bool = False,
+    ) -> ColumnElement[Any]:
+        (value,) = statement.selected_columns
+        aggregated = statement.with_only_columns(_ArrayAgg(value, order, limit))
+        return func.coalesce(aggregated.scalar_subquery(), func.json_array())
+
+    def boolean(self, value: Any) -> Any:
+        return case((value, _json_literal("true")), (not_(value), _json_literal("false")))
+
+    def datetime(self, value: Any) -> Any:
+        whole = func.date_format(value, literal_column("'%Y-%m-%dT%H:%i:%s'"))
+        fraction = func.date_format(value, literal_column("'.%f'"))
+        return case((func.microsecond(value) == 0, whole), else_=func.concat(whole, fraction))
+
+    def number(self, value: Any) -> Any:
+        whole = and_(value == func.floor(value), func.abs(value) < 1e15)
+        as_float = func.concat(cast(value, DECIMAL(65, 0)), literal_column("'.0'"))
+        written = case((whole, as_float), else_=cast(value, CHAR))
+        return func.json_extract(written, literal_column("'$'"))
+
+    def global_id(self, type_name: str, value: Any) -> Any:
+        return func.to_base64(func.concat(literal_column(f"'{type_name}:'"), value))
+
+
 POSTGRESQL = JsonDialect()
 
-DIALECTS: dict[str, JsonDialect] = {"postgresql": POSTGRESQL, "sqlite": SQLiteJson()}
+DIALECTS: dict[str, JsonDialect] = {
+    "postgresql": POSTGRESQL,
+    "sqlite": SQLiteJson(),
+    "mariadb": MariaDBJson(),
+    "mysql": MariaDBJson(),
+}
+"""MySQL 8 speaks the same functions but has no LIMIT inside JSON_ARRAYAGG: untested
+here, as is Oracle (``JSON_OBJECT(KEY ... VALUE ...)``/``JSON_ARRAYAGG``)."""
 
 
 def compiles_on(name: str) -> bool:

@@ -236,7 +236,7 @@ def connection(
         inner = ctx.entering(table)
         statement = base(cols, inner)
         sort_keys = keys(_order(arguments.get("orderBy"), default_order))
-        ordered = order_terms(sort_keys)
+        ordered = order_terms(sort_keys, native_nulls=ctx.dialect.native_nulls)
         values: list[Any] = []
         for child in field.children:
             if child.name == TYPENAME:
@@ -246,7 +246,7 @@ def connection(
             elif child.name == "nodes":
                 json = _nested(item_type, item_cols(), child, inner)
                 value = inner.dialect.array(
-                    statement.with_only_columns(json).order_by(*ordered).limit(page.limit)
+                    statement.with_only_columns(json), ordered, limit=page.limit
                 )
             elif child.name == "pageInfo":
                 value = _page_info(child, statement, ordered, page.limit, inner)
@@ -389,8 +389,8 @@ def derived(relation: Relation) -> Handler:
         if relation.cardinality is Cardinality.ONE:
             return inner.dialect.nested(statement.with_only_columns(json).scalar_subquery())
         order = [_col(child_cols, key) for key in relation.order]
-        listed = statement.with_only_columns(json).order_by(*order)
-        return inner.dialect.array(listed, values=relation.value is not None)
+        listed = statement.with_only_columns(json)
+        return inner.dialect.array(listed, order, values=relation.value is not None)
 
     return handler
 
@@ -410,8 +410,8 @@ def _my_roles(cols: Cols, field: Field, ctx: Context) -> Any:
     return ctx.dialect.array(
         select(InvestigationUser.role)
         .join(User, User.id == InvestigationUser.user_id)
-        .where(InvestigationUser.investigation_id == _col(cols, "id"), same_name(User.name, name))
-        .order_by(InvestigationUser.id),
+        .where(InvestigationUser.investigation_id == _col(cols, "id"), same_name(User.name, name)),
+        [InvestigationUser.id],
         values=True,
     )
 
