@@ -72,7 +72,8 @@ class ItemRenderer:
 
 def item_renderer(info: Any) -> ItemRenderer | None:
     """For the connection field being resolved: its items' renderer, or None (not
-    PostgreSQL, switched off, or a selection the compiler does not handle)."""
+    a database without a JSON dialect, switched off, or a selection the compiler does not
+    handle)."""
     if not _compiling(info):
         return None
     try:

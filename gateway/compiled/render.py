@@ -1,12 +1,16 @@
-"""A selection rendered as JSON by PostgreSQL, with the visibility rules as SQL.
+"""A selection rendered as JSON by the database, with the visibility rules as SQL.
 
 For each object type the compiler knows, a table of its fields: how each is computed from
-the columns of the object's row (``Cols``), as a JSON-ready SQL expression. Nested objects
-and lists are correlated subqueries (``json_build_object``, ``ARRAY(...)``), so one
-statement answers the whole subtree; nested pages read ``LIMIT`` rows by the same keyset
-orderings and visibility rules as the loaders. Values are formatted as strawberry would
-serialise them (global ids, ISO date-times, enum names), and the tests compare both paths
-on the same queries.
+the columns of the object's row (``Cols``), as a JSON-ready SQL expression. Scalars come
+from their declarations' formats, relations from their declarations' join keys and order
+(``derived``); only pages and rules computed per row are written by hand (``SPECIAL``).
+Nested objects and lists are correlated subqueries, so one statement answers the whole
+subtree; nested pages read ``LIMIT`` rows by the same keyset orderings and visibility
+rules as the loaders. Values are formatted as strawberry would serialise them (global ids,
+ISO date-times, enum names), each database in its own JSON functions
+(``gateway.compiled.dialects``), and the tests compare both paths on the same queries.
+Tables and columns are named through the models (``catalogue.relations.model_of`` and
+``column``), never as text.
 
 What the compiler does not know raises :class:`Unsupported`: the field then resolves the
 standard way. Two rules keep the SQL honest:
