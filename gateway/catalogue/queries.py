@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -20,13 +19,11 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    inspect,
     literal,
     or_,
     select,
     true,
 )
-from sqlalchemy.sql.elements import Label
 
 from gateway.catalogue.models import (
     Datafile,
@@ -49,6 +46,7 @@ from gateway.catalogue.models import (
     Technique,
     User,
 )
+from gateway.catalogue.relations import columns_of
 from gateway.catalogue.visibility import (
     Access,
     data_publication_visible,
@@ -60,19 +58,7 @@ from gateway.catalogue.visibility import (
     released,
 )
 
-AUDIT = frozenset({"create_id", "create_time", "mod_id", "mod_time"})
-
-
-@cache
-def columns_of(model: type[Any], *, skip: frozenset[str] = AUDIT) -> tuple[Label[Any], ...]:
-    """A model's columns labelled with their attribute names (``start_date``, not
-    ``STARTDATE``), so rows read the same whatever the table's column names."""
-    # Built once per model: expressions are immutable, and building labels is not free.
-    return tuple(
-        attr.columns[0].label(attr.key)
-        for attr in inspect(model).column_attrs
-        if attr.key not in skip
-    )
+__all__ = ["columns_of"]  # from the declarations: ``gateway.catalogue.relations``
 
 
 # Investigations --------------------------------------------------------------------

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, inspect, select
+from sqlalchemy.sql.elements import Label
 
 from gateway.catalogue import visibility
 from gateway.catalogue.models import IcatBase
@@ -40,14 +41,55 @@ def column(model: Any, key: str) -> Any:
         raise KeyError(f"{model.__name__} has no column {key}") from None
 
 
+def declared_columns(table: str) -> frozenset[str] | None:
+    """The columns of an ICAT table that the field catalogue reads: the scalars of the
+    types stored there, the keys of their relations and lookups, the owner of their
+    PERSONAL fields, the keys by which relations reach the table, and ``id``; None for a
+    table no declaration names (the gateway's own tables: read whole)."""
+    found: set[str] = set()
+    named = False
+    for declared in TYPES.values():
+        stored = declared.table == table or any(
+            relation.table == table and relation.child == declared.type_name
+            for other in TYPES.values()
+            for relation in other.relations
+        )
+        if stored:
+            named = True
+            found |= {scalar.column for scalar in declared.scalars}
+            found |= {relation.parent_key for relation in declared.relations}
+            found |= {lookup.key for lookup in declared.lookups}
+            found |= {declared.owner} if declared.owner else set()
+            found |= set(declared.reads)
+        for relation in declared.relations:
+            if relation.table == table:
+                named = True
+                found.add(relation.child_key)
+                found |= {relation.value} if relation.value else set()
+    return frozenset({"id", *found}) if named else None
+
+
+@cache
+def columns_of(model: Any) -> tuple[Label[Any], ...]:
+    """The columns of a model's table that the declarations read (``declared_columns``),
+    labelled with their attribute names (``start_date``, not ``STARTDATE``), so rows read
+    the same whatever the table's column names. Keys a row does not hold (a label such as
+    ``type_name``, read from a lookup) are the statement's to add."""
+    # Built once per model: expressions are immutable, and building labels is not free.
+    wanted = declared_columns(model.__table__.name)
+    return tuple(
+        attr.columns[0].label(attr.key)
+        for attr in inspect(model).column_attrs
+        if wanted is None or attr.key in wanted
+    )
+
+
 def lookups_of(type_name: str) -> tuple[Lookup, ...]:
     return TYPES[type_name].lookups if type_name in TYPES else ()
 
 
 def row_statement(type_name: str, model: Any) -> Select[Any]:
     """The rows of a type stored in ``model``'s table: its columns and its lookups'."""
-    from gateway.catalogue.queries import columns_of
-
     statement = select(*columns_of(model))
     for lookup in lookups_of(type_name):
         other = model_of(lookup.table)

@@ -25,19 +25,23 @@ from gateway.compiled.dialects import compiles_on
 from gateway.compiled.render import Cols
 from gateway.compiled.selection import Field, Request, Unsupported, collect, connection_nodes
 from gateway.compiled.templates import Shape, column_names, rendered_json
+from gateway.fields.catalogue import TYPES
 
 T = TypeVar("T")
 
+
+def _row_tables(type_name: str) -> frozenset[str]:
+    declared = TYPES[type_name]
+    assert declared.table is not None
+    return frozenset({declared.table, *(lookup.table for lookup in declared.lookups)})
+
+
 ITEM_TABLES: dict[str, frozenset[str]] = {
-    "Investigation": frozenset({"INVESTIGATION"}),
-    "Dataset": frozenset({"DATASET", "DATASETTYPE"}),
-    "Datafile": frozenset({"DATAFILE", "DATAFILEFORMAT"}),
-    "Instrument": frozenset({"INSTRUMENT"}),
-    "Facility": frozenset({"FACILITY"}),
-    "Technique": frozenset({"TECHNIQUE"}),
+    name: _row_tables(name)
+    for name in ("Investigation", "Dataset", "Datafile", "Instrument", "Facility", "Technique")
 }
-"""The tables in the FROM of each item type's page statement: nested subqueries may not
-use them again (see ``render``)."""
+"""The tables in the FROM of each item type's page statement (its table and its lookups',
+from its declaration): nested subqueries may not use them again (see ``render``)."""
 
 
 @dataclass(frozen=True)

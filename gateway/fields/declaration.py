@@ -232,6 +232,8 @@ class ObjectFields:
     table per kind of owner)."""
     lookups: tuple[Lookup, ...] = ()
     """Columns its row reads from other tables by key (its type's name...)."""
+    reads: tuple[str, ...] = ()
+    """Other columns of its table that hand-written code reads from its rows."""
 
     def __post_init__(self) -> None:
         names = [field.name for field in self.fields]

@@ -289,3 +289,26 @@ def test_relations_of_compiled_types_are_rendered_derived_unless_special() -> No
             relation.cardinality is Cardinality.PAGE
             or (relation.name == "type" and type_name == "Dataset")
         ), (type_name, relation.name)
+
+
+def test_rows_read_the_columns_the_declarations_name() -> None:
+    """``columns_of`` selects what the declarations read (scalars, keys of relations and
+    lookups, owners), not a model's every column: a declared column is always there."""
+    from sqlalchemy import inspect
+
+    from gateway.catalogue.relations import columns_of, declared_columns, model_of
+    from gateway.fields.graph import tables_of
+
+    for type_name, declared in TYPES.items():
+        for table in tables_of(type_name):
+            model = model_of(table)
+            attributes = {attr.key for attr in inspect(model).column_attrs}
+            selected = {label.name for label in columns_of(model)}
+            wanted = declared_columns(table)
+            assert wanted is not None, table
+            assert selected == wanted & attributes, (table, selected ^ (wanted & attributes))
+            for scalar in declared.scalars:
+                if scalar.column in attributes:
+                    assert scalar.column in selected, (type_name, scalar.name)
+    # Audit columns no declaration reads are not selected.
+    assert "mod_time" not in {label.name for label in columns_of(model_of("INVESTIGATION"))}
