@@ -21,9 +21,12 @@ from hypothesis import strategies as st
 from sqlalchemy import event, select
 
 from gateway.app import now_utc
+from gateway.auth.policy import FieldClass
 from gateway.catalogue.models import Datafile, Dataset, Investigation
 from gateway.compiled.dialects import compiles_on
 from gateway.compiled.operations import Operations
+from gateway.fields.catalogue import TYPES
+from gateway.fields.declaration import Relation, Resolved
 from gateway.resolvers.context import RequestContext
 from gateway.schema.node import global_id
 from tests.conftest import STAFF, Client, StatementCounter
@@ -519,3 +522,53 @@ async def test_an_operation_that_cannot_be_planned_is_given_up(postgresql: Clien
         tries += 1
         operations.learn(query, None, {"n": n}, access)
     assert tries == 8
+
+
+def compiled_selection(schema: Any, type_name: str, path: tuple[str, ...]) -> str:
+    """Every field of a type that the catalogue says the compiled path renders (pages:
+    their items and total), nested down the schema, never into a type already on the
+    path; PERSONAL fields left out (they are the standard path's for non-staff)."""
+    object_type = schema.get_type(type_name)
+    declared = TYPES.get(type_name)
+    parts = []
+    for name, field in object_type.fields.items():
+        if any(graphql.is_required_argument(arg) for arg in field.args.values()):
+            continue
+        if declared is None:
+            if name not in ("nodes", "totalCount"):
+                continue
+        else:
+            if not declared.compiled:
+                return ""
+            spec = declared.field(name)
+            if isinstance(spec, Resolved | Relation) and not spec.compiled:
+                continue
+            if spec.field_class is FieldClass.PERSONAL:
+                continue
+        named = graphql.get_named_type(field.type)
+        head = f"{name}(first: 3)" if "first" in field.args else name
+        if graphql.is_leaf_type(named):
+            parts.append(head)
+        elif isinstance(named, graphql.GraphQLObjectType) and named.name not in path:
+            inner = compiled_selection(schema, named.name, (*path, named.name))
+            if inner:
+                parts.append(f"{head} {{ {inner} }}")
+    return " ".join(parts)
+
+
+@pytest.mark.parametrize("user", [None, "esrf/pi1", STAFF])
+@pytest.mark.parametrize("root", ["investigations", "datasets"])
+async def test_every_compiled_field_answers_identically(
+    compiling: Client, statement_counter: StatementCounter, root: str, user: str | None
+) -> None:
+    """Not blind to a new field or relation: the selection is every field the catalogue
+    declares compiled, derived from the schema, and it must take the compiled path."""
+    schema = compiling.schema._schema
+    item = {"investigations": "Investigation", "datasets": "Dataset"}[root]
+    query = f"{{ {root}(first: 8) {{ totalCount nodes {{ "
+    query += compiled_selection(schema, item, (item,)) + " } } }"
+    statement_counter.reset()
+    compiled, standard = await run_both(compiling, query, {}, user, now_utc())
+    assert compiled == standard, query
+    assert b'"data":null' not in standard
+    assert any(renders_json(statement) for statement in statement_counter.statements)
