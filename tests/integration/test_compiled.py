@@ -21,15 +21,13 @@ from hypothesis import strategies as st
 from sqlalchemy import event, select
 
 from gateway.app import now_utc
-from gateway.auth.policy import FieldClass
 from gateway.catalogue.models import Datafile, Dataset, Investigation
 from gateway.compiled.dialects import compiles_on
 from gateway.compiled.operations import Operations
-from gateway.fields.catalogue import TYPES
-from gateway.fields.declaration import Relation, Resolved
 from gateway.resolvers.context import RequestContext
 from gateway.schema.node import global_id
 from tests.conftest import STAFF, Client, StatementCounter
+from tests.integration.test_sentinel_leaks import full_selection
 
 USERS = [None, "esrf/pi1", "esrf/member1", "esrf/scientist1", "esrf/outsider1", STAFF]
 
@@ -524,38 +522,6 @@ async def test_an_operation_that_cannot_be_planned_is_given_up(postgresql: Clien
     assert tries == 8
 
 
-def compiled_selection(schema: Any, type_name: str, path: tuple[str, ...]) -> str:
-    """Every field of a type that the catalogue says the compiled path renders (pages:
-    their items and total), nested down the schema, never into a type already on the
-    path; PERSONAL fields left out (they are the standard path's for non-staff)."""
-    object_type = schema.get_type(type_name)
-    declared = TYPES.get(type_name)
-    parts = []
-    for name, field in object_type.fields.items():
-        if any(graphql.is_required_argument(arg) for arg in field.args.values()):
-            continue
-        if declared is None:
-            if name not in ("nodes", "totalCount"):
-                continue
-        else:
-            if not declared.compiled:
-                return ""
-            spec = declared.field(name)
-            if isinstance(spec, Resolved | Relation) and not spec.compiled:
-                continue
-            if spec.field_class is FieldClass.PERSONAL:
-                continue
-        named = graphql.get_named_type(field.type)
-        head = f"{name}(first: 3)" if "first" in field.args else name
-        if graphql.is_leaf_type(named):
-            parts.append(head)
-        elif isinstance(named, graphql.GraphQLObjectType) and named.name not in path:
-            inner = compiled_selection(schema, named.name, (*path, named.name))
-            if inner:
-                parts.append(f"{head} {{ {inner} }}")
-    return " ".join(parts)
-
-
 @pytest.mark.parametrize("user", [None, "esrf/pi1", STAFF])
 @pytest.mark.parametrize("root", ["investigations", "datasets"])
 async def test_every_compiled_field_answers_identically(
@@ -566,7 +532,8 @@ async def test_every_compiled_field_answers_identically(
     schema = compiling.schema._schema
     item = {"investigations": "Investigation", "datasets": "Dataset"}[root]
     query = f"{{ {root}(first: 8) {{ totalCount nodes {{ "
-    query += compiled_selection(schema, item, (item,)) + " } } }"
+    # The sentinel test's generator: compiled fields only, PERSONAL ones left out.
+    query += full_selection(schema, item, (item,), True, False) + " } } }"
     statement_counter.reset()
     compiled, standard = await run_both(compiling, query, {}, user, now_utc())
     assert compiled == standard, query
