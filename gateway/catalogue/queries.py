@@ -27,12 +27,10 @@ from sqlalchemy import (
 
 from gateway.catalogue.models import (
     Datafile,
-    DatafileFormat,
     DataPublication,
     Dataset,
     DatasetParameter,
     DatasetTechnique,
-    DatasetType,
     Facility,
     Instrument,
     Investigation,
@@ -42,11 +40,10 @@ from gateway.catalogue.models import (
     Keyword,
     ParameterType,
     Sample,
-    SampleType,
     Technique,
     User,
 )
-from gateway.catalogue.relations import columns_of
+from gateway.catalogue.relations import columns_of, row_statement
 from gateway.catalogue.visibility import (
     Access,
     data_publication_visible,
@@ -133,31 +130,16 @@ def team_by_investigation(ids: Sequence[int]) -> Select[Any]:
 # Datasets and datafiles ------------------------------------------------------------
 
 
-DATASET_TYPE_COLUMNS = (
-    DatasetType.name.label("type_name"),
-    DatasetType.description.label("type_description"),
-)
-"""A dataset's type, read with its row (``Dataset.type``)."""
-
-
 def datasets(access: Access) -> Select[Any]:
-    """Datasets the caller may see, with their type's name (read with the row: a loader
-    per row would cost an awaitable per dataset)."""
-    return (
-        select(*columns_of(Dataset), *DATASET_TYPE_COLUMNS)
-        .join(DatasetType, DatasetType.id == Dataset.type_id)
-        .where(dataset_visible(access))
-    )
+    """Datasets the caller may see, with their type's name (its declared lookup, read with
+    the row: a loader per row would cost an awaitable per dataset)."""
+    return row_statement("Dataset", Dataset).where(dataset_visible(access))
 
 
 def datasets_by_id(access: Access, ids: Sequence[int]) -> Select[Any]:
     """Datasets by id, as ``datasets`` would show them, with the visibility checked row by row
     (the right plan for a handful of ids)."""
-    return (
-        select(*columns_of(Dataset), *DATASET_TYPE_COLUMNS)
-        .join(DatasetType, DatasetType.id == Dataset.type_id)
-        .where(Dataset.id.in_(ids), dataset_row_visible(access))
-    )
+    return row_statement("Dataset", Dataset).where(Dataset.id.in_(ids), dataset_row_visible(access))
 
 
 def datafiles_by_id(access: Access, ids: Sequence[int]) -> Select[Any]:
@@ -199,11 +181,9 @@ def dataset_has_technique(technique: str) -> ColumnElement[bool]:
 
 
 def all_datafiles() -> Select[Any]:
-    """Datafiles with their format's name, with no visibility filter (for the files of a
-    dataset the caller already sees)."""
-    return select(*columns_of(Datafile), DatafileFormat.name.label("format_name")).outerjoin(
-        DatafileFormat, DatafileFormat.id == Datafile.datafile_format_id
-    )
+    """Datafiles with their format's name (the declared lookup), with no visibility filter
+    (for the files of a dataset the caller already sees)."""
+    return row_statement("Datafile", Datafile)
 
 
 def datafiles(access: Access) -> Select[Any]:
@@ -212,11 +192,8 @@ def datafiles(access: Access) -> Select[Any]:
 
 
 def sample_statement() -> Select[Any]:
-    return select(
-        *columns_of(Sample),
-        SampleType.name.label("type_name"),
-        SampleType.molecular_formula.label("type_molecular_formula"),
-    ).outerjoin(SampleType, SampleType.id == Sample.type_id)
+    """Samples with their type's name and formula (the declared lookup)."""
+    return row_statement("Sample", Sample)
 
 
 # Reference data (small tables, public) ---------------------------------------------
