@@ -197,7 +197,7 @@ class Settings:
     """Origins whose browser pages may call /graphql (CORS); ``*`` for any. Empty: none."""
 
     compiled_sql: bool = True
-    """On PostgreSQL, answer the items of a page with one statement that renders their JSON
+    """Answer the items of a page with one statement that renders their JSON
     (``gateway.compiled``) wherever the selection allows; off resolves every field the
     standard way (the tests compare the two)."""
 

@@ -8,6 +8,7 @@ ICAT's or in a schema of their own; it writes ICAT's tables only through its mut
 
 from __future__ import annotations
 
+import base64
 import time
 from contextvars import ContextVar
 from typing import Any
@@ -81,6 +82,7 @@ def create_engine(
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "before_cursor_execute", _sqlite_begin)
+        event.listen(engine.sync_engine, "connect", sqlite_functions)
     if statement_timeout is not None:
         _bound_statements(engine, url.get_backend_name(), statement_timeout)
     return engine
@@ -224,6 +226,26 @@ def _sqlite_begin(
     ):
         cursor.execute("BEGIN IMMEDIATE")
     return None
+
+
+SQLITE_BASE64 = "gw_base64"
+SQLITE_FLOAT = "gw_float"
+
+
+def _base64(text: str | None) -> str | None:
+    return None if text is None else base64.b64encode(text.encode()).decode()
+
+
+def _float(value: float | None) -> str | None:
+    return None if value is None else orjson.dumps(float(value)).decode()
+
+
+def sqlite_functions(dbapi_connection: Any, _record: Any = None) -> None:
+    """Functions SQLite lacks that the compiled renderer needs (``gateway.compiled``):
+    base64 (global ids) and a float written as the response's JSON writes it (SQLite's
+    own JSON keeps 15 digits)."""
+    dbapi_connection.create_function(SQLITE_BASE64, 1, _base64, deterministic=True)
+    dbapi_connection.create_function(SQLITE_FLOAT, 1, _float, deterministic=True)
 
 
 async def create_icat_schema(engine: AsyncEngine) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -20,43 +19,31 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    inspect,
     literal,
     or_,
     select,
     true,
 )
-from sqlalchemy.sql.elements import Label
 
 from gateway.catalogue.models import (
-    Affiliation,
     Datafile,
-    DatafileFormat,
     DataPublication,
-    DataPublicationDate,
     DataPublicationType,
-    DataPublicationUser,
     Dataset,
-    DatasetParameter,
     DatasetTechnique,
-    DatasetType,
     Facility,
     Instrument,
-    InstrumentScientist,
     Investigation,
     InvestigationInstrument,
-    InvestigationParameter,
     InvestigationType,
     InvestigationUser,
     Keyword,
     ParameterType,
-    RelatedItem,
     Sample,
-    SampleParameter,
-    SampleType,
     Technique,
     User,
 )
+from gateway.catalogue.relations import columns_of, row_statement
 from gateway.catalogue.visibility import (
     Access,
     data_publication_visible,
@@ -68,19 +55,7 @@ from gateway.catalogue.visibility import (
     released,
 )
 
-AUDIT = frozenset({"create_id", "create_time", "mod_id", "mod_time"})
-
-
-@cache
-def columns_of(model: type[Any], *, skip: frozenset[str] = AUDIT) -> tuple[Label[Any], ...]:
-    """A model's columns labelled with their attribute names (``start_date``, not
-    ``STARTDATE``), so rows read the same whatever the table's column names."""
-    # Built once per model: expressions are immutable, and building labels is not free.
-    return tuple(
-        attr.columns[0].label(attr.key)
-        for attr in inspect(model).column_attrs
-        if attr.key not in skip
-    )
+__all__ = ["columns_of"]  # from the declarations: ``gateway.catalogue.relations``
 
 
 # Investigations --------------------------------------------------------------------
@@ -138,15 +113,6 @@ def investigations_of_instrument(
     )
 
 
-def instruments_by_investigation(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(InvestigationInstrument.investigation_id.label("owner_key"), *columns_of(Instrument))
-        .join(Instrument, Instrument.id == InvestigationInstrument.instrument_id)
-        .where(InvestigationInstrument.investigation_id.in_(ids))
-        .order_by(InvestigationInstrument.investigation_id, Instrument.name, Instrument.id)
-    )
-
-
 def team_by_investigation(ids: Sequence[int]) -> Select[Any]:
     return (
         select(
@@ -158,23 +124,6 @@ def team_by_investigation(ids: Sequence[int]) -> Select[Any]:
         .join(User, User.id == InvestigationUser.user_id)
         .where(InvestigationUser.investigation_id.in_(ids))
         .order_by(InvestigationUser.investigation_id, InvestigationUser.id)
-    )
-
-
-def keywords_by_investigation(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(Keyword.investigation_id.label("owner_key"), Keyword.name.label("name"))
-        .where(Keyword.investigation_id.in_(ids))
-        .order_by(Keyword.investigation_id, Keyword.name)
-    )
-
-
-def samples_by_investigation(ids: Sequence[int]) -> Select[Any]:
-    return (
-        sample_statement()
-        .where(Sample.investigation_id.in_(ids))
-        .add_columns(Sample.investigation_id.label("owner_key"))
-        .order_by(Sample.investigation_id, Sample.name, Sample.id)
     )
 
 
@@ -204,46 +153,19 @@ def parameters_of(model: Any, owner: Any, ids: Sequence[int]) -> Select[Any]:
     )
 
 
-def parameters_by_investigation(ids: Sequence[int]) -> Select[Any]:
-    return parameters_of(InvestigationParameter, InvestigationParameter.investigation_id, ids)
-
-
-def parameters_by_dataset(ids: Sequence[int]) -> Select[Any]:
-    return parameters_of(DatasetParameter, DatasetParameter.dataset_id, ids)
-
-
-def parameters_by_sample(ids: Sequence[int]) -> Select[Any]:
-    return parameters_of(SampleParameter, SampleParameter.sample_id, ids)
-
-
 # Datasets and datafiles ------------------------------------------------------------
 
 
-DATASET_TYPE_COLUMNS = (
-    DatasetType.name.label("type_name"),
-    DatasetType.description.label("type_description"),
-)
-"""A dataset's type, read with its row (``Dataset.type``)."""
-
-
 def datasets(access: Access) -> Select[Any]:
-    """Datasets the caller may see, with their type's name (read with the row: a loader
-    per row would cost an awaitable per dataset)."""
-    return (
-        select(*columns_of(Dataset), *DATASET_TYPE_COLUMNS)
-        .join(DatasetType, DatasetType.id == Dataset.type_id)
-        .where(dataset_visible(access))
-    )
+    """Datasets the caller may see, with their type's name (its declared lookup, read with
+    the row: a loader per row would cost an awaitable per dataset)."""
+    return row_statement("Dataset", Dataset).where(dataset_visible(access))
 
 
 def datasets_by_id(access: Access, ids: Sequence[int]) -> Select[Any]:
     """Datasets by id, as ``datasets`` would show them, with the visibility checked row by row
     (the right plan for a handful of ids)."""
-    return (
-        select(*columns_of(Dataset), *DATASET_TYPE_COLUMNS)
-        .join(DatasetType, DatasetType.id == Dataset.type_id)
-        .where(Dataset.id.in_(ids), dataset_row_visible(access))
-    )
+    return row_statement("Dataset", Dataset).where(Dataset.id.in_(ids), dataset_row_visible(access))
 
 
 def datafiles_by_id(access: Access, ids: Sequence[int]) -> Select[Any]:
@@ -263,21 +185,10 @@ def dataset_has_technique(technique: str) -> ColumnElement[bool]:
     )
 
 
-def techniques_by_dataset(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(DatasetTechnique.dataset_id.label("owner_key"), *columns_of(Technique))
-        .join(Technique, Technique.id == DatasetTechnique.technique_id)
-        .where(DatasetTechnique.dataset_id.in_(ids))
-        .order_by(DatasetTechnique.dataset_id, Technique.name, Technique.id)
-    )
-
-
 def all_datafiles() -> Select[Any]:
-    """Datafiles with their format's name, with no visibility filter (for the files of a
-    dataset the caller already sees)."""
-    return select(*columns_of(Datafile), DatafileFormat.name.label("format_name")).outerjoin(
-        DatafileFormat, DatafileFormat.id == Datafile.datafile_format_id
-    )
+    """Datafiles with their format's name (the declared lookup), with no visibility filter
+    (for the files of a dataset the caller already sees)."""
+    return row_statement("Datafile", Datafile)
 
 
 def datafiles(access: Access) -> Select[Any]:
@@ -286,11 +197,8 @@ def datafiles(access: Access) -> Select[Any]:
 
 
 def sample_statement() -> Select[Any]:
-    return select(
-        *columns_of(Sample),
-        SampleType.name.label("type_name"),
-        SampleType.molecular_formula.label("type_molecular_formula"),
-    ).outerjoin(SampleType, SampleType.id == Sample.type_id)
+    """Samples with their type's name and formula (the declared lookup)."""
+    return row_statement("Sample", Sample)
 
 
 # Reference data (small tables, public) ---------------------------------------------
@@ -310,15 +218,6 @@ REFERENCE_MODELS = {
 }
 
 
-def scientists_by_instrument(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(InstrumentScientist.instrument_id.label("owner_key"), *columns_of(User))
-        .join(User, User.id == InstrumentScientist.user_id)
-        .where(InstrumentScientist.instrument_id.in_(ids))
-        .order_by(InstrumentScientist.instrument_id, User.name, User.id)
-    )
-
-
 # Data publications (DOIs minted for a selection of datasets) -----------------------
 
 
@@ -328,49 +227,6 @@ def data_publications(access: Access) -> Select[Any]:
         *columns_of(DataPublication),
         case((published, literal(True)), else_=literal(False)).label("is_published"),
     ).where(data_publication_visible(access))
-
-
-def creators_by_publication(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(
-            DataPublicationUser.publication_id.label("owner_key"),
-            *columns_of(DataPublicationUser),
-            User.orcid_id.label("orcid"),
-        )
-        .join(User, User.id == DataPublicationUser.user_id)
-        .where(DataPublicationUser.publication_id.in_(ids))
-        .order_by(
-            DataPublicationUser.publication_id,
-            DataPublicationUser.order_key,
-            DataPublicationUser.id,
-        )
-    )
-
-
-def affiliations_by_contributor(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(Affiliation.user_id.label("owner_key"), *columns_of(Affiliation))
-        .where(Affiliation.user_id.in_(ids))
-        .order_by(Affiliation.user_id, Affiliation.id)
-    )
-
-
-def dates_by_publication(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(
-            DataPublicationDate.publication_id.label("owner_key"), *columns_of(DataPublicationDate)
-        )
-        .where(DataPublicationDate.publication_id.in_(ids))
-        .order_by(DataPublicationDate.publication_id, DataPublicationDate.id)
-    )
-
-
-def related_items_by_publication(ids: Sequence[int]) -> Select[Any]:
-    return (
-        select(RelatedItem.publication_id.label("owner_key"), *columns_of(RelatedItem))
-        .where(RelatedItem.publication_id.in_(ids))
-        .order_by(RelatedItem.publication_id, RelatedItem.id)
-    )
 
 
 def normalise_doi(doi: str) -> str:

@@ -21,22 +21,27 @@ from sqlalchemy.engine import Dialect
 
 from gateway.catalogue.pages import JSON_COLUMN
 from gateway.compiled.completed import Completed
+from gateway.compiled.dialects import compiles_on
 from gateway.compiled.render import Cols
 from gateway.compiled.selection import Field, Request, Unsupported, collect, connection_nodes
 from gateway.compiled.templates import Shape, column_names, rendered_json
+from gateway.fields.catalogue import TYPES
 
 T = TypeVar("T")
 
+
+def _row_tables(type_name: str) -> frozenset[str]:
+    declared = TYPES[type_name]
+    assert declared.table is not None
+    return frozenset({declared.table, *(lookup.table for lookup in declared.lookups)})
+
+
 ITEM_TABLES: dict[str, frozenset[str]] = {
-    "Investigation": frozenset({"INVESTIGATION"}),
-    "Dataset": frozenset({"DATASET", "DATASETTYPE"}),
-    "Datafile": frozenset({"DATAFILE", "DATAFILEFORMAT"}),
-    "Instrument": frozenset({"INSTRUMENT"}),
-    "Facility": frozenset({"FACILITY"}),
-    "Technique": frozenset({"TECHNIQUE"}),
+    name: _row_tables(name)
+    for name in ("Investigation", "Dataset", "Datafile", "Instrument", "Facility", "Technique")
 }
-"""The tables in the FROM of each item type's page statement: nested subqueries may not
-use them again (see ``render``)."""
+"""The tables in the FROM of each item type's page statement (its table and its lookups',
+from its declaration): nested subqueries may not use them again (see ``render``)."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,8 @@ class ItemRenderer:
 
 def item_renderer(info: Any) -> ItemRenderer | None:
     """For the connection field being resolved: its items' renderer, or None (not
-    PostgreSQL, switched off, or a selection the compiler does not handle)."""
+    a database without a JSON dialect, switched off, or a selection the compiler does not
+    handle)."""
     if not _compiling(info):
         return None
     try:
@@ -100,7 +106,7 @@ def object_renderer(info: Any, type_name: str) -> ItemRenderer | None:
 
 def _compiling(info: Any) -> bool:
     context = info.context
-    return bool(context.settings.compiled_sql) and context.engine.dialect.name == "postgresql"
+    return bool(context.settings.compiled_sql) and compiles_on(context.engine.dialect.name)
 
 
 def _renderer(info: Any, type_name: str, fields: tuple[Field, ...]) -> ItemRenderer | None:

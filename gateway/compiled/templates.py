@@ -27,6 +27,7 @@ from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import NullType
 
+from gateway.compiled.dialects import json_dialect
 from gateway.compiled.render import Context, guarded, render_object
 from gateway.compiled.selection import Field, Unsupported
 
@@ -66,6 +67,9 @@ class Template:
 @lru_cache(maxsize=512)
 def template(shape: Shape, dialect: Dialect) -> Template | None:
     """The compiled template of a shape, or None if the compiler does not handle it."""
+    json = json_dialect(dialect.name)
+    if json is None:
+        return None
     columns: dict[str, Any] = {
         name: literal_column(f"__gw_c{i}__") for i, name in enumerate(shape.columns)
     }
@@ -77,6 +81,7 @@ def template(shape: Shape, dialect: Dialect) -> Template | None:
         max_page_size=shape.max_page_size,
         main_proposer_roles=shape.main_proposer_roles,
         tables=shape.tables,
+        dialect=json,
     )
     try:
         rendering = render_object(shape.type_name, columns, shape.fields, context)

@@ -10,11 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gateway.fields.declaration import FieldClass, Format, ObjectFields, Resolved, Rows, Scalar
+from gateway.fields.declaration import (
+    Cardinality,
+    FieldClass,
+    Format,
+    Link,
+    Lookup,
+    ObjectFields,
+    Relation,
+    Resolved,
+    Rows,
+    Scalar,
+)
 
 LANDING = FieldClass.LANDING
 DATA = FieldClass.DATA
 PERSONAL = FieldClass.PERSONAL
+ONE = Cardinality.ONE
+LIST = Cardinality.LIST
+PAGE = Cardinality.PAGE
+
+PAGED = "a page with cursors and orderings (gateway.schema.connection)"
+PREFETCHED = "prefetched with the page of datasets (gateway.schema.dataset)"
 
 ID = "Global, opaque id (the type name and the ICAT id, encoded)."
 
@@ -63,18 +80,29 @@ INVESTIGATION = ObjectFields(
                  compiled=False),
         Resolved("facilityCycles", "The facility's operating cycles the session belongs to "
                  "(ICAT INVESTIGATIONFACILITYCYCLE).", compiled=False),
-        Resolved("facility", "The facility."),
-        Resolved("type", "The kind of session."),
-        Resolved("instruments", "The beamlines used (ICAT INVESTIGATIONINSTRUMENT)."),
-        Resolved("team", "The team: proposers, participants, local contacts and "
-                 "collaborators, one entry per role."),
+        Relation("facility", "The facility.", "Facility", "FACILITY", "facility_id", "id", ONE),
+        Relation("type", "The kind of session.", "InvestigationType", "INVESTIGATIONTYPE",
+                 "type_id", "id", ONE),
+        Relation("instruments", "The beamlines used (ICAT INVESTIGATIONINSTRUMENT).",
+                 "Instrument", "INSTRUMENT", "id", "id", LIST, ("name", "id"),
+                 through=Link("INVESTIGATIONINSTRUMENT", "investigation_id", "instrument_id")),
+        Relation("team", "The team: proposers, participants, local contacts and "
+                 "collaborators, one entry per role.", "TeamMember", "INVESTIGATIONUSER", "id",
+                 "investigation_id", LIST, ("id",),
+                 written="its rows carry the person's columns, which `myRoles` reads too"),
         Resolved("myRoles", "The caller's roles in this session; empty if none."),
-        Resolved("keywords", "Keywords.", DATA),
-        Resolved("samples", "Samples measured.", DATA),
-        Resolved("parameters", "Session-level parameters.", DATA),
-        Resolved("datasets", "The session's datasets the caller may see: all of them once "
+        Relation("keywords", "Keywords.", "String", "KEYWORD", "id", "investigation_id", LIST,
+                 ("name", "id"), value="name", field_class=DATA, nullable=True),
+        Relation("samples", "Samples measured.", "Sample", "SAMPLE", "id", "investigation_id",
+                 LIST, ("name", "id"), field_class=DATA, nullable=True),
+        Relation("parameters", "Session-level parameters.", "Parameter",
+                 "INVESTIGATIONPARAMETER", "id", "investigation_id", LIST, ("name", "id"),
+                 field_class=DATA, nullable=True),
+        Relation("datasets", "The session's datasets the caller may see: all of them once "
                  "the session is released or to its team; before that, to others, only "
-                 "those a published DOI has made public.", DATA, filtered=True),
+                 "those a published DOI has made public.", "Dataset", "DATASET", "id",
+                 "investigation_id", PAGE, ("start_date", "id"), visibility="dataset_visible",
+                 field_class=DATA, filtered=True, written=PAGED),
         Resolved("accessRequests", "Requests to read this session's data, newest first: "
                  "all of them to those who manage its access (the main proposer, staff), "
                  "the caller's own to anyone else.", compiled=False),
@@ -90,6 +118,7 @@ INVESTIGATION = ObjectFields(
                  "read its data; null without a DOI.", compiled=False),
     ),
     compiled=True,
+    table="INVESTIGATION",
 )  # fmt: skip
 
 DATASET = ObjectFields(
@@ -111,15 +140,25 @@ DATASET = ObjectFields(
         Scalar("fileSize", "file_size", Format.LONG, "Total bytes, where ICAT keeps it.", DATA),
         Scalar("fileCount", "file_count", Format.LONG, "Number of files, where ICAT keeps it.",
                DATA),
-        Resolved("type", "The kind of dataset, e.g. acquisition or processed (ICAT "
-                 "DATASETTYPE).", DATA),
-        Resolved("investigation", "The session the dataset belongs to.", DATA),
-        Resolved("sample", "The sample measured.", DATA),
-        Resolved("techniques", "Techniques used.", DATA),
+        Relation("type", "The kind of dataset, e.g. acquisition or processed (ICAT "
+                 "DATASETTYPE).", "DatasetType", "DATASETTYPE", "type_id", "id", ONE,
+                 field_class=DATA,
+                 written="read from the dataset's own row (its DATASETTYPE lookup)"),
+        Relation("investigation", "The session the dataset belongs to.", "Investigation",
+                 "INVESTIGATION", "investigation_id", "id", ONE, field_class=DATA,
+                 written="the session's row carries the caller's `data_visible`"),
+        Relation("sample", "The sample measured.", "Sample", "SAMPLE", "sample_id", "id", ONE,
+                 field_class=DATA, nullable=True, written=PREFETCHED),
+        Relation("techniques", "Techniques used.", "Technique", "TECHNIQUE", "id", "id", LIST,
+                 ("name", "id"), through=Link("DATASETTECHNIQUE", "dataset_id", "technique_id"),
+                 field_class=DATA, written=PREFETCHED),
+        Relation("parameters", "The dataset's parameters, with units.", "Parameter",
+                 "DATASETPARAMETER", "id", "dataset_id", LIST, ("name", "id"),
+                 field_class=DATA, nullable=True, written=PREFETCHED),
+        Relation("datafiles", "The dataset's files.", "Datafile", "DATAFILE", "id",
+                 "dataset_id", PAGE, ("name", "id"), field_class=DATA, written=PAGED),
         Resolved("instruments", "The beamlines the dataset was taken on (ICAT "
                  "DATASETINSTRUMENT).", DATA, compiled=False),
-        Resolved("parameters", "The dataset's parameters, with units.", DATA),
-        Resolved("datafiles", "The dataset's files.", DATA),
         Resolved("downloadSize", "Bytes a download of the dataset holds: its files' sizes "
                  "added up (what prepareDownload checks against the size limit).", DATA,
                  compiled=False),
@@ -129,6 +168,9 @@ DATASET = ObjectFields(
     ),
     rows=Rows.FILTERED,
     compiled=True,
+    table="DATASET",
+    lookups=(Lookup("DATASETTYPE", "type_id",
+                    (("type_name", "name"), ("type_description", "description"))),),
 )  # fmt: skip
 
 DATAFILE = ObjectFields(
@@ -148,7 +190,10 @@ DATAFILE = ObjectFields(
                "When the file was last modified.", DATA),
         Scalar("doi", "doi", Format.TEXT, "The file's own DOI, if any.", DATA),
         Scalar("format", "format_name", Format.TEXT, "The file format, e.g. HDF5.", DATA),
-        Resolved("dataset", "The dataset the file belongs to.", DATA, compiled=False),
+        Relation("dataset", "The dataset the file belongs to.", "Dataset", "DATASET",
+                 "dataset_id", "id", ONE, visibility="dataset_row_visible", field_class=DATA,
+                 nullable=True, compiled=False,
+                 written="by id, with the caller's visibility checked row by row"),
         Resolved("parameters", "The file's parameters, with units (ICAT DATAFILEPARAMETER).",
                  DATA, compiled=False),
         Resolved("relatedDatafiles", "How this file relates to others (ICAT RELATEDDATAFILE, "
@@ -156,6 +201,9 @@ DATAFILE = ObjectFields(
     ),
     rows=Rows.FILTERED,
     compiled=True,
+    table="DATAFILE",
+    lookups=(Lookup("DATAFILEFORMAT", "datafile_format_id", (("format_name", "name"),),
+                    optional=True),),
 )  # fmt: skip
 
 SAMPLE = ObjectFields(
@@ -168,10 +216,15 @@ SAMPLE = ObjectFields(
         Scalar("typeName", "type_name", Format.TEXT, "Sample type, e.g. protein crystal.", DATA),
         Scalar("molecularFormula", "type_molecular_formula", Format.TEXT,
                "Molecular formula of the type.", DATA),
-        Resolved("parameters", "The sample's parameters.", DATA),
+        Relation("parameters", "The sample's parameters.", "Parameter", "SAMPLEPARAMETER", "id",
+                 "sample_id", LIST, ("name", "id"), field_class=DATA, nullable=True),
     ),
     rows=Rows.FILTERED,
     compiled=True,
+    table="SAMPLE",
+    lookups=(Lookup("SAMPLETYPE", "type_id",
+                    (("type_name", "name"), ("type_molecular_formula", "molecular_formula")),
+                    optional=True),),
 )  # fmt: skip
 
 PARAMETER = ObjectFields(
@@ -195,6 +248,9 @@ PARAMETER = ObjectFields(
     ),
     rows=Rows.FILTERED,
     compiled=True,
+    lookups=(Lookup("PARAMETERTYPE", "parameter_type_id",
+                    (("name", "name"), ("units", "units"), ("units_full_name", "units_full_name"),
+                     ("value_type", "value_type"))),),
 )  # fmt: skip
 
 TECHNIQUE = ObjectFields(
@@ -208,6 +264,7 @@ TECHNIQUE = ObjectFields(
         Scalar("description", "description", Format.TEXT, "Description."),
     ),
     compiled=True,
+    table="TECHNIQUE",
 )  # fmt: skip
 
 FACILITY = ObjectFields(
@@ -223,6 +280,7 @@ FACILITY = ObjectFields(
                "The facility's default embargo, in days after a session ends."),
     ),
     compiled=True,
+    table="FACILITY",
 )  # fmt: skip
 
 INSTRUMENT = ObjectFields(
@@ -240,10 +298,14 @@ INSTRUMENT = ObjectFields(
                "When the beamline started operating (ICAT 6.2 STARTDATE)."),
         Scalar("endDate", "end_date", Format.DATETIME,
                "When the beamline stopped operating, if it has (ICAT 6.2 ENDDATE)."),
-        Resolved("facility", "The facility that runs this beamline."),
-        Resolved("scientists", "The beamline's scientists (ICAT INSTRUMENTSCIENTIST)."),
+        Relation("facility", "The facility that runs this beamline.", "Facility", "FACILITY",
+                 "facility_id", "id", ONE),
+        Relation("scientists", "The beamline's scientists (ICAT INSTRUMENTSCIENTIST).", "User",
+                 "USER_", "id", "id", LIST, ("name", "id"),
+                 through=Link("INSTRUMENTSCIENTIST", "instrument_id", "user_id")),
     ),
     compiled=True,
+    table="INSTRUMENT",
 )  # fmt: skip
 
 PARAMETER_TYPE = ObjectFields(
@@ -278,6 +340,7 @@ INVESTIGATION_TYPE = ObjectFields(
         Scalar("description", "description", Format.TEXT, "Description."),
     ),
     compiled=True,
+    table="INVESTIGATIONTYPE",
 )  # fmt: skip
 
 DATASET_TYPE = ObjectFields(
@@ -288,6 +351,7 @@ DATASET_TYPE = ObjectFields(
         Scalar("description", "description", Format.TEXT, "Description."),
     ),
     compiled=True,
+    table="DATASETTYPE",
 )  # fmt: skip
 
 USER = ObjectFields(
@@ -303,13 +367,16 @@ USER = ObjectFields(
         Scalar("orcidId", "orcid_id", Format.TEXT, "ORCID iD."),
         Scalar("affiliation", "affiliation", Format.TEXT, "Affiliation."),
         Scalar("email", "email", Format.TEXT, "E-mail address.", PERSONAL),
-        Resolved("investigations", "The sessions this person is on the team of (any role), "
+        Relation("investigations", "The sessions this person is on the team of (any role), "
                  "filtered and sorted like `investigations` (newest first by default); with "
                  "the ORCID iD, what federation joins people by across facilities.",
-                 compiled=False),
+                 "Investigation", "INVESTIGATION", "id", "id", PAGE, ("start_date", "id"),
+                 through=Link("INVESTIGATIONUSER", "user_id", "investigation_id"),
+                 compiled=False, written=PAGED),
     ),
     compiled=True,
     owner="name",
+    table="USER_",
 )  # fmt: skip
 
 TEAM_MEMBER = ObjectFields(
@@ -321,9 +388,11 @@ TEAM_MEMBER = ObjectFields(
                "Principal investigator, Local contact, Collaborator.", nullable=False),
         Resolved("isMainProposer",
                  "Whether this role is the main proposer's (who may grant access)."),
-        Resolved("user", "The person."),
+        Relation("user", "The person.", "User", "USER_", "user_id", "id", ONE,
+                 written="the member's row holds the person's columns"),
     ),
     compiled=True,
+    table="INVESTIGATIONUSER",
 )  # fmt: skip
 
 DATA_PUBLICATION = ObjectFields(
@@ -348,13 +417,17 @@ DATA_PUBLICATION = ObjectFields(
                  DATA, compiled=False),
         Resolved("parameters", "Parameters of its data collection (ICAT "
                  "DATACOLLECTIONPARAMETER).", DATA, compiled=False),
-        Resolved("contributors", "Creators and contributors, in order.", DATA),
-        Resolved("relatedItems", "Related identifiers.", DATA),
+        Relation("contributors", "Creators and contributors, in order.", "Contributor",
+                 "DATAPUBLICATIONUSER", "id", "publication_id", LIST, ("order_key", "id"),
+                 field_class=DATA),
+        Relation("relatedItems", "Related identifiers.", "RelatedItem", "RELATEDITEM", "id",
+                 "publication_id", LIST, ("id",), field_class=DATA),
         Resolved("datasets", "The datasets of the publication that the caller may see.", DATA),
         Resolved("state", "RESERVED (a draft DOI) or PUBLISHED.", DATA),
         Resolved("registered", "Whether its DOI is registered with a registration agency "
                  "(false for the embedded local registrar's, which resolve nowhere).", DATA),
-        Resolved("dates", "Its dated events (Created, Issued, Collected...).", DATA),
+        Relation("dates", "Its dated events (Created, Issued, Collected...).", "PublicationDate",
+                 "DATAPUBLICATIONDATE", "id", "publication_id", LIST, ("id",), field_class=DATA),
         Resolved("dataCiteMetadata", "Its DataCite kernel-4.5 metadata (JSON:API attributes), "
                  "as the registrar holds it or will.", DATA),
         Resolved("citation", "How to cite it: a formatted reference in a CSL style, BibTeX, "
@@ -363,6 +436,8 @@ DATA_PUBLICATION = ObjectFields(
                  DATA),
     ),
     rows=Rows.FILTERED,
+    table="DATAPUBLICATION",
+    reads=("type_id",),  # publicationType's hand-written resolver
 )  # fmt: skip
 
 CONTRIBUTOR = ObjectFields(
@@ -377,9 +452,12 @@ CONTRIBUTOR = ObjectFields(
         Scalar("orderKey", "order_key", Format.TEXT, "Position in the author list.", DATA),
         Scalar("orcid", "orcid", Format.TEXT, "ORCID iD (of the person's catalogue user).",
                DATA),
-        Resolved("affiliations", "Institutions, in order.", DATA),
+        Relation("affiliations", "Institutions, in order.", "Affiliation", "AFFILIATION", "id",
+                 "user_id", LIST, ("id",), field_class=DATA),
     ),
     rows=Rows.FILTERED,
+    table="DATAPUBLICATIONUSER",
+    lookups=(Lookup("USER_", "user_id", (("orcid", "orcid_id"),)),),
 )  # fmt: skip
 
 AFFILIATION = ObjectFields(
@@ -390,6 +468,7 @@ AFFILIATION = ObjectFields(
         Scalar("ror", "pid", Format.TEXT, "Its ROR id, where known.", DATA),
     ),
     rows=Rows.FILTERED,
+    table="AFFILIATION",
 )  # fmt: skip
 
 PUBLICATION_DATE = ObjectFields(
@@ -402,6 +481,7 @@ PUBLICATION_DATE = ObjectFields(
                nullable=False),
     ),
     rows=Rows.FILTERED,
+    table="DATAPUBLICATIONDATE",
 )  # fmt: skip
 
 RELATED_ITEM = ObjectFields(
@@ -418,6 +498,7 @@ RELATED_ITEM = ObjectFields(
         Scalar("fullReference", "full_reference", Format.TEXT, "Full citation.", DATA),
     ),
     rows=Rows.FILTERED,
+    table="RELATEDITEM",
 )  # fmt: skip
 
 ACCESS_REQUEST = ObjectFields(

@@ -3,8 +3,12 @@
 A :class:`Scalar` says what a GraphQL field is called, which column of its object's row it
 reads, how the value is formatted, what it means and which rule guards it (its
 :class:`~gateway.auth.policy.FieldClass`). A :class:`Resolved` says the same of a field
-whose resolver is written by hand (a related object, a list, a connection, a rule): its name,
-description and class, and whether the compiled path renders it.
+whose resolver is written by hand (a rule, a connection): its name, description and class,
+and whether the compiled path renders it. A :class:`Relation` says how an object reaches
+other objects: the child type, the table of its rows, the join keys (directly or through a
+link table), the order, the cardinality (one, a list, a page) and the visibility rule of
+the children; the loader, the strawberry resolver, the compiled join and the relationship
+graph (:func:`gateway.fields.graph.relationship_graph`) are derived from it.
 
 Nothing here knows strawberry or SQL: ``gateway.schema`` turns declarations into
 strawberry fields and the row-to-object step, ``gateway.compiled`` into SQL that renders
@@ -19,7 +23,19 @@ from dataclasses import dataclass
 
 from gateway.auth.policy import FieldClass
 
-__all__ = ["FieldClass", "Format", "ObjectFields", "Resolved", "Rows", "Scalar", "ValueKind"]
+__all__ = [
+    "Cardinality",
+    "FieldClass",
+    "Format",
+    "Link",
+    "Lookup",
+    "ObjectFields",
+    "Relation",
+    "Resolved",
+    "Rows",
+    "Scalar",
+    "ValueKind",
+]
 
 
 class Format(enum.Enum):
@@ -104,7 +120,91 @@ class Resolved:
         return snake_case(self.name)
 
 
-Field = Scalar | Resolved
+class Cardinality(enum.Enum):
+    """How many children a parent has."""
+
+    ONE = "one"
+    """At most one object (null when there is none, or a non-null field)."""
+    LIST = "list"
+    """Every child, in the relation's order."""
+    PAGE = "page"
+    """A Relay connection: pages of children by keyset over the relation's order."""
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link table between a parent and its children (``INVESTIGATIONINSTRUMENT``): its
+    ``parent`` column holds the parent's key, its ``child`` column the child's."""
+
+    table: str
+    parent: str
+    child: str
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Columns a type's row reads from another table by key (a sample's type name from
+    SAMPLETYPE): ``key`` is the row's column holding the other row's id; ``columns`` maps
+    the row's keys to the other table's columns; ``optional``: the key may be NULL (an
+    outer join)."""
+
+    table: str
+    key: str
+    columns: tuple[tuple[str, str], ...]
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A field whose value is another object, a list of them (or of one of their columns)
+    or a page of them, declared by the keys that join them.
+
+    A child row is found where the child table's ``child_key`` equals the parent row's
+    ``parent_key`` (``through`` a link table: the link's ``parent`` column equals
+    ``parent_key`` and the child's ``child_key`` the link's ``child`` column)."""
+
+    name: str
+    description: str
+    child: str
+    """The GraphQL type of a child (``Instrument``), or ``String`` with ``value``."""
+    table: str
+    """The ICAT table of the child rows (``INSTRUMENT``)."""
+    parent_key: str
+    """The parent row's column (``id``, ``facility_id``)."""
+    child_key: str
+    """The child table's column equal to it (or to the link's ``child`` column)."""
+    cardinality: Cardinality
+    order: tuple[str, ...] = ()
+    """The children's order, by the keys of the child row; the last one unique (the
+    keyset a page resumes after)."""
+    through: Link | None = None
+    value: str | None = None
+    """For a list of values rather than objects: the child row's column (keywords)."""
+    visibility: str | None = None
+    """The rule of ``gateway.catalogue.visibility`` (by name) that filters the children,
+    or None when every child of a visible parent is visible."""
+    field_class: FieldClass = FieldClass.LANDING
+    nullable: bool = False
+    compiled: bool = True
+    filtered: bool = False
+    written: str | None = None
+    """Why the strawberry resolver and the loader are written by hand (a page with
+    cursors, a child row built from the parent's row): None for a derived one."""
+
+    @property
+    def python_name(self) -> str:
+        return snake_case(self.name)
+
+    def __post_init__(self) -> None:
+        if (self.cardinality is Cardinality.PAGE) and self.written is None:
+            raise ValueError(f"{self.name}: pages are resolved by hand (cursors)")
+        if self.cardinality is not Cardinality.ONE and not self.order:
+            raise ValueError(f"{self.name}: a list needs an order")
+        if self.value is not None and self.child != "String":
+            raise ValueError(f"{self.name}: a list of values is a list of String")
+
+
+Field = Scalar | Resolved | Relation
 
 _GUARD_SENTENCE = {
     FieldClass.LANDING: "LANDING: public.",
@@ -127,6 +227,13 @@ class ObjectFields:
     """Whether ``gateway.compiled`` renders objects of this type at all."""
     owner: str | None = None
     """For PERSONAL fields: the column holding the user name of the person they are about."""
+    table: str | None = None
+    """The ICAT table of its rows; None where a relation names it (parameters: one
+    table per kind of owner)."""
+    lookups: tuple[Lookup, ...] = ()
+    """Columns its row reads from other tables by key (its type's name...)."""
+    reads: tuple[str, ...] = ()
+    """Other columns of its table that hand-written code reads from its rows."""
 
     def __post_init__(self) -> None:
         names = [field.name for field in self.fields]
@@ -141,7 +248,7 @@ class ObjectFields:
                 # A row that only its readers ever see has no public part.
                 raise ValueError(f"{self.type_name}.{field.name}: rows are DATA as a whole")
             guarded = self.guards(field)
-            if guarded and isinstance(field, Scalar) and not field.nullable:
+            if guarded and isinstance(field, Scalar | Relation) and not field.nullable:
                 # A refused field resolves to null: non-null, the null would take its
                 # parent (a whole page) with it.
                 raise ValueError(f"{self.type_name}.{field.name}: a guarded field is nullable")
@@ -154,7 +261,7 @@ class ObjectFields:
         does a list filtered by visibility."""
         if self.rows is not Rows.PUBLIC or field.field_class is FieldClass.LANDING:
             return False
-        return not (isinstance(field, Resolved) and field.filtered)
+        return not (isinstance(field, Resolved | Relation) and field.filtered)
 
     def field(self, name: str) -> Field:
         for field in self.fields:
@@ -165,6 +272,10 @@ class ObjectFields:
     @property
     def scalars(self) -> tuple[Scalar, ...]:
         return tuple(field for field in self.fields if isinstance(field, Scalar))
+
+    @property
+    def relations(self) -> tuple[Relation, ...]:
+        return tuple(field for field in self.fields if isinstance(field, Relation))
 
     def guarded_names(self, field_class: FieldClass) -> frozenset[str]:
         """The names of the fields of a class that are guarded row by row."""
@@ -180,7 +291,7 @@ class ObjectFields:
             sentence = "DATA."
         elif self.rows is Rows.RESTRICTED:
             sentence = "RESTRICTED: listed only to the parties (see the list)."
-        elif isinstance(field, Resolved) and field.filtered:
+        elif isinstance(field, Resolved | Relation) and field.filtered:
             sentence = "DATA: lists only what the caller may see."
         else:
             sentence = _GUARD_SENTENCE[field.field_class]

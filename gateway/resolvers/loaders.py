@@ -27,7 +27,10 @@ from gateway.catalogue.pagination import (
     paged_per_parent,
     supports_nulls_last,
 )
+from gateway.catalogue.relations import related_statement
 from gateway.catalogue.visibility import Access
+from gateway.fields.catalogue import TYPES
+from gateway.fields.declaration import Relation
 from gateway.settings import Settings
 
 
@@ -240,44 +243,23 @@ class Loaders:
         return Loader(load)
 
     @cached_property
-    def instruments_of_investigation(self) -> Loader:
-        return grouped_loader(self.engine, queries.instruments_by_investigation)
-
-    @cached_property
     def team_of_investigation(self) -> Loader:
         return grouped_loader(self.engine, queries.team_by_investigation)
 
-    @cached_property
-    def keywords_of_investigation(self) -> Loader:
-        return grouped_loader(self.engine, queries.keywords_by_investigation)
-
-    @cached_property
-    def samples_of_investigation(self) -> Loader:
-        return grouped_loader(self.engine, queries.samples_by_investigation)
-
-    @cached_property
-    def parameters_of_investigation(self) -> Loader:
-        return grouped_loader(self.engine, queries.parameters_by_investigation)
-
-    @cached_property
-    def parameters_of_dataset(self) -> Loader:
-        return grouped_loader(self.engine, queries.parameters_by_dataset)
-
-    @cached_property
-    def parameters_of_sample(self) -> Loader:
-        return grouped_loader(self.engine, queries.parameters_by_sample)
-
-    @cached_property
-    def techniques_of_dataset(self) -> Loader:
-        return grouped_loader(self.engine, queries.techniques_by_dataset)
-
-    @cached_property
-    def scientists_of_instrument(self) -> Loader:
-        return grouped_loader(self.engine, queries.scientists_by_instrument)
-
-    @cached_property
-    def creators_of_publication(self) -> Loader:
-        return grouped_loader(self.engine, queries.creators_by_publication)
+    def related(self, type_name: str, field_name: str) -> Loader:
+        """The children of a declared relation (``gateway.fields``): one statement for
+        every parent of a level (``relations.related_statement``), rows grouped by the
+        parent's key; a relation to one object gets a list of at most one row."""
+        cache: dict[tuple[str, str], Loader] = self.__dict__.setdefault("_related", {})
+        key = (type_name, field_name)
+        if key not in cache:
+            relation = TYPES[type_name].field(field_name)
+            if not isinstance(relation, Relation):
+                raise TypeError(f"{type_name}.{field_name} is not a declared relation")
+            cache[key] = grouped_loader(
+                self.engine, lambda ids: related_statement(relation, ids, self.access)
+            )
+        return cache[key]
 
     @cached_property
     def publication_record(self) -> Loader:
@@ -307,18 +289,6 @@ class Loaders:
             return [found.get(i) for i in ids]
 
         return Loader(load)
-
-    @cached_property
-    def affiliations_of_contributor(self) -> Loader:
-        return grouped_loader(self.engine, queries.affiliations_by_contributor)
-
-    @cached_property
-    def dates_of_publication(self) -> Loader:
-        return grouped_loader(self.engine, queries.dates_by_publication)
-
-    @cached_property
-    def related_items_of_publication(self) -> Loader:
-        return grouped_loader(self.engine, queries.related_items_by_publication)
 
     def access_requests_of_investigation(self, state: str | None) -> Loader:
         """The access requests of sessions the caller may see, in a state (None: any)."""

@@ -99,7 +99,7 @@ async def session_json_ld(info: Info, row: Mapping[str, Any]) -> dict[str, Any] 
     loaders = info.context.loaders
     readable = bool(row["data_visible"])
     released = row["release_date"] is not None and row["release_date"] < info.context.now
-    instruments = await loaders.instruments_of_investigation.load(row["id"])
+    instruments = await loaders.related("Investigation", "instruments").load(row["id"])
     beamlines = ", ".join(i.name for i in instruments)
     description = row["summary"] if readable and row["summary"] else None
     if description is None:
@@ -117,7 +117,9 @@ async def session_json_ld(info: Info, row: Mapping[str, Any]) -> dict[str, Any] 
         )
     keywords: list[str] = []
     if readable:
-        keywords = [k.name for k in await loaders.keywords_of_investigation.load(row["id"])]
+        keywords = [
+            k.name for k in await loaders.related("Investigation", "keywords").load(row["id"])
+        ]
     start, end = row["start_date"], row["end_date"]
     coverage = None
     if start is not None:

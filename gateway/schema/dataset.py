@@ -132,12 +132,12 @@ async def _sample(info: Info, sample_id: int | None) -> Sample | None:
 
 
 async def _techniques(info: Info, dataset_id: int) -> list[Technique]:
-    rows = await info.context.loaders.techniques_of_dataset.load(dataset_id)
+    rows = await info.context.loaders.related("Dataset", "techniques").load(dataset_id)
     return [Technique.from_row(row) for row in rows]
 
 
 async def _parameters(info: Info, dataset_id: int) -> list[Parameter]:
-    rows = await info.context.loaders.parameters_of_dataset.load(dataset_id)
+    rows = await info.context.loaders.related("Dataset", "parameters").load(dataset_id)
     return [Parameter.from_row(row) for row in rows]
 
 
@@ -155,8 +155,8 @@ async def prefetch_children(info: Info, datasets: list[Dataset]) -> None:
     ids = [dataset._row["id"] for dataset in datasets]
     samples, techniques, parameters = await asyncio.gather(
         _samples_by_id(info, datasets),
-        info.context.loaders.techniques_of_dataset.load_many(ids),
-        info.context.loaders.parameters_of_dataset.load_many(ids),
+        info.context.loaders.related("Dataset", "techniques").load_many(ids),
+        info.context.loaders.related("Dataset", "parameters").load_many(ids),
     )
     for dataset, technique_rows, parameter_rows in zip(
         datasets, techniques, parameters, strict=True

@@ -20,15 +20,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, Self, TypeVar
+from typing import Annotated, Any, Optional, Self, TypeVar
 
 import strawberry
+from strawberry.annotation import StrawberryAnnotation
 from strawberry.extensions import FieldExtension
 from strawberry.types.field import StrawberryField
 
 from gateway.auth.policy import FieldClass, can_read_personal, is_released
 from gateway.errors import Forbidden
-from gateway.fields.declaration import Format, ObjectFields, Scalar
+from gateway.fields.declaration import Cardinality, Format, ObjectFields, Relation, Scalar
+from gateway.schema import declared_types
 from gateway.schema.node import global_id
 from gateway.schema.scalars import Long, ParameterValueKind
 
@@ -176,6 +178,46 @@ def _reader(column: str, annotation: Any) -> Callable[..., Any]:
     return read
 
 
+DECLARED_CLASSES: dict[str, Any] = vars(declared_types)
+"""Every class built by ``@declared``, by type name: the derived resolvers' children,
+found when the schema is built (then all are known)."""
+
+
+def _relation_field(spec: ObjectFields, relation: Relation, description: str, guards: Any) -> Any:
+    """The strawberry field of a declared relation: its children by the relation's loader
+    (one statement per level of a request), built by their class's row-to-object step."""
+    type_name, name, key = spec.type_name, relation.name, relation.parent_key
+    value = relation.value
+    child = relation.child
+    one = relation.cardinality is Cardinality.ONE
+
+    async def resolve(self: Any, info: strawberry.Info) -> Any:
+        parent = self._row[key]
+        if parent is None:
+            return None if one else []
+        rows = await info.context.loaders.related(type_name, name).load(parent)
+        if value is not None:
+            return [row._mapping[value] for row in rows]
+        build = DECLARED_CLASSES[child].from_row
+        now = info.context.access.now
+        if one:
+            return build(rows[0], now) if rows else None
+        return [build(row, now) for row in rows]
+
+    if value is not None:
+        annotation: Any = str
+    else:
+        # Resolved once the schema is built, by name.
+        annotation = Annotated[child, strawberry.lazy(declared_types.__name__)]
+    if not one:
+        annotation = list[annotation]
+    if relation.nullable:
+        annotation = Optional[annotation]  # noqa: UP045 (a runtime type, not a hint)
+    made = strawberry.field(resolver=resolve, description=description, extensions=guards)
+    made.type_annotation = StrawberryAnnotation(annotation)
+    return made
+
+
 def declared(spec: ObjectFields) -> Callable[[type[T]], type[T]]:
     """Give a class (to be decorated by ``strawberry.type``) the fields of ``spec``."""
 
@@ -214,11 +256,23 @@ def declared(spec: ObjectFields) -> Callable[[type[T]], type[T]]:
                     setattr(cls, name, strawberry.field(description=description))
                     steps.append((name, field.column, _converter(spec.type_name, field)))
                 continue
+            if isinstance(field, Relation) and field.written is None:
+                if name in hand_written or name in own:
+                    raise TypeError(
+                        f"{spec.type_name}.{field.name} is a declared relation: derived, not "
+                        "written (or declare why it is written by hand)"
+                    )
+                setattr(cls, name, _relation_field(spec, field, description, guards))
+                continue
             written = hand_written.pop(name, None)
             if written is None:
                 raise TypeError(f"{spec.type_name}.{field.name} is declared but not resolved")
             written.description = description
             written.extensions = [*guards, *written.extensions]
+            # Moved after the fields derived before it: the schema lists them in the
+            # catalogue's order.
+            delattr(cls, name)
+            setattr(cls, name, written)
         if hand_written:
             raise TypeError(f"{spec.type_name}: {sorted(hand_written)} not in the field catalogue")
         for name, annotation in own.items():
@@ -232,6 +286,7 @@ def declared(spec: ObjectFields) -> Callable[[type[T]], type[T]]:
             read=_getter(tuple(column for _, column in plain)),
             converted=tuple((n, c, f) for n, c, f in steps if f is not None),
         )
+        DECLARED_CLASSES[spec.type_name] = cls
         return cls
 
     return decorate

@@ -24,13 +24,11 @@ from gateway.schema.citing import (
 from gateway.schema.connection import Connection, child_connection, page_of
 from gateway.schema.declared import Declared, declared
 from gateway.schema.details import FacilityCycle, FundingReference, Publication, Shift, Study
-from gateway.schema.facility import Facility, Instrument, InvestigationType
 from gateway.schema.info import Info
 from gateway.schema.inputs import DatasetOrder
 from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
 from gateway.schema.people import TeamMember
-from gateway.schema.sample import Parameter, Sample
 
 if TYPE_CHECKING:
     from gateway.schema.access import AccessRequest, AccessRequestState
@@ -40,21 +38,6 @@ if TYPE_CHECKING:
 @strawberry.federation.type(keys=keys_of("Investigation"), description=INVESTIGATION.description)
 @declared(INVESTIGATION)
 class Investigation(Node, Declared):
-    @strawberry.field
-    async def facility(self, info: Info) -> Facility:
-        row = await info.context.loaders.reference("facility").load(self._row["facility_id"])
-        return Facility.from_row(row)
-
-    @strawberry.field
-    async def type(self, info: Info) -> InvestigationType:
-        row = await info.context.loaders.reference("investigation_type").load(self._row["type_id"])
-        return InvestigationType.from_row(row)
-
-    @strawberry.field
-    async def instruments(self, info: Info) -> list[Instrument]:
-        rows = await info.context.loaders.instruments_of_investigation.load(self._row["id"])
-        return [Instrument.from_row(row) for row in rows]
-
     @strawberry.field
     async def team(self, info: Info) -> list[TeamMember]:
         rows = await info.context.loaders.team_of_investigation.load(self._row["id"])
@@ -96,23 +79,6 @@ class Investigation(Node, Declared):
             return []
         rows = await info.context.loaders.team_of_investigation.load(self._row["id"])
         return [row.role for row in rows if row.name == name]
-
-    @strawberry.field
-    async def keywords(self, info: Info) -> list[str] | None:
-        return [
-            row.name
-            for row in await info.context.loaders.keywords_of_investigation.load(self._row["id"])
-        ]
-
-    @strawberry.field
-    async def samples(self, info: Info) -> list[Sample] | None:
-        rows = await info.context.loaders.samples_of_investigation.load(self._row["id"])
-        return [Sample.from_row(row) for row in rows]
-
-    @strawberry.field
-    async def parameters(self, info: Info) -> list[Parameter] | None:
-        rows = await info.context.loaders.parameters_of_investigation.load(self._row["id"])
-        return [Parameter.from_row(row) for row in rows]
 
     @strawberry.field
     async def shifts(self, info: Info) -> list[Shift] | None:

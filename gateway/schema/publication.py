@@ -62,10 +62,7 @@ class PublicationDate(Declared):
 @strawberry.type(description=CONTRIBUTOR.description)
 @declared(CONTRIBUTOR)
 class Contributor(Declared):
-    @strawberry.field
-    async def affiliations(self, info: Info) -> list[Affiliation]:
-        rows = await info.context.loaders.affiliations_of_contributor.load(self._row["id"])
-        return [Affiliation.from_row(row) for row in rows]
+    pass
 
 
 @strawberry.type(description=RELATED_ITEM.description)
@@ -102,11 +99,6 @@ class DataPublication(Node, Declared):
         return [Parameter.from_row(row) for row in rows]
 
     @strawberry.field
-    async def contributors(self, info: Info) -> list[Contributor]:
-        rows = await info.context.loaders.creators_of_publication.load(self._row["id"])
-        return [Contributor.from_row(row) for row in rows]
-
-    @strawberry.field
     def state(self) -> PublicationState:
         return (
             PublicationState.PUBLISHED if self._row["is_published"] else PublicationState.RESERVED
@@ -121,11 +113,6 @@ class DataPublication(Node, Declared):
         # minted elsewhere.
         prefix = dois.sagas.registrar.prefix.lower() + "/"
         return not str(self._row["pid"]).lower().startswith(prefix)
-
-    @strawberry.field
-    async def dates(self, info: Info) -> list[PublicationDate]:
-        rows = await info.context.loaders.dates_of_publication.load(self._row["id"])
-        return [PublicationDate.from_row(row) for row in rows]
 
     @strawberry.field
     async def data_cite_metadata(self, info: Info) -> JSON | None:
@@ -155,11 +142,6 @@ class DataPublication(Node, Declared):
     async def json_ld(self, info: Info) -> JSON | None:
         document = await publication_json_ld(info, self._row)
         return None if document is None else JSON(document)
-
-    @strawberry.field
-    async def related_items(self, info: Info) -> list[RelatedItem]:
-        rows = await info.context.loaders.related_items_of_publication.load(self._row["id"])
-        return [RelatedItem.from_row(row) for row in rows]
 
     @strawberry.field
     async def datasets(

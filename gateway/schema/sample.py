@@ -7,7 +7,6 @@ import strawberry
 from gateway.catalogue.units import si_units
 from gateway.fields.catalogue import PARAMETER, PARAMETER_TYPE, SAMPLE, TECHNIQUE
 from gateway.schema.declared import Declared, declared
-from gateway.schema.info import Info
 from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
 
@@ -35,7 +34,4 @@ class Technique(Node, Declared):
 @strawberry.type(description=SAMPLE.description)
 @declared(SAMPLE)
 class Sample(Node, Declared):
-    @strawberry.field
-    async def parameters(self, info: Info) -> list[Parameter] | None:
-        rows = await info.context.loaders.parameters_of_sample.load(self._row["id"])
-        return [Parameter.from_row(row) for row in rows]
+    pass

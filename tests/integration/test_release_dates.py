@@ -42,7 +42,7 @@ async def test_staff_extend_an_embargo_and_it_is_recorded(client: Client) -> Non
     async with client.engine.connect() as connection:
         record = (
             await connection.execute(
-                select(*columns_of(ReleaseDateChange, skip=frozenset())).where(
+                select(*columns_of(ReleaseDateChange)).where(
                     ReleaseDateChange.id == changed["changeId"]
                 )
             )

@@ -8,9 +8,9 @@ column and row (``SENTINEL-DATASET-location-123``; 12-digit numbers starting wit
 datetimes in the 2090s, one year per column). For each kind of caller, the sentinels of
 the rows hidden from that caller (``gateway.catalogue.visibility``) are forbidden, and
 queries written by hypothesis-graphql from the schema (given the ids and DOIs of hidden
-rows as arguments) run on every path the database has: on PostgreSQL compiled, through
-an operation plan (``gateway.compiled.operations``: learnt on the first run, answering
-the second), and standard; elsewhere standard. Any forbidden sentinel anywhere in an
+rows as arguments) run on every path the database has: compiled (every database), through
+an operation plan (``gateway.compiled.operations``, PostgreSQL: learnt on the first run,
+answering the second), and standard. Any forbidden sentinel anywhere in an
 answer (data or error messages, base64 cursors and ids decoded) fails the test.
 
 Not vacuous: a query generated from the schema that selects everything shows staff at
@@ -89,6 +89,7 @@ from gateway.catalogue.models import (
     StudyInvestigation,
     User,
 )
+from gateway.catalogue.relations import model_of
 from gateway.catalogue.visibility import (
     Access,
     data_publication_visible,
@@ -98,7 +99,7 @@ from gateway.catalogue.visibility import (
 )
 from gateway.compiled.operations import Operations
 from gateway.fields.catalogue import TYPES
-from gateway.fields.declaration import Format, Resolved, Scalar
+from gateway.fields.declaration import Format, Relation, Resolved, Scalar
 from gateway.resolvers.context import RequestContext
 from gateway.schema.node import global_id
 from gateway.settings import Settings
@@ -153,11 +154,17 @@ KEPT: Mapping[tuple[str, str], str] = {
 }
 """Model attributes left as they are, and why."""
 
-RESOLVED_COLUMNS: Mapping[tuple[str, str], tuple[Model, str]] = {
-    ("Investigation", "keywords"): (Keyword, "name"),
-}
-"""Resolved DATA/PERSONAL fields whose values are a column of another table (a list of
-strings): watched like scalars."""
+
+def relation_columns() -> dict[tuple[str, str], tuple[Model, str]]:
+    """Relations whose values are a column of another table (a list of strings, such as
+    keywords), from their declarations: watched like scalars."""
+    return {
+        (type_name, relation.name): (model_of(relation.table), relation.value)
+        for type_name, declared in TYPES.items()
+        for relation in declared.relations
+        if relation.value is not None and relation.field_class is not FieldClass.LANDING
+    }
+
 
 COMPUTED: Mapping[tuple[str, str], str] = {
     ("DataPublication", "state"): "from the publication date (kept: it decides visibility)",
@@ -227,8 +234,8 @@ def targets() -> list[Target]:
                 found.append(Target(type_name, scalar.name, model, scalar.column))
         for field in declared.fields:
             key = (type_name, field.name)
-            if isinstance(field, Resolved) and key in RESOLVED_COLUMNS:
-                model, attribute = RESOLVED_COLUMNS[key]
+            if isinstance(field, Relation) and key in relation_columns():
+                model, attribute = relation_columns()[key]
                 found.append(Target(type_name, field.name, model, attribute))
     return found
 
@@ -693,7 +700,7 @@ def _compiled(type_name: str, field_name: str) -> bool:
     if declared is None:
         return type_name.endswith("Connection") and field_name in ("nodes", "totalCount")
     field = declared.field(field_name)
-    return declared.compiled and (not isinstance(field, Resolved) or field.compiled)
+    return declared.compiled and (not isinstance(field, Resolved | Relation) or field.compiled)
 
 
 @st.composite
@@ -821,8 +828,12 @@ class Paths:
         """The tokens each path answered, by path."""
         standard = self.client.using(compiled_sql=False).settings
         if self.operations is None:
-            # One path only: compiled_sql changes nothing off PostgreSQL.
-            return {"standard": answer_tokens(await self._execute(query, standard))}
+            # No operation plans off PostgreSQL: compiled (items rendered by each
+            # database's JSON functions) and standard.
+            return {
+                "compiled": answer_tokens(await self._execute(query, self.client.settings)),
+                "standard": answer_tokens(await self._execute(query, standard)),
+            }
         answers: dict[str, set[str]] = {}
         for run in ("first", "second"):
             # As the endpoint does: the operation's plan if it has one, else the query
@@ -883,10 +894,13 @@ def test_every_type_with_data_or_personal_scalars_has_tables() -> None:
         object_type = schema.get_type(type_name)
         assert isinstance(object_type, graphql.GraphQLObjectType)
         for field in declared.fields:
-            if isinstance(field, Resolved) and field.field_class is not FieldClass.LANDING:
+            if (
+                isinstance(field, Resolved | Relation)
+                and field.field_class is not FieldClass.LANDING
+            ):
                 named = graphql.get_named_type(object_type.fields[field.name].type)
                 if graphql.is_leaf_type(named):
-                    assert (type_name, field.name) in {**RESOLVED_COLUMNS, **COMPUTED}, (
+                    assert (type_name, field.name) in {**relation_columns(), **COMPUTED}, (
                         f"{type_name}.{field.name}: which column holds its values?"
                     )
     watched_tables = {target.model for target in targets()} | set(GLOBAL_IDS.values())

@@ -18,7 +18,7 @@ import pytest
 from gateway.auth.policy import FieldClass
 from gateway.compiled import render
 from gateway.fields.catalogue import TYPES, is_structural
-from gateway.fields.declaration import Resolved, Scalar
+from gateway.fields.declaration import Cardinality, Relation, Resolved, Scalar
 from gateway.schema.build import create_schema
 
 
@@ -189,7 +189,8 @@ def test_the_renderer_renders_the_catalogue_s_compiled_fields() -> None:
         expected = {
             field.name
             for field in declared.fields
-            if isinstance(field, Scalar) or (isinstance(field, Resolved) and field.compiled)
+            if isinstance(field, Scalar)
+            or (isinstance(field, Resolved | Relation) and field.compiled)
         }
         assert set(render.TYPES[name]) == expected, (
             name,
@@ -198,3 +199,116 @@ def test_the_renderer_renders_the_catalogue_s_compiled_fields() -> None:
             "declared compiled, not rendered:",
             sorted(expected - set(render.TYPES[name])),
         )
+
+
+# Relations ---------------------------------------------------------------------------
+
+
+def relations() -> list[tuple[str, Relation]]:
+    return [
+        (type_name, relation)
+        for type_name, declared in TYPES.items()
+        for relation in declared.relations
+    ]
+
+
+@pytest.mark.parametrize(
+    ("type_name", "relation"), relations(), ids=lambda v: getattr(v, "name", v)
+)
+def test_a_relation_is_whole(type_name: str, relation: Relation) -> None:
+    """Every part of a relation's declaration names something real: its child type, its
+    tables and join columns in the models, its order among the child row's keys, its
+    visibility rule; and the schema's field has the declared cardinality."""
+    from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+    from gateway.catalogue.relations import column, model_of, related_statement, rule
+    from gateway.catalogue.visibility import Access
+    from gateway.fields.graph import tables_of
+
+    if relation.value is None:
+        assert relation.child in TYPES, relation.child
+    child = model_of(relation.table)
+    column(child, relation.child_key)
+    for parent_table in tables_of(type_name):
+        column(model_of(parent_table), relation.parent_key)
+    if relation.through is not None:
+        link = model_of(relation.through.table)
+        column(link, relation.through.parent)
+        column(link, relation.through.child)
+    if relation.visibility is not None:
+        rule(relation.visibility)
+    field = schema().get_type(type_name).fields[relation.name]  # type: ignore[union-attr]
+    named = graphql.get_nullable_type(field.type)
+    if relation.cardinality is Cardinality.ONE:
+        assert isinstance(named, graphql.GraphQLObjectType), (type_name, relation.name)
+        assert named.name == relation.child
+    elif relation.cardinality is Cardinality.LIST:
+        assert isinstance(named, graphql.GraphQLList), (type_name, relation.name)
+        assert graphql.get_named_type(named).name == relation.child
+    else:
+        assert isinstance(named, graphql.GraphQLObjectType)
+        assert named.name == f"{relation.child}Connection", named.name
+    assert relation.nullable == (not graphql.is_non_null_type(field.type)), relation.name
+    if relation.written is not None:
+        return
+    # A derived relation: its loader's statement builds and compiles on every dialect,
+    # with the order it declares.
+    access: Access = object.__new__(Access)
+    statement = related_statement(relation, [1, 2], access)
+    dialects = (postgresql.dialect(), mysql.dialect(), sqlite.dialect())  # type: ignore[no-untyped-call]
+    for dialect in dialects:
+        text = str(statement.compile(dialect=dialect))
+        assert "ORDER BY" in text
+    assert len(statement.get_final_froms()) == 1
+
+
+def test_the_relationship_graph_holds_every_relation() -> None:
+    from gateway.fields.graph import relationship_graph
+
+    graph = relationship_graph()
+    edges = {(edge.parent_type, edge.field) for edges in graph.values() for edge in edges}
+    assert edges == {(type_name, relation.name) for type_name, relation in relations()}
+    # Walkable: a session's beamlines through the link table, by their join columns.
+    (instruments,) = [e for e in graph["INVESTIGATION"] if e.field == "instruments"]
+    assert [(j.left_table, j.right_table) for j in instruments.joins] == [
+        ("INVESTIGATION", "INVESTIGATIONINSTRUMENT"),
+        ("INVESTIGATIONINSTRUMENT", "INSTRUMENT"),
+    ]
+    assert {e.parent_table for e in graph.get("SAMPLEPARAMETER", ())} == set()
+    assert "DATASETPARAMETER" in {e.child_table for e in graph["DATASET"]}
+
+
+def test_relations_of_compiled_types_are_rendered_derived_unless_special() -> None:
+    """The compiled renderer writes by hand only what ``render.SPECIAL`` lists; every
+    other compiled relation is derived from its declaration."""
+    for type_name, relation in relations():
+        if not TYPES[type_name].compiled or not relation.compiled:
+            continue
+        special = relation.name in render.SPECIAL.get(type_name, {})
+        assert special == (
+            relation.cardinality is Cardinality.PAGE
+            or (relation.name == "type" and type_name == "Dataset")
+        ), (type_name, relation.name)
+
+
+def test_rows_read_the_columns_the_declarations_name() -> None:
+    """``columns_of`` selects what the declarations read (scalars, keys of relations and
+    lookups, owners), not a model's every column: a declared column is always there."""
+    from sqlalchemy import inspect
+
+    from gateway.catalogue.relations import columns_of, declared_columns, model_of
+    from gateway.fields.graph import tables_of
+
+    for type_name, declared in TYPES.items():
+        for table in tables_of(type_name):
+            model = model_of(table)
+            attributes = {attr.key for attr in inspect(model).column_attrs}
+            selected = {label.name for label in columns_of(model)}
+            wanted = declared_columns(table)
+            assert wanted is not None, table
+            assert selected == wanted & attributes, (table, selected ^ (wanted & attributes))
+            for scalar in declared.scalars:
+                if scalar.column in attributes:
+                    assert scalar.column in selected, (type_name, scalar.name)
+    # Audit columns no declaration reads are not selected.
+    assert "mod_time" not in {label.name for label in columns_of(model_of("INVESTIGATION"))}

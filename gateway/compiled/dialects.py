@@ -1,0 +1,259 @@
+"""How each database writes JSON: the renderer's SQL, dialect by dialect.
+
+``gateway.compiled.render`` builds one expression tree per selection; the few places
+where databases disagree go through a :class:`JsonDialect`: building an object and an
+array, marking a subquery's text as JSON (not a string to escape), and writing values as
+strawberry serialises them (ISO date-times, floats with their ``.0``, booleans, global
+ids). PostgreSQL (``json_build_object``/``json_agg``), MariaDB and MySQL
+(``JSON_OBJECT``/``JSON_ARRAYAGG``) and SQLite (``json_object``/``json_group_array``) are
+implemented and tested; Oracle's ``JSON_OBJECT``/``JSON_ARRAYAGG`` would be one more class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    CHAR,
+    DECIMAL,
+    JSON,
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    not_,
+    select,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import NullType
+
+from gateway.catalogue.database import SQLITE_BASE64, SQLITE_FLOAT
+
+
+class JsonDialect:
+    """PostgreSQL's JSON (the reference the others follow)."""
+
+    name = "postgresql"
+    native_nulls = True
+    """ORDER BY ... NULLS LAST (see ``pagination.order_terms``)."""
+    lateral = True
+    """LATERAL lookups by key (see ``render._lookup_cols``)."""
+    max_arguments = 100
+    """A function takes at most this many arguments (PostgreSQL's limit)."""
+
+    @property
+    def empty_list(self) -> ColumnElement[Any]:
+        return literal_column("'[]'::json")
+
+    def object(self, arguments: list[Any]) -> ColumnElement[Any]:
+        return func.json_build_object(*arguments)
+
+    def array(
+        self,
+        statement: Select[Any],
+        order: Sequence[Any],
+        limit: int | None = None,
+        values: bool = False,
+    ) -> ColumnElement[Any]:
+        """The rows of a one-column statement as a JSON array, in ``order``, the first
+        ``limit`` of them; ``values``: its column holds plain values (text), not JSON."""
+        listed = statement.order_by(*order).limit(limit)
+        return func.array_to_json(func.array(listed.scalar_subquery()))
+
+    def nested(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        """The JSON text of a subquery, as a JSON value of the enclosing object."""
+        return value
+
+    def boolean(self, value: Any) -> Any:
+        return value
+
+    def text(self, value: Any) -> Any:
+        return value
+
+    def datetime(self, value: Any) -> Any:
+        """As ``datetime.isoformat()`` writes a naive one (strawberry's DateTime)."""
+        whole = func.to_char(value, literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS'"))
+        fraction = func.to_char(value, literal_column("'.US'"))
+        return case(
+            (value == func.date_trunc(literal_column("'second'"), value), whole),
+            else_=whole.op("||")(fraction),
+        )
+
+    def number(self, value: Any) -> Any:
+        """A GraphQL Float: PostgreSQL writes 1357.0 as ``1357``, which would read back as
+        an int; whole numbers below 1e15 (written without an exponent) get their ``.0``."""
+        whole = and_(value == func.trunc(value), func.abs(value) < 1e15)
+        as_float = cast(cast(value, Text).op("||")(literal_column("'.0'")), JSON)
+        return case((whole, as_float), else_=func.to_json(value))
+
+    def global_id(self, type_name: str, value: Any) -> Any:
+        """``gateway.schema.node.global_id`` in SQL: base64 of ``Type:id``."""
+        text = literal_column(f"'{type_name}:'").op("||")(cast(value, Text))
+        return func.encode(
+            func.convert_to(text, literal_column("'UTF8'")), literal_column("'base64'")
+        )
+
+
+class SQLiteJson(JsonDialect):
+    """SQLite's JSON1 functions (built in since 3.38).
+
+    A subquery's JSON comes back as text: ``json()`` makes it JSON again inside an
+    object or array. Booleans are integers, date-times the text SQLAlchemy stores
+    (``2024-05-01 10:00:00.000000``); base64 and floats as the response writes them are
+    functions the engine registers on each connection
+    (``gateway.catalogue.database.sqlite_functions``)."""
+
+    name = "sqlite"
+    lateral = False
+
+    @property
+    def empty_list(self) -> ColumnElement[Any]:
+        return literal_column("json('[]')")
+
+    def object(self, arguments: list[Any]) -> ColumnElement[Any]:
+        return func.json_object(*arguments)
+
+    def array(
+        self,
+        statement: Select[Any],
+        order: Sequence[Any],
+        limit: int | None = None,
+        values: bool = False,
+    ) -> ColumnElement[Any]:
+        # A derived table, so that the aggregate reads its rows in their order (and
+        # after their LIMIT); it refers to the enclosing row's columns, which SQLAlchemy
+        # correlates in FROM only when told.
+        rows = statement.order_by(*order).limit(limit).correlate_except(None).subquery()
+        (value,) = rows.c
+        item = value if values else self.nested(value)
+        return self.nested(select(func.json_group_array(item)).scalar_subquery())
+
+    def nested(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.json(value)
+
+    def boolean(self, value: Any) -> Any:
+        return func.json(
+            case(
+                (value.is_(None), None),
+                (value, literal_column("'true'")),
+                else_=literal_column("'false'"),
+            )
+        )
+
+    def datetime(self, value: Any) -> Any:
+        day = func.substr(value, 1, 10).op("||")(literal_column("'T'"))
+        return case(
+            (value.is_(None), None),
+            (func.substr(value, 20).in_(["", ".000000"]), day.op("||")(func.substr(value, 12, 8))),
+            else_=day.op("||")(func.substr(value, 12)),
+        )
+
+    def number(self, value: Any) -> Any:
+        return func.json(getattr(func, SQLITE_FLOAT)(value))
+
+    def global_id(self, type_name: str, value: Any) -> Any:
+        text = literal_column(f"'{type_name}:'").op("||")(value)
+        return getattr(func, SQLITE_BASE64)(text)
+
+
+class _ArrayAgg(ColumnElement[Any]):
+    """``JSON_ARRAYAGG(value ORDER BY ... LIMIT n)`` (MariaDB 10.5+, MySQL has no LIMIT)."""
+
+    inherit_cache = False
+
+    def __init__(self, value: Any, order: Sequence[Any], limit: int | None) -> None:
+        self.value = value
+        self.order = tuple(order)
+        self.limit = limit
+        self.type = NullType()
+
+
+@compiles(_ArrayAgg)
+def _render_array_agg(element: _ArrayAgg, compiler: SQLCompiler, **kw: Any) -> str:
+    sql = "JSON_ARRAYAGG(" + compiler.process(element.value, **kw)
+    if element.order:
+        sql += " ORDER BY " + ", ".join(compiler.process(term, **kw) for term in element.order)
+    if element.limit is not None:
+        sql += f" LIMIT {int(element.limit)}"
+    return sql + ")"
+
+
+def _json_literal(text: str) -> ColumnElement[Any]:
+    return func.json_extract(literal_column(f"'{text}'"), literal_column("'$'"))
+
+
+class MariaDBJson(JsonDialect):
+    """MariaDB's JSON_OBJECT and JSON_ARRAYAGG (10.5+: ORDER BY and LIMIT within it).
+
+    No LATERAL and no NULLS LAST; an aggregate over no rows is NULL (an empty array
+    here); ``||`` is OR. A value is JSON inside JSON_OBJECT when a JSON function made
+    it (subqueries of one included); booleans are integers, so they become JSON
+    ``true``/``false`` through JSON_EXTRACT, and floats are written with their ``.0``
+    as strawberry writes them."""
+
+    name = "mariadb"
+    native_nulls = False
+    lateral = False
+
+    @property
+    def empty_list(self) -> ColumnElement[Any]:
+        return func.json_array()
+
+    def object(self, arguments: list[Any]) -> ColumnElement[Any]:
+        return func.json_object(*arguments)
+
+    def array(
+        self,
+        statement: Select[Any],
+        order: Sequence[Any],
+        limit: int | None = None,
+        values: bool = False,
+    ) -> ColumnElement[Any]:
+        (value,) = statement.selected_columns
+        aggregated = statement.with_only_columns(_ArrayAgg(value, order, limit))
+        return func.coalesce(aggregated.scalar_subquery(), func.json_array())
+
+    def boolean(self, value: Any) -> Any:
+        return case((value, _json_literal("true")), (not_(value), _json_literal("false")))
+
+    def datetime(self, value: Any) -> Any:
+        whole = func.date_format(value, literal_column("'%Y-%m-%dT%H:%i:%s'"))
+        fraction = func.date_format(value, literal_column("'.%f'"))
+        return case((func.microsecond(value) == 0, whole), else_=func.concat(whole, fraction))
+
+    def number(self, value: Any) -> Any:
+        whole = and_(value == func.floor(value), func.abs(value) < 1e15)
+        as_float = func.concat(cast(value, DECIMAL(65, 0)), literal_column("'.0'"))
+        written = case((whole, as_float), else_=cast(value, CHAR))
+        return func.json_extract(written, literal_column("'$'"))
+
+    def global_id(self, type_name: str, value: Any) -> Any:
+        return func.to_base64(func.concat(literal_column(f"'{type_name}:'"), value))
+
+
+POSTGRESQL = JsonDialect()
+
+DIALECTS: dict[str, JsonDialect] = {
+    "postgresql": POSTGRESQL,
+    "sqlite": SQLiteJson(),
+    "mariadb": MariaDBJson(),
+    "mysql": MariaDBJson(),
+}
+"""MySQL 8 speaks the same functions but has no LIMIT inside JSON_ARRAYAGG: untested
+here, as is Oracle (``JSON_OBJECT(KEY ... VALUE ...)``/``JSON_ARRAYAGG``)."""
+
+
+def compiles_on(name: str) -> bool:
+    """Whether the compiled renderer speaks this database's JSON."""
+    return name in DIALECTS
+
+
+def json_dialect(name: str) -> JsonDialect | None:
+    """The JSON dialect of a database (SQLAlchemy's dialect name), None if unknown."""
+    return DIALECTS.get(name)
