@@ -95,20 +95,24 @@ def _create_own_schema(connection: Connection, schema: str | None) -> None:
 
 
 def _upgrade(connection: Connection, schema: str | None) -> tuple[str, ...]:
+    """Migrate under the lock, and commit before letting go of it: MariaDB's lock is the
+    session's (``GET_LOCK``), so released before the commit, the next process would read
+    the revision this one has not yet committed and migrate it a second time."""
     _create_own_schema(connection, schema)
     _lock(connection)
     try:
         before = _current(connection, schema)
+        after = before
         if set(before) != set(heads()):
             command.upgrade(_config(connection, schema), "heads")
             after = _current(connection, schema)
-            log.info(
-                "gateway tables migrated: %s -> %s", ", ".join(before) or "none", ", ".join(after)
-            )
-            return after
-        return before
+        connection.commit()  # PostgreSQL's transaction-level lock ends here
     finally:
         _unlock(connection)
+        connection.commit()
+    if after != before:
+        log.info("gateway tables migrated: %s -> %s", ", ".join(before) or "none", ", ".join(after))
+    return after
 
 
 def schema_of(engine: AsyncEngine) -> str | None:
@@ -120,7 +124,7 @@ def schema_of(engine: AsyncEngine) -> str | None:
 
 async def upgrade(engine: AsyncEngine) -> tuple[str, ...]:
     """Bring the gateway's own tables to the newest revisions; answers them."""
-    async with engine.begin() as connection:
+    async with engine.connect() as connection:
         return await connection.run_sync(_upgrade, schema_of(engine))
 
 
