@@ -62,6 +62,20 @@ def _reachable(url: str) -> str | None:
     return None
 
 
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A test that runs the CLI configures the process's logging as a deployment's
+    (``gateway.ops.request_log.configure_logging``); the next test gets pytest's back."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.captureWarnings(False)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql", "mariadb"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The URL of a scratch catalogue on each backend."""
