@@ -175,6 +175,9 @@ COMPUTED: Mapping[tuple[str, str], str] = {
     "watched columns, scanned in the responses)",
     ("DataPublication", "jsonLd"): "dataCiteMetadata rendered as schema.org JSON-LD (the "
     "same watched columns, scanned in the responses)",
+    ("Dataset", "downloadSize"): "the sum of its files' FILESIZE (watched as Datafile.fileSize)",
+    ("Dataset", "globusUrl"): "its LOCATION (watched as Dataset.location) under the configured "
+    "Globus collection",
 }
 """Resolved DATA leaves computed from columns watched or kept already, and why."""
 
