@@ -11,7 +11,7 @@ import difflib
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from gateway.catalogue import queries
 from gateway.catalogue.models import Instrument as InstrumentRow
@@ -84,8 +84,11 @@ def investigation_conditions(access: Access, filter: SessionSearch) -> list[Colu
     caller applies (and ranks by)."""
     conditions: list[ColumnElement[bool]] = []
     if filter.proposal is not None:
-        # In the spellings people type (mx-2345, MX-2345): still an index equality.
-        conditions.append(InvestigationRow.name.in_(spellings(filter.proposal)))
+        # In the spellings people type (mx-2345, MX-2345): still index equalities, each
+        # a bind parameter of its own (an operation plan binds them; an IN list expands).
+        conditions.append(
+            or_(*(InvestigationRow.name == spelling for spelling in spellings(filter.proposal)))
+        )
     if filter.visit_id is not None:
         conditions.append(InvestigationRow.visit_id == filter.visit_id)
     if filter.instrument is not None:

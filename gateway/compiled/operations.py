@@ -576,7 +576,10 @@ class _Texts:
 
     def _replace(self, value: Any, variable: str, path: tuple[str | int, ...]) -> Any:
         if _is_text(value):
-            sentinel = f"gwtext{len(self.sentinels)}sentinel"
+            # Mixed case and padded, so that a statement holding the text folded, upper-cased
+            # or stripped (filters that ignore case or spaces) is told apart from one
+            # holding it as given: each gets the request's text converted the same way.
+            sentinel = f" GwText{len(self.sentinels)}Sentinel "
             self.sentinels[sentinel] = (variable, path)
             return sentinel
         if isinstance(value, Mapping):
@@ -588,7 +591,7 @@ class _Texts:
     def parameters(self, sql: str, bound: Mapping[str, Any]) -> list[Parameter]:
         found: list[Parameter] = []
         for name, value in bound.items():
-            if not isinstance(value, str) or "sentinel" not in value:
+            if not isinstance(value, str) or "sentinel" not in value.lower():
                 continue
             for sentinel, (variable, path) in self.sentinels.items():
                 convert = next((c for c in _DERIVED if c(sentinel) == value), None)
@@ -597,7 +600,7 @@ class _Texts:
                     break
             else:
                 raise Unsupported(f"a text in part of a value: {name}")
-        if any(sentinel in sql for sentinel in self.sentinels):
+        if any(sentinel.strip().lower() in sql.lower() for sentinel in self.sentinels):
             raise Unsupported("a text in the SQL")
         return found
 
@@ -612,8 +615,21 @@ def _like(text: str) -> str:
     return like_pattern(text)
 
 
-_DERIVED: tuple[Callable[[str], str], ...] = (_same, _like)
-"""What a statement may hold for a text: the text, or its LIKE pattern."""
+def _stripped(text: str) -> str:
+    return text.strip()
+
+
+def _folded(text: str) -> str:
+    return text.strip().lower()  # as the filters that ignore case bind it (catalogue.search)
+
+
+def _upper(text: str) -> str:
+    return text.strip().upper()
+
+
+_DERIVED: tuple[Callable[[str], str], ...] = (_same, _stripped, _folded, _upper, _like)
+"""What a statement may hold for a text: the text, stripped, folded to lower or upper case
+(the spellings an index equality tries), or its LIKE pattern."""
 
 
 async def _fetch(engine: AsyncEngine, sql: str, arguments: list[Any]) -> Any:

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.e2e
 RANGES = "query($p: [ParameterRange!]) { datasets(filter: {parameters: $p}) { totalCount } }"
 BODY = {
     "query": RANGES,
-    "variables": {"p": [{"name": f"p{i}", "min": i, "max": i + 1} for i in range(120)]},
+    # ten ranges: as many as a filter may give (the table's lock is what holds it up)
+    "variables": {"p": [{"name": f"p{i}", "min": i, "max": i + 1} for i in range(10)]},
 }
 
 

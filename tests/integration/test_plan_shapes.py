@@ -23,6 +23,10 @@ SEARCH = """query($text: String!, $first: Int) {
   investigations(filter: {search: $text}, first: $first) {
     totalCount nodes { id proposal title releaseDate } } }"""
 
+BY_PROPOSAL = """query($text: String!, $first: Int) {
+  investigations(filter: {proposal: $text}, first: $first) {
+    totalCount nodes { id proposal title releaseDate } } }"""
+
 FILTERED = """query($filter: InvestigationFilter) {
   investigations(filter: $filter, first: 5) { totalCount nodes { id proposal } } }"""
 
@@ -64,22 +68,38 @@ async def _answers(
 
 
 @pytest.mark.parametrize("user", [None, "esrf/pi1", STAFF])
-async def test_search_words_share_one_plan(postgresql: Client, user: str | None) -> None:
+async def test_texts_share_one_plan(postgresql: Client, user: str | None) -> None:
+    """Proposals, a text a filter compares ignoring case: one plan for every value."""
+    async with postgresql.engine.connect() as connection:
+        proposals = (await connection.scalars(select(Investigation.name).distinct().limit(6))).all()
+    assert len(proposals) >= 3
+    # As typed: in lower case, with spaces around (the filter ignores both, and a plan
+    # must too, as the standard path does).
+    typed = [proposals[0].lower(), f"  {proposals[1]} "]
+    asks = [{"text": p, "first": 10} for p in [*proposals, *typed, "NO-SUCH-PROPOSAL"]]
+    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
+    answered, asked = await _answers(postgresql, operations, BY_PROPOSAL, asks, user)
+    assert operations.kept == 1  # one plan for every proposal
+    assert answered == asked - 1  # all but the first, which made the plan
+    # A page size is part of the statement (its LIMIT): another size, another plan.
+    again = [{"text": proposals[0], "first": 3}] * 2
+    await _answers(postgresql, operations, BY_PROPOSAL, again, user)
+    assert operations.kept == 2
+
+
+async def test_free_text_is_left_to_the_standard_path(postgresql: Client) -> None:
+    """The indexed, ranked search statement (catalogue.text_search) is not compiled: every
+    search runs the standard way, and answers as it."""
     async with postgresql.engine.connect() as connection:
         words = (
             await connection.scalars(
-                select(func.lower(Keyword.name)).group_by(func.lower(Keyword.name)).limit(6)
+                select(func.lower(Keyword.name)).group_by(func.lower(Keyword.name)).limit(3)
             )
         ).all()
-    assert len(words) >= 3
-    asks = [{"text": word, "first": 10} for word in [*words, "no such word at all"]]
+    asks = [{"text": word, "first": 10} for word in words]
     operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
-    answered, asked = await _answers(postgresql, operations, SEARCH, asks, user)
-    assert operations.kept == 1  # one plan for every word
-    assert answered == asked - 1  # all but the first, which made the plan
-    # A page size is part of the statement (its LIMIT): another size, another plan.
-    await _answers(postgresql, operations, SEARCH, [{"text": words[0], "first": 3}] * 2, user)
-    assert operations.kept == 2
+    answered, _ = await _answers(postgresql, operations, SEARCH, asks, "esrf/pi1")
+    assert answered == 0
 
 
 async def test_texts_inside_an_input_object_are_bound(postgresql: Client) -> None:
@@ -111,18 +131,14 @@ async def test_dois_share_one_plan(postgresql: Client) -> None:
 
 
 ORDERED = """query($order: InvestigationOrder, $text: String!) {
-  investigations(orderBy: $order, filter: {search: $text}, first: 4) {
+  investigations(orderBy: $order, filter: {instrument: $text}, first: 4) {
     nodes { id proposal title } } }"""
 
 
 async def test_an_ordering_keys_the_plan(postgresql: Client) -> None:
-    """An enum is not a text: each ordering is a plan of its own, whatever the words."""
+    """An enum is not a text: each ordering is a plan of its own, whatever the beamline."""
     async with postgresql.engine.connect() as connection:
-        words = (
-            await connection.scalars(
-                select(func.lower(Keyword.name)).group_by(func.lower(Keyword.name)).limit(3)
-            )
-        ).all()
+        words = (await connection.scalars(select(Instrument.name).limit(3))).all()
     orders = [
         {"field": "TITLE", "direction": "ASC"},
         {"field": "TITLE", "direction": "DESC"},
