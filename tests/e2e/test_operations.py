@@ -38,7 +38,9 @@ def quiet(settings: Settings) -> Settings:
 def test_a_request_id_comes_back_and_is_on_the_access_line(
     catalogue: AsyncEngine, quiet: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with GatewayServer(quiet) as server, caplog.at_level(logging.INFO, "gateway.access"):
+    # The level is set around the server's whole life: a request's access line is written
+    # just after its answer was sent, and the server's stop waits for it.
+    with caplog.at_level(logging.INFO, "gateway.access"), GatewayServer(quiet) as server:
         given = post(server.base_url, {"query": COUNT}, **{"X-Request-Id": "portal-42.a"})
         made = post(
             server.base_url, {"query": COUNT}, **{"X-Request-Id": "not an id; " + "x" * 100}
