@@ -14,6 +14,7 @@ from typing import Any
 
 import strawberry
 
+from gateway.auth.policy import Caller
 from gateway.catalogue.access_log import AccessAction as Action
 from gateway.catalogue.access_log import EventFilter, events
 from gateway.catalogue.access_requests import (
@@ -465,6 +466,14 @@ class AccessEventFilter:
         )
 
 
+def require_staff(caller: Caller, what: str) -> None:
+    """Staff-only reads: UNAUTHENTICATED for anonymous, FORBIDDEN for anyone else."""
+    if caller.user_name is None:
+        raise Unauthenticated(f"Log in as staff to read {what}.")
+    if not caller.is_staff:
+        raise Forbidden(f"Only facility staff may read {what}.")
+
+
 @strawberry.type(description="Reading access.")
 class AccessQuery:
     @strawberry.field(
@@ -480,11 +489,7 @@ class AccessQuery:
         after: str | None = None,
     ) -> Connection[AccessEvent]:
         context = info.context
-        caller = context.access.caller
-        if caller.user_name is None:
-            raise Unauthenticated("Log in as staff to read the audit trail of access.")
-        if not caller.is_staff:
-            raise Forbidden("Only facility staff may read the audit trail of access.")
+        require_staff(context.access.caller, "the audit trail of access")
         statement = events((filter or AccessEventFilter()).selection())
         return await root_connection(
             context.engine,

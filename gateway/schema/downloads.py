@@ -13,8 +13,9 @@ import strawberry
 from gateway.catalogue.downloads import download_records, ids_of
 from gateway.catalogue.gateway_tables import Download as DownloadRow
 from gateway.catalogue.pagination import SortKey, cursor_listing
-from gateway.errors import DownloadsUnavailable, Forbidden, Unauthenticated
+from gateway.errors import DownloadsUnavailable
 from gateway.fields.identity import global_id, parse_global_id
+from gateway.schema.access import require_staff
 from gateway.schema.connection import Connection, page_of
 from gateway.schema.info import Info
 from gateway.schema.inputs import naive_utc
@@ -217,11 +218,7 @@ class DownloadQuery:
         after: str | None = None,
     ) -> Connection[DownloadRecord]:
         context = info.context
-        caller = context.access.caller
-        if caller.user_name is None:
-            raise Unauthenticated("Log in as staff to read the download statistics.")
-        if not caller.is_staff:
-            raise Forbidden("Only facility staff may read the download statistics.")
+        require_staff(context.access.caller, "the download statistics")
         return await root_connection(
             context.engine,
             download_records(user_name, naive_utc(since), naive_utc(until)),
