@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import event, make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from gateway.app import now_utc
 from gateway.auth.policy import Caller
@@ -30,7 +31,7 @@ from gateway.resolvers.context import RequestContext
 from gateway.schema.build import create_schema
 from gateway.settings import Settings
 
-SERVER_URLS = {
+GIVEN_URLS = {
     "postgresql": os.environ.get(
         "ICAT_GATEWAY_TEST_POSTGRESQL_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
     ),
@@ -38,16 +39,51 @@ SERVER_URLS = {
         "ICAT_GATEWAY_TEST_MARIADB_URL", "mysql+asyncmy://root@127.0.0.1:3306/test"
     ),
 }
+# pytest-xdist runs the suite on several workers (scripts/test: -n 2): the first keeps the
+# given databases, each other works in a database of its own named after it (``test_gw1``),
+# made at its first use, since the tests drop and recreate the tables of theirs.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+
+
+def _for_this_worker(url: str) -> str:
+    if url == "off" or WORKER == "gw0":
+        return url
+    given = make_url(url)
+    return given.set(database=f"{given.database}_{WORKER}").render_as_string(hide_password=False)
+
+
+SERVER_URLS = {backend: _for_this_worker(url) for backend, url in GIVEN_URLS.items()}
 REQUIRE_ALL = os.environ.get("ICAT_GATEWAY_TEST_REQUIRE_ALL") == "1"
 DEMO_SEED = 7
 DEMO_SIZE = DemoSize.for_sessions(60, datasets_per_session=4, files_per_dataset=3)
 STAFF = "esrf/staff1"
 
 
+async def create_worker_database(url: str) -> None:
+    """Make a worker's own database where it is missing, through the given one."""
+    backend = "postgresql" if url.startswith("postgresql") else "mariadb"
+    given = GIVEN_URLS[backend]
+    if url == given:
+        return
+    name = make_url(url).database
+    engine = create_async_engine(given, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            if backend == "mariadb":
+                await connection.execute(text(f"CREATE DATABASE IF NOT EXISTS `{name}`"))
+            elif not await connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ):
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+
+
 def _reachable(url: str) -> str | None:
     """None if a server answers at the URL, else why not."""
 
     async def probe() -> None:
+        await create_worker_database(url)
         engine = create_engine(Settings(database_url=url))
         try:
             async with engine.connect():

@@ -12,7 +12,6 @@ InnoDB's key length limit under utf8mb4.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,16 +31,7 @@ from gateway.catalogue.models import (
     InvestigationType,
     icat_metadata,
 )
-
-SERVER_URLS = {
-    "postgresql": os.environ.get(
-        "ICAT_GATEWAY_TEST_POSTGRESQL_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-    ),
-    "mariadb": os.environ.get(
-        "ICAT_GATEWAY_TEST_MARIADB_URL", "mysql+asyncmy://root@127.0.0.1:3306/test"
-    ),
-}
-REQUIRE_ALL = os.environ.get("ICAT_GATEWAY_TEST_REQUIRE_ALL") == "1"
+from tests.conftest import REQUIRE_ALL, SERVER_URLS, create_worker_database
 
 AUDIT = {
     "create_id": "test/creator",
@@ -69,8 +59,10 @@ async def _server_engine(backend: str) -> AsyncEngine:
         pytest.skip(f"{backend}: switched off")
     engine = create_async_engine(url, poolclass=NullPool)
     try:
-        async with asyncio.timeout(5), engine.connect():
-            pass
+        async with asyncio.timeout(5):
+            await create_worker_database(url)
+            async with engine.connect():
+                pass
     except Exception as error:
         await engine.dispose()
         reason = f"{backend} unreachable at {url}: {type(error).__name__}: {error}"

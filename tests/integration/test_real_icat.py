@@ -27,7 +27,7 @@ from gateway.catalogue.icat_check import IcatSchemaError
 from gateway.catalogue.names import names_of
 from gateway.fields.identity import global_id
 from gateway.settings import Settings
-from tests.conftest import REQUIRE_ALL, SERVER_URLS, STAFF, Client
+from tests.conftest import REQUIRE_ALL, SERVER_URLS, STAFF, Client, create_worker_database
 from tests.integration.test_doi_faults import registrar_of
 from tests.support.datacite_server import DataCiteServer
 from tests.support.doi_catalogue import caller, description, sagas_for, use_cases
@@ -55,6 +55,7 @@ async def _urls(backend: str) -> tuple[str, str, str]:
         pytest.skip(f"{backend}: switched off")
     probe = create_async_engine(base)
     try:
+        await create_worker_database(base)
         async with probe.connect():
             pass
     except Exception as error:
