@@ -216,11 +216,7 @@ def can_see_event(caller: Caller, actor: str, person: str | None, *, on_team: bo
     """An event of the log is seen by staff, by who did it, by whose access it is about,
     and by the team (any role) of the session it concerns."""
     name = caller.user_name
-    return (
-        caller.is_staff
-        or on_team
-        or (name is not None and name in (actor, person))
-    )
+    return caller.is_staff or on_team or (name is not None and name in (actor, person))
 
 
 def can_read_reservation(roles: Iterable[Role]) -> bool:

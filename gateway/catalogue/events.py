@@ -75,7 +75,9 @@ class NewEvent:
     after: Mapping[str, Any] | None = None
 
 
-def _json(value: Mapping[str, Any] | None) -> str | None:
+def encoded(value: Mapping[str, Any] | None) -> str | None:
+    """The JSON text of a state as stored in ``BEFORE`` and ``AFTER`` (keys sorted: the
+    same state is the same text)."""
     if value is None:
         return None
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NAIVE_UTC).decode()
@@ -96,8 +98,8 @@ async def record_event(connection: AsyncConnection, event: NewEvent) -> int:
             request_id=event.request_id,
             role=event.role,
             reason=event.reason[:2000] if event.reason else event.reason,
-            before=_json(event.before),
-            after=_json(event.after),
+            before=encoded(event.before),
+            after=encoded(event.after),
         )
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
