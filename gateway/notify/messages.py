@@ -87,6 +87,7 @@ def compose(
     message["To"] = recipient
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain="icat-gateway")
+    message["X-Gateway-Event"] = f"{event.id} {event.type}"
     name = event.type.replace(".", "_")
     message.set_content(_ENVIRONMENTS["txt"].get_template(f"{name}.txt").render(values))
     message.add_alternative(

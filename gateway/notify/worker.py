@@ -159,9 +159,9 @@ class DeliveryWorker:
             if row.investigation_id is not None:
                 session = (
                     await connection.execute(
-                        select(Investigation.name, Investigation.title).where(
-                            Investigation.id == row.investigation_id
-                        )
+                        select(
+                            Investigation.name.label("name"), Investigation.title.label("title")
+                        ).where(Investigation.id == row.investigation_id)
                     )
                 ).first()
         status: int | None = None
@@ -180,6 +180,9 @@ class DeliveryWorker:
         except (MailRefused, WebhookRefused, LookupError) as failure:
             error, retry = str(failure), False
             status = getattr(failure, "status", None)
+        except Exception as failure:  # a bug must not hold the lease: tried again later
+            log.exception("delivery %s could not be made", delivery_id)
+            error = f"{type(failure).__name__}: {failure}"
         now = self.clock()
         attempts = int(row.delivery_attempts) + 1
         retry_at = None
