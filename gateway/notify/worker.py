@@ -81,15 +81,17 @@ class DeliveryWorker:
             await asyncio.sleep(self.config.poll_interval)
 
     async def tick(self) -> int:
-        """Dispatch new events, then make the deliveries that are due; how many were made."""
-        while await self.dispatch():
+        """Dispatch new events, then make the deliveries that are due; how many were tried.
+        Another round follows at once only while rounds come back full (a failed delivery
+        is not due again before its backoff)."""
+        while await self.dispatch() == BATCH:
             pass
-        made = 0
+        tried = 0
         while True:
             done = await self.deliver_due()
-            made += done
-            if not done:
-                return made
+            tried += done
+            if done < BATCH:
+                return tried
 
     # -- dispatch ----------------------------------------------------------------------
 

@@ -148,7 +148,7 @@ def world(catalogue: AsyncEngine, settings: Settings) -> Iterator[World]:
                         "secret": SECRET,
                     }
                 ]
-            ),  # fmt: skip
+            ),
             delivery_poll_interval=0.05,
             delivery_backoff=0.1,
             delivery_lease=30.0,
@@ -244,16 +244,28 @@ def test_a_publication_mails_the_team(world: World, pi: PiSessions) -> None:
     dataset = pi.embargoed[-1]
     reserved = pi1.data(
         RESERVE,
-        {"input": {"idempotencyKey": "n-r", "title": "T",
-                   "datasetIds": [global_id("Dataset", dataset)]}},
-    )["reserveDoi"]  # fmt: skip
+        {
+            "input": {
+                "idempotencyKey": "n-r",
+                "title": "T",
+                "datasetIds": [global_id("Dataset", dataset)],
+            }
+        },
+    )["reserveDoi"]
     assert world.settled() == []  # a reservation is for the webhooks only
     doi = reserved["doi"]
     published = pi1.data(
         PUBLISH,
-        {"input": {"idempotencyKey": "n-p", "doi": doi, "title": "Data for: a paper",
-                   "abstract": "What the data show.", "creators": [{"name": "A. Author"}]}},
-    )["publishDoi"]  # fmt: skip
+        {
+            "input": {
+                "idempotencyKey": "n-p",
+                "doi": doi,
+                "title": "Data for: a paper",
+                "abstract": "What the data show.",
+                "creators": [{"name": "A. Author"}],
+            }
+        },
+    )["publishDoi"]
     assert published["state"] == "PUBLISHED"
     told = world.settled()
     session = world.db.scalar(
@@ -324,12 +336,17 @@ def test_webhooks_are_signed_retried_and_in_order_per_subject(world: World) -> N
     ids = [int(d["id"]) for d in about]
     assert ids == sorted(ids)
     assert len(ours) == len(documents) + 3  # three answered 500 and were sent again
-    assert all(d["specversion"] == "1.0" and d["data"]["person"] == "esrf/outsider1"
-               for d in about)  # fmt: skip
+    assert all(d["specversion"] == "1.0" and d["data"]["person"] == "esrf/outsider1" for d in about)
     log = world.who("staff1").data(DELIVERIES)["webhookDeliveries"]["nodes"]
     retried = [n for n in log if int(n["eventId"]) == ids[0]]
     assert retried == [
-        {"subscription": "archive", "eventId": str(ids[0]), "eventType": "access.grant",
-         "state": "DELIVERED", "attempts": 4, "lastStatus": 204}
-    ]  # fmt: skip
+        {
+            "subscription": "archive",
+            "eventId": str(ids[0]),
+            "eventType": "access.grant",
+            "state": "DELIVERED",
+            "attempts": 4,
+            "lastStatus": 204,
+        }
+    ]
     assert world.who("pi1").run(DELIVERIES)["errors"][0]["extensions"]["code"] == "FORBIDDEN"
