@@ -451,6 +451,10 @@ class Settings:
     """Upgrade the connection with STARTTLS before logging in (refused if the server does
     not offer it)."""
 
+    smtp_ca_file: str | None = None
+    """A PEM file of the certificate authorities the SMTP server's certificate is checked
+    against (the system's when unset)."""
+
     smtp_username: str | None = None
     """The SMTP login, if the server wants one."""
 

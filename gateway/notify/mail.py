@@ -34,6 +34,7 @@ class SmtpMailer:
         self.username = settings.smtp_username
         self.password = settings.smtp_password
         self.timeout = settings.smtp_timeout
+        self.ca_file = settings.smtp_ca_file
 
     async def send(self, message: EmailMessage) -> None:
         try:
@@ -45,6 +46,7 @@ class SmtpMailer:
                 username=self.username,
                 password=self.password,
                 timeout=self.timeout,
+                cert_bundle=self.ca_file,
             )
         except aiosmtplib.SMTPResponseException as error:
             if 500 <= error.code < 600:

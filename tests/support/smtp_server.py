@@ -4,6 +4,7 @@ stand-in for a facility's mail server. ``stop`` closes its port (a server that i
 
 from __future__ import annotations
 
+import ssl
 import threading
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -11,6 +12,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from tests.support.server import free_port
 
@@ -28,20 +30,40 @@ class _Keeper:
 
 
 class SmtpServer:
-    def __init__(self) -> None:
+    """With ``tls`` (a certificate and its key), the server offers STARTTLS and requires
+    it; with ``login`` (a user name and password) it requires that login (after TLS)."""
+
+    def __init__(
+        self, tls: ssl.SSLContext | None = None, login: tuple[str, str] | None = None
+    ) -> None:
+        self.tls = tls
+        self.login = login
         self.port = free_port()
         self.lock = threading.Lock()
         self.messages: list[EmailMessage] = []
         self._controller: Controller | None = None
 
     def start(self) -> None:
-        self._controller = Controller(_Keeper(self), hostname="127.0.0.1", port=self.port)
+        options: dict[str, Any] = {}
+        if self.tls is not None:
+            options.update(tls_context=self.tls, require_starttls=True)
+        if self.login is not None:
+            options.update(authenticator=self._authenticate, auth_required=True)
+        self._controller = Controller(
+            _Keeper(self), hostname="127.0.0.1", port=self.port, **options
+        )
         self._controller.start()
 
     def stop(self) -> None:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        given = (auth_data.login.decode(), auth_data.password.decode())
+        return AuthResult(success=given == self.login)
 
     def taken(self) -> list[EmailMessage]:
         """The messages received so far, forgotten here."""
