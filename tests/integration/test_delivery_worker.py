@@ -12,7 +12,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import now_utc
-from gateway.catalogue.deliveries import DELIVERED
+from gateway.catalogue.deliveries import (
+    DELIVERED,
+    NewDelivery,
+    add_deliveries,
+    claim_delivery,
+    claim_event,
+    settle,
+)
 from gateway.catalogue.events import EventType, NewEvent, SubjectKind, record_event
 from gateway.catalogue.gateway_tables import Delivery, Event
 from gateway.catalogue.models import Investigation, User
@@ -147,3 +154,40 @@ async def test_release_reminders_are_recorded_once_per_release_date(
             )
         ).scalar_one()
     assert reminded == 1
+
+
+async def test_of_two_claims_of_one_delivery_one_wins(
+    catalogue: AsyncEngine, settings: Settings
+) -> None:
+    """The race two replicas run, made certain: both read the delivery as due, then both
+    try to claim it; the conditional UPDATE gives it to one."""
+    (event,) = await revocations(catalogue, 1)
+    async with catalogue.begin() as connection:
+        assert await claim_event(connection, event, now_utc())
+        await add_deliveries(connection, event, [NewDelivery("email", "x@test.example")], now_utc())
+    async with catalogue.connect() as connection:
+        (delivery,) = (
+            await connection.execute(select(Delivery.id).where(Delivery.event_id == event))
+        ).scalars()
+    now, lease = now_utc(), timedelta(seconds=30)
+    outcomes = []
+    for owner in ("replica-a", "replica-b"):
+        async with catalogue.begin() as connection:
+            outcomes.append(await claim_delivery(connection, delivery, owner, now, lease))
+    assert outcomes == [True, False]
+    async with catalogue.begin() as connection:  # a second dispatch of the event: none
+        assert not await claim_event(connection, event, now_utc())
+    async with catalogue.begin() as connection:  # done: nobody may take it again
+        assert await settle(
+            connection,
+            delivery,
+            "replica-a",
+            now,
+            delivered=True,
+            status=250,
+            error=None,
+            retry_at=None,
+        )
+    async with catalogue.begin() as connection:
+        later = now + lease * 2
+        assert not await claim_delivery(connection, delivery, "replica-b", later, lease)
