@@ -9,7 +9,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -44,6 +44,11 @@ from gateway.gate import Gate, Hooks
 from gateway.graphiql.assets import STATIC_DIR, installed
 from gateway.graphiql.page import GraphiQLPage, ImmutableFiles
 from gateway.landing.pages import LandingPages
+from gateway.notify.mail import SmtpMailer
+from gateway.notify.messages import Letterhead
+from gateway.notify.subscriptions import parse_subscriptions
+from gateway.notify.webhooks import WebhookSender
+from gateway.notify.worker import DeliveryWorker, WorkerConfig
 from gateway.ops.gate_hooks import plug_in
 from gateway.ops.health import health_routes
 from gateway.ops.request_log import RequestLogMiddleware
@@ -165,6 +170,8 @@ def create_app(
         downloads=downloads,
     )
 
+    worker = delivery_worker(settings, engine, http)
+
     landing_pages = LandingPages(
         gate.schema,
         settings,
@@ -190,12 +197,16 @@ def create_app(
             _reconcile_at_start(dois.sagas) if not settings.read_only else asyncio.sleep(0)
         )
         reconciling.add_done_callback(lambda _: started.state.doi_reconciled.set())
+        delivering = asyncio.create_task(
+            worker.run() if worker is not None else asyncio.sleep(0), name="delivery worker"
+        )
         try:
             yield
         finally:
-            reconciling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reconciling
+            for task in (reconciling, delivering):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await http.aclose()
             await ops.aclose()
             if issuer_http is not None:
@@ -265,6 +276,8 @@ def create_app(
     app.state.settings = settings
     app.state.demo_issuer = issuer
     app.state.ops = ops
+    app.state.delivery_worker = worker
+    """The process's delivery worker (None when notifications are off): tests tick it."""
     app.state.doi_reconciled = threading.Event()
     """Set once the start-up reconciliation of DOIs has ended (tests wait for it)."""
     return app
@@ -313,6 +326,33 @@ def download_use_cases(
         assert settings.data_root is not None
         store = DataStore(Path(settings.data_root))
     return Downloads(engine=engine, settings=settings, ids=ids, store=store)
+
+
+def delivery_worker(
+    settings: Settings, engine: AsyncEngine, http: httpx.AsyncClient
+) -> DeliveryWorker | None:
+    """The delivery worker of the event log's notifications; None when it is off (or the
+    gateway only reads: it writes the deliveries' state)."""
+    if not settings.notifications or settings.read_only:
+        return None
+    subscriptions = parse_subscriptions(settings.webhooks)
+    config = WorkerConfig(
+        poll_interval=settings.delivery_poll_interval,
+        backoff=settings.delivery_backoff,
+        max_attempts=settings.delivery_max_attempts,
+        lease=timedelta(seconds=settings.delivery_lease),
+        rules=settings.access_rules,
+        letterhead=Letterhead(settings.facility_words, settings.mail_from, settings.public_url),
+        source=settings.public_url or f"urn:icat-gateway:{settings.facility.lower()}",
+    )
+    return DeliveryWorker(
+        engine,
+        config,
+        mailer=SmtpMailer(settings) if settings.smtp_host else None,
+        webhooks=WebhookSender(http) if subscriptions else None,
+        subscriptions=subscriptions,
+        clock=now_utc,
+    )
 
 
 async def _reconcile_at_start(sagas: DoiSagas) -> None:

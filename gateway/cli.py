@@ -221,6 +221,16 @@ def _parser() -> argparse.ArgumentParser:
         "(all of them the first time); run it from cron against a facility's ICAT",
     )
     refresh.add_argument("--full", action="store_true", help="rebuild every session's")
+    notify = commands.add_parser(
+        "notify", parents=[common], help="notifications: `notify reminders` from cron"
+    )
+    notify_commands = notify.add_subparsers(dest="notify_command", required=True, metavar="ACTION")
+    notify_commands.add_parser(
+        "reminders",
+        parents=[common],
+        help="remind the teams of sessions whose release date is within "
+        "ICAT_GATEWAY_RELEASE_REMINDER_DAYS (once per release date; run it daily)",
+    )
     commands.add_parser(
         "migrate",
         parents=[common],
@@ -331,6 +341,8 @@ def _run(args: argparse.Namespace, settings: Settings, url: str | None) -> int:
         return asyncio.run(_register_sessions(settings, allocate=args.allocate_missing))
     if args.command == "doi":
         return asyncio.run(_reconcile(settings))
+    if args.command == "notify":
+        return asyncio.run(_remind(settings))
     if args.command == "serve":
         if url:
             # uvicorn's workers build the app from the environment (gateway.asgi): the
@@ -463,6 +475,27 @@ async def _reconcile(settings: Settings) -> int:
     if counts["refused"]:
         return 3
     return 1 if left else 0
+
+
+async def _remind(settings: Settings) -> int:
+    """`icat-gateway notify reminders`: record the release reminders due today."""
+    from datetime import UTC, datetime
+
+    from gateway.catalogue.database import create_engine, create_schema
+    from gateway.usecases.release_reminders import remind_release_dates
+
+    engine = create_engine(settings)
+    try:
+        await create_schema(engine, embedded=settings.embedded)
+        count = await remind_release_dates(
+            engine,
+            now=datetime.now(UTC).replace(tzinfo=None),
+            days=settings.release_reminder_days,
+        )
+    finally:
+        await engine.dispose()
+    print(f"{count} release reminders recorded")
+    return 0
 
 
 async def _check_icat(settings: Settings) -> None:

@@ -431,6 +431,67 @@ class Settings:
     """What the collection's paths start with instead (``/``): location ``/data/visitor/x``
     with prefixes ``/data`` and ``/esrf/`` is collection path ``/esrf/visitor/x``."""
 
+    # Notifications -----------------------------------------------------------------------
+    notifications: bool = True
+    """Run the delivery worker in each process (off on a read-only gateway): it turns the
+    event log's new events into e-mails and webhook calls. Several replicas may run it:
+    each delivery is claimed by one."""
+
+    facility_name: str | None = None
+    """The facility's name in e-mails (``European Synchrotron Radiation Facility``);
+    ``facility`` when unset."""
+
+    smtp_host: str | None = None
+    """The SMTP server e-mails are sent through; no e-mails when unset."""
+
+    smtp_port: int = 587
+    """Its port (587: submission with STARTTLS)."""
+
+    smtp_starttls: bool = True
+    """Upgrade the connection with STARTTLS before logging in (refused if the server does
+    not offer it)."""
+
+    smtp_ca_file: str | None = None
+    """A PEM file of the certificate authorities the SMTP server's certificate is checked
+    against (the system's when unset)."""
+
+    smtp_username: str | None = None
+    """The SMTP login, if the server wants one."""
+
+    smtp_password: str | None = field(default=None, repr=False)
+    """Its password (never logged, never shown)."""
+
+    smtp_timeout: float = 10.0
+    """Seconds to wait for the SMTP server before the delivery is retried later."""
+
+    mail_from: str = "icat-gateway@localhost"
+    """The sender of the e-mails (``From``)."""
+
+    webhooks: str | None = None
+    """Webhook subscriptions, as JSON: a list of ``{"id": "archive", "url":
+    "https://...", "types": ["doi.publish", "access.*"], "secret": "..."}``. Each event of
+    a listed type (``*`` for all; ``access.*`` for a family) is POSTed to the URL as a
+    CloudEvents 1.0 JSON document, signed with HMAC-SHA256 of the body under the
+    subscription's secret (header ``X-Gateway-Signature: sha256=<hex>``)."""
+
+    delivery_poll_interval: float = 2.0
+    """Seconds between the delivery worker's looks at the outbox."""
+
+    delivery_backoff: float = 30.0
+    """Seconds before the first retry of a failed delivery; doubled at each further try
+    (at most an hour)."""
+
+    delivery_max_attempts: int = 12
+    """Tries of a delivery before it is given up (``failed`` in the delivery log)."""
+
+    delivery_lease: float = 60.0
+    """Seconds a replica holds a delivery it is sending before another may take it over
+    (a replica that died while sending)."""
+
+    release_reminder_days: int = 28
+    """How long before a session's release date its team is reminded by e-mail
+    (``icat-gateway notify reminders``, from cron)."""
+
     def __post_init__(self) -> None:
         if self.publishers not in {p.value for p in Publishers}:
             raise SettingsError(
@@ -478,6 +539,7 @@ class Settings:
             )
         self._check_doi_settings()
         self._check_download_settings()
+        self._check_notification_settings()
         # ICAT roles are free text: compare them case-insensitively.
         normalised = frozenset(role.strip().lower() for role in self.main_proposer_roles)
         object.__setattr__(self, "main_proposer_roles", normalised)
@@ -489,6 +551,26 @@ class Settings:
         object.__setattr__(self, "local_contact_roles", contacts)
         if not self.collaborator_role.strip():
             raise SettingsError("ICAT_GATEWAY_COLLABORATOR_ROLE must not be blank")
+
+    def _check_notification_settings(self) -> None:
+        from gateway.notify.subscriptions import SubscriptionError, parse_subscriptions
+
+        try:
+            parse_subscriptions(self.webhooks)
+        except SubscriptionError as error:
+            raise SettingsError(f"ICAT_GATEWAY_WEBHOOKS: {error}") from None
+        if self.delivery_poll_interval <= 0 or self.delivery_backoff < 0:
+            raise SettingsError(
+                "ICAT_GATEWAY_DELIVERY_POLL_INTERVAL must be positive and "
+                "ICAT_GATEWAY_DELIVERY_BACKOFF not negative"
+            )
+        if self.delivery_max_attempts < 1:
+            raise SettingsError("ICAT_GATEWAY_DELIVERY_MAX_ATTEMPTS must be at least 1")
+
+    @property
+    def facility_words(self) -> str:
+        """The facility's name as the e-mails say it."""
+        return self.facility_name or self.facility
 
     def _check_download_settings(self) -> None:
         if self.downloads not in {"off", "store", "ids"}:

@@ -212,6 +212,13 @@ def can_see_access_request(caller: Caller, requester: str, *, manages: bool) -> 
     )
 
 
+def can_see_event(caller: Caller, actor: str, person: str | None, *, on_team: bool) -> bool:
+    """An event of the log is seen by staff, by who did it, by whose access it is about,
+    and by the team (any role) of the session it concerns."""
+    name = caller.user_name
+    return caller.is_staff or on_team or (name is not None and name in (actor, person))
+
+
 def can_read_reservation(roles: Iterable[Role]) -> bool:
     """A team member (or staff) may see a reserved DOI of the session's datasets (reading
     it; who may publish it is ``can_publish``)."""

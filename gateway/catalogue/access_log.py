@@ -1,5 +1,7 @@
-"""The audit trail of access (``GATEWAY_ACCESS_EVENT``): written by the use cases in the
-transaction of the change each entry records, read by staff as a paginated list."""
+"""The audit trail of access: the access events of the event log (``GATEWAY_EVENT``,
+``gateway.catalogue.events``), written by the use cases in the transaction of the change
+each entry records, read by staff as a paginated list (``accessEvents``) with the
+columns it always had."""
 
 from __future__ import annotations
 
@@ -8,12 +10,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, insert, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.catalogue.gateway_tables import AccessEvent
-from gateway.catalogue.queries import columns_of
-from gateway.catalogue.sql_text import same_name
+from gateway.catalogue.events import (
+    EventFilter as LogFilter,
+)
+from gateway.catalogue.events import (
+    EventType,
+    NewEvent,
+    SubjectKind,
+    conditions_of,
+    record_event,
+)
+from gateway.catalogue.gateway_tables import Event
 
 
 class AccessAction(enum.Enum):
@@ -25,6 +35,14 @@ class AccessAction(enum.Enum):
     APPROVE = "approve"
     DECLINE = "decline"
     CANCEL = "cancel"
+
+    @property
+    def event_type(self) -> EventType:
+        """The event log's type of this action (``access.grant``...)."""
+        return EventType(f"access.{self.value}")
+
+
+ACCESS_TYPES = frozenset(action.event_type.value for action in AccessAction)
 
 
 async def record(
@@ -39,18 +57,23 @@ async def record(
     role: str | None = None,
     reason: str | None = None,
 ) -> None:
-    """Add an entry to the audit trail, in the caller's transaction."""
-    await connection.execute(
-        insert(AccessEvent).values(
-            at=at,
-            action=action.value,
+    """Add an entry to the audit trail (an event of the log), in the caller's transaction."""
+    await record_event(
+        connection,
+        NewEvent(
+            type=action.event_type,
             actor=actor,
-            subject=subject,
+            at=at,
+            subject_kind=SubjectKind.INVESTIGATION
+            if request_id is None
+            else SubjectKind.ACCESS_REQUEST,
+            subject_id=str(investigation_id if request_id is None else request_id),
             investigation_id=investigation_id,
+            person=subject,
             request_id=request_id,
             role=role,
             reason=reason,
-        )
+        ),
     )
 
 
@@ -68,20 +91,33 @@ class EventFilter:
 
 
 def events(filter: EventFilter) -> Select[Any]:
-    """The entries a filter selects (every column), unordered: the list pages them."""
-    conditions: list[ColumnElement[bool]] = []
-    if filter.investigation_id is not None:
-        conditions.append(AccessEvent.investigation_id == filter.investigation_id)
-    if filter.actor is not None:
-        conditions.append(same_name(AccessEvent.actor, filter.actor))
-    if filter.subject is not None:
-        conditions.append(same_name(AccessEvent.subject, filter.subject))
-    if filter.actions is not None:
-        conditions.append(AccessEvent.action.in_(sorted(a.value for a in filter.actions)))
-    if filter.since is not None:
-        conditions.append(AccessEvent.at >= filter.since)
-    if filter.until is not None:
-        conditions.append(AccessEvent.at < filter.until)
-    if filter.request_id is not None:
-        conditions.append(AccessEvent.request_id == filter.request_id)
-    return select(*columns_of(AccessEvent)).where(*conditions)
+    """The entries a filter selects, unordered (the list pages them), with the audit
+    trail's columns: ``at``, ``action`` (``grant``...), ``subject`` (whose access)."""
+    types = (
+        ACCESS_TYPES
+        if filter.actions is None
+        else frozenset(action.event_type.value for action in filter.actions)
+    )
+    selected = LogFilter(
+        types=types,
+        investigation_id=filter.investigation_id,
+        actor=filter.actor,
+        person=filter.subject,
+        request_id=filter.request_id,
+        since=filter.since,
+        until=filter.until,
+    )
+    conditions: list[ColumnElement[bool]] = conditions_of(selected)
+    # ``access.grant`` -> ``grant``: the part after the dot.
+    action = func.substr(Event.type, len("access.") + 1)
+    return select(
+        Event.id.label("id"),
+        Event.occurred_at.label("at"),
+        action.label("action"),
+        Event.actor.label("actor"),
+        Event.person.label("subject"),
+        Event.investigation_id.label("investigation_id"),
+        Event.request_id.label("request_id"),
+        Event.role.label("role"),
+        Event.reason.label("reason"),
+    ).where(*conditions)

@@ -115,34 +115,101 @@ class AccessRequest(GatewayBase):
     )
 
 
-class AccessEvent(GatewayBase):
-    """The audit trail of access: every grant, revocation, request and decision, with who
-    did it, to whom, on which session, when and why; written in the transaction of the
-    change it records."""
+class Event(GatewayBase):
+    """The event log, one row per change the gateway makes (a grant, a revocation, an
+    access request and its answer, a DOI's reservation, change, publication or
+    cancellation, a release date's change, a prepared download, a release reminder): who
+    did it, to what, on which session, when, why, and the state before and after. Written
+    in the transaction of the change it records (``gateway.catalogue.events.record_event``),
+    so it is also the outbox the delivery worker reads: ``DISPATCHED_AT`` is NULL until the
+    worker has turned the event into its deliveries (``GATEWAY_DELIVERY``)."""
 
-    __tablename__ = "GATEWAY_ACCESS_EVENT"
+    __tablename__ = "GATEWAY_EVENT"
 
     id: Mapped[int] = mapped_column(
         "ID", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    at: Mapped[datetime] = mapped_column("AT", DateTime, nullable=False)
-    action: Mapped[str] = mapped_column("ACTION", String(16), nullable=False)
-    """grant, revoke, request, approve, decline or cancel."""
+    type: Mapped[str] = mapped_column("TYPE", String(64), nullable=False)
+    """``access.grant``, ``doi.publish``... (``gateway.catalogue.events.EventType``)."""
+    occurred_at: Mapped[datetime] = mapped_column("OCCURRED_AT", DateTime, nullable=False)
     actor: Mapped[str] = mapped_column("ACTOR", String(255), nullable=False)
-    subject: Mapped[str] = mapped_column("SUBJECT", String(255), nullable=False)
-    """The person whose access it is about (grantee, requester)."""
-    investigation_id: Mapped[int] = mapped_column("INVESTIGATION_ID", BigInteger, nullable=False)
+    """The ICAT user name of who did it (``gateway`` for the scheduled jobs)."""
+    subject_kind: Mapped[str] = mapped_column("SUBJECT_KIND", String(32), nullable=False)
+    """What it is about: ``investigation``, ``access_request``, ``doi``, ``download``."""
+    subject_id: Mapped[str] = mapped_column("SUBJECT_ID", String(255), nullable=False)
+    investigation_id: Mapped[int | None] = mapped_column("INVESTIGATION_ID", BigInteger)
+    """The session it concerns (a DOI's first session; NULL for a download)."""
+    person: Mapped[str | None] = mapped_column("PERSON", String(255))
+    """The ICAT user name of whose access it is about (grantee, requester)."""
     request_id: Mapped[int | None] = mapped_column("REQUEST_ID", BigInteger)
     role: Mapped[str | None] = mapped_column("ROLE", String(255))
     """The INVESTIGATIONUSER role granted or revoked."""
     reason: Mapped[str | None] = mapped_column("REASON", String(2000))
-    """The request's message, a decision's reply, or why a grant or revocation was made."""
+    before: Mapped[str | None] = mapped_column("BEFORE", Text)
+    """JSON: the state before the change (a release date's old value...)."""
+    after: Mapped[str | None] = mapped_column("AFTER", Text)
+    """JSON: the state after it."""
+    dispatched_at: Mapped[datetime | None] = mapped_column("DISPATCHED_AT", DateTime)
+    """When the delivery worker made its deliveries; NULL while it waits in the outbox."""
 
     __table_args__ = (
-        Index("GATEWAY_AE_INVESTIGATION", "INVESTIGATION_ID", "ID"),
-        Index("GATEWAY_AE_SUBJECT", "SUBJECT", "ID"),
-        Index("GATEWAY_AE_ACTOR", "ACTOR", "ID"),
+        Index("GATEWAY_EV_INVESTIGATION", "INVESTIGATION_ID", "ID"),
+        Index("GATEWAY_EV_PERSON", "PERSON", "ID"),
+        Index("GATEWAY_EV_ACTOR", "ACTOR", "ID"),
+        Index("GATEWAY_EV_TYPE", "TYPE", "ID"),
+        Index("GATEWAY_EV_DISPATCH", "DISPATCHED_AT", "ID"),
     )
+
+
+class Delivery(GatewayBase):
+    """One message the delivery worker owes for an event: an e-mail to one address or a
+    POST to one webhook subscription. Claimed under a lease (``LEASE_OWNER`` until
+    ``LEASE_UNTIL``) so that of several replicas one sends it; retried with backoff
+    (``NEXT_AT``) until ``STATE`` is ``delivered`` or, after the last attempt, ``failed``.
+    Webhook deliveries of one subject to one subscription go out in event order
+    (``ORDER_KEY``): a later one waits while an earlier one is pending."""
+
+    __tablename__ = "GATEWAY_DELIVERY"
+
+    id: Mapped[int] = mapped_column(
+        "ID", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    event_id: Mapped[int] = mapped_column("EVENT_ID", BigInteger, nullable=False)
+    channel: Mapped[str] = mapped_column("CHANNEL", String(16), nullable=False)
+    """``email`` or ``webhook``."""
+    target: Mapped[str] = mapped_column("TARGET", String(255), nullable=False)
+    """The e-mail address, or the webhook subscription's id."""
+    order_key: Mapped[str | None] = mapped_column("ORDER_KEY", String(320))
+    """Target and subject of a webhook delivery (deliveries with one key go in order)."""
+    state: Mapped[str] = mapped_column("STATE", String(16), nullable=False)
+    """``pending``, ``delivered`` or ``failed``."""
+    attempts: Mapped[int] = mapped_column("ATTEMPTS", Integer, nullable=False)
+    next_at: Mapped[datetime] = mapped_column("NEXT_AT", DateTime, nullable=False)
+    lease_owner: Mapped[str | None] = mapped_column("LEASE_OWNER", String(64))
+    lease_until: Mapped[datetime | None] = mapped_column("LEASE_UNTIL", DateTime)
+    last_status: Mapped[int | None] = mapped_column("LAST_STATUS", Integer)
+    """The webhook's last HTTP status (or the SMTP reply code)."""
+    last_error: Mapped[str | None] = mapped_column("LAST_ERROR", String(1023))
+    created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)
+    delivered_at: Mapped[datetime | None] = mapped_column("DELIVERED_AT", DateTime)
+
+    __table_args__ = (
+        Index("GATEWAY_DLV_DUE", "STATE", "NEXT_AT"),
+        Index("GATEWAY_DLV_ORDER", "ORDER_KEY", "STATE", "EVENT_ID"),
+        Index("GATEWAY_DLV_EVENT", "EVENT_ID"),
+    )
+
+
+class NotificationSetting(GatewayBase):
+    """A person's choice of notifications (``me.notificationSettings``); no row: the
+    defaults (every e-mail)."""
+
+    __tablename__ = "GATEWAY_NOTIFICATION_SETTING"
+
+    user_name: Mapped[str] = mapped_column("USER_NAME", String(255), primary_key=True)
+    email: Mapped[int] = mapped_column("EMAIL", SmallInteger, nullable=False)
+    """1: e-mails are sent; 0: none."""
+    updated_at: Mapped[datetime] = mapped_column("UPDATED_AT", DateTime, nullable=False)
 
 
 class Download(GatewayBase):

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
 from gateway.auth.policy import AccessRules, Caller, Publishers, PublishRules
-from gateway.catalogue.gateway_tables import AccessRequest, Download
+from gateway.catalogue.gateway_tables import AccessRequest, Download, Event
 from gateway.catalogue.models import (
     DataCollectionDatafile,
     DataCollectionDataset,
@@ -140,6 +140,21 @@ def access_request_visible(access: Access, rules: AccessRules) -> ColumnElement[
     return or_(
         same_name(AccessRequest.requester, name),
         AccessRequest.investigation_id.in_(managed_investigation_ids(name, rules)),
+    )
+
+
+def event_visible(access: Access) -> ColumnElement[bool]:
+    """``policy.can_see_event`` in SQL: staff see every event; a person the events they
+    did or that are about their access; a session's team (any role) its session's."""
+    if access.is_staff:
+        return true()
+    name = access.caller.user_name
+    if name is None:
+        return false()
+    return or_(
+        same_name(Event.actor, name),
+        same_name(Event.person, name),
+        Event.investigation_id.in_(team_investigation_ids(name)),
     )
 
 

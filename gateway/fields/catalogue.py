@@ -546,6 +546,44 @@ ACCESS_EVENT = ObjectFields(
     rows=Rows.RESTRICTED,
 )  # fmt: skip
 
+EVENT = ObjectFields(
+    "Event",
+    "One entry of the event log: a change the gateway made (a grant, a revocation, an "
+    "access request or its answer, a DOI's reservation, change, publication or "
+    "cancellation, a release date's change or reminder, a prepared download), with who, "
+    "what, when, why, and the state before and after. Staff see every event, a session's "
+    "team its session's, a person those they did or that are about their access.",
+    (
+        Scalar("id", "id", Format.GLOBAL_ID, "Global, opaque id of the event.", nullable=False),
+        Scalar("type", "type", Format.TEXT,
+               "What happened: access.grant, access.revoke, access.request, access.approve, "
+               "access.decline, access.cancel, doi.reserve, doi.update, doi.publish, "
+               "doi.cancel, release_date.change, release_date.reminder, download.prepare.",
+               nullable=False),
+        Scalar("occurredAt", "occurred_at", Format.DATETIME, "When (UTC).", nullable=False),
+        Scalar("actor", "actor", Format.TEXT,
+               "The ICAT user name of who did it (gateway: the gateway's scheduled jobs; "
+               "anonymous: a download without login).", nullable=False),
+        Scalar("subjectKind", "subject_kind", Format.TEXT,
+               "What it is about: investigation, access_request, doi or download.",
+               nullable=False),
+        Scalar("subjectId", "subject_id", Format.TEXT,
+               "Which one: the session's or request's ICAT id, the DOI, the download's id.",
+               nullable=False),
+        Scalar("person", "person", Format.TEXT,
+               "The ICAT user name of whose access it is about (grantee, requester)."),
+        Scalar("role", "role", Format.TEXT, "The team role granted or revoked."),
+        Scalar("reason", "reason", Format.TEXT,
+               "Why: a request's message, a decision's reply, a grant's or a release "
+               "date's reason."),
+        Resolved("before", "The state before the change, as a JSON text (null: none)."),
+        Resolved("after", "The state after the change, as a JSON text (null: none)."),
+        Resolved("investigation", "The session it concerns (a DOI's first session); null "
+                 "for a download."),
+    ),
+    rows=Rows.RESTRICTED,
+)  # fmt: skip
+
 SHIFT = ObjectFields(
     "Shift",
     "A period of beam time of a session (ICAT SHIFT). DATA class as a whole.",
@@ -659,6 +697,7 @@ TYPES: Mapping[str, ObjectFields] = {
         RELATED_ITEM,
         ACCESS_REQUEST,
         ACCESS_EVENT,
+        EVENT,
         SHIFT,
         PUBLICATION,
         FUNDING_REFERENCE,
@@ -690,6 +729,9 @@ RESOLVED_ONLY_THE_STANDARD_WAY = frozenset(
         "FacetCount",
         "SearchHighlight",
         "FilterSuggestion",
+        "WebhookDelivery",
+        "NotificationSettings",
+        "SetNotificationSettingsPayload",
     }
 )
 """Object types that hold no catalogue columns of their own (the roots, the caller, the

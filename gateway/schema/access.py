@@ -22,8 +22,8 @@ from gateway.catalogue.access_requests import (
     access_requests_to_decide,
     own_access_requests,
 )
-from gateway.catalogue.gateway_tables import AccessEvent as EventRow
 from gateway.catalogue.gateway_tables import AccessRequest as RequestRow
+from gateway.catalogue.gateway_tables import Event as EventRow
 from gateway.catalogue.pagination import SortKey, cursor_listing
 from gateway.catalogue.team import PersonReference
 from gateway.errors import Forbidden, NotFound, Unauthenticated

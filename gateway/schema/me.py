@@ -24,6 +24,7 @@ from gateway.schema.people import User
 
 if TYPE_CHECKING:
     from gateway.schema.access import AccessRequest, AccessRequestState
+    from gateway.schema.events import NotificationSettings
 
 
 @strawberry.type(description="The caller.")
@@ -73,6 +74,16 @@ class Me:
         from gateway.schema.access import own_requests
 
         return await own_requests(info, state, first, after)
+
+    @strawberry.field(description="What the caller is told of by e-mail; null when anonymous.")
+    async def notification_settings(
+        self, info: Info
+    ) -> Annotated[NotificationSettings, strawberry.lazy("gateway.schema.events")] | None:
+        from gateway.schema.events import notification_settings
+
+        if self.user_name is None:
+            return None
+        return await notification_settings(info, self.user_name)
 
     @strawberry.field(
         description="Pending access requests the caller may answer, newest first: those of "

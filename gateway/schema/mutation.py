@@ -9,6 +9,7 @@ import strawberry
 from gateway.schema.access import AccessMutation
 from gateway.schema.doi_mutations import DoiMutation
 from gateway.schema.downloads import DownloadMutation
+from gateway.schema.events import EventMutation
 from gateway.schema.info import Info
 from gateway.schema.inputs import naive_utc
 from gateway.schema.investigation import Investigation
@@ -44,7 +45,7 @@ async def _investigation(info: Info, icat_id: int) -> Investigation:
 
 
 @strawberry.type(description="Change the catalogue.")
-class Mutation(AccessMutation, DoiMutation, DownloadMutation):
+class Mutation(AccessMutation, DoiMutation, DownloadMutation, EventMutation):
     @strawberry.mutation(
         description="Set a session's release date (extend or shorten its embargo). Staff only; "
         "recorded with who, when and why. Errors: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, "

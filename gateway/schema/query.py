@@ -28,6 +28,7 @@ from gateway.schema.access import AccessQuery
 from gateway.schema.connection import Connection, page_of, wants_total
 from gateway.schema.dataset import Datafile, Dataset, prefetch_children
 from gateway.schema.downloads import DownloadQuery
+from gateway.schema.events import EventQuery
 from gateway.schema.facets import (
     DatasetSearchConnection,
     InvestigationSearchConnection,
@@ -68,7 +69,7 @@ PAGE_ARGUMENTS = "Relay paging: `first`/`after` forwards, `last`/`before` backwa
 
 
 @strawberry.type(description="Read the catalogue.")
-class Query(AccessQuery, DownloadQuery):
+class Query(AccessQuery, DownloadQuery, EventQuery):
     @strawberry.field(
         description="Who is asking: user, staff status, their sessions and beamlines."
     )

@@ -45,6 +45,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.catalogue import publications
+from gateway.catalogue.events import EventType, NewEvent, SubjectKind, record_event
 from gateway.catalogue.gateway_tables import DoiSaga
 from gateway.catalogue.publications import Description, PublicationRecord
 from gateway.doi.registrar import (
@@ -250,6 +251,16 @@ class DoiSagas:
             await self._boundary("called:delete_draft")
             async with self.engine.begin() as connection:
                 recorded = await self._record(connection, saga, owner, step=Step.CANCELLED)
+                if recorded:
+                    await record_doi_event(
+                        connection,
+                        EventType.DOI_CANCEL,
+                        saga,
+                        actor=request.get("by", saga.CREATED_BY),
+                        at=self.clock(),
+                        datasets=dataset_list(request["datasets"]),
+                        before={"step": step},
+                    )
                 if recorded and step in (Step.RESERVED, Step.CHANGED):
                     await publications.delete_reservation(
                         connection, saga.DATAPUBLICATION_ID, saga.DATACOLLECTION_ID
@@ -301,8 +312,18 @@ class DoiSagas:
         if step == Step.FINDABLE:
             async with self.engine.begin() as connection:
                 if await self._record(connection, saga, owner, step=Step.PUBLISHED):
+                    now = self.clock()
                     await publications.set_published(
-                        connection, saga.DATAPUBLICATION_ID, user=saga.CREATED_BY, now=self.clock()
+                        connection, saga.DATAPUBLICATION_ID, user=saga.CREATED_BY, now=now
+                    )
+                    await record_doi_event(
+                        connection,
+                        EventType.DOI_PUBLISH,
+                        saga,
+                        actor=request.get("by", saga.CREATED_BY),
+                        at=now,
+                        datasets=dataset_list(request["datasets"]),
+                        after={"publish": request["publish"], "url": self.landing_url(saga.DOI)},
                     )
             await self._boundary(f"after:{Step.PUBLISHED}")
             return None
@@ -333,6 +354,15 @@ class DoiSagas:
                     dataset_ids=dataset_ids,
                     user=saga.CREATED_BY,
                     now=self.clock(),
+                )
+                await record_doi_event(
+                    connection,
+                    EventType.DOI_RESERVE,
+                    saga,
+                    actor=saga.CREATED_BY,
+                    at=self.clock(),
+                    datasets=dataset_ids,
+                    after={"title": request["title"], "datasets": dataset_ids},
                 )
         if missing:
             # The selection went away before it was committed: roll the draft back.
@@ -421,6 +451,35 @@ class DoiSagas:
             else:
                 counts["completed"] += 1
         return counts
+
+
+async def record_doi_event(
+    connection: AsyncConnection,
+    type: EventType,
+    saga: Any,
+    *,
+    actor: str,
+    at: datetime,
+    datasets: Sequence[int],
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> None:
+    """Record a DOI's event in the transaction of its step: about the DOI, on the first
+    session of its datasets (a DOI may span sessions; the others are in ``sessions``)."""
+    sessions = sorted(set((await publications.selection(connection, datasets)).values()))
+    await record_event(
+        connection,
+        NewEvent(
+            type=type,
+            actor=actor,
+            at=at,
+            subject_kind=SubjectKind.DOI,
+            subject_id=str(saga.DOI),
+            investigation_id=sessions[0] if sessions else None,
+            before=before,
+            after={"doi": str(saga.DOI), "sessions": sessions, **(after or {})},
+        ),
+    )
 
 
 def description_from(data: Mapping[str, Any]) -> Description:

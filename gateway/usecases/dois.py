@@ -39,6 +39,7 @@ from gateway.auth.policy import (
     roles_of,
 )
 from gateway.catalogue import publications
+from gateway.catalogue.events import EventType
 from gateway.catalogue.facts import load_investigation_facts
 from gateway.catalogue.gateway_tables import DoiRequest, DoiSaga
 from gateway.catalogue.models import Investigation
@@ -63,6 +64,7 @@ from gateway.usecases.doi_saga import (
     Outcome,
     Step,
     description_json,
+    record_doi_event,
 )
 
 NO_SUCH_DATASET = "No such dataset."
@@ -209,6 +211,7 @@ class DoiUseCases:
             request = orjson.loads(saga.REQUEST)
             request["publish"] = description_json(description)
             request["licence"] = _licence_json(licence)
+            request["by"] = caller_name  # the publication event's actor
             await self._change(connection, saga, goal=Goal.PUBLISHED, request=request)
             return int(saga.ID)
 
@@ -270,6 +273,20 @@ class DoiUseCases:
             if selection is not None:
                 request["datasets"] = selection
             await self._change(connection, saga, step=Step.CHANGED, request=request)
+            await record_doi_event(
+                connection,
+                EventType.DOI_UPDATE,
+                saga,
+                actor=caller_name,
+                at=now,
+                datasets=selection or await self._selection_of(connection, saga),
+                after={
+                    key: value
+                    for key, value in (("datasets", selection), ("title", title))
+                    if value is not None
+                }
+                | ({"description": description_json(described)} if described else {}),
+            )
             if selection is not None:
                 await publications.replace_selection(
                     connection, saga.DATACOLLECTION_ID, selection, user=caller_name, now=now
@@ -300,7 +317,9 @@ class DoiUseCases:
                     f"{saga.DOI} is {_state_word(saga)}: only a reservation can be cancelled.",
                     reason="NOT_RESERVED",
                 )
-            await self._change(connection, saga, goal=Goal.CANCELLED)
+            request = orjson.loads(saga.REQUEST)
+            request["by"] = caller_name  # the cancellation event's actor
+            await self._change(connection, saga, goal=Goal.CANCELLED, request=request)
             return int(saga.ID)
 
         return await self._keyed(caller_name, key, "cancel", {"doi": doi.lower()}, start)

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.catalogue import downloads as statements
+from gateway.catalogue.events import EventType, NewEvent, SubjectKind, record_event
 from gateway.catalogue.secrets import stored_secret
 from gateway.catalogue.visibility import Access
 from gateway.downloads.ids import DataService
@@ -150,6 +151,24 @@ class Downloads:
                 size=size,
                 prepared_id=prepared_id,
                 expires_at=expires_at,
+            )
+            await record_event(
+                connection,
+                NewEvent(
+                    type=EventType.DOWNLOAD_PREPARE,
+                    actor=access.caller.user_name or "anonymous",
+                    at=now,
+                    subject_kind=SubjectKind.DOWNLOAD,
+                    subject_id=str(download_id),
+                    after={
+                        "backend": self.backend,
+                        # counts: a selection's ids may exceed a TEXT column
+                        "datasets": len(selection.dataset_ids),
+                        "datafiles": len(selection.datafile_ids),
+                        "files": len(selection.files),
+                        "size": size,
+                    },
+                ),
             )
             record = (await connection.execute(statements.download_by_id(download_id))).one()
         return await self._state(record, now, base_url)

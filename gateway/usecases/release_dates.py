@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.policy import Caller, can_change_release_date, roles_of
 from gateway.catalogue.database import create_engine, create_schema
+from gateway.catalogue.events import EventType, NewEvent, SubjectKind, record_event
 from gateway.catalogue.facts import load_investigation_facts
 from gateway.catalogue.gateway_tables import ReleaseDateChange
 from gateway.catalogue.models import Investigation
@@ -62,6 +63,20 @@ async def change_release_date(
                 reason=reason,
                 changed_at=now,
             )
+        )
+        await record_event(
+            connection,
+            NewEvent(
+                type=EventType.RELEASE_DATE_CHANGE,
+                actor=caller.user_name,
+                at=now,
+                subject_kind=SubjectKind.INVESTIGATION,
+                subject_id=str(investigation_id),
+                investigation_id=investigation_id,
+                reason=reason,
+                before={"releaseDate": record.facts.release_date},
+                after={"releaseDate": release_date},
+            ),
         )
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.catalogue.gateway_tables import AccessEvent, AccessRequest
+from gateway.catalogue.access_log import EventFilter, events
+from gateway.catalogue.gateway_tables import AccessRequest
 from gateway.catalogue.models import InvestigationUser, User
 from gateway.catalogue.sequence import allocate_ids
 from gateway.schema.node import global_id, parse_global_id
@@ -143,6 +144,10 @@ async def team_rows(client: Client, session_id: str, user_name: str) -> list[Any
             )
         )
         return list(result)
+
+
+# The audit trail as the access log reads it from the event log.
+AccessEvent = events(EventFilter()).subquery().c
 
 
 async def last_event_id(client: Client) -> int:

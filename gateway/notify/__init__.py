@@ -1,0 +1,1 @@
+"""Notifications from the event log: the delivery worker, e-mail through SMTP, webhooks."""
