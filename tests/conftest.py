@@ -30,6 +30,7 @@ from gateway.catalogue.visibility import Access
 from gateway.resolvers.context import RequestContext
 from gateway.schema.build import create_schema
 from gateway.settings import Settings
+from tests.support.server import TEST_MAX_OVERFLOW, TEST_POOL_SIZE
 
 GIVEN_URLS = {
     "postgresql": os.environ.get(
@@ -131,7 +132,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, staff_users=frozenset({STAFF}), graphiql=True)
+    return Settings(
+        database_url=database_url,
+        staff_users=frozenset({STAFF}),
+        graphiql=True,
+        database_pool_size=TEST_POOL_SIZE,
+        database_max_overflow=TEST_MAX_OVERFLOW,
+    )
 
 
 @dataclass

@@ -3,7 +3,6 @@ requests the caller may see (``visibility.access_request_visible``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, select, true
@@ -25,18 +24,6 @@ def access_requests(access: Access, rules: AccessRules, state: str | None = None
     if state is not None:
         statement = statement.where(AccessRequest.state == state)
     return statement
-
-
-def access_requests_by_investigation(
-    access: Access, rules: AccessRules, state: str | None, investigation_ids: Sequence[int]
-) -> Select[Any]:
-    """The visible requests of several sessions, newest first, keyed ``owner_key``."""
-    return (
-        access_requests(access, rules, state)
-        .add_columns(AccessRequest.investigation_id.label("owner_key"))
-        .where(AccessRequest.investigation_id.in_(investigation_ids))
-        .order_by(AccessRequest.id.desc())
-    )
 
 
 def own_access_requests(access: Access, state: str | None) -> Select[Any] | None:

@@ -9,10 +9,21 @@ The zip is made by ``zipstream-ng`` while it is sent: no temporary file, memory
 independent of the data's size, and, as files are stored uncompressed (detector data are
 compressed already), its exact size is known before the first byte (``Content-Length``,
 and the ``size`` a portal shows).
+
+The same files give the same zip, byte for byte: entries are stored (no compressor whose
+output could change), in the order the download lists them, each dated by its file's
+modification time. So a zip can be resumed with ``Range``, as long as its files are
+unchanged; ``zip_tag`` is the strong validator (``ETag``) of those bytes, made of all that
+decides them but the files' contents: the entries' names, sizes, modes and the dates
+written in the zip. A client that sends it back in ``If-Range`` never gets the tail of a
+different zip.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -97,13 +108,28 @@ class DataStore:
             )
         return found
 
-    def zip_of(self, files: Sequence[StoredFile]) -> ZipStream:
-        """A zip of the files, one folder per dataset, made as it is read."""
+    def zip_of(self, files: Sequence[StoredFile]) -> tuple[ZipStream, str]:
+        """A zip of the files, one folder per dataset, made as it is read, and its
+        ``zip_tag``."""
         archive = ZipStream(compress_type=ZIP_STORED, sized=True)
         names = entry_names(files)
+        entries = []
         for file, path in zip(files, self.paths(files), strict=True):
-            archive.add_path(str(path), names[file.datafile_id], recurse=False)
-        return archive
+            name = names[file.datafile_id]
+            archive.add_path(str(path), name, recurse=False)
+            entries.append((name, os.stat(path)))
+        return archive, zip_tag(entries, len(archive))
+
+
+def zip_tag(entries: Sequence[tuple[str, os.stat_result]], size: int) -> str:
+    """A strong ``ETag`` of a stored zip of these files: what zipstream-ng writes of each
+    entry besides its bytes (name, size, mode, and the local-time date it writes, so two
+    servers set to different time zones give different tags) and the zip's size."""
+    digest = hashlib.sha256(str(size).encode())
+    for name, stat in entries:
+        dated = time.localtime(stat.st_mtime)[0:6]
+        digest.update(repr((name, stat.st_size, stat.st_mode, dated)).encode())
+    return f'"zip-{digest.hexdigest()[:32]}"'
 
 
 def entry_names(files: Sequence[StoredFile]) -> dict[int, str]:

@@ -290,19 +290,6 @@ class Loaders:
 
         return Loader(load)
 
-    def access_requests_of_investigation(self, state: str | None) -> Loader:
-        """The access requests of sessions the caller may see, in a state (None: any)."""
-        from gateway.catalogue.access_requests import access_requests_by_investigation
-
-        cache: dict[str | None, Loader] = self.__dict__.setdefault("_access_requests", {})
-        if state not in cache:
-            rules = self.settings.access_rules
-            cache[state] = grouped_loader(
-                self.engine,
-                lambda ids: access_requests_by_investigation(self.access, rules, state, ids),
-            )
-        return cache[state]
-
     # Nested connections: a page of children per parent, and their totals. ----------
 
     def child_pages(

@@ -28,8 +28,8 @@ from gateway.catalogue.pagination import SortKey, cursor_listing
 from gateway.catalogue.team import PersonReference
 from gateway.errors import Forbidden, NotFound, Unauthenticated
 from gateway.fields.catalogue import ACCESS_EVENT, ACCESS_REQUEST
-from gateway.resolvers.loaders import fetch_all
-from gateway.schema.connection import Connection, page_of
+from gateway.resolvers.loaders import ChildListing, fetch_all
+from gateway.schema.connection import Connection, child_connection, page_of
 from gateway.schema.declared import Declared, declared
 from gateway.schema.info import Info
 from gateway.schema.inputs import naive_utc
@@ -420,12 +420,31 @@ async def requests_to_decide(
 
 
 async def requests_of_investigation(
-    info: Info, investigation_id: int, state: AccessRequestState | None
-) -> list[AccessRequest]:
-    """``Investigation.accessRequests``: one statement for every session of the request."""
-    loader = info.context.loaders.access_requests_of_investigation(_state(state))
-    rows = await loader.load(investigation_id)
-    return [AccessRequest.from_row(row, info.context.now) for row in rows]
+    info: Info,
+    investigation_id: int,
+    state: AccessRequestState | None,
+    first: int | None,
+    after: str | None,
+) -> Connection[AccessRequest]:
+    """``Investigation.accessRequests``: a page of each session's requests, newest first;
+    one statement for the pages of every session of the level, one for their totals."""
+    context = info.context
+    access, rules, wanted = context.access, context.settings.access_rules, _state(state)
+    listing = ChildListing(
+        statement=lambda: access_requests(access, rules, wanted),
+        parent=RequestRow.investigation_id,
+        keys=lambda order: NEWEST_REQUESTS,
+    )
+    return await child_connection(
+        info,
+        "Investigation.accessRequests",
+        listing,
+        investigation_id,
+        page_of(info, first, after),
+        ("id", True),
+        lambda row: AccessRequest.from_row(row, context.now),
+        loader_key=wanted or "",
+    )
 
 
 @strawberry.input(description="Which entries of the audit trail of access to list.")

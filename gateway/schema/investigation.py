@@ -152,7 +152,9 @@ class Investigation(Node, Declared):
             Annotated[AccessRequestState, strawberry.lazy("gateway.schema.access")] | None,
             strawberry.argument(description="Only in this state; all when not given."),
         ] = None,
-    ) -> list[Annotated[AccessRequest, strawberry.lazy("gateway.schema.access")]]:
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Annotated[AccessRequest, strawberry.lazy("gateway.schema.access")]]:
         from gateway.schema.access import requests_of_investigation
 
-        return await requests_of_investigation(info, self._row["id"], state)
+        return await requests_of_investigation(info, self._row["id"], state, first, after)

@@ -134,7 +134,8 @@ class Downloads:
             size = await self.ids.size(selection.dataset_ids, selection.datafile_ids)
         else:
             assert self.store is not None
-            size = len(self.store.zip_of(selection.files))
+            archive, _ = self.store.zip_of(selection.files)
+            size = len(archive)
             self._check_size(size)
             expires_at = now + timedelta(seconds=settings.download_link_ttl)
         async with self.engine.begin() as connection:

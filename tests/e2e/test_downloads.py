@@ -4,7 +4,7 @@ gateway's own store and through the ICAT Data Service stand-in.
 The store: a team member downloads an embargoed dataset's zip (its entries and bytes are
 the files on disk), anyone a released dataset and a dataset a published DOI opened early;
 an outsider and anonymous are refused exactly as the dataset's lookup refuses them (no
-oracle: an unknown id answers the same); a single file resumes with ``Range``; a link
+oracle: an unknown id answers the same); a single file and a zip resume with ``Range``; a link
 out of the data root, a missing file, an altered or expired link are refused. IDS: the
 gateway decides, then prepares with the reader session and hands out IDS's prepared link;
 IDS's errors come back as stable codes, and nothing is recorded for a failed preparation.
@@ -306,6 +306,49 @@ def test_a_single_file_resumes_with_range(
     assert resumed.status_code == 206
     assert resumed.content == on_disk[1000:]
     assert resumed.headers["content-range"] == f"bytes 1000-{len(on_disk) - 1}/{len(on_disk)}"
+
+
+def test_a_zip_of_several_files_resumes_with_range_while_its_files_are_unchanged(
+    store: GatewayServer, provider: OIDCProvider, cast: dict[str, Any], data_root: Path
+) -> None:
+    """The same files give the same zip, so a range of it is the same range of the
+    whole; ``If-Range`` with the zip's tag gives the whole zip once a file changed."""
+    dataset = cast["released"]
+    assert len(dataset["datafiles"]["nodes"]) > 1
+    download = prepared(Caller(store.base_url, None), d=[dataset["id"]])
+    url = download["url"]
+    whole = httpx.get(url, timeout=30)
+    assert whole.status_code == 200 and whole.headers["accept-ranges"] == "bytes"
+    assert httpx.get(url, timeout=30).content == whole.content
+    tag, size = whole.headers["etag"], len(whole.content)
+    assert size == download["size"] > 5000
+    # From the middle to the end, a slice of the middle, the last bytes.
+    for asked, start, stop in (
+        ("bytes=3000-", 3000, size),
+        ("bytes=100-4999", 100, 5000),
+        (f"bytes=-{size // 3}", size - size // 3, size),
+    ):
+        part = httpx.get(url, headers={"Range": asked, "If-Range": tag}, timeout=30)
+        assert part.status_code == 206, asked
+        assert part.content == whole.content[start:stop]
+        assert part.headers["content-range"] == f"bytes {start}-{stop - 1}/{size}"
+        assert int(part.headers["content-length"]) == stop - start
+    beyond = httpx.get(url, headers={"Range": f"bytes={size}-"}, timeout=30)
+    assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{size}"
+    several = httpx.get(url, headers={"Range": "bytes=0-9,20-29"}, timeout=30)
+    assert several.status_code == 200 and several.content == whole.content
+
+    # A file touched since: another tag, and If-Range with the old one gets the whole zip.
+    file = data_root / dataset["datafiles"]["nodes"][-1]["location"].lstrip("/")
+    stat = file.stat()
+    os.utime(file, (stat.st_atime, stat.st_mtime - 86400))
+    try:
+        stale = httpx.get(url, headers={"Range": "bytes=3000-", "If-Range": tag}, timeout=30)
+        assert stale.status_code == 200 and stale.headers["etag"] != tag
+        assert len(stale.content) == size and zipfile.is_zipfile(io.BytesIO(stale.content))
+    finally:
+        os.utime(file, (stat.st_atime, stat.st_mtime))
+    assert httpx.get(url, timeout=30).headers["etag"] == tag
 
 
 def test_a_location_out_of_the_root_and_missing_files_are_refused_by_name(

@@ -21,7 +21,7 @@ from gateway.catalogue.gateway_tables import AccessRequest
 from gateway.catalogue.models import InvestigationUser, User
 from gateway.catalogue.sequence import allocate_ids
 from gateway.schema.node import global_id, parse_global_id
-from tests.conftest import STAFF, Client
+from tests.conftest import STAFF, Client, StatementCounter
 
 PI = "esrf/pi1"
 MEMBER = "esrf/member1"
@@ -339,16 +339,18 @@ async def test_the_request_workflow(client: Client, sessions: dict[str, dict[str
     assert {"id": request["id"], "state": "PENDING"} in to_decide["me"]["accessRequestsToDecide"][
         "nodes"
     ]
-    on_session = (
-        "query($id: ID) { investigation(id: $id) { accessRequests(state: PENDING) { id } } }"
-    )
+    on_session = """query($id: ID) { investigation(id: $id) {
+      accessRequests(state: PENDING) { totalCount nodes { id } } } }"""
     seen = await client.data(on_session, {"id": session}, user=PI)
-    assert {"id": request["id"]} in seen["investigation"]["accessRequests"]
+    assert {"id": request["id"]} in seen["investigation"]["accessRequests"]["nodes"]
     assert (await client.data(on_session, {"id": session}, user=MEMBER))["investigation"][
         "accessRequests"
-    ] == []
+    ] == {"totalCount": 0, "nodes": []}
     own = await client.data(on_session, {"id": session}, user=OUTSIDER)
-    assert own["investigation"]["accessRequests"] == [{"id": request["id"]}]
+    assert own["investigation"]["accessRequests"] == {
+        "totalCount": 1,
+        "nodes": [{"id": request["id"]}],
+    }
     # Only those who manage the session's access decide; only the requester cancels.
     for user in (MEMBER, OUTSIDER):
         assert codes(await client.execute(APPROVE, {"id": request["id"]}, user=user)) == [
@@ -411,6 +413,42 @@ async def test_the_request_workflow(client: Client, sessions: dict[str, dict[str
         ("DECLINE", PI, "Not yet"),
         ("REQUEST", OUTSIDER, "I ran the follow-up"),
     ]
+    # The session's requests page by page, newest first, as a connection.
+    paged = """query($id: ID, $after: String) { investigation(id: $id) {
+      accessRequests(first: 2, after: $after) { totalCount
+        pageInfo { hasNextPage endCursor } nodes { id state } } } }"""
+    pages, after = [], None
+    while True:
+        page = (await client.data(paged, {"id": session, "after": after}, user=STAFF))[
+            "investigation"
+        ]["accessRequests"]
+        pages.append(page)
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    listed = [node for page in pages for node in page["nodes"]]
+    assert len(listed) == pages[0]["totalCount"] >= 3 and len(pages) >= 2
+    assert listed[:3] == [
+        {"id": third["id"], "state": "CANCELLED"},
+        {"id": second["id"], "state": "APPROVED"},
+        {"id": request["id"], "state": "DECLINED"},
+    ]
+
+
+async def test_the_requests_of_many_sessions_are_two_statements(
+    client: Client, statement_counter: StatementCounter
+) -> None:
+    """A page and a total of each listed session's requests: one statement for the pages
+    of all of them, one for the totals, however many sessions are listed."""
+    query = """query($n: Int) { investigations(first: $n) { nodes {
+      accessRequests(first: 2) { totalCount nodes { id state } } } } }"""
+    counts = []
+    for sessions in (2, 20):
+        statement_counter.reset()
+        found = await client.data(query, {"n": sessions}, user=STAFF)
+        assert len(found["investigations"]["nodes"]) == sessions
+        counts.append(statement_counter.count)
+    assert counts[0] == counts[1]
 
 
 async def test_requests_are_for_those_who_cannot_read_the_data(

@@ -26,6 +26,13 @@ from gateway.gate import Hooks
 from gateway.ops.connections import DeadlineH11Protocol
 from gateway.settings import Settings
 
+TEST_POOL_SIZE = 2
+TEST_MAX_OVERFLOW = 4
+"""The tests share a database server with others (CI runs them with max_connections=40):
+each engine of theirs (the session's catalogue, each test server's, each worker of a
+``GatewayProcess``) keeps at most 2 connections open and opens up to 4 more for a burst,
+closed after it. The gateway's defaults (20 and 5 per worker) are a deployment's."""
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -88,7 +95,16 @@ class GatewayProcess:
             for k, v in os.environ.items()
             if not k.startswith("ICAT_GATEWAY_") and k != "PROMETHEUS_MULTIPROC_DIR"
         }
-        self.environment = {"ICAT_GATEWAY_GRAPHIQL": "false", **inherited, **environment}
+        bounded = {
+            "ICAT_GATEWAY_DATABASE_POOL_SIZE": str(TEST_POOL_SIZE),
+            "ICAT_GATEWAY_DATABASE_MAX_OVERFLOW": str(TEST_MAX_OVERFLOW),
+        }
+        self.environment = {
+            "ICAT_GATEWAY_GRAPHIQL": "false",
+            **bounded,
+            **inherited,
+            **environment,
+        }
         self.command = [
             sys.executable,
             "-m",

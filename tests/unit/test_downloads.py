@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.download_links import cut
 from gateway.downloads.globus import GlobusCollection
 from gateway.downloads.ids import ids_error
 from gateway.downloads.links import BadLink, LinkSigner, new_link_key
@@ -98,13 +99,34 @@ def test_the_zip_holds_the_files_bytes_under_their_dataset_and_knows_its_size(
         StoredFile(1, 10, "sample_0001", "a.h5", "/data/visitor/a.h5"),
         StoredFile(2, 11, "sample_0002", "b.cbf", "/data/visitor/b.cbf"),
     ]
-    archive = store.zip_of(files)
+    archive, _ = store.zip_of(files)
     size = len(archive)
     data = b"".join(archive)
     assert len(data) == size
     with zipfile.ZipFile(io.BytesIO(data)) as unpacked:
         assert unpacked.namelist() == ["sample_0001/a.h5", "sample_0002/b.cbf"]
         assert unpacked.read("sample_0002/b.cbf") == b"x" * 70000
+
+
+def test_the_same_files_make_the_same_zip_and_a_part_of_it_is_cut_exactly(
+    store: DataStore,
+) -> None:
+    (store.root / "data" / "visitor" / "b.cbf").write_bytes(bytes(range(256)) * 400)
+    files = [
+        StoredFile(1, 10, "sample_0001", "a.h5", "/data/visitor/a.h5"),
+        StoredFile(2, 11, "sample_0002", "b.cbf", "/data/visitor/b.cbf"),
+    ]
+    first, tag = store.zip_of(files)
+    whole = b"".join(first)
+    again, same_tag = store.zip_of(files)
+    assert b"".join(again) == whole and same_tag == tag
+    for start, stop in ((0, len(whole)), (1, 2), (100, 70000), (65536, len(whole))):
+        assert b"".join(cut(store.zip_of(files)[0], start, stop)) == whole[start:stop]
+    # Touched: the zip's dates change, and so does its tag.
+    path = store.root / "data" / "visitor" / "a.h5"
+    os.utime(path, (0, path.stat().st_mtime - 86400))
+    touched, other_tag = store.zip_of(files)
+    assert b"".join(touched) != whole and other_tag != tag
 
 
 def test_entry_names_cannot_climb_out_of_the_folder_they_unpack_in() -> None:
