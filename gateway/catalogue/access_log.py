@@ -25,6 +25,8 @@ class AccessAction(enum.Enum):
     APPROVE = "approve"
     DECLINE = "decline"
     CANCEL = "cancel"
+    LINK_CREATE = "link-create"
+    LINK_REVOKE = "link-revoke"
 
 
 async def record(

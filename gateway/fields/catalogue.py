@@ -106,6 +106,9 @@ INVESTIGATION = ObjectFields(
         Resolved("accessRequests", "Requests to read this session's data, newest first: "
                  "all of them to those who manage its access (the main proposer, staff), "
                  "the caller's own to anyone else.", compiled=False),
+        Resolved("reviewerLinks", "The secret links for reviewers that open this session "
+                 "or some of its datasets, newest first: to those who manage its access (the "
+                 "main proposer, staff); empty for anyone else.", compiled=False),
         Resolved("dataCiteMetadata", "The DataCite kernel-4.5 metadata of the session's DOI "
                  "(JSON:API attributes) from its landing facts: title, team, dates, proposal, "
                  "and the published DOIs drawn from it (HasPart); null without a DOI.",
@@ -388,6 +391,12 @@ TEAM_MEMBER = ObjectFields(
                "Principal investigator, Local contact, Collaborator.", nullable=False),
         Resolved("isMainProposer",
                  "Whether this role is the main proposer's (who may grant access)."),
+        Resolved("accessExpiresAt", "When a collaborator's grant ends (`grantAccess` or "
+                 "`approveAccessRequest` with `expiresAt`); null: it does not expire. Roles "
+                 "from the proposal never do.", compiled=False),
+        Resolved("isExpired", "Whether this grant has expired: the person is still listed "
+                 "but no longer reads the session's embargoed data through it.",
+                 compiled=False),
         Relation("user", "The person.", "User", "USER_", "user_id", "id", ONE,
                  written="the member's row holds the person's columns"),
     ),
@@ -520,6 +529,30 @@ ACCESS_REQUEST = ObjectFields(
                "cancellation); null while pending."),
         Resolved("requester", "Who asked."),
         Resolved("investigation", "The session asked for."),
+    ),
+    rows=Rows.RESTRICTED,
+)  # fmt: skip
+
+REVIEWER_LINK = ObjectFields(
+    "ReviewerLink",
+    "A secret link for a journal's reviewers: whoever holds its token reads the data of the "
+    "sessions and datasets it names, read-only and anonymously, until it expires or is "
+    "revoked. Seen by those who manage the access of its sessions, and staff.",
+    (
+        Scalar("id", "id", Format.GLOBAL_ID, "Global, opaque id of the link.", nullable=False),
+        Scalar("createdBy", "created_by", Format.TEXT, "Who made it (ICAT user name).",
+               nullable=False),
+        Scalar("createdAt", "created_at", Format.DATETIME, "When it was made (UTC).",
+               nullable=False),
+        Scalar("expiresAt", "expires_at", Format.DATETIME, "When it stops working (UTC).",
+               nullable=False),
+        Scalar("revokedAt", "revoked_at", Format.DATETIME,
+               "When it was revoked (UTC); null while it is not."),
+        Scalar("note", "note", Format.TEXT, "Its maker's note (the journal, the paper)."),
+        Scalar("useCount", "use_count", Format.LONG,
+               "Requests made with it (who made them is never recorded).", nullable=False),
+        Scalar("lastUsedAt", "last_used_at", Format.DATETIME, "When it was last used (UTC)."),
+        Resolved("isActive", "Neither expired nor revoked."),
     ),
     rows=Rows.RESTRICTED,
 )  # fmt: skip
@@ -659,6 +692,7 @@ TYPES: Mapping[str, ObjectFields] = {
         RELATED_ITEM,
         ACCESS_REQUEST,
         ACCESS_EVENT,
+        REVIEWER_LINK,
         SHIFT,
         PUBLICATION,
         FUNDING_REFERENCE,
@@ -680,6 +714,9 @@ RESOLVED_ONLY_THE_STANDARD_WAY = frozenset(
         "AccessGrant",
         "RevokeAccessPayload",
         "AccessRequestPayload",
+        "NewReviewerLink",
+        "CreateReviewerLinkPayload",
+        "RevokeReviewerLinkPayload",
         "ChangeReleaseDatePayload",
         "DoiPayload",
         "Download",
