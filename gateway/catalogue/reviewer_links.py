@@ -113,7 +113,7 @@ async def datasets_of(connection: AsyncConnection, dataset_ids: Sequence[int]) -
     rows = await connection.execute(
         select(Dataset.id, Dataset.investigation_id).where(Dataset.id.in_(list(dataset_ids)))
     )
-    return {int(row.id): int(row.investigation_id) for row in rows}
+    return {int(dataset): int(session) for dataset, session in rows}
 
 
 async def reserved_dataset_ids(

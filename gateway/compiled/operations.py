@@ -91,11 +91,11 @@ from sqlalchemy.util import greenlet_spawn
 
 from gateway.auth.policy import Caller
 from gateway.catalogue import queries
+from gateway.catalogue.gateway_tables import translate_map
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.ordering import NEWEST_FIRST, investigation_keys
 from gateway.catalogue.pages import JSON_COLUMN, TOTAL_COLUMN, page_statement, select_rendered
 from gateway.catalogue.pagination import SortKey, order_terms
-from gateway.catalogue.gateway_tables import translate_map
 from gateway.catalogue.visibility import Access, member_investigation_ids
 from gateway.compiled.items import renderer_for
 from gateway.compiled.render import first_page
