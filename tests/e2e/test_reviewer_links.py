@@ -6,6 +6,7 @@ or expired link, or a made-up one, is refused exactly as a wrong token is.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 import zipfile
@@ -20,6 +21,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.catalogue.database import create_engine
 from gateway.catalogue.gateway_tables import ReviewerLink
 from gateway.schema.node import parse_global_id
 from gateway.settings import Settings
@@ -42,8 +44,8 @@ LINKS = """query($id: ID) { investigation(id: $id) { reviewerLinks { id useCount
 SESSIONS = """{ investigations(first: 1000) { nodes {
   id doi summary isReleased canReadData startDate releaseDate team { user { name } } } } }"""
 
-READ = """query($id: ID) { investigation(id: $id) { id summary
-  datasets(first: 100) { nodes { id name datafiles(first: 100) { nodes { id name location } } } } } }"""
+READ = """query($id: ID) { investigation(id: $id) { id summary datasets(first: 100) {
+  nodes { id name datafiles(first: 100) { nodes { id name location } } } } } }"""
 
 DATASETS = "{ datasets(first: 1000) { nodes { id } } }"
 
@@ -107,17 +109,29 @@ def refusal(response: httpx.Response) -> tuple[int, Any, str | None]:
     return response.status_code, response.json(), response.headers.get("www-authenticate")
 
 
-async def expire(catalogue: AsyncEngine, link_id: str) -> None:
-    async with catalogue.begin() as connection:
-        await connection.execute(
-            update(ReviewerLink)
-            .where(ReviewerLink.id == parse_global_id(link_id, "ReviewerLink")[1])
-            .values(expires_at=datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1))
-        )
+def expire(settings: Settings, link_id: str) -> None:
+    """Move a link's expiry into the past, as time passing would (an engine of its own:
+    the test is synchronous, its HTTP calls blocking)."""
+
+    async def run() -> None:
+        engine = create_engine(settings)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    update(ReviewerLink)
+                    .where(ReviewerLink.id == parse_global_id(link_id, "ReviewerLink")[1])
+                    .values(
+                        expires_at=datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)
+                    )
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
 
 
-async def test_a_reviewer_reads_downloads_and_opens_exactly_the_linked_session(
-    server: GatewayServer, provider: OIDCProvider, catalogue: AsyncEngine, data_root: Path
+def test_a_reviewer_reads_downloads_and_opens_exactly_the_linked_session(
+    server: GatewayServer, provider: OIDCProvider, settings: Settings, data_root: Path
 ) -> None:
     base = server.base_url
     staff = caller(base, provider, "staff1")
@@ -192,7 +206,7 @@ async def test_a_reviewer_reads_downloads_and_opens_exactly_the_linked_session(
     assert wrong[0] == 401 and wrong[1]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     garbage = refusal(with_token(base, "not-a-token-at-all").post(DATASETS))
     assert garbage == wrong
-    await expire(catalogue, link["id"])
+    expire(settings, link["id"])
     assert refusal(reviewer.post(DATASETS)) == wrong
     assert httpx.get(link["url"], timeout=30).status_code == 401
     fresh = pi1.data(CREATE, {"sessions": [linked["id"]]})["createReviewerLink"]["link"]
