@@ -32,7 +32,7 @@ def test_a_reviewer_principal_has_a_link_and_no_name() -> None:
         {"user_name": "esrf/jdoe", "via": "oidc", "reviewer_link": 7},
     ):
         with pytest.raises(ValueError):
-            Principal(**arguments)  # type: ignore[arg-type]
+            Principal(**arguments)
 
 
 def test_tokens_are_random_and_only_their_hash_is_kept() -> None:
