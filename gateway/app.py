@@ -30,8 +30,10 @@ from gateway.auth.icat_session import ICATSessionVerifier
 from gateway.auth.oidc import OIDCConfig, OIDCVerifier
 from gateway.auth.policy import Caller
 from gateway.auth.principal import ANONYMOUS, Principal
+from gateway.auth.reviewer_link import ReviewerLinkVerifier
 from gateway.catalogue.database import create_engine, create_schema
 from gateway.catalogue.names import ensure_spelled
+from gateway.catalogue.reviewer_links import use_link
 from gateway.catalogue.search_documents import index_note
 from gateway.catalogue.secrets import stored_secret
 from gateway.catalogue.visibility import Access
@@ -76,7 +78,9 @@ def caller_of(principal: Principal, settings: Settings) -> Caller:
         principal.user_name in settings.staff_users
         or bool(principal.groups & settings.staff_groups)
     )
-    return Caller(user_name=principal.user_name, is_staff=staff)
+    return Caller(
+        user_name=principal.user_name, is_staff=staff, reviewer_link=principal.reviewer_link
+    )
 
 
 def now_utc() -> datetime:
@@ -246,8 +250,12 @@ def create_app(
     if issuer is not None:
         routes.extend(issuer.routes())
     app = Starlette(debug=settings.debug, routes=routes, lifespan=lifespan)
+    # Reviewer links are the gateway's own: their tokens are checked against its tables
+    # (on the writer: each use is counted).
+    reviewer = ReviewerLinkVerifier(lambda digest: use_link(engine, digest, now_utc()))
     app.add_middleware(
-        AuthenticationMiddleware, authenticator=RequestAuthenticator(oidc, icat, demo=demo)
+        AuthenticationMiddleware,
+        authenticator=RequestAuthenticator(oidc, icat, demo=demo, reviewer=reviewer),
     )
     # The client's address as the configured proxies forwarded it (rate limits, logs);
     # nobody else's X-Forwarded-For is believed.

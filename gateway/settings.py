@@ -420,6 +420,12 @@ class Settings:
     ``download_link_ttl`` seconds, and not yet fetched from the store or prepared by the data
     service; anonymous callers count by client address) (``TOO_MANY_DOWNLOADS``)."""
 
+    reviewer_link_default_days: int = 90
+    """Days a reviewer link lasts when its maker gives no expiry."""
+
+    reviewer_link_max_days: int = 365
+    """Most days a reviewer link may last (a longer expiry is BAD_USER_INPUT)."""
+
     globus_collection: str | None = None
     """The Globus collection (endpoint) id holding the facility's data: datasets then carry
     a Globus web-app link to their folder (``Dataset.globusUrl``)."""
@@ -540,6 +546,11 @@ class Settings:
         self._check_doi_settings()
         self._check_download_settings()
         self._check_notification_settings()
+        if not 1 <= self.reviewer_link_default_days <= self.reviewer_link_max_days:
+            raise SettingsError(
+                "ICAT_GATEWAY_REVIEWER_LINK_DEFAULT_DAYS must be at least 1 and at most "
+                "ICAT_GATEWAY_REVIEWER_LINK_MAX_DAYS"
+            )
         # ICAT roles are free text: compare them case-insensitively.
         normalised = frozenset(role.strip().lower() for role in self.main_proposer_roles)
         object.__setattr__(self, "main_proposer_roles", normalised)

@@ -215,12 +215,20 @@ class Client:
             loop.run_until_complete(asyncio.sleep(0.05))
             loop.close()
 
-    async def access(self, user_name: str | None, now: datetime | None = None) -> Access:
+    async def access(self, user_name: str | Caller | None, now: datetime | None = None) -> Access:
+        """The access of a user name (staff by the settings), or of a policy caller as
+        given (a reviewer link's: ``Caller(reviewer_link=...)``)."""
+        if isinstance(user_name, Caller):
+            return Access(caller=user_name, now=now or now_utc())
         caller = Caller(user_name=user_name, is_staff=user_name in self.settings.staff_users)
         return Access(caller=caller, now=now or now_utc())
 
     async def execute(
-        self, query: str, variables: dict[str, Any] | None = None, *, user: str | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        user: str | Caller | None = None,
     ) -> Any:
         context = RequestContext(
             engine=self.engine, settings=self.settings, access=await self.access(user)
@@ -228,7 +236,11 @@ class Client:
         return await self.schema.execute(query, variable_values=variables, context_value=context)
 
     async def data(
-        self, query: str, variables: dict[str, Any] | None = None, *, user: str | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        user: str | Caller | None = None,
     ) -> Any:
         """The data of an operation that must succeed without errors."""
         result = await self.execute(query, variables, user=user)

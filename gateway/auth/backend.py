@@ -4,7 +4,9 @@ Credentials come in one of three forms:
 
 - ``Authorization: Bearer <JWT>``: an OIDC access token;
 - ``Authorization: Bearer <UUID>``: an ICAT session id (what ICAT clients already hold);
-- ``X-ICAT-Session: <UUID>``: the same, for clients that cannot set Authorization.
+- ``X-ICAT-Session: <UUID>``: the same, for clients that cannot set Authorization;
+- ``Authorization: Bearer rvw_...``: a reviewer link's token (``gateway.auth.reviewer_link``),
+  also taken from the ``reviewer`` query parameter of a GET (a browser following a link).
 
 No credentials means anonymous: the policy then shows public data only. Credentials that
 are present but wrong are an error, never a silent downgrade to anonymous, so a client
@@ -20,12 +22,18 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Final
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.auth.icat_session import ICATSessionVerifier, looks_like_session_id
 from gateway.auth.oidc import OIDCVerifier
 from gateway.auth.principal import ANONYMOUS, AuthenticationError, Principal
+from gateway.auth.reviewer_link import (
+    PREFIX,
+    QUERY_PARAMETER,
+    UNRECOGNISED,
+    ReviewerLinkVerifier,
+)
 from gateway.errors import UpstreamUnavailable
 
 __all__ = ["AuthenticationMiddleware", "RequestAuthenticator"]
@@ -55,10 +63,12 @@ class RequestAuthenticator:
         icat: ICATSessionVerifier | None,
         *,
         demo: OIDCVerifier | None = None,
+        reviewer: ReviewerLinkVerifier | None = None,
     ) -> None:
         self._oidc = oidc
         self._icat = icat
         self._demo = demo
+        self._reviewer = reviewer
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
         """Return who sent a request with these headers.
@@ -96,7 +106,13 @@ class RequestAuthenticator:
             return await self._oidc.verify(token)
         if looks_like_session_id(token):
             return await self._verify_icat(token)
-        raise AuthenticationError("unrecognised bearer token")
+        return await self.verify_reviewer(token)
+
+    async def verify_reviewer(self, token: str) -> Principal:
+        """A reviewer link's principal; refused as any unrecognised token otherwise."""
+        if self._reviewer is None or not token.startswith(PREFIX):
+            raise AuthenticationError(UNRECOGNISED)
+        return await self._reviewer.verify(token)
 
     async def _verify_icat(self, session_id: str) -> Principal:
         if self._icat is None:
@@ -154,7 +170,7 @@ class AuthenticationMiddleware:
             return
 
         try:
-            principal = await self._authenticator.authenticate(Headers(scope=scope))
+            principal = await self._authenticate(scope)
         except UpstreamUnavailable as error:
             logger.warning("authentication impossible: %s", error.reason)
             await _refuse(scope, send, 503, "UPSTREAM_UNAVAILABLE", error.reason)
@@ -165,6 +181,18 @@ class AuthenticationMiddleware:
             return
         scope["principal"] = principal
         await self._app(scope, receive, send)
+
+    async def _authenticate(self, scope: Scope) -> Principal:
+        headers = Headers(scope=scope)
+        principal = await self._authenticator.authenticate(headers)
+        if principal is not ANONYMOUS or scope.get("method") not in ("GET", "HEAD"):
+            return principal
+        # A reviewer following a link in a browser: the token rides in the query string
+        # (landing pages, GET queries); a header, when given, wins above.
+        token = QueryParams(scope.get("query_string", b"").decode("latin-1")).get(QUERY_PARAMETER)
+        if token is None:
+            return principal
+        return await self._authenticator.verify_reviewer(token.strip())
 
 
 async def _refuse(scope: Scope, send: Send, status: int, code: str, reason: str) -> None:

@@ -48,6 +48,9 @@ class Caller:
 
     user_name: str | None = None
     is_staff: bool = False
+    reviewer_link: int | None = None
+    """A reviewer link's id when the caller holds its token: no user name, and read
+    access to exactly what the link names (``gateway.catalogue.visibility``)."""
 
     @property
     def is_anonymous(self) -> bool:
@@ -73,6 +76,18 @@ def is_published(publication_date: datetime | None, now: datetime) -> bool:
     """A data publication is public once its publication date is past, as a release date
     releases a session; a NULL publication date is a reservation (a draft DOI)."""
     return is_released(publication_date, now)
+
+
+def is_grant_in_force(expires_at: datetime | None, now: datetime) -> bool:
+    """A team entry counts until its expiry is reached; one without an expiry always
+    does (``visibility.in_force`` is the same rule in SQL)."""
+    return expires_at is None or expires_at > now
+
+
+def is_link_valid(revoked_at: datetime | None, expires_at: datetime, now: datetime) -> bool:
+    """A reviewer link works until it expires or is revoked
+    (``reviewer_links.valid`` is the same rule in SQL)."""
+    return revoked_at is None and expires_at > now
 
 
 def is_main_proposer_role(role: str, main_proposer_roles: Set[str]) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
-AuthMethod = Literal["oidc", "icat-session", "anonymous"]
+AuthMethod = Literal["oidc", "icat-session", "reviewer-link", "anonymous"]
 """How the caller proved who they are."""
 
 _AUTH_METHODS: Final = frozenset(get_args(AuthMethod))
@@ -30,14 +30,23 @@ class Principal:
     user_name: str | None
     groups: frozenset[str] = frozenset()
     via: AuthMethod = "anonymous"
+    reviewer_link: int | None = None
+    """The reviewer link whose token was presented (``via`` "reviewer-link"): nobody's
+    name, read-only access to what the link names."""
 
     def __post_init__(self) -> None:
         # An inconsistent principal (a name but "anonymous", or no name but "oidc") would
         # let a bug in one adapter silently widen or narrow access; fail where it is built.
         if self.via not in _AUTH_METHODS:
             raise ValueError(f"unknown authentication method {self.via!r}")
-        if (self.user_name is None) != (self.via == "anonymous"):
-            raise ValueError("a principal has a user name exactly when it is not anonymous")
+        nameless = self.via in ("anonymous", "reviewer-link")
+        if (self.user_name is None) != nameless:
+            raise ValueError(
+                "a principal has a user name exactly when it is neither anonymous nor a "
+                "reviewer link"
+            )
+        if (self.reviewer_link is not None) != (self.via == "reviewer-link"):
+            raise ValueError("a principal names a reviewer link exactly when it came by one")
         if self.user_name is not None and not self.user_name.strip():
             raise ValueError("a principal's user name must not be blank")
         if not isinstance(self.groups, frozenset):
@@ -47,7 +56,7 @@ class Principal:
     @property
     def is_anonymous(self) -> bool:
         """True when the request carried no credentials."""
-        return self.user_name is None
+        return self.via == "anonymous"
 
 
 ANONYMOUS: Final = Principal(user_name=None)

@@ -35,6 +35,8 @@ class AccessAction(enum.Enum):
     APPROVE = "approve"
     DECLINE = "decline"
     CANCEL = "cancel"
+    LINK_CREATE = "link-create"
+    LINK_REVOKE = "link-revoke"
 
     @property
     def event_type(self) -> EventType:

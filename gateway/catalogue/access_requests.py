@@ -46,6 +46,6 @@ def access_requests_to_decide(access: Access, rules: AccessRules) -> Select[Any]
     managed = (
         true()
         if access.is_staff
-        else AccessRequest.investigation_id.in_(managed_investigation_ids(name, rules))
+        else AccessRequest.investigation_id.in_(managed_investigation_ids(name, rules, access.now))
     )
     return select(*columns_of(AccessRequest)).where(AccessRequest.pending == 1, managed)

@@ -34,6 +34,8 @@ class EventType(enum.StrEnum):
     ACCESS_APPROVE = "access.approve"
     ACCESS_DECLINE = "access.decline"
     ACCESS_CANCEL = "access.cancel"
+    ACCESS_LINK_CREATE = "access.link-create"
+    ACCESS_LINK_REVOKE = "access.link-revoke"
     DOI_RESERVE = "doi.reserve"
     DOI_UPDATE = "doi.update"
     DOI_PUBLISH = "doi.publish"

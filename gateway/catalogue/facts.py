@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,6 +17,7 @@ from gateway.catalogue.models import (
     InvestigationUser,
     User,
 )
+from gateway.catalogue.visibility import in_force
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,14 @@ class InvestigationRecord:
 
 
 async def load_investigation_facts(
-    connection: AsyncConnection, investigation_id: int, *, for_update: bool = False
+    connection: AsyncConnection,
+    investigation_id: int,
+    *,
+    now: datetime,
+    for_update: bool = False,
 ) -> InvestigationRecord | None:
-    """The release date, team and beamline scientists of a session (None if unknown).
+    """The release date, team (grants in force at ``now``) and beamline scientists of a
+    session (None if unknown).
 
     With ``for_update`` the session row is locked until the transaction ends, so two
     concurrent changes of the same session are serialised.
@@ -44,9 +51,12 @@ async def load_investigation_facts(
         return None
     team: dict[str, set[str]] = defaultdict(set)
     members = await connection.execute(
-        select(User.name, InvestigationUser.role)
-        .join(User, User.id == InvestigationUser.user_id)
-        .where(InvestigationUser.investigation_id == investigation_id)
+        in_force(
+            select(User.name, InvestigationUser.role)
+            .join(User, User.id == InvestigationUser.user_id)
+            .where(InvestigationUser.investigation_id == investigation_id),
+            now,
+        )
     )
     for name, role in members:
         team[name].add(role)

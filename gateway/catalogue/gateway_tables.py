@@ -374,3 +374,59 @@ class SearchState(GatewayBase):
     """The start of the last refresh: the next incremental one reads changes since then."""
     refreshed_at: Mapped[datetime] = mapped_column("REFRESHED_AT", DateTime, nullable=False)
     documents: Mapped[int] = mapped_column("DOCUMENTS", BigInteger, nullable=False)
+
+
+class GrantExpiry(GatewayBase):
+    """When a collaborator's grant ends. ICAT's INVESTIGATIONUSER has no column for it and
+    its schema is not the gateway's to change, so the expiry is kept here, keyed by the
+    grant's own row (``INVESTIGATIONUSER.ID``); the visibility filters join it. A grant
+    without a row here never expires."""
+
+    __tablename__ = "GATEWAY_GRANT_EXPIRY"
+
+    investigation_user_id: Mapped[int] = mapped_column(
+        "INVESTIGATIONUSER_ID", BigInteger, primary_key=True, autoincrement=False
+    )
+    expires_at: Mapped[datetime] = mapped_column("EXPIRES_AT", DateTime, nullable=False)
+
+
+class ReviewerLink(GatewayBase):
+    """A secret link for a journal's reviewers: read-only access to some sessions and
+    datasets until it expires or is revoked. Only the token's SHA-256 is stored; its use
+    is counted (how often, when last), never by whom."""
+
+    __tablename__ = "GATEWAY_REVIEWER_LINK"
+
+    id: Mapped[int] = mapped_column(
+        "ID", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    token_hash: Mapped[str] = mapped_column("TOKEN_HASH", String(64), nullable=False)
+    created_by: Mapped[str] = mapped_column("CREATED_BY", String(255), nullable=False)
+    created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column("EXPIRES_AT", DateTime, nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column("REVOKED_AT", DateTime)
+    revoked_by: Mapped[str | None] = mapped_column("REVOKED_BY", String(255))
+    note: Mapped[str | None] = mapped_column("NOTE", String(2000))
+    use_count: Mapped[int] = mapped_column("USE_COUNT", BigInteger, nullable=False, default=0)
+    last_used_at: Mapped[datetime | None] = mapped_column("LAST_USED_AT", DateTime)
+
+    __table_args__ = (UniqueConstraint("TOKEN_HASH", name="GATEWAY_RL_TOKEN"),)
+
+
+class ReviewerLinkItem(GatewayBase):
+    """What a reviewer link opens: one session (``INVESTIGATION_ID``) or one dataset
+    (``DATASET_ID``) per row, the other NULL."""
+
+    __tablename__ = "GATEWAY_REVIEWER_LINK_ITEM"
+
+    id: Mapped[int] = mapped_column(
+        "ID", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    link_id: Mapped[int] = mapped_column("LINK_ID", BigInteger, nullable=False)
+    investigation_id: Mapped[int | None] = mapped_column("INVESTIGATION_ID", BigInteger)
+    dataset_id: Mapped[int | None] = mapped_column("DATASET_ID", BigInteger)
+
+    __table_args__ = (
+        Index("GATEWAY_RLI_LINK", "LINK_ID"),
+        Index("GATEWAY_RLI_INVESTIGATION", "INVESTIGATION_ID"),
+    )

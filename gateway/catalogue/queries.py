@@ -25,6 +25,7 @@ from sqlalchemy import (
     true,
 )
 
+from gateway.catalogue.gateway_tables import GrantExpiry
 from gateway.catalogue.models import (
     Datafile,
     DataPublication,
@@ -119,9 +120,11 @@ def team_by_investigation(ids: Sequence[int]) -> Select[Any]:
             InvestigationUser.investigation_id.label("owner_key"),
             InvestigationUser.id.label("membership_id"),
             InvestigationUser.role.label("role"),
+            GrantExpiry.expires_at.label("access_expires_at"),
             *columns_of(User),
         )
         .join(User, User.id == InvestigationUser.user_id)
+        .outerjoin(GrantExpiry, GrantExpiry.investigation_user_id == InvestigationUser.id)
         .where(InvestigationUser.investigation_id.in_(ids))
         .order_by(InvestigationUser.investigation_id, InvestigationUser.id)
     )

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth.policy import AccessRules, is_collaborator_role
+from gateway.catalogue.gateway_tables import GrantExpiry
 from gateway.catalogue.models import InvestigationUser, User
 from gateway.catalogue.orcid import normalise_orcid, orcid_variants
 from gateway.catalogue.sequence import insert_row
@@ -138,9 +139,44 @@ async def remove_collaborator(
     removed = [(row_id, role) for row_id, role in held if is_collaborator_role(role, rules)]
     kept = [role for _, role in held if not is_collaborator_role(role, rules)]
     if removed:
+        row_ids = [row_id for row_id, _ in removed]
         await connection.execute(
-            delete(InvestigationUser).where(
-                InvestigationUser.id.in_([row_id for row_id, _ in removed])
+            delete(GrantExpiry).where(GrantExpiry.investigation_user_id.in_(row_ids))
+        )
+        await connection.execute(delete(InvestigationUser).where(InvestigationUser.id.in_(row_ids)))
+    return [role for _, role in removed], kept
+
+
+async def set_grant_expiry(
+    connection: AsyncConnection,
+    investigation_id: int,
+    person: Person,
+    rules: AccessRules,
+    expires_at: datetime | None,
+) -> bool:
+    """Make the person's collaborator entries in the session end at ``expires_at`` (None:
+    never). Entries from the proposal are left alone: only a grant expires. Whether
+    anything changed. Call with the session locked, as for ``add_collaborator``."""
+    held = await roles_held(connection, investigation_id, person.user_id, lock=True)
+    row_ids = [row_id for row_id, role in held if is_collaborator_role(role, rules)]
+    if not row_ids:
+        return False
+    before = {
+        int(row_id): expiry
+        for row_id, expiry in await connection.execute(
+            select(GrantExpiry.investigation_user_id, GrantExpiry.expires_at).where(
+                GrantExpiry.investigation_user_id.in_(row_ids)
             )
         )
-    return [role for _, role in removed], kept
+    }
+    if all(before.get(row_id) == expires_at for row_id in row_ids):
+        return False
+    await connection.execute(
+        delete(GrantExpiry).where(GrantExpiry.investigation_user_id.in_(row_ids))
+    )
+    if expires_at is not None:
+        for row_id in row_ids:
+            await connection.execute(
+                insert(GrantExpiry).values(investigation_user_id=row_id, expires_at=expires_at)
+            )
+    return True

@@ -18,7 +18,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
 from gateway.auth.policy import AccessRules, Caller, Publishers, PublishRules
-from gateway.catalogue.gateway_tables import AccessRequest, Download, Event
+from gateway.catalogue.gateway_tables import (
+    AccessRequest,
+    Download,
+    Event,
+    GrantExpiry,
+    ReviewerLink,
+    ReviewerLinkItem,
+)
 from gateway.catalogue.models import (
     DataCollectionDatafile,
     DataCollectionDataset,
@@ -55,28 +62,71 @@ def released(release_date: Any, now: datetime) -> ColumnElement[bool]:
 
 
 def member_investigation_ids(access: Access) -> Any | None:
-    """Sessions the caller belongs to: team rows, or beamlines they are scientist of.
+    """Sessions the caller belongs to: team rows whose grant is in force, or beamlines
+    they are scientist of; for a reviewer link, the sessions it names while it is valid.
 
     None when anonymous. A user name unknown to the catalogue belongs to nothing.
     """
     name = access.caller.user_name
     if name is None:
-        return None
+        link = access.caller.reviewer_link
+        return None if link is None else reviewer_investigation_ids(link, access.now)
     if access.member_ids is not None:
         return access.member_ids
     beamlines = select(InvestigationInstrument.investigation_id).where(
         InvestigationInstrument.instrument_id.in_(scientist_beamline_ids(name))
     )
-    return team_investigation_ids(name).union(beamlines)
+    return team_investigation_ids(name, access.now).union(beamlines)
 
 
-def team_investigation_ids(user_name: str) -> Any:
-    """The sessions a user is on the team of (INVESTIGATIONUSER, any role), as a subquery."""
-    return (
+def in_force(team_rows: Any, now: Any) -> Any:
+    """``team_rows`` (a statement over INVESTIGATIONUSER) without the grants that have
+    expired: a row counts until its expiry (``GATEWAY_GRANT_EXPIRY``) is reached; a row
+    without one never expires. The one place the expiry of a grant is decided."""
+    return team_rows.outerjoin(
+        GrantExpiry, GrantExpiry.investigation_user_id == InvestigationUser.id
+    ).where(or_(GrantExpiry.expires_at.is_(None), GrantExpiry.expires_at > now))
+
+
+def team_investigation_ids(user_name: str, now: Any) -> Any:
+    """The sessions a user is on the team of (INVESTIGATIONUSER, any role, grants in
+    force at ``now``), as a subquery."""
+    return in_force(
         select(InvestigationUser.investigation_id)
         .join(User, User.id == InvestigationUser.user_id)
-        .where(same_name(User.name, user_name))
+        .where(same_name(User.name, user_name)),
+        now,
     )
+
+
+def _linked(column: Any, link_id: Any, now: Any) -> Any:
+    """The ids in ``column`` of a reviewer link's items, while the link is valid (neither
+    revoked nor expired at ``now``): checked in every statement, not only when the token
+    was accepted, so a revocation holds from the next statement on."""
+    return (
+        select(column)
+        .join(ReviewerLink, ReviewerLink.id == ReviewerLinkItem.link_id)
+        .where(
+            ReviewerLink.id == link_id,
+            ReviewerLink.revoked_at.is_(None),
+            ReviewerLink.expires_at > now,
+            column.is_not(None),
+        )
+    )
+
+
+def reviewer_investigation_ids(link_id: Any, now: Any) -> Any:
+    """The sessions a valid reviewer link opens (their DATA, read-only), as a subquery."""
+    return _linked(ReviewerLinkItem.investigation_id, link_id, now)
+
+
+def reviewer_dataset_ids(access: Access) -> Any | None:
+    """The datasets a reviewer link opens one by one (a reserved DOI's selection); None
+    for every other caller."""
+    link = access.caller.reviewer_link
+    if link is None or access.caller.user_name is not None:
+        return None
+    return _linked(ReviewerLinkItem.dataset_id, link, access.now)
 
 
 def scientist_beamline_ids(user_name: str) -> Any:
@@ -98,14 +148,14 @@ def is_main_proposer(role_column: Any, main_proposer_roles: Set[str]) -> ColumnE
     return func.coalesce(normalised.in_(roles), false())
 
 
-def managed_investigation_ids(user_name: str, rules: AccessRules) -> Any:
+def managed_investigation_ids(user_name: str, rules: AccessRules, now: Any) -> Any:
     """The sessions whose access a user manages (``policy.manages_access`` without staff,
     which manage every session): those they are the main proposer of, and, where the
     facility lets local contacts grant, those they are the local contact of."""
     manager = is_main_proposer(InvestigationUser.role, rules.main_proposer_roles)
     if rules.local_contacts_grant:
         manager = or_(manager, is_main_proposer(InvestigationUser.role, rules.local_contact_roles))
-    return team_investigation_ids(user_name).where(manager)
+    return team_investigation_ids(user_name, now).where(manager)
 
 
 def publishable_investigation_ids(access: Access, rules: PublishRules) -> Any | None:
@@ -116,7 +166,7 @@ def publishable_investigation_ids(access: Access, rules: PublishRules) -> Any | 
     name = access.caller.user_name
     if name is None:
         return select(Investigation.id).where(false())
-    team = team_investigation_ids(name)
+    team = team_investigation_ids(name, access.now)
     if rules.publishers is Publishers.MAIN_PROPOSER:
         team = team.where(
             is_main_proposer(InvestigationUser.role, rules.access.main_proposer_roles)
@@ -139,7 +189,7 @@ def access_request_visible(access: Access, rules: AccessRules) -> ColumnElement[
         return false()
     return or_(
         same_name(AccessRequest.requester, name),
-        AccessRequest.investigation_id.in_(managed_investigation_ids(name, rules)),
+        AccessRequest.investigation_id.in_(managed_investigation_ids(name, rules, access.now)),
     )
 
 
@@ -154,7 +204,7 @@ def event_visible(access: Access) -> ColumnElement[bool]:
     return or_(
         same_name(Event.actor, name),
         same_name(Event.person, name),
-        Event.investigation_id.in_(team_investigation_ids(name)),
+        Event.investigation_id.in_(team_investigation_ids(name, access.now)),
     )
 
 
@@ -208,12 +258,16 @@ def visible_investigation_ids(access: Access) -> Any:
     return select(Investigation.id).where(investigation_data_visible(access))
 
 
-def dataset_visible_with(session_data_visible: Any, now: datetime) -> ColumnElement[bool]:
+def dataset_visible_with(
+    session_data_visible: Any, now: datetime, linked: Any | None = None
+) -> ColumnElement[bool]:
     """The dataset rule, given whether the caller may read its session's DATA: a dataset
     is visible with its session's data, or once a published data publication holds it
-    (``policy.can_read_dataset``). The forms below differ only in how they know the
-    session's part."""
-    return or_(session_data_visible, Dataset.id.in_(published_dataset_ids(now)))
+    (``policy.can_read_dataset``), or when the caller's reviewer link names it
+    (``linked``: ``reviewer_dataset_ids``). The forms below differ only in how they know
+    the session's part."""
+    visible = or_(session_data_visible, Dataset.id.in_(published_dataset_ids(now)))
+    return visible if linked is None else or_(visible, Dataset.id.in_(linked))
 
 
 def dataset_visible(access: Access) -> ColumnElement[bool]:
@@ -221,7 +275,9 @@ def dataset_visible(access: Access) -> ColumnElement[bool]:
     if access.is_staff:
         return true()
     return dataset_visible_with(
-        Dataset.investigation_id.in_(visible_investigation_ids(access)), access.now
+        Dataset.investigation_id.in_(visible_investigation_ids(access)),
+        access.now,
+        reviewer_dataset_ids(access),
     )
 
 
@@ -234,7 +290,7 @@ def dataset_row_visible(access: Access) -> ColumnElement[bool]:
     session = select(Investigation.id).where(
         Investigation.id == Dataset.investigation_id, investigation_data_visible(access)
     )
-    return dataset_visible_with(exists(session), access.now)
+    return dataset_visible_with(exists(session), access.now, reviewer_dataset_ids(access))
 
 
 def datafile_row_visible(access: Access) -> ColumnElement[bool]:
@@ -274,17 +330,34 @@ def data_publication_visible(access: Access) -> ColumnElement[bool]:
     own_collections = (
         select(DataCollectionDataset.data_collection_id)
         .join(Dataset, Dataset.id == DataCollectionDataset.dataset_id)
-        .where(Dataset.investigation_id.in_(team_investigation_ids(name)))
+        .where(Dataset.investigation_id.in_(team_investigation_ids(name, access.now)))
     )
     return or_(visible, DataPublication.data_collection_id.in_(own_collections))
 
 
+REVIEWER_CALLER = "reviewer-link:"
+"""How a download prepared with a reviewer link names its caller (``Download.caller``)."""
+
+
+def download_caller(access: Access) -> str | None:
+    """The ``Download.caller`` of a download prepared with a reviewer link (the link's own
+    key, so that only the same link follows it); None for everyone else."""
+    link = access.caller.reviewer_link
+    if link is None or access.caller.user_name is not None:
+        return None
+    return f"{REVIEWER_CALLER}{link}"
+
+
 def download_visible(access: Access) -> ColumnElement[bool]:
     """Who may follow a prepared download: the person who prepared it and staff; an
-    anonymous one (released data only) by anyone anonymous."""
+    anonymous one (released data only) by anyone anonymous; one prepared with a reviewer
+    link (embargoed data) by that link only."""
     if access.is_staff:
         return true()
     name = access.caller.user_name
     if name is None:
-        return Download.user_name.is_(None)
+        reviewer = download_caller(access)
+        if reviewer is not None:
+            return and_(Download.user_name.is_(None), Download.caller == reviewer)
+        return and_(Download.user_name.is_(None), ~Download.caller.startswith(REVIEWER_CALLER))
     return same_name(Download.user_name, name)

@@ -137,6 +137,10 @@ def renderer_for(
     if tables is None:
         return None
     caller = access.caller
+    if caller.reviewer_link is not None:
+        # A reviewer link's reads are few: the standard path answers them, with the
+        # linked ids in its filters, rather than a second rendering of that rule.
+        return None
     shape = Shape(
         type_name=type_name,
         fields_key=repr(fields),

@@ -91,6 +91,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from gateway.auth.policy import Caller
 from gateway.catalogue import queries
+from gateway.catalogue.gateway_tables import translate_map
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.ordering import NEWEST_FIRST, investigation_keys
 from gateway.catalogue.pages import JSON_COLUMN, TOTAL_COLUMN, page_statement, select_rendered
@@ -384,7 +385,10 @@ class Operations:
     ) -> tuple[Document, dict[str, Any], tuple[Any, ...]] | None:
         """The request's operation, its coerced variables and the key of its plan: the
         operation, the kind of caller and the variables that shape the statement. None
-        when it cannot have a plan (not a query, variables that do not coerce)."""
+        when it cannot have a plan (not a query, variables that do not coerce, a reviewer
+        link's caller: the standard path answers those, see ``items.renderer_for``)."""
+        if access.caller.reviewer_link is not None:
+            return None
         text_digest = _digest(query)
         document = self._document(query, text_digest, operation_name, parsed)
         if document is None:
@@ -483,7 +487,14 @@ class Operations:
             .select_from(inner)
             .where(and_(*(column.is_not(None) for column in inner.c)))
         )
-        compiled = statement.compile(dialect=self._dialect)
+        # The plan runs as raw SQL: the gateway's own tables (a grant's expiry, which the
+        # visibility filters join) are named by their configured schema here, not at
+        # execution as the engines' ``schema_translate_map`` would.
+        compiled = statement.compile(
+            dialect=self._dialect,
+            schema_translate_map=translate_map(self._settings.gateway_schema),
+            render_schema_translate=True,
+        )
         sql = str(compiled)
         if "POSTCOMPILE" in sql:
             raise Unsupported("expanding parameters")

@@ -106,6 +106,9 @@ INVESTIGATION = ObjectFields(
         Resolved("accessRequests", "Requests to read this session's data, newest first: "
                  "all of them to those who manage its access (the main proposer, staff), "
                  "the caller's own to anyone else.", compiled=False),
+        Resolved("reviewerLinks", "The secret links for reviewers that open this session "
+                 "or some of its datasets, newest first: to those who manage its access (the "
+                 "main proposer, staff); empty for anyone else.", compiled=False),
         Resolved("dataCiteMetadata", "The DataCite kernel-4.5 metadata of the session's DOI "
                  "(JSON:API attributes) from its landing facts: title, team, dates, proposal, "
                  "and the published DOIs drawn from it (HasPart); null without a DOI.",
@@ -388,6 +391,12 @@ TEAM_MEMBER = ObjectFields(
                "Principal investigator, Local contact, Collaborator.", nullable=False),
         Resolved("isMainProposer",
                  "Whether this role is the main proposer's (who may grant access)."),
+        Resolved("accessExpiresAt", "When a collaborator's grant ends (`grantAccess` or "
+                 "`approveAccessRequest` with `expiresAt`); null: it does not expire. Roles "
+                 "from the proposal never do.", compiled=False),
+        Resolved("isExpired", "Whether this grant has expired: the person is still listed "
+                 "but no longer reads the session's embargoed data through it.",
+                 compiled=False),
         Relation("user", "The person.", "User", "USER_", "user_id", "id", ONE,
                  written="the member's row holds the person's columns"),
     ),
@@ -524,6 +533,30 @@ ACCESS_REQUEST = ObjectFields(
     rows=Rows.RESTRICTED,
 )  # fmt: skip
 
+REVIEWER_LINK = ObjectFields(
+    "ReviewerLink",
+    "A secret link for a journal's reviewers: whoever holds its token reads the data of the "
+    "sessions and datasets it names, read-only and anonymously, until it expires or is "
+    "revoked. Seen by those who manage the access of its sessions, and staff.",
+    (
+        Scalar("id", "id", Format.GLOBAL_ID, "Global, opaque id of the link.", nullable=False),
+        Scalar("createdBy", "created_by", Format.TEXT, "Who made it (ICAT user name).",
+               nullable=False),
+        Scalar("createdAt", "created_at", Format.DATETIME, "When it was made (UTC).",
+               nullable=False),
+        Scalar("expiresAt", "expires_at", Format.DATETIME, "When it stops working (UTC).",
+               nullable=False),
+        Scalar("revokedAt", "revoked_at", Format.DATETIME,
+               "When it was revoked (UTC); null while it is not."),
+        Scalar("note", "note", Format.TEXT, "Its maker's note (the journal, the paper)."),
+        Scalar("useCount", "use_count", Format.LONG,
+               "Requests made with it (who made them is never recorded).", nullable=False),
+        Scalar("lastUsedAt", "last_used_at", Format.DATETIME, "When it was last used (UTC)."),
+        Resolved("isActive", "Neither expired nor revoked."),
+    ),
+    rows=Rows.RESTRICTED,
+)  # fmt: skip
+
 ACCESS_EVENT = ObjectFields(
     "AccessEvent",
     "One entry of the audit trail of access: a grant, a revocation, a request or a "
@@ -557,7 +590,8 @@ EVENT = ObjectFields(
         Scalar("id", "id", Format.GLOBAL_ID, "Global, opaque id of the event.", nullable=False),
         Scalar("type", "type", Format.TEXT,
                "What happened: access.grant, access.revoke, access.request, access.approve, "
-               "access.decline, access.cancel, doi.reserve, doi.update, doi.publish, "
+               "access.decline, access.cancel, access.link-create, access.link-revoke, "
+               "doi.reserve, doi.update, doi.publish, "
                "doi.cancel, release_date.change, release_date.reminder, download.prepare.",
                nullable=False),
         Scalar("occurredAt", "occurred_at", Format.DATETIME, "When (UTC).", nullable=False),
@@ -698,6 +732,7 @@ TYPES: Mapping[str, ObjectFields] = {
         ACCESS_REQUEST,
         ACCESS_EVENT,
         EVENT,
+        REVIEWER_LINK,
         SHIFT,
         PUBLICATION,
         FUNDING_REFERENCE,
@@ -719,6 +754,9 @@ RESOLVED_ONLY_THE_STANDARD_WAY = frozenset(
         "AccessGrant",
         "RevokeAccessPayload",
         "AccessRequestPayload",
+        "NewReviewerLink",
+        "CreateReviewerLinkPayload",
+        "RevokeReviewerLinkPayload",
         "ChangeReleaseDatePayload",
         "DoiPayload",
         "Download",

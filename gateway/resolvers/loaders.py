@@ -290,6 +290,16 @@ class Loaders:
 
         return Loader(load)
 
+    @cached_property
+    def reviewer_links_of_investigation(self) -> Loader:
+        """The reviewer links of sessions, as far as the caller manages their access."""
+        from gateway.catalogue.reviewer_links import links_by_investigation
+
+        rules = self.settings.access_rules
+        return grouped_loader(
+            self.engine, lambda ids: links_by_investigation(self.access, rules, ids)
+        )
+
     # Nested connections: a page of children per parent, and their totals. ----------
 
     def child_pages(

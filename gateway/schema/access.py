@@ -26,7 +26,7 @@ from gateway.catalogue.gateway_tables import AccessRequest as RequestRow
 from gateway.catalogue.gateway_tables import Event as EventRow
 from gateway.catalogue.pagination import SortKey, cursor_listing
 from gateway.catalogue.team import PersonReference
-from gateway.errors import Forbidden, NotFound, Unauthenticated
+from gateway.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
 from gateway.fields.catalogue import ACCESS_EVENT, ACCESS_REQUEST
 from gateway.resolvers.loaders import ChildListing, fetch_all
 from gateway.schema.connection import Connection, child_connection, page_of
@@ -70,6 +70,10 @@ class AccessAction(enum.Enum):
     APPROVE = strawberry.enum_value("approve", description="A request was approved.")
     DECLINE = strawberry.enum_value("decline", description="A request was declined.")
     CANCEL = strawberry.enum_value("cancel", description="A request was withdrawn.")
+    LINK_CREATE = strawberry.enum_value(
+        "link-create", description="A reviewer link was made (its subject names the link)."
+    )
+    LINK_REVOKE = strawberry.enum_value("link-revoke", description="A reviewer link was revoked.")
 
 
 async def _investigation(info: Info, icat_id: int) -> Investigation:
@@ -148,6 +152,11 @@ class GrantAccessInput:
     reason: str | None = strawberry.field(
         default=None, description="Why (kept in the audit trail); at most 2000 characters."
     )
+    expires_at: datetime | None = strawberry.field(
+        default=None,
+        description="When the access ends (in the future; BAD_USER_INPUT otherwise); null: "
+        "it does not. A grant to someone who is a collaborator already sets their end anew.",
+    )
 
 
 @strawberry.type(description="The grantee's place on one session's team after a grant.")
@@ -187,9 +196,19 @@ class RevokeAccessPayload:
     )
 
 
-@strawberry.input(description="A request to read a session's data.")
+@strawberry.input(
+    description="A request to read sessions' data: name one session (`investigationId`) or "
+    "several (`investigationIds`), not both (BAD_USER_INPUT)."
+)
 class RequestAccessInput:
-    investigation_id: strawberry.ID = strawberry.field(description="The session.")
+    investigation_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The session."
+    )
+    investigation_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="Several sessions at once (at most 100): one request each, all of them "
+        "or none.",
+    )
     message: str | None = strawberry.field(
         default=None,
         description="To the main proposer: who you are and why you need the data (at most "
@@ -203,6 +222,11 @@ class DecideAccessRequestInput:
     reply: str | None = strawberry.field(
         default=None, description="A message to the requester (at most 2000 characters)."
     )
+    expires_at: datetime | None = strawberry.field(
+        default=None,
+        description="On approval: when the access ends (in the future); null: it does not. "
+        "A decline takes none (BAD_USER_INPUT).",
+    )
 
 
 @strawberry.input(description="An access request to withdraw.")
@@ -212,18 +236,26 @@ class CancelAccessRequestInput:
 
 @strawberry.type(description="An access request after the change.")
 class AccessRequestPayload:
-    request: AccessRequest = strawberry.field(description="The request, in its new state.")
+    request: AccessRequest = strawberry.field(
+        description="The request, in its new state (the first one, for several sessions)."
+    )
+    requests: list[AccessRequest] = strawberry.field(
+        description="Every request the change made or changed, in the order the sessions "
+        "were named."
+    )
 
 
-async def _request(info: Info, request_id: int) -> AccessRequest:
+async def _payload(info: Info, request_ids: list[int]) -> AccessRequestPayload:
+    """The requests as the caller sees them, read in one statement."""
     context = info.context
     statement = access_requests(context.access, context.settings.access_rules).where(
-        RequestRow.id == request_id
+        RequestRow.id.in_(request_ids)
     )
-    rows = await fetch_all(context.writer, statement)
-    if not rows:
+    rows = {row.id: row for row in await fetch_all(context.writer, statement)}
+    if any(request_id not in rows for request_id in request_ids):
         raise NotFound("No such access request.")
-    return AccessRequest.from_row(rows[0], context.now)
+    requests = [AccessRequest.from_row(rows[i], context.now) for i in request_ids]
+    return AccessRequestPayload(request=requests[0], requests=requests)
 
 
 def _request_id(value: strawberry.ID) -> int:
@@ -250,18 +282,26 @@ class AccessMutation:
             rules=context.settings.access_rules,
             now=context.now,
             reason=input.reason,
+            expires_at=naive_utc(input.expires_at),
         )
         user = await context.loaders.reference("user").load(granted.person.user_id)
-        # Together, so that the loader reads every granted session in one statement.
-        investigations = await asyncio.gather(
-            *(_investigation(info, grant.investigation_id) for grant in granted.grants)
+        # Together, so that the loaders read every granted session in one statement each.
+        sessions = [grant.investigation_id for grant in granted.grants]
+        investigations, teams = await asyncio.gather(
+            asyncio.gather(*(_investigation(info, session) for session in sessions)),
+            context.loaders.team_of_investigation.load_many(sessions),
         )
         grants = [
             AccessGrant(
                 investigation=investigation,
-                members=[TeamMember.from_row({**user._mapping, "role": r}) for r in grant.roles],
+                # The grantee's entries as the team lists them (with a grant's expiry).
+                members=[
+                    TeamMember.from_row(row)
+                    for row in team
+                    if row._mapping["id"] == granted.person.user_id
+                ],
             )
-            for grant, investigation in zip(granted.grants, investigations, strict=True)
+            for investigation, team in zip(investigations, teams, strict=True)
         ]
         return GrantAccessPayload(grantee=User.from_row(user), grants=grants)
 
@@ -292,32 +332,45 @@ class AccessMutation:
         )
 
     @strawberry.mutation(
-        description="Ask for access to a session's data, with a message to those who manage "
-        "it (they see it in `me.accessRequestsToDecide`). For signed-in users who cannot "
-        "read its data yet; one pending request per person and session. Errors: "
-        "UNAUTHENTICATED, NOT_FOUND (no such session), ALREADY_HAS_ACCESS (you read its "
-        "data already), UNKNOWN_USER (you are not in the catalogue), REQUEST_PENDING (you "
-        "asked already: wait, or cancel it), BAD_USER_INPUT."
+        description="Ask for access to the data of one session or several, with a message to "
+        "those who manage them (they see it in `me.accessRequestsToDecide`). For signed-in "
+        "users who cannot read its data yet; one pending request per person and session. "
+        "Several sessions: one request each, all of them or none; a refusal's "
+        "`extensions.refusals` lists every session refused with its own code and message, "
+        "and `extensions.investigationId` names the first. Errors: UNAUTHENTICATED, "
+        "NOT_FOUND (no such session), ALREADY_HAS_ACCESS (you read its data already), "
+        "UNKNOWN_USER (you are not in the catalogue), REQUEST_PENDING (you asked already: "
+        "wait, or cancel it), BAD_USER_INPUT."
     )
     async def request_access(self, info: Info, input: RequestAccessInput) -> AccessRequestPayload:
         context = info.context
-        _, icat_id = parse_global_id(input.investigation_id, "Investigation")
-        request_id = await request_access(
+        named = [input.investigation_id] if input.investigation_id is not None else []
+        if input.investigation_ids is not None:
+            if named:
+                raise BadUserInput(
+                    "Name the session (investigationId) or the sessions (investigationIds), "
+                    "not both.",
+                    argument="investigationIds",
+                )
+            named = list(input.investigation_ids)
+        if not named:
+            raise BadUserInput("Name at least one session.", argument="investigationIds")
+        request_ids = await request_access(
             context.writer,
             context.access.caller,
-            investigation_id=icat_id,
+            investigation_ids=[parse_global_id(value, "Investigation")[1] for value in named],
             message=input.message,
             rules=context.settings.access_rules,
             now=context.now,
         )
-        return AccessRequestPayload(request=await _request(info, request_id))
+        return await _payload(info, request_ids)
 
     @strawberry.mutation(
         description="Approve a pending access request: the requester joins the team as a "
         "collaborator, in the same transaction. Who may grant may approve. Errors: "
         "UNAUTHENTICATED, NOT_FOUND (no such request), NOT_DECIDER (not yours to decide: "
         "you do not manage that session's access), REQUEST_CLOSED (already decided or "
-        "cancelled), BAD_USER_INPUT."
+        "cancelled), BAD_USER_INPUT (an expiry not in the future)."
     )
     async def approve_access_request(
         self, info: Info, input: DecideAccessRequestInput
@@ -348,7 +401,7 @@ class AccessMutation:
             request_id=_request_id(input.request_id),
             now=context.now,
         )
-        return AccessRequestPayload(request=await _request(info, request_id))
+        return await _payload(info, [request_id])
 
 
 async def _decide(
@@ -363,8 +416,9 @@ async def _decide(
         reply=input.reply,
         rules=context.settings.access_rules,
         now=context.now,
+        expires_at=naive_utc(input.expires_at),
     )
-    return AccessRequestPayload(request=await _request(info, request_id))
+    return await _payload(info, [request_id])
 
 
 # Lists ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import strawberry
 from gateway.catalogue.downloads import download_records, ids_of
 from gateway.catalogue.gateway_tables import Download as DownloadRow
 from gateway.catalogue.pagination import SortKey, cursor_listing
+from gateway.catalogue.visibility import download_caller
 from gateway.errors import DownloadsUnavailable
 from gateway.fields.identity import global_id, parse_global_id
 from gateway.schema.access import require_staff
@@ -157,6 +158,10 @@ def _caller_key(info: Info) -> str:
     name = info.context.access.caller.user_name
     if name is not None:
         return name
+    # A reviewer link's downloads are its own: only the same link follows them.
+    reviewer = download_caller(info.context.access)
+    if reviewer is not None:
+        return reviewer
     request = info.context.request
     client = getattr(request, "client", None) if request is not None else None
     return f"anonymous@{client.host if client else 'unknown'}"

@@ -33,6 +33,7 @@ from gateway.schema.people import TeamMember
 if TYPE_CHECKING:
     from gateway.schema.access import AccessRequest, AccessRequestState
     from gateway.schema.dataset import Dataset
+    from gateway.schema.reviewer_links import ReviewerLink
 
 
 @strawberry.federation.type(keys=keys_of("Investigation"), description=INVESTIGATION.description)
@@ -158,3 +159,11 @@ class Investigation(Node, Declared):
         from gateway.schema.access import requests_of_investigation
 
         return await requests_of_investigation(info, self._row["id"], state, first, after)
+
+    @strawberry.field
+    async def reviewer_links(
+        self, info: Info
+    ) -> list[Annotated[ReviewerLink, strawberry.lazy("gateway.schema.reviewer_links")]]:
+        from gateway.schema.reviewer_links import links_of_investigation
+
+        return await links_of_investigation(info, self._row["id"])

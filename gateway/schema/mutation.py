@@ -14,6 +14,7 @@ from gateway.schema.info import Info
 from gateway.schema.inputs import naive_utc
 from gateway.schema.investigation import Investigation
 from gateway.schema.node import parse_global_id
+from gateway.schema.reviewer_links import ReviewerLinkMutation
 from gateway.usecases.release_dates import change_release_date
 
 
@@ -45,7 +46,7 @@ async def _investigation(info: Info, icat_id: int) -> Investigation:
 
 
 @strawberry.type(description="Change the catalogue.")
-class Mutation(AccessMutation, DoiMutation, DownloadMutation, EventMutation):
+class Mutation(AccessMutation, DoiMutation, DownloadMutation, EventMutation, ReviewerLinkMutation):
     @strawberry.mutation(
         description="Set a session's release date (extend or shorten its embargo). Staff only; "
         "recorded with who, when and why. Errors: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, "

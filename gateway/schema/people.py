@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from sqlalchemy import select
 
-from gateway.auth.policy import is_main_proposer_role
+from gateway.auth.policy import is_grant_in_force, is_main_proposer_role
 from gateway.catalogue import queries
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import InvestigationUser
@@ -92,6 +93,14 @@ class TeamMember(Declared):
     @strawberry.field
     def is_main_proposer(self, info: Info) -> bool:
         return is_main_proposer_role(self._row["role"], info.context.settings.main_proposer_roles)
+
+    @strawberry.field
+    def access_expires_at(self) -> datetime | None:
+        return self._row.get("access_expires_at")
+
+    @strawberry.field
+    def is_expired(self, info: Info) -> bool:
+        return not is_grant_in_force(self._row.get("access_expires_at"), info.context.now)
 
     @strawberry.field
     def user(self) -> User:

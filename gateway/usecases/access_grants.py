@@ -28,8 +28,16 @@ from gateway.catalogue.team import (
     add_collaborator,
     find_person,
     remove_collaborator,
+    set_grant_expiry,
 )
-from gateway.errors import BadUserInput, Forbidden, NotFound, ProposalMember, Unauthenticated
+from gateway.errors import (
+    BadUserInput,
+    Forbidden,
+    GatewayError,
+    NotFound,
+    ProposalMember,
+    Unauthenticated,
+)
 
 MAX_SESSIONS = 100
 """Sessions one grant may name."""
@@ -75,16 +83,25 @@ def checked_reason(reason: str | None) -> str | None:
     return reason.strip()
 
 
+def checked_expiry(expires_at: datetime | None, now: datetime) -> datetime | None:
+    """A grant's expiry as stored: None (never), or an instant after ``now``."""
+    if expires_at is not None and expires_at <= now:
+        raise BadUserInput("The expiry must be in the future.", argument="expiresAt")
+    return expires_at
+
+
 async def lock_managed(
     connection: AsyncConnection,
     caller: Caller,
     investigation_id: int,
     rules: AccessRules,
-    refusal: type[Forbidden] = Forbidden,
+    *,
+    now: datetime,
+    refusal: type[GatewayError] = Forbidden,
 ) -> None:
     """Lock the session (changes of its team are serialised) and check that the caller
     manages its access."""
-    record = await load_investigation_facts(connection, investigation_id, for_update=True)
+    record = await load_investigation_facts(connection, investigation_id, now=now, for_update=True)
     if record is None:
         raise NotFound("No such experiment session.", argument="investigationId")
     if not manages_access(caller, record.facts, rules):
@@ -100,8 +117,10 @@ async def grant_access(
     rules: AccessRules,
     now: datetime,
     reason: str | None = None,
+    expires_at: datetime | None = None,
 ) -> Granted:
-    """Put the grantee on each session's team as a collaborator (if not on it already)."""
+    """Put the grantee on each session's team as a collaborator (if not on it already),
+    until ``expires_at`` (None: no end; a grant again sets the end anew)."""
     acting = caller.user_name
     if acting is None:
         raise Unauthenticated("Log in to grant access to a session.")
@@ -111,6 +130,7 @@ async def grant_access(
     if len(sessions) > MAX_SESSIONS:
         raise BadUserInput(f"At most {MAX_SESSIONS} sessions at once.", argument="investigationIds")
     reason = checked_reason(reason)
+    expires_at = checked_expiry(expires_at, now)
     for attempt in range(RETRIES):
         try:
             async with engine.begin() as connection:
@@ -118,7 +138,7 @@ async def grant_access(
                 # The caller's right comes first: who may not grant learns nothing of
                 # which e-mail addresses the catalogue knows.
                 for investigation_id in sessions:
-                    await lock_managed(connection, caller, investigation_id, rules)
+                    await lock_managed(connection, caller, investigation_id, rules, now=now)
                 person = await find_person(connection, grantee)
                 grants = []
                 for investigation_id in sessions:
@@ -130,6 +150,7 @@ async def grant_access(
                         acting=acting,
                         now=now,
                         reason=reason,
+                        expires_at=expires_at,
                     )
                     grants.append(Grant(investigation_id, tuple(roles)))
                 return Granted(person, tuple(grants))
@@ -160,7 +181,7 @@ async def revoke_access(
         raise Unauthenticated("Log in to revoke access to a session.")
     reason = checked_reason(reason)
     async with engine.begin() as connection:
-        await lock_managed(connection, caller, investigation_id, rules)
+        await lock_managed(connection, caller, investigation_id, rules, now=now)
         person = await find_person(connection, grantee)
         removed, kept = await remove_collaborator(connection, investigation_id, person, rules)
         if not removed and kept:
@@ -192,14 +213,17 @@ async def grant_collaborator(
     now: datetime,
     reason: str | None,
     request_id: int | None = None,
+    expires_at: datetime | None = None,
 ) -> list[str]:
     """Make the person a collaborator of the locked session unless they are on its team
-    already, and record the grant in the audit trail in the same transaction (a grant, or
-    an approved request's): their roles afterwards."""
+    already, until ``expires_at`` (None: no end), and record the grant in the audit trail
+    in the same transaction (a grant, or an approved request's; a collaborator's new
+    expiry too): their roles afterwards."""
     roles, added = await add_collaborator(
         connection, investigation_id, person, rules, acting=acting, now=now
     )
-    if added:
+    changed = await set_grant_expiry(connection, investigation_id, person, rules, expires_at)
+    if added or changed:
         await access_log.record(
             connection,
             AccessAction.GRANT,

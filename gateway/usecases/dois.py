@@ -558,7 +558,7 @@ class DoiUseCases:
         else:
             sessions = set()
         for session in sorted(sessions):
-            record = await load_investigation_facts(connection, session)
+            record = await load_investigation_facts(connection, session, now=now)
             assert record is not None  # a dataset's session exists (foreign key)
             roles = roles_of(caller, record.facts, self.policy.main_proposer_roles)
             released = is_released(record.facts.release_date, now)

@@ -44,7 +44,9 @@ async def change_release_date(
     if len(reason) > 1000:
         raise BadUserInput("A reason is at most 1000 characters.", argument="reason")
     async with engine.begin() as connection:
-        record = await load_investigation_facts(connection, investigation_id, for_update=True)
+        record = await load_investigation_facts(
+            connection, investigation_id, now=now, for_update=True
+        )
         if record is None:
             raise NotFound("No such experiment session.")
         if not can_change_release_date(roles_of(caller, record.facts, main_proposer_roles)):

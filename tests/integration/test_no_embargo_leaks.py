@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 from hypothesis_graphql import queries
 from sqlalchemy import select
 
+from gateway.auth.policy import Caller
 from gateway.catalogue.models import Datafile, Dataset, Investigation
 from gateway.schema.node import global_id
 from tests.conftest import Client
+from tests.support.reviewer import REVIEWER, make_reviewer_link, remove_reviewer_link
 
 LONG = st.integers(min_value=0, max_value=2**40).map(lambda n: graphql.IntValueNode(value=str(n)))
 # Page sizes a client would use (larger ones are refused before any data is read).
@@ -44,7 +46,7 @@ async def known_ids(client: Client) -> list[str]:
     return ids
 
 
-async def secrets(client: Client, user: str | None) -> set[str]:
+async def secrets(client: Client, user: str | Caller | None) -> set[str]:
     """Values the caller must never receive, computed from the catalogue and the policy."""
     access = await client.access(user)
     from gateway.catalogue.visibility import dataset_visible, investigation_data_visible
@@ -103,60 +105,69 @@ def _walk(value: Any) -> Any:
             yield from _walk(item)
 
 
-@pytest.mark.parametrize("user", [None, "esrf/outsider1"])
+@pytest.mark.parametrize("user", [None, "esrf/outsider1", REVIEWER])
 def test_generated_queries_never_leak_embargoed_values(client: Client, user: str | None) -> None:
     if client.settings.dialect == "mysql":
         pytest.skip("the property runs on SQLite and on PostgreSQL (compiled execution)")
     with client.own_loop() as (loop, client):
-        forbidden = loop.run_until_complete(secrets(client, user))
-        assert forbidden, "the demo catalogue should hold embargoed data"
-        # The detector can fail: staff do receive those values.
-        staff_view = loop.run_until_complete(
-            client.execute(
-                "{ datasets(first: 1000) { nodes { id location } } }", user="esrf/staff1"
+        if user == REVIEWER:
+            # A reviewer link's holder: anonymous, plus one session and one dataset.
+            reviewer = loop.run_until_complete(make_reviewer_link(client.engine))
+            try:
+                # The link opens something, and only what anonymous is refused.
+                opened = loop.run_until_complete(secrets(client, reviewer))
+                assert opened < loop.run_until_complete(secrets(client, None))
+                _check_generated_queries(loop, client, reviewer)
+            finally:
+                loop.run_until_complete(remove_reviewer_link(client.engine, reviewer))
+        else:
+            _check_generated_queries(loop, client, user)
+
+
+def _check_generated_queries(loop: Any, client: Client, user: str | Caller | None) -> None:
+    forbidden = loop.run_until_complete(secrets(client, user))
+    assert forbidden, "the demo catalogue should hold embargoed data"
+    # The detector can fail: staff do receive those values.
+    staff_view = loop.run_until_complete(
+        client.execute("{ datasets(first: 1000) { nodes { id location } } }", user="esrf/staff1")
+    )
+    assert strings_in(staff_view.data) & forbidden
+    reached_data = []
+
+    schema = client.schema._schema
+    # ``download`` holds no catalogue data (a download's record: its preparer's and
+    # staff's, tested in test_downloads); generated ids never name one.
+    roots = [
+        name for name in schema.query_type.fields if not name.startswith("_") and name != "download"
+    ]
+
+    every_id = loop.run_until_complete(known_ids(client))
+    data_ids = {value for value in every_id if not value.startswith("SW52")} - forbidden
+    ids = st.sampled_from(every_id).map(lambda value: graphql.StringValueNode(value=value))
+    scalars = {"Long": LONG, "Int": INT, "String": STRING, "ID": ids}
+
+    @settings(
+        max_examples=300,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+        derandomize=True,
+    )
+    @given(query=queries(schema, fields=roots, custom_scalars=scalars, allow_x00=False))
+    def check(query: str) -> None:
+        result = loop.run_until_complete(client.execute(query, user=user))
+        seen = strings_in(result.data) if result.data else set()
+        leaked = seen & forbidden
+        if seen & data_ids or any(value.startswith("/data/") for value in seen):
+            reached_data.append(query)
+        assert not leaked, (query, sorted(leaked)[:5])
+        for error in result.errors or []:
+            assert error.extensions and error.extensions.get("code") != "INTERNAL_SERVER_ERROR", (
+                query,
+                error,
             )
-        )
-        assert strings_in(staff_view.data) & forbidden
-        reached_data = []
+        json.dumps(result.data, default=str)
 
-        schema = client.schema._schema
-        # ``download`` holds no catalogue data (a download's record: its preparer's and
-        # staff's, tested in test_downloads); generated ids never name one.
-        roots = [
-            name
-            for name in schema.query_type.fields
-            if not name.startswith("_") and name != "download"
-        ]
-
-        every_id = loop.run_until_complete(known_ids(client))
-        data_ids = {value for value in every_id if not value.startswith("SW52")} - forbidden
-        ids = st.sampled_from(every_id).map(lambda value: graphql.StringValueNode(value=value))
-        scalars = {"Long": LONG, "Int": INT, "String": STRING, "ID": ids}
-
-        @settings(
-            max_examples=300,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-            derandomize=True,
-        )
-        @given(query=queries(schema, fields=roots, custom_scalars=scalars, allow_x00=False))
-        def check(query: str) -> None:
-            result = loop.run_until_complete(client.execute(query, user=user))
-            seen = strings_in(result.data) if result.data else set()
-            leaked = seen & forbidden
-            if seen & data_ids or any(value.startswith("/data/") for value in seen):
-                reached_data.append(query)
-            assert not leaked, (query, sorted(leaked)[:5])
-            for error in result.errors or []:
-                assert (
-                    error.extensions and error.extensions.get("code") != "INTERNAL_SERVER_ERROR"
-                ), (
-                    query,
-                    error,
-                )
-            json.dumps(result.data, default=str)
-
-        check()
-        # Not vacuous: generated queries did reach datasets and files the caller may see.
-        assert len(reached_data) >= 3, len(reached_data)
+    check()
+    # Not vacuous: generated queries did reach datasets and files the caller may see.
+    assert len(reached_data) >= 3, len(reached_data)
