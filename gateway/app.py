@@ -53,6 +53,7 @@ from gateway.schema.build import create_schema as create_graphql_schema
 from gateway.settings import Settings
 from gateway.usecases.doi_metadata import publication_attributes
 from gateway.usecases.doi_saga import DoiSagas
+from gateway.usecases.session_dois import SessionRegistration
 from gateway.usecases.dois import DoiPolicy, DoiUseCases
 from gateway.usecases.downloads import Downloads
 
@@ -273,12 +274,24 @@ def create_app(
 def doi_use_cases(settings: Settings, engine: AsyncEngine) -> DoiUseCases:
     """The DOI mutations over the configured registrar (DataCite, or the local one)."""
     registrar = configured_registrar(settings, engine)
+    # A publication adds a HasPart to its sessions' DOI records: those registered are
+    # sent again once it is published.
+    sessions = SessionRegistration(
+        engine=engine,
+        registrar=registrar,
+        landing_url=lambda doi: landing_url(settings, doi),
+        main_proposer_roles=settings.main_proposer_roles,
+        facility=settings.facility,
+        clock=now_utc,
+        default_licence=default_licence(settings),
+    )
     sagas = DoiSagas(
         engine=engine,
         registrar=registrar,
         metadata=partial(publication_attributes, default_licence=default_licence(settings)),
         landing_url=lambda doi: landing_url(settings, doi),
         clock=now_utc,
+        sessions_changed=sessions.refresh,
     )
     return DoiUseCases(
         sagas,

@@ -434,6 +434,14 @@ DATA_PUBLICATION = ObjectFields(
                  "RIS or CSL-JSON, from its DataCite metadata.", DATA),
         Resolved("jsonLd", "Its schema.org Dataset JSON-LD, as its landing page embeds it.",
                  DATA),
+        Resolved("conceptDoi", "The concept DOI of its versions (it resolves to the latest "
+                 "published one); null for a DOI that never had a new version.", DATA,
+                 compiled=False),
+        Resolved("version", "Its number among the versions under its concept DOI, from 1; "
+                 "null for a DOI that never had a new version.", DATA, compiled=False),
+        Resolved("versions", "The published versions under its concept DOI, oldest first "
+                 "(itself among them); empty for a DOI that never had a new version.", DATA,
+                 compiled=False),
     ),
     rows=Rows.FILTERED,
     table="DATAPUBLICATION",

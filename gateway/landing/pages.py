@@ -24,9 +24,10 @@ import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Scope
 
+from gateway.catalogue import doi_versions
 from gateway.catalogue.queries import normalise_doi
 from gateway.catalogue.visibility import Access
 from gateway.doi import renderings
@@ -70,6 +71,7 @@ query Landing($doi: String!, $datasets: Int!) {
           investigation { proposal visitId doi }
         }
       }
+      conceptDoi version versions { doi version isLatest }
       dataCiteMetadata jsonLd
     }
   }
@@ -140,6 +142,13 @@ class LandingPages:
                 media_type="text/plain",
                 headers=headers,
             )
+        latest = await self.latest_version(spelled)
+        if latest is not None:
+            # A concept DOI resolves to its latest version (its page or rendering).
+            target = f"/doi/{quote(latest, safe='/')}"
+            if request.url.query:
+                target += f"?{request.url.query}"
+            return RedirectResponse(target, status_code=302, headers=headers)
         landing = await self.load(request, spelled)
         if landing is None:
             return self._not_found(spelled, choice, headers)
@@ -150,6 +159,16 @@ class LandingPages:
         if media == negotiation.HTML:
             return HTMLResponse(body, headers=headers)
         return Response(body, media_type=media, headers=headers)
+
+    async def latest_version(self, spelled: str) -> str | None:
+        """The latest published version's DOI if ``spelled`` is a concept DOI."""
+        doi = normalise_doi(spelled)
+        if not doi_versions.may_be_concept(doi):
+            return None
+        async with self.read_engine.connect() as connection:
+            chain = await doi_versions.chain_of(connection, doi)
+        latest = chain.latest() if chain is not None else None
+        return latest.doi if latest is not None else None
 
     async def load(self, request: Request, spelled: str) -> Landing | None:
         """The object under the DOI as the caller may see it; None if none is shown."""
