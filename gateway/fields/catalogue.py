@@ -690,6 +690,7 @@ RESOLVED_ONLY_THE_STANDARD_WAY = frozenset(
         "AccessRequestPayload",
         "ChangeReleaseDatePayload",
         "DoiPayload",
+        "DoiVersion",
         "Download",
         "DownloadRecord",
         "PrepareDownloadPayload",

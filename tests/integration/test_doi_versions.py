@@ -63,9 +63,7 @@ async def pi(catalogue: AsyncEngine) -> AsyncIterator[PiSessions]:
 
 
 def related(attributes: dict[str, Any]) -> set[tuple[str, str]]:
-    return {
-        (r["relationType"], r["relatedIdentifier"]) for r in attributes["relatedIdentifiers"]
-    }
+    return {(r["relationType"], r["relatedIdentifier"]) for r in attributes["relatedIdentifiers"]}
 
 
 def held(server: DataCiteServer, doi: str) -> dict[str, Any]:
@@ -137,6 +135,7 @@ async def api_metadata(engine: AsyncEngine, settings: Settings, publication_id: 
     """``dataCiteMetadata`` as the API computes it (the loader and the saga agree)."""
     from gateway.catalogue.visibility import Access
     from gateway.resolvers.loaders import Loaders
+
     loaders = Loaders(engine, Access(caller=caller(None, settings), now=now_utc()), settings)
     record, request = await loaders.publication_record.load(publication_id)
     url = LANDING.format(doi=record.doi)
@@ -228,11 +227,13 @@ async def test_a_publication_resends_its_sessions_records(
     own = f"{datacite.prefix}/esrf-es-{session_id}"
     async with catalogue.begin() as connection:
         old = (
-            await connection.execute(select(Investigation.doi).where(Investigation.id == session_id))
+            await connection.execute(
+                select(Investigation.doi).where(Investigation.id == session_id)
+            )
         ).scalar()
         await connection.execute(
             Investigation.__table__.update()
-            .where(Investigation.__table__.c.ID == session_id)
+            .where(session_id == Investigation.__table__.c.ID)
             .values(DOI=own)
         )
     try:
@@ -253,7 +254,7 @@ async def test_a_publication_resends_its_sessions_records(
         async with catalogue.begin() as connection:
             await connection.execute(
                 Investigation.__table__.update()
-                .where(Investigation.__table__.c.ID == session_id)
+                .where(session_id == Investigation.__table__.c.ID)
                 .values(DOI=old)
             )
 
@@ -268,8 +269,6 @@ async def _session_of(connection: Any, dataset: int) -> int:
 
     return int(
         (
-            await connection.execute(
-                select(Dataset.investigation_id).where(Dataset.id == dataset)
-            )
+            await connection.execute(select(Dataset.investigation_id).where(Dataset.id == dataset))
         ).scalar_one()
     )

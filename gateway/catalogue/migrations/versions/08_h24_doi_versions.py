@@ -20,6 +20,10 @@ depends_on = None
 
 def upgrade() -> None:
     schema = own_schema()
+    # A table made by the models before migrations ran has the columns already.
+    held = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("GATEWAY_DOI_SAGA", schema)}
+    if "CONCEPT_DOI" in held:
+        return
     op.add_column("GATEWAY_DOI_SAGA", sa.Column("CONCEPT_DOI", sa.String(255)), schema=schema)
     op.add_column("GATEWAY_DOI_SAGA", sa.Column("VERSION", sa.Integer), schema=schema)
     op.create_index("GATEWAY_DOI_SAGA_CONCEPT", "GATEWAY_DOI_SAGA", ["CONCEPT_DOI"], schema=schema)
