@@ -206,14 +206,25 @@ def test_a_chain_of_three_versions_through_graphql_datacite_and_the_pages(
     assert error["code"] == "CONFLICT" and error["reason"] == "NOT_NEWEST_VERSION"
 
 
-async def test_landing_pages_count_against_the_gates_rate_limit_and_cost_budget(
-    catalogue: AsyncEngine,
-    settings: Settings,
-    provider: OIDCProvider,
-    datacite: DataCiteServer,
-    pi: PiSessions,
+@pytest.fixture
+async def released_doi(catalogue: AsyncEngine, pi: PiSessions) -> str:
+    """The DOI of pi1's released session."""
+    async with catalogue.connect() as connection:
+        doi = (
+            await connection.execute(
+                select(Investigation.doi)
+                .join(Dataset, Dataset.investigation_id == Investigation.id)
+                .where(Dataset.id == pi.released[0])
+            )
+        ).scalar_one()
+    assert doi
+    return str(doi)
+
+
+def test_landing_pages_count_against_the_gates_rate_limit_and_cost_budget(
+    settings: Settings, provider: OIDCProvider, datacite: DataCiteServer, released_doi: str
 ) -> None:
-    doi = await _released_doi(catalogue, pi)
+    doi = released_doi
     limited = configured(
         settings,
         provider,
@@ -257,19 +268,6 @@ async def test_landing_pages_count_against_the_gates_rate_limit_and_cost_budget(
     assert second.status_code == 429 and "retry-after" in second.headers
     assert after.status_code == 429
     assert after.json()["errors"][0]["extensions"]["budget"] == "cost"
-
-
-async def _released_doi(catalogue: AsyncEngine, pi: PiSessions) -> str:
-    async with catalogue.connect() as connection:
-        doi = (
-            await connection.execute(
-                select(Investigation.doi)
-                .join(Dataset, Dataset.investigation_id == Investigation.id)
-                .where(Dataset.id == pi.released[0])
-            )
-        ).scalar_one()
-    assert doi
-    return str(doi)
 
 
 async def test_a_session_datacite_would_refuse_gets_a_page_that_says_so(

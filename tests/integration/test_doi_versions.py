@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import now_utc
@@ -232,9 +232,7 @@ async def test_a_publication_resends_its_sessions_records(
             )
         ).scalar()
         await connection.execute(
-            Investigation.__table__.update()
-            .where(session_id == Investigation.__table__.c.ID)
-            .values(DOI=own)
+            update(Investigation).where(Investigation.id == session_id).values(doi=own)
         )
     try:
         await sessions.refresh([session_id])
@@ -253,9 +251,7 @@ async def test_a_publication_resends_its_sessions_records(
     finally:
         async with catalogue.begin() as connection:
             await connection.execute(
-                Investigation.__table__.update()
-                .where(session_id == Investigation.__table__.c.ID)
-                .values(DOI=old)
+                update(Investigation).where(Investigation.id == session_id).values(doi=old)
             )
 
 
