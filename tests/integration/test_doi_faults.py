@@ -244,7 +244,7 @@ async def test_a_process_killed_while_linking_a_new_version_leaves_what_reconcil
         ).doi
         for n, dataset in enumerate(pi.released[:2])
     ]
-    jobs = [
+    jobs: list[dict[str, Any]] = [
         {"key": f"version-{n}", "datasets": [], "pause_at": boundary, "version_of": first}
         for n, (first, boundary) in enumerate(zip(firsts, boundaries, strict=True))
     ]
