@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy.exc import DBAPIError
@@ -21,7 +22,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import Scope
+from starlette.types import Receive, Scope
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.auth.backend import AuthenticationMiddleware, RequestAuthenticator
@@ -42,10 +43,10 @@ from gateway.download_links import download_route
 from gateway.downloads.ids import HttpDataService
 from gateway.downloads.reader import ConfiguredSession, ICATLogin, ReaderSession
 from gateway.downloads.store import DataStore
-from gateway.gate import Gate, Hooks
+from gateway.gate import Gate, Hooks, Refusal
 from gateway.graphiql.assets import STATIC_DIR, installed
 from gateway.graphiql.page import GraphiQLPage, ImmutableFiles
-from gateway.landing.pages import LandingPages
+from gateway.landing.pages import LandingPages, PageRefused
 from gateway.notify.mail import SmtpMailer
 from gateway.notify.messages import Letterhead
 from gateway.notify.subscriptions import parse_subscriptions
@@ -56,12 +57,14 @@ from gateway.ops.health import health_routes
 from gateway.ops.request_log import RequestLogMiddleware
 from gateway.ops.services import OpsServices
 from gateway.ops.tracing import OpenTelemetryMiddleware, Tracing
+from gateway.resolvers.context import RequestContext
 from gateway.schema.build import create_schema as create_graphql_schema
 from gateway.settings import Settings
 from gateway.usecases.doi_metadata import publication_attributes
 from gateway.usecases.doi_saga import DoiSagas
 from gateway.usecases.dois import DoiPolicy, DoiUseCases
 from gateway.usecases.downloads import Downloads
+from gateway.usecases.session_dois import SessionRegistration
 
 log = logging.getLogger(__name__)
 
@@ -176,8 +179,24 @@ def create_app(
 
     worker = delivery_worker(settings, engine, http)
 
+    async def run_for_page(
+        scope: Scope,
+        receive: Receive,
+        query: str,
+        variables: dict[str, Any],
+        name: str,
+        context: RequestContext,
+    ) -> Any:
+        # A landing page's query crosses the gate as a /graphql request does.
+        try:
+            return await gate.run_for_page(scope, receive, query, variables, name, context)
+        except Refusal as refusal:
+            raise PageRefused(
+                refusal.status or 400, refusal.code, refusal.message, refusal.headers
+            ) from None
+
     landing_pages = LandingPages(
-        gate.schema,
+        run_for_page,
         settings,
         reads,
         engine,
@@ -294,12 +313,24 @@ def create_app(
 def doi_use_cases(settings: Settings, engine: AsyncEngine) -> DoiUseCases:
     """The DOI mutations over the configured registrar (DataCite, or the local one)."""
     registrar = configured_registrar(settings, engine)
+    # A publication adds a HasPart to its sessions' DOI records: those registered are
+    # sent again once it is published.
+    sessions = SessionRegistration(
+        engine=engine,
+        registrar=registrar,
+        landing_url=lambda doi: landing_url(settings, doi),
+        main_proposer_roles=settings.main_proposer_roles,
+        facility=settings.facility,
+        clock=now_utc,
+        default_licence=default_licence(settings),
+    )
     sagas = DoiSagas(
         engine=engine,
         registrar=registrar,
         metadata=partial(publication_attributes, default_licence=default_licence(settings)),
         landing_url=lambda doi: landing_url(settings, doi),
         clock=now_utc,
+        sessions_changed=sessions.refresh,
     )
     return DoiUseCases(
         sagas,

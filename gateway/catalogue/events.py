@@ -40,6 +40,8 @@ class EventType(enum.StrEnum):
     DOI_UPDATE = "doi.update"
     DOI_PUBLISH = "doi.publish"
     DOI_CANCEL = "doi.cancel"
+    DOI_VERSION = "doi.version"
+    DOI_AMEND = "doi.amend"
     RELEASE_DATE_CHANGE = "release_date.change"
     RELEASE_REMINDER = "release_date.reminder"
     DOWNLOAD_PREPARE = "download.prepare"

@@ -285,11 +285,17 @@ class DoiSaga(GatewayBase):
     created_by: Mapped[str] = mapped_column("CREATED_BY", String(255), nullable=False)
     created_at: Mapped[datetime] = mapped_column("CREATED_AT", DateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column("UPDATED_AT", DateTime, nullable=False)
+    concept_doi: Mapped[str | None] = mapped_column("CONCEPT_DOI", String(255))
+    """The concept DOI this DOI is a version of (``gateway.catalogue.doi_versions``); null
+    for a DOI that never had a second version."""
+    version: Mapped[int | None] = mapped_column("VERSION", Integer)
+    """Its number under the concept, from 1 (null with ``CONCEPT_DOI``)."""
 
     __table_args__ = (
         UniqueConstraint("DOI", name="GATEWAY_DOI_SAGA_DOI"),
         UniqueConstraint("DATAPUBLICATION_ID", name="GATEWAY_DOI_SAGA_PUBLICATION"),
         Index("GATEWAY_DOI_SAGA_STEP", "STEP"),
+        Index("GATEWAY_DOI_SAGA_CONCEPT", "CONCEPT_DOI"),
     )
 
 

@@ -644,8 +644,9 @@ async def _sessions_by_dataset(
 
 
 async def saga_requests(connection: AsyncConnection, dois: Sequence[str]) -> dict[str, Any]:
-    """What the DOI saga keeps of publications that ICAT has no column for (their licence),
-    by lower-case DOI; none for a publication the gateway did not make."""
+    """What the DOI saga keeps of publications that ICAT has no column for (their licence,
+    and under ``version`` their place in a chain of versions, ``doi_versions``), by
+    lower-case DOI; none for a publication the gateway did not make."""
     from gateway.catalogue.gateway_tables import DoiSaga
 
     rows = await connection.execute(
@@ -653,7 +654,12 @@ async def saga_requests(connection: AsyncConnection, dois: Sequence[str]) -> dic
             DoiSaga.doi.in_(sorted({doi.lower() for doi in dois}))
         )
     )
-    return {doi: orjson.loads(request) for doi, request in rows}
+    requests = {doi: orjson.loads(request) for doi, request in rows}
+    from gateway.catalogue.doi_versions import version_links
+
+    for doi, links in (await version_links(connection, list(requests))).items():
+        requests[doi]["version"] = links
+    return requests
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from datacite import schema45
@@ -37,10 +37,13 @@ __all__ = [
     "RelatedIdentifier",
     "Rights",
     "Subject",
+    "VersionLinks",
+    "concept_metadata",
     "licence_of_spdx",
     "normalise_doi",
     "publication_metadata",
     "session_metadata",
+    "version_metadata",
 ]
 
 SCHEMA_VERSION = "http://datacite.org/schema/kernel-4"
@@ -189,6 +192,8 @@ class DoiRecord:
     """The page the DOI resolves to (left out for a draft that has none yet)."""
     alternate_identifiers: tuple[tuple[str, str], ...] = field(default=())
     """``(identifier, type)`` pairs, e.g. a session's proposal ``("MX-2345", "Proposal")``."""
+    version: str | None = None
+    """Its version number under a concept DOI (DataCite's ``version``)."""
 
 
 _LICENCES = {
@@ -235,6 +240,62 @@ def publication_metadata(record: DoiRecord, *, sessions: Iterable[str] = ()) -> 
     """
     related = (*record.related, *(RelatedIdentifier(doi, "IsPartOf") for doi in sessions))
     return _validated(record, related, default_resource_type="Experimental data")
+
+
+@dataclass(frozen=True)
+class VersionLinks:
+    """A version DOI's place under its concept DOI."""
+
+    concept: str
+    number: int
+    previous: str | None = None
+    next: str | None = None
+    """The next version, once it is registered."""
+
+    def related(self) -> tuple[RelatedIdentifier, ...]:
+        """``IsVersionOf`` the concept, ``IsNewVersionOf`` the one before,
+        ``IsPreviousVersionOf`` the one after."""
+        links = [RelatedIdentifier(self.concept, "IsVersionOf", resource_type_general="Dataset")]
+        if self.previous:
+            links.append(
+                RelatedIdentifier(self.previous, "IsNewVersionOf", resource_type_general="Dataset")
+            )
+        if self.next:
+            links.append(
+                RelatedIdentifier(self.next, "IsPreviousVersionOf", resource_type_general="Dataset")
+            )
+        return tuple(links)
+
+
+def version_metadata(
+    record: DoiRecord, links: VersionLinks, *, sessions: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The attributes of a version DOI: a publication's, with its ``version`` and its
+    links to the concept and the neighbouring versions."""
+    versioned = replace(
+        record, version=str(links.number), related=(*record.related, *links.related())
+    )
+    return publication_metadata(versioned, sessions=sessions)
+
+
+def concept_metadata(
+    latest: DoiRecord, concept: str, versions: Sequence[str], *, sessions: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The attributes of a concept DOI: the latest version's description under the
+    concept's DOI, ``HasVersion`` each version, no version number of its own."""
+    record = replace(
+        latest,
+        doi=concept,
+        version=None,
+        related=(
+            *latest.related,
+            *(
+                RelatedIdentifier(v, "HasVersion", resource_type_general="Dataset")
+                for v in versions
+            ),
+        ),
+    )
+    return publication_metadata(record, sessions=sessions)
 
 
 def session_metadata(record: DoiRecord, *, parts: Iterable[str] = ()) -> dict[str, Any]:
@@ -379,6 +440,8 @@ def _attributes(
     }
     if record.language:
         attributes["language"] = record.language.strip()
+    if record.version:
+        attributes["version"] = record.version
     return attributes
 
 

@@ -443,6 +443,14 @@ DATA_PUBLICATION = ObjectFields(
                  "RIS or CSL-JSON, from its DataCite metadata.", DATA),
         Resolved("jsonLd", "Its schema.org Dataset JSON-LD, as its landing page embeds it.",
                  DATA),
+        Resolved("conceptDoi", "The concept DOI of its versions (it resolves to the latest "
+                 "published one); null for a DOI that never had a new version.", DATA,
+                 compiled=False),
+        Resolved("version", "Its number among the versions under its concept DOI, from 1; "
+                 "null for a DOI that never had a new version.", DATA, compiled=False),
+        Resolved("versions", "The published versions under its concept DOI, oldest first "
+                 "(itself among them); empty for a DOI that never had a new version.", DATA,
+                 compiled=False),
     ),
     rows=Rows.FILTERED,
     table="DATAPUBLICATION",
@@ -591,7 +599,7 @@ EVENT = ObjectFields(
         Scalar("type", "type", Format.TEXT,
                "What happened: access.grant, access.revoke, access.request, access.approve, "
                "access.decline, access.cancel, access.link-create, access.link-revoke, "
-               "doi.reserve, doi.update, doi.publish, "
+               "doi.reserve, doi.update, doi.publish, doi.version, doi.amend, "
                "doi.cancel, release_date.change, release_date.reminder, download.prepare.",
                nullable=False),
         Scalar("occurredAt", "occurred_at", Format.DATETIME, "When (UTC).", nullable=False),
@@ -759,6 +767,7 @@ RESOLVED_ONLY_THE_STANDARD_WAY = frozenset(
         "RevokeReviewerLinkPayload",
         "ChangeReleaseDatePayload",
         "DoiPayload",
+        "DoiVersion",
         "Download",
         "DownloadRecord",
         "PrepareDownloadPayload",

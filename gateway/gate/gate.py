@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
@@ -73,6 +73,8 @@ from gateway.schema.build import PREPARED_DOCUMENT
 from gateway.settings import Settings
 
 logger = logging.getLogger("gateway.gate")
+
+_T = TypeVar("_T")
 
 BAD_REQUEST = "BAD_REQUEST"
 BAD_USER_INPUT = "BAD_USER_INPUT"
@@ -283,6 +285,69 @@ class Gate:
             await check(request)
         return await self._guarded(self._execute(request, entry, operation), receive, started)
 
+    async def run_for_page(
+        self,
+        scope: Scope,
+        receive: Receive,
+        query: str,
+        variables: dict[str, Any],
+        operation_name: str,
+        context: RequestContext,
+    ) -> Any:
+        """Run a query the gateway sends on a caller's behalf to build a page (a DOI's
+        landing page): through the same checks as a request to /graphql (the ``received``
+        checks: rate limits; the limits and the cost; the ``validated`` checks: the cost
+        budget), within the same time budget, seen by the same observers. Answers
+        strawberry's ExecutionResult; raises :class:`Refusal` as the gate would refuse."""
+        started = time.perf_counter()
+        request = GateRequest(
+            request_id=str(scope.get("gateway.request_id") or _request_id(scope)),
+            scope=scope,
+            method="GET",
+            principal=scope.get("principal", ANONYMOUS),
+            client=scope["client"][0] if scope.get("client") else None,
+            query=query,
+            operation_name=operation_name,
+            variables=variables,
+        )
+        scope["gateway.request_id"] = request.request_id
+        response = _Response(200, path="standard")
+        try:
+            for check in self.hooks.received:
+                await check(request)
+            budget = time.monotonic()
+            entry = self._parse(query)
+            request.document = entry.document
+            operation = _operation(entry.document, operation_name)
+            request.operation_type = operation.operation.value
+            self._check(entry, operation)
+            request.cost = self._cost(entry, operation, self._coerce(operation, variables))
+            for check in self.hooks.validated:
+                await check(request)
+            context.extra[PREPARED_DOCUMENT] = entry.document
+            result = await self._guarded(
+                self.schema.execute(
+                    query,
+                    variable_values=variables,
+                    context_value=context,
+                    operation_name=operation_name,
+                ),
+                receive,
+                budget,
+            )
+            response.codes = tuple(
+                str((e.extensions or {}).get("code", INTERNAL)) for e in result.errors or ()
+            )
+            return result
+        except Refusal as refusal:
+            response = _Response(refusal.status or 400, codes=(refusal.code,))
+            raise
+        except _ClientGone:
+            response = _Response(499, path="standard", codes=("CLIENT_CLOSED_REQUEST",))
+            raise Refusal("CLIENT_CLOSED_REQUEST", "The client left.", status=499) from None
+        finally:
+            self._observe(request, response, started, response.status == 499)
+
     # ----------------------------------------------------------------------------------
     # Reading the request
     # ----------------------------------------------------------------------------------
@@ -474,9 +539,7 @@ class Gate:
     # Execution
     # ----------------------------------------------------------------------------------
 
-    async def _guarded(
-        self, work: Awaitable[_Response], receive: Receive, started: float
-    ) -> _Response:
+    async def _guarded(self, work: Awaitable[_T], receive: Receive, started: float) -> _T:
         """Run within what is left of the request's time budget (the gate's own checks,
         since ``started``, spent the rest of it); cancel its statements if the budget runs
         out or the client leaves."""

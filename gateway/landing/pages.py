@@ -14,7 +14,7 @@ formatted citations, all rendered from that one query's result.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,10 @@ import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.types import Scope
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import Receive, Scope
 
+from gateway.catalogue import doi_versions
 from gateway.catalogue.queries import normalise_doi
 from gateway.catalogue.visibility import Access
 from gateway.doi import renderings
@@ -70,6 +71,7 @@ query Landing($doi: String!, $datasets: Int!) {
           investigation { proposal visitId doi }
         }
       }
+      conceptDoi version versions { doi version isLatest }
       dataCiteMetadata jsonLd
     }
   }
@@ -93,6 +95,38 @@ _TEMPLATES = Environment(
 )
 
 
+class PageRefused(Exception):
+    """The gate refused the page's query (a rate limit, the cost budget, the time budget):
+    the page answers with its status and headers."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+class UnregistrableRecord(Exception):
+    """The catalogue's record of the DOI is one DataCite would refuse (a session whose
+    title holds a control character, a creator without a name): no page can be made of
+    it until the catalogue is mended."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+PageRunner = Callable[[Scope, Receive, str, dict[str, Any], str, RequestContext], Awaitable[Any]]
+"""Runs a page's query for the caller through the request gate (``Gate.run_for_page``):
+its rate limits, cost budget and time budget; raises PageRefused when the gate refuses."""
+
+METADATA_FIELDS = frozenset({"dataCiteMetadata", "jsonLd"})
+"""The page's fields computed from the DOI's DataCite metadata."""
+
+
 @dataclass(frozen=True)
 class Landing:
     """What one page's query found: the object's fields and which were refused."""
@@ -114,14 +148,14 @@ class LandingPages:
 
     def __init__(
         self,
-        schema: Any,
+        run: PageRunner,
         settings: Settings,
         read_engine: AsyncEngine,
         write_engine: AsyncEngine,
         access: Callable[[Scope], Access],
         dois: Any = None,
     ) -> None:
-        self.schema = schema
+        self.run = run
         self.settings = settings
         self.read_engine = read_engine
         self.write_engine = write_engine
@@ -140,7 +174,37 @@ class LandingPages:
                 media_type="text/plain",
                 headers=headers,
             )
-        landing = await self.load(request, spelled)
+        latest = await self.latest_version(spelled)
+        if latest is not None:
+            # A concept DOI resolves to its latest version (its page or rendering).
+            target = f"/doi/{quote(latest, safe='/')}"
+            if request.url.query:
+                target += f"?{request.url.query}"
+            return RedirectResponse(target, status_code=302, headers=headers)
+        try:
+            landing = await self.load(request, spelled)
+        except PageRefused as refused:
+            return self._trouble(
+                spelled,
+                choice,
+                {**headers, **refused.headers},
+                refused.status,
+                "Too many requests" if refused.status == 429 else "This page cannot be shown now",
+                refused.message,
+                retry_after=refused.headers.get("Retry-After"),
+            )
+        except UnregistrableRecord as invalid:
+            return self._trouble(
+                spelled,
+                choice,
+                headers,
+                500,
+                "This DOI's record is incomplete",
+                "The catalogue's record of this DOI is not one DataCite would accept, so no "
+                "landing page or citation can be made of it until the facility mends it "
+                "(this has been logged). What is wrong:",
+                problems=invalid.problems,
+            )
         if landing is None:
             return self._not_found(spelled, choice, headers)
         try:
@@ -150,6 +214,16 @@ class LandingPages:
         if media == negotiation.HTML:
             return HTMLResponse(body, headers=headers)
         return Response(body, media_type=media, headers=headers)
+
+    async def latest_version(self, spelled: str) -> str | None:
+        """The latest published version's DOI if ``spelled`` is a concept DOI."""
+        doi = normalise_doi(spelled).lower()
+        if not doi_versions.may_be_concept(doi):
+            return None
+        async with self.read_engine.connect() as connection:
+            chain = await doi_versions.chain_of(connection, doi)
+        latest = chain.latest() if chain is not None else None
+        return latest.doi if latest is not None else None
 
     async def load(self, request: Request, spelled: str) -> Landing | None:
         """The object under the DOI as the caller may see it; None if none is shown."""
@@ -165,23 +239,37 @@ class LandingPages:
             request_id=request.scope.get("gateway.request_id"),
             dois=self.dois,
         )
-        result = await self.schema.execute(
+        result = await self.run(
+            request.scope,
+            request.receive,
             LANDING_QUERY,
-            variable_values={"doi": doi, "datasets": DATASETS_SHOWN},
-            context_value=context,
-            operation_name="Landing",
+            {"doi": doi, "datasets": DATASETS_SHOWN},
+            "Landing",
+            context,
         )
         forbidden: set[str] = set()
+        problems: list[str] = []
         for error in result.errors or ():
-            code = (error.extensions or {}).get("code")
+            extensions = error.extensions or {}
+            code = extensions.get("code")
             if code == "FORBIDDEN" and error.path and len(error.path) >= 2:
                 forbidden.add(str(error.path[1]))
+            elif (
+                code == "BAD_USER_INPUT"
+                and error.path
+                and len(error.path) == 2
+                and error.path[1] in METADATA_FIELDS
+            ):
+                problems = [str(p) for p in extensions.get("problems") or [error.message]]
             else:
                 log.warning("landing page of %s: %s", doi, error.message)
                 raise RuntimeError(f"the landing query failed: {error.message}")
         found = (result.data or {}).get("doi")
         if not found or found["__typename"] not in ("Investigation", "DataPublication"):
             return None
+        if problems:
+            log.warning("landing page of %s: DataCite would refuse it: %s", doi, problems)
+            raise UnregistrableRecord(problems)
         if not found.get("dataCiteMetadata"):
             return None
         return Landing(
@@ -255,6 +343,33 @@ class LandingPages:
             size=_size,
             facility=self.settings.facility,
         )
+
+    def _trouble(
+        self,
+        spelled: str,
+        choice: negotiation.Choice,
+        headers: Mapping[str, str],
+        status: int,
+        heading: str,
+        explanation: str,
+        *,
+        problems: list[str] | None = None,
+        retry_after: str | None = None,
+    ) -> Response:
+        """A page (or a line of text) saying why the DOI cannot be shown, with a status."""
+        headers = {**headers, "Cache-Control": "no-store"}
+        if choice.media_type != negotiation.HTML:
+            text = f"{heading}: {explanation}" + "".join(f"\n- {p}" for p in problems or ())
+            return Response(text + "\n", status, media_type="text/plain", headers=headers)
+        body = _TEMPLATES.get_template("unavailable.html").render(
+            doi=spelled,
+            facility=self.settings.facility,
+            heading=heading,
+            explanation=explanation,
+            problems=problems or [],
+            retry_after=retry_after,
+        )
+        return HTMLResponse(body, status_code=status, headers=headers)
 
     def _not_found(
         self, spelled: str, choice: negotiation.Choice, headers: Mapping[str, str]

@@ -279,6 +279,20 @@ class Loaders:
         return Loader(load)
 
     @cached_property
+    def doi_chain(self) -> Loader:
+        """The chain of versions (``doi_versions.Chain``) a DOI is in, by lower-case DOI;
+        None for a DOI that is no version."""
+        from gateway.catalogue.doi_versions import chains, concepts_of
+
+        async def load(dois: list[str]) -> list[Any]:
+            async with self.engine.connect() as connection:
+                concepts = await concepts_of(connection, dois)
+                found = await chains(connection, list(concepts.values()))
+            return [found.get(concepts.get(doi, "")) for doi in dois]
+
+        return Loader(load)
+
+    @cached_property
     def session_landing(self) -> Loader:
         """A session's landing facts for its DOI's metadata, or None (no DOI)."""
         from gateway.catalogue.publications import load_session_landings

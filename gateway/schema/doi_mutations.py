@@ -150,6 +150,57 @@ class CancelDoiReservationInput:
     doi: str = strawberry.field(description="The reserved DOI.")
 
 
+@strawberry.input(
+    description="The next version of a published DOI: a new DOI under the concept DOI of "
+    "its versions. What is not given is the published version's."
+)
+class CreateDoiVersionInput:
+    idempotency_key: str = strawberry.field(description=KEY)
+    doi: str = strawberry.field(
+        description="The published DOI to make the next version of (the newest version)."
+    )
+    dataset_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="The new version's selection (default: the same datasets)."
+    )
+    title: str | None = strawberry.field(
+        default=None, description="Title (with `creators`: a new description)."
+    )
+    abstract: str | None = strawberry.field(default=None, description="Abstract.")
+    creators: list[CreatorInput] | None = strawberry.field(
+        default=None,
+        description="Authors, in order: with them, the new version's description (title, "
+        "abstract, keywords, related) is the one given; without, the published version's.",
+    )
+    keywords: list[str] = strawberry.field(default_factory=list, description="Keywords.")
+    licence: LicenceInput | None = strawberry.field(
+        default=None, description="Licence (default: the published version's)."
+    )
+    related: list[RelatedIdentifierInput] = strawberry.field(
+        default_factory=list, description="The paper and other related resources."
+    )
+
+
+@strawberry.input(
+    description="Amend a published DOI's description: only what is given changes; the "
+    "registrar is sent the new record."
+)
+class UpdatePublishedDoiInput:
+    idempotency_key: str = strawberry.field(description=KEY)
+    doi: str = strawberry.field(description="The published DOI.")
+    title: str | None = strawberry.field(default=None, description="The new title.")
+    abstract: str | None = strawberry.field(
+        default=None, description="The new abstract (empty: none)."
+    )
+    creators: list[CreatorInput] | None = strawberry.field(
+        default=None, description="The authors, in order."
+    )
+    keywords: list[str] | None = strawberry.field(default=None, description="The keywords.")
+    related: list[RelatedIdentifierInput] | None = strawberry.field(
+        default=None, description="The related resources (replacing the old list)."
+    )
+    licence: LicenceInput | None = strawberry.field(default=None, description="The licence.")
+
+
 @strawberry.type(description="Where a DOI mutation left the DOI.")
 class DoiPayload:
     doi: str = strawberry.field(description="The DOI, lower case.")
@@ -244,10 +295,14 @@ def _description(
         abstract=(abstract or "").strip() or None,
         creators=tuple(_creator(c) for c in creators),
         keywords=tuple(k.strip() for k in keywords if k.strip()),
-        related=tuple(
-            publications.Related(r.identifier.strip(), r.relation_type, r.resource_type, r.title)
-            for r in related
-        ),
+        related=_related(related),
+    )
+
+
+def _related(related: list[RelatedIdentifierInput]) -> tuple[publications.Related, ...]:
+    return tuple(
+        publications.Related(r.identifier.strip(), r.relation_type, r.resource_type, r.title)
+        for r in related
     )
 
 
@@ -348,6 +403,64 @@ class DoiMutation:
             description=_description(
                 input.title, input.abstract, input.creators, input.keywords, input.related
             ),
+            licence=_licence(input.licence),
+        )
+        return _payload(info, result)
+
+    @strawberry.mutation(
+        description="Make the next version of a published DOI: a new DOI, published at once, "
+        "with the selection and description given (by default the published version's), "
+        "IsNewVersionOf the version before and IsVersionOf the concept DOI of all versions "
+        "(made with the second version, resolving to the newest). Errors as reserveDoi; "
+        "CONFLICT if the DOI is not published (reason NOT_PUBLISHED) or has a newer version "
+        "(NOT_NEWEST_VERSION)."
+    )
+    async def create_doi_version(self, info: Info, input: CreateDoiVersionInput) -> DoiPayload:
+        result = await _dois(info).new_version(
+            info.context.access.caller,
+            key=input.idempotency_key,
+            doi=input.doi,
+            dataset_ids=(
+                _dataset_ids(input.dataset_ids) if input.dataset_ids is not None else None
+            ),
+            description=(
+                _description(
+                    input.title or "",
+                    input.abstract,
+                    input.creators,
+                    input.keywords,
+                    input.related,
+                )
+                if input.creators is not None
+                else None
+            ),
+            licence=_licence(input.licence),
+        )
+        return _payload(info, result)
+
+    @strawberry.mutation(
+        description="Amend a published DOI's title, abstract, creators, keywords, related "
+        "identifiers or licence; its record is sent to the registrar again (PENDING until "
+        "the registrar has it: retry with the same key). Its datasets stay: a new selection "
+        "is a new version (createDoiVersion). Errors as reserveDoi; CONFLICT if not "
+        "published (reason NOT_PUBLISHED)."
+    )
+    async def update_published_doi(self, info: Info, input: UpdatePublishedDoiInput) -> DoiPayload:
+        result = await _dois(info).amend(
+            info.context.access.caller,
+            key=input.idempotency_key,
+            doi=input.doi,
+            title=input.title,
+            abstract=input.abstract,
+            creators=(
+                [_creator(c) for c in input.creators] if input.creators is not None else None
+            ),
+            keywords=(
+                [k.strip() for k in input.keywords if k.strip()]
+                if input.keywords is not None
+                else None
+            ),
+            related=_related(input.related) if input.related is not None else None,
             licence=_licence(input.licence),
         )
         return _payload(info, result)

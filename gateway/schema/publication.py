@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
-from gateway.catalogue import details, queries
+from gateway.catalogue import details, doi_versions, queries
 from gateway.catalogue.models import DataCollectionDataset
 from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
@@ -69,6 +69,15 @@ class Contributor(Declared):
 @declared(RELATED_ITEM)
 class RelatedItem(Declared):
     pass
+
+
+@strawberry.type(description="One version of a data publication's DOI.")
+class DoiVersion:
+    doi: str = strawberry.field(description="The version's DOI.")
+    version: int = strawberry.field(description="Its number, from 1.")
+    is_latest: bool = strawberry.field(
+        description="It is the newest published version: the one the concept DOI resolves to."
+    )
 
 
 @strawberry.federation.type(
@@ -142,6 +151,38 @@ class DataPublication(Node, Declared):
     async def json_ld(self, info: Info) -> JSON | None:
         document = await publication_json_ld(info, self._row)
         return None if document is None else JSON(document)
+
+    @strawberry.field
+    async def concept_doi(self, info: Info) -> str | None:
+        chain = await self._chain(info)
+        return chain.concept if chain is not None else None
+
+    @strawberry.field
+    async def version(self, info: Info) -> int | None:
+        chain = await self._chain(info)
+        links = chain.links(str(self._row["pid"])) if chain is not None else None
+        return int(links["number"]) if links is not None else None
+
+    @strawberry.field
+    async def versions(self, info: Info) -> list[DoiVersion]:
+        chain = await self._chain(info)
+        if chain is None:
+            return []
+        latest = chain.latest()
+        own = str(self._row["pid"]).lower()
+        return [
+            DoiVersion(doi=v.doi, version=v.number, is_latest=v == latest)
+            for v in chain.versions
+            if v.published or v.doi == own
+        ]
+
+    async def _chain(self, info: Info) -> doi_versions.Chain | None:
+        if not self._row["pid"]:
+            return None
+        chain: doi_versions.Chain | None = await info.context.loaders.doi_chain.load(
+            str(self._row["pid"]).lower()
+        )
+        return chain
 
     @strawberry.field
     async def datasets(

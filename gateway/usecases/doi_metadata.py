@@ -79,11 +79,23 @@ def publication_attributes(
     default_licence: metadata.Rights | None = None,
 ) -> dict[str, Any]:
     """The DataCite attributes of the publication's DOI (InvalidMetadata if refused);
-    the facility's default licence where the publication names none."""
-    return metadata.publication_metadata(
-        doi_record(record, request, landing_url, default_licence),
-        sessions=[s.doi for s in record.sessions if s.doi],
-    )
+    the facility's default licence where the publication names none. A version DOI's
+    ``request["version"]`` holds its links (``doi_versions.Chain.links``); with
+    ``versions`` it asks for the concept DOI's attributes instead."""
+    described = doi_record(record, request, landing_url, default_licence)
+    sessions = [s.doi for s in record.sessions if s.doi]
+    version = request.get("version")
+    if version and "versions" in version:
+        # The concept DOI's record, from its latest version's (the saga asks for it).
+        return metadata.concept_metadata(
+            described, version["concept"], version["versions"], sessions=sessions
+        )
+    if version:
+        links = metadata.VersionLinks(
+            version["concept"], int(version["number"]), version.get("previous"), version.get("next")
+        )
+        return metadata.version_metadata(described, links, sessions=sessions)
+    return metadata.publication_metadata(described, sessions=sessions)
 
 
 def _is_doi(identifier: str) -> bool:

@@ -7,9 +7,13 @@ Steps, in order, each recorded in ``GATEWAY_DOI_SAGA.STEP`` once done::
     RESERVED   DATACOLLECTION, its datasets, DATAPUBLICATION without a publication date
     DESCRIBED  creators, abstract, keywords, related identifiers written (publishing)
     FINDABLE   the registrar shows the DOI findable at its landing URL  (registrar: publish)
+    LINKED     a new version only: the version before it and the concept DOI re-sent with
+               their links to it                                  (registrar: publish x2)
     PUBLISHED  the publication date set: its datasets are public from that instant
 
 and beside them ``CHANGED`` (the catalogue says more than the draft: put the draft again),
+``AMENDED`` (a published DOI's description changed in the catalogue: publish it again, and
+its concept DOI too when it is the newest version, then back to PUBLISHED),
 ``CANCELLED`` (draft deleted, rows removed) and ``FAILED`` (the registrar refused the
 draft: nothing was made). ``GOAL`` is where the saga goes (RESERVED, PUBLISHED or
 CANCELLED). The catalogue is made public only after the registrar said the DOI is
@@ -44,7 +48,7 @@ import orjson
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.catalogue import publications
+from gateway.catalogue import doi_versions, publications
 from gateway.catalogue.events import EventType, NewEvent, SubjectKind, record_event
 from gateway.catalogue.gateway_tables import DoiSaga
 from gateway.catalogue.publications import Description, PublicationRecord
@@ -66,7 +70,9 @@ class Step(enum.StrEnum):
     CHANGED = "CHANGED"
     DESCRIBED = "DESCRIBED"
     FINDABLE = "FINDABLE"
+    LINKED = "LINKED"
     PUBLISHED = "PUBLISHED"
+    AMENDED = "AMENDED"
     CANCELLED = "CANCELLED"
     FAILED = "FAILED"
 
@@ -85,6 +91,10 @@ Metadata = Callable[[PublicationRecord, Mapping[str, Any], str | None], Mapping[
 ICAT has no column for) and its landing URL (None for a draft)."""
 
 StepHook = Callable[[str], Awaitable[None]]
+
+SessionsChanged = Callable[[Sequence[int]], Awaitable[object]]
+"""Told the sessions (ICAT ids) whose DOI records a publication changed (a new
+``HasPart``), once it is published: their records are re-sent (``session_dois``)."""
 
 
 def at_rest(step: str, goal: str) -> bool:
@@ -126,6 +136,7 @@ class DoiSagas:
     lapses within this, and a retry of the same call takes over (it lasted 60 s without
     renewal, and a retry waiting 30 s got CONFLICT)."""
     on_step: StepHook | None = None
+    sessions_changed: SessionsChanged | None = None
     wait_poll: float = 0.05
     owner_prefix: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
@@ -270,6 +281,7 @@ class DoiSagas:
         if step == Step.STARTED:
             async with self.engine.connect() as connection:
                 record = await self._draft_record(connection, saga, request)
+                request = await self._with_links(connection, saga, request)
             await self.registrar.put_draft(saga.DOI, self.metadata(record, request, None))
             await self._boundary("called:put_draft")
             await self._advance(saga, owner, Step.DRAFTED)
@@ -277,7 +289,7 @@ class DoiSagas:
         if step == Step.DRAFTED:
             return await self._commit_reservation(saga, owner, request)
         if step == Step.CHANGED:
-            record = await self._record_of(saga)
+            record, request = await self._record_of(saga, request)
             await self.registrar.put_draft(saga.DOI, self.metadata(record, request, None))
             await self._boundary("called:put_draft")
             await self._advance(saga, owner, Step.RESERVED)
@@ -296,7 +308,7 @@ class DoiSagas:
             await self._boundary(f"after:{Step.DESCRIBED}")
             return None
         if step == Step.DESCRIBED:
-            record = await self._record_of(saga)
+            record, request = await self._record_of(saga, request)
             url = self.landing_url(saga.DOI)
             registered = await self.registrar.publish(
                 saga.DOI, self.metadata(record, request, url), url
@@ -309,9 +321,14 @@ class DoiSagas:
                 )
             await self._advance(saga, owner, Step.FINDABLE)
             return None
-        if step == Step.FINDABLE:
+        if step == Step.FINDABLE and saga.CONCEPT_DOI is not None:
+            await self._link_version(saga, request)
+            await self._advance(saga, owner, Step.LINKED)
+            return None
+        if step in (Step.FINDABLE, Step.LINKED):
             async with self.engine.begin() as connection:
-                if await self._record(connection, saga, owner, step=Step.PUBLISHED):
+                recorded = await self._record(connection, saga, owner, step=Step.PUBLISHED)
+                if recorded:
                     now = self.clock()
                     await publications.set_published(
                         connection, saga.DATAPUBLICATION_ID, user=saga.CREATED_BY, now=now
@@ -326,6 +343,20 @@ class DoiSagas:
                         after={"publish": request["publish"], "url": self.landing_url(saga.DOI)},
                     )
             await self._boundary(f"after:{Step.PUBLISHED}")
+            if recorded:
+                await self._tell_sessions(saga)
+            return None
+        if step == Step.AMENDED:
+            record, request = await self._record_of(saga, request)
+            url = self.landing_url(saga.DOI)
+            await self.registrar.publish(saga.DOI, self.metadata(record, request, url), url)
+            await self._boundary("called:publish")
+            if saga.CONCEPT_DOI is not None:
+                async with self.engine.connect() as connection:
+                    chain = await doi_versions.chain_of(connection, saga.CONCEPT_DOI)
+                if chain is not None and chain.findable()[-1:] == [saga.DOI]:
+                    await self._publish_concept(chain, record, request)
+            await self._advance(saga, owner, Step.PUBLISHED)
             return None
         raise AssertionError(f"saga {saga.ID}: no step from {step} towards {goal}")
 
@@ -402,11 +433,80 @@ class DoiSagas:
             saga.STEP,
         )
 
-    async def _record_of(self, saga: Any) -> PublicationRecord:
+    async def _record_of(
+        self, saga: Any, request: Mapping[str, Any]
+    ) -> tuple[PublicationRecord, dict[str, Any]]:
+        """The publication's record, and its request with its version links."""
         async with self.engine.connect() as connection:
             record = await publications.load_record(connection, saga.DATAPUBLICATION_ID)
+            request = await self._with_links(connection, saga, request)
         assert record is not None, f"saga {saga.ID} at {saga.STEP} has no publication rows"
-        return record
+        return record, request
+
+    async def _with_links(
+        self, connection: AsyncConnection, saga: Any, request: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The request, with ``version``: the links of a version DOI (none for others)."""
+        out = {key: value for key, value in request.items() if key != "version"}
+        if saga.CONCEPT_DOI is not None:
+            links = (await doi_versions.version_links(connection, [saga.DOI])).get(saga.DOI)
+            if links is not None:
+                out["version"] = links
+        return out
+
+    async def _link_version(self, saga: Any, request: Mapping[str, Any]) -> None:
+        """A new version is findable: the version before it says ``IsPreviousVersionOf``
+        it, and the concept DOI lists it and resolves to it. Both are upserts, so a step
+        repeated after a failure sends the same again."""
+        async with self.engine.connect() as connection:
+            chain = await doi_versions.chain_of(connection, saga.CONCEPT_DOI)
+            assert chain is not None  # this saga is in it
+            links = chain.links(saga.DOI)
+            previous = None
+            if links is not None and links["previous"] is not None:
+                previous = (
+                    await connection.execute(
+                        select(DoiSaga.__table__).where(DoiSaga.doi == links["previous"])
+                    )
+                ).one()
+        if previous is not None:
+            before, before_request = await self._record_of(previous, orjson.loads(previous.REQUEST))
+            url = self.landing_url(previous.DOI)
+            await self.registrar.publish(
+                previous.DOI, self.metadata(before, before_request, url), url
+            )
+            await self._boundary("called:publish")
+        record, request = await self._record_of(saga, request)
+        await self._publish_concept(chain, record, request)
+
+    async def _publish_concept(
+        self, chain: doi_versions.Chain, latest: PublicationRecord, request: Mapping[str, Any]
+    ) -> None:
+        """The concept DOI, described as its newest findable version and resolving to it."""
+        url = self.landing_url(latest.doi)
+        concept = {
+            **request,
+            "version": {"concept": chain.concept, "versions": chain.findable()},
+        }
+        await self.registrar.publish(chain.concept, self.metadata(latest, concept, url), url)
+        await self._boundary("called:publish")
+
+    async def _tell_sessions(self, saga: Any) -> None:
+        """Re-send the DOI records of the publication's sessions (a new ``HasPart``). At
+        most late: what fails here, ``doi register-sessions`` sends (their digests
+        changed)."""
+        if self.sessions_changed is None:
+            return
+        try:
+            record = (await self._record_of(saga, {}))[0]
+            await self.sessions_changed([s.investigation_id for s in record.sessions])
+        except Exception:
+            log.warning(
+                "DOI %s: its sessions' DOI records were not re-sent; `icat-gateway doi "
+                "register-sessions` sends them",
+                saga.DOI,
+                exc_info=True,
+            )
 
     async def _draft_record(
         self, connection: AsyncConnection, saga: Any, request: Mapping[str, Any]

@@ -38,7 +38,7 @@ from gateway.auth.policy import (
     is_released,
     roles_of,
 )
-from gateway.catalogue import publications
+from gateway.catalogue import doi_versions, publications
 from gateway.catalogue.events import EventType
 from gateway.catalogue.facts import load_investigation_facts
 from gateway.catalogue.gateway_tables import DoiRequest, DoiSaga
@@ -324,6 +324,184 @@ class DoiUseCases:
 
         return await self._keyed(caller_name, key, "cancel", {"doi": doi.lower()}, start)
 
+    async def new_version(
+        self,
+        caller: Caller,
+        *,
+        key: str,
+        doi: str,
+        dataset_ids: Sequence[int] | None = None,
+        description: Description | None = None,
+        licence: Licence | None = None,
+    ) -> DoiResult:
+        """Mint the next version of a published DOI: a new DOI for the given selection and
+        description (by default the version's own), published at once, ``IsNewVersionOf``
+        it, under the concept DOI of their versions (made with the second version). Only
+        the newest version gets a next one, and only once it is published."""
+        caller_name = self._who(caller)
+        key = _checked_key(key)
+        selection = _checked_selection(dataset_ids) if dataset_ids is not None else None
+        if description is not None:
+            description = self._checked_description(description)
+        arguments = {
+            "doi": doi.lower(),
+            "datasets": selection,
+            **self._publish_json(description, licence),
+        }
+        now = self.sagas.clock()
+
+        async def start(connection: AsyncConnection) -> int:
+            previous = await self._saga_of(connection, doi, lock=True)
+            await self._authorise(
+                connection, caller, await self._selection_of(connection, previous)
+            )
+            if previous.STEP != Step.PUBLISHED or previous.GOAL != Goal.PUBLISHED:
+                raise Conflict(
+                    f"{previous.DOI} is {_state_word(previous)}: only a published DOI gets a "
+                    "new version.",
+                    reason="NOT_PUBLISHED",
+                )
+            concept = previous.CONCEPT_DOI or doi_versions.concept_doi_of(previous.DOI)
+            number = previous.VERSION or 1
+            chain = await doi_versions.chain_of(connection, concept)
+            newest = chain.newest() if chain is not None else None
+            if newest is not None and newest.doi != previous.DOI:
+                raise Conflict(
+                    f"{previous.DOI} has a newer version, {newest.doi}: make the next "
+                    "version of the newest.",
+                    reason="NOT_NEWEST_VERSION",
+                )
+            held = await publications.load_record(connection, previous.DATAPUBLICATION_ID)
+            assert held is not None  # published: its rows are there
+            chosen = selection if selection is not None else list(held.dataset_ids)
+            await self._authorise(connection, caller, chosen)
+            described = description or Description(
+                title=held.title,
+                abstract=held.abstract,
+                creators=held.creators,
+                keywords=held.keywords,
+                related=held.related,
+            )
+            kept = orjson.loads(previous.REQUEST).get("licence")
+            request: dict[str, Any] = {
+                "datasets": chosen,
+                "title": described.title,
+                "publish": description_json(described),
+                "licence": _licence_json(licence) if licence is not None else kept,
+            }
+            if previous.CONCEPT_DOI is None:
+                # The first new version: the versioned DOI becomes version 1.
+                await self._change(connection, previous, concept_doi=concept, version=1)
+            await record_doi_event(
+                connection,
+                EventType.DOI_VERSION,
+                previous,
+                actor=caller_name,
+                at=now,
+                datasets=chosen,
+                before={"version": number},
+                after={"concept": concept, "version": number + 1},
+            )
+            return await self._start_saga(
+                connection,
+                caller_name,
+                chosen,
+                described.title,
+                described,
+                request,
+                now,
+                concept=concept,
+                version=number + 1,
+            )
+
+        return await self._keyed(caller_name, key, "version", arguments, start)
+
+    async def amend(
+        self,
+        caller: Caller,
+        *,
+        key: str,
+        doi: str,
+        title: str | None = None,
+        abstract: str | None = None,
+        creators: Sequence[publications.Creator] | None = None,
+        keywords: Sequence[str] | None = None,
+        related: Sequence[publications.Related] | None = None,
+        licence: Licence | None = None,
+    ) -> DoiResult:
+        """Amend a published DOI's description (what is given changes, the rest stays):
+        the catalogue's rows change and the registrar is sent the new record, through
+        the saga (``AMENDED`` until it has it). Its datasets stay as published: a changed
+        selection is a new version."""
+        caller_name = self._who(caller)
+        key = _checked_key(key)
+        changes: dict[str, Any] = {
+            "title": title,
+            "abstract": abstract,
+            "creators": tuple(creators) if creators is not None else None,
+            "keywords": tuple(keywords) if keywords is not None else None,
+            "related": tuple(related) if related is not None else None,
+        }
+        given = {name: value for name, value in changes.items() if value is not None}
+        if not given and licence is None:
+            raise BadUserInput("Give at least one thing to amend.")
+        arguments = {
+            "doi": doi.lower(),
+            **{
+                name: description_json(Description(title="-", **{name: value}))[name]
+                if name in ("creators", "related")
+                else value
+                for name, value in given.items()
+            },
+            "licence": _licence_json(licence),
+        }
+        now = self.sagas.clock()
+
+        async def start(connection: AsyncConnection) -> int:
+            saga = await self._saga_of(connection, doi, lock=True)
+            await self._authorise(connection, caller, await self._selection_of(connection, saga))
+            if saga.GOAL != Goal.PUBLISHED or saga.STEP not in (Step.PUBLISHED, Step.AMENDED):
+                raise Conflict(
+                    f"{saga.DOI} is {_state_word(saga)}: only a published DOI is amended "
+                    "(change a reservation with updateDoiReservation).",
+                    reason="NOT_PUBLISHED",
+                )
+            held = await publications.load_record(connection, saga.DATAPUBLICATION_ID)
+            assert held is not None  # published: its rows are there
+            current = Description(
+                title=held.title,
+                abstract=held.abstract,
+                creators=held.creators,
+                keywords=held.keywords,
+                related=held.related,
+            )
+            if "abstract" in given:
+                given["abstract"] = given["abstract"].strip() or None
+            described = self._checked_description(dataclasses.replace(current, **given))
+            await self._prevalidate(connection, saga, described, licence)
+            request = orjson.loads(saga.REQUEST)
+            request["publish"] = description_json(described)
+            if licence is not None:
+                request["licence"] = _licence_json(licence)
+            await self._change(connection, saga, step=Step.AMENDED, request=request)
+            await record_doi_event(
+                connection,
+                EventType.DOI_AMEND,
+                saga,
+                actor=caller_name,
+                at=now,
+                datasets=list(held.dataset_ids),
+                before={"description": description_json(current)},
+                after={"description": description_json(described)}
+                | ({"licence": _licence_json(licence)} if licence is not None else {}),
+            )
+            await publications.describe(
+                connection, saga.DATAPUBLICATION_ID, described, user=caller_name, now=now
+            )
+            return int(saga.ID)
+
+        return await self._keyed(caller_name, key, "amend", arguments, start)
+
     # -- creating ----------------------------------------------------------------------
 
     async def _create(
@@ -349,49 +527,74 @@ class DoiUseCases:
 
         async def start(connection: AsyncConnection) -> int:
             await self._authorise(connection, caller, selection)
-            facility = await publications.facility_id(connection, self.policy.facility)
-            if facility is None:
-                raise NotFound(f"No facility {self.policy.facility} in the catalogue.")
-            collection, publication = await publications.reserve_publication_ids(
-                connection, facility, user=caller_name, now=now
+            return await self._start_saga(
+                connection, caller_name, selection, title, description, request, now
             )
-            doi = f"{self.sagas.registrar.prefix}/{doi_suffix(self.policy.facility, collection)}"
-            doi = doi.lower()
-            record = await publications.record_of_selection(
-                connection,
-                publication_id=publication,
-                data_collection_id=collection,
-                facility_id=facility,
-                doi=doi,
-                title=title,
-                dataset_ids=selection,
-                created=now,
-            )
-            # Metadata the registrar would refuse is refused before anything is recorded.
-            self.sagas.metadata(record, request, None)
-            if description is not None:
-                self.sagas.metadata(
-                    _described(record, description), request, self.sagas.landing_url(doi)
-                )
-            result = await connection.execute(
-                insert(DoiSaga).values(
-                    doi=doi,
-                    facility_id=facility,
-                    data_collection_id=collection,
-                    data_publication_id=publication,
-                    step=Step.STARTED,
-                    goal=Goal.PUBLISHED if description is not None else Goal.RESERVED,
-                    request=orjson.dumps(request).decode(),
-                    revision=0,
-                    created_by=caller_name,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            (saga_id,) = result.inserted_primary_key or (0,)
-            return int(saga_id)
 
         return await self._keyed(caller_name, key, operation, request, start)
+
+    async def _start_saga(
+        self,
+        connection: AsyncConnection,
+        caller_name: str,
+        selection: list[int],
+        title: str,
+        description: Description | None,
+        request: dict[str, Any],
+        now: Any,
+        *,
+        concept: str | None = None,
+        version: int | None = None,
+    ) -> int:
+        """Allocate the new DOI's ids and record its saga (at STARTED), in the caller's
+        transaction; its metadata is checked first, so nothing the registrar would refuse
+        is recorded."""
+        facility = await publications.facility_id(connection, self.policy.facility)
+        if facility is None:
+            raise NotFound(f"No facility {self.policy.facility} in the catalogue.")
+        collection, publication = await publications.reserve_publication_ids(
+            connection, facility, user=caller_name, now=now
+        )
+        doi = f"{self.sagas.registrar.prefix}/{doi_suffix(self.policy.facility, collection)}"
+        doi = doi.lower()
+        record = await publications.record_of_selection(
+            connection,
+            publication_id=publication,
+            data_collection_id=collection,
+            facility_id=facility,
+            doi=doi,
+            title=title,
+            dataset_ids=selection,
+            created=now,
+        )
+        # Metadata the registrar would refuse is refused before anything is recorded.
+        checked = request
+        if concept is not None and version is not None:
+            checked = {**request, "version": {"concept": concept, "number": version}}
+        self.sagas.metadata(record, checked, None)
+        if description is not None:
+            self.sagas.metadata(
+                _described(record, description), checked, self.sagas.landing_url(doi)
+            )
+        result = await connection.execute(
+            insert(DoiSaga).values(
+                doi=doi,
+                facility_id=facility,
+                data_collection_id=collection,
+                data_publication_id=publication,
+                step=Step.STARTED,
+                goal=Goal.PUBLISHED if description is not None else Goal.RESERVED,
+                request=orjson.dumps(request).decode(),
+                revision=0,
+                created_by=caller_name,
+                created_at=now,
+                updated_at=now,
+                concept_doi=concept,
+                version=version,
+            )
+        )
+        (saga_id,) = result.inserted_primary_key or (0,)
+        return int(saga_id)
 
     # -- keys and outcomes -------------------------------------------------------------
 
@@ -637,7 +840,7 @@ def _licence_json(licence: Licence | None) -> dict[str, Any] | None:
 
 
 def _state_word(saga: Any) -> str:
-    if saga.STEP == Step.PUBLISHED or saga.GOAL == Goal.PUBLISHED:
+    if saga.STEP in (Step.PUBLISHED, Step.AMENDED) or saga.GOAL == Goal.PUBLISHED:
         return "published or being published"
     if saga.STEP == Step.CANCELLED or saga.GOAL == Goal.CANCELLED:
         return "cancelled"

@@ -20,7 +20,7 @@ import asyncio
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -142,6 +142,37 @@ class SessionRegistration:
             await self._record(done, held)
             counts.registered += len(done)
             progress(len(ids))
+        return counts
+
+    async def refresh(self, investigation_ids: Sequence[int]) -> RegistrationCounts:
+        """Send again the records of these sessions that were registered and changed
+        since (a publication drawn from them adds a ``HasPart``); sessions never
+        registered are left to ``run``."""
+        counts = RegistrationCounts()
+        ids = sorted(set(investigation_ids))
+        if not ids:
+            return counts
+        own = self.registrar.prefix.lower() + "/"
+        async with self.engine.connect() as connection:
+            held = {
+                int(row.investigation_id): str(row.digest)
+                for row in await connection.execute(
+                    select(
+                        SessionDoi.investigation_id.label("investigation_id"),
+                        SessionDoi.digest.label("digest"),
+                    ).where(SessionDoi.investigation_id.in_(ids))
+                )
+            }
+            sessions = await load_session_landings(connection, sorted(held), self.clock())
+        limit = asyncio.Semaphore(self.concurrency)
+        work = [
+            self._register(session, held, counts, limit)
+            for session in sessions.values()
+            if session.doi.strip().lower().startswith(own)
+        ]
+        done = [result for result in await asyncio.gather(*work) if result is not None]
+        await self._record(done, held)
+        counts.registered += len(done)
         return counts
 
     async def _register(

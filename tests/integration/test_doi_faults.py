@@ -232,6 +232,81 @@ async def test_a_process_killed_between_any_two_steps_leaves_a_state_a_retry_or_
     assert await visible_dataset_ids(catalogue, datasets) == set(datasets)
 
 
+async def test_a_process_killed_while_linking_a_new_version_leaves_what_reconcile_completes(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, datacite: DataCiteServer
+) -> None:
+    boundaries = (f"after:{Step.FINDABLE}", f"after:{Step.LINKED}")
+    dois = use_cases(sagas_for(catalogue, registrar_of(datacite)), settings)
+    pi1 = caller(PI1, settings)
+    firsts = [
+        (
+            await dois.mint(pi1, key=f"first-{n}", dataset_ids=[dataset], description=description())
+        ).doi
+        for n, dataset in enumerate(pi.released[:2])
+    ]
+    jobs: list[dict[str, Any]] = [
+        {"key": f"version-{n}", "datasets": [], "pause_at": boundary, "version_of": first}
+        for n, (first, boundary) in enumerate(zip(firsts, boundaries, strict=True))
+    ]
+    config = {
+        "database_url": settings.database_url,
+        "datacite": {
+            "api_url": datacite.base_url,
+            "prefix": datacite.prefix,
+            "repository_id": datacite.repository_id,
+            "password": datacite.password,
+        },
+        "user": PI1,
+        "jobs": jobs,
+    }
+    with subprocess.Popen(  # noqa: ASYNC220 - its output is read in a thread
+        [sys.executable, "-m", "tests.support.doi_worker", json.dumps(config)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ) as worker:
+        try:
+            paused = await asyncio.wait_for(asyncio.to_thread(_paused, worker, len(jobs)), 60)
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+    assert sorted(paused) == sorted(job["key"] for job in jobs)
+    await assert_nothing_public_that_datacite_does_not_show(catalogue, datacite)
+    recorded = await steps(catalogue)
+    assert {recorded[d] for d in recorded if d not in firsts} == {Step.FINDABLE, Step.LINKED}
+
+    async with catalogue.begin() as connection:
+        await connection.execute(
+            update(DoiSaga)
+            .where(DoiSaga.lease_owner.is_not(None))
+            .values(lease_until=now_utc() - timedelta(seconds=1))
+        )
+    counts = await sagas_for(catalogue, registrar_of(datacite)).reconcile()
+    assert counts == {"completed": 2, "refused": 0, "unavailable": 0, "busy": 0}
+    assert set((await steps(catalogue)).values()) == {Step.PUBLISHED}
+    assert datacite.created == 6  # two first versions, two second ones, two concepts
+    for first in firsts:
+        concept = datacite.doi(f"{first}-concept")
+        assert concept is not None and concept.state == "findable"
+        versions = [
+            r["relatedIdentifier"]
+            for r in concept.attributes["relatedIdentifiers"]
+            if r["relationType"] == "HasVersion"
+        ]
+        assert versions[0] == first and len(versions) == 2
+        held = datacite.doi(first)
+        assert held is not None
+        assert {
+            (r["relationType"], r["relatedIdentifier"])
+            for r in held.attributes["relatedIdentifiers"]
+        } >= {("IsVersionOf", f"{first}-concept"), ("IsPreviousVersionOf", versions[1])}
+    assert await published_dois(catalogue) == set(datacite.dois()) - {
+        f"{first}-concept" for first in firsts
+    }
+
+
 def _paused(worker: subprocess.Popen[str], expected: int) -> list[str]:
     """Read the worker's output until every job said PAUSED."""
     assert worker.stdout is not None

@@ -2,7 +2,8 @@
 
 ``python -m tests.support.doi_worker '<json>'`` with ``database_url``, ``datacite``
 (``api_url``, ``prefix``, ``repository_id``, ``password``), ``user`` and ``jobs``: each
-``{"key", "datasets", "pause_at"}`` mints a DOI for its datasets and, when its saga reaches
+``{"key", "datasets", "pause_at"}`` mints a DOI for its datasets (with ``version_of``:
+makes the next version of that DOI instead) and, when its saga reaches
 the boundary ``pause_at`` (a name ``DoiSagas.on_step`` is given: ``after:RESERVED``,
 ``called:publish``...), prints ``PAUSED <key> <pause_at>`` and waits there for ever. The
 test kills the process (SIGKILL) once every job has paused: the sagas stop exactly between
@@ -47,12 +48,15 @@ async def main(config: dict[str, Any]) -> None:
     async def job(spec: dict[str, Any]) -> None:
         _pause_at.set(spec["pause_at"])
         _key.set(spec["key"])
-        await dois.mint(
-            caller,
-            key=spec["key"],
-            dataset_ids=spec["datasets"],
-            description=description(f"Killed at {spec['pause_at']}"),
-        )
+        if spec.get("version_of"):
+            await dois.new_version(caller, key=spec["key"], doi=spec["version_of"])
+        else:
+            await dois.mint(
+                caller,
+                key=spec["key"],
+                dataset_ids=spec["datasets"],
+                description=description(f"Killed at {spec['pause_at']}"),
+            )
         print(f"DONE {spec['key']}", flush=True)
 
     await asyncio.gather(*(job(spec) for spec in config["jobs"]))
