@@ -42,6 +42,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -65,28 +66,19 @@ SERVERS = {
     "sqlite": f"sqlite+aiosqlite:///{CACHE}/searchbench-{{n}}.sqlite3",
 }
 
-SEARCH_GQL = (
-    """query Search($text: String!) {
-  investigations(filter: {search: $text}, first: %d) { totalCount nodes { icatId } }
-}"""
-    % PAGE
-)
-FACETED_GQL = (
-    """query Faceted($text: String!) {
-  investigations(filter: {search: $text}, first: %d) {
+SEARCH_GQL = """query Search($text: String!) {
+  investigations(filter: {search: $text}, first: PAGE_SIZE) { totalCount nodes { icatId } }
+}""".replace("PAGE_SIZE", str(PAGE))
+FACETED_GQL = """query Faceted($text: String!) {
+  investigations(filter: {search: $text}, first: PAGE_SIZE) {
     totalCount nodes { icatId }
     facets { instrument { value count } year { value count } type { value count }
              released { value count } technique { value count } }
   }
-}"""
-    % PAGE
-)
-DATASETS_GQL = (
-    """query Datasets($text: String!) {
-  datasets(filter: {search: $text}, first: %d) { totalCount nodes { icatId } }
-}"""
-    % PAGE
-)
+}""".replace("PAGE_SIZE", str(PAGE))
+DATASETS_GQL = """query Datasets($text: String!) {
+  datasets(filter: {search: $text}, first: PAGE_SIZE) { totalCount nodes { icatId } }
+}""".replace("PAGE_SIZE", str(PAGE))
 
 
 # The catalogue ------------------------------------------------------------------------
@@ -367,30 +359,20 @@ async def measure(dialect: str, settings: Settings, iterations: int) -> dict[str
                 }
                 hits: list[int] = []
 
-                async def timed(name: str, call: Callable[[], Awaitable[Any]]) -> Any:
-                    started = time.perf_counter()
-                    value = await call()
-                    times[name].append(time.perf_counter() - started)
-                    return value
-
                 for round_, word in enumerate([words[0], *words]):
-                    order = ["gateway", "raw", "faceted", "datasets", "datasets_raw"]
-                    if round_ % 2:
-                        order.reverse()
+                    calls: dict[str, Callable[[], Awaitable[Any]]] = {
+                        "gateway": partial(gateway, SEARCH_GQL, word, user),
+                        "raw": partial(raw, connection, session_sql, dialect, word, user),
+                        "faceted": partial(gateway, FACETED_GQL, word, user),
+                        "datasets": partial(gateway, DATASETS_GQL, word, user),
+                        "datasets_raw": partial(raw, connection, dataset_sql, dialect, word, user),
+                    }
+                    order = list(calls) if round_ % 2 == 0 else list(reversed(calls))
                     answers: dict[str, Any] = {}
                     for name in order:
-                        call: Callable[[], Awaitable[Any]]
-                        if name == "gateway":
-                            call = lambda: gateway(SEARCH_GQL, word, user)  # noqa: E731
-                        elif name == "faceted":
-                            call = lambda: gateway(FACETED_GQL, word, user)  # noqa: E731
-                        elif name == "datasets":
-                            call = lambda: gateway(DATASETS_GQL, word, user)  # noqa: E731
-                        elif name == "raw":
-                            call = lambda: raw(connection, session_sql, dialect, word, user)  # noqa: E731
-                        else:
-                            call = lambda: raw(connection, dataset_sql, dialect, word, user)  # noqa: E731
-                        answers[name] = await timed(name, call)
+                        started = time.perf_counter()
+                        answers[name] = await calls[name]()
+                        times[name].append(time.perf_counter() - started)
                     if round_ == 0:  # the warm-up draw: not counted
                         for values in times.values():
                             values.clear()
@@ -465,11 +447,10 @@ def report(run: dict[str, Any]) -> str:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    import subprocess
-
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    git = await asyncio.create_subprocess_exec(
+        "git", "rev-parse", "--short", "HEAD", stdout=asyncio.subprocess.PIPE
+    )
+    commit = (await git.communicate())[0].decode().strip()
     started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run: dict[str, Any] = {
         "sessions": args.sessions,

@@ -122,6 +122,8 @@ async def search_investigations(
         listing=cursor_listing(name, order),
         total=wants_total(info),
         costly_filter=match is not None,
+        # The page's rows by id, the text not searched again (their ids matched it).
+        columns_from=queries.investigations(context.access) if match is not None else None,
     )
     terms = search_terms(filter.search) if filter is not None and filter.search else None
     return with_facets(connection, counts, terms, filter)

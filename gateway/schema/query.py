@@ -189,6 +189,7 @@ class Query(AccessQuery, DownloadQuery):
         page = page_of(info, first, after, last, before)
         order = (order_by or DatasetOrder()).key()
         statement = queries.datasets(context.access)
+        searching = filter is not None and filter.search is not None
         if filter is not None:
             ranges = [parameter.checked() for parameter in filter.parameters or []]
             bounds = await stored_bounds(context.engine, ranges)
@@ -208,6 +209,9 @@ class Query(AccessQuery, DownloadQuery):
             item_renderer(info),
             listing=cursor_listing("datasets", order),
             total=wants_total(info),
+            costly_filter=searching,
+            # The page's rows by id, the text not searched again (their ids matched it).
+            columns_from=queries.datasets_checked_by_row(context.access) if searching else None,
         )
         await prefetch_children(info, connection.items())
         return datasets_with_facets(connection, counts)
