@@ -162,13 +162,18 @@ class TextMatch:
         return statement.where(self.condition)
 
 
-def session_text_match(access: Access, text: str, index: TextIndex) -> TextMatch:
-    """Free text over sessions for this caller (see the module's docstring)."""
+def session_text_match(
+    access: Access, text: str, index: TextIndex, *, ranked: bool = True
+) -> TextMatch:
+    """Free text over sessions for this caller (see the module's docstring). Not
+    ``ranked``: the same sessions, every relevance 0, for what only counts them (the
+    facets): the ranks are most of a search's cost (PostgreSQL's ``ts_rank`` rebuilds each
+    match's vector from its text)."""
     terms = search_terms(text)
     if not index.built:
         condition = queries.investigation_text_match(access, "%" + "%".join(terms.words) + "%")
         return TextMatch(None, condition, cast(literal(0), BigInteger))
-    scores = _scores(index, terms).subquery("text_scores")
+    scores = _scores(index, terms, ranked).subquery("text_scores")
     visible = investigation_data_visible(access)
     condition = or_(scores.c.landing_hit > 0, and_(scores.c.data_hit > 0, visible))
     score = LANDING_WEIGHT * scores.c.landing_rank + case(
@@ -255,21 +260,21 @@ def _matches(
     raise BadUserInput(f"Free text is not supported on {index.dialect}.", argument="search")
 
 
-def _scores(index: TextIndex, terms: Terms) -> Select[Any]:
+def _scores(index: TextIndex, terms: Terms, ranked: bool = True) -> Select[Any]:
     """The sessions' documents matching in their landing facts or in their data, one row
-    each."""
+    each (their ranks 0 where not ``ranked``)."""
     doc = SearchDocument.__table__.c
-    branches = [
-        _branch(*_matches(index, terms, doc.INVESTIGATION_ID, text_column, FTS_TABLE, landing))
-        for landing, text_column in ((True, doc.LANDING), (False, doc.DATA))
-    ]
+    branches = []
+    for landing, text_column in ((True, doc.LANDING), (False, doc.DATA)):
+        found = _matches(index, terms, doc.INVESTIGATION_ID, text_column, FTS_TABLE, landing)
+        branches.append(_branch(*(found if ranked else _unranked(found))))
     if index.dialect == "postgresql" and index.trigrams and len(terms.phrase) >= 3:
         # Parts of words (the middle of a proposal number): the trigram index.
         branches.append(
             _branch(
                 doc.INVESTIGATION_ID,
                 True,
-                func.word_similarity(terms.phrase, doc.LANDING) * 0.1,
+                func.word_similarity(terms.phrase, doc.LANDING) * 0.1 if ranked else literal(0.0),
                 doc.LANDING.like(f"%{terms.phrase}%"),
             )
         )
@@ -293,6 +298,13 @@ def _dataset_scores(index: TextIndex, terms: Terms) -> Select[Any]:
     ).join_from(sessions, Dataset, Dataset.investigation_id == sessions.c.id)
     by_words = _branch(*_matches(index, terms, own.DATASET_ID, own.WORDS, DATASET_FTS_TABLE, False))
     return _grouped([by_session, by_words])
+
+
+def _unranked(
+    found: tuple[Any, bool, ColumnElement[Any], ColumnElement[bool]],
+) -> tuple[Any, bool, ColumnElement[Any], ColumnElement[bool]]:
+    key, landing, _, condition = found
+    return key, landing, literal(0.0), condition
 
 
 def _grouped(branches: list[Select[Any]]) -> Select[Any]:
