@@ -248,8 +248,16 @@ async def refresh_sessions(connection: AsyncConnection, ids: Iterable[int], now:
         await connection.execute(
             delete(SearchDocument).where(SearchDocument.investigation_id.in_(batch))
         )
+        # By session, and by dataset too: a dataset moved from a session of a later batch
+        # still has its document under the old session.
+        moved = select(Dataset.id).where(Dataset.investigation_id.in_(batch))
         await connection.execute(
-            delete(DatasetSearchDocument).where(DatasetSearchDocument.investigation_id.in_(batch))
+            delete(DatasetSearchDocument).where(
+                or_(
+                    DatasetSearchDocument.investigation_id.in_(batch),
+                    DatasetSearchDocument.dataset_id.in_(moved),
+                )
+            )
         )
         if found.landing:
             await connection.execute(

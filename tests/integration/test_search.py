@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import now_utc
 from gateway.auth.policy import Caller
-from gateway.catalogue import queries
+from gateway.catalogue import queries, search_documents
 from gateway.catalogue.database import create_engine
 from gateway.catalogue.demo import DemoSize, seed_demo
-from gateway.catalogue.gateway_tables import SearchState
+from gateway.catalogue.gateway_tables import DatasetSearchDocument, SearchState
 from gateway.catalogue.models import (
     DataCollectionDataset,
     Dataset,
@@ -545,6 +545,47 @@ async def test_an_incremental_refresh_forgets_deleted_children(
     assert await found(client, GONE, STAFF) == []
     assert await datasets_found(client, GONE, STAFF) == set()
     assert await found(client, RANKED, STAFF, first=50) != []  # the rest stays found
+
+
+async def test_a_dataset_moved_to_another_session_keeps_one_document(
+    search_catalogue: SearchCatalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, written = search_catalogue.client, search_catalogue.written
+    engine = client.engine
+    # One session per batch, the new session's first: its batch meets the document the
+    # dataset still has under its old session.
+    monkeypatch.setattr(search_documents, "BATCH", 1)
+    dataset = written.datasets["weird-unit"]
+    async with engine.connect() as connection:
+        old = await connection.scalar(select(Dataset.investigation_id).where(Dataset.id == dataset))
+        new = await connection.scalar(
+            select(func.min(Investigation.id)).where(Investigation.id < old)
+        )
+    assert new is not None
+    now = naive_utc_now()
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(Dataset)
+                .where(Dataset.id == dataset)
+                .values({Dataset.investigation_id: new, Dataset.mod_time: now})
+            )
+        await refresh(engine, naive_utc_now())
+        async with engine.connect() as connection:
+            owners = list(
+                await connection.scalars(
+                    select(DatasetSearchDocument.investigation_id).where(
+                        DatasetSearchDocument.dataset_id == dataset
+                    )
+                )
+            )
+        assert owners == [new]
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(Dataset).where(Dataset.id == dataset).values({Dataset.investigation_id: old})
+            )
+        await refresh(engine, naive_utc_now(), full=True)
 
 
 async def test_the_trigram_index_finds_parts_of_words_on_postgresql(
