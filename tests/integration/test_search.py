@@ -526,9 +526,7 @@ async def test_an_incremental_refresh_forgets_deleted_children(
         )
         dataset_table = cast(Table, Dataset.__table__)
         model = (
-            await connection.execute(
-                select(dataset_table).where(written.datasets["eV"] == dataset_table.c.ID)
-            )
+            await connection.execute(select(dataset_table).filter_by(ID=written.datasets["eV"]))
         ).one()
         dataset = int(await connection.scalar(select(func.max(Dataset.id))) or 0) + 1
         row = {**model._asdict(), **audit, "ID": dataset, "NAME": f"{GONE}_set"}
