@@ -367,6 +367,26 @@ class SearchDocument(GatewayBase):
     landing: Mapped[str] = mapped_column("LANDING", Text, nullable=False)
     data: Mapped[str] = mapped_column("DATA", LONG_TEXT, nullable=False)
     refreshed_at: Mapped[datetime] = mapped_column("REFRESHED_AT", DateTime, nullable=False)
+    children: Mapped[int | None] = mapped_column("CHILDREN", BigInteger, nullable=True)
+    """How many child rows (beamline links, keywords, samples, datasets) the words were
+    read from: a deletion leaves no ``MOD_TIME`` behind, but it lowers the count, which
+    the incremental refresh compares. None (made before the count) is refreshed."""
+
+
+class DatasetSearchDocument(GatewayBase):
+    """The words a dataset is found by (its name and description, DATA class like the
+    whole dataset), in the gateway's own table for the same reason as ``SearchDocument``;
+    a dataset's session's landing facts are read from the session's document. The
+    full-text index over ``WORDS`` is dialect-specific (``search_documents``)."""
+
+    __tablename__ = "GATEWAY_DATASET_DOCUMENT"
+    __table_args__ = (Index("GATEWAY_DD_INVESTIGATION", "INVESTIGATION_ID"),)
+
+    dataset_id: Mapped[int] = mapped_column(
+        "DATASET_ID", BigInteger, primary_key=True, autoincrement=False
+    )
+    investigation_id: Mapped[int] = mapped_column("INVESTIGATION_ID", BigInteger, nullable=False)
+    words: Mapped[str] = mapped_column("WORDS", Text, nullable=False)
 
 
 class SearchState(GatewayBase):

@@ -47,13 +47,18 @@ def page_statement(
     *,
     total: bool = False,
     costly_filter: bool = False,
+    columns_from: Select[Any] | None = None,
 ) -> tuple[Select[Any], bool]:
     """The statement of a root page (see :func:`root_connection`): its rows carry the
     sort keys as ``_k0 ..``, the total as ``_total`` with ``total``, the items' JSON as
-    ``_json`` where ``render`` renders them; and whether it does."""
+    ``_json`` where ``render`` renders them; and whether it does. ``columns_from``: see
+    :func:`_matched_once`."""
     native_nulls = supports_nulls_last(dialect_name)
-    if total and costly_filter and dialect_name == "postgresql":
-        return _matched_once(statement, keys, page, render, native_nulls)
+    if total and costly_filter:
+        materialized = dialect_name in ("postgresql", "sqlite")
+        return _matched_once(
+            statement, keys, page, render, native_nulls, columns_from, materialized
+        )
     extra = []
     if total:
         counted = select(func.count()).select_from(statement.order_by(None).subquery())
@@ -94,13 +99,18 @@ def _matched_once(
     page: PageRequest,
     render: Renderer | None,
     native_nulls: bool,
+    columns_from: Select[Any] | None = None,
+    materialized: bool = True,
 ) -> tuple[Select[Any], bool]:
     """A page and the list's total from one evaluation of the filter; whether the items'
     JSON is rendered (see :func:`_selecting`).
 
     The matches' ids and sort keys are a materialised CTE: the total counts it, the page is
-    its top rows (keyset conditions, order, limit), joined back to the statement for the
-    columns.
+    its top rows (keyset conditions, order, limit), joined back for the columns to
+    ``columns_from``: a statement selecting the same columns by the same ``id`` without
+    the costly filter (the top rows passed it already; joined back to the statement
+    itself, PostgreSQL evaluates a free-text search a second time, since the join cannot
+    reach into its grouped scores). Without it, the statement itself.
     """
     ident = columns_by_name(statement)["id"]
     matches = (
@@ -111,8 +121,9 @@ def _matched_once(
         )
         .order_by(None)
         .cte("matches")
-        .prefix_with("MATERIALIZED")
     )
+    if materialized:  # PostgreSQL and SQLite take the hint; MariaDB has no such syntax
+        matches = matches.prefix_with("MATERIALIZED")
     matched_keys = [
         SortKey(matches.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(keys)
     ]
@@ -126,10 +137,11 @@ def _matched_once(
         SortKey(top.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(keys)
     ]
     counted = select(func.count()).select_from(matches).scalar_subquery().label(TOTAL_COLUMN)
-    selected, rendered = selecting(statement, render, [counted])
+    source = statement if columns_from is None else columns_from
+    selected, rendered = selecting(source, render, [counted])
     statement_page = (
         selected.add_columns(*(top.c[f"_k{i}"] for i in range(len(keys))))
-        .join(top, top.c.id == ident)
+        .join(top, top.c.id == columns_by_name(source)["id"])
         .order_by(*order_terms(top_keys, reverse=page.backward, native_nulls=native_nulls))
     )
     return statement_page, rendered

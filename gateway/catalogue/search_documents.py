@@ -12,8 +12,13 @@ never stored: a release date that passes changes nothing here.
 
 Keeping them current: the demo and ``icat-gateway ingest`` refresh what they write;
 against a facility's ICAT, ``icat-gateway search-index refresh`` (from cron) refreshes
-the sessions whose rows changed since its last run (ICAT's ``MOD_TIME``) and drops the
-documents of deleted sessions; ``--full`` rebuilds everything.
+the sessions whose rows changed since its last run (ICAT's ``MOD_TIME``) or lost a child
+row (a deleted keyword, sample, dataset or beamline link leaves no ``MOD_TIME``: each
+document keeps the count of child rows it was built from, and a count that differs
+rebuilds it) and drops the documents of deleted sessions; ``--full`` rebuilds everything.
+
+Datasets have documents of their own (``GATEWAY_DATASET_DOCUMENT``: name and description,
+one row per dataset), rebuilt with their session's.
 """
 
 from __future__ import annotations
@@ -21,16 +26,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, insert, literal, select, true, union
+from sqlalchemy import (
+    Connection,
+    Table,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    union,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.catalogue.gateway_tables import OWN_SCHEMA, GatewayBase, SearchDocument, SearchState
+from gateway.catalogue.gateway_tables import (
+    OWN_SCHEMA,
+    DatasetSearchDocument,
+    GatewayBase,
+    SearchDocument,
+    SearchState,
+)
 from gateway.catalogue.models import (
     Dataset,
     Instrument,
@@ -51,6 +74,7 @@ FTS_TABLE = "GATEWAY_SEARCH_FTS"
 """SQLite's FTS5 table over the documents (external content: it stores only the index)."""
 
 DOCUMENTS: Table = GatewayBase.metadata.tables[f"{OWN_SCHEMA}.GATEWAY_SEARCH_DOCUMENT"]
+DATASET_DOCUMENTS: Table = GatewayBase.metadata.tables[f"{OWN_SCHEMA}.GATEWAY_DATASET_DOCUMENT"]
 STATES: Table = GatewayBase.metadata.tables[f"{OWN_SCHEMA}.GATEWAY_SEARCH_STATE"]
 
 _WORD = re.compile(r"[^\W_]+")
@@ -69,14 +93,22 @@ def _distinct_words(*texts: str | None) -> str:
 
 
 SEARCH_INDEXES = frozenset(
-    {"GATEWAY_SD_LANDING_FTS", "GATEWAY_SD_DATA_FTS", "GATEWAY_SD_LANDING_TRGM"}
+    {
+        "GATEWAY_SD_LANDING_FTS",
+        "GATEWAY_SD_DATA_FTS",
+        "GATEWAY_SD_LANDING_TRGM",
+        "GATEWAY_DD_WORDS_FTS",
+    }
 )
 """The dialect-specific full-text indexes over the documents (no model declares them)."""
 
+DATASET_FTS_TABLE = "GATEWAY_DATASET_FTS"
+"""SQLite's FTS5 table over the datasets' documents."""
+
 
 def search_index_ddl(dialect: str, table: str) -> list[str]:
-    """The full-text indexes over the documents on a dialect, ``table`` the documents'
-    qualified, quoted name. The migration runs them; they are the gateway's own."""
+    """The full-text indexes over the sessions' documents on a dialect, ``table`` the
+    documents' qualified, quoted name. The migration runs them; they are the gateway's own."""
     if dialect == "postgresql":
         return [
             f'CREATE INDEX "GATEWAY_SD_LANDING_FTS" ON {table} '
@@ -90,22 +122,43 @@ def search_index_ddl(dialect: str, table: str) -> list[str]:
             f"CREATE FULLTEXT INDEX GATEWAY_SD_DATA_FTS ON {table} (DATA)",
         ]
     if dialect == "sqlite":
-        source = "GATEWAY_SEARCH_DOCUMENT"
-        columns = "(rowid, LANDING, DATA)"
-        new = "(new.INVESTIGATION_ID, new.LANDING, new.DATA)"
-        old = "('delete', old.INVESTIGATION_ID, old.LANDING, old.DATA)"
-        return [
-            f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(LANDING, DATA, "
-            f"content='{source}', content_rowid='INVESTIGATION_ID')",
-            f"CREATE TRIGGER GATEWAY_SD_FTS_INSERT AFTER INSERT ON {source} BEGIN "
-            f"INSERT INTO {FTS_TABLE}{columns} VALUES {new}; END",
-            f"CREATE TRIGGER GATEWAY_SD_FTS_DELETE AFTER DELETE ON {source} BEGIN "
-            f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, LANDING, DATA) VALUES {old}; END",
-            f"CREATE TRIGGER GATEWAY_SD_FTS_UPDATE AFTER UPDATE ON {source} BEGIN "
-            f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, LANDING, DATA) VALUES {old}; "
-            f"INSERT INTO {FTS_TABLE}{columns} VALUES {new}; END",
-        ]
+        return _fts5_ddl(
+            FTS_TABLE, "GATEWAY_SEARCH_DOCUMENT", "INVESTIGATION_ID", ("LANDING", "DATA"), "SD"
+        )
     return []
+
+
+def dataset_index_ddl(dialect: str, table: str) -> list[str]:
+    """The full-text index over the datasets' documents, as ``search_index_ddl``."""
+    if dialect == "postgresql":
+        return [
+            f'CREATE INDEX "GATEWAY_DD_WORDS_FTS" ON {table} '
+            "USING gin (to_tsvector('simple'::regconfig, \"WORDS\"))"
+        ]
+    if dialect in ("mysql", "mariadb"):
+        return [f"CREATE FULLTEXT INDEX GATEWAY_DD_WORDS_FTS ON {table} (WORDS)"]
+    if dialect == "sqlite":
+        return _fts5_ddl(
+            DATASET_FTS_TABLE, "GATEWAY_DATASET_DOCUMENT", "DATASET_ID", ("WORDS",), "DD"
+        )
+    return []
+
+
+def _fts5_ddl(fts: str, source: str, key: str, columns: tuple[str, ...], prefix: str) -> list[str]:
+    """An external-content FTS5 table over ``source`` and the triggers keeping it in step."""
+    names = ", ".join(columns)
+    new = ", ".join(f"new.{name}" for name in (key, *columns))
+    old = ", ".join(f"old.{name}" for name in (key, *columns))
+    insert_new = f"INSERT INTO {fts}(rowid, {names}) VALUES ({new});"
+    delete_old = f"INSERT INTO {fts}({fts}, rowid, {names}) VALUES ('delete', {old});"
+    trigger = f"CREATE TRIGGER GATEWAY_{prefix}_FTS"
+    return [
+        f"CREATE VIRTUAL TABLE {fts} USING fts5({names}, content='{source}', "
+        f"content_rowid='{key}')",
+        f"{trigger}_INSERT AFTER INSERT ON {source} BEGIN {insert_new} END",
+        f"{trigger}_DELETE AFTER DELETE ON {source} BEGIN {delete_old} END",
+        f"{trigger}_UPDATE AFTER UPDATE ON {source} BEGIN {delete_old} {insert_new} END",
+    ]
 
 
 TRIGRAM_DDL = (
@@ -117,18 +170,28 @@ extension can be created; without it, landing facts match by whole words and pre
 
 
 def drop_fts_table(connection: Connection) -> None:
-    """SQLite: drop the FTS5 table with the documents (tests and ``demo --reset``)."""
+    """SQLite: drop the FTS5 tables with the documents (tests and ``demo --reset``)."""
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+        for fts in (FTS_TABLE, DATASET_FTS_TABLE):
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {fts}")
 
 
 # Building the documents -------------------------------------------------------------
 
 
-async def _documents(connection: AsyncConnection, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
-    """The (landing, data) words of these sessions."""
-    landing: dict[int, list[str | None]] = defaultdict(list)
-    data: dict[int, list[str | None]] = defaultdict(list)
+@dataclass
+class _Words:
+    """What the documents of a batch of sessions are built from."""
+
+    landing: dict[int, list[str | None]] = field(default_factory=lambda: defaultdict(list))
+    data: dict[int, list[str | None]] = field(default_factory=lambda: defaultdict(list))
+    children: Counter[int] = field(default_factory=Counter)
+    datasets: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def _documents(connection: AsyncConnection, ids: Sequence[int]) -> _Words:
+    """The words of these sessions and of their datasets."""
+    found = _Words()
     sessions = await connection.execute(
         select(
             Investigation.id,
@@ -140,46 +203,79 @@ async def _documents(connection: AsyncConnection, ids: Sequence[int]) -> dict[in
         ).where(Investigation.id.in_(ids))
     )
     for id_, title, name, visit, doi, summary in sessions:
-        landing[id_] += [title, name, visit, doi]
-        data[id_].append(summary)
+        found.landing[id_] += [title, name, visit, doi]
+        found.data[id_].append(summary)
     beamlines = select(InvestigationInstrument.investigation_id, Instrument.name).join(
         Instrument, Instrument.id == InvestigationInstrument.instrument_id
     )
     for id_, name in await connection.execute(
         beamlines.where(InvestigationInstrument.investigation_id.in_(ids))
     ):
-        landing[id_].append(name)
-    for model in (Keyword, Sample, Dataset):
+        found.landing[id_].append(name)
+        found.children[id_] += 1
+    for model in (Keyword, Sample):
         rows = await connection.execute(
             select(model.investigation_id, model.name)
             .where(model.investigation_id.in_(ids))
             .order_by(model.investigation_id, model.id)
         )
         for id_, name in rows:
-            data[id_].append(name)
-    return {id_: (words(*texts), _distinct_words(*data[id_])) for id_, texts in landing.items()}
+            found.data[id_].append(name)
+            found.children[id_] += 1
+    datasets = await connection.execute(
+        select(Dataset.investigation_id, Dataset.id, Dataset.name, Dataset.description)
+        .where(Dataset.investigation_id.in_(ids))
+        .order_by(Dataset.investigation_id, Dataset.id)
+    )
+    for id_, dataset, name, description in datasets:
+        found.data[id_].append(name)
+        found.children[id_] += 1
+        found.datasets.append(
+            {"DATASET_ID": dataset, "INVESTIGATION_ID": id_, "WORDS": words(name, description)}
+        )
+    return found
 
 
 async def refresh_sessions(connection: AsyncConnection, ids: Iterable[int], now: datetime) -> int:
-    """Rebuild the documents of these sessions (in the caller's transaction): the ingest's
-    and the demo's hook. A session that no longer exists loses its document."""
+    """Rebuild the documents of these sessions and of their datasets (in the caller's
+    transaction): the ingest's and the demo's hook. A session or a dataset that no longer
+    exists loses its document."""
     count = 0
     ids = sorted(set(ids))
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
-        documents = await _documents(connection, batch)
+        found = await _documents(connection, batch)
         await connection.execute(
             delete(SearchDocument).where(SearchDocument.investigation_id.in_(batch))
         )
-        if documents:
+        # By session, and by dataset too: a dataset moved from a session of a later batch
+        # still has its document under the old session.
+        moved = select(Dataset.id).where(Dataset.investigation_id.in_(batch))
+        await connection.execute(
+            delete(DatasetSearchDocument).where(
+                or_(
+                    DatasetSearchDocument.investigation_id.in_(batch),
+                    DatasetSearchDocument.dataset_id.in_(moved),
+                )
+            )
+        )
+        if found.landing:
             await connection.execute(
                 insert(DOCUMENTS),
                 [
-                    {"INVESTIGATION_ID": id_, "LANDING": landing, "DATA": data, "REFRESHED_AT": now}
-                    for id_, (landing, data) in documents.items()
+                    {
+                        "INVESTIGATION_ID": id_,
+                        "LANDING": words(*texts),
+                        "DATA": _distinct_words(*found.data[id_]),
+                        "REFRESHED_AT": now,
+                        "CHILDREN": found.children[id_],
+                    }
+                    for id_, texts in found.landing.items()
                 ],
             )
-        count += len(documents)
+        if found.datasets:
+            await connection.execute(insert(DATASET_DOCUMENTS), found.datasets)
+        count += len(found.landing)
     return count
 
 
@@ -194,6 +290,30 @@ class Refreshed:
     full: bool
 
 
+def _children_changed() -> Any:
+    """Sessions whose count of child rows differs from their document's: a child deleted
+    (which leaves no ``MOD_TIME``) since the document was built. A child added or moved
+    has a ``MOD_TIME`` of its own, so a deletion and an addition in the same interval are
+    found either way. Reads the ``investigation_id`` indexes of the four tables."""
+    children = union_all(
+        select(InvestigationInstrument.investigation_id.label("id")),
+        *(select(model.investigation_id) for model in (Keyword, Sample, Dataset)),
+    ).subquery("children")
+    counts = (
+        select(children.c.id, func.count().label("n")).group_by(children.c.id).subquery("counts")
+    )
+    return (
+        select(SearchDocument.investigation_id.label("id"))
+        .outerjoin(counts, counts.c.id == SearchDocument.investigation_id)
+        .where(
+            or_(
+                SearchDocument.children.is_(None),
+                func.coalesce(counts.c.n, 0) != SearchDocument.children,
+            )
+        )
+    )
+
+
 def _changed_since(since: datetime) -> Any:
     """Sessions whose words may have changed since then (ICAT's MOD_TIME on each table the
     documents read; GW_*_MODTIME indexes serve them)."""
@@ -206,6 +326,7 @@ def _changed_since(since: datetime) -> Any:
             select(model.investigation_id).where(model.mod_time >= since)
             for model in (Keyword, Sample, Dataset)
         ),
+        _children_changed(),
     )
 
 
@@ -231,11 +352,15 @@ async def refresh(engine: AsyncEngine, now: datetime, *, full: bool = False) -> 
             SearchDocument.investigation_id.not_in(select(Investigation.id))
         )
         removed = (await connection.execute(gone)).rowcount or 0
-        if full and connection.dialect.name == "sqlite":
-            # The FTS5 index from its content table, whatever happened to it before.
-            await connection.exec_driver_sql(
-                f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')"
+        await connection.execute(
+            delete(DatasetSearchDocument).where(
+                DatasetSearchDocument.investigation_id.not_in(select(Investigation.id))
             )
+        )
+        if full and connection.dialect.name == "sqlite":
+            # The FTS5 indexes from their content tables, whatever happened to them before.
+            for fts in (FTS_TABLE, DATASET_FTS_TABLE):
+                await connection.exec_driver_sql(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
         total = int(await connection.scalar(select(func.count()).select_from(SearchDocument)) or 0)
         await connection.execute(delete(SearchState).where(SearchState.name == STATE_NAME))
         await connection.execute(

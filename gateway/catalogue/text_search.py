@@ -42,15 +42,22 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    true,
     union_all,
 )
 from sqlalchemy.dialects.mysql import match
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.catalogue import queries
-from gateway.catalogue.gateway_tables import SearchDocument
-from gateway.catalogue.models import Investigation
-from gateway.catalogue.search_documents import FTS_TABLE, IndexState, built_with, words
+from gateway.catalogue.gateway_tables import DatasetSearchDocument, SearchDocument
+from gateway.catalogue.models import Dataset, Investigation
+from gateway.catalogue.search_documents import (
+    DATASET_FTS_TABLE,
+    FTS_TABLE,
+    IndexState,
+    built_with,
+    words,
+)
 from gateway.catalogue.visibility import Access, investigation_data_visible
 from gateway.errors import BadUserInput
 
@@ -144,21 +151,29 @@ class TextMatch:
     without the index."""
     condition: ColumnElement[bool]
     relevance: ColumnElement[int]
+    key: Any = None
+    """The primary key the documents' ``id`` is joined to (None: the session's)."""
 
     def applied(self, statement: Select[Any]) -> Select[Any]:
-        """The statement narrowed to the sessions the text matches for the caller."""
+        """The statement narrowed to the rows the text matches for the caller."""
         if self.scores is not None:
-            statement = statement.join(self.scores, self.scores.c.id == Investigation.id)
+            key = Investigation.id if self.key is None else self.key
+            statement = statement.join(self.scores, self.scores.c.id == key)
         return statement.where(self.condition)
 
 
-def session_text_match(access: Access, text: str, index: TextIndex) -> TextMatch:
-    """Free text over sessions for this caller (see the module's docstring)."""
+def session_text_match(
+    access: Access, text: str, index: TextIndex, *, ranked: bool = True
+) -> TextMatch:
+    """Free text over sessions for this caller (see the module's docstring). Not
+    ``ranked``: the same sessions, every relevance 0, for what only counts them (the
+    facets): the ranks are most of a search's cost (PostgreSQL's ``ts_rank`` rebuilds each
+    match's vector from its text)."""
     terms = search_terms(text)
     if not index.built:
         condition = queries.investigation_text_match(access, "%" + "%".join(terms.words) + "%")
         return TextMatch(None, condition, cast(literal(0), BigInteger))
-    scores = _scores(index, terms).subquery("text_scores")
+    scores = _scores(index, terms, ranked).subquery("text_scores")
     visible = investigation_data_visible(access)
     condition = or_(scores.c.landing_hit > 0, and_(scores.c.data_hit > 0, visible))
     score = LANDING_WEIGHT * scores.c.landing_rank + case(
@@ -166,6 +181,36 @@ def session_text_match(access: Access, text: str, index: TextIndex) -> TextMatch
     )
     relevance = cast(func.round(cast(score, Float) * SCALE), BigInteger)
     return TextMatch(scores, condition, relevance)
+
+
+def dataset_text_match(text: str, index: TextIndex) -> TextMatch:
+    """Free text over datasets. A dataset matches where all the words are in its own
+    words (name and description) or in its session's landing facts, each half one index
+    search (the datasets' documents, the sessions' landing words joined to their datasets
+    by ``INVESTIGATION_ID``). A dataset is DATA class as a whole, so its own words are
+    readable exactly where the dataset is visible, which the listing checks on the rows
+    found (``visibility.dataset_row_visible``): no further condition here, and the
+    relevance counts both halves."""
+    terms = search_terms(text)
+    if not index.built:
+        pattern = "%" + "%".join(terms.words) + "%"
+        session = select(Investigation.id).where(
+            Investigation.id == Dataset.investigation_id,
+            or_(
+                func.lower(Investigation.title).like(pattern),
+                func.lower(Investigation.name).like(pattern),
+            ),
+        )
+        condition = or_(
+            func.lower(Dataset.name).like(pattern),
+            func.lower(Dataset.description).like(pattern),
+            session.exists(),
+        )
+        return TextMatch(None, condition, cast(literal(0), BigInteger))
+    scores = _dataset_scores(index, terms).subquery("text_scores")
+    score = LANDING_WEIGHT * scores.c.landing_rank + scores.c.data_rank
+    relevance = cast(func.round(cast(score, Float) * SCALE), BigInteger)
+    return TextMatch(scores, true(), relevance, Dataset.id)
 
 
 def _branch(
@@ -181,59 +226,88 @@ def _branch(
     ).where(condition)
 
 
-def _scores(index: TextIndex, terms: Terms) -> Select[Any]:
-    """The documents matching in their landing facts or in their data, one row each."""
-    doc = SearchDocument.__table__.c
-    branches: list[Select[Any]] = []
+def _matches(
+    index: TextIndex, terms: Terms, key: Any, text_column: Any, fts_table: str, landing: bool
+) -> tuple[Any, bool, ColumnElement[Any], ColumnElement[bool]]:
+    """The documents holding all the words in one column, by that column's full-text
+    index: ``_branch``'s arguments (their key, the half, the index's rank, the condition)."""
     if index.dialect == "postgresql":
         config: ColumnElement[Any] = literal_column("'simple'::regconfig")
         query = func.to_tsquery(config, " & ".join(f"{word}:*" for word in terms.words))
-        for landing, text_column in ((True, doc.LANDING), (False, doc.DATA)):
-            vector = func.to_tsvector(config, text_column)
-            branches.append(
-                _branch(
-                    doc.INVESTIGATION_ID,
-                    landing,
-                    func.ts_rank(vector, query),
-                    vector.bool_op("@@")(query),
-                )
-            )
-        if index.trigrams and len(terms.phrase) >= 3:
-            # Parts of words (the middle of a proposal number): the trigram index.
-            branches.append(
-                _branch(
-                    doc.INVESTIGATION_ID,
-                    True,
-                    func.word_similarity(terms.phrase, doc.LANDING) * 0.1,
-                    doc.LANDING.like(f"%{terms.phrase}%"),
-                )
-            )
-    elif index.dialect in ("mysql", "mariadb"):
+        vector = func.to_tsvector(config, text_column)
+        return key, landing, func.ts_rank(vector, query), vector.bool_op("@@")(query)
+    if index.dialect in ("mysql", "mariadb"):
         indexed = [
             w for w in terms.words if len(w) >= MARIADB_MIN_WORD and w not in MARIADB_STOPWORDS
         ]
         required = " ".join(f"+{word}*" for word in indexed)
-        for landing, text_column in ((True, doc.LANDING), (False, doc.DATA)):
-            condition: ColumnElement[bool] = (
-                match(text_column, against=required).in_boolean_mode() if indexed else false()
-            )
-            # Natural-language relevance for whole words, boolean mode's for the words a
-            # search word starts (natural-language mode has no prefixes): both the index's.
-            rank: ColumnElement[Any] = match(
-                text_column, against=terms.phrase
-            ).in_natural_language_mode() + (
-                match(text_column, against=required).in_boolean_mode() if indexed else literal(0.0)
-            )
-            branches.append(_branch(doc.INVESTIGATION_ID, landing, rank, condition))
-    elif index.dialect == "sqlite":
-        fts = table(FTS_TABLE, column("rowid"))
+        condition: ColumnElement[bool] = (
+            match(text_column, against=required).in_boolean_mode() if indexed else false()
+        )
+        # Natural-language relevance for whole words, boolean mode's for the words a
+        # search word starts (natural-language mode has no prefixes): both the index's.
+        rank: ColumnElement[Any] = match(
+            text_column, against=terms.phrase
+        ).in_natural_language_mode() + (
+            match(text_column, against=required).in_boolean_mode() if indexed else literal(0.0)
+        )
+        return key, landing, rank, condition
+    if index.dialect == "sqlite":
+        fts = table(fts_table, column("rowid"))
         expression = " AND ".join(f'"{word}"*' for word in terms.words)
-        for landing, name in ((True, "LANDING"), (False, "DATA")):
-            found = literal_column(FTS_TABLE).bool_op("MATCH")(f"{name} : ({expression})")
-            score = -func.bm25(literal_column(FTS_TABLE))
-            branches.append(_branch(fts.c.rowid, landing, score, found))
-    else:
-        raise BadUserInput(f"Free text is not supported on {index.dialect}.", argument="search")
+        found = literal_column(fts_table).bool_op("MATCH")(f"{text_column.name} : ({expression})")
+        return fts.c.rowid, landing, -func.bm25(literal_column(fts_table)), found
+    raise BadUserInput(f"Free text is not supported on {index.dialect}.", argument="search")
+
+
+def _scores(index: TextIndex, terms: Terms, ranked: bool = True) -> Select[Any]:
+    """The sessions' documents matching in their landing facts or in their data, one row
+    each (their ranks 0 where not ``ranked``)."""
+    doc = SearchDocument.__table__.c
+    branches = []
+    for landing, text_column in ((True, doc.LANDING), (False, doc.DATA)):
+        found = _matches(index, terms, doc.INVESTIGATION_ID, text_column, FTS_TABLE, landing)
+        branches.append(_branch(*(found if ranked else _unranked(found))))
+    if index.dialect == "postgresql" and index.trigrams and len(terms.phrase) >= 3:
+        # Parts of words (the middle of a proposal number): the trigram index.
+        branches.append(
+            _branch(
+                doc.INVESTIGATION_ID,
+                True,
+                func.word_similarity(terms.phrase, doc.LANDING) * 0.1 if ranked else literal(0.0),
+                doc.LANDING.like(f"%{terms.phrase}%"),
+            )
+        )
+    return _grouped(branches)
+
+
+def _dataset_scores(index: TextIndex, terms: Terms) -> Select[Any]:
+    """The datasets matching in their own words or in their session's landing facts, one
+    row each."""
+    doc = SearchDocument.__table__.c
+    own = DatasetSearchDocument.__table__.c
+    sessions = _branch(
+        *_matches(index, terms, doc.INVESTIGATION_ID, doc.LANDING, FTS_TABLE, True)
+    ).subquery("landing_sessions")
+    by_session = select(
+        Dataset.id.label("id"),
+        sessions.c.landing_hit,
+        sessions.c.data_hit,
+        sessions.c.landing_rank,
+        sessions.c.data_rank,
+    ).join_from(sessions, Dataset, Dataset.investigation_id == sessions.c.id)
+    by_words = _branch(*_matches(index, terms, own.DATASET_ID, own.WORDS, DATASET_FTS_TABLE, False))
+    return _grouped([by_session, by_words])
+
+
+def _unranked(
+    found: tuple[Any, bool, ColumnElement[Any], ColumnElement[bool]],
+) -> tuple[Any, bool, ColumnElement[Any], ColumnElement[bool]]:
+    key, landing, _, condition = found
+    return key, landing, literal(0.0), condition
+
+
+def _grouped(branches: list[Select[Any]]) -> Select[Any]:
     hits = union_all(*branches).subquery("text_found")
     return select(
         hits.c.id,

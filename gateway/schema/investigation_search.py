@@ -108,9 +108,21 @@ async def search_investigations(
         queries.investigations(context.access).where(*within), context.access, filter, match
     )
     facets = selected_facets(info, SESSION_FACETS)
-    counts = counting(
-        context.engine, session_facets(context.access, statement, facets) if facets else None
-    )
+    counted = None
+    if facets:
+        # The same sessions without their ranks: the facets only count them.
+        unranked = (
+            session_text_match(
+                context.access, filter.search, await request_text_index(info), ranked=False
+            )
+            if match is not None and filter is not None and filter.search is not None
+            else None
+        )
+        base = queries.investigations(context.access).where(*within)
+        counted = session_facets(
+            context.access, filtered(base, context.access, filter, unranked), facets
+        )
+    counts = counting(context.engine, counted)
     now = context.now
     connection = await root_connection(
         context.engine,
@@ -122,6 +134,8 @@ async def search_investigations(
         listing=cursor_listing(name, order),
         total=wants_total(info),
         costly_filter=match is not None,
+        # The page's rows by id, the text not searched again (their ids matched it).
+        columns_from=queries.investigations(context.access) if match is not None else None,
     )
     terms = search_terms(filter.search) if filter is not None and filter.search else None
     return with_facets(connection, counts, terms, filter)

@@ -39,16 +39,25 @@ async def root_connection(
     listing: str,
     total: bool = False,
     costly_filter: bool = False,
+    columns_from: Select[Any] | None = None,
 ) -> Connection[T]:
     """A page of a root list, with a lazy total over the same filters; the list and
     ordering its cursors belong to are ``listing`` (``cursor_listing``); with ``render``,
     the page's statement renders the items' JSON too (``gateway.compiled``). With
     ``total`` (totalCount is asked for) the page's statement counts the list as well, in
     the same round trip; with ``costly_filter`` too (free text), on PostgreSQL, the filter
-    is evaluated once for both (see ``pages._matched_once``)."""
+    is evaluated once for both, and the page's columns are read from ``columns_from``
+    where given (see ``pages._matched_once``)."""
     page = page.of(listing)
     statement_page, rendered = page_statement(
-        engine.dialect.name, statement, keys, page, render, total=total, costly_filter=costly_filter
+        engine.dialect.name,
+        statement,
+        keys,
+        page,
+        render,
+        total=total,
+        costly_filter=costly_filter,
+        columns_from=columns_from,
     )
     if render is not None and rendered:
         to_node = completed_or(render, to_node)

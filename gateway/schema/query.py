@@ -21,6 +21,7 @@ from gateway.catalogue.ordering import dataset_keys, instrument_keys
 from gateway.catalogue.pagination import SortKey, cursor_listing
 from gateway.catalogue.parameter_search import NUMERIC, datasets_within_all, stored_bounds
 from gateway.catalogue.search import like_pattern
+from gateway.catalogue.text_search import dataset_text_match
 from gateway.catalogue.units import StoredBounds
 from gateway.compiled.items import item_renderer, object_renderer
 from gateway.errors import BadUserInput, NotFound
@@ -45,7 +46,7 @@ from gateway.schema.inputs import (
     InvestigationOrder,
 )
 from gateway.schema.investigation import Investigation
-from gateway.schema.investigation_search import search_investigations
+from gateway.schema.investigation_search import request_text_index, search_investigations
 from gateway.schema.listing import root_connection, root_object
 from gateway.schema.lookup import find_by_doi, load_node
 from gateway.schema.me import Me
@@ -189,9 +190,14 @@ class Query(AccessQuery, DownloadQuery, EventQuery):
         page = page_of(info, first, after, last, before)
         order = (order_by or DatasetOrder()).key()
         statement = queries.datasets(context.access)
+        searching = filter is not None and filter.search is not None
         if filter is not None:
             ranges = [parameter.checked() for parameter in filter.parameters or []]
             bounds = await stored_bounds(context.engine, ranges)
+            if filter.search is not None:
+                # The index finds the rows; the visibility is checked on those alone.
+                match = dataset_text_match(filter.search, await request_text_index(info))
+                statement = match.applied(queries.datasets_checked_by_row(context.access))
             statement = statement.where(*_dataset_conditions(filter, bounds))
         facets = selected_facets(info, DATASET_FACETS)
         counts = counting(context.engine, dataset_facets(statement, facets) if facets else None)
@@ -204,6 +210,9 @@ class Query(AccessQuery, DownloadQuery, EventQuery):
             item_renderer(info),
             listing=cursor_listing("datasets", order),
             total=wants_total(info),
+            costly_filter=searching,
+            # The page's rows by id, the text not searched again (their ids matched it).
+            columns_from=queries.datasets_checked_by_row(context.access) if searching else None,
         )
         await prefetch_children(info, connection.items())
         return datasets_with_facets(connection, counts)
@@ -431,7 +440,6 @@ async def _one_by_id(
 def _dataset_conditions(
     filter: DatasetFilter, bounds: list[list[StoredBounds]]
 ) -> list[ColumnElement[bool]]:
-    from sqlalchemy import func
 
     conditions: list[ColumnElement[bool]] = []
     if filter.investigation_id is not None:
@@ -446,14 +454,6 @@ def _dataset_conditions(
     # by one grouped subquery (parameter_search.datasets_within_all).
     if bounds:
         conditions.append(datasets_within_all(bounds))
-    if filter.search is not None:
-        pattern = like_pattern(filter.search)
-        conditions.append(
-            or_(
-                func.lower(DatasetRow.name).like(pattern),
-                func.lower(DatasetRow.description).like(pattern),
-            )
-        )
     if filter.dates is not None:
         dates = filter.dates.checked()
         conditions.append(

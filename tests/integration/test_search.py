@@ -23,23 +23,31 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import now_utc
 from gateway.auth.policy import Caller
-from gateway.catalogue import queries
+from gateway.catalogue import queries, search_documents
 from gateway.catalogue.database import create_engine
 from gateway.catalogue.demo import DemoSize, seed_demo
-from gateway.catalogue.gateway_tables import SearchState
+from gateway.catalogue.gateway_tables import DatasetSearchDocument, SearchState
 from gateway.catalogue.models import (
+    DataCollectionDataset,
     Dataset,
     DatasetParameter,
     Facility,
     Investigation,
     InvestigationUser,
+    Keyword,
     ParameterType,
     Sample,
     User,
 )
 from gateway.catalogue.search_documents import naive_utc_now, refresh
-from gateway.catalogue.text_search import TextIndex, session_text_match, text_index
+from gateway.catalogue.text_search import (
+    TextIndex,
+    dataset_text_match,
+    session_text_match,
+    text_index,
+)
 from gateway.catalogue.visibility import Access
+from gateway.fields.identity import global_id
 from gateway.settings import Settings
 from tests.conftest import STAFF, Client
 from tests.support.scratch import scratch_url
@@ -49,6 +57,8 @@ SECRET = "zqxsecret"
 SECRET_DATASET = "zqxdataset"
 SECRET_SAMPLE = "zqxsample"
 RANKED = "zqxrank"
+DESCRIBED = "zqxdescribed"
+GONE = "zqxgone"
 ENERGY = "zqx_energy"
 
 
@@ -83,6 +93,12 @@ async def _write(engine: AsyncEngine) -> Written:
                 .where(
                     Investigation.id.in_(pi1_sessions.where(User.name == "esrf/pi1")),
                     Investigation.release_date > now,
+                    # None of its datasets published: all of them hidden from outsiders.
+                    ~Investigation.id.in_(
+                        select(Dataset.investigation_id).join(
+                            DataCollectionDataset, DataCollectionDataset.dataset_id == Dataset.id
+                        )
+                    ),
                 )
                 .order_by(Investigation.id)
                 .limit(1)
@@ -131,6 +147,11 @@ async def _write(engine: AsyncEngine) -> Written:
                 )
                 or 0
             )
+        await connection.execute(
+            update(Dataset)
+            .where(Dataset.id == datasets["keV"])
+            .values({Dataset.description: f"Calibrated with {DESCRIBED} optics."})
+        )
         facility = await connection.scalar(select(func.min(Facility.id)))
         type_id = int(await connection.scalar(select(func.max(ParameterType.id))) or 0)
         parameter_id = int(await connection.scalar(select(func.max(DatasetParameter.id))) or 0)
@@ -415,6 +436,154 @@ async def test_the_search_reads_the_index_not_every_session(
         assert "'type': 'fulltext'" in plan and "GATEWAY_SD_LANDING_FTS" in plan, plan
         assert "GATEWAY_SD_DATA_FTS" in plan, plan
         assert "'table': 'INVESTIGATION', 'type': 'ALL'" not in plan, plan
+
+
+@pytest.mark.parametrize("user", [None, "esrf/outsider1"])
+async def test_dataset_free_text_reads_the_indexes_not_every_dataset(
+    search_catalogue: SearchCatalogue, user: str | None
+) -> None:
+    engine = search_catalogue.client.engine
+    index: TextIndex = await text_index(engine)
+    access = Access(Caller(user_name=user), datetime.fromisoformat(now_utc().isoformat()))
+    match = dataset_text_match(f"{DESCRIBED} optics", index)
+    statement = match.applied(queries.datasets_checked_by_row(access)).limit(10)
+    plan = await explain(engine, statement)
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        assert 'Bitmap Index Scan on "GATEWAY_DD_WORDS_FTS"' in plan, plan
+        assert 'Bitmap Index Scan on "GATEWAY_SD_LANDING_FTS"' in plan, plan
+        for table in ("DATASET", "INVESTIGATION", "GATEWAY_DATASET_DOCUMENT"):
+            assert f'Seq Scan on "{table}"' not in plan, plan
+    elif dialect == "sqlite":
+        fts = [line for line in plan.splitlines() if "_FTS VIRTUAL TABLE" in line]
+        assert len(fts) == 2 and all("VIRTUAL TABLE INDEX" in line for line in fts), plan
+        assert {"GATEWAY_DATASET_FTS", "GATEWAY_SEARCH_FTS"} == {line.split()[1] for line in fts}, (
+            plan
+        )
+        assert "SCAN DATASET\n" not in plan + "\n", plan
+    else:
+        assert "'type': 'fulltext'" in plan and "GATEWAY_DD_WORDS_FTS" in plan, plan
+        assert "GATEWAY_SD_LANDING_FTS" in plan, plan
+        assert "'table': 'DATASET', 'type': 'ALL'" not in plan, plan
+
+
+DATASET_SEARCH = """query($search: String, $session: ID) {
+  datasets(filter: {search: $search, investigationId: $session}, first: 100) {
+    totalCount nodes { icatId }
+  }
+}"""
+
+
+async def datasets_found(
+    client: Client, search: str | None, user: str | None = None, session: int | None = None
+) -> set[int]:
+    session_id = global_id("Investigation", session) if session is not None else None
+    data = await client.data(DATASET_SEARCH, {"search": search, "session": session_id}, user=user)
+    ids = {node["icatId"] for node in data["datasets"]["nodes"]}
+    assert data["datasets"]["totalCount"] == len(ids)
+    return ids
+
+
+@pytest.mark.parametrize("user", [None, "esrf/outsider1", "esrf/pi1", STAFF])
+async def test_dataset_free_text_finds_what_the_caller_may_see(
+    search_catalogue: SearchCatalogue, user: str | None
+) -> None:
+    client, written = search_catalogue.client, search_catalogue.written
+    async with client.engine.connect() as connection:
+        embargoed = set(
+            await connection.scalars(
+                select(Dataset.id).where(Dataset.investigation_id == written.embargoed)
+            )
+        )
+        proposal = await connection.scalar(
+            select(Investigation.name).where(Investigation.id == written.embargoed)
+        )
+    visible = await datasets_found(client, None, user, session=written.embargoed)
+    assert visible <= embargoed
+    assert visible == (embargoed if user in ("esrf/pi1", STAFF) else set())
+    # Words of the embargoed session's dataset names: only the datasets the caller sees.
+    assert await datasets_found(client, SECRET_DATASET, user) == visible
+    # Its proposal, a landing fact of the session: the same datasets, no others of it.
+    assert await datasets_found(client, proposal, user) & embargoed == visible
+    # A word of a released dataset's description, with a prefix.
+    assert await datasets_found(client, DESCRIBED[:-2], user) == {written.datasets["keV"]}
+
+
+async def test_an_incremental_refresh_forgets_deleted_children(
+    search_catalogue: SearchCatalogue,
+) -> None:
+    client, written = search_catalogue.client, search_catalogue.written
+    engine = client.engine
+    session = written.ranked[2]
+    now = naive_utc_now()
+    audit = {"CREATE_ID": "test", "CREATE_TIME": now, "MOD_ID": "test", "MOD_TIME": now}
+    async with engine.begin() as connection:
+        keyword = int(await connection.scalar(select(func.max(Keyword.id))) or 0) + 1
+        await connection.execute(
+            insert(cast(Table, Keyword.__table__)).values(
+                ID=keyword, INVESTIGATION_ID=session, NAME=GONE, **audit
+            )
+        )
+        dataset_table = cast(Table, Dataset.__table__)
+        model = (
+            await connection.execute(select(dataset_table).filter_by(ID=written.datasets["eV"]))
+        ).one()
+        dataset = int(await connection.scalar(select(func.max(Dataset.id))) or 0) + 1
+        row = {**model._asdict(), **audit, "ID": dataset, "NAME": f"{GONE}_set"}
+        row.update(INVESTIGATION_ID=session, SAMPLE_ID=None)
+        await connection.execute(insert(dataset_table).values(row))
+    assert not (await refresh(engine, naive_utc_now())).full
+    assert await found(client, GONE, STAFF) == [session]
+    assert await datasets_found(client, GONE, STAFF) == {dataset}
+    async with engine.begin() as connection:
+        await connection.execute(delete(Keyword).where(Keyword.id == keyword))
+        await connection.execute(delete(Dataset).where(Dataset.id == dataset))
+    refreshed = await refresh(engine, naive_utc_now())
+    assert not refreshed.full and refreshed.documents >= 1
+    assert await found(client, GONE, STAFF) == []
+    assert await datasets_found(client, GONE, STAFF) == set()
+    assert await found(client, RANKED, STAFF, first=50) != []  # the rest stays found
+
+
+async def test_a_dataset_moved_to_another_session_keeps_one_document(
+    search_catalogue: SearchCatalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, written = search_catalogue.client, search_catalogue.written
+    engine = client.engine
+    # One session per batch, the new session's first: its batch meets the document the
+    # dataset still has under its old session.
+    monkeypatch.setattr(search_documents, "BATCH", 1)
+    dataset = written.datasets["weird-unit"]
+    async with engine.connect() as connection:
+        old = await connection.scalar(select(Dataset.investigation_id).where(Dataset.id == dataset))
+        new = await connection.scalar(
+            select(func.min(Investigation.id)).where(Investigation.id < old)
+        )
+    assert new is not None
+    now = naive_utc_now()
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(Dataset)
+                .where(Dataset.id == dataset)
+                .values({Dataset.investigation_id: new, Dataset.mod_time: now})
+            )
+        await refresh(engine, naive_utc_now())
+        async with engine.connect() as connection:
+            owners = list(
+                await connection.scalars(
+                    select(DatasetSearchDocument.investigation_id).where(
+                        DatasetSearchDocument.dataset_id == dataset
+                    )
+                )
+            )
+        assert owners == [new]
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(Dataset).where(Dataset.id == dataset).values({Dataset.investigation_id: old})
+            )
+        await refresh(engine, naive_utc_now(), full=True)
 
 
 async def test_the_trigram_index_finds_parts_of_words_on_postgresql(
