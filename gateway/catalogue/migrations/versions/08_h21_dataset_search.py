@@ -20,7 +20,7 @@ from gateway.catalogue.migrate import own_schema, table_exists
 from gateway.catalogue.search_documents import dataset_index_ddl
 
 revision = "08_h21_dataset_search"
-down_revision = "0007_search_documents"
+down_revision = "08_h24_doi_versions"
 branch_labels = None
 depends_on = None
 
