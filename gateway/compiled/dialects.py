@@ -29,6 +29,7 @@ from sqlalchemy import (
     not_,
     select,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import NullType
@@ -69,6 +70,22 @@ class JsonDialect:
     def nested(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
         """The JSON text of a subquery, as a JSON value of the enclosing object."""
         return value
+
+    materialize: str | None = "MATERIALIZED"
+    """The prefix that makes a CTE computed once (None: the database does by itself)."""
+
+    def column(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A derived table's or CTE's column of JSON, as a JSON value again."""
+        return value
+
+    def rows_array(
+        self, value: ColumnElement[Any], number: ColumnElement[Any], limit: int
+    ) -> ColumnElement[Any]:
+        """An aggregate: the JSON ``value`` of the rows numbered 1 to ``limit`` (by
+        ``number``, their order) as a JSON array, an empty one for none. The rows come
+        from a derived table ordered by ``number``."""
+        aggregated = func.json_agg(aggregate_order_by(value, number)).filter(number <= limit)
+        return func.coalesce(aggregated, self.empty_list)
 
     def boolean(self, value: Any) -> Any:
         return value
@@ -137,6 +154,17 @@ class SQLiteJson(JsonDialect):
     def nested(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
         return func.json(value)
 
+    def column(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.json(value)
+
+    def rows_array(
+        self, value: ColumnElement[Any], number: ColumnElement[Any], limit: int
+    ) -> ColumnElement[Any]:
+        # No ORDER BY within an aggregate before 3.44: it reads the derived table's rows
+        # in their order (an aggregate over a subquery with ORDER BY is not flattened).
+        aggregated = func.json_group_array(func.json(value)).filter(number <= limit)
+        return func.coalesce(aggregated, self.empty_list)
+
     def boolean(self, value: Any) -> Any:
         return func.json(
             case(
@@ -200,6 +228,8 @@ class MariaDBJson(JsonDialect):
     name = "mariadb"
     native_nulls = False
     lateral = False
+    materialize = None
+    """MariaDB computes an uncorrelated subquery once, and knows no MATERIALIZED."""
 
     @property
     def empty_list(self) -> ColumnElement[Any]:
@@ -218,6 +248,16 @@ class MariaDBJson(JsonDialect):
         (value,) = statement.selected_columns
         aggregated = statement.with_only_columns(_ArrayAgg(value, order, limit))
         return func.coalesce(aggregated.scalar_subquery(), func.json_array())
+
+    def column(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        # Through a derived table the JSON is text again: JSON_EXTRACT makes it JSON.
+        return func.json_extract(value, literal_column("'$'"))
+
+    def rows_array(
+        self, value: ColumnElement[Any], number: ColumnElement[Any], limit: int
+    ) -> ColumnElement[Any]:
+        # No FILTER: the rows are numbered from 1, so the first ``limit`` are the page.
+        return func.coalesce(_ArrayAgg(self.column(value), [number], limit), func.json_array())
 
     def boolean(self, value: Any) -> Any:
         return case((value, _json_literal("true")), (not_(value), _json_literal("false")))

@@ -50,7 +50,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
-import asyncpg
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -67,35 +66,34 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import Visitor
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     ColumnElement,
     DateTime,
     String,
     Text,
     and_,
-    any_,
     bindparam,
+    case,
     cast,
+    exc,
     false,
     func,
     literal,
+    null,
     select,
-    true,
 )
-from sqlalchemy.dialects.postgresql import JSON as JSON_TYPE
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util import greenlet_spawn
 
 from gateway.auth.policy import Caller
 from gateway.catalogue import queries
+from gateway.catalogue.database import is_database_unavailable, is_statement_timeout
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.ordering import NEWEST_FIRST, investigation_keys
 from gateway.catalogue.pages import JSON_COLUMN, TOTAL_COLUMN, page_statement, select_rendered
 from gateway.catalogue.pagination import SortKey, order_terms
 from gateway.catalogue.visibility import Access, member_investigation_ids
+from gateway.compiled.dialects import JsonDialect, compiles_on, json_dialect
 from gateway.compiled.items import renderer_for
 from gateway.compiled.render import first_page
 from gateway.compiled.selection import Field, Request, Unsupported, collect, gather
@@ -277,7 +275,7 @@ class Operations:
 
     @staticmethod
     def applies(settings: Settings, engine: AsyncEngine) -> bool:
-        return bool(settings.compiled_sql) and engine.dialect.name == "postgresql"
+        return bool(settings.compiled_sql) and compiles_on(engine.dialect.name)
 
     # ----------------------------------------------------------------------------------
     # Answering
@@ -314,7 +312,17 @@ class Operations:
             arguments = plan.arguments(coerced, access)
         except (GatewayError, ValueError, TypeError, AttributeError, KeyError, IndexError):
             return DECLINED  # the standard path reports the bad argument
-        text = await _fetch(engine, plan.sql, arguments)
+        try:
+            text = await _fetch(engine, plan.sql, arguments)
+        except exc.DBAPIError as error:
+            if is_statement_timeout(error) or is_database_unavailable(error):
+                raise  # the request's budget, the database's state: as the standard path
+            # The database would not run the plan's statement (SQLite's parser refuses a
+            # selection nested deeper than it allows): the plan is dropped, and this
+            # request and the next run the standard way.
+            logger.warning("an operation plan was refused by the database: %s", error.orig)
+            self._plans.put(key, UNPLANNED)
+            return DECLINED
         if text is None:
             plan.declined += 1
             if not plan.worth_keeping:
@@ -474,12 +482,18 @@ class Operations:
             raise Unsupported("nothing to read")
         # Each root field's answer once (a materialised CTE: a subquery would be inlined
         # and every answer computed twice); no row if any of them is NULL.
-        inner = select(*answers).cte("answers").prefix_with("MATERIALIZED")
+        json = planning.json
+        inner = select(*answers).cte("answers")
+        if json.materialize is not None:
+            inner = inner.prefix_with(json.materialize)
         pairs: list[Any] = []
         for key, value in entries:
-            pairs += [literal(key), inner.c[f"r{value}"] if isinstance(value, int) else value]
+            pairs += [
+                literal(key),
+                json.column(inner.c[f"r{value}"]) if isinstance(value, int) else value,
+            ]
         statement = (
-            select(cast(func.json_build_object(*pairs), Text))
+            select(cast(json.object(pairs), Text))
             .select_from(inner)
             .where(and_(*(column.is_not(None) for column in inner.c)))
         )
@@ -633,18 +647,13 @@ _DERIVED: tuple[Callable[[str], str], ...] = (_same, _stripped, _folded, _upper,
 
 
 async def _fetch(engine: AsyncEngine, sql: str, arguments: list[Any]) -> Any:
-    """The statement's one value, on a pooled connection's asyncpg connection (a pool
-    checkout, without SQLAlchemy's connection object: a third of the cost)."""
-    pooled = await greenlet_spawn(engine.sync_engine.raw_connection)
-    try:
-        return await pooled.driver_connection.fetchval(sql, *arguments)  # type: ignore[union-attr]
-    except asyncpg.PostgresError:
-        raise  # the server refused the statement; the connection is fine
-    except BaseException:
-        pooled.invalidate()  # broken or interrupted mid-statement: not back to the pool
-        raise
-    finally:
-        await greenlet_spawn(pooled.close)
+    """The statement's one value (None: no row), sent as the standard path's are: through
+    SQLAlchemy's connection, so that what applies to every statement applies to it (the
+    request's budget and its cancellation, SQLite's deadline and write lock, the trace's
+    span, the statement's metrics), on every database alike."""
+    async with engine.connect() as connection:
+        result = await connection.exec_driver_sql(sql, tuple(arguments))
+        return result.scalar()
 
 
 def _read(query: str, operation_name: str | None, parsed: DocumentNode | None) -> Document | None:
@@ -708,6 +717,12 @@ class _Planning:
     dialect: Dialect
     strawberry: Any
     parameters: list[Parameter] = field(default_factory=list)
+
+    @property
+    def json(self) -> JsonDialect:
+        json = json_dialect(self.dialect.name)
+        assert json is not None  # Operations.applies
+        return json
 
     @property
     def request_binds(self) -> set[str]:
@@ -801,12 +816,22 @@ def _doi(
     def variants(doi: Any) -> list[str]:
         if not isinstance(doi, str) or not doi.strip():
             raise ValueError("empty DOI")
-        return queries.doi_variants(queries.normalise_doi(doi))
+        normalised = queries.normalise_doi(doi)
+        return [normalised, normalised.upper(), normalised.lower()]
 
-    dois = planning.parameter(nodes[0], "doi", ARRAY(String()), variants)
+    # Each spelling ``doi_variants`` tries, a bind parameter of its own: an index
+    # equality on every database (no array parameter).
+    dois = [planning.parameter(nodes[0], "doi", String(), _variant(variants, i)) for i in range(3)]
     # As ``find_by_doi``: sessions first; anything else (a dataset's DOI, none) declines.
-    statement = queries.investigations(planning.access).where(InvestigationRow.doi == any_(dois))
+    statement = queries.investigations(planning.access).where(InvestigationRow.doi.in_(dois))
     return _one(planning, "Investigation", nodes, statement)
+
+
+def _variant(variants: Callable[[Any], list[str]], index: int) -> Callable[[Any], str]:
+    def convert(doi: Any) -> str:
+        return variants(doi)[index]
+
+    return convert
 
 
 CONNECTION_FIELDS = frozenset({"totalCount", "pageInfo", "nodes", "__typename"})
@@ -866,11 +891,10 @@ def _investigations(
     ordered = [
         SortKey(page_rows.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(keys)
     ]
-    numbered = select(
-        page_rows,
-        func.row_number().over(order_by=order_terms(ordered, native_nulls=True)).label("_rn"),
-    ).subquery("numbered")
-    shown = numbered.c._rn <= page.limit
+    json = planning.json
+    number = func.row_number().over(order_by=order_terms(ordered, native_nulls=json.native_nulls))
+    numbered_as = number.label("_rn")
+    numbered = select(page_rows, numbered_as).order_by(numbered_as).subquery("numbered")
     pairs: list[Any] = []
     for selected in fields:
         if selected.name == "__typename":
@@ -878,34 +902,32 @@ def _investigations(
         elif selected.name == "totalCount":
             value = func.coalesce(func.max(numbered.c[TOTAL_COLUMN]), 0)
         elif selected.name == "pageInfo":
-            value = func.json_build_object(*_page_info(selected, numbered, page.limit))
+            value = json.object(_page_info(json, selected, page.limit))
         else:
-            value = func.coalesce(
-                func.json_agg(aggregate_order_by(numbered.c[JSON_COLUMN], numbered.c._rn)).filter(
-                    shown
-                ),
-                literal("[]").cast(JSON_TYPE),
-            )
+            value = json.rows_array(numbered.c[JSON_COLUMN], numbered.c._rn, page.limit)
         pairs += [literal(selected.key), value]
-    statement_json = select(func.json_build_object(*pairs)).select_from(numbered)
+    answer: ColumnElement[Any] = json.object(pairs)
     if render is not None:
-        # A row rendered NULL (its DATA fields are not the caller's): decline.
-        every = func.coalesce(
-            func.bool_and(numbered.c[JSON_COLUMN].is_not(None)).filter(shown), true()
+        # A row rendered NULL (its DATA fields are not the caller's): NULL, which declines.
+        hidden = func.sum(
+            case(
+                (and_(numbered.c._rn <= page.limit, numbered.c[JSON_COLUMN].is_(None)), 1),
+                else_=0,
+            )
         )
-        statement_json = statement_json.having(every)
-    return statement_json.scalar_subquery()
+        answer = case((func.coalesce(hidden, 0) == 0, answer), else_=null())
+    return select(answer).select_from(numbered).scalar_subquery()
 
 
-def _page_info(selected: Field, numbered: Any, limit: int) -> list[Any]:
+def _page_info(json: JsonDialect, selected: Field, limit: int) -> list[Any]:
     pairs: list[Any] = []
     for child in selected.children:
         if child.name == "__typename":
             value: Any = literal("PageInfo")
         elif child.name == "hasNextPage":
-            value = func.count() > limit
+            value = json.boolean(func.count() > limit)
         else:  # hasPreviousPage: the first page has none before it
-            value = false()
+            value = json.boolean(false())
         pairs += [literal(child.key), value]
     return pairs
 

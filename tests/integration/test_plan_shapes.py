@@ -35,9 +35,9 @@ DOI = """query($doi: String!) { doi(doi: $doi) { __typename
 
 
 @pytest.fixture
-def postgresql(client: Client) -> Client:
-    if client.engine.dialect.name != "postgresql":
-        pytest.skip("operation plans are PostgreSQL's")
+def planning(client: Client) -> Client:
+    """The catalogue on every database: operation plans run on each."""
+    assert Operations.applies(client.settings, client.engine), client.engine.dialect.name
     return client
 
 
@@ -68,63 +68,63 @@ async def _answers(
 
 
 @pytest.mark.parametrize("user", [None, "esrf/pi1", STAFF])
-async def test_texts_share_one_plan(postgresql: Client, user: str | None) -> None:
+async def test_texts_share_one_plan(planning: Client, user: str | None) -> None:
     """Proposals, a text a filter compares ignoring case: one plan for every value."""
-    async with postgresql.engine.connect() as connection:
+    async with planning.engine.connect() as connection:
         proposals = (await connection.scalars(select(Investigation.name).distinct().limit(6))).all()
     assert len(proposals) >= 3
     # As typed: in lower case, with spaces around (the filter ignores both, and a plan
     # must too, as the standard path does).
     typed = [proposals[0].lower(), f"  {proposals[1]} "]
     asks = [{"text": p, "first": 10} for p in [*proposals, *typed, "NO-SUCH-PROPOSAL"]]
-    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
-    answered, asked = await _answers(postgresql, operations, BY_PROPOSAL, asks, user)
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
+    answered, asked = await _answers(planning, operations, BY_PROPOSAL, asks, user)
     assert operations.kept == 1  # one plan for every proposal
     assert answered == asked - 1  # all but the first, which made the plan
     # A page size is part of the statement (its LIMIT): another size, another plan.
     again = [{"text": proposals[0], "first": 3}] * 2
-    await _answers(postgresql, operations, BY_PROPOSAL, again, user)
+    await _answers(planning, operations, BY_PROPOSAL, again, user)
     assert operations.kept == 2
 
 
-async def test_free_text_is_left_to_the_standard_path(postgresql: Client) -> None:
+async def test_free_text_is_left_to_the_standard_path(planning: Client) -> None:
     """The indexed, ranked search statement (catalogue.text_search) is not compiled: every
     search runs the standard way, and answers as it."""
-    async with postgresql.engine.connect() as connection:
+    async with planning.engine.connect() as connection:
         words = (
             await connection.scalars(
                 select(func.lower(Keyword.name)).group_by(func.lower(Keyword.name)).limit(3)
             )
         ).all()
     asks = [{"text": word, "first": 10} for word in words]
-    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
-    answered, _ = await _answers(postgresql, operations, SEARCH, asks, "esrf/pi1")
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
+    answered, _ = await _answers(planning, operations, SEARCH, asks, "esrf/pi1")
     assert answered == 0
 
 
-async def test_texts_inside_an_input_object_are_bound(postgresql: Client) -> None:
-    async with postgresql.engine.connect() as connection:
+async def test_texts_inside_an_input_object_are_bound(planning: Client) -> None:
+    async with planning.engine.connect() as connection:
         proposals = (await connection.scalars(select(Investigation.name).limit(4))).all()
         beamlines = (await connection.scalars(select(Instrument.name).limit(3))).all()
     asks: list[dict[str, Any]] = [{"filter": {"proposal": p}} for p in proposals]
     asks += [{"filter": {"instrument": b, "released": True}} for b in beamlines]
-    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
-    answered, asked = await _answers(postgresql, operations, FILTERED, asks, STAFF)
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
+    answered, asked = await _answers(planning, operations, FILTERED, asks, STAFF)
     # Two shapes (a proposal; a beamline and released): two plans, each made once.
     assert operations.kept == 2
     assert answered == asked - 2
 
 
-async def test_dois_share_one_plan(postgresql: Client) -> None:
-    async with postgresql.engine.connect() as connection:
+async def test_dois_share_one_plan(planning: Client) -> None:
+    async with planning.engine.connect() as connection:
         dois = (
             await connection.scalars(
                 select(Investigation.doi).where(Investigation.doi.is_not(None)).limit(5)
             )
         ).all()
-    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
     answered, asked = await _answers(
-        postgresql, operations, DOI, [{"doi": doi} for doi in dois], STAFF
+        planning, operations, DOI, [{"doi": doi} for doi in dois], STAFF
     )
     assert operations.kept == 1
     assert answered == asked - 1
@@ -135,9 +135,9 @@ ORDERED = """query($order: InvestigationOrder, $text: String!) {
     nodes { id proposal title } } }"""
 
 
-async def test_an_ordering_keys_the_plan(postgresql: Client) -> None:
+async def test_an_ordering_keys_the_plan(planning: Client) -> None:
     """An enum is not a text: each ordering is a plan of its own, whatever the beamline."""
-    async with postgresql.engine.connect() as connection:
+    async with planning.engine.connect() as connection:
         words = (await connection.scalars(select(Instrument.name).limit(3))).all()
     orders = [
         {"field": "TITLE", "direction": "ASC"},
@@ -145,7 +145,7 @@ async def test_an_ordering_keys_the_plan(postgresql: Client) -> None:
         {"field": "START_DATE", "direction": "DESC"},
     ]
     asks = [{"order": order, "text": word} for order in orders for word in words]
-    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
-    answered, asked = await _answers(postgresql, operations, ORDERED, asks, "esrf/pi1")
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
+    answered, asked = await _answers(planning, operations, ORDERED, asks, "esrf/pi1")
     assert operations.kept == len(orders)
     assert answered == asked - len(orders)
