@@ -27,6 +27,7 @@ from sqlalchemy import (
     func,
     literal_column,
     not_,
+    or_,
     select,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -79,13 +80,15 @@ class JsonDialect:
         return value
 
     def rows_array(
-        self, value: ColumnElement[Any], number: ColumnElement[Any], limit: int
+        self, value: ColumnElement[Any], order: ColumnElement[Any]
     ) -> ColumnElement[Any]:
-        """An aggregate: the JSON ``value`` of the rows numbered 1 to ``limit`` (by
-        ``number``, their order) as a JSON array, an empty one for none. The rows come
-        from a derived table ordered by ``number``."""
-        aggregated = func.json_agg(aggregate_order_by(value, number)).filter(number <= limit)
-        return func.coalesce(aggregated, self.empty_list)
+        """An aggregate: the JSON ``value`` of the rows in ``order`` as a JSON array (an
+        empty one for none). The rows come from a derived table in that order."""
+        return func.coalesce(func.json_agg(aggregate_order_by(value, order)), self.empty_list)
+
+    def list(self, values: list[Any]) -> ColumnElement[Any]:
+        """A JSON array of these values."""
+        return func.json_build_array(*values)
 
     def boolean(self, value: Any) -> Any:
         return value
@@ -158,12 +161,14 @@ class SQLiteJson(JsonDialect):
         return func.json(value)
 
     def rows_array(
-        self, value: ColumnElement[Any], number: ColumnElement[Any], limit: int
+        self, value: ColumnElement[Any], order: ColumnElement[Any]
     ) -> ColumnElement[Any]:
         # No ORDER BY within an aggregate before 3.44: it reads the derived table's rows
         # in their order (an aggregate over a subquery with ORDER BY is not flattened).
-        aggregated = func.json_group_array(func.json(value)).filter(number <= limit)
-        return func.coalesce(aggregated, self.empty_list)
+        return func.coalesce(func.json_group_array(func.json(value)), self.empty_list)
+
+    def list(self, values: list[Any]) -> ColumnElement[Any]:
+        return func.json_array(*values)
 
     def boolean(self, value: Any) -> Any:
         return func.json(
@@ -176,9 +181,14 @@ class SQLiteJson(JsonDialect):
 
     def datetime(self, value: Any) -> Any:
         day = func.substr(value, 1, 10).op("||")(literal_column("'T'"))
+        fraction = func.substr(value, 20)
         return case(
             (value.is_(None), None),
-            (func.substr(value, 20).in_(["", ".000000"]), day.op("||")(func.substr(value, 12, 8))),
+            # Not IN (a list): an expanding parameter, which an operation plan cannot keep.
+            (
+                or_(fraction == literal_column("''"), fraction == literal_column("'.000000'")),
+                day.op("||")(func.substr(value, 12, 8)),
+            ),
             else_=day.op("||")(func.substr(value, 12)),
         )
 
@@ -254,10 +264,12 @@ class MariaDBJson(JsonDialect):
         return func.json_extract(value, literal_column("'$'"))
 
     def rows_array(
-        self, value: ColumnElement[Any], number: ColumnElement[Any], limit: int
+        self, value: ColumnElement[Any], order: ColumnElement[Any]
     ) -> ColumnElement[Any]:
-        # No FILTER: the rows are numbered from 1, so the first ``limit`` are the page.
-        return func.coalesce(_ArrayAgg(self.column(value), [number], limit), func.json_array())
+        return func.coalesce(_ArrayAgg(self.column(value), [order], None), func.json_array())
+
+    def list(self, values: list[Any]) -> ColumnElement[Any]:
+        return func.json_array(*values)
 
     def boolean(self, value: Any) -> Any:
         return case((value, _json_literal("true")), (not_(value), _json_literal("false")))

@@ -149,3 +149,90 @@ async def test_an_ordering_keys_the_plan(planning: Client) -> None:
     answered, asked = await _answers(planning, operations, ORDERED, asks, "esrf/pi1")
     assert operations.kept == len(orders)
     assert answered == asked - len(orders)
+
+
+PAGES = """query($first: Int, $after: String, $last: Int, $before: String,
+  $order: InvestigationOrder) {
+  investigations(first: $first, after: $after, last: $last, before: $before, orderBy: $order) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    nodes { id proposal startDate } } }"""
+
+
+@pytest.mark.parametrize("user", [None, "esrf/pi1", STAFF])
+@pytest.mark.parametrize(
+    "order", [None, {"field": "TITLE", "direction": "ASC"}], ids=["newest", "title"]
+)
+async def test_cursor_pages_share_one_plan(
+    planning: Client, user: str | None, order: dict[str, str] | None
+) -> None:
+    """Every page of a list, forwards then backwards, its cursors given as variables: one
+    plan per direction, whatever the cursor; each page equals the standard path's (its
+    cursors, its pageInfo, its total)."""
+    access = await planning.access(user)
+    context = RequestContext(engine=planning.engine, settings=planning.settings, access=access)
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
+    answered = asked = 0
+
+    async def page(variables: dict[str, Any]) -> Any:
+        nonlocal answered, asked
+        variables = {**variables, "order": order}
+        outcome = await operations.answer(planning.engine, PAGES, None, variables, access)
+        standard = await planning.schema.execute(
+            PAGES, variable_values=variables, context_value=context
+        )
+        assert not standard.errors, standard.errors
+        asked += 1
+        if outcome.text is not None:
+            answered += 1
+            assert orjson.loads(outcome.text) == standard.data, variables
+        elif outcome.learn:
+            operations.learn(PAGES, None, variables, access)
+        return standard.data["investigations"]
+
+    seen: list[str] = []
+    cursor = None
+    while True:  # forwards, three at a time
+        data = await page({"first": 3, "after": cursor})
+        seen += [node["id"] for node in data["nodes"]]
+        if not data["pageInfo"]["hasNextPage"]:
+            break
+        cursor = data["pageInfo"]["endCursor"]
+    assert len(seen) == data["totalCount"] >= 7
+    backwards: list[str] = []
+    cursor = None
+    while True:  # backwards, from the end
+        data = await page({"last": 3, "before": cursor})
+        backwards = [node["id"] for node in data["nodes"]] + backwards
+        if not data["pageInfo"]["hasPreviousPage"]:
+            break
+        cursor = data["pageInfo"]["startCursor"]
+    assert backwards == seen
+    # First pages, pages after a cursor, last pages, pages before one: a plan each (and
+    # another for a cursor whose sort key is NULL, where the list has such rows).
+    assert operations.kept <= 6, operations.kept
+    assert answered >= asked - 6 and answered >= len(seen) // 3, (answered, asked)
+
+
+async def test_a_cursor_of_another_ordering_is_the_standard_paths_to_refuse(
+    planning: Client,
+) -> None:
+    access = await planning.access(STAFF)
+    context = RequestContext(engine=planning.engine, settings=planning.settings, access=access)
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
+    by_title = {"first": 2, "order": {"field": "TITLE", "direction": "ASC"}}
+    first = await planning.schema.execute(PAGES, variable_values=by_title, context_value=context)
+    title_cursor = first.data["investigations"]["pageInfo"]["endCursor"]
+    newest = await planning.schema.execute(
+        PAGES, variable_values={"first": 2}, context_value=context
+    )
+    newest_cursor = newest.data["investigations"]["pageInfo"]["endCursor"]
+    for _ in range(2):  # planned with a cursor of the newest-first list
+        variables = {"first": 2, "after": newest_cursor}
+        if (await operations.answer(planning.engine, PAGES, None, variables, access)).learn:
+            operations.learn(PAGES, None, variables, access)
+    assert operations.answered == 1
+    wrong = {"first": 2, "after": title_cursor}
+    outcome = await operations.answer(planning.engine, PAGES, None, wrong, access)
+    assert outcome.text is None
+    refused = await planning.schema.execute(PAGES, variable_values=wrong, context_value=context)
+    assert refused.errors and refused.errors[0].extensions["code"] == "BAD_USER_INPUT"
