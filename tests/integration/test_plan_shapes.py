@@ -216,22 +216,25 @@ async def test_cursor_pages_share_one_plan(
 async def test_a_cursor_of_another_ordering_is_the_standard_paths_to_refuse(
     planning: Client,
 ) -> None:
+    """A cursor of the same list in the other direction holds values of the same types:
+    only its listing tells it apart, and the plan declines it as the standard path does."""
     access = await planning.access(STAFF)
     context = RequestContext(engine=planning.engine, settings=planning.settings, access=access)
     operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
-    by_title = {"first": 2, "order": {"field": "TITLE", "direction": "ASC"}}
-    first = await planning.schema.execute(PAGES, variable_values=by_title, context_value=context)
-    title_cursor = first.data["investigations"]["pageInfo"]["endCursor"]
-    newest = await planning.schema.execute(
-        PAGES, variable_values={"first": 2}, context_value=context
-    )
-    newest_cursor = newest.data["investigations"]["pageInfo"]["endCursor"]
-    for _ in range(2):  # planned with a cursor of the newest-first list
-        variables = {"first": 2, "after": newest_cursor}
+    ascending = {"field": "TITLE", "direction": "ASC"}
+    descending = {"field": "TITLE", "direction": "DESC"}
+    cursors = {}
+    for order in (ascending, descending):
+        first = await planning.schema.execute(
+            PAGES, variable_values={"first": 2, "order": order}, context_value=context
+        )
+        cursors[order["direction"]] = first.data["investigations"]["pageInfo"]["endCursor"]
+    for _ in range(2):  # planned with a cursor of the descending list
+        variables = {"first": 2, "after": cursors["DESC"], "order": descending}
         if (await operations.answer(planning.engine, PAGES, None, variables, access)).learn:
             operations.learn(PAGES, None, variables, access)
     assert operations.answered == 1
-    wrong = {"first": 2, "after": title_cursor}
+    wrong = {"first": 2, "after": cursors["ASC"], "order": descending}
     outcome = await operations.answer(planning.engine, PAGES, None, wrong, access)
     assert outcome.text is None
     refused = await planning.schema.execute(PAGES, variable_values=wrong, context_value=context)
