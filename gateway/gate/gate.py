@@ -34,6 +34,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from gateway.auth.icat_rules.ruleset import RuleBook
 from gateway.auth.principal import ANONYMOUS
 from gateway.catalogue.database import is_database_unavailable
 from gateway.catalogue.names import ensure_spelled
@@ -137,8 +138,12 @@ class Gate:
         hooks: Hooks | None = None,
         dois: Any = None,
         downloads: Any = None,
+        rule_book: RuleBook | None = None,
     ) -> None:
         self.schema = schema
+        self.rule_book = rule_book
+        """The catalogue's compiled rules (``icat-rules`` authorization), checked for
+        changes before a request's access is taken."""
         self.dois = dois
         self.downloads = downloads
         """The download use cases (``RequestContext.downloads``)."""
@@ -520,6 +525,8 @@ class Gate:
             for engine in (self.engine, self.read_engine):
                 await ensure_spelled(engine)
             self._spelled = True
+        if self.rule_book is not None:
+            await self.rule_book.refresh(self.read_engine)
         access = self.access(request.scope)
         arguments = (request.query, request.operation_name, request.variables)
         outcome = None

@@ -112,11 +112,13 @@ class Dataset(Node, Declared):
         before: str | None = None,
         order_by: DatafileOrder | None = None,
     ) -> Connection[Datafile]:
-        # The dataset is visible, so all of its files are: no visibility filter needed.
+        # The dataset is visible, so all of its files are (under ICAT's rules: unless
+        # Dataset.datafiles is no public step, ``queries.datafiles_of_datasets``).
+        access = info.context.access
         return await child_connection(
             info,
             "datafiles_of_dataset",
-            DATAFILES_OF_DATASET,
+            DATAFILES_OF_DATASET if access.rules is None else datafiles_listing(access),
             self._row["id"],
             page_of(info, first, after, last, before),
             (order_by or DatafileOrder()).key(),
@@ -172,6 +174,15 @@ async def _samples_by_id(info: Info, datasets: list[Dataset]) -> dict[int | None
     ids = sorted({d._row["sample_id"] for d in datasets if d._row["sample_id"] is not None})
     rows = await info.context.loaders.sample.load_many(ids)
     return {row._mapping["id"]: Sample.from_row(row) for row in rows if row is not None}
+
+
+def datafiles_listing(access: Any) -> ChildListing:
+    """The files of datasets as the caller's rules list them."""
+    return ChildListing(
+        statement=lambda: queries.datafiles_of_datasets(access),
+        parent=DatafileRow.dataset_id,
+        keys=lambda order: datafile_keys(*order),
+    )
 
 
 DATAFILES_OF_DATASET = ChildListing(
