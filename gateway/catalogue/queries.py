@@ -82,6 +82,19 @@ def investigations(access: Access) -> Select[Any]:
     return statement.where(investigation_listed(access))
 
 
+def investigations_reached(access: Access, origin: str, field: str) -> Select[Any]:
+    """Sessions as reached from a readable object by ICAT's ``origin.field`` (a dataset's
+    session): as listed under the built-in policy; under ICAT's rules, all of them where
+    the step is public (``visibility.reached_by_rules``), else those the caller may read."""
+    if access.rules is None:
+        return investigations(access)
+    step = relationships.step(origin, field)
+    assert step is not None
+    condition = reached_by_rules(access, step, Investigation)
+    statement = select(*investigation_columns(access))
+    return statement if condition is None else statement.where(condition)
+
+
 def instrument_name_key() -> ColumnElement[Any]:
     """The beamline name a session sorts under (the first, when it used several)."""
     return (

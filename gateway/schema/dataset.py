@@ -50,11 +50,13 @@ class Dataset(Node, Declared):
     @strawberry.field
     async def investigation(
         self, info: Info
-    ) -> Annotated[Investigation, strawberry.lazy("gateway.schema.investigation")]:
+    ) -> Annotated[Investigation, strawberry.lazy("gateway.schema.investigation")] | None:
         from gateway.schema.investigation import Investigation
 
-        row = await info.context.loaders.investigation.load(self._row["investigation_id"])
-        return Investigation.from_row(row, info.context.now)
+        # Null only under ICAT's rules: a dataset the caller reads (published) whose
+        # session they may not read, unless Dataset.investigation is a public step.
+        row = await info.context.loaders.session_of_dataset.load(self._row["investigation_id"])
+        return Investigation.from_row(row, info.context.now) if row is not None else None
 
     @strawberry.field
     async def download_size(self, info: Info) -> Long:

@@ -34,7 +34,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, exists, false, func, literal, null, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.icat_rules.compiler import Filter, check, compile_query
@@ -102,8 +114,12 @@ class RuleSet:
         ``:user`` open); None when every row is readable."""
         if entity in self.public_entities:
             return None
+        # Anonymous: ``:user`` is an unknown text (no rule's comparison with it holds; a
+        # bare NULL would turn "= :user" into "IS NULL").
         name = (
-            null() if user is None else (literal(user, String()) if isinstance(user, str) else user)
+            cast(null(), String())
+            if user is None
+            else (literal(user, String()) if isinstance(user, str) else user)
         )
         by_grouping: dict[int | None, list[ColumnElement[bool]]] = {}
         for rule in self.rules.get(entity, ()):
