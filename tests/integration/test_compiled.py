@@ -28,8 +28,8 @@ from gateway.compiled.operations import Operations
 from gateway.resolvers.context import RequestContext
 from gateway.schema.node import global_id
 from tests.conftest import STAFF, Client, StatementCounter
-from tests.support.icat_rules_demo import RulesClient
 from tests.integration.test_sentinel_leaks import full_selection
+from tests.support.icat_rules_demo import RulesClient
 
 USERS = [None, "esrf/pi1", "esrf/member1", "esrf/scientist1", "esrf/outsider1", STAFF]
 

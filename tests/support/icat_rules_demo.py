@@ -45,7 +45,7 @@ DEMO_RULES: Sequence[str] = (
             "Keyword",
             "InvestigationUser",
         )
-    ),  # fmt: skip
+    ),
     "SELECT o FROM Investigation o WHERE o.releaseDate < CURRENT_TIMESTAMP",
     "SELECT o FROM Investigation o " + TEAM.format(i="o"),
     "SELECT o FROM Investigation o " + SCIENTISTS.format(i="o"),

@@ -163,6 +163,19 @@ class Oracle:
     root_users: frozenset[str] = frozenset()
     now: datetime = field(default_factory=datetime.now)
 
+    _readable: dict[tuple[str, str | None], set[int]] = field(default_factory=dict)
+    _index: dict[tuple[str, str], dict[Any, list[Row]]] = field(default_factory=dict)
+
+    def _rows_where(self, entity: str, column: str, key: Any) -> list[Row]:
+        """The rows of an entity whose column holds the key (an index built once)."""
+        index = self._index.get((entity, column))
+        if index is None:
+            index = {}
+            for row in self.rows.get(entity, {}).values():
+                index.setdefault(row[column], []).append(row)
+            self._index[(entity, column)] = index
+        return index.get(key, [])
+
     def _groupings(self, user: str | None) -> set[int]:
         if user is None:
             return set()
@@ -202,6 +215,11 @@ class Oracle:
         return public
 
     def readable(self, entity: str, user: str | None) -> set[int]:
+        if (entity, user) not in self._readable:
+            self._readable[(entity, user)] = self._evaluate(entity, user)
+        return self._readable[(entity, user)]
+
+    def _evaluate(self, entity: str, user: str | None) -> set[int]:
         rows = self.rows.get(entity, {})
         if user is not None and user in self.root_users:
             return set(rows)
@@ -216,13 +234,13 @@ class Oracle:
         for alias, source, name in parsed.joins:
             relation = relationships()[entities[source]][name]
             entities[alias] = relation.target
-            targets = self.rows.get(relation.target, {})
             following: list[dict[str, Row]] = []
             for binding in bindings:
                 key = binding[source][relation.join.left_column]
-                for target in targets.values():
-                    if key is not None and target[relation.join.right_column] == key:
-                        following.append({**binding, alias: target})
+                if key is None:
+                    continue
+                for target in self._rows_where(relation.target, relation.join.right_column, key):
+                    following.append({**binding, alias: target})
             bindings = following
         return any(all(self._holds(a, b, user) for a in parsed.atoms) for b in bindings)
 

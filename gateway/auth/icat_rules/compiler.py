@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -32,7 +33,6 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.orm import aliased
 
 from gateway.auth.icat_rules.language import (
     And,
@@ -85,11 +85,12 @@ def compile_query(query: Query) -> Filter:
         condition = true() if query.where is None else _condition(query.where, scope, user, now)
         if not scope.joined:
             return condition
+        joined = [table.alias for table in scope.joined]
         inner = (
             select(literal(1))
-            .select_from(*scope.joined)
+            .select_from(*joined)
             .where(*scope.conditions, condition)
-            .correlate_except(*scope.joined)
+            .correlate_except(*joined)
         )
         return exists(inner)
 
@@ -100,10 +101,11 @@ def _join(scope: _Scope, alias: str, source: str, field: str) -> None:
     relationship = step(scope.entities[source], field)
     if relationship is None:
         raise Untranslatable(f"{scope.entities[source]} has no relationship {field}")
-    table = aliased(entities()[relationship.target], name=f"r_{alias}")
+    target = entities()[relationship.target]
+    table = _Aliased(target, _alias(target.__table__, f"r_{alias}"))
     origin = scope.tables[source]
     join = relationship.join
-    scope.conditions.append(getattr(origin, join.left_column) == getattr(table, join.right_column))
+    scope.conditions.append(_attr(origin, join.left_column) == _attr(table, join.right_column))
     scope.entities[alias] = relationship.target
     scope.tables[alias] = table
     scope.joined.append(table)
@@ -125,7 +127,37 @@ def _column(path: Path, scope: _Scope) -> Any:
     key = attribute(scope.entities[alias], last)
     if key is None:
         raise Untranslatable(f"{scope.entities[alias]} has no attribute {last}")
-    return getattr(scope.tables[alias], key)
+    return _attr(scope.tables[alias], key)
+
+
+@cache
+def _alias(table: Any, name: str) -> Any:
+    """A Core alias of a table, made once: its columns' proxies are what costs (an ORM
+    alias far more), and the filters are built per request. Aliases are immutable, so
+    sibling subqueries may share one."""
+    return table.alias(name)
+
+
+@cache
+def _columns(model: Any) -> dict[str, str]:
+    """A model's attribute names -> its table's column keys."""
+    return {attr.key: attr.columns[0].key for attr in model.__mapper__.column_attrs}
+
+
+@dataclass(frozen=True)
+class _Aliased:
+    """A table joined by a rule: its model (for attribute names) and its alias."""
+
+    model: Any
+    alias: Any
+
+
+def _attr(table: Any, key: str) -> Any:
+    """A column of the row's model (an ORM attribute) or of a joined alias, by the
+    model's attribute name."""
+    if isinstance(table, _Aliased):
+        return table.alias.c[_columns(table.model)[key]]
+    return getattr(table, key)
 
 
 def _value(operand: Operand, scope: _Scope, user: Any, now: Any) -> Any:

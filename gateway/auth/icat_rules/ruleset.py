@@ -32,6 +32,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import (
@@ -99,7 +100,7 @@ class RuleSet:
     serial: int = field(default_factory=lambda: next(_SERIALS))
     """Which compilation this is, for keys of plans and templates made under it."""
 
-    @property
+    @cached_property
     def public_entities(self) -> frozenset[str]:
         """icat.server's public tables: a rule for everyone with no restriction."""
         return frozenset(
