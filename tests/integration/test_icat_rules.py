@@ -186,7 +186,7 @@ async def test_an_untranslatable_rule_denies_and_is_reported(
 
     broken = "SELECT o FROM Investigation o LEFT JOIN o.investigationUsers AS iu WHERE 1 = 1"
     async with dump.begin() as connection:
-        top = await connection.scalar(select(func.max(Rule.id)))
+        top = int(await connection.scalar(select(func.max(Rule.id))) or 0)
         await connection.execute(
             insert(Rule).values(
                 id=top + 1,
@@ -222,7 +222,7 @@ async def test_the_rule_book_compiles_again_when_the_rules_change(dump: AsyncEng
     first = await book.refresh(dump)
     assert await book.refresh(dump) is first  # unchanged: the same compiled set
     async with dump.begin() as connection:
-        top = await connection.scalar(select(func.max(PublicStep.id)))
+        top = int(await connection.scalar(select(func.max(PublicStep.id))) or 0)
         await connection.execute(
             insert(PublicStep).values(
                 id=top + 1,

@@ -89,7 +89,7 @@ async def write_demo_rules(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         await connection.execute(delete(Rule))
         await connection.execute(delete(PublicStep))
-        top = await connection.scalar(select(func.coalesce(func.max(Rule.id), 0)))
+        top = int(await connection.scalar(select(func.max(Rule.id))) or 0)
         for index, what in enumerate(DEMO_RULES):
             await connection.execute(
                 insert(Rule).values(id=top + 1 + index, what=what, crud_flags="R", **audit)

@@ -265,14 +265,16 @@ class Oracle:
             return False
         if isinstance(other, bool):
             value = bool(value)
-        return {
-            "=": value == other,
-            "<>": value != other,
-            "<": value < other,
-            "<=": value <= other,
-            ">": value > other,
-            ">=": value >= other,
-        }[atom.op]
+        return bool(
+            {
+                "=": value == other,
+                "<>": value != other,
+                "<": value < other,
+                "<=": value <= other,
+                ">": value > other,
+                ">=": value >= other,
+            }[atom.op]
+        )
 
     def reached(self, origin: str, name: str, parents: Iterable[int], user: str | None) -> set[int]:
         """The objects reached from these (readable) parents by ``origin.name``."""
