@@ -239,7 +239,7 @@ def write(result: dict[str, Any]) -> Path:
         "",
         f"{result['when']}, {result['database']}, {result['sessions']} sessions x "
         f"{result['datasets_per_session']} datasets, {result['rules']} rules, "
-        f"{result['iterations']} draws per row, load average before/after "
+        f"{result['iterations']} draws per row, load average (1, 5, 15 min) at the end "
         f"{', '.join(f'{x:.1f}' for x in result['load_average'])}.",
         "",
         "| workload / caller | builtin median (p95) ms | icat-rules median (p95) ms | ratio |",
