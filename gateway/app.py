@@ -26,12 +26,12 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.auth.backend import AuthenticationMiddleware, RequestAuthenticator
 from gateway.auth.demo_issuer import ISSUER, DemoIssuer, new_signing_key
-from gateway.auth.icat_rules.ruleset import IcatRules, RuleBook, RuleSet
 from gateway.auth.icat_session import ICATSessionVerifier
 from gateway.auth.oidc import OIDCConfig, OIDCVerifier
 from gateway.auth.policy import Caller
 from gateway.auth.principal import ANONYMOUS, Principal
 from gateway.catalogue.database import create_engine, create_schema
+from gateway.catalogue.icat_rules.ruleset import IcatRules, RuleBook, RuleSet
 from gateway.catalogue.names import ensure_spelled
 from gateway.catalogue.search_documents import index_note
 from gateway.catalogue.secrets import stored_secret

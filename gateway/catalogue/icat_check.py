@@ -64,7 +64,7 @@ READ: tuple[type[models.IcatBase], ...] = (
     models.DatafileParameter,
     models.RelatedDatafile,
     models.DataPublicationType,
-    # ICAT's authorization, read under ``icat-rules`` (gateway.auth.icat_rules)
+    # ICAT's authorization, read under ``icat-rules`` (gateway.catalogue.icat_rules)
     models.Rule,
     models.PublicStep,
     models.Grouping,

@@ -25,7 +25,7 @@ from sqlalchemy import (
     true,
 )
 
-from gateway.auth.icat_rules import relationships
+from gateway.catalogue.icat_rules import relationships
 from gateway.catalogue.models import (
     Datafile,
     DataPublication,

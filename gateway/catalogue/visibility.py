@@ -8,7 +8,7 @@ The rules are those of ``gateway.auth.policy``, and each is written in SQL here 
 ``tests/integration/test_policy_agreement.py`` checks that both agree row by row.
 
 With ``Settings.authorization = icat-rules`` (``Access.rules`` set) the read rules are the
-catalogue's own instead: each function below asks ``gateway.auth.icat_rules`` for the
+catalogue's own instead: each function below asks ``gateway.catalogue.icat_rules`` for the
 compiled union of the caller's rules for its entity, before any shortcut of the built-in
 policy (staff read what the rules let them read; root users read everything).
 """
@@ -22,10 +22,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
-from gateway.auth.icat_rules.relationships import Step, entities, relation_steps
-from gateway.auth.icat_rules.ruleset import IcatRules
 from gateway.auth.policy import AccessRules, Caller, Publishers, PublishRules
 from gateway.catalogue.gateway_tables import AccessRequest, Download
+from gateway.catalogue.icat_rules.relationships import Step, entities, relation_steps
+from gateway.catalogue.icat_rules.ruleset import IcatRules
 from gateway.catalogue.models import (
     DataCollectionDatafile,
     DataCollectionDataset,

@@ -43,9 +43,9 @@ from sqlalchemy import (
     true,
 )
 
-from gateway.auth.icat_rules import relationships
-from gateway.auth.icat_rules.ruleset import IcatRules
 from gateway.auth.policy import Caller
+from gateway.catalogue.icat_rules import relationships
+from gateway.catalogue.icat_rules.ruleset import IcatRules
 from gateway.catalogue.models import (
     Datafile,
     Dataset,

@@ -27,7 +27,7 @@ from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import NullType
 
-from gateway.auth.icat_rules.ruleset import IcatRules
+from gateway.catalogue.icat_rules.ruleset import IcatRules
 from gateway.compiled.dialects import json_dialect
 from gateway.compiled.render import Context, guarded, render_object
 from gateway.compiled.selection import Field, Unsupported

@@ -34,9 +34,9 @@ from starlette.types import Receive, Scope, Send
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from gateway.auth.icat_rules.ruleset import RuleBook
 from gateway.auth.principal import ANONYMOUS
 from gateway.catalogue.database import is_database_unavailable
+from gateway.catalogue.icat_rules.ruleset import RuleBook
 from gateway.catalogue.names import ensure_spelled
 from gateway.catalogue.visibility import Access
 from gateway.compiled.operations import Operations

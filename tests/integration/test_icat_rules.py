@@ -1,4 +1,4 @@
-"""ICAT's own rules, compiled to SQL (``gateway.auth.icat_rules``), against a plain Python
+"""ICAT's own rules, compiled to SQL (``gateway.catalogue.icat_rules``), against a plain Python
 evaluation of the same rules (``tests.support.icat_rules_oracle``), on each database.
 
 - python-icat's example dumps (every ICAT version in ``tests/data``) are ingested with
@@ -29,11 +29,11 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.app import now_utc
-from gateway.auth.icat_rules.relationships import entities
-from gateway.auth.icat_rules.ruleset import IcatRules, RuleRow, RuleSet, compile_rules, load
 from gateway.auth.policy import Caller
 from gateway.catalogue import queries
 from gateway.catalogue.database import create_engine, create_schema
+from gateway.catalogue.icat_rules.relationships import entities
+from gateway.catalogue.icat_rules.ruleset import IcatRules, RuleRow, RuleSet, compile_rules, load
 from gateway.catalogue.ingest import ingest_files
 from gateway.catalogue.models import (
     Datafile,
@@ -182,7 +182,7 @@ async def test_an_untranslatable_rule_denies_and_is_reported(
 ) -> None:
     """A rule in a form the compiler does not read (a LEFT JOIN here) is left out: what
     only it would open stays closed, and start-up names it by id and text."""
-    from gateway.auth.icat_rules.ruleset import RuleBook
+    from gateway.catalogue.icat_rules.ruleset import RuleBook
 
     broken = "SELECT o FROM Investigation o LEFT JOIN o.investigationUsers AS iu WHERE 1 = 1"
     async with dump.begin() as connection:
@@ -199,7 +199,7 @@ async def test_an_untranslatable_rule_denies_and_is_reported(
             )
         )
     try:
-        with caplog.at_level(logging.WARNING, logger="gateway.auth.icat_rules.ruleset"):
+        with caplog.at_level(logging.WARNING, logger="gateway.catalogue.icat_rules.ruleset"):
             ruleset = await RuleBook(60).refresh(dump, force=True)
         assert [r.id for r in ruleset.refused] == [top + 1]
         assert f"ICAT rule {top + 1}" in caplog.text and broken in caplog.text
@@ -216,7 +216,7 @@ async def test_an_untranslatable_rule_denies_and_is_reported(
 
 
 async def test_the_rule_book_compiles_again_when_the_rules_change(dump: AsyncEngine) -> None:
-    from gateway.auth.icat_rules.ruleset import RuleBook
+    from gateway.catalogue.icat_rules.ruleset import RuleBook
 
     book = RuleBook(0)
     first = await book.refresh(dump)

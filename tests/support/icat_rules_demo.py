@@ -17,8 +17,8 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import now_utc
-from gateway.auth.icat_rules.ruleset import IcatRules, RuleRow, RuleSet, compile_rules
 from gateway.auth.policy import Caller
+from gateway.catalogue.icat_rules.ruleset import IcatRules, RuleRow, RuleSet, compile_rules
 from gateway.catalogue.models import PublicStep, Rule
 from gateway.catalogue.visibility import Access
 from tests.conftest import STAFF, Client

@@ -1,5 +1,5 @@
 """ICAT's read rules evaluated in Python, row by row: the reference the compiled SQL
-filters (``gateway.auth.icat_rules``) are checked against.
+filters (``gateway.catalogue.icat_rules``) are checked against.
 
 Written apart from the compiler on purpose: its own reading of a rule (regular
 expressions for the three forms, conditions as conjunctions of comparisons, which is what
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gateway.auth.icat_rules.relationships import relationships
+from gateway.catalogue.icat_rules.relationships import relationships
 
 Row = Mapping[str, Any]
 

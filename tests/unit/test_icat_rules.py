@@ -1,13 +1,13 @@
-"""``gateway.auth.icat_rules`` without a database: the rule language, ICAT's relationship
+"""``gateway.catalogue.icat_rules`` without a database: the rule language, ICAT's relationship
 names against the declared graph, and what an untranslatable rule becomes."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.auth.icat_rules.language import And, Compare, In, Untranslatable, User, parse
-from gateway.auth.icat_rules.relationships import relationships, step, step_of_join
-from gateway.auth.icat_rules.ruleset import RuleRow, compile_rules
+from gateway.catalogue.icat_rules.language import And, Compare, In, Untranslatable, User, parse
+from gateway.catalogue.icat_rules.relationships import relationships, step, step_of_join
+from gateway.catalogue.icat_rules.ruleset import RuleRow, compile_rules
 from gateway.fields.graph import relationship_graph
 
 
@@ -76,7 +76,7 @@ def test_an_untranslatable_rule_is_refused_and_left_out(what: str) -> None:
 
 
 def parse_and_check(what: str) -> None:
-    from gateway.auth.icat_rules.compiler import check
+    from gateway.catalogue.icat_rules.compiler import check
 
     check(parse(what))
 

@@ -34,7 +34,7 @@ from sqlalchemy import (
     true,
 )
 
-from gateway.auth.icat_rules.language import (
+from gateway.catalogue.icat_rules.language import (
     And,
     Compare,
     Condition,
@@ -51,7 +51,7 @@ from gateway.auth.icat_rules.language import (
     Untranslatable,
     User,
 )
-from gateway.auth.icat_rules.relationships import attribute, entities, step
+from gateway.catalogue.icat_rules.relationships import attribute, entities, step
 from gateway.catalogue.sql_text import same_name
 
 Filter = Callable[[Any, Any, Any], ColumnElement[bool]]

@@ -50,9 +50,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.auth.icat_rules.compiler import Filter, check, compile_query
-from gateway.auth.icat_rules.language import Query, Untranslatable, parse
-from gateway.auth.icat_rules.relationships import Step, entities
+from gateway.catalogue.icat_rules.compiler import Filter, check, compile_query
+from gateway.catalogue.icat_rules.language import Query, Untranslatable, parse
+from gateway.catalogue.icat_rules.relationships import Step, entities
 from gateway.catalogue.models import PublicStep, Rule, User, UserGroup
 from gateway.catalogue.sql_text import same_name
 

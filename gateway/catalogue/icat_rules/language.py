@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.auth.icat_rules.relationships import entities, step, steps_between
+from gateway.catalogue.icat_rules.relationships import entities, step, steps_between
 
 
 class Untranslatable(ValueError):
