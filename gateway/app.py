@@ -33,6 +33,7 @@ from gateway.auth.policy import Caller
 from gateway.auth.principal import ANONYMOUS, Principal
 from gateway.auth.reviewer_link import ReviewerLinkVerifier
 from gateway.catalogue.database import create_engine, create_schema
+from gateway.catalogue.icat_rules.ruleset import IcatRules, RuleBook, RuleSet
 from gateway.catalogue.names import ensure_spelled
 from gateway.catalogue.reviewer_links import use_link
 from gateway.catalogue.search_documents import index_note
@@ -92,11 +93,32 @@ def now_utc() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def access_of(scope: Scope, settings: Settings) -> Access:
+def access_of(scope: Scope, settings: Settings, rule_book: RuleBook | None = None) -> Access:
     """Who asks (put in the scope by the authentication middleware), and when. The
-    caller's roles are looked up inside the statements that need them."""
+    caller's roles are looked up inside the statements that need them. Under ICAT's rules
+    (``rule_book``), the rules compiled last (none yet: every read denied)."""
     principal: Principal = scope.get("principal", ANONYMOUS)
-    return Access(caller=caller_of(principal, settings), now=now_utc())
+    caller = caller_of(principal, settings)
+    return Access(caller=caller, now=now_utc(), rules=rules_of(caller, settings, rule_book))
+
+
+def rules_of(caller: Caller, settings: Settings, rule_book: RuleBook | None) -> IcatRules | None:
+    """The catalogue's rules as they apply to this caller; None: the built-in policy."""
+    if rule_book is None:
+        return None
+    ruleset = rule_book.ruleset or RuleSet({}, frozenset())
+    return IcatRules(
+        ruleset,
+        root=caller.user_name is not None and caller.user_name in settings.icat_root_users,
+        public_landing=settings.icat_rules_public_landing,
+    )
+
+
+def rule_book_of(settings: Settings) -> RuleBook | None:
+    """Where the catalogue's compiled rules are kept, under ``icat-rules`` authorization."""
+    if settings.authorization != "icat-rules":
+        return None
+    return RuleBook(settings.icat_rules_refresh)
 
 
 def create_app(
@@ -165,16 +187,18 @@ def create_app(
         tracing.plug_in(hooks)
     dois = doi_use_cases(settings, engine)
     downloads = download_use_cases(settings, engine, http)
+    rule_book = rule_book_of(settings)
     gate = Gate(
         create_graphql_schema(namespace=settings.federation_namespace, tracing=tracing is not None),
         settings,
         engine,
         reads,
         page,
-        access=lambda scope: access_of(scope, settings),
+        access=lambda scope: access_of(scope, settings, rule_book),
         hooks=hooks,
         dois=dois,
         downloads=downloads,
+        rule_book=rule_book,
     )
 
     worker = delivery_worker(settings, engine, http)
@@ -200,7 +224,7 @@ def create_app(
         settings,
         reads,
         engine,
-        access=lambda scope: access_of(scope, settings),
+        access=lambda scope: access_of(scope, settings, rule_book),
         dois=dois,
     )
 
@@ -208,6 +232,9 @@ def create_app(
     async def lifespan(started: Starlette) -> AsyncIterator[None]:
         await create_schema(engine, embedded=settings.embedded, writes=not settings.read_only)
         await ensure_spelled(reads)  # ICAT's names known before any statement is compiled
+        if rule_book is not None:
+            # Compiled once at start-up, where untranslatable rules are reported.
+            await rule_book.refresh(reads, force=True)
         if settings.embedded:
             await _build_search_documents(engine)
         if issuer is not None:

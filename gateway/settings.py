@@ -32,6 +32,10 @@ DEFAULT_MAIN_PROPOSER_ROLES = (
 PERSISTED_QUERY_MODES = ("automatic", "registered", "off")
 
 
+AUTHORIZATION_MODES = ("builtin", "icat-rules")
+"""``Settings.authorization``: the built-in embargo policy, or the catalogue's own rules."""
+
+
 class SettingsError(ValueError):
     """Settings that contradict each other: the gateway refuses to start."""
 
@@ -266,6 +270,26 @@ class Settings:
     ``proposal`` (members from the proposal, not collaborators) or ``main-proposer``.
     Whatever it says, the datasets of a proprietary session (no release date) are
     published by staff only."""
+
+    authorization: str = "builtin"
+    """Where reads take their visibility from: ``builtin`` (the embargo policy: landing
+    facts public, DATA to the team, the beamline's scientists and staff until the release
+    date) or ``icat-rules`` (the catalogue's own RULE_, GROUPING, USERGROUP and PUBLICSTEP
+    rows, compiled to SQL as icat.server applies them: a session the caller may not read
+    is not listed at all, unless ``icat_rules_public_landing``)."""
+
+    icat_root_users: frozenset[str] = field(default_factory=frozenset)
+    """With ``icat-rules``: ICAT user names that read everything, as icat.server's
+    ``rootUserNames``."""
+
+    icat_rules_public_landing: bool = False
+    """With ``icat-rules``: list every session with its LANDING facts for everyone (as the
+    built-in policy does), the rules then guarding its DATA fields only. Off: a session
+    the rules do not open to the caller is not listed at all, as icat.server shows it."""
+
+    icat_rules_refresh: float = 5.0
+    """With ``icat-rules``: seconds between checks of whether the RULE_ and PUBLICSTEP rows
+    changed (one small statement); the rules are compiled again when they did."""
 
     # Operations --------------------------------------------------------------------
     redis_url: str | None = None
@@ -502,6 +526,10 @@ class Settings:
         if self.publishers not in {p.value for p in Publishers}:
             raise SettingsError(
                 "ICAT_GATEWAY_PUBLISHERS must be one of: " + ", ".join(p.value for p in Publishers)
+            )
+        if self.authorization not in AUTHORIZATION_MODES:
+            raise SettingsError(
+                "ICAT_GATEWAY_AUTHORIZATION must be one of: " + ", ".join(AUTHORIZATION_MODES)
             )
         if self.demo_login and not self.embedded:
             raise SettingsError(

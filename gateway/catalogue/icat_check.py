@@ -64,6 +64,12 @@ READ: tuple[type[models.IcatBase], ...] = (
     models.DatafileParameter,
     models.RelatedDatafile,
     models.DataPublicationType,
+    # ICAT's authorization, read under ``icat-rules`` (gateway.catalogue.icat_rules)
+    models.Rule,
+    models.PublicStep,
+    models.Grouping,
+    models.UserGroup,
+    models.InvestigationGroup,
 )
 """The ICAT tables the gateway reads or writes (by model)."""
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 
 from gateway.catalogue.gateway_tables import GrantExpiry
+from gateway.catalogue.icat_rules import relationships
 from gateway.catalogue.models import (
     Datafile,
     DataPublication,
@@ -53,6 +54,8 @@ from gateway.catalogue.visibility import (
     dataset_row_visible,
     dataset_visible,
     investigation_data_visible,
+    investigation_listed,
+    reached_by_rules,
     released,
 )
 
@@ -72,8 +75,25 @@ def investigation_columns(access: Access) -> list[Any]:
 
 
 def investigations(access: Access) -> Select[Any]:
-    """Every session (their landing facts are public); DATA visibility as a column."""
-    return select(*investigation_columns(access))
+    """Every session (their landing facts are public), or under ICAT's rules those the
+    caller may read (``visibility.investigation_listed``); DATA visibility as a column."""
+    statement = select(*investigation_columns(access))
+    if access.rules is None:
+        return statement
+    return statement.where(investigation_listed(access))
+
+
+def investigations_reached(access: Access, origin: str, field: str) -> Select[Any]:
+    """Sessions as reached from a readable object by ICAT's ``origin.field`` (a dataset's
+    session): as listed under the built-in policy; under ICAT's rules, all of them where
+    the step is public (``visibility.reached_by_rules``), else those the caller may read."""
+    if access.rules is None:
+        return investigations(access)
+    step = relationships.step(origin, field)
+    assert step is not None
+    condition = reached_by_rules(access, step, Investigation)
+    statement = select(*investigation_columns(access))
+    return statement if condition is None else statement.where(condition)
 
 
 def instrument_name_key() -> ColumnElement[Any]:
@@ -198,6 +218,18 @@ def all_datafiles() -> Select[Any]:
     """Datafiles with their format's name (the declared lookup), with no visibility filter
     (for the files of a dataset the caller already sees)."""
     return row_statement("Datafile", Datafile)
+
+
+def datafiles_of_datasets(access: Access) -> Select[Any]:
+    """The files of datasets the caller sees: all of them, or under ICAT's rules those
+    the Datafile rules open unless ``Dataset.datafiles`` is a public step."""
+    statement = all_datafiles()
+    if access.rules is None:
+        return statement
+    step = relationships.step("Dataset", "datafiles")
+    assert step is not None
+    condition = reached_by_rules(access, step, Datafile)
+    return statement if condition is None else statement.where(condition)
 
 
 def datafiles(access: Access) -> Select[Any]:

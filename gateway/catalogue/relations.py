@@ -130,7 +130,9 @@ def related_statement(relation: Relation, ids: Sequence[Any], access: Access) ->
             link, column(link, relation.through.child) == column(child, relation.child_key)
         )
     statement = statement.add_columns(owner.label("owner_key")).where(owner.in_(ids))
-    if relation.visibility is not None:
+    if access.rules is not None:
+        statement = statement.where(*visibility.related_by_rules(access, relation))
+    elif relation.visibility is not None:
         statement = statement.where(rule(relation.visibility)(access))
     return statement.order_by(owner, *(_order_key(statement, child, k) for k in relation.order))
 

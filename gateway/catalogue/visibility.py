@@ -6,6 +6,11 @@ what the caller may see. The caller's team roles and beamlines are looked up by 
 inside those clauses (unique index on USER_.NAME): no statement of its own per request.
 The rules are those of ``gateway.auth.policy``, and each is written in SQL here only;
 ``tests/integration/test_policy_agreement.py`` checks that both agree row by row.
+
+With ``Settings.authorization = icat-rules`` (``Access.rules`` set) the read rules are the
+catalogue's own instead: each function below asks ``gateway.catalogue.icat_rules`` for the
+compiled union of the caller's rules for its entity, before any shortcut of the built-in
+policy (staff read what the rules let them read; root users read everything).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from gateway.catalogue.gateway_tables import (
     ReviewerLink,
     ReviewerLinkItem,
 )
+from gateway.catalogue.icat_rules.relationships import Step, entities, relation_steps
+from gateway.catalogue.icat_rules.ruleset import IcatRules
 from gateway.catalogue.models import (
     DataCollectionDatafile,
     DataCollectionDataset,
@@ -39,6 +46,7 @@ from gateway.catalogue.models import (
     User,
 )
 from gateway.catalogue.sql_text import exact_text, same_name, stripped
+from gateway.fields.declaration import Relation
 
 
 @dataclass(frozen=True)
@@ -50,10 +58,61 @@ class Access:
     member_ids: Any = None
     """The caller's sessions as a selectable already in the statement (a CTE, see
     ``gateway.compiled.operations``), instead of the subquery repeated at every use."""
+    rules: IcatRules | None = None
+    """The catalogue's own rules (``icat-rules`` authorization), or None: the built-in
+    policy."""
 
     @property
     def is_staff(self) -> bool:
         return self.caller.is_staff
+
+
+def by_rules(access: Access, model: Any) -> ColumnElement[bool]:
+    """Under ICAT's rules: the rows of ``model`` the caller may read (a root user: all)."""
+    rules = access.rules
+    assert rules is not None
+    if rules.root:
+        return true()
+    found = rules.ruleset.readable(model.__name__, model, access.caller.user_name, access.now)
+    return true() if found is None else found
+
+
+def reached_by_rules(access: Access, step: Step, model: Any) -> ColumnElement[bool] | None:
+    """Under ICAT's rules, the objects reached from a readable one by ``step`` (an
+    INCLUDE): None when all of them are readable (a public step, a public entity, a root
+    user), else their entity's rule (icat.server's ``GateKeeper.allowed``)."""
+    rules = access.rules
+    assert rules is not None
+    if rules.root or rules.ruleset.allowed(step):
+        return None
+    return by_rules(access, model)
+
+
+def related_by_rules(access: Access, relation: Relation) -> list[ColumnElement[bool]]:
+    """Under ICAT's rules, the conditions on the rows a declared relation reaches (the link
+    rows and the children, each on its table's model), hop by hop as
+    :func:`reached_by_rules` says; a relation that is no path of ICAT's reaches nothing."""
+    paths = relation_steps(relation)
+    if not paths or any(path is None for path in paths):
+        return [false()]
+    conditions: list[ColumnElement[bool]] = []
+    for hops in zip(*(path for path in paths if path is not None), strict=True):
+        target = entities()[hops[0].target]
+        for hop in hops:
+            condition = reached_by_rules(access, hop, target)
+            if condition is not None:
+                conditions.append(condition)
+                break
+    return conditions
+
+
+def investigation_listed(access: Access) -> ColumnElement[bool]:
+    """Which sessions are listed at all: every one (their landing facts are public), except
+    under ICAT's rules, where a session the caller may not read is not listed unless the
+    facility makes landing facts public (``Settings.icat_rules_public_landing``)."""
+    if access.rules is None or access.rules.public_landing:
+        return true()
+    return investigation_data_visible(access)
 
 
 def released(release_date: Any, now: datetime) -> ColumnElement[bool]:
@@ -220,6 +279,8 @@ def personal_visible(access: Access, owner_name_column: Any) -> ColumnElement[bo
 
 def investigation_data_visible(access: Access) -> ColumnElement[bool]:
     """May the caller read the DATA-class fields of the INVESTIGATION row in scope?"""
+    if access.rules is not None:
+        return by_rules(access, Investigation)
     if access.is_staff:
         return true()
     visible = released(Investigation.release_date, access.now)
@@ -272,6 +333,8 @@ def dataset_visible_with(
 
 def dataset_visible(access: Access) -> ColumnElement[bool]:
     """May the caller see the DATASET row in scope (its session's data, or published)?"""
+    if access.rules is not None:
+        return by_rules(access, Dataset)
     if access.is_staff:
         return true()
     return dataset_visible_with(
@@ -285,6 +348,8 @@ def dataset_row_visible(access: Access) -> ColumnElement[bool]:
     """``dataset_visible`` for a few rows (lookups by id): the session is checked per row
     through its primary key, instead of hashing every session whose data are visible (a
     million-dataset catalogue has tens of thousands)."""
+    if access.rules is not None:
+        return by_rules(access, Dataset)
     if access.is_staff:
         return true()
     session = select(Investigation.id).where(
@@ -296,6 +361,8 @@ def dataset_row_visible(access: Access) -> ColumnElement[bool]:
 def datafile_row_visible(access: Access) -> ColumnElement[bool]:
     """``datafile_visible`` for a few DATAFILE rows (lookups by id), checked row by row as
     :func:`dataset_row_visible` does."""
+    if access.rules is not None:
+        return by_rules(access, Datafile)
     if access.is_staff:
         return true()
     own_dataset = select(Dataset.id).where(
@@ -305,7 +372,10 @@ def datafile_row_visible(access: Access) -> ColumnElement[bool]:
 
 
 def datafile_visible(access: Access, datafile_id: Any, dataset_id: Any) -> ColumnElement[bool]:
-    """May the caller see a DATAFILE row: its dataset is visible, or it is published itself."""
+    """May the caller see a DATAFILE row: its dataset is visible, or it is published itself.
+    Under ICAT's rules: the Datafile rules, on the DATAFILE row in scope."""
+    if access.rules is not None:
+        return by_rules(access, Datafile)
     if access.is_staff:
         return true()
     return or_(
@@ -321,6 +391,8 @@ def data_publication_visible(access: Access) -> ColumnElement[bool]:
     it holds (``policy.can_read_reservation``). A
     beamline scientist reads those datasets, not the reservation.
     """
+    if access.rules is not None:
+        return by_rules(access, DataPublication)
     if access.is_staff:
         return true()
     visible = released(DataPublication.publication_date, access.now)

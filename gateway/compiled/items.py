@@ -151,6 +151,7 @@ def renderer_for(
         max_page_size=settings.max_page_size,
         main_proposer_roles=settings.main_proposer_roles,
         tables=tables,
+        rules=access.rules,
     )
     return ItemRenderer(shape, dialect, access.now, caller.user_name, fragments=fragments)
 

@@ -501,8 +501,9 @@ class Operations:
         planned_access = Access(
             caller=Caller(user_name=user, is_staff=access.is_staff),  # type: ignore[arg-type]
             now=bindparam(NOW, None, type_=DateTime()),  # type: ignore[arg-type]
+            rules=access.rules,
         )
-        mine = member_investigation_ids(planned_access)
+        mine = member_investigation_ids(planned_access) if access.rules is None else None
         if mine is not None:
             # The caller's sessions once, for every place that asks (PostgreSQL would plan
             # and hash the same subquery at each of them).
@@ -616,9 +617,8 @@ def _digest(query: str) -> bytes:
 
 def _shape(access: Access) -> str:
     caller = access.caller
-    if caller.user_name is None:
-        return "anonymous"
-    return "staff" if caller.is_staff else "user"
+    kind = "anonymous" if caller.user_name is None else "staff" if caller.is_staff else "user"
+    return kind if access.rules is None else f"{kind}:{access.rules.key}"
 
 
 class ByValue:

@@ -43,6 +43,9 @@ from sqlalchemy import (
     true,
 )
 
+from gateway.auth.policy import Caller
+from gateway.catalogue.icat_rules import relationships
+from gateway.catalogue.icat_rules.ruleset import IcatRules
 from gateway.catalogue.models import (
     Datafile,
     Dataset,
@@ -53,7 +56,14 @@ from gateway.catalogue.ordering import datafile_keys, dataset_keys
 from gateway.catalogue.pagination import PageRequest, SortKey, order_terms, page_request
 from gateway.catalogue.relations import column, lookups_of, model_of
 from gateway.catalogue.sql_text import same_name
-from gateway.catalogue.visibility import dataset_visible_with, is_main_proposer
+from gateway.catalogue.visibility import (
+    Access,
+    dataset_visible,
+    dataset_visible_with,
+    is_main_proposer,
+    reached_by_rules,
+    related_by_rules,
+)
 from gateway.catalogue.visibility import released as is_released
 from gateway.compiled.dialects import POSTGRESQL, JsonDialect
 from gateway.compiled.selection import TYPENAME, Field, Unsupported
@@ -94,6 +104,18 @@ class Context:
     main_proposer_roles: frozenset[str]
     tables: frozenset[str] = frozenset()
     dialect: JsonDialect = POSTGRESQL
+    rules: IcatRules | None = None
+    """The catalogue's rules (``icat-rules`` authorization): the filters of
+    ``gateway.catalogue.visibility`` under them, with ``now`` and ``user_name``."""
+
+    @property
+    def access(self) -> Access:
+        """The caller as the visibility filters take them (SQL values for now and name)."""
+        return Access(
+            caller=Caller(user_name=self.user_name, is_staff=self.is_staff),
+            now=self.now,
+            rules=self.rules,
+        )
 
     def entering(self, table: str) -> Context:
         if table in self.tables:
@@ -360,7 +382,13 @@ def derived(relation: Relation) -> Handler:
     child_key = column(child, relation.child_key)
 
     def handler(cols: Cols, field: Field, ctx: Context) -> Any:
-        if relation.visibility is not None:
+        ruled: list[Any] = []
+        if ctx.rules is not None:
+            # The children the catalogue's rules let the caller reach (as the loader's).
+            ruled = related_by_rules(ctx.access, relation)
+            if ruled and through is not None:
+                raise Unsupported(f"{relation.name}: rules on a link table")
+        elif relation.visibility is not None:
             # The loader filters the children by their rule (``relations.rule``); its
             # correlated SQL form is not written yet: the standard path answers.
             raise Unsupported(f"{relation.name}: children filtered by {relation.visibility}")
@@ -372,7 +400,7 @@ def derived(relation: Relation) -> Handler:
         if through is None or link is None:
             child_cols, joins = row_cols(relation.child, child, lateral)
             statement = _joined(select(literal(1)).select_from(child), joins)
-            statement = statement.where(child_key == parent)
+            statement = statement.where(child_key == parent, *ruled)
         else:
             on_link = child_key == column(link, through.child)
             statement = select(literal(1)).select_from(link)
@@ -451,6 +479,8 @@ def _datasets_of_investigation(cols: Cols, ctx: Context) -> Select[Any]:
     statement = _joined(select(Dataset.id), joins).where(
         Dataset.investigation_id == _col(cols, "id")
     )
+    if ctx.rules is not None:
+        return statement.where(dataset_visible(ctx.access))
     if ctx.is_staff:
         return statement
     return statement.where(dataset_visible_with(_col(cols, "data_visible"), ctx.now))
@@ -459,7 +489,14 @@ def _datasets_of_investigation(cols: Cols, ctx: Context) -> Select[Any]:
 def _datafiles_of_dataset(cols: Cols, ctx: Context) -> Select[Any]:
     """The files of a dataset the caller sees: all of them (as ``Dataset.datafiles``)."""
     _, joins = row_cols("Datafile", Datafile)
-    return _joined(select(Datafile.id), joins).where(Datafile.dataset_id == _col(cols, "id"))
+    statement = _joined(select(Datafile.id), joins).where(Datafile.dataset_id == _col(cols, "id"))
+    if ctx.rules is not None:
+        step = relationships.step("Dataset", "datafiles")
+        assert step is not None
+        reached = reached_by_rules(ctx.access, step, Datafile)
+        if reached is not None:
+            statement = statement.where(reached)
+    return statement
 
 
 SPECIAL: dict[str, dict[str, Handler]] = {

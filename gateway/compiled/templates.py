@@ -27,6 +27,7 @@ from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import NullType
 
+from gateway.catalogue.icat_rules.ruleset import IcatRules
 from gateway.compiled.dialects import json_dialect
 from gateway.compiled.render import Context, guarded, render_object
 from gateway.compiled.selection import Field, Unsupported
@@ -52,6 +53,8 @@ class Shape:
     max_page_size: int = 1000
     main_proposer_roles: frozenset[str] = frozenset()
     tables: frozenset[str] = frozenset()
+    rules: IcatRules | None = None
+    """The catalogue's rules (``icat-rules`` authorization), or None."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ def template(shape: Shape, dialect: Dialect) -> Template | None:
         main_proposer_roles=shape.main_proposer_roles,
         tables=shape.tables,
         dialect=json,
+        rules=shape.rules,
     )
     try:
         rendering = render_object(shape.type_name, columns, shape.fields, context)

@@ -149,6 +149,7 @@ DATASET = ObjectFields(
                  written="read from the dataset's own row (its DATASETTYPE lookup)"),
         Relation("investigation", "The session the dataset belongs to.", "Investigation",
                  "INVESTIGATION", "investigation_id", "id", ONE, field_class=DATA,
+                 nullable=True,
                  written="the session's row carries the caller's `data_visible`"),
         Relation("sample", "The sample measured.", "Sample", "SAMPLE", "sample_id", "id", ONE,
                  field_class=DATA, nullable=True, written=PREFETCHED),

@@ -36,6 +36,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from gateway.auth.principal import ANONYMOUS
 from gateway.catalogue.database import is_database_unavailable
+from gateway.catalogue.icat_rules.ruleset import RuleBook
 from gateway.catalogue.names import ensure_spelled
 from gateway.catalogue.visibility import Access
 from gateway.compiled.operations import Operations
@@ -139,8 +140,12 @@ class Gate:
         hooks: Hooks | None = None,
         dois: Any = None,
         downloads: Any = None,
+        rule_book: RuleBook | None = None,
     ) -> None:
         self.schema = schema
+        self.rule_book = rule_book
+        """The catalogue's compiled rules (``icat-rules`` authorization), checked for
+        changes before a request's access is taken."""
         self.dois = dois
         self.downloads = downloads
         """The download use cases (``RequestContext.downloads``)."""
@@ -583,6 +588,8 @@ class Gate:
             for engine in (self.engine, self.read_engine):
                 await ensure_spelled(engine)
             self._spelled = True
+        if self.rule_book is not None:
+            await self.rule_book.refresh(self.read_engine)
         access = self.access(request.scope)
         arguments = (request.query, request.operation_name, request.variables)
         outcome = None

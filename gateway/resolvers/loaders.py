@@ -189,6 +189,16 @@ class Loaders:
         )
 
     @cached_property
+    def session_of_dataset(self) -> Loader:
+        """A dataset's session, as ICAT's step ``Dataset.investigation`` reaches it."""
+        return single_loader(
+            self.engine,
+            lambda ids: queries.investigations_reached(
+                self.access, "Dataset", "investigation"
+            ).where(Investigation.id.in_(ids)),
+        )
+
+    @cached_property
     def dataset(self) -> Loader:
         return single_loader(self.engine, lambda ids: queries.datasets_by_id(self.access, ids))
 

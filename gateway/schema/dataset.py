@@ -50,11 +50,13 @@ class Dataset(Node, Declared):
     @strawberry.field
     async def investigation(
         self, info: Info
-    ) -> Annotated[Investigation, strawberry.lazy("gateway.schema.investigation")]:
+    ) -> Annotated[Investigation, strawberry.lazy("gateway.schema.investigation")] | None:
         from gateway.schema.investigation import Investigation
 
-        row = await info.context.loaders.investigation.load(self._row["investigation_id"])
-        return Investigation.from_row(row, info.context.now)
+        # Null only under ICAT's rules: a dataset the caller reads (published) whose
+        # session they may not read, unless Dataset.investigation is a public step.
+        row = await info.context.loaders.session_of_dataset.load(self._row["investigation_id"])
+        return Investigation.from_row(row, info.context.now) if row is not None else None
 
     @strawberry.field
     async def download_size(self, info: Info) -> Long:
@@ -112,11 +114,13 @@ class Dataset(Node, Declared):
         before: str | None = None,
         order_by: DatafileOrder | None = None,
     ) -> Connection[Datafile]:
-        # The dataset is visible, so all of its files are: no visibility filter needed.
+        # The dataset is visible, so all of its files are (under ICAT's rules: unless
+        # Dataset.datafiles is no public step, ``queries.datafiles_of_datasets``).
+        access = info.context.access
         return await child_connection(
             info,
             "datafiles_of_dataset",
-            DATAFILES_OF_DATASET,
+            DATAFILES_OF_DATASET if access.rules is None else datafiles_listing(access),
             self._row["id"],
             page_of(info, first, after, last, before),
             (order_by or DatafileOrder()).key(),
@@ -172,6 +176,15 @@ async def _samples_by_id(info: Info, datasets: list[Dataset]) -> dict[int | None
     ids = sorted({d._row["sample_id"] for d in datasets if d._row["sample_id"] is not None})
     rows = await info.context.loaders.sample.load_many(ids)
     return {row._mapping["id"]: Sample.from_row(row) for row in rows if row is not None}
+
+
+def datafiles_listing(access: Any) -> ChildListing:
+    """The files of datasets as the caller's rules list them."""
+    return ChildListing(
+        statement=lambda: queries.datafiles_of_datasets(access),
+        parent=DatafileRow.dataset_id,
+        keys=lambda order: datafile_keys(*order),
+    )
 
 
 DATAFILES_OF_DATASET = ChildListing(

@@ -29,6 +29,7 @@ from gateway.resolvers.context import RequestContext
 from gateway.schema.node import global_id
 from tests.conftest import STAFF, Client, StatementCounter
 from tests.integration.test_sentinel_leaks import full_selection
+from tests.support.icat_rules_demo import RulesClient
 
 USERS = [None, "esrf/pi1", "esrf/member1", "esrf/scientist1", "esrf/outsider1", STAFF]
 
@@ -567,3 +568,74 @@ async def test_every_compiled_field_answers_identically(
     assert compiled == standard, query
     assert b'"data":null' not in standard
     assert any(renders_json(statement) for statement in statement_counter.statements)
+
+
+# Under ICAT's own rules (``icat-rules`` authorization) -----------------------------------
+
+
+@pytest.fixture
+def ruled(compiling: Client) -> RulesClient:
+    """The same catalogue read under the demo facility's ICAT rules."""
+    return RulesClient(compiling.engine, compiling.settings, compiling.schema)
+
+
+@pytest.mark.parametrize("user", USERS)
+@pytest.mark.parametrize("number", range(len(CORPUS)))
+async def test_compiled_and_standard_answers_are_identical_under_icat_rules(
+    ruled: RulesClient, number: int, user: str | None
+) -> None:
+    query, variables = CORPUS[number]
+    query = query.replace("LANDING", SESSION_FIELDS)
+    ids = await _ids(ruled)
+    variables = {name: ids.get(value, value) for name, value in variables.items()}
+    compiled, standard = await run_both(ruled, query, variables, user, now_utc())
+    assert compiled == standard
+
+
+async def test_icat_rules_change_what_the_corpus_answers(
+    ruled: RulesClient, compiling: Client, statement_counter: StatementCounter
+) -> None:
+    """Not vacuous: under the rules an outsider is listed fewer sessions than the built-in
+    policy lists (it lists every session's landing facts), and the session list still
+    takes the compiled path (one statement)."""
+    query = "{ investigations(first: 500) { totalCount nodes { proposal summary } } }"
+    builtin = (await compiling.execute(query, user="esrf/outsider1")).data  # DATA refused
+    ruled_data = (await run_both(ruled, query, {}, "esrf/outsider1", now_utc()))[1]
+    ruled_total = orjson.loads(ruled_data)["data"]["investigations"]["totalCount"]
+    assert 0 < ruled_total < builtin["investigations"]["totalCount"]
+    access = await ruled.access("esrf/outsider1")
+    context = RequestContext(engine=ruled.engine, settings=ruled.settings, access=access)
+    statement_counter.reset()
+    result = await ruled.schema.execute(query, context_value=context)
+    assert result.errors is None and statement_counter.count == 1, statement_counter.count
+
+
+@pytest.mark.parametrize("user", [None, "esrf/pi1", "esrf/scientist1", STAFF])
+async def test_operation_plans_answer_as_the_standard_path_under_icat_rules(
+    postgresql: Client, user: str | None
+) -> None:
+    """A plan learnt under the rules answers other sessions as the standard path does."""
+    ruled = RulesClient(postgresql.engine, postgresql.settings, postgresql.schema)
+    async with postgresql.engine.connect() as connection:
+        sessions = await connection.execute(select(Investigation.id).order_by(Investigation.id))
+        ids = [row[0] for row in sessions][:30]
+    access = await ruled.access(user)
+    context = RequestContext(engine=ruled.engine, settings=ruled.settings, access=access)
+    operations = Operations(ruled.schema, ruled.settings, ruled.engine.dialect)
+    query = """query($id: ID!) { investigation(id: $id) { proposal summary fileCount
+        samples { name } parameters { name }
+        datasets(first: 3) { totalCount nodes { name datafiles(first: 2) { totalCount } } } } }"""
+    first = {"id": global_id("Investigation", ids[0])}
+    await operations.answer(ruled.engine, query, None, first, access)
+    operations.learn(query, None, first, access)
+    answered = 0
+    for icat_id in ids:
+        variables = {"id": global_id("Investigation", icat_id)}
+        outcome = await operations.answer(ruled.engine, query, None, variables, access)
+        result = await ruled.schema.execute(query, variable_values=variables, context_value=context)
+        if outcome.text is None:
+            continue
+        answered += 1
+        assert result.errors is None, result.errors
+        assert orjson.loads(outcome.text) == result.data, icat_id
+    assert answered > 0

@@ -266,6 +266,25 @@ TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
         "SOURCE_DATAFILE_ID, DEST_DATAFILE_ID",
         {"DEST_DATAFILE_ID": "DATAFILE", "SOURCE_DATAFILE_ID": "DATAFILE"},
     ),
+    # Authorization (read under ``icat-rules``).
+    "GROUPING": ("NAME S255!", "NAME", {}),
+    "USERGROUP": (
+        "USER_ID L!, GROUP_ID L!",
+        "USER_ID, GROUP_ID",
+        {"USER_ID": "USER_", "GROUP_ID": "GROUPING"},
+    ),
+    "INVESTIGATIONGROUP": (
+        "GROUP_ID L!, INVESTIGATION_ID L!, ROLE S255!",
+        "GROUP_ID, INVESTIGATION_ID, ROLE",
+        {"GROUP_ID": "GROUPING", "INVESTIGATION_ID": "INVESTIGATION"},
+    ),
+    "RULE_": (
+        "GROUPING_ID L, WHAT S1024!, CRUDFLAGS S4!, BEAN S255, ATTRIBUTE S255, CRUDJPQL S1024, "
+        "SEARCHJPQL S1024, INCLUDEJPQL S1024, C Z, R Z, U Z, D Z, RESTRICTED Z",
+        "",
+        {"GROUPING_ID": "GROUPING"},
+    ),
+    "PUBLICSTEP": ("ORIGIN S32!, FIELD S32!", "ORIGIN, FIELD", {}),
 }
 
 _TYPES = {

@@ -1,0 +1,87 @@
+"""``gateway.catalogue.icat_rules`` without a database: the rule language, ICAT's relationship
+names against the declared graph, and what an untranslatable rule becomes."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.catalogue.icat_rules.language import And, Compare, In, Untranslatable, User, parse
+from gateway.catalogue.icat_rules.relationships import relationships, step, step_of_join
+from gateway.catalogue.icat_rules.ruleset import RuleRow, compile_rules
+from gateway.fields.graph import relationship_graph
+
+
+def test_the_declared_graph_is_made_of_icat_relationships() -> None:
+    """Every join of the field catalogue's relations is one of ICAT's relationships (one
+    source of joins: a relation declared with a wrong key would fail here)."""
+    joins = [join for edges in relationship_graph().values() for e in edges for join in e.joins]
+    assert joins
+    for join in joins:
+        assert step_of_join(join) is not None, join
+
+
+@pytest.mark.parametrize(
+    ("origin", "field", "target"),
+    [
+        ("Dataset", "investigation", "Investigation"),
+        ("Investigation", "investigationGroups", "InvestigationGroup"),
+        ("InvestigationGroup", "grouping", "Grouping"),
+        ("Grouping", "userGroups", "UserGroup"),
+        ("Instrument", "instrumentScientists", "InstrumentScientist"),
+        ("DataCollection", "dataPublications", "DataPublication"),
+        ("DataPublication", "content", "DataCollection"),
+        ("Investigation", "parameters", "InvestigationParameter"),
+        ("DatafileParameter", "type", "ParameterType"),
+        ("Datafile", "dataCollectionDatafiles", "DataCollectionDatafile"),
+    ],
+)
+def test_icat_names_reach_icat_entities(origin: str, field: str, target: str) -> None:
+    found = step(origin, field)
+    assert found is not None and found.target == target
+
+
+def test_the_three_forms_parse() -> None:
+    assert parse("Investigation").unrestricted
+    old = parse("Grouping <-> UserGroup <-> User [name=:user]")
+    assert [j.field for j in old.joins] == ["userGroups", "user"]
+    assert old.where == Compare("=", old.where.left, User())  # type: ignore[union-attr]
+    jpql = parse(
+        "SELECT o FROM UserGroup o JOIN o.grouping AS g JOIN g.investigationGroups AS s1 "
+        "WHERE s1.role in ('reader', 'writer') AND g.name = :user"
+    )
+    assert [j.field for j in jpql.joins] == ["grouping", "investigationGroups"]
+    assert isinstance(jpql.where, And) and isinstance(jpql.where.parts[0], In)
+    assert "releaseDate" in repr(parse("Investigation [releaseDate < CURRENT_TIMESTAMP]"))
+
+
+@pytest.mark.parametrize(
+    "what",
+    [
+        "SELECT o FROM Investigation o LEFT JOIN o.investigationUsers AS iu",
+        "SELECT i FROM Investigation o JOIN o.investigationUsers AS i",
+        "SELECT o FROM Investigation o WHERE UPPER(o.name) = 'X'",
+        "SELECT o FROM Investigation o JOIN o.nothing AS n",
+        "SELECT o FROM Investigation o WHERE o.name = :other",
+        "Nothing",
+        "Investigation <-> Facility <-> Nothing",
+        "Datafile <-> Datafile",
+    ],
+)
+def test_an_untranslatable_rule_is_refused_and_left_out(what: str) -> None:
+    with pytest.raises(Untranslatable):
+        parse_and_check(what)
+    ruleset = compile_rules([RuleRow(7, what, "R", None)], [])
+    assert [(r.id, r.what) for r in ruleset.refused] == [(7, what)]
+    assert not any(ruleset.rules.values())
+
+
+def parse_and_check(what: str) -> None:
+    from gateway.catalogue.icat_rules.compiler import check
+
+    check(parse(what))
+
+
+def test_rules_without_r_are_not_read_rules() -> None:
+    ruleset = compile_rules([RuleRow(1, "Investigation", "CUD", None)], [])
+    assert ruleset.rules == {} and "Investigation" not in ruleset.public_entities
+    assert "Investigation" in relationships()
