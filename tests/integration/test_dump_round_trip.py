@@ -110,3 +110,34 @@ async def test_dump_round_trip(
     assert twice.unchanged == first.new
     assert twice.lines()[-1].startswith("nothing changed")
     assert differences(before, await snapshot(engine)) == {}
+
+
+async def test_the_simple_dump_finds_the_catalogue_it_was_written_from(
+    own_settings: Settings, engine: AsyncEngine, schema: Any
+) -> None:
+    """``icatdump-simple`` repeats part of the 6.2 example (it refers to that facility):
+    onto the example, both its formats find every object there, unchanged, and nothing
+    is written; its proposal then answers through GraphQL."""
+    await _empty(engine)
+    await ingest_files(own_settings, [DATA / "icatdump-6.2.yaml"])
+    before = await snapshot(engine)
+    report = await ingest_files(
+        own_settings,
+        [DATA / "icatdump-simple.yaml", DATA / "icatdump-simple.xml"],
+        duplicate=Duplicate.CHECK,
+    )
+    assert report.new == {} and report.differing == {}
+    assert report.unchanged == {
+        "User": 8,
+        "Grouping": 6,
+        "UserGroup": 10,
+        "Investigation": 2,
+        "InvestigationGroup": 6,
+    }
+    assert differences(before, await snapshot(engine)) == {}
+    client = Client(engine, own_settings, schema)
+    found = await client.data(
+        '{ investigations(first: 5, filter: {proposal: "10100601-ST"}) { totalCount } }',
+        user=STAFF,
+    )
+    assert found["investigations"]["totalCount"] == 1
