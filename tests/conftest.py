@@ -7,6 +7,7 @@ otherwise, or a failure when ICAT_GATEWAY_TEST_REQUIRE_ALL is set, as in CI).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import gc
@@ -93,7 +94,10 @@ def _reachable(url: str) -> str | None:
             await engine.dispose()
 
     try:
-        asyncio.run(asyncio.wait_for(probe(), timeout=5))
+        # In a thread of its own: the fixture may be first asked for under a running loop
+        # (Playwright's), where asyncio.run cannot start another.
+        with concurrent.futures.ThreadPoolExecutor(1) as thread:
+            thread.submit(asyncio.run, asyncio.wait_for(probe(), timeout=5)).result()
     except Exception as error:
         return f"{type(error).__name__}: {error}".splitlines()[0][:200]
     return None

@@ -42,7 +42,9 @@ def gateway(catalogue: AsyncEngine, settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(gateway: str) -> Iterator[Any]:
+    # After the gateway (its catalogue is an async fixture, which cannot start under the
+    # loop Playwright keeps running), and again for each database.
     executable = system_browser()
     if executable is None:
         pytest.skip(f"no browser installed (looked for {', '.join(BROWSERS)}; apt: chromium)")

@@ -58,7 +58,9 @@ def gateway(catalogue: AsyncEngine, settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(gateway: str) -> Iterator[Any]:
+    # After the gateway (its catalogue is an async fixture, which cannot start under the
+    # loop Playwright keeps running), and again for each database.
     executable = system_browser()
     if executable is None:
         pytest.skip("no browser installed (apt: chromium)")

@@ -112,7 +112,7 @@ def table_counts(db: sqlite3.Connection) -> dict[str, int]:
     tables = [
         name
         for (name,) in rows(db, "SELECT name FROM sqlite_master WHERE type='table'")
-        if not str(name).startswith("GATEWAY_SEARCH_FTS")
+        if not str(name).startswith(("GATEWAY_SEARCH_FTS", "GATEWAY_DATASET_FTS"))
     ]
     return {table: rows(db, f'SELECT COUNT(*) FROM "{table}"')[0][0] for table in tables}  # type: ignore[misc]
 

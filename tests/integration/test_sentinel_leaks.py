@@ -107,6 +107,9 @@ from tests.conftest import STAFF, Client
 from tests.support.reviewer import REVIEWER, make_reviewer_link
 from tests.support.scratch import scratch_url
 
+# Every path, every field, every caller: minutes on SQLite (the suite's 120 s is too few).
+pytestmark = pytest.mark.timeout(600)
+
 Model = type[IcatBase]
 
 MODELS: Mapping[str, tuple[Model, ...]] = {
