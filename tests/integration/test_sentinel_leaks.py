@@ -173,6 +173,9 @@ def relation_columns() -> dict[tuple[str, str], tuple[Model, str]]:
 COMPUTED: Mapping[tuple[str, str], str] = {
     ("DataPublication", "state"): "from the publication date (kept: it decides visibility)",
     ("DataPublication", "registered"): "from the registrar and the DOI's prefix",
+    ("DataPublication", "conceptDoi"): "the gateway's DOI saga (its concept DOI), no ICAT "
+    "column: a DOI of the versions' chain",
+    ("DataPublication", "version"): "the gateway's DOI saga (the version's number)",
     ("DataPublication", "dataCiteMetadata"): "the publication's own watched columns, as JSON "
     "(a hidden row's sentinels in it would show in the responses scanned)",
     ("DataPublication", "citation"): "dataCiteMetadata rendered as a citation (the same "
