@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+from typing import Any
 
 import strawberry
 
@@ -310,6 +311,21 @@ def _licence(licence: LicenceInput | None) -> Licence | None:
     return None if licence is None else Licence(licence.name, licence.uri, licence.spdx)
 
 
+def _selection_given(input: Any) -> list[int] | None:
+    """The datasets an update or a new version names (None: keep the DOI's own)."""
+    return _dataset_ids(input.dataset_ids) if input.dataset_ids is not None else None
+
+
+def _description_given(input: Any) -> publications.Description | None:
+    """The description an update or a new version gives: one with creators, else none
+    (None: keep the DOI's own)."""
+    if input.creators is None:
+        return None
+    return _description(
+        input.title or "", input.abstract, input.creators, input.keywords, input.related
+    )
+
+
 @strawberry.type
 class DoiMutation:
     @strawberry.mutation(
@@ -343,21 +359,9 @@ class DoiMutation:
             info.context.access.caller,
             key=input.idempotency_key,
             doi=input.doi,
-            dataset_ids=(
-                _dataset_ids(input.dataset_ids) if input.dataset_ids is not None else None
-            ),
+            dataset_ids=_selection_given(input),
             title=input.title,
-            description=(
-                _description(
-                    input.title or "",
-                    input.abstract,
-                    input.creators,
-                    input.keywords,
-                    input.related,
-                )
-                if input.creators is not None
-                else None
-            ),
+            description=_description_given(input),
             licence=_licence(input.licence),
         )
         return _payload(info, result)
@@ -420,20 +424,8 @@ class DoiMutation:
             info.context.access.caller,
             key=input.idempotency_key,
             doi=input.doi,
-            dataset_ids=(
-                _dataset_ids(input.dataset_ids) if input.dataset_ids is not None else None
-            ),
-            description=(
-                _description(
-                    input.title or "",
-                    input.abstract,
-                    input.creators,
-                    input.keywords,
-                    input.related,
-                )
-                if input.creators is not None
-                else None
-            ),
+            dataset_ids=_selection_given(input),
+            description=_description_given(input),
             licence=_licence(input.licence),
         )
         return _payload(info, result)
