@@ -161,13 +161,13 @@ def test_metrics_show_the_planned_path(catalogue: AsyncEngine, quiet: Settings) 
 def test_a_caller_over_budget_gets_429_with_retry_after(
     catalogue: AsyncEngine, quiet: Settings
 ) -> None:
-    with GatewayServer(replace(quiet, rate_limit_requests="3/minute")) as server:
+    with GatewayServer(replace(quiet, rate_limit_requests="3/hour")) as server:
         answers = [post(server.base_url, {"query": COUNT}) for _ in range(4)]
         for_html = post(server.base_url, {"query": COUNT}, Accept=GRAPHQL_RESPONSE)
         health = httpx.get(server.base_url + "/healthz")
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     refused = answers[3]
-    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert 1 <= int(refused.headers["retry-after"]) <= 3600
     error = refused.json()["errors"][0]
     assert error["extensions"]["code"] == "RATE_LIMITED"
     assert error["extensions"]["retryAfter"] == int(refused.headers["retry-after"])
@@ -178,7 +178,7 @@ def test_a_caller_over_budget_gets_429_with_retry_after(
 def test_forwarded_addresses_count_only_from_trusted_proxies(
     catalogue: AsyncEngine, quiet: Settings
 ) -> None:
-    limited = replace(quiet, rate_limit_requests="2/minute")
+    limited = replace(quiet, rate_limit_requests="2/hour")
     with GatewayServer(limited) as server:
         # Not a trusted proxy: X-Forwarded-For is ignored, every request is 127.0.0.1's.
         spoofed = [

@@ -118,9 +118,23 @@ class GatewayProcess:
             "--workers",
             str(workers),
         ]
+        self.workers = workers
+        self._log_start = 0
         self.process: subprocess.Popen[bytes] | None = None
 
+    def _started(self) -> bool:
+        """Every worker has started: ``/readyz`` answers as soon as the first one has, and
+        on a busy machine the others may take seconds more."""
+        try:
+            if httpx.get(self.base_url + "/readyz", timeout=2).status_code != 200:
+                return False
+        except httpx.TransportError:
+            return False
+        this_run = self.log.read_bytes()[self._log_start :]
+        return this_run.count(b"Application startup complete") >= self.workers
+
     def __enter__(self) -> Self:
+        self._log_start = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
                 self.command, env=self.environment, stdout=output, stderr=subprocess.STDOUT
@@ -129,11 +143,8 @@ class GatewayProcess:
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the gateway exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.base_url + "/readyz", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
+            if self._started():
+                return self
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"the gateway did not start: {self.log.read_text()[-2000:]}")

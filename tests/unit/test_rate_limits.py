@@ -31,11 +31,11 @@ async def test_a_caller_is_counted_by_name_an_anonymous_one_by_address() -> None
 
 
 async def test_every_request_counts_against_its_address() -> None:
-    limiter = limits(address="2/second")
+    limiter = limits(address="2/hour")  # a window no run of this test straddles
     assert await limiter.admit("a", "192.0.2.1") is None
     assert await limiter.admit("b", "192.0.2.1") is None
     refused = await limiter.admit("c", "192.0.2.1")
-    assert refused is not None and refused.budget == "address" and refused.retry_after == 1
+    assert refused is not None and refused.budget == "address" and 1 <= refused.retry_after <= 3600
 
 
 async def test_cost_is_charged_whole_or_not_at_all() -> None:
