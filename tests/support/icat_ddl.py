@@ -5,8 +5,9 @@ to lower case (``investigation``, ``releasedate``) while MariaDB keeps the upper
 names; only SHIFT's ``"COMMENT"`` is quoted and keeps its case. Ids: ``ID BIGINT
 AUTO_INCREMENT`` on MariaDB (ICAT 4.5 and later), the sequence ``SEQ_GEN_SEQUENCE``
 (``INCREMENT BY 50 START WITH 50``) on PostgreSQL. Constraints are EclipseLink's:
-``UNQ_<TABLE>_0`` and ``FK_<TABLE>_<COLUMN>``. The tables are those the gateway reads,
-plus DATAPUBLICATIONTYPE and SHIFT (its quoted column), in ICAT 6.2's form.
+``UNQ_<TABLE>_0`` and ``FK_<TABLE>_<COLUMN>``. The tables are every entity table of ICAT
+6.2 (icat.server's ``core/entity/*.java``: columns, lengths, nullability, unique
+constraints), all but SESSION_ (icat.server's login sessions, no audit columns).
 
 :class:`IcatServer` inserts rows as icat.server does: plain SQL with unquoted upper-case
 names, ids from a preallocated block of SEQ_GEN_SEQUENCE (PostgreSQL) or AUTO_INCREMENT.
@@ -266,7 +267,34 @@ TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
         "SOURCE_DATAFILE_ID, DEST_DATAFILE_ID",
         {"DEST_DATAFILE_ID": "DATAFILE", "SOURCE_DATAFILE_ID": "DATAFILE"},
     ),
-    # Authorization (read under ``icat-rules``).
+    # The rest of ICAT 6.2's entities (the gateway serves none of them; an ingest of a
+    # dump writes them).
+    "PERMISSIBLESTRINGVALUE": (
+        "PARAMETERTYPE_ID L!, VALUE S255!",
+        "VALUE, PARAMETERTYPE_ID",
+        {"PARAMETERTYPE_ID": "PARAMETERTYPE"},
+    ),
+    "DATACOLLECTIONINVESTIGATION": (
+        "DATACOLLECTION_ID L!, INVESTIGATION_ID L!",
+        "DATACOLLECTION_ID, INVESTIGATION_ID",
+        {"DATACOLLECTION_ID": "DATACOLLECTION", "INVESTIGATION_ID": "INVESTIGATION"},
+    ),
+    "APPLICATION": (
+        "FACILITY_ID L!, NAME S255!, VERSION S255!",
+        "FACILITY_ID, NAME, VERSION",
+        {"FACILITY_ID": "FACILITY"},
+    ),
+    "JOB": (
+        "APPLICATION_ID L!, ARGUMENTS S255, INPUTDATACOLLECTION_ID L, OUTPUTDATACOLLECTION_ID L",
+        "",
+        {
+            "APPLICATION_ID": "APPLICATION",
+            "INPUTDATACOLLECTION_ID": "DATACOLLECTION",
+            "OUTPUTDATACOLLECTION_ID": "DATACOLLECTION",
+        },
+    ),
+    # Authorization (read under ``icat-rules``), as icat.server's Rule, Grouping, UserGroup,
+    # InvestigationGroup and PublicStep declare them.
     "GROUPING": ("NAME S255!", "NAME", {}),
     "USERGROUP": (
         "USER_ID L!, GROUP_ID L!",
