@@ -315,6 +315,71 @@ TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
     "PUBLICSTEP": ("ORIGIN S32!, FIELD S32!", "ORIGIN, FIELD", {}),
 }
 
+# What each ICAT release added to the tables above, from icat.server's release notes
+# (src/site/xhtml/release-notes.xhtml; 6.0 and 6.1 changed no table): the table alone, or
+# its columns; and 6.2 widened DATASET.LOCATION and DATAFILE.LOCATION from 255 to 511
+# (src/main/scripts/upgrade_mysql_6_2.sql).
+ADDED: dict[str, dict[str, tuple[str, ...]]] = {
+    "6.2": {
+        "SUBJECT": (),
+        "INSTRUMENT": ("STARTDATE", "ENDDATE"),
+        "DATAPUBLICATION": ("INTERNALID",),
+        "FUNDINGREFERENCE": ("ACKNOWLEDGEMENT",),
+    },
+    "5.0": {
+        **{
+            table: ()
+            for table in (
+                "DATASETINSTRUMENT",
+                "TECHNIQUE",
+                "DATASETTECHNIQUE",
+                "DATAPUBLICATION",
+                "DATAPUBLICATIONDATE",
+                "DATAPUBLICATIONUSER",
+                "RELATEDITEM",
+                "FUNDINGREFERENCE",
+                "DATAPUBLICATIONFUNDING",
+                "INVESTIGATIONFUNDING",
+                "AFFILIATION",
+                "DATAPUBLICATIONTYPE",
+                "DATACOLLECTIONINVESTIGATION",
+                "INVESTIGATIONFACILITYCYCLE",
+            )
+        },
+        "INVESTIGATION": ("FILESIZE", "FILECOUNT"),
+        "DATASET": ("FILESIZE", "FILECOUNT"),
+    },
+}
+
+
+def as_of(version: str) -> dict[str, tuple[str, str, dict[str, str]]]:
+    """The tables of an older ICAT: ``6.1`` (5.0 to 6.1 alike) or ``4.11``, derived
+    from 6.2's by taking out what each later release added."""
+    later = [
+        v for v in ADDED if tuple(map(int, v.split("."))) > tuple(map(int, version.split(".")))
+    ]
+    tables = dict(TABLES)
+    for release in later:
+        for table, columns in ADDED[release].items():
+            if not columns:
+                tables.pop(table, None)
+                continue
+            if table not in tables:
+                continue
+            specs, unique, references = tables[table]
+            kept = [s for s in specs.split(", ") if s.split(" ")[0] not in columns]
+            tables[table] = (", ".join(kept), unique, references)
+        if release == "6.2":
+            for table in ("DATASET", "DATAFILE"):
+                specs, unique, references = tables[table]
+                tables[table] = (
+                    specs.replace("LOCATION S511", "LOCATION S255"),
+                    unique,
+                    references,
+                )
+    return tables
+
+
 _TYPES = {
     "postgresql": {"T": "TIMESTAMP", "I": "INTEGER", "L": "BIGINT", "D": "FLOAT8", "Z": "BOOLEAN"},
     "mariadb": {
