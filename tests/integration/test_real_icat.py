@@ -625,3 +625,23 @@ async def test_an_icat_before_5_0_is_refused_naming_the_version_it_needs(dialect
     assert "; columns INVESTIGATION.FILESIZE, INVESTIGATION.FILECOUNT, " in said
     assert said.endswith("(ICAT 5.0 added them: the gateway needs ICAT 5.0 or later).")
     assert "SUBJECT" not in said and "STARTDATE" not in said  # 6.2's: not needed
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mariadb"])
+async def test_embedded_mode_on_an_empty_database_lacks_no_table_it_made(dialect: str) -> None:
+    """The first connection reads the catalogue before embedded mode creates ICAT's
+    tables: what it read then must not make SUBJECT (and so DOI keywords) look absent."""
+    base, url, name = await _urls(dialect)
+    fresh = f"{name}_fresh"
+    await _fresh_database(base, fresh, dialect)
+    url = make_url(url).set(database=fresh).render_as_string(hide_password=False)
+    gateway_schema = "icat_gateway" if dialect == "postgresql" else f"{fresh}_gw"
+    engine = create_engine(Settings(database_url=url, gateway_schema=gateway_schema))
+    try:
+        await create_schema(engine, embedded=True)
+        names = names_of(engine.sync_engine.dialect)
+        assert not names.lacks_table("SUBJECT") and not names.lacks_column(
+            "INSTRUMENT", "STARTDATE"
+        )
+    finally:
+        await engine.dispose()
