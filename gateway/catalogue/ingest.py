@@ -366,7 +366,8 @@ class _Loader:
         """Rows of small tables by the values an object is matched on (as at file start)."""
         self._large: set[Table] = set()
         self._claimed: set[tuple[str, int]] = set()
-        """Rows of entities without a constraint that an object of the files matched."""
+        """Rows of entities without a constraint that an object of the file matched (each
+        file is matched as if ingested on its own)."""
         self._identity = False
         """Ids come from the insert itself (AUTO_INCREMENT): each row is written at once."""
 
@@ -382,6 +383,7 @@ class _Loader:
         await self.flush()
         self._populated.clear()
         self._indexes.clear()
+        self._claimed.clear()
         for info in self.schema.values():
             if await self.connection.scalar(select(info.table.c.ID).limit(1)) is not None:
                 self._populated.add(info.table)
