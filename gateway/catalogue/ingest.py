@@ -23,7 +23,9 @@ or of the ``SEQUENCE`` table, taken by :func:`_allocate_ids`, the rows then writ
 batches; with ``AUTO_INCREMENT`` (MariaDB/MySQL), where no id exists before its row, each
 row is inserted at once and its id read back. In embedded mode the ``SEQUENCE`` table's
 counter (SEQ_GEN) is first raised above every id in use. Into an ICAT database the gateway
-did not create (``ICAT_GATEWAY_EMBEDDED=false``) only with ``into_icat`` (``--into-icat``).
+did not create (``ICAT_GATEWAY_EMBEDDED=false``) only with ``into_icat`` (``--into-icat``);
+into an ICAT before 6.2, an object of a table or a value of a column it lacks is an error
+naming it (a 5.0 dump fits).
 Audit columns say ``ingest`` and now. All files are loaded in one transaction: any failure
 rolls it all back and raises :class:`IngestError` naming the object.
 """
@@ -64,6 +66,7 @@ from gateway.catalogue.dumpfiles import (
 )
 from gateway.catalogue.models import IcatBase
 from gateway.catalogue.models import Sequence as SequenceTable
+from gateway.catalogue.names import names_of
 from gateway.catalogue.release_rule import (
     ReleaseDatePlan,
     ReleaseRule,
@@ -370,12 +373,23 @@ class _Loader:
         file is matched as if ingested on its own)."""
         self._identity = False
         """Ids come from the insert itself (AUTO_INCREMENT): each row is written at once."""
+        self._absent: dict[Table, frozenset[str]] = {}
+        """Per table, the keys of the columns an older ICAT lacks (ICAT 6.2's additions)."""
 
     async def start(self) -> None:
         if self.options.embedded:
             await _ensure_sequence(self.connection)
         scheme = (await id_allocation(self.connection)).scheme
         self._identity = scheme is IdScheme.AUTO_INCREMENT
+        names = names_of(self.connection.dialect)
+        for info in self.schema.values():
+            table = info.table
+            if names.lacks_table(str(table.name)):
+                self._absent[table] = frozenset(c.key for c in table.columns)
+            else:
+                self._absent[table] = frozenset(
+                    c.key for c in table.columns if names.lacks_column(str(table.name), c.name)
+                )
 
     async def start_file(self) -> None:
         """Note the tables that may hold an object of the next file (a duplicate within
@@ -385,6 +399,8 @@ class _Loader:
         self._indexes.clear()
         self._claimed.clear()
         for info in self.schema.values():
+            if "ID" in self._absent[info.table]:  # a table this (older) ICAT lacks
+                continue
             if await self.connection.scalar(select(info.table.c.ID).limit(1)) is not None:
                 self._populated.add(info.table)
 
@@ -418,6 +434,9 @@ class _Loader:
         self, obj: Any, info: EntityInfo, label: str, parent: tuple[str, int, bool] | None
     ) -> dict[str, Any]:
         """The object's columns (no id or audit columns), references resolved."""
+        absent = self._absent[info.table]
+        if "ID" in absent:
+            raise IngestError(f"{label}: this ICAT's database has no table {info.table.name}")
         row: dict[str, Any] = {}
         for field_ in info.attributes.values():
             try:
@@ -432,6 +451,13 @@ class _Loader:
             row[field_.column.key] = (
                 None if related is None else await self._id_of(related, label, field_)
             )
+        for key in absent:  # kept as None: compared as the NULL the database answers
+            if row.get(key) is not None:
+                column = info.table.c[key].name
+                raise IngestError(
+                    f"{label}: this ICAT's database has no column {info.table.name}.{column} "
+                    "(an ICAT before 6.2)"
+                )
         return row
 
     async def _insert(self, obj: Any, info: EntityInfo, row: dict[str, Any], label: str) -> None:
@@ -447,6 +473,8 @@ class _Loader:
             # WHAT are left NULL: the gateway does not evaluate ICAT's rules).
             flags = str(row["CRUDFLAGS"]).upper()
             row.update({letter: letter in flags for letter in "CRUD"})
+        for key in self._absent[info.table]:
+            row.pop(key, None)
         row["CREATE_ID"] = row["MOD_ID"] = CREATOR
         row["CREATE_TIME"] = row["MOD_TIME"] = self.now
         _count(self.report.new, info.name)

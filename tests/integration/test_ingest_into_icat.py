@@ -21,22 +21,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from gateway import cli
 from gateway.catalogue.database import create_engine, create_schema
-from gateway.catalogue.ingest import Duplicate, ingest_files
+from gateway.catalogue.ingest import Duplicate, IngestError, ingest_files
 from gateway.settings import Settings
 from tests.conftest import STAFF, Client
-from tests.integration.test_ingest import EXAMPLE, EXAMPLE_AUTHORIZATION, EXAMPLE_COUNTS
+from tests.integration.test_ingest import DATA, EXAMPLE, EXAMPLE_AUTHORIZATION, EXAMPLE_COUNTS
 from tests.integration.test_real_icat import _fresh_database, _urls, schema_of
-from tests.support.icat_ddl import TABLES, IcatServer, ddl
+from tests.support.icat_ddl import TABLES, IcatServer, as_of, ddl
 
+EXAMPLE_5_0 = DATA / "icatdump-5.0.yaml"
 SESSIONS = """{ investigations(first: 10, orderBy: {field: PROPOSAL, direction: ASC}) {
   totalCount nodes { proposal visitId title datasets { totalCount } } } }"""
 
 
-async def _rows_and_ids(raw: AsyncEngine) -> dict[str, tuple[int, list[int]]]:
+async def _rows_and_ids(
+    raw: AsyncEngine, tables: dict[str, Any] = TABLES
+) -> dict[str, tuple[int, list[int]]]:
     """Per ICAT table: its row count and its ids."""
     found = {}
     async with raw.connect() as connection:
-        for table in TABLES:
+        for table in tables:
             ids = (await connection.execute(text(f"SELECT ID FROM {table}"))).scalars().all()
             found[table] = (len(ids), sorted(int(i) for i in ids))
     return found
@@ -164,3 +167,53 @@ def test_the_example_needs_no_table_outside_the_test_ddl() -> None:
     from gateway.catalogue.dumpfiles import icat_schema
 
     assert {str(info.table.name) for info in icat_schema().values()} <= set(TABLES)
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mariadb"])
+async def test_the_5_0_example_into_an_icat_6_1_and_what_6_2_added_refused(
+    dialect: str, schema: Any
+) -> None:
+    """ICAT 5.0 to 6.1 (tests/support/icat_ddl.py's ``as_of("6.1")``): python-icat's 5.0
+    example goes in and is served, 6.2's fields null; the 6.2 example names what this ICAT
+    lacks, and nothing of it is written."""
+    base, url, name = await _urls(dialect)
+    database = f"{name}_ingest61"
+    await _fresh_database(base, database, dialect)
+    url = make_url(url).set(database=database).render_as_string(hide_password=False)
+    raw = create_async_engine(url)
+    try:
+        async with raw.begin() as connection:
+            for statement in ddl(dialect, as_of("6.1")):
+                await connection.execute(text(statement))
+        settings = Settings(
+            database_url=url,
+            embedded=False,
+            gateway_schema="icat_gateway" if dialect == "postgresql" else f"{database}_gw",
+            staff_users=frozenset({STAFF}),
+            facility="ESNF",
+        )
+
+        report = await ingest_files(settings, [EXAMPLE_5_0], into_icat=True)
+
+        assert report.new["Investigation"] == 3 and report.new["DataPublication"] == 1
+        assert "Subject" not in report.new
+        engine = create_engine(settings)
+        try:
+            await create_schema(engine, embedded=False)
+            served = await Client(engine, settings, schema).data(
+                "{ investigations(first: 10) { totalCount nodes { instruments "
+                "{ name startDate } } } }",
+                user=STAFF,
+            )
+        finally:
+            await engine.dispose()
+        assert served["investigations"]["totalCount"] == 3
+        instruments = [i for n in served["investigations"]["nodes"] for i in n["instruments"]]
+        assert instruments and all(i["startDate"] is None for i in instruments)
+        held = await _rows_and_ids(raw, as_of("6.1"))
+
+        with pytest.raises(IngestError, match=r"this ICAT's database has no (table|column) "):
+            await ingest_files(settings, [EXAMPLE], duplicate=Duplicate.IGNORE, into_icat=True)
+        assert await _rows_and_ids(raw, as_of("6.1")) == held
+    finally:
+        await raw.dispose()
