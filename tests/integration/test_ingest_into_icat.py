@@ -81,16 +81,13 @@ async def test_the_example_dump_into_an_icat_built_by_eclipselink(
         ingested = await _rows_and_ids(raw)
         assert ingested["INVESTIGATION"][0] == 3 and ingested["USER_"][0] == 12
         async with raw.connect() as connection:
-            datasets = dict(
-                (
-                    await connection.execute(
-                        text(
-                            "SELECT I.NAME, COUNT(D.ID) FROM INVESTIGATION I "
-                            "LEFT JOIN DATASET D ON D.INVESTIGATION_ID = I.ID GROUP BY I.NAME"
-                        )
-                    )
-                ).all()
+            counted = await connection.execute(
+                text(
+                    "SELECT I.NAME, COUNT(D.ID) FROM INVESTIGATION I "
+                    "LEFT JOIN DATASET D ON D.INVESTIGATION_ID = I.ID GROUP BY I.NAME"
+                )
             )
+            datasets: dict[str, int] = {str(n): int(c) for n, c in counted.all()}
             creators = (
                 await connection.execute(text("SELECT DISTINCT CREATE_ID FROM DATAFILE"))
             ).scalars()
