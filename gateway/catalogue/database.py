@@ -24,7 +24,7 @@ from gateway.catalogue.gateway_tables import OWN_SCHEMA, VERSION_TABLE, GatewayB
 from gateway.catalogue.icat_check import IcatSchemaError, check_icat_schema
 from gateway.catalogue.indexes import create_gateway_indexes
 from gateway.catalogue.models import IcatBase
-from gateway.catalogue.names import spell_on_connect
+from gateway.catalogue.names import names_of, spell_on_connect
 from gateway.catalogue.search_documents import drop_fts_table
 from gateway.catalogue.sequence import NoIdScheme, id_allocation
 from gateway.settings import Settings
@@ -253,6 +253,9 @@ async def create_icat_schema(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(IcatBase.metadata.create_all)
         await conn.run_sync(create_gateway_indexes)
+    # Every table is the gateway's own making now: none lacks (what the first connection
+    # read of the database's catalogue may have been before they existed).
+    names_of(engine.sync_engine.dialect).present = None
 
 
 async def create_schema(engine: AsyncEngine, *, embedded: bool, writes: bool = True) -> None:

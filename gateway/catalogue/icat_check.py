@@ -6,12 +6,21 @@ compares the database's own catalogue (SQLAlchemy's inspector: PostgreSQL, Maria
 Oracle alike, in any case) with the tables below and every column their models map, and
 stops with one message naming all that is missing and the ICAT version that added it.
 
+What ICAT 6.2 added (:data:`SINCE_6_2`, from icat.server's release notes: 6.0 and 6.1
+changed no table) is not needed: on ICAT 5.0 to 6.1 the fields that read those columns
+answer null (:mod:`gateway.catalogue.names` writes an absent column as NULL), DOI keywords
+live in DATAPUBLICATION.SUBJECT alone (no SUBJECT table), and the start-up logs what is
+absent. ICAT 5.0's additions (the data publications, the sizes of sessions and datasets)
+are needed: an ICAT before 5.0 is refused.
+
 ``READ`` lists the models the gateway's statements name; ``tests/unit/test_icat_check.py``
 fails when a module of the gateway uses a model that is not in it, so a newly served
 entity is checked from the day it is served.
 """
 
 from __future__ import annotations
+
+import logging
 
 from sqlalchemy import Connection, Table, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -73,7 +82,7 @@ READ: tuple[type[models.IcatBase], ...] = (
 )
 """The ICAT tables the gateway reads or writes (by model)."""
 
-SINCE_6_2 = frozenset(
+SINCE_6_2: frozenset[tuple[str, str | None]] = frozenset(
     {
         ("SUBJECT", None),
         ("INSTRUMENT", "STARTDATE"),
@@ -108,6 +117,12 @@ SINCE_5_0_COLUMNS = frozenset(
         ("DATASET", "FILECOUNT"),
     }
 )
+
+
+OPTIONAL = SINCE_6_2
+"""What the gateway serves without: (table, None) for a table, (table, column)."""
+
+log = logging.getLogger(__name__)
 
 
 class IcatSchemaError(RuntimeError):
@@ -174,5 +189,16 @@ async def check_icat_schema(engine: AsyncEngine) -> None:
         found = await connection.run_sync(_found)
         conflicts = names_of(connection.dialect).conflicts
     tables, columns = missing_from(found)
+    absent = [t for t in tables if (t, None) in OPTIONAL] + [
+        c for c in columns if tuple(c.split(".", 1)) in OPTIONAL
+    ]
+    tables = [t for t in tables if t not in absent]
+    columns = [c for c in columns if c not in absent]
     if tables or columns or conflicts:
         raise IcatSchemaError(message(tables, columns, conflicts))
+    if absent:
+        log.warning(
+            "ICAT's database lacks what ICAT 6.2 added: %s; the fields that read them "
+            "answer null (an ICAT before 6.2)",
+            ", ".join(absent),
+        )

@@ -17,12 +17,17 @@ the file's attributes (``OVERWRITE``). Unlike icatingest, the three latter also 
 objects with nested ones: each nested object is then checked on its own. So ingesting a
 file a second time with ``IGNORE`` or ``CHECK`` changes nothing, and the report says so.
 
-Ids come from one function, :func:`_allocate_ids`, in blocks like icat.server; in
-embedded mode it first makes sure the ``SEQUENCE`` table's counter (SEQ_GEN) is above every
-id in use. Into an ICAT database the gateway did not create (``ICAT_GATEWAY_EMBEDDED=false``)
-only with ``into_icat`` (``--into-icat``). Audit columns say ``ingest`` and now. All files
-are loaded in one transaction: any failure rolls it all back and raises
-:class:`IngestError` naming the object.
+Ids are allocated as icat.server allocates them on the database
+(:mod:`gateway.catalogue.sequence`): in blocks of ``SEQ_GEN_SEQUENCE`` (PostgreSQL, Oracle)
+or of the ``SEQUENCE`` table, taken by :func:`_allocate_ids`, the rows then written in
+batches; with ``AUTO_INCREMENT`` (MariaDB/MySQL), where no id exists before its row, each
+row is inserted at once and its id read back. In embedded mode the ``SEQUENCE`` table's
+counter (SEQ_GEN) is first raised above every id in use. Into an ICAT database the gateway
+did not create (``ICAT_GATEWAY_EMBEDDED=false``) only with ``into_icat`` (``--into-icat``);
+into an ICAT before 6.2, an object of a table or a value of a column it lacks is an error
+naming it (a 5.0 dump fits).
+Audit columns say ``ingest`` and now. All files are loaded in one transaction: any failure
+rolls it all back and raises :class:`IngestError` naming the object.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ from gateway.catalogue.dumpfiles import (
 )
 from gateway.catalogue.models import IcatBase
 from gateway.catalogue.models import Sequence as SequenceTable
+from gateway.catalogue.names import names_of
 from gateway.catalogue.release_rule import (
     ReleaseDatePlan,
     ReleaseRule,
@@ -68,7 +74,7 @@ from gateway.catalogue.release_rule import (
     plan_release_dates,
 )
 from gateway.catalogue.search_documents import naive_utc_now, refresh
-from gateway.catalogue.sequence import SEQ_GEN, allocate_ids
+from gateway.catalogue.sequence import SEQ_GEN, IdScheme, allocate_ids, id_allocation
 from gateway.settings import Settings
 
 CREATOR = "ingest"
@@ -292,9 +298,9 @@ def _reason(error: BaseException) -> str:
 
 async def _allocate_ids(connection: AsyncConnection, table: Table, count: int) -> list[int]:
     """Fresh ids for rows of ``table`` inserted in this transaction, as icat.server
-    allocates them: the one place the ingest takes ids. The SEQUENCE table's counter
-    (gateway.catalogue.sequence) serves every table; an allocator of ids per table (ICAT 4.5
-    and later on MariaDB) slots in here."""
+    allocates them, where ids exist before their rows (not ``AUTO_INCREMENT``: see
+    :meth:`_Loader._insert_now`): one counter (sequence object or SEQUENCE table) serves
+    every table."""
     return await allocate_ids(connection, count)
 
 
@@ -363,11 +369,27 @@ class _Loader:
         """Rows of small tables by the values an object is matched on (as at file start)."""
         self._large: set[Table] = set()
         self._claimed: set[tuple[str, int]] = set()
-        """Rows of entities without a constraint that an object of the files matched."""
+        """Rows of entities without a constraint that an object of the file matched (each
+        file is matched as if ingested on its own)."""
+        self._identity = False
+        """Ids come from the insert itself (AUTO_INCREMENT): each row is written at once."""
+        self._absent: dict[Table, frozenset[str]] = {}
+        """Per table, the keys of the columns an older ICAT lacks (ICAT 6.2's additions)."""
 
     async def start(self) -> None:
         if self.options.embedded:
             await _ensure_sequence(self.connection)
+        scheme = (await id_allocation(self.connection)).scheme
+        self._identity = scheme is IdScheme.AUTO_INCREMENT
+        names = names_of(self.connection.dialect)
+        for info in self.schema.values():
+            table = info.table
+            if names.lacks_table(str(table.name)):
+                self._absent[table] = frozenset(c.key for c in table.columns)
+            else:
+                self._absent[table] = frozenset(
+                    c.key for c in table.columns if names.lacks_column(str(table.name), c.name)
+                )
 
     async def start_file(self) -> None:
         """Note the tables that may hold an object of the next file (a duplicate within
@@ -375,7 +397,10 @@ class _Loader:
         await self.flush()
         self._populated.clear()
         self._indexes.clear()
+        self._claimed.clear()
         for info in self.schema.values():
+            if "ID" in self._absent[info.table]:  # a table this (older) ICAT lacks
+                continue
             if await self.connection.scalar(select(info.table.c.ID).limit(1)) is not None:
                 self._populated.add(info.table)
 
@@ -409,6 +434,9 @@ class _Loader:
         self, obj: Any, info: EntityInfo, label: str, parent: tuple[str, int, bool] | None
     ) -> dict[str, Any]:
         """The object's columns (no id or audit columns), references resolved."""
+        absent = self._absent[info.table]
+        if "ID" in absent:
+            raise IngestError(f"{label}: this ICAT's database has no table {info.table.name}")
         row: dict[str, Any] = {}
         for field_ in info.attributes.values():
             try:
@@ -423,6 +451,13 @@ class _Loader:
             row[field_.column.key] = (
                 None if related is None else await self._id_of(related, label, field_)
             )
+        for key in absent:  # kept as None: compared as the NULL the database answers
+            if row.get(key) is not None:
+                column = info.table.c[key].name
+                raise IngestError(
+                    f"{label}: this ICAT's database has no column {info.table.name}.{column} "
+                    "(an ICAT before 6.2)"
+                )
         return row
 
     async def _insert(self, obj: Any, info: EntityInfo, row: dict[str, Any], label: str) -> None:
@@ -438,12 +473,17 @@ class _Loader:
             # WHAT are left NULL: the gateway does not evaluate ICAT's rules).
             flags = str(row["CRUDFLAGS"]).upper()
             row.update({letter: letter in flags for letter in "CRUD"})
-        obj.id = row["ID"] = await self._next_id(info.table)
+        for key in self._absent[info.table]:
+            row.pop(key, None)
         row["CREATE_ID"] = row["MOD_ID"] = CREATOR
         row["CREATE_TIME"] = row["MOD_TIME"] = self.now
+        _count(self.report.new, info.name)
+        if self._identity:
+            obj.id = await self._insert_now(info.table, row, label)
+            return
+        obj.id = row["ID"] = await self._next_id(info.table)
         self._buffers.setdefault(info.table, []).append((row, label))
         self._buffered += 1
-        _count(self.report.new, info.name)
         if self._buffered >= self.batch_rows:
             await self.flush()
 
@@ -604,6 +644,17 @@ class _Loader:
         return pool.pop()
 
     # rows -> database -----------------------------------------------------------------
+
+    async def _insert_now(self, table: Table, row: dict[str, Any], label: str) -> int:
+        """Insert one row without an id, as icat.server does on an AUTO_INCREMENT table
+        (one counter per table), and answer the id the database gave it."""
+        try:
+            # NULL into an AUTO_INCREMENT column takes the counter's next value.
+            result = await self.connection.execute(insert(table).values({"ID": None, **row}))
+        except DBAPIError as error:
+            refusal = str(error.orig).strip() or type(error.orig).__name__
+            raise IngestError(f"{label}: the database refused it: {refusal}") from error
+        return int(result.lastrowid)
 
     async def flush(self) -> None:
         """Write the buffered rows, parent tables first."""

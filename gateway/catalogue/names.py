@@ -16,6 +16,11 @@ SQLAlchemy turns a name into SQL (tables, columns, labels, DDL, the compiled pat
 templates), so every statement, built or hand-written through SQLAlchemy constructs, uses
 the real names; nothing else in the gateway spells an ICAT identifier in SQL text.
 
+An older ICAT lacks columns a newer one added (ICAT 6.2's INSTRUMENT.STARTDATE...): where
+the database's catalogue was read, the dialect's statement compiler writes such a column as
+NULL (typed on PostgreSQL), so every statement reading it answers null there without
+knowing it; :mod:`gateway.catalogue.icat_check` decides which absences the gateway serves.
+
 The map is keyed by the identifier alone, so a column of the gateway's own tables spelled
 like one of ICAT's (``ID``, ``INVESTIGATION_ID``) is written the same way in every
 statement, DDL included: consistent within the gateway, which is all its tables need.
@@ -31,7 +36,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.sql.compiler import IdentifierPreparer
+from sqlalchemy.sql.compiler import IdentifierPreparer, SQLCompiler
+from sqlalchemy.sql.elements import ColumnClause
 
 from gateway.catalogue.models import IcatBase
 
@@ -73,6 +79,16 @@ class IcatNames:
     def real(self, name: str) -> str:
         """The database's spelling of a model name."""
         return self.spelling.get(name, name)
+
+    def lacks_table(self, table: str) -> bool:
+        """Whether the database lacks an ICAT table (model name; never where the spelling
+        was set, not read)."""
+        return self.present is not None and table not in self.present
+
+    def lacks_column(self, table: str, column: str) -> bool:
+        """Whether the database has the table but not this column of it (model names)."""
+        held = None if self.present is None else self.present.get(table)
+        return held is not None and column not in held
 
 
 def assumed(mode: str) -> IcatNames:
@@ -170,11 +186,41 @@ def _preparer_class(base: type[IdentifierPreparer]) -> type[IdentifierPreparer]:
     return SpellingPreparer
 
 
+def _compiler_class(base: type[SQLCompiler]) -> type[SQLCompiler]:
+    class AbsentColumnsCompiler(base):  # type: ignore[valid-type,misc]
+        """The dialect's compiler, writing a column the database lacks as NULL."""
+
+        def visit_column(self, column: ColumnClause[Any], **kwargs: Any) -> str:
+            written: str = super().visit_column(column, **kwargs)  # also maps the result
+            table = column.table
+            table = getattr(table, "element", table)  # an alias of an ICAT table
+            name = getattr(table, "name", None)
+            if not isinstance(name, str) or not names_of(self.dialect).lacks_column(
+                name, str(column.name)
+            ):
+                return written
+            null = "NULL"
+            if self.dialect.name == "postgresql":  # typed, for comparisons and JSON
+                null = f"CAST(NULL AS {self.dialect.type_compiler_instance.process(column.type)})"
+            if kwargs.get("within_columns_clause") and not kwargs.get("within_label_clause"):
+                null += " AS " + self.preparer.quote(str(column.name))
+            return null
+
+    return AbsentColumnsCompiler
+
+
 def install(dialect: Dialect, names: IcatNames) -> None:
-    """Make every statement the dialect compiles use these spellings."""
+    """Make every statement the dialect compiles use these spellings (and NULL for the
+    columns the database lacks)."""
     preparer: Any = _preparer_class(type(dialect.identifier_preparer))(dialect)
     preparer.icat_names = names
     dialect.identifier_preparer = preparer
+    if names.present is not None and any(
+        names.lacks_column(table, column)
+        for table, columns in model_names()[0].items()
+        for column in columns
+    ):
+        dialect.statement_compiler = _compiler_class(dialect.statement_compiler)
     if names.spelling:
         log.info(
             "ICAT's names as this database spells them: %d differ from the models'",
@@ -201,7 +247,9 @@ def spell_on_connect(engine: AsyncEngine, mode: str) -> None:
         else:
             install(dialect, assumed(mode))
 
-    event.listen(engine.sync_engine, "first_connect", first_connect)
+    # After the dialect's own initialisation on the first connection (a "connect" listener
+    # of the engine's, which runs first): MySQL's replaces the identifier preparer there.
+    event.listen(engine.sync_engine, "connect", first_connect, once=True)
 
 
 async def ensure_spelled(engine: AsyncEngine) -> None:

@@ -37,6 +37,7 @@ from gateway.catalogue.models import (
     Subject,
     User,
 )
+from gateway.catalogue.names import names_of
 from gateway.catalogue.sequence import (
     IdScheme,
     allocate_ids,
@@ -298,7 +299,7 @@ async def describe(
     )
     await _clear_description(connection, publication_id)
     keywords = list(dict.fromkeys(description.keywords))
-    if keywords:
+    if keywords and _has_subjects(connection):
         await _insert_many(
             connection,
             Subject,
@@ -353,7 +354,10 @@ async def _clear_description(connection: AsyncConnection, publication_id: int) -
     await connection.execute(
         delete(DataPublicationUser).where(DataPublicationUser.publication_id == publication_id)
     )
-    await connection.execute(delete(Subject).where(Subject.data_publication_id == publication_id))
+    if _has_subjects(connection):
+        await connection.execute(
+            delete(Subject).where(Subject.data_publication_id == publication_id)
+        )
     await connection.execute(
         delete(RelatedItem).where(RelatedItem.publication_id == publication_id)
     )
@@ -499,6 +503,11 @@ async def _sessions_of(
     return tuple(SessionOfRecord(*row) for row in rows)
 
 
+def _has_subjects(connection: AsyncConnection) -> bool:
+    """Whether ICAT has the SUBJECT table (ICAT 6.2 and later) for the keywords."""
+    return not names_of(connection.dialect).lacks_table("SUBJECT")
+
+
 async def load_record(connection: AsyncConnection, publication_id: int) -> PublicationRecord | None:
     """The data publication as plain values (None if it has no rows)."""
     return (await load_records(connection, [publication_id])).get(publication_id)
@@ -517,6 +526,7 @@ async def load_records(
                 DataPublication.pid.label("pid"),
                 DataPublication.title.label("title"),
                 DataPublication.description.label("description"),
+                DataPublication.subject.label("subject"),
                 DataPublication.publication_date.label("publication_date"),
                 DataPublication.create_time.label("create_time"),
                 Facility.name.label("facility"),
@@ -528,12 +538,16 @@ async def load_records(
     if not rows:
         return {}
     keywords: dict[int, list[str]] = defaultdict(list)
-    for owner, name in await connection.execute(
-        select(Subject.data_publication_id, Subject.name)
-        .where(Subject.data_publication_id.in_(ids))
-        .order_by(Subject.id)
-    ):
-        keywords[int(owner)].append(name)
+    if _has_subjects(connection):
+        for owner, name in await connection.execute(
+            select(Subject.data_publication_id, Subject.name)
+            .where(Subject.data_publication_id.in_(ids))
+            .order_by(Subject.id)
+        ):
+            keywords[int(owner)].append(name)
+    else:  # before ICAT 6.2: the keywords as written into DATAPUBLICATION.SUBJECT
+        for row in rows:
+            keywords[int(row.id)] = [k for k in (row.subject or "").split(", ") if k]
     creators = (
         await connection.execute(
             select(

@@ -299,9 +299,10 @@ INSTRUMENT = ObjectFields(
         Scalar("url", "url", Format.TEXT, "Web page of the beamline."),
         Scalar("pid", "pid", Format.TEXT, "Persistent identifier of the beamline (e.g. PIDINST)."),
         Scalar("startDate", "start_date", Format.DATETIME,
-               "When the beamline started operating (ICAT 6.2 STARTDATE)."),
+               "When the beamline started operating (ICAT 6.2 STARTDATE; null before 6.2)."),
         Scalar("endDate", "end_date", Format.DATETIME,
-               "When the beamline stopped operating, if it has (ICAT 6.2 ENDDATE)."),
+               "When the beamline stopped operating, if it has (ICAT 6.2 ENDDATE; null "
+               "before 6.2)."),
         Relation("facility", "The facility that runs this beamline.", "Facility", "FACILITY",
                  "facility_id", "id", ONE),
         Relation("scientists", "The beamline's scientists (ICAT INSTRUMENTSCIENTIST).", "User",
@@ -420,7 +421,8 @@ DATA_PUBLICATION = ObjectFields(
         Scalar("isPublished", "is_published", Format.BOOLEAN, "Whether the DOI is public.",
                DATA, nullable=False),
         Scalar("internalId", "internal_id", Format.TEXT,
-               "The facility's own identifier of the publication (ICAT 6.2 INTERNALID).", DATA),
+               "The facility's own identifier of the publication (ICAT 6.2 INTERNALID; "
+               "null before 6.2).", DATA),
         Resolved("publicationType", "The kind of publication (ICAT DATAPUBLICATIONTYPE; "
                  "named so beside a session's type).", DATA, compiled=False),
         Resolved("fundingReferences", "Grants that funded it (ICAT DATAPUBLICATIONFUNDING).",
@@ -666,7 +668,7 @@ FUNDING_REFERENCE = ObjectFields(
                nullable=False),
         Scalar("awardTitle", "award_title", Format.TEXT, "The award's title.", DATA),
         Scalar("acknowledgement", "acknowledgement", Format.TEXT,
-               "The acknowledgement to print (ICAT 6.2).", DATA),
+               "The acknowledgement to print (ICAT 6.2; null before 6.2).", DATA),
     ),
     rows=Rows.FILTERED,
 )  # fmt: skip

@@ -21,6 +21,7 @@ from gateway.catalogue.models import (
     DataCollectionDataset,
     DataPublication,
     DataPublicationUser,
+    Subject,
 )
 from gateway.catalogue.publications import Creator
 from gateway.catalogue.team import (
@@ -473,6 +474,13 @@ async def test_a_reservation_takes_a_new_description_and_its_draft_follows(
     assert [s["subject"] for s in draft["subjects"]] == ["zeolites"]
     assert [c["name"] for c in draft["creators"]] == ["Kowalczyk, Anna", "Jonas Lindberg"]
     assert await visible_dataset_ids(catalogue, [pi.bm29[-1]]) == set()
+    async with catalogue.connect() as connection:  # ICAT 6.2's SUBJECT rows (embedded)
+        held = await connection.execute(
+            select(Subject.name)
+            .join(DataPublication, DataPublication.id == Subject.data_publication_id)
+            .where(DataPublication.pid == reserved.doi)
+        )
+        assert held.scalars().all() == ["zeolites"]
 
 
 async def test_a_dead_drivers_lease_lapses_within_seconds(

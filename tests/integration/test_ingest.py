@@ -315,6 +315,22 @@ async def test_ingesting_twice_changes_nothing_and_says_so(
     assert rows(db, "SELECT SEQ_COUNT FROM SEQUENCE") == seq_before
 
 
+async def test_one_call_treats_each_file_as_its_own_ingest(
+    settings: Settings, db: sqlite3.Connection
+) -> None:
+    """An object without a uniqueness constraint (a rule, a data collection, a study...)
+    matches one row per file: the same file twice in one call is already there twice, as
+    in two calls, rather than inserted anew the second time."""
+    first = await ingest_file(settings, EXAMPLE)
+    before = table_counts(db)
+
+    report = await ingest_files(settings, [EXAMPLE, EXAMPLE], duplicate=Duplicate.CHECK)
+
+    assert report.new == {} and report.differing == {}
+    assert report.unchanged == {entity: 2 * n for entity, n in first.new.items()}
+    assert table_counts(db) == before
+
+
 def _changed_example(tmp_path: Path) -> Path:
     """The example with one user's full name changed and one user added."""
     text = EXAMPLE.read_text()

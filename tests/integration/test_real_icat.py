@@ -17,13 +17,14 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gateway import cli
 from gateway.catalogue.database import create_engine, create_schema
 from gateway.catalogue.icat_check import IcatSchemaError
+from gateway.catalogue.models import Dataset, Investigation
 from gateway.catalogue.names import names_of
 from gateway.fields.identity import global_id
 from gateway.settings import Settings
@@ -31,7 +32,7 @@ from tests.conftest import REQUIRE_ALL, SERVER_URLS, STAFF, Client, create_worke
 from tests.integration.test_doi_faults import registrar_of
 from tests.support.datacite_server import DataCiteServer
 from tests.support.doi_catalogue import caller, description, sagas_for, use_cases
-from tests.support.icat_ddl import TABLES, IcatServer, ddl
+from tests.support.icat_ddl import TABLES, IcatServer, as_of, ddl
 
 PI, MEMBER, OUTSIDER, VISITOR = "esrf/pi1", "esrf/member1", "esrf/outsider1", "esrf/visitor1"
 
@@ -325,6 +326,9 @@ async def test_an_icat_built_by_eclipselink_is_served_and_written_as_icat_server
                 text("SELECT CREATE_ID, MOD_ID FROM DATAPUBLICATION ORDER BY ID")
             )
         ).all()
+        keywords = (await connection.execute(text("SELECT NAME FROM SUBJECT"))).scalars().all()
+    # ICAT 6.2: the keywords of both published DOIs as SUBJECT rows too
+    assert sorted(keywords) == ["crystallography"] * 2 + ["proteins"] * 2
     assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
         (OUTSIDER, "Collaborator", PI, PI),
         (VISITOR, "Collaborator", PI, PI),
@@ -395,15 +399,17 @@ async def test_icat_server_and_the_gateway_insert_in_turn_without_a_collision(
 async def test_an_icat_without_what_the_gateway_reads_stops_it_with_one_message(
     dialect: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The issue's case: ICAT's core tables alone (no DATAFILEFORMAT...), and a 6.1
-    INSTRUMENT (no STARTDATE, ENDDATE)."""
+    """The issue's case: ICAT's core tables alone (no DATAFILEFORMAT...), a 4.x
+    INVESTIGATION (no FILESIZE, FILECOUNT) and a 6.1 INSTRUMENT (no STARTDATE, ENDDATE: not
+    needed, not named)."""
     base, url, name = await _urls(dialect)
     partial = f"{name}_partial"
     await _fresh_database(base, partial, dialect)
     url = make_url(url).set(database=partial).render_as_string(hide_password=False)
-    core = {table: TABLES[table] for table in ("FACILITY", "INVESTIGATIONTYPE", "INVESTIGATION")}
-    columns, unique, references = TABLES["INSTRUMENT"]
-    core["INSTRUMENT"] = (columns.replace(", STARTDATE T, ENDDATE T", ""), unique, references)
+    older = as_of("6.1")
+    core = {table: TABLES[table] for table in ("FACILITY", "INVESTIGATIONTYPE")}
+    core["INSTRUMENT"] = older["INSTRUMENT"]
+    core["INVESTIGATION"] = as_of("4.11")["INVESTIGATION"]
     raw = create_async_engine(url)
     try:
         async with raw.begin() as connection:
@@ -420,8 +426,10 @@ async def test_an_icat_without_what_the_gateway_reads_stops_it_with_one_message(
     said = str(stopped.value)
     assert said.startswith("ICAT's database lacks what the gateway reads: tables ")
     assert (
-        "DATAFILEFORMAT, " in said and "; columns INSTRUMENT.STARTDATE, INSTRUMENT.ENDDATE" in said
+        "DATAFILEFORMAT, " in said
+        and "; columns INVESTIGATION.FILESIZE, INVESTIGATION.FILECOUNT (is this" in said
     )
+    assert "STARTDATE" not in said
     assert not re.search(r"\bINVESTIGATION,", said) and said.count("\n") == 0
     # `icat-gateway serve` says it in one line and stops before serving.
     monkeypatch.setenv("ICAT_GATEWAY_EMBEDDED", "false")
@@ -504,3 +512,136 @@ async def test_the_indexes_printed_for_a_dba_name_the_tables_as_the_database_doe
             "CREATE INDEX `GW_INVESTIGATION_STARTDATE` ON `INVESTIGATION` (`STARTDATE`, `ID`);"
             in (statements)
         )
+
+
+OLDER = """{ investigations(first: 10, orderBy: {field: PROPOSAL, direction: ASC}) {
+  totalCount nodes { proposal instruments { name startDate endDate } datasets { totalCount } } }
+  dataPublications(first: 10) { nodes { doi subject internalId } } }"""
+
+
+async def _older_icat(dialect: str, version: str) -> tuple[str, str, AsyncEngine]:
+    """A fresh database with ICAT ``version``'s tables (tests/support/icat_ddl.py's
+    ``as_of``) and the seeded facility: its URL, the gateway's schema, a plain engine."""
+    base, url, name = await _urls(dialect)
+    database = f"{name}_{version.replace('.', '')}"
+    await _fresh_database(base, database, dialect)
+    url = make_url(url).set(database=database).render_as_string(hide_password=False)
+    raw = create_async_engine(url)
+    async with raw.begin() as connection:
+        for statement in ddl(dialect, as_of(version)):
+            await connection.execute(text(statement))
+        if version != "4.11":
+            await _seed(connection, IcatServer(dialect))
+    return url, "icat_gateway" if dialect == "postgresql" else f"{database}_gw", raw
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mariadb"])
+async def test_an_icat_before_6_2_is_served_with_null_for_what_6_2_added(
+    dialect: str, schema: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ICAT 5.0 to 6.1 (one schema): no SUBJECT table, no INSTRUMENT.STARTDATE/ENDDATE,
+    DATAPUBLICATION.INTERNALID, FUNDINGREFERENCE.ACKNOWLEDGEMENT. The gateway starts, says
+    what is absent, answers null for those fields on both paths, and mints a DOI whose
+    keywords live in DATAPUBLICATION.SUBJECT alone."""
+    url, gateway_schema, raw = await _older_icat(dialect, "6.1")
+    settings = Settings(
+        database_url=url,
+        embedded=False,
+        gateway_schema=gateway_schema,
+        staff_users=frozenset({STAFF}),
+        facility="ESRF",
+    )
+    engine = create_engine(settings)
+    try:
+        before = await schema_of(raw)
+        with caplog.at_level("WARNING", logger="gateway.catalogue.icat_check"):
+            await create_schema(engine, embedded=False)
+        told = [r.getMessage() for r in caplog.records if r.name == "gateway.catalogue.icat_check"]
+        assert told == [
+            "ICAT's database lacks what ICAT 6.2 added: SUBJECT, INSTRUMENT.STARTDATE, "
+            "INSTRUMENT.ENDDATE, DATAPUBLICATION.INTERNALID, FUNDINGREFERENCE.ACKNOWLEDGEMENT; "
+            "the fields that read them answer null (an ICAT before 6.2)"
+        ]
+        async with engine.connect() as connection:
+            datasets = (
+                (
+                    await connection.execute(
+                        select(Dataset.id)
+                        .join(Investigation)
+                        .where(Investigation.name == "MX-embargoed")
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        with DataCiteServer() as datacite:
+            dois = use_cases(sagas_for(engine, registrar_of(datacite)), settings)
+            minted = await dois.mint(
+                caller(PI, settings),
+                key="m",
+                dataset_ids=list(datasets[:1]),
+                description=description(),
+            )
+            stored = datacite.doi(minted.doi)
+            assert stored is not None
+            assert [s["subject"] for s in stored.attributes["subjects"]] == [
+                "crystallography",
+                "proteins",
+            ]
+        client = Client(engine, settings, schema)
+        for each in (client, client.using(compiled_sql=False)):
+            data = await each.data(OLDER, user=STAFF)
+            nodes = data["investigations"]["nodes"]
+            assert [n["instruments"] for n in nodes] == [
+                [{"name": "ID30A-1", "startDate": None, "endDate": None}]
+            ] * 2
+            assert {n["proposal"]: n["datasets"]["totalCount"] for n in nodes} == {
+                "MX-embargoed": 2,
+                "MX-released": 2,
+            }
+            assert data["dataPublications"]["nodes"] == [
+                {"doi": minted.doi, "subject": "crystallography, proteins", "internalId": None}
+            ]
+        assert await schema_of(raw) == before
+    finally:
+        await engine.dispose()
+        await raw.dispose()
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mariadb"])
+async def test_an_icat_before_5_0_is_refused_naming_the_version_it_needs(dialect: str) -> None:
+    url, gateway_schema, raw = await _older_icat(dialect, "4.11")
+    await raw.dispose()
+    engine = create_engine(
+        Settings(database_url=url, embedded=False, gateway_schema=gateway_schema)
+    )
+    try:
+        with pytest.raises(IcatSchemaError) as stopped:
+            await create_schema(engine, embedded=False)
+    finally:
+        await engine.dispose()
+    said = str(stopped.value)
+    assert said.startswith("ICAT's database lacks what the gateway reads: tables TECHNIQUE, ")
+    assert "; columns INVESTIGATION.FILESIZE, INVESTIGATION.FILECOUNT, " in said
+    assert said.endswith("(ICAT 5.0 added them: the gateway needs ICAT 5.0 or later).")
+    assert "SUBJECT" not in said and "STARTDATE" not in said  # 6.2's: not needed
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mariadb"])
+async def test_embedded_mode_on_an_empty_database_lacks_no_table_it_made(dialect: str) -> None:
+    """The first connection reads the catalogue before embedded mode creates ICAT's
+    tables: what it read then must not make SUBJECT (and so DOI keywords) look absent."""
+    base, url, name = await _urls(dialect)
+    fresh = f"{name}_fresh"
+    await _fresh_database(base, fresh, dialect)
+    url = make_url(url).set(database=fresh).render_as_string(hide_password=False)
+    gateway_schema = "icat_gateway" if dialect == "postgresql" else f"{fresh}_gw"
+    engine = create_engine(Settings(database_url=url, gateway_schema=gateway_schema))
+    try:
+        await create_schema(engine, embedded=True)
+        names = names_of(engine.sync_engine.dialect)
+        assert not names.lacks_table("SUBJECT") and not names.lacks_column(
+            "INSTRUMENT", "STARTDATE"
+        )
+    finally:
+        await engine.dispose()

@@ -5,8 +5,9 @@ to lower case (``investigation``, ``releasedate``) while MariaDB keeps the upper
 names; only SHIFT's ``"COMMENT"`` is quoted and keeps its case. Ids: ``ID BIGINT
 AUTO_INCREMENT`` on MariaDB (ICAT 4.5 and later), the sequence ``SEQ_GEN_SEQUENCE``
 (``INCREMENT BY 50 START WITH 50``) on PostgreSQL. Constraints are EclipseLink's:
-``UNQ_<TABLE>_0`` and ``FK_<TABLE>_<COLUMN>``. The tables are those the gateway reads,
-plus DATAPUBLICATIONTYPE and SHIFT (its quoted column), in ICAT 6.2's form.
+``UNQ_<TABLE>_0`` and ``FK_<TABLE>_<COLUMN>``. The tables are every entity table of ICAT
+6.2 (icat.server's ``core/entity/*.java``: columns, lengths, nullability, unique
+constraints), all but SESSION_ (icat.server's login sessions, no audit columns).
 
 :class:`IcatServer` inserts rows as icat.server does: plain SQL with unquoted upper-case
 names, ids from a preallocated block of SEQ_GEN_SEQUENCE (PostgreSQL) or AUTO_INCREMENT.
@@ -266,7 +267,34 @@ TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
         "SOURCE_DATAFILE_ID, DEST_DATAFILE_ID",
         {"DEST_DATAFILE_ID": "DATAFILE", "SOURCE_DATAFILE_ID": "DATAFILE"},
     ),
-    # Authorization (read under ``icat-rules``).
+    # The rest of ICAT 6.2's entities (the gateway serves none of them; an ingest of a
+    # dump writes them).
+    "PERMISSIBLESTRINGVALUE": (
+        "PARAMETERTYPE_ID L!, VALUE S255!",
+        "VALUE, PARAMETERTYPE_ID",
+        {"PARAMETERTYPE_ID": "PARAMETERTYPE"},
+    ),
+    "DATACOLLECTIONINVESTIGATION": (
+        "DATACOLLECTION_ID L!, INVESTIGATION_ID L!",
+        "DATACOLLECTION_ID, INVESTIGATION_ID",
+        {"DATACOLLECTION_ID": "DATACOLLECTION", "INVESTIGATION_ID": "INVESTIGATION"},
+    ),
+    "APPLICATION": (
+        "FACILITY_ID L!, NAME S255!, VERSION S255!",
+        "FACILITY_ID, NAME, VERSION",
+        {"FACILITY_ID": "FACILITY"},
+    ),
+    "JOB": (
+        "APPLICATION_ID L!, ARGUMENTS S255, INPUTDATACOLLECTION_ID L, OUTPUTDATACOLLECTION_ID L",
+        "",
+        {
+            "APPLICATION_ID": "APPLICATION",
+            "INPUTDATACOLLECTION_ID": "DATACOLLECTION",
+            "OUTPUTDATACOLLECTION_ID": "DATACOLLECTION",
+        },
+    ),
+    # Authorization (read under ``icat-rules``), as icat.server's Rule, Grouping, UserGroup,
+    # InvestigationGroup and PublicStep declare them.
     "GROUPING": ("NAME S255!", "NAME", {}),
     "USERGROUP": (
         "USER_ID L!, GROUP_ID L!",
@@ -286,6 +314,71 @@ TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
     ),
     "PUBLICSTEP": ("ORIGIN S32!, FIELD S32!", "ORIGIN, FIELD", {}),
 }
+
+# What each ICAT release added to the tables above, from icat.server's release notes
+# (src/site/xhtml/release-notes.xhtml; 6.0 and 6.1 changed no table): the table alone, or
+# its columns; and 6.2 widened DATASET.LOCATION and DATAFILE.LOCATION from 255 to 511
+# (src/main/scripts/upgrade_mysql_6_2.sql).
+ADDED: dict[str, dict[str, tuple[str, ...]]] = {
+    "6.2": {
+        "SUBJECT": (),
+        "INSTRUMENT": ("STARTDATE", "ENDDATE"),
+        "DATAPUBLICATION": ("INTERNALID",),
+        "FUNDINGREFERENCE": ("ACKNOWLEDGEMENT",),
+    },
+    "5.0": {
+        **{
+            table: ()
+            for table in (
+                "DATASETINSTRUMENT",
+                "TECHNIQUE",
+                "DATASETTECHNIQUE",
+                "DATAPUBLICATION",
+                "DATAPUBLICATIONDATE",
+                "DATAPUBLICATIONUSER",
+                "RELATEDITEM",
+                "FUNDINGREFERENCE",
+                "DATAPUBLICATIONFUNDING",
+                "INVESTIGATIONFUNDING",
+                "AFFILIATION",
+                "DATAPUBLICATIONTYPE",
+                "DATACOLLECTIONINVESTIGATION",
+                "INVESTIGATIONFACILITYCYCLE",
+            )
+        },
+        "INVESTIGATION": ("FILESIZE", "FILECOUNT"),
+        "DATASET": ("FILESIZE", "FILECOUNT"),
+    },
+}
+
+
+def as_of(version: str) -> dict[str, tuple[str, str, dict[str, str]]]:
+    """The tables of an older ICAT: ``6.1`` (5.0 to 6.1 alike) or ``4.11``, derived
+    from 6.2's by taking out what each later release added."""
+    later = [
+        v for v in ADDED if tuple(map(int, v.split("."))) > tuple(map(int, version.split(".")))
+    ]
+    tables = dict(TABLES)
+    for release in later:
+        for table, columns in ADDED[release].items():
+            if not columns:
+                tables.pop(table, None)
+                continue
+            if table not in tables:
+                continue
+            specs, unique, references = tables[table]
+            kept = [s for s in specs.split(", ") if s.split(" ")[0] not in columns]
+            tables[table] = (", ".join(kept), unique, references)
+        if release == "6.2":
+            for table in ("DATASET", "DATAFILE"):
+                specs, unique, references = tables[table]
+                tables[table] = (
+                    specs.replace("LOCATION S511", "LOCATION S255"),
+                    unique,
+                    references,
+                )
+    return tables
+
 
 _TYPES = {
     "postgresql": {"T": "TIMESTAMP", "I": "INTEGER", "L": "BIGINT", "D": "FLOAT8", "Z": "BOOLEAN"},
