@@ -60,10 +60,12 @@ CACHE = ROOT / "bench" / ".cache"
 RESULTS = ROOT / "bench" / "results"
 SEED = 20261206
 PAGE = 20
+# ``{db}``: the server database the catalogues sit beside (``--database``), so that
+# several people on one server each bench their own.
 SERVERS = {
-    "postgresql": "postgresql+asyncpg://postgres@127.0.0.1:5432/test_h7_searchbench_{n}",
-    "mariadb": "mysql+asyncmy://root@127.0.0.1:3306/test_h7_searchbench_{n}",
-    "sqlite": f"sqlite+aiosqlite:///{CACHE}/searchbench-{{n}}.sqlite3",
+    "postgresql": "postgresql+asyncpg://postgres@127.0.0.1:5432/{db}_searchbench_{n}",
+    "mariadb": "mysql+asyncmy://root@127.0.0.1:3306/{db}_searchbench_{n}",
+    "sqlite": f"sqlite+aiosqlite:///{CACHE}/{{db}}-searchbench-{{n}}.sqlite3",
 }
 
 SEARCH_GQL = """query Search($text: String!) {
@@ -84,8 +86,8 @@ DATASETS_GQL = """query Datasets($text: String!) {
 # The catalogue ------------------------------------------------------------------------
 
 
-def _url(dialect: str, sessions: int) -> str:
-    return SERVERS[dialect].format(n=sessions)
+def _url(dialect: str, sessions: int, database: str) -> str:
+    return SERVERS[dialect].format(n=sessions, db=database)
 
 
 async def _create_database(url: str) -> None:
@@ -94,14 +96,16 @@ async def _create_database(url: str) -> None:
 
     parsed = make_url(url)
     base = parsed.set(database=parsed.database.rsplit("_searchbench_", 1)[0])  # type: ignore[union-attr]
-    suffix = parsed.database.split("_", 2)[2]  # type: ignore[union-attr]
+    suffix = "searchbench_" + parsed.database.rsplit("_searchbench_", 1)[1]  # type: ignore[union-attr]
     made = await asyncio.to_thread(scratch_url, base.render_as_string(False), suffix)
     assert make_url(made).database == parsed.database, (made, url)
 
 
-async def catalogue(dialect: str, sessions: int, datasets: int, reseed: bool) -> Settings:
+async def catalogue(
+    dialect: str, sessions: int, datasets: int, reseed: bool, database: str
+) -> Settings:
     """The catalogue of this size on a dialect: reused if its counts match, else seeded."""
-    url = _url(dialect, sessions)
+    url = _url(dialect, sessions, database)
     if dialect != "sqlite":
         await _create_database(url)
     else:
@@ -463,7 +467,9 @@ async def main_async(args: argparse.Namespace) -> None:
         "dialects": {},
     }
     for dialect in args.dialect or list(SERVERS):
-        settings = await catalogue(dialect, args.sessions, args.datasets_per_session, args.reseed)
+        settings = await catalogue(
+            dialect, args.sessions, args.datasets_per_session, args.reseed, args.database
+        )
         load = os.getloadavg()
         result = await measure(dialect, settings, args.iterations)
         result["load_before"] = load
@@ -485,6 +491,11 @@ def main() -> None:
     parser.add_argument("--dialect", action="append", choices=sorted(SERVERS))
     parser.add_argument("--iterations", type=int, default=40)
     parser.add_argument("--reseed", action="store_true")
+    parser.add_argument(
+        "--database",
+        default="test_h7",
+        help="the server database the catalogues are named after: <database>_searchbench_<n>",
+    )
     parser.add_argument("--quick", action="store_true", help="print only, write nothing")
     asyncio.run(main_async(parser.parse_args()))
 

@@ -3,7 +3,9 @@
 One statement counts every facet asked for (``UNION ALL`` of one ``GROUP BY`` each) over
 the matched sessions' ids, a CTE of the list's own statement: the same filters, the same
 policy, so a count never includes a session the list would not show, and the technique
-facet counts a session only through datasets the caller may see.
+facet counts a session only through datasets the caller may see. A search counts its
+sessions' facets inside the page's own statement, over the CTE of matches that its page
+and total read (``session_facet_counts``; ``gateway.schema.facets.facets_over``).
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    and_,
     case,
     cast,
     extract,
     func,
+    join,
+    literal,
     literal_column,
     select,
+    true,
     union_all,
 )
 
@@ -36,7 +42,7 @@ from gateway.catalogue.models import (
     ParameterType,
     Technique,
 )
-from gateway.catalogue.visibility import Access, dataset_row_visible, released
+from gateway.catalogue.visibility import Access, dataset_visible_beside_session, released
 
 SESSION_FACETS = ("instrument", "year", "type", "released", "technique")
 DATASET_FACETS = ("technique", "type", "parameter")
@@ -63,6 +69,79 @@ def session_facets(access: Access, matched: Select[Any], names: Sequence[str]) -
         .order_by(None)
         .cte("facet_sessions")
     )
+    return _ordered(session_facet_counts(access, ids, names))
+
+
+def session_facets_in_one_pass(
+    access: Access, matched: Select[Any], names: Sequence[str]
+) -> Select[Any]:
+    """:func:`session_facets`' counts, the sessions of ``matched`` read once: each matched
+    session is joined to one row per facet asked (a constant list of their names) and,
+    through outer joins that hold only on its facet's row, to its values there. For
+    MariaDB, which fills a CTE again for each place that reads it (a search per facet)."""
+    ids = (
+        matched.with_only_columns(Investigation.id.label("id"), maintain_column_froms=True)
+        .order_by(None)
+        .subquery("facet_sessions")
+    )
+    kinds = union_all(*(select(literal(name).label("facet")) for name in names)).subquery(
+        "facet_kinds"
+    )
+    kind = kinds.c.facet
+    year = cast(cast(extract("year", Investigation.start_date), Integer), String)
+    state = case(
+        (released(Investigation.release_date, access.now), literal_column("'true'")),
+        else_=literal_column("'false'"),
+    )
+    value = case(
+        (kind == "instrument", Instrument.name),
+        (kind == "year", year),
+        (kind == "type", InvestigationType.name),
+        (kind == "released", state),
+        (kind == "technique", Technique.name),
+    )
+    # One FROM clause built as a whole (a join on true names no left side for
+    # ``Select.join`` to find), the sessions' rows times the facets' first.
+    rows = (
+        join(ids, kinds, true())
+        .join(Investigation, Investigation.id == ids.c.id)
+        .outerjoin(
+            InvestigationInstrument,
+            and_(kind == "instrument", InvestigationInstrument.investigation_id == ids.c.id),
+        )
+        .outerjoin(Instrument, Instrument.id == InvestigationInstrument.instrument_id)
+        .outerjoin(
+            InvestigationType,
+            and_(kind == "type", InvestigationType.id == Investigation.type_id),
+        )
+        .outerjoin(
+            Dataset,
+            and_(
+                kind == "technique",
+                Dataset.investigation_id == ids.c.id,
+                dataset_visible_beside_session(access),
+            ),
+        )
+        .outerjoin(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id)
+        .outerjoin(Technique, Technique.id == DatasetTechnique.technique_id)
+    )
+    statement = (
+        select(
+            kind.label("facet"),
+            value.label("value"),
+            func.count(func.distinct(ids.c.id)).label("count"),
+        )
+        .select_from(rows)
+        .where(value.is_not(None))
+        .group_by(kind, value)
+    )
+    counted = statement.subquery("facet_counts")
+    return select(counted).order_by(*facet_order(counted))
+
+
+def session_facet_counts(access: Access, ids: Any, names: Sequence[str]) -> list[Select[Any]]:
+    """One statement per facet of ``names`` (rows facet, value, count) over the sessions
+    whose ids are ``ids.c.id`` (a CTE: the list's matches, evaluated once), to be united."""
     sessions = select(ids.c.id).join(Investigation, Investigation.id == ids.c.id)
     parts: list[Select[Any]] = []
     for name in names:
@@ -87,19 +166,25 @@ def session_facets(access: Access, matched: Select[Any], names: Sequence[str]) -
             )
             parts.append(_facet(name, state, ids.c.id, sessions))
         elif name == "technique":
+            # Each join reads the next table by its index from the row before (``+ 0``
+            # on the side already read: SQLite, which knows no size of the matches,
+            # would otherwise start from TECHNIQUE to skip sorting the groups and read
+            # every dataset's techniques).
             used = (
                 select(ids.c.id)
-                .join(Dataset, Dataset.investigation_id == ids.c.id)
-                .join(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id)
-                .join(Technique, Technique.id == DatasetTechnique.technique_id)
-                # Row by row: the matched sessions' datasets are few next to every
-                # session whose data the caller may read (which dataset_visible hashes).
-                .where(dataset_row_visible(access))
+                .join(Investigation, Investigation.id == ids.c.id + 0)
+                .join(Dataset, Dataset.investigation_id == Investigation.id + 0)
+                .join(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id + 0)
+                .join(Technique, Technique.id == DatasetTechnique.technique_id + 0)
+                # On the joined session row: the matched sessions' datasets are few next
+                # to every session whose data the caller may read (which dataset_visible
+                # hashes), and a subquery per dataset would repeat each session's check.
+                .where(dataset_visible_beside_session(access))
             )
             parts.append(_facet(name, Technique.name, ids.c.id, used))
         else:
             raise ValueError(f"no session facet {name}")
-    return _ordered(parts)
+    return parts
 
 
 def dataset_facets(matched: Select[Any], names: Sequence[str]) -> Select[Any]:
@@ -140,4 +225,10 @@ def dataset_facets(matched: Select[Any], names: Sequence[str]) -> Select[Any]:
 
 def _ordered(parts: list[Select[Any]]) -> Select[Any]:
     counted = union_all(*parts).subquery("facet_counts")
-    return select(counted).order_by(counted.c.facet, counted.c["count"].desc(), counted.c.value)
+    return select(counted).order_by(*facet_order(counted))
+
+
+def facet_order(counted: Any) -> list[Any]:
+    """The order of the counts (``facet_counts``' columns): by facet, most frequent
+    first, then by value."""
+    return [counted.c.facet, counted.c["count"].desc(), counted.c.value]

@@ -8,7 +8,7 @@ row's object, seen without the compiler.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -24,6 +24,11 @@ from gateway.catalogue.pagination import (
 
 TOTAL_COLUMN = "_total"
 JSON_COLUMN = "_json"
+FACETS_COLUMN = "_facets"
+
+OverMatches = Callable[[Any], ColumnElement[Any]]
+"""A value computed from the list's matches (a CTE whose ``id`` column holds them), read
+in the page's statement as ``_facets``: the facets' counts of a search."""
 
 
 class Renderer(Protocol):
@@ -48,16 +53,19 @@ def page_statement(
     total: bool = False,
     costly_filter: bool = False,
     columns_from: Select[Any] | None = None,
+    facets: OverMatches | None = None,
 ) -> tuple[Select[Any], bool]:
     """The statement of a root page (see :func:`root_connection`): its rows carry the
     sort keys as ``_k0 ..``, the total as ``_total`` with ``total``, the items' JSON as
     ``_json`` where ``render`` renders them; and whether it does. ``columns_from``: see
-    :func:`_matched_once`."""
+    :func:`_matched_once`. With ``costly_filter``, ``facets`` is read as ``_facets`` from
+    the same matches as the page and total (the caller counts them otherwise: without a
+    costly filter the page does not evaluate the whole list)."""
     native_nulls = supports_nulls_last(dialect_name)
-    if total and costly_filter:
-        materialized = dialect_name in ("postgresql", "sqlite")
+    if costly_filter and (total or facets is not None):
+        materialized = shares_matches(dialect_name)
         return _matched_once(
-            statement, keys, page, render, native_nulls, columns_from, materialized
+            statement, keys, page, render, native_nulls, columns_from, materialized, facets
         )
     extra = []
     if total:
@@ -65,6 +73,13 @@ def page_statement(
         extra.append(counted.scalar_subquery().label(TOTAL_COLUMN))
     selected, rendered = selecting(statement, render, extra)
     return paged(with_sort_columns(selected, keys), keys, page, native_nulls=native_nulls), rendered
+
+
+def shares_matches(dialect_name: str) -> bool:
+    """Whether the database evaluates a CTE once for every place that reads it (told
+    ``MATERIALIZED``): PostgreSQL and SQLite. MariaDB fills it again for each, so a
+    value over the matches (``facets``) would search again there."""
+    return dialect_name in ("postgresql", "sqlite")
 
 
 def select_rendered(statement: Select[Any], render: Renderer) -> Select[Any] | None:
@@ -101,9 +116,10 @@ def _matched_once(
     native_nulls: bool,
     columns_from: Select[Any] | None = None,
     materialized: bool = True,
+    facets: OverMatches | None = None,
 ) -> tuple[Select[Any], bool]:
-    """A page and the list's total from one evaluation of the filter; whether the items'
-    JSON is rendered (see :func:`_selecting`).
+    """A page and the list's total (and ``facets``) from one evaluation of the filter;
+    whether the items' JSON is rendered (see :func:`_selecting`).
 
     The matches' ids and sort keys are a materialised CTE: the total counts it, the page is
     its top rows (keyset conditions, order, limit), joined back for the columns to
@@ -122,13 +138,24 @@ def _matched_once(
         .order_by(None)
         .cte("matches")
     )
-    if materialized:  # PostgreSQL and SQLite take the hint; MariaDB has no such syntax
+    counted: Any
+    if materialized:  # PostgreSQL and SQLite take the hint
         matches = matches.prefix_with("MATERIALIZED")
+        found: Any = matches
+        counted = select(func.count()).select_from(matches).scalar_subquery()
+    else:
+        # MariaDB has no hint and fills a CTE once per place that reads it: the list is
+        # read once, its total a window over all of it (before the keyset's cut).
+        found = select(*matches.c, func.count().over().label(TOTAL_COLUMN)).subquery("found")
     matched_keys = [
-        SortKey(matches.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(keys)
+        SortKey(found.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(keys)
     ]
     top = paged(
-        select(matches.c.id, *(key.expression for key in matched_keys)),
+        select(
+            found.c.id,
+            *(key.expression for key in matched_keys),
+            *([] if materialized else [found.c[TOTAL_COLUMN]]),
+        ),
         matched_keys,
         page,
         native_nulls=native_nulls,
@@ -136,9 +163,13 @@ def _matched_once(
     top_keys = [
         SortKey(top.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(keys)
     ]
-    counted = select(func.count()).select_from(matches).scalar_subquery().label(TOTAL_COLUMN)
+    if not materialized:
+        counted = top.c[TOTAL_COLUMN]
+    extra = [counted.label(TOTAL_COLUMN)]
+    if facets is not None:
+        extra.append(facets(matches).label(FACETS_COLUMN))
     source = statement if columns_from is None else columns_from
-    selected, rendered = selecting(source, render, [counted])
+    selected, rendered = selecting(source, render, extra)
     statement_page = (
         selected.add_columns(*(top.c[f"_k{i}"] for i in range(len(keys))))
         .join(top, top.c.id == columns_by_name(source)["id"])

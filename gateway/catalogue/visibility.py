@@ -358,6 +358,19 @@ def dataset_row_visible(access: Access) -> ColumnElement[bool]:
     return dataset_visible_with(exists(session), access.now, reviewer_dataset_ids(access))
 
 
+def dataset_visible_beside_session(access: Access) -> ColumnElement[bool]:
+    """``dataset_visible`` for DATASET rows joined to their session's INVESTIGATION row in
+    the same statement: the session's part is read on that row (no subquery per dataset),
+    for many datasets of a few known sessions (a search's facets)."""
+    if access.rules is not None:
+        return by_rules(access, Dataset)
+    if access.is_staff:
+        return true()
+    return dataset_visible_with(
+        investigation_data_visible(access), access.now, reviewer_dataset_ids(access)
+    )
+
+
 def datafile_row_visible(access: Access) -> ColumnElement[bool]:
     """``datafile_visible`` for a few DATAFILE rows (lookups by id), checked row by row as
     :func:`dataset_row_visible` does."""

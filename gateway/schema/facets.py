@@ -1,23 +1,31 @@
 """Facets on a search's connection: counts per value over the caller's matches.
 
-The counts are read by one statement (``gateway.catalogue.facets``), started beside the
-page's own (on a connection of its own) when the query asks for ``facets``, so that the
-filter panel costs no extra round trip after the page.
+A search's counts are read by the page's own statement, as JSON, over the matches its
+page and total read (:func:`facets_over`): the words are searched once. Elsewhere (a list
+without free text, or a page past the last match) they are one statement of their own
+(``gateway.catalogue.facets``), started beside the page's (on a connection of its own)
+when the query asks for ``facets``, so that the filter panel costs no extra round trip
+after the page.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import strawberry
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.types.nodes import SelectedField
 
+from gateway.catalogue.facets import facet_order, session_facet_counts
+from gateway.catalogue.pages import FACETS_COLUMN, OverMatches, shares_matches
 from gateway.catalogue.search import named_values, nearest
 from gateway.catalogue.text_search import Terms, highlighted
+from gateway.catalogue.visibility import Access
+from gateway.compiled.dialects import json_dialect
 from gateway.resolvers.loaders import fetch_all
 from gateway.schema.connection import Connection
 from gateway.schema.dataset import Dataset
@@ -193,6 +201,48 @@ def counting(engine: AsyncEngine, statement: Select[Any] | None) -> Awaitable[Co
         return counts
 
     return asyncio.ensure_future(count())
+
+
+def facets_over(dialect_name: str, access: Access, names: Sequence[str]) -> OverMatches | None:
+    """The session facets ``names`` counted over a list's matches inside its page's
+    statement, as one JSON array of {facet, value, count} in the counts' order; None
+    where the database would search again to count them (``pages.shares_matches``:
+    MariaDB), where the compiled renderer speaks no JSON for it, or none is asked."""
+    dialect = json_dialect(dialect_name)
+    if dialect is None or not names or not shares_matches(dialect_name):
+        return None
+
+    def counted(matches: Any) -> ColumnElement[Any]:
+        counts = union_all(*session_facet_counts(access, matches, names)).subquery("facet_counts")
+        item = dialect.object(
+            [
+                literal_column("'facet'"),
+                counts.c.facet,
+                literal_column("'value'"),
+                counts.c.value,
+                literal_column("'count'"),
+                counts.c["count"],
+            ]
+        )
+        return dialect.array(select(item).select_from(counts), facet_order(counts))
+
+    return counted
+
+
+def counted_in_page(rows: Sequence[Any]) -> Awaitable[Counts] | None:
+    """The counts the page's first row carries (:func:`facets_over`); None without rows
+    (past the last match, or none: the counts are then read on their own)."""
+    if not rows:
+        return None
+    value = rows[0]._mapping[FACETS_COLUMN]
+    counts: Counts = {}
+    for item in json.loads(value) if isinstance(value, str | bytes) else value:
+        counts.setdefault(item["facet"], []).append(
+            FacetCount(value=str(item["value"]), count=int(item["count"]))
+        )
+    known: asyncio.Future[Counts] = asyncio.get_running_loop().create_future()
+    known.set_result(counts)
+    return known
 
 
 def with_facets(

@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select
 
 from gateway.catalogue import queries
-from gateway.catalogue.facets import SESSION_FACETS, session_facets
+from gateway.catalogue.facets import SESSION_FACETS, session_facets, session_facets_in_one_pass
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.ordering import NEWEST_FIRST, investigation_keys
+from gateway.catalogue.pages import shares_matches
 from gateway.catalogue.pagination import PageRequest, SortKey, cursor_listing
 from gateway.catalogue.search import investigation_conditions
 from gateway.catalogue.text_search import (
@@ -24,7 +25,9 @@ from gateway.errors import BadUserInput
 from gateway.schema.connection import wants_total
 from gateway.schema.facets import (
     InvestigationSearchConnection,
+    counted_in_page,
     counting,
+    facets_over,
     selected_facets,
     with_facets,
 )
@@ -108,21 +111,32 @@ async def search_investigations(
         queries.investigations(context.access).where(*within), context.access, filter, match
     )
     facets = selected_facets(info, SESSION_FACETS)
-    counted = None
-    if facets:
-        # The same sessions without their ranks: the facets only count them.
-        unranked = (
-            session_text_match(
-                context.access, filter.search, await request_text_index(info), ranked=False
-            )
-            if match is not None and filter is not None and filter.search is not None
-            else None
+    # A search counts its facets in the page's statement, over the matches it reads.
+    dialect = context.engine.dialect.name
+    in_page = facets_over(dialect, context.access, facets) if match else None
+
+    # The same sessions without their ranks, for the facets' statement of their own.
+    unranked = (
+        session_text_match(
+            context.access, filter.search, await request_text_index(info), ranked=False
         )
+        if facets and match is not None and filter is not None and filter.search is not None
+        else None
+    )
+
+    def counted() -> Select[Any] | None:
+        """The facets' statement of their own: a list without free text, a page with no
+        rows to carry them, or MariaDB (see ``facets_over``)."""
+        if not facets:
+            return None
         base = queries.investigations(context.access).where(*within)
-        counted = session_facets(
+        one_pass = not shares_matches(dialect)
+        count_facets = session_facets_in_one_pass if one_pass else session_facets
+        return count_facets(
             context.access, filtered(base, context.access, filter, unranked), facets
         )
-    counts = counting(context.engine, counted)
+
+    counts = None if in_page is not None else counting(context.engine, counted())
     now = context.now
     connection = await root_connection(
         context.engine,
@@ -136,6 +150,9 @@ async def search_investigations(
         costly_filter=match is not None,
         # The page's rows by id, the text not searched again (their ids matched it).
         columns_from=queries.investigations(context.access) if match is not None else None,
+        facets=in_page,
     )
+    if in_page is not None:
+        counts = counted_in_page(connection._rows) or counting(context.engine, counted())
     terms = search_terms(filter.search) if filter is not None and filter.search else None
     return with_facets(connection, counts, terms, filter)

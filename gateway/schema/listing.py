@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.catalogue.pages import TOTAL_COLUMN, page_statement, selecting
+from gateway.catalogue.pages import TOTAL_COLUMN, OverMatches, page_statement, selecting
 from gateway.catalogue.pagination import PageRequest, SortKey
 from gateway.compiled.items import ItemRenderer, completed_or
 from gateway.resolvers.loaders import fetch_all
@@ -40,6 +40,7 @@ async def root_connection(
     total: bool = False,
     costly_filter: bool = False,
     columns_from: Select[Any] | None = None,
+    facets: OverMatches | None = None,
 ) -> Connection[T]:
     """A page of a root list, with a lazy total over the same filters; the list and
     ordering its cursors belong to are ``listing`` (``cursor_listing``); with ``render``,
@@ -47,7 +48,8 @@ async def root_connection(
     ``total`` (totalCount is asked for) the page's statement counts the list as well, in
     the same round trip; with ``costly_filter`` too (free text), on PostgreSQL, the filter
     is evaluated once for both, and the page's columns are read from ``columns_from``
-    where given (see ``pages._matched_once``)."""
+    where given (see ``pages._matched_once``); ``facets`` too, then in each row's
+    ``_facets`` (see ``pages.page_statement``)."""
     page = page.of(listing)
     statement_page, rendered = page_statement(
         engine.dialect.name,
@@ -58,6 +60,7 @@ async def root_connection(
         total=total,
         costly_filter=costly_filter,
         columns_from=columns_from,
+        facets=facets,
     )
     if render is not None and rendered:
         to_node = completed_or(render, to_node)

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import String, Table, delete, func, insert, literal, select, text, update
+from sqlalchemy import String, Table, delete, event, func, insert, literal, select, text, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -259,6 +259,8 @@ async def test_results_are_ranked_and_pages_follow_the_ranking(
     while True:
         data = await client.data(SEARCH, {"filter": {"search": RANKED}, "first": 1, "after": after})
         paged += [node["icatId"] for node in data["investigations"]["nodes"]]
+        # The total is the list's on every page, not what follows the cursor.
+        assert data["investigations"]["totalCount"] == len(ranked)
         if not data["investigations"]["pageInfo"]["hasNextPage"]:
             break
         after = data["investigations"]["pageInfo"]["endCursor"]
@@ -327,6 +329,59 @@ async def test_facets_are_the_counts_of_the_visible_matches(
 DATASETS = """query($parameters: [ParameterRange!]) {
   datasets(filter: {parameters: $parameters}, first: 50) { nodes { icatId } }
 }"""
+
+
+PAST_THE_END = """query($filter: InvestigationFilter, $after: String) {
+  investigations(filter: $filter, first: 100, after: $after) {
+    pageInfo { endCursor }
+    nodes { icatId }
+    facets {
+      instrument { value count } year { value count } type { value count }
+      released { value count } technique { value count }
+    }
+  }
+}"""
+
+
+@pytest.mark.parametrize("user", [None, "esrf/pi1"])
+async def test_the_facets_of_a_page_past_the_last_match_are_those_of_the_whole_list(
+    search_catalogue: SearchCatalogue, user: str | None
+) -> None:
+    # A search's page carries its facets; a page with no rows counts them on its own.
+    client = search_catalogue.client
+    filter = {"search": RANKED}
+    whole = (await client.data(PAST_THE_END, {"filter": filter}, user=user))["investigations"]
+    assert whole["nodes"] and whole["facets"]["released"]
+    after = whole["pageInfo"]["endCursor"]
+    past = (await client.data(PAST_THE_END, {"filter": filter, "after": after}, user=user))[
+        "investigations"
+    ]
+    assert past["nodes"] == []
+    assert past["facets"] == whole["facets"]
+
+
+@pytest.mark.parametrize("user", [None, "esrf/pi1"])
+async def test_a_search_with_facets_reads_the_index_once_where_the_database_shares_a_cte(
+    search_catalogue: SearchCatalogue, user: str | None
+) -> None:
+    """PostgreSQL and SQLite count the facets in the page's statement, over the matches
+    its page and total read; MariaDB, which would search again for each reading of them,
+    counts them in one statement of their own beside the page's."""
+    client = search_catalogue.client
+    searching: list[str] = []
+
+    def capture(_c: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "GATEWAY_SEARCH_FTS" in statement or "GATEWAY_SEARCH_DOCUMENT" in statement:
+            searching.append(statement)
+
+    event.listen(client.engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        data = await client.data(FACETED, {"filter": {"search": RANKED}}, user=user)
+    finally:
+        event.remove(client.engine.sync_engine, "before_cursor_execute", capture)
+    assert data["investigations"]["facets"]["released"]
+    shared = client.engine.dialect.name in ("postgresql", "sqlite")
+    assert len(searching) == (1 if shared else 2), searching
 
 
 @pytest.mark.parametrize(
