@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.app import now_utc
 from gateway.auth.policy import Caller
-from gateway.catalogue import queries
+from gateway.catalogue import details, queries
 from gateway.catalogue.database import create_engine, create_schema
 from gateway.catalogue.icat_rules.relationships import entities
 from gateway.catalogue.icat_rules.ruleset import IcatRules, RuleRow, RuleSet, compile_rules, load
@@ -43,6 +43,7 @@ from gateway.catalogue.models import (
     InvestigationGroup,
     PublicStep,
     Rule,
+    Sample,
     User,
     UserGroup,
     icat_metadata,
@@ -67,6 +68,38 @@ LISTED = {
 """The root lists of the schema, by the entity they list."""
 REACHED = [("Investigation", "samples"), ("Investigation", "parameters")]
 """Relations of a session served by the declared loaders (ICAT step of the same name)."""
+FOLLOWED: list[tuple[str, str, Any, list[str]]] = [
+    ("Investigation", "Investigation.team", queries.team_listed,
+     ["investigationUsers", "user"]),
+    ("Investigation", "Investigation.shifts", details.shifts_by_investigation, ["shifts"]),
+    ("Investigation", "Investigation.publications", details.publications_by_investigation,
+     ["publications"]),
+    ("Investigation", "Investigation.fundingReferences", details.funding_by_investigation,
+     ["fundingReferences", "funding"]),
+    ("Investigation", "Investigation.studies", details.studies_by_investigation,
+     ["studyInvestigations", "study"]),
+    ("Investigation", "Investigation.facilityCycles", details.facility_cycles_by_investigation,
+     ["investigationFacilityCycles", "facilityCycle"]),
+    ("Investigation", "Investigation.instruments",
+     lambda ids, access: related_statement(relation("Investigation", "instruments"), ids, access),
+     ["investigationInstruments", "instrument"]),
+    ("Dataset", "Dataset.instruments", details.instruments_by_dataset,
+     ["datasetInstruments", "instrument"]),
+    ("Dataset", "Dataset.techniques",
+     lambda ids, access: related_statement(relation("Dataset", "techniques"), ids, access),
+     ["datasetTechniques", "technique"]),
+    ("Dataset", "Dataset.parameters",
+     lambda ids, access: related_statement(relation("Dataset", "parameters"), ids, access),
+     ["parameters"]),
+    ("Datafile", "Datafile.parameters", details.parameters_by_datafile, ["parameters"]),
+    ("Datafile", "Datafile.relatedDatafiles", details.related_by_datafile, ["destDatafiles"]),
+    ("DataPublication", "DataPublication.fundingReferences", details.funding_by_publication,
+     ["fundingReferences", "funding"]),
+    ("DataPublication", "DataPublication.parameters", details.parameters_by_publication,
+     ["content", "parameters"]),
+]  # fmt: skip
+"""Children the hand-written loaders read from readable parents, (parent entity, field,
+statement of ``(ids, access)`` with ``owner_key`` and the child's ``id``, ICAT's path)."""
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +159,13 @@ async def ids_of(connection: AsyncConnection, statement: Any) -> set[int]:
     return set((await connection.execute(select(statement.subquery().c.id))).scalars())
 
 
+async def pairs_of(connection: AsyncConnection, statement: Any, owner: str = "owner_key",
+                   child: str = "id") -> set[tuple[int, int]]:  # fmt: skip
+    found = statement.subquery()
+    return {(int(a), int(b)) for a, b in await connection.execute(
+        select(found.c[owner], found.c[child]))}  # fmt: skip
+
+
 def relation(type_name: str, name: str) -> Any:
     return next(r for r in TYPES[type_name].relations if r.name == name)
 
@@ -144,7 +184,23 @@ async def gateway_answers(
         Datafile.dataset_id.in_(sorted(found["Dataset"]))
     )
     found["Dataset.datafiles"] = await ids_of(connection, files)
-    return found
+    children: dict[str, set[Any]] = {}
+    children["Investigation.datasets"] = await pairs_of(
+        connection,
+        queries.datasets_of_sessions(access).where(Dataset.investigation_id.in_(sessions)),
+        "investigation_id",
+    )
+    samples = select(Dataset.sample_id).where(Dataset.id.in_(sorted(found["Dataset"])))
+    children["Dataset.sample"] = await ids_of(
+        connection, queries.samples_of_datasets(access).where(Sample.id.in_(samples))
+    )
+    teams = queries.memberships_reached(access)
+    people = queries.sessions_of_people(access, teams).add_columns(teams.c.user_id)
+    children["User.investigations"] = await pairs_of(connection, people, "user_id", "id")
+    for origin, name, build, _ in FOLLOWED:
+        parents = sorted(found[origin])
+        children[name] = await pairs_of(connection, build(parents, access))
+    return {**found, **children}
 
 
 def python_answers(reference: oracle.Oracle, user: str | None) -> dict[str, set[int]]:
@@ -152,7 +208,19 @@ def python_answers(reference: oracle.Oracle, user: str | None) -> dict[str, set[
     for origin, name in REACHED:
         found[f"{origin}.{name}"] = reference.reached(origin, name, found[origin], user)
     found["Dataset.datafiles"] = reference.reached("Dataset", "datafiles", found["Dataset"], user)
-    return found
+    children: dict[str, set[Any]] = {}
+    children["Investigation.datasets"] = reference.along(
+        "Investigation", ["datasets"], found["Investigation"], user
+    )
+    children["Dataset.sample"] = {
+        sample for _, sample in reference.along("Dataset", ["sample"], found["Dataset"], user)
+    }
+    children["User.investigations"] = reference.along(
+        "User", ["investigationUsers", "investigation"], reference.rows["User"], user
+    )
+    for origin, name, _, path in FOLLOWED:
+        children[name] = reference.along(origin, path, found[origin], user)
+    return {**found, **children}
 
 
 async def test_each_user_of_each_dump_sees_what_the_rules_say(dump: AsyncEngine) -> None:
@@ -167,7 +235,8 @@ async def test_each_user_of_each_dump_sees_what_the_rules_say(dump: AsyncEngine)
         for user in [None, *users]:
             sql = await gateway_answers(connection, ruleset, user, now)
             expected = python_answers(reference, user)
-            assert sql == expected, user
+            differing = {name for name in expected if sql.get(name) != expected[name]}
+            assert differing == set() and sql.keys() == expected.keys(), (user, differing)
             counts[user] = {entity: len(ids) for entity, ids in sql.items()}
     # Not vacuous: the rules tell users apart, and a root user reads every row.
     assert len({tuple(sorted(c.items())) for c in counts.values()}) >= 3, counts
@@ -332,7 +401,17 @@ def worlds(draw: st.DrawFn, users: list[int], groupings: list[int], sessions: li
             )
         ),
         "steps": draw(
-            st.sets(st.sampled_from([("Dataset", "datafiles"), ("Investigation", "samples")]))
+            st.sets(
+                st.sampled_from(
+                    [
+                        ("Dataset", "datafiles"),
+                        ("Investigation", "samples"),
+                        ("Investigation", "datasets"),
+                        ("Dataset", "sample"),
+                        ("Investigation", "investigationUsers"),
+                    ]
+                )
+            )
         ),
     }
 
@@ -424,6 +503,23 @@ async def _check(engine: AsyncEngine, world: dict[str, Any], ids: dict[str, list
                 sql_files = await ids_of(connection, queries.datafiles_of_datasets(access))
                 every = set(reference.rows["Dataset"])
                 assert sql_files == reference.reached("Dataset", "datafiles", every, user)
+                # A session's datasets and a dataset's sample, as reached from what the
+                # caller reads (a PUBLICSTEP opens them all).
+                sessions = reference.readable("Investigation", user)
+                sql_datasets = await pairs_of(connection, queries.datasets_of_sessions(
+                    access).where(Dataset.investigation_id.in_(sorted(sessions))),
+                    "investigation_id")  # fmt: skip
+                expected = reference.along("Investigation", ["datasets"], sessions, user)
+                assert sql_datasets == expected, (user, world)
+                sql_samples = await ids_of(connection, queries.samples_of_datasets(access).where(
+                    Sample.id.in_(select(Dataset.sample_id))))  # fmt: skip
+                team = await pairs_of(connection, queries.team_listed(sorted(sessions), access))
+                assert team == reference.along(
+                    "Investigation", ["investigationUsers", "user"], sessions, user
+                )
+                assert sql_samples == {
+                    s for _, s in reference.along("Dataset", ["sample"], every, user)
+                }
         finally:
             await transaction.rollback()
 

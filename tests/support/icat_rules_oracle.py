@@ -106,7 +106,10 @@ def _atom(text: str, bare: str | None) -> Atom:
 
 
 def _conjunction(text: str, bare: str | None) -> tuple[Atom, ...]:
-    if re.search(r"\b(OR|NOT\s+(?!NULL|IN))\b|\(", re.sub(r"IN\s*\([^)]*\)", "", text), re.I):
+    # A NOT is read only in NOT NULL and NOT IN (...): the lists are taken out first,
+    # with their NOT, else "x NOT IN ('a') AND ..." would leave a bare NOT behind.
+    lists_out = re.sub(r"(NOT\s+)?IN\s*\([^)]*\)", "", text, flags=re.I)
+    if re.search(r"\b(OR|NOT\s+(?!NULL))\b|\(", lists_out, re.I):
         raise Unreadable(text)
     return tuple(_atom(part, bare) for part in re.split(r"\s+AND\s+", text, flags=re.I))
 
@@ -292,3 +295,25 @@ class Oracle:
             or (origin, name) in self.public_steps
         )
         return children if allowed else children & self.readable(relation.target, user)
+
+    def along(
+        self, origin: str, fields: list[str], parents: Iterable[int], user: str | None
+    ) -> set[tuple[int, int]]:
+        """(parent, object) for the objects reached from these (readable) parents by the
+        path ``origin.fields[0].fields[1]...``, each hop an INCLUDE as :meth:`reached`
+        filters it."""
+        found = {(parent, parent) for parent in parents}
+        entity = origin
+        for name in fields:
+            relation = relationships()[entity][name]
+            reached = self.reached(entity, name, {last for _, last in found}, user)
+            following: set[tuple[int, int]] = set()
+            for parent, last in found:
+                key = self.rows[entity][last][relation.join.left_column]
+                if key is None:
+                    continue
+                for row in self._rows_where(relation.target, relation.join.right_column, key):
+                    if row["id"] in reached:
+                        following.add((parent, row["id"]))
+            found, entity = following, relation.target
+        return found
