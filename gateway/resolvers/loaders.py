@@ -213,7 +213,9 @@ class Loaders:
         from gateway.catalogue.downloads import dataset_download_sizes
 
         async def load(ids: list[int]) -> list[int]:
-            rows = await fetch_all(self.engine, dataset_download_sizes(sorted(set(ids))))
+            rows = await fetch_all(
+                self.engine, dataset_download_sizes(self.access, sorted(set(ids)))
+            )
             sizes = {int(row[0]): int(row[1]) for row in rows}
             return [sizes.get(i, 0) for i in ids]
 

@@ -32,6 +32,7 @@ from gateway.app import now_utc
 from gateway.auth.policy import Caller
 from gateway.catalogue import details, queries
 from gateway.catalogue.database import create_engine, create_schema
+from gateway.catalogue.downloads import dataset_download_sizes, selected_files
 from gateway.catalogue.icat_rules.relationships import entities
 from gateway.catalogue.icat_rules.ruleset import IcatRules, RuleRow, RuleSet, compile_rules, load
 from gateway.catalogue.ingest import ingest_files
@@ -200,6 +201,17 @@ async def gateway_answers(
     for origin, name, build, _ in FOLLOWED:
         parents = sorted(found[origin])
         children[name] = await pairs_of(connection, build(parents, access))
+    children["download"] = (
+        await pairs_of(
+            connection, selected_files(sorted(found["Dataset"]), (), access), "dataset_id"
+        )
+        if found["Dataset"]
+        else set()
+    )
+    sizes = dataset_download_sizes(access, sorted(found["Dataset"])).subquery()
+    children["downloadSize"] = {
+        (int(a), int(b)) for a, b in await connection.execute(select(*sizes.c)) if b
+    }
     return {**found, **children}
 
 
@@ -220,6 +232,14 @@ def python_answers(reference: oracle.Oracle, user: str | None) -> dict[str, set[
     )
     for origin, name, _, path in FOLLOWED:
         children[name] = reference.along(origin, path, found[origin], user)
+    # A download of a dataset holds the files Dataset.datafiles reaches, and its size is
+    # theirs.
+    children["download"] = reference.along("Dataset", ["datafiles"], found["Dataset"], user)
+    sizes: dict[int, int] = {}
+    for dataset, datafile in children["download"]:
+        size = reference.rows["Datafile"][datafile]["file_size"] or 0
+        sizes[dataset] = sizes.get(dataset, 0) + size
+    children["downloadSize"] = {(d, n) for d, n in sizes.items() if n}
     return {**found, **children}
 
 
@@ -503,6 +523,10 @@ async def _check(engine: AsyncEngine, world: dict[str, Any], ids: dict[str, list
                 sql_files = await ids_of(connection, queries.datafiles_of_datasets(access))
                 every = set(reference.rows["Dataset"])
                 assert sql_files == reference.reached("Dataset", "datafiles", every, user)
+                download = await pairs_of(
+                    connection, selected_files(sorted(every), (), access), "dataset_id"
+                )
+                assert download == reference.along("Dataset", ["datafiles"], every, user)
                 # A session's datasets and a dataset's sample, as reached from what the
                 # caller reads (a PUBLICSTEP opens them all).
                 sessions = reference.readable("Investigation", user)
