@@ -184,6 +184,18 @@ def in_force(team_rows: Any, now: Any) -> Any:
     ).where(or_(GrantExpiry.expires_at.is_(None), GrantExpiry.expires_at > now))
 
 
+def grant_in_force(membership_id: Any, now: Any) -> ColumnElement[bool]:
+    """The INVESTIGATIONUSER row ``membership_id`` counts at ``now``: it has no expiry, or
+    one not reached (what :func:`in_force` keeps, as a condition on one row). Under ICAT's
+    rules, every rule that joins INVESTIGATIONUSER joins only such rows (``icat_rules.
+    compiler``): a grant the gateway made ends for the rules too."""
+    return ~exists(
+        select(GrantExpiry.investigation_user_id).where(
+            GrantExpiry.investigation_user_id == membership_id, GrantExpiry.expires_at <= now
+        )
+    )
+
+
 def team_investigation_ids(user_name: str, now: Any) -> Any:
     """The sessions a user is on the team of (INVESTIGATIONUSER, any role, grants in
     force at ``now``), as a subquery."""

@@ -33,6 +33,7 @@ from gateway.auth.policy import Caller
 from gateway.catalogue import details, queries
 from gateway.catalogue.database import create_engine, create_schema
 from gateway.catalogue.downloads import dataset_download_sizes, selected_files
+from gateway.catalogue.gateway_tables import GrantExpiry
 from gateway.catalogue.icat_rules.relationships import entities
 from gateway.catalogue.icat_rules.ruleset import IcatRules, RuleRow, RuleSet, compile_rules, load
 from gateway.catalogue.ingest import ingest_files
@@ -42,6 +43,7 @@ from gateway.catalogue.models import (
     Dataset,
     Investigation,
     InvestigationGroup,
+    InvestigationUser,
     PublicStep,
     Rule,
     Sample,
@@ -145,7 +147,10 @@ async def snapshot(connection: AsyncConnection, now: datetime) -> oracle.Oracle:
         for r in rows["Rule"].values()
     ]
     steps = {(s["origin"], s["field"]) for s in rows["PublicStep"].values()}
-    return oracle.Oracle(rows, rules, steps, frozenset({ROOT}), now)
+    expiries = (await connection.execute(select(GrantExpiry.investigation_user_id,
+                                                GrantExpiry.expires_at))).all()  # fmt: skip
+    lapsed = {membership for membership, at in expiries if at <= now}
+    return oracle.Oracle(rows, rules, steps, frozenset({ROOT}), now, lapsed)
 
 
 def access_for(ruleset: RuleSet, user: str | None, now: datetime) -> Access:
@@ -405,7 +410,7 @@ def rules(draw: st.DrawFn, groupings: list[int]) -> oracle.RuleRow:
 
 @st.composite
 def worlds(draw: st.DrawFn, users: list[int], groupings: list[int], sessions: list[int],
-           group_rows: list[int]) -> dict[str, Any]:  # fmt: skip
+           group_rows: list[int], memberships: list[int]) -> dict[str, Any]:  # fmt: skip
     drawn = draw(st.lists(rules(groupings), min_size=1, max_size=5))
     return {
         "rules": [dataclasses.replace(r, id=i + 1) for i, r in enumerate(drawn)],
@@ -414,6 +419,9 @@ def worlds(draw: st.DrawFn, users: list[int], groupings: list[int], sessions: li
         ),
         "roles": draw(
             st.lists(st.sampled_from(ROLES), min_size=len(group_rows), max_size=len(group_rows))
+        ),
+        "expiries": draw(
+            st.dictionaries(st.sampled_from(memberships), st.sampled_from([-1, 1]), max_size=4)
         ),
         "released": draw(
             st.lists(
@@ -439,6 +447,10 @@ def worlds(draw: st.DrawFn, users: list[int], groupings: list[int], sessions: li
 async def _apply(connection: AsyncConnection, world: dict[str, Any], ids: dict[str, list[int]],
                  now: datetime) -> None:  # fmt: skip
     await connection.execute(delete(UserGroup))
+    await connection.execute(delete(GrantExpiry))
+    for membership, days in sorted(world["expiries"].items()):
+        await connection.execute(insert(GrantExpiry).values(
+            investigation_user_id=membership, expires_at=now + timedelta(days=days)))  # fmt: skip
     for index, (user_id, grouping_id) in enumerate(sorted(world["members"])):
         await connection.execute(insert(UserGroup).values(
             id=10_000 + index, user_id=user_id, grouping_id=grouping_id, create_id="t",
@@ -476,7 +488,8 @@ def test_generated_rules_select_what_the_python_evaluation_selects(
 
             return {"users": await ids(User), "groupings": await ids(Grouping),
                     "sessions": await ids(Investigation),
-                    "group_rows": await ids(InvestigationGroup)}  # fmt: skip
+                    "group_rows": await ids(InvestigationGroup),
+                    "memberships": await ids(InvestigationUser)}  # fmt: skip
 
     try:
         ids = loop.run_until_complete(identifiers())
@@ -485,7 +498,8 @@ def test_generated_rules_select_what_the_python_evaluation_selects(
         @settings(max_examples=15 if own_settings.dialect == "sqlite" else 6, deadline=None,
                   suppress_health_check=[HealthCheck.function_scoped_fixture,
                                          HealthCheck.too_slow])  # fmt: skip
-        @given(world=worlds(ids["users"], ids["groupings"], ids["sessions"], ids["group_rows"]))
+        @given(world=worlds(ids["users"], ids["groupings"], ids["sessions"], ids["group_rows"],
+                            ids["memberships"]))  # fmt: skip
         def check(world: dict[str, Any]) -> None:
             loop.run_until_complete(_check(engine, world, ids, checked))
 
@@ -551,3 +565,45 @@ async def _check(engine: AsyncEngine, world: dict[str, Any], ids: dict[str, list
 def test_data_publications_are_listed_as_their_rules_say() -> None:
     """A guard on the table of root lists above: each names the entity it lists."""
     assert {DataPublication.__name__, Dataset.__name__} <= set(LISTED)
+
+
+async def test_an_expired_grant_opens_nothing_under_the_rules(dump: AsyncEngine) -> None:
+    """The gateway's one addition to the rules: a team row whose grant expired
+    (``GATEWAY_GRANT_EXPIRY``) is not joined by a rule, as the oracle says; the row
+    itself is still read (the team lists an expired member)."""
+    now = now_utc()
+    team = "SELECT o FROM Investigation o JOIN o.investigationUsers AS iu JOIN iu.user AS u " \
+           "WHERE u.name = :user"  # fmt: skip
+    ruleset = compile_rules([RuleRow(1, team, "R", None), RuleRow(2, "InvestigationUser",
+                                                                  "R", None)], [])  # fmt: skip
+    async with dump.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            member = (await connection.execute(
+                select(InvestigationUser.id.label("id"), InvestigationUser.investigation_id.label(
+                    "investigation_id"), User.name.label("name"))
+                .join(User, User.id == InvestigationUser.user_id)
+                .order_by(InvestigationUser.id).limit(1))).one()  # fmt: skip
+            access = access_for(ruleset, member.name, now)
+            before = await ids_of(connection, select(Investigation.id).where(
+                by_rules(access, Investigation)))  # fmt: skip
+            await connection.execute(insert(GrantExpiry).values(
+                investigation_user_id=member.id, expires_at=now - timedelta(1)))  # fmt: skip
+            after = await ids_of(connection, select(Investigation.id).where(
+                by_rules(access, Investigation)))  # fmt: skip
+            reference = await snapshot(connection, now)
+            reference.rules = [oracle.RuleRow(1, team, "R", None),
+                               oracle.RuleRow(2, "InvestigationUser", "R", None)]  # fmt: skip
+            reference.public_steps = set()
+            assert after == reference.readable("Investigation", member.name)
+            others = await ids_of(connection, select(InvestigationUser.investigation_id.label(
+                "id")).join(User, User.id == InvestigationUser.user_id).where(
+                User.name == member.name, InvestigationUser.id != member.id))  # fmt: skip
+            # Not vacuous: the session was open by that row alone, and is closed now.
+            assert member.investigation_id in before
+            assert (member.investigation_id in after) == (member.investigation_id in others)
+            listed = await ids_of(connection, select(InvestigationUser.id).where(
+                by_rules(access, InvestigationUser)))  # fmt: skip
+            assert member.id in listed
+        finally:
+            await transaction.rollback()

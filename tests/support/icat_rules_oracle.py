@@ -8,7 +8,8 @@ python-icat's example rules and the generated ones use), its own walk over the r
 Python: root users read everything; a rule applies to everyone when it has no grouping,
 to the grouping's members otherwise; a bare entity name for everyone makes the entity
 public; an object reached by a public step or of a public entity is readable with its
-origin. Only ICAT's relationship names are shared (``relationships``): they are ICAT's
+origin; the gateway's one addition, a team row whose grant expired, is not joined. Only
+ICAT's relationship names are shared (``relationships``): they are ICAT's
 schema, not the compiler's logic.
 """
 
@@ -165,6 +166,9 @@ class Oracle:
     public_steps: set[tuple[str, str]]
     root_users: frozenset[str] = frozenset()
     now: datetime = field(default_factory=datetime.now)
+    lapsed: set[int] = field(default_factory=set)
+    """INVESTIGATIONUSER ids whose grant (the gateway's expiry) has ended: a rule joining
+    the team does not go through them."""
 
     _readable: dict[tuple[str, str | None], set[int]] = field(default_factory=dict)
     _index: dict[tuple[str, str], dict[Any, list[Row]]] = field(default_factory=dict)
@@ -243,6 +247,8 @@ class Oracle:
                 if key is None:
                     continue
                 for target in self._rows_where(relation.target, relation.join.right_column, key):
+                    if relation.target == "InvestigationUser" and target["id"] in self.lapsed:
+                        continue
                     following.append({**binding, alias: target})
             bindings = following
         return any(all(self._holds(a, b, user) for a in parsed.atoms) for b in bindings)
