@@ -167,6 +167,13 @@ class DownloadsUnavailable(GatewayError):
     code = "DOWNLOADS_UNAVAILABLE"
 
 
+class ReviewerLinksUnavailable(GatewayError):
+    """Reviewer links widen access beyond the facility's own ICAT rules, which this
+    gateway applies instead of its built-in policy (``icat-rules``): none are made."""
+
+    code = "REVIEWER_LINKS_UNAVAILABLE"
+
+
 DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 """The code of an answer the database could not give (down, unreachable, no connection
 left): the HTTP status is 503 with ``Retry-After``; the same request later may succeed."""

@@ -17,6 +17,7 @@ from gateway.catalogue.queries import columns_of
 from gateway.catalogue.sql_text import same_name
 from gateway.catalogue.visibility import (
     Access,
+    along_by_rules,
     datafile_row_visible,
     dataset_row_visible,
     download_visible,
@@ -33,11 +34,16 @@ def readable_datafile_ids(access: Access, ids: Sequence[int]) -> Select[Any]:
     return select(Datafile.id).where(Datafile.id.in_(ids), datafile_row_visible(access))
 
 
-def selected_files(dataset_ids: Sequence[int], datafile_ids: Sequence[int]) -> Select[Any]:
-    """The files of the datasets and the files named, once each, in a stable order."""
+def selected_files(
+    dataset_ids: Sequence[int], datafile_ids: Sequence[int], access: Access | None = None
+) -> Select[Any]:
+    """The files of the datasets and the files named, once each, in a stable order; with
+    ``access`` under ICAT's rules, a dataset's files are those ``Dataset.datafiles``
+    reaches (without: a selection decided at preparation)."""
     conditions = []
     if dataset_ids:
-        conditions.append(Datafile.dataset_id.in_(dataset_ids))
+        reached = [] if access is None else files_reached(access)
+        conditions.append(and_(Datafile.dataset_id.in_(dataset_ids), *reached))
     if datafile_ids:
         conditions.append(Datafile.id.in_(datafile_ids))
     return (
@@ -55,11 +61,16 @@ def selected_files(dataset_ids: Sequence[int], datafile_ids: Sequence[int]) -> S
     )
 
 
-def dataset_download_sizes(dataset_ids: Sequence[int]) -> Select[Any]:
+def files_reached(access: Access) -> list[Any]:
+    """The condition on a dataset's files that a download of the dataset holds."""
+    return along_by_rules(access, ("Dataset", "datafiles", Datafile))
+
+
+def dataset_download_sizes(access: Access, dataset_ids: Sequence[int]) -> Select[Any]:
     """Each dataset's bytes as a download would hold them: its files' sizes added up."""
     return (
         select(Datafile.dataset_id, func.coalesce(func.sum(Datafile.file_size), 0))
-        .where(Datafile.dataset_id.in_(dataset_ids))
+        .where(Datafile.dataset_id.in_(dataset_ids), *files_reached(access))
         .group_by(Datafile.dataset_id)
     )
 

@@ -48,11 +48,13 @@ from gateway.catalogue.models import (
 from gateway.catalogue.relations import columns_of, row_statement
 from gateway.catalogue.visibility import (
     Access,
+    along_by_rules,
     data_publication_visible,
     datafile_row_visible,
     datafile_visible,
     dataset_row_visible,
     dataset_visible,
+    datasets_of_session_by_rules,
     investigation_data_visible,
     investigation_listed,
     reached_by_rules,
@@ -87,7 +89,8 @@ def investigations_reached(access: Access, origin: str, field: str) -> Select[An
     """Sessions as reached from a readable object by ICAT's ``origin.field`` (a dataset's
     session): as listed under the built-in policy; under ICAT's rules, all of them where
     the step is public (``visibility.reached_by_rules``), else those the caller may read."""
-    if access.rules is None:
+    if access.rules is None or access.rules.public_landing:
+        # With public landing facts every session is listed; DATA follows ``data_visible``.
         return investigations(access)
     step = relationships.step(origin, field)
     assert step is not None
@@ -135,6 +138,7 @@ def investigations_of_instrument(
 
 
 def team_by_investigation(ids: Sequence[int]) -> Select[Any]:
+    """Every membership of the sessions (the gateway's own decisions read them all)."""
     return (
         select(
             InvestigationUser.investigation_id.label("owner_key"),
@@ -147,6 +151,40 @@ def team_by_investigation(ids: Sequence[int]) -> Select[Any]:
         .outerjoin(GrantExpiry, GrantExpiry.investigation_user_id == InvestigationUser.id)
         .where(InvestigationUser.investigation_id.in_(ids))
         .order_by(InvestigationUser.investigation_id, InvestigationUser.id)
+    )
+
+
+def memberships_reached(access: Access) -> Any:
+    """One row per (session, person) however many roles the person holds in it, as
+    ``User.investigations`` reaches the sessions: every membership, or under ICAT's rules
+    the INVESTIGATIONUSER rows the caller reaches from the person (``investigations_reached``
+    then says which sessions)."""
+    return (
+        select(InvestigationUser.investigation_id, InvestigationUser.user_id)
+        .where(*along_by_rules(access, ("User", "investigationUsers", InvestigationUser)))
+        .distinct()
+        .subquery("teams")
+    )
+
+
+def sessions_of_people(access: Access, teams: Any) -> Select[Any]:
+    """The sessions ``User.investigations`` lists, joined with ``memberships_reached``
+    (whose ``user_id`` is the person): under ICAT's rules as ``InvestigationUser.
+    investigation`` reaches them."""
+    return investigations_reached(access, "InvestigationUser", "investigation").join(
+        teams, teams.c.investigation_id == Investigation.id
+    )
+
+
+def team_listed(ids: Sequence[int], access: Access) -> Select[Any]:
+    """A session's team as ``Investigation.team`` lists it: every member, or under ICAT's
+    rules the INVESTIGATIONUSER rows and people the caller reaches from the session."""
+    return team_by_investigation(ids).where(
+        *along_by_rules(
+            access,
+            ("Investigation", "investigationUsers", InvestigationUser),
+            ("InvestigationUser", "user", User),
+        )
     )
 
 
@@ -183,6 +221,17 @@ def datasets(access: Access) -> Select[Any]:
     """Datasets the caller may see, with their type's name (its declared lookup, read with
     the row: a loader per row would cost an awaitable per dataset)."""
     return row_statement("Dataset", Dataset).where(dataset_visible(access))
+
+
+def datasets_of_sessions(access: Access) -> Select[Any]:
+    """The datasets of sessions as ``Investigation.datasets`` lists them: ``datasets``, or
+    under ICAT's rules as reached from their session (a PUBLICSTEP opens them all)."""
+    if access.rules is None:
+        return datasets(access)
+    readable = Dataset.investigation_id.in_(
+        select(Investigation.id).where(investigation_data_visible(access))
+    )
+    return row_statement("Dataset", Dataset).where(datasets_of_session_by_rules(access, readable))
 
 
 def datasets_checked_by_row(access: Access) -> Select[Any]:
@@ -237,9 +286,13 @@ def datafiles(access: Access) -> Select[Any]:
     return all_datafiles().where(datafile_visible(access, Datafile.id, Datafile.dataset_id))
 
 
-def sample_statement() -> Select[Any]:
-    """Samples with their type's name and formula (the declared lookup)."""
-    return row_statement("Sample", Sample)
+def samples_of_datasets(access: Access) -> Select[Any]:
+    """Samples with their type's name and formula (the declared lookup), as
+    ``Dataset.sample`` reaches them (by the sample's id): all, or under ICAT's rules those
+    the step or the Sample rules open."""
+    return row_statement("Sample", Sample).where(
+        *along_by_rules(access, ("Dataset", "sample", Sample))
+    )
 
 
 # Reference data (small tables, public) ---------------------------------------------

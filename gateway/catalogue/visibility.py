@@ -31,7 +31,7 @@ from gateway.catalogue.gateway_tables import (
     ReviewerLink,
     ReviewerLinkItem,
 )
-from gateway.catalogue.icat_rules.relationships import Step, entities, relation_steps
+from gateway.catalogue.icat_rules.relationships import Step, entities, relation_steps, step
 from gateway.catalogue.icat_rules.ruleset import IcatRules
 from gateway.catalogue.models import (
     DataCollectionDatafile,
@@ -86,6 +86,43 @@ def reached_by_rules(access: Access, step: Step, model: Any) -> ColumnElement[bo
     if rules.root or rules.ruleset.allowed(step):
         return None
     return by_rules(access, model)
+
+
+def along_by_rules(access: Access, *hops: tuple[str, str, Any]) -> list[ColumnElement[bool]]:
+    """Under ICAT's rules, the conditions on the rows a hand-written child statement reads
+    (``gateway.catalogue.details``, a session's team, a dataset's sample): each hop is ICAT's
+    ``origin.field`` and the model the statement reads its target from, filtered as
+    :func:`reached_by_rules` says. Nothing under the built-in policy, where the children
+    follow their parent."""
+    if access.rules is None:
+        return []
+    conditions: list[ColumnElement[bool]] = []
+    for origin, field, model in hops:
+        found = step(origin, field)
+        if found is None or entities()[found.target] is not model:
+            raise KeyError(f"{origin}.{field} does not reach {model.__name__}")
+        condition = reached_by_rules(access, found, model)
+        if condition is not None:
+            conditions.append(condition)
+    return conditions
+
+
+def datasets_of_session_by_rules(access: Access, session_readable: Any) -> ColumnElement[bool]:
+    """Under ICAT's rules, the datasets ``Investigation.datasets`` lists: every dataset of
+    a session the caller may read where the step is a PUBLICSTEP (or Dataset is public),
+    else those the Dataset rules open. ``session_readable``: whether the caller may read
+    the dataset's session, needed only where a session is listed without being readable
+    (``icat_rules_public_landing``): a public step opens nothing from there."""
+    hop = step("Investigation", "datasets")
+    assert hop is not None
+    reached = reached_by_rules(access, hop, Dataset)
+    if reached is not None:
+        return reached
+    rules = access.rules
+    assert rules is not None
+    if rules.public_landing and not rules.root:
+        return or_(session_readable, by_rules(access, Dataset))
+    return true()
 
 
 def related_by_rules(access: Access, relation: Relation) -> list[ColumnElement[bool]]:
@@ -145,6 +182,18 @@ def in_force(team_rows: Any, now: Any) -> Any:
     return team_rows.outerjoin(
         GrantExpiry, GrantExpiry.investigation_user_id == InvestigationUser.id
     ).where(or_(GrantExpiry.expires_at.is_(None), GrantExpiry.expires_at > now))
+
+
+def grant_in_force(membership_id: Any, now: Any) -> ColumnElement[bool]:
+    """The INVESTIGATIONUSER row ``membership_id`` counts at ``now``: it has no expiry, or
+    one not reached (what :func:`in_force` keeps, as a condition on one row). Under ICAT's
+    rules, every rule that joins INVESTIGATIONUSER joins only such rows (``icat_rules.
+    compiler``): a grant the gateway made ends for the rules too."""
+    return ~exists(
+        select(GrantExpiry.investigation_user_id).where(
+            GrantExpiry.investigation_user_id == membership_id, GrantExpiry.expires_at <= now
+        )
+    )
 
 
 def team_investigation_ids(user_name: str, now: Any) -> Any:

@@ -58,8 +58,8 @@ from gateway.catalogue.relations import column, lookups_of, model_of
 from gateway.catalogue.sql_text import same_name
 from gateway.catalogue.visibility import (
     Access,
-    dataset_visible,
     dataset_visible_with,
+    datasets_of_session_by_rules,
     is_main_proposer,
     reached_by_rules,
     related_by_rules,
@@ -480,7 +480,8 @@ def _datasets_of_investigation(cols: Cols, ctx: Context) -> Select[Any]:
         Dataset.investigation_id == _col(cols, "id")
     )
     if ctx.rules is not None:
-        return statement.where(dataset_visible(ctx.access))
+        ruled = datasets_of_session_by_rules(ctx.access, _col(cols, "data_visible"))
+        return statement.where(ruled)
     if ctx.is_staff:
         return statement
     return statement.where(dataset_visible_with(_col(cols, "data_visible"), ctx.now))

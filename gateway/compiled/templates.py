@@ -27,6 +27,7 @@ from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import NullType
 
+from gateway.catalogue.gateway_tables import OWN_SCHEMA
 from gateway.catalogue.icat_rules.ruleset import IcatRules
 from gateway.compiled.dialects import json_dialect
 from gateway.compiled.render import Context, guarded, render_object
@@ -92,7 +93,16 @@ def template(shape: Shape, dialect: Dialect) -> Template | None:
     except Unsupported:
         return None
     expression = guarded(rendering)
-    sql = str(expression.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    # The gateway's own tables (a grant's expiry, joined by ICAT's rules) keep their
+    # schema's placeholder: the engine puts the configured schema in when the statement
+    # holding the template runs (its ``schema_translate_map`` covers the whole text).
+    sql = str(
+        expression.compile(
+            dialect=dialect,
+            schema_translate_map={OWN_SCHEMA: OWN_SCHEMA},
+            compile_kwargs={"literal_binds": True},
+        )
+    )
     by_placeholder = {f"__gw_c{i}__": name for i, name in enumerate(shape.columns)}
     parts: list[str | tuple[str, str]] = []
     for piece in _PLACEHOLDER.split(sql):

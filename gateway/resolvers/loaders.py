@@ -171,14 +171,14 @@ class Loaders:
             cache[kind] = single_loader(self.engine, lambda ids: queries.by_ids(model, ids))
         return cache[kind]
 
-    def grouped(self, build: Callable[[list[Any]], Select[Any]]) -> Loader:
+    def grouped(self, build: Callable[[list[Any], Access], Select[Any]]) -> Loader:
         """Rows of a relation by owner, one statement per batch (the relations of
         ``gateway.catalogue.details``): one loader per statement builder per request."""
-        cache: dict[Callable[[list[Any]], Select[Any]], Loader] = self.__dict__.setdefault(
+        cache: dict[Callable[[list[Any], Access], Select[Any]], Loader] = self.__dict__.setdefault(
             "_grouped", {}
         )
         if build not in cache:
-            cache[build] = grouped_loader(self.engine, build)
+            cache[build] = grouped_loader(self.engine, lambda ids: build(ids, self.access))
         return cache[build]
 
     @cached_property
@@ -213,7 +213,9 @@ class Loaders:
         from gateway.catalogue.downloads import dataset_download_sizes
 
         async def load(ids: list[int]) -> list[int]:
-            rows = await fetch_all(self.engine, dataset_download_sizes(sorted(set(ids))))
+            rows = await fetch_all(
+                self.engine, dataset_download_sizes(self.access, sorted(set(ids)))
+            )
             sizes = {int(row[0]): int(row[1]) for row in rows}
             return [sizes.get(i, 0) for i in ids]
 
@@ -224,7 +226,8 @@ class Loaders:
         from gateway.catalogue.models import Sample
 
         return single_loader(
-            self.engine, lambda ids: queries.sample_statement().where(Sample.id.in_(ids))
+            self.engine,
+            lambda ids: queries.samples_of_datasets(self.access).where(Sample.id.in_(ids)),
         )
 
     @cached_property
@@ -254,6 +257,14 @@ class Loaders:
 
     @cached_property
     def team_of_investigation(self) -> Loader:
+        """A session's team as ``Investigation.team`` lists it (under ICAT's rules, what
+        they let the caller reach)."""
+        return grouped_loader(self.engine, lambda ids: queries.team_listed(ids, self.access))
+
+    @cached_property
+    def memberships_of_investigation(self) -> Loader:
+        """Every membership of a session, for the gateway's own answers about the caller
+        and the grants it makes (``myRoles``, a grant's payload)."""
         return grouped_loader(self.engine, queries.team_by_investigation)
 
     def related(self, type_name: str, field_name: str) -> Loader:

@@ -289,7 +289,7 @@ class AccessMutation:
         sessions = [grant.investigation_id for grant in granted.grants]
         investigations, teams = await asyncio.gather(
             asyncio.gather(*(_investigation(info, session) for session in sessions)),
-            context.loaders.team_of_investigation.load_many(sessions),
+            context.loaders.memberships_of_investigation.load_many(sessions),
         )
         grants = [
             AccessGrant(

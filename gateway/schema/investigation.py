@@ -78,7 +78,7 @@ class Investigation(Node, Declared):
         name = info.context.access.caller.user_name
         if name is None:
             return []
-        rows = await info.context.loaders.team_of_investigation.load(self._row["id"])
+        rows = await info.context.loaders.memberships_of_investigation.load(self._row["id"])
         return [row.role for row in rows if row.name == name]
 
     @strawberry.field
@@ -130,7 +130,7 @@ class Investigation(Node, Declared):
 
         access = info.context.access
         listing = ChildListing(
-            statement=lambda: queries.datasets(access),
+            statement=lambda: queries.datasets_of_sessions(access),
             parent=DatasetRow.investigation_id,
             keys=lambda order: dataset_keys(*order),
         )

@@ -6,12 +6,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import select
 
 from gateway.auth.policy import is_grant_in_force, is_main_proposer_role
 from gateway.catalogue import queries
-from gateway.catalogue.models import Investigation as InvestigationRow
-from gateway.catalogue.models import InvestigationUser
 from gateway.fields.catalogue import TEAM_MEMBER, USER
 from gateway.resolvers.loaders import ChildListing
 from gateway.schema.connection import Connection, child_connection, page_of
@@ -23,13 +20,6 @@ from gateway.schema.node import Node
 
 if TYPE_CHECKING:
     from gateway.schema.investigation import Investigation
-
-# One row per (session, person), however many roles the person holds in it.
-_TEAMS = (
-    select(InvestigationUser.investigation_id, InvestigationUser.user_id)
-    .distinct()
-    .subquery("teams")
-)
 
 
 @strawberry.federation.type(keys=keys_of("User"), description=USER.description)
@@ -60,15 +50,14 @@ class User(Node, Declared):
         order = session_ordering(order_by, match)
         session_keys(order, match)  # RELEVANCE without a search: refused before any statement
 
+        teams = queries.memberships_reached(access)
+
         def statement() -> object:
-            joined = queries.investigations(access).join(
-                _TEAMS, _TEAMS.c.investigation_id == InvestigationRow.id
-            )
-            return filtered(joined, access, filter, match)
+            return filtered(queries.sessions_of_people(access, teams), access, filter, match)
 
         listing = ChildListing(
             statement=statement,  # type: ignore[arg-type]
-            parent=_TEAMS.c.user_id,
+            parent=teams.c.user_id,
             keys=lambda order: session_keys(order, match),
         )
         # The people of one level asking with the same filter share one statement (the

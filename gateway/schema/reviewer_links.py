@@ -12,6 +12,7 @@ from gateway.auth.policy import is_link_valid
 from gateway.auth.reviewer_link import QUERY_PARAMETER
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.reviewer_links import link_by_id
+from gateway.errors import ReviewerLinksUnavailable
 from gateway.fields.catalogue import REVIEWER_LINK
 from gateway.resolvers.loaders import fetch_all
 from gateway.schema.declared import Declared, declared
@@ -29,7 +30,8 @@ ERRORS = (
     "session named, or of every dataset's session), NOT_FOUND (no such session or "
     "dataset), BAD_USER_INPUT (nothing named, a session already public, a dataset in no "
     "reserved DOI, an expiry in the past or beyond the facility's maximum, a note over 2000 "
-    "characters)"
+    "characters), REVIEWER_LINKS_UNAVAILABLE (the gateway reads by the facility's ICAT "
+    "rules, which no link may widen)"
 )
 
 
@@ -127,6 +129,11 @@ class ReviewerLinkMutation:
     ) -> CreateReviewerLinkPayload:
         context = info.context
         settings = context.settings
+        if settings.authorization == "icat-rules":
+            raise ReviewerLinksUnavailable(
+                "This gateway reads by the facility's ICAT rules: reviewer links are not "
+                "made (ask the facility to open the data by its rules, e.g. a grouping)."
+            )
         made = await create_reviewer_link(
             context.writer,
             context.access.caller,

@@ -75,6 +75,17 @@ class Selection:
     datafile_ids: tuple[int, ...]
     files: tuple[StoredFile, ...]
     catalogue_size: int
+    one_by_one: bool = False
+    """Under ICAT's rules a dataset's files are those the rules let the caller reach
+    (``Dataset.datafiles``), not always all of them: the data service, which would
+    prepare a whole dataset with its reader account, is then asked for the files."""
+
+    @property
+    def asked(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The datasets and files the data service is asked for (and the record keeps)."""
+        if self.one_by_one:
+            return (), tuple(file.datafile_id for file in self.files)
+        return self.dataset_ids, self.datafile_ids
 
 
 @dataclass
@@ -130,8 +141,8 @@ class Downloads:
         expires_at: datetime | None = None
         if self.backend == "ids":
             assert self.ids is not None
-            prepared_id = await self.ids.prepare(selection.dataset_ids, selection.datafile_ids)
-            size = await self.ids.size(selection.dataset_ids, selection.datafile_ids)
+            prepared_id = await self.ids.prepare(*selection.asked)
+            size = await self.ids.size(*selection.asked)
         else:
             assert self.store is not None
             archive, _ = self.store.zip_of(selection.files)
@@ -146,8 +157,8 @@ class Downloads:
                 user_name=access.caller.user_name,
                 name=outname,
                 backend=self.backend,
-                dataset_ids=statements.ids_text(selection.dataset_ids),
-                datafile_ids=statements.ids_text(selection.datafile_ids),
+                dataset_ids=statements.ids_text(selection.asked[0]),
+                datafile_ids=statements.ids_text(selection.asked[1]),
                 file_count=len(selection.files),
                 size=size,
                 prepared_id=prepared_id,
@@ -205,7 +216,7 @@ class Downloads:
             limit = self.settings.download_max_files
             rows = (
                 await connection.execute(
-                    statements.selected_files(datasets, datafiles).limit(limit + 1)
+                    statements.selected_files(datasets, datafiles, access).limit(limit + 1)
                 )
             ).all()
         if not rows:
@@ -229,7 +240,7 @@ class Downloads:
             # The data service's files are as big as the catalogue says; the store's are
             # measured on disk (``prepare``).
             self._check_size(size)
-        return Selection(datasets, datafiles, files, size)
+        return Selection(datasets, datafiles, files, size, one_by_one=access.rules is not None)
 
     def _check_size(self, size: int) -> None:
         limit = self.settings.download_max_bytes
@@ -339,10 +350,3 @@ def checked_name(name: str | None) -> str:
             argument="name",
         )
     return name
-
-
-async def dataset_download_sizes(reads: AsyncEngine, dataset_ids: Sequence[int]) -> dict[int, int]:
-    """Bytes each dataset's download holds (its files' sizes added up)."""
-    async with reads.connect() as connection:
-        rows = (await connection.execute(statements.dataset_download_sizes(dataset_ids))).all()
-    return {int(dataset_id): int(total) for dataset_id, total in rows}

@@ -291,3 +291,17 @@ async def test_the_expiry_defaults_and_is_capped_by_the_facility(client: Client)
                 delete(ReviewerLinkItem).where(ReviewerLinkItem.link_id == link_id)
             )
             await connection.execute(delete(ReviewerLink).where(ReviewerLink.id == link_id))
+
+
+async def test_no_link_is_made_under_icat_rules(client: Client) -> None:
+    """Under ``icat-rules`` the facility's rules decide every read: a link would widen
+    them, so none is made, with a code of its own (and none is recorded)."""
+    embargoed = (await sessions_of_pi(client))["embargoed"]["id"]
+    ruled = client.using(authorization="icat-rules")
+    async with client.engine.connect() as connection:
+        before = (await connection.execute(select(ReviewerLink.id))).all()
+    for user in (PI, STAFF):
+        result = await ruled.execute(CREATE, {"sessions": [embargoed]}, user=user)
+        assert codes(result) == ["REVIEWER_LINKS_UNAVAILABLE"], user
+    async with client.engine.connect() as connection:
+        assert (await connection.execute(select(ReviewerLink.id))).all() == before

@@ -8,7 +8,8 @@ python-icat's example rules and the generated ones use), its own walk over the r
 Python: root users read everything; a rule applies to everyone when it has no grouping,
 to the grouping's members otherwise; a bare entity name for everyone makes the entity
 public; an object reached by a public step or of a public entity is readable with its
-origin. Only ICAT's relationship names are shared (``relationships``): they are ICAT's
+origin; the gateway's one addition, a team row whose grant expired, is not joined. Only
+ICAT's relationship names are shared (``relationships``): they are ICAT's
 schema, not the compiler's logic.
 """
 
@@ -106,7 +107,10 @@ def _atom(text: str, bare: str | None) -> Atom:
 
 
 def _conjunction(text: str, bare: str | None) -> tuple[Atom, ...]:
-    if re.search(r"\b(OR|NOT\s+(?!NULL|IN))\b|\(", re.sub(r"IN\s*\([^)]*\)", "", text), re.I):
+    # A NOT is read only in NOT NULL and NOT IN (...): the lists are taken out first,
+    # with their NOT, else "x NOT IN ('a') AND ..." would leave a bare NOT behind.
+    lists_out = re.sub(r"(NOT\s+)?IN\s*\([^)]*\)", "", text, flags=re.I)
+    if re.search(r"\b(OR|NOT\s+(?!NULL))\b|\(", lists_out, re.I):
         raise Unreadable(text)
     return tuple(_atom(part, bare) for part in re.split(r"\s+AND\s+", text, flags=re.I))
 
@@ -162,6 +166,9 @@ class Oracle:
     public_steps: set[tuple[str, str]]
     root_users: frozenset[str] = frozenset()
     now: datetime = field(default_factory=datetime.now)
+    lapsed: set[int] = field(default_factory=set)
+    """INVESTIGATIONUSER ids whose grant (the gateway's expiry) has ended: a rule joining
+    the team does not go through them."""
 
     _readable: dict[tuple[str, str | None], set[int]] = field(default_factory=dict)
     _index: dict[tuple[str, str], dict[Any, list[Row]]] = field(default_factory=dict)
@@ -240,6 +247,8 @@ class Oracle:
                 if key is None:
                     continue
                 for target in self._rows_where(relation.target, relation.join.right_column, key):
+                    if relation.target == "InvestigationUser" and target["id"] in self.lapsed:
+                        continue
                     following.append({**binding, alias: target})
             bindings = following
         return any(all(self._holds(a, b, user) for a in parsed.atoms) for b in bindings)
@@ -292,3 +301,25 @@ class Oracle:
             or (origin, name) in self.public_steps
         )
         return children if allowed else children & self.readable(relation.target, user)
+
+    def along(
+        self, origin: str, fields: list[str], parents: Iterable[int], user: str | None
+    ) -> set[tuple[int, int]]:
+        """(parent, object) for the objects reached from these (readable) parents by the
+        path ``origin.fields[0].fields[1]...``, each hop an INCLUDE as :meth:`reached`
+        filters it."""
+        found = {(parent, parent) for parent in parents}
+        entity = origin
+        for name in fields:
+            relation = relationships()[entity][name]
+            reached = self.reached(entity, name, {last for _, last in found}, user)
+            following: set[tuple[int, int]] = set()
+            for parent, last in found:
+                key = self.rows[entity][last][relation.join.left_column]
+                if key is None:
+                    continue
+                for row in self._rows_where(relation.target, relation.join.right_column, key):
+                    if row["id"] in reached:
+                        following.add((parent, row["id"]))
+            found, entity = following, relation.target
+        return found

@@ -82,6 +82,7 @@ def compile_query(query: Query) -> Filter:
         scope = _Scope({query.root_alias: query.entity}, {query.root_alias: model}, [], [])
         for join in query.joins:
             _join(scope, join.alias, join.source, join.field)
+        _grants_in_force(scope, query.root_alias, now)
         condition = true() if query.where is None else _condition(query.where, scope, user, now)
         if not scope.joined:
             return condition
@@ -95,6 +96,18 @@ def compile_query(query: Query) -> Filter:
         return exists(inner)
 
     return build
+
+
+def _grants_in_force(scope: _Scope, root: str, now: Any) -> None:
+    """A team row the rule joins counts only while the gateway's grant is in force
+    (``visibility.grant_in_force``): icat.server knows no expiry, the gateway ends the
+    grants it made with one. The rule's own rows (a rule on InvestigationUser) are not
+    filtered: an expired member is still listed, as the team shows them."""
+    from gateway.catalogue.visibility import grant_in_force  # it imports the rule set
+
+    for alias, entity in scope.entities.items():
+        if entity == "InvestigationUser" and alias != root:
+            scope.conditions.append(grant_in_force(_attr(scope.tables[alias], "id"), now))
 
 
 def _join(scope: _Scope, alias: str, source: str, field: str) -> None:
