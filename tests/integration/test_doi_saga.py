@@ -614,3 +614,23 @@ async def test_under_icat_rules_a_doi_holds_only_datasets_the_rules_let_the_call
         assert result.errors is not None, (query, result.data)
         assert (result.errors[0].message, result.errors[0].extensions) == refused[0]
     assert (await saga_row(catalogue, reserved)).STEP == Step.RESERVED
+
+
+async def test_under_icat_rules_a_dataset_the_caller_reads_but_may_not_publish_is_forbidden(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    """Under rules that open every dataset to everyone, a caller off the team sees an
+    embargoed dataset: refusing it as NOT_FOUND would hide nothing, so it is FORBIDDEN,
+    where the built-in policy (which hides it from them) answers NOT_FOUND."""
+    rules = IcatRules(compile_rules([RuleRow(1, "Dataset", "R", None)], ()), root=False)
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+    stranger = caller("esrf/stranger", settings)
+    answers = []
+    for key, ruled in enumerate((rules, None)):
+        with pytest.raises(GatewayError) as refused:
+            await doi.reserve(
+                stranger, key=f"f{key}", dataset_ids=[pi.bm29[-1]], title="T", rules=ruled
+            )
+        answers.append(code_of(refused))
+    assert answers == ["FORBIDDEN", "NOT_FOUND"]
+    assert registrar.calls == []
