@@ -344,6 +344,7 @@ class DoiMutation:
             key=input.idempotency_key,
             dataset_ids=_dataset_ids(input.dataset_ids),
             title=input.title,
+            rules=info.context.access.rules,
         )
         return _payload(info, result)
 
@@ -363,6 +364,7 @@ class DoiMutation:
             title=input.title,
             description=_description_given(input),
             licence=_licence(input.licence),
+            rules=info.context.access.rules,
         )
         return _payload(info, result)
 
@@ -374,7 +376,10 @@ class DoiMutation:
         self, info: Info, input: CancelDoiReservationInput
     ) -> DoiPayload:
         result = await _dois(info).cancel(
-            info.context.access.caller, key=input.idempotency_key, doi=input.doi
+            info.context.access.caller,
+            key=input.idempotency_key,
+            doi=input.doi,
+            rules=info.context.access.rules,
         )
         return _payload(info, result)
 
@@ -392,6 +397,7 @@ class DoiMutation:
                 input.title, input.abstract, input.creators, input.keywords, input.related
             ),
             licence=_licence(input.licence),
+            rules=info.context.access.rules,
         )
         return _payload(info, result)
 
@@ -408,6 +414,7 @@ class DoiMutation:
                 input.title, input.abstract, input.creators, input.keywords, input.related
             ),
             licence=_licence(input.licence),
+            rules=info.context.access.rules,
         )
         return _payload(info, result)
 
@@ -427,6 +434,7 @@ class DoiMutation:
             dataset_ids=_selection_given(input),
             description=_description_given(input),
             licence=_licence(input.licence),
+            rules=info.context.access.rules,
         )
         return _payload(info, result)
 
@@ -454,5 +462,6 @@ class DoiMutation:
             ),
             related=_related(input.related) if input.related is not None else None,
             licence=_licence(input.licence),
+            rules=info.context.access.rules,
         )
         return _payload(info, result)

@@ -5,7 +5,9 @@ Who may: whoever may publish for every session the selection draws on
 included, except for a proprietary session, which only staff publish). Anonymous callers
 are UNAUTHENTICATED; a dataset the caller cannot see is NOT_FOUND, as one that does not
 exist (its existence is DATA of an embargoed session); one they can see but may not
-publish is FORBIDDEN. Each call is recorded with its caller (``GATEWAY_DOI_REQUEST``).
+publish is FORBIDDEN. Under ICAT's rules (``icat-rules``) every dataset must also be one
+the rules let the caller read, else NOT_FOUND alike. Each call is recorded with its caller
+(``GATEWAY_DOI_REQUEST``).
 
 Every call carries an idempotency key (per caller). The same call again with the same key
 completes what the first attempt left (a timeout, a crash) or reports how it ended;
@@ -42,9 +44,10 @@ from gateway.catalogue import doi_versions, publications
 from gateway.catalogue.events import EventType
 from gateway.catalogue.facts import load_investigation_facts
 from gateway.catalogue.gateway_tables import DoiRequest, DoiSaga
-from gateway.catalogue.models import Investigation
+from gateway.catalogue.icat_rules.ruleset import IcatRules
+from gateway.catalogue.models import Dataset, Investigation
 from gateway.catalogue.publications import Description
-from gateway.catalogue.visibility import Access, publishable_investigation_ids
+from gateway.catalogue.visibility import Access, by_rules, publishable_investigation_ids
 from gateway.doi.registrar import PermanentRegistrarError
 from gateway.errors import (
     BadUserInput,
@@ -165,10 +168,16 @@ class DoiUseCases:
     # -- the calls ---------------------------------------------------------------------
 
     async def reserve(
-        self, caller: Caller, *, key: str, dataset_ids: Sequence[int], title: str
+        self,
+        caller: Caller,
+        *,
+        key: str,
+        dataset_ids: Sequence[int],
+        title: str,
+        rules: IcatRules | None = None,
     ) -> DoiResult:
         """A draft DOI and a DATAPUBLICATION without a publication date for the datasets."""
-        return await self._create(caller, "reserve", key, dataset_ids, title, None, None)
+        return await self._create(caller, "reserve", key, dataset_ids, title, None, None, rules)
 
     async def mint(
         self,
@@ -178,10 +187,11 @@ class DoiUseCases:
         dataset_ids: Sequence[int],
         description: Description,
         licence: Licence | None = None,
+        rules: IcatRules | None = None,
     ) -> DoiResult:
         """Reserve and publish in one call: the datasets are public once it returns."""
         return await self._create(
-            caller, "mint", key, dataset_ids, description.title, description, licence
+            caller, "mint", key, dataset_ids, description.title, description, licence, rules
         )
 
     async def publish(
@@ -192,6 +202,7 @@ class DoiUseCases:
         doi: str,
         description: Description,
         licence: Licence | None = None,
+        rules: IcatRules | None = None,
     ) -> DoiResult:
         """Publish a reservation: describe it, make it findable, release its datasets."""
         caller_name = self._who(caller)
@@ -201,7 +212,9 @@ class DoiUseCases:
 
         async def start(connection: AsyncConnection) -> int:
             saga = await self._saga_of(connection, doi, lock=True)
-            await self._authorise(connection, caller, await self._selection_of(connection, saga))
+            await self._authorise(
+                connection, caller, await self._selection_of(connection, saga), rules
+            )
             if saga.GOAL != Goal.RESERVED or saga.STEP not in UNPUBLISHED:
                 raise Conflict(
                     f"{saga.DOI} is {_state_word(saga)}: only a reservation can be published.",
@@ -227,6 +240,7 @@ class DoiUseCases:
         title: str | None = None,
         description: Description | None = None,
         licence: Licence | None = None,
+        rules: IcatRules | None = None,
     ) -> DoiResult:
         """Change a reservation's selection, title or description while it is unpublished;
         the draft follows."""
@@ -252,14 +266,16 @@ class DoiUseCases:
 
         async def start(connection: AsyncConnection) -> int:
             saga = await self._saga_of(connection, doi, lock=True)
-            await self._authorise(connection, caller, await self._selection_of(connection, saga))
+            await self._authorise(
+                connection, caller, await self._selection_of(connection, saga), rules
+            )
             if saga.GOAL != Goal.RESERVED or saga.STEP not in (Step.RESERVED, Step.CHANGED):
                 raise Conflict(
                     f"{saga.DOI} is {_state_word(saga)}: only a reservation can change.",
                     reason="NOT_RESERVED",
                 )
             if selection is not None:
-                await self._authorise(connection, caller, selection)
+                await self._authorise(connection, caller, selection, rules)
             described = description
             if described is not None and keeps_title:
                 held = await publications.load_record(connection, saga.DATAPUBLICATION_ID)
@@ -303,7 +319,9 @@ class DoiUseCases:
 
         return await self._keyed(caller_name, key, "update", arguments, start)
 
-    async def cancel(self, caller: Caller, *, key: str, doi: str) -> DoiResult:
+    async def cancel(
+        self, caller: Caller, *, key: str, doi: str, rules: IcatRules | None = None
+    ) -> DoiResult:
         """Withdraw a reservation: the draft is deleted in the registrar, the rows removed;
         its suffix is never given again."""
         caller_name = self._who(caller)
@@ -311,7 +329,9 @@ class DoiUseCases:
 
         async def start(connection: AsyncConnection) -> int:
             saga = await self._saga_of(connection, doi, lock=True)
-            await self._authorise(connection, caller, await self._selection_of(connection, saga))
+            await self._authorise(
+                connection, caller, await self._selection_of(connection, saga), rules
+            )
             if saga.GOAL != Goal.RESERVED or saga.STEP not in UNPUBLISHED:
                 raise Conflict(
                     f"{saga.DOI} is {_state_word(saga)}: only a reservation can be cancelled.",
@@ -333,6 +353,7 @@ class DoiUseCases:
         dataset_ids: Sequence[int] | None = None,
         description: Description | None = None,
         licence: Licence | None = None,
+        rules: IcatRules | None = None,
     ) -> DoiResult:
         """Mint the next version of a published DOI: a new DOI for the given selection and
         description (by default the version's own), published at once, ``IsNewVersionOf``
@@ -353,7 +374,7 @@ class DoiUseCases:
         async def start(connection: AsyncConnection) -> int:
             previous = await self._saga_of(connection, doi, lock=True)
             await self._authorise(
-                connection, caller, await self._selection_of(connection, previous)
+                connection, caller, await self._selection_of(connection, previous), rules
             )
             if previous.STEP != Step.PUBLISHED or previous.GOAL != Goal.PUBLISHED:
                 raise Conflict(
@@ -374,7 +395,7 @@ class DoiUseCases:
             held = await publications.load_record(connection, previous.DATAPUBLICATION_ID)
             assert held is not None  # published: its rows are there
             chosen = selection if selection is not None else list(held.dataset_ids)
-            await self._authorise(connection, caller, chosen)
+            await self._authorise(connection, caller, chosen, rules)
             described = description or Description(
                 title=held.title,
                 abstract=held.abstract,
@@ -428,6 +449,7 @@ class DoiUseCases:
         keywords: Sequence[str] | None = None,
         related: Sequence[publications.Related] | None = None,
         licence: Licence | None = None,
+        rules: IcatRules | None = None,
     ) -> DoiResult:
         """Amend a published DOI's description (what is given changes, the rest stays):
         the catalogue's rows change and the registrar is sent the new record, through
@@ -459,7 +481,9 @@ class DoiUseCases:
 
         async def start(connection: AsyncConnection) -> int:
             saga = await self._saga_of(connection, doi, lock=True)
-            await self._authorise(connection, caller, await self._selection_of(connection, saga))
+            await self._authorise(
+                connection, caller, await self._selection_of(connection, saga), rules
+            )
             if saga.GOAL != Goal.PUBLISHED or saga.STEP not in (Step.PUBLISHED, Step.AMENDED):
                 raise Conflict(
                     f"{saga.DOI} is {_state_word(saga)}: only a published DOI is amended "
@@ -513,6 +537,7 @@ class DoiUseCases:
         title: str,
         description: Description | None,
         licence: Licence | None,
+        rules: IcatRules | None,
     ) -> DoiResult:
         caller_name = self._who(caller)
         key = _checked_key(key)
@@ -526,7 +551,7 @@ class DoiUseCases:
         now = self.sagas.clock()
 
         async def start(connection: AsyncConnection) -> int:
-            await self._authorise(connection, caller, selection)
+            await self._authorise(connection, caller, selection, rules)
             return await self._start_saga(
                 connection, caller_name, selection, title, description, request, now
             )
@@ -733,10 +758,17 @@ class DoiUseCases:
         return {"publish": description_json(description), "licence": _licence_json(licence)}
 
     async def _authorise(
-        self, connection: AsyncConnection, caller: Caller, dataset_ids: Sequence[int]
+        self,
+        connection: AsyncConnection,
+        caller: Caller,
+        dataset_ids: Sequence[int],
+        rules: IcatRules | None = None,
     ) -> None:
         """The caller may publish for every session of the selection (``policy.
         can_publish``, applied in SQL): reserve, change, publish and mint all ask it.
+        Under ICAT's rules (``rules``) they must also read every dataset of it by the
+        rules: publishing releases the datasets, so it cannot reach past what the
+        facility's rules let them read.
 
         A dataset that does not exist and one the caller may not see get the same answer
         (NOT_FOUND, same message): which ids exist is not for them to learn. One they see
@@ -745,6 +777,13 @@ class DoiUseCases:
         now = self.sagas.clock()
         if set(dataset_ids) - set(found):
             raise NotFound(NO_SUCH_DATASET, argument="datasetIds")
+        if rules is not None:
+            access = Access(caller=caller, now=now, rules=rules)
+            readable = await connection.scalars(
+                select(Dataset.id).where(Dataset.id.in_(sorted(found)), by_rules(access, Dataset))
+            )
+            if set(found) - set(readable):
+                raise NotFound(NO_SUCH_DATASET, argument="datasetIds")
         sessions = set(found.values())
         publishable = publishable_investigation_ids(
             Access(caller=caller, now=now), self.policy.publish_rules
@@ -761,18 +800,19 @@ class DoiUseCases:
         else:
             sessions = set()
         for session in sorted(sessions):
-            record = await load_investigation_facts(connection, session, now=now)
-            assert record is not None  # a dataset's session exists (foreign key)
-            roles = roles_of(caller, record.facts, self.policy.main_proposer_roles)
-            released = is_released(record.facts.release_date, now)
-            if can_read(FieldClass.DATA, roles, released=released):
-                raise Forbidden(
-                    "You may not publish a DOI for datasets of every session of the "
-                    "selection: the facility lets their members publish (as configured), "
-                    "and only staff publish the data of a proprietary session.",
-                    argument="datasetIds",
-                )
-            raise NotFound(NO_SUCH_DATASET, argument="datasetIds")
+            if rules is None:  # under ICAT's rules they read every dataset: they see it
+                record = await load_investigation_facts(connection, session, now=now)
+                assert record is not None  # a dataset's session exists (foreign key)
+                roles = roles_of(caller, record.facts, self.policy.main_proposer_roles)
+                released = is_released(record.facts.release_date, now)
+                if not can_read(FieldClass.DATA, roles, released=released):
+                    raise NotFound(NO_SUCH_DATASET, argument="datasetIds")
+            raise Forbidden(
+                "You may not publish a DOI for datasets of every session of the "
+                "selection: the facility lets their members publish (as configured), "
+                "and only staff publish the data of a proprietary session.",
+                argument="datasetIds",
+            )
 
     async def _saga_of(self, connection: AsyncConnection, doi: str, *, lock: bool) -> Any:
         from gateway.catalogue.queries import normalise_doi

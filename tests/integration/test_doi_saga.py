@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.app import now_utc
 from gateway.catalogue import publications
 from gateway.catalogue.gateway_tables import DoiRequest, DoiSaga
+from gateway.catalogue.icat_rules.ruleset import IcatRules, RuleRow, compile_rules
 from gateway.catalogue.models import (
     DataCollectionDataset,
     DataPublication,
@@ -30,6 +31,7 @@ from gateway.catalogue.team import (
     find_person,
     remove_collaborator,
 )
+from gateway.catalogue.visibility import Access
 from gateway.doi.registrar import (
     DoiState,
     PermanentRegistrarError,
@@ -37,6 +39,8 @@ from gateway.doi.registrar import (
     TransientRegistrarError,
 )
 from gateway.errors import GatewayError
+from gateway.resolvers.context import RequestContext
+from gateway.schema.node import global_id
 from gateway.settings import Settings
 from gateway.usecases.doi_saga import LeaseHeld, Step
 from tests.support.doi_catalogue import (
@@ -54,6 +58,7 @@ from tests.support.doi_catalogue import (
     visible_dataset_ids,
 )
 from tests.support.fake_registrar import FakeRegistrar, Operation
+from tests.support.icat_rules_demo import DEMO_RULES, DEMO_STEPS
 
 
 def calls(registrar: FakeRegistrar, operation: str | None = None) -> list[str]:
@@ -533,3 +538,99 @@ async def test_a_live_driver_keeps_its_lease_past_its_length(
     finally:
         resume.set()
     assert (await reserving).step == Step.RESERVED
+
+
+RESERVE = """mutation($input: ReserveDoiInput!) { reserveDoi(input: $input) { doi state } }"""
+MINT = """mutation($input: MintDoiInput!) { mintDoi(input: $input) { doi state } }"""
+PUBLISH = """mutation($input: PublishDoiInput!) { publishDoi(input: $input) { doi state } }"""
+CANCEL = """mutation($input: CancelDoiReservationInput!) {
+  cancelDoiReservation(input: $input) { doi state } }"""
+TEAM_DATASET_RULE = "Dataset <-> Investigation <-> InvestigationUser <-> User [name = :user]"
+
+
+async def test_under_icat_rules_a_doi_holds_only_datasets_the_rules_let_the_caller_read(
+    catalogue: AsyncEngine,
+    settings: Settings,
+    schema: Any,
+    pi: PiSessions,
+    registrar: FakeRegistrar,
+) -> None:
+    """The publish right is the team's, but publishing releases the datasets: under the
+    facility's rules a member may not reserve or mint a DOI over a dataset the rules hide
+    from them, nor publish or cancel one that holds such a dataset. It is NOT_FOUND, as a
+    missing one, and nothing is written or registered.
+    The demo's rules without the team's Dataset rule: pi1 reads their released session's
+    datasets, not those of their embargoed session on BM29."""
+    rows = [RuleRow(n + 1, what, "R", None) for n, what in enumerate(DEMO_RULES)
+            if what != TEAM_DATASET_RULE]  # fmt: skip
+    rules = IcatRules(compile_rules(rows, DEMO_STEPS), root=False)
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+
+    async def run(query: str, input: dict[str, Any], ruled: IcatRules | None) -> Any:
+        access = Access(caller=caller(PI1, settings), now=now_utc(), rules=ruled)
+        context = RequestContext(engine=catalogue, settings=settings, access=access, dois=doi)
+        return await schema.execute(query, variable_values={"input": input},
+                                    context_value=context)  # fmt: skip
+
+    def selection(ids: list[int]) -> list[str]:
+        return [global_id("Dataset", i) for i in ids]
+
+    hidden = selection([pi.released[-1], pi.bm29[-1]])
+    refused = []
+    attempts: list[tuple[str, dict[str, Any]]] = [
+        (RESERVE, {"datasetIds": hidden, "title": "T"}),
+        (MINT, {"datasetIds": hidden, "title": "T", "creators": [{"name": "Pi One"}]}),
+        (RESERVE, {"datasetIds": selection([10**12]), "title": "T"}),
+    ]
+    for key, (query, input) in enumerate(attempts):
+        result = await run(query, {**input, "idempotencyKey": f"r{key}"}, rules)
+        assert result.errors is not None, (query, result.data)
+        refused.append((result.errors[0].message, result.errors[0].extensions))
+    assert refused[0] == refused[1] == refused[2]
+    assert refused[0][1]["code"] == "NOT_FOUND"
+    async with catalogue.connect() as connection:
+        for table in (DoiSaga, DoiRequest):
+            assert await connection.scalar(select(func.count()).select_from(table)) == 0
+    assert registrar.calls == []
+
+    readable = selection(pi.released[:1])
+    result = await run(RESERVE, {"datasetIds": readable, "title": "T", "idempotencyKey": "r3"},
+                       rules)  # fmt: skip
+    assert result.errors is None, result.errors
+    assert result.data["reserveDoi"]["state"] == "RESERVED"
+    built_in = await run(RESERVE, {"datasetIds": hidden, "title": "T", "idempotencyKey": "r4"},
+                         None)  # fmt: skip
+    assert built_in.errors is None, built_in.errors  # the publish right alone allows it
+
+    # A reservation made under the built-in policy is not published or cancelled past
+    # the rules either.
+    reserved = built_in.data["reserveDoi"]["doi"]
+    attempts = [
+        (PUBLISH, {"doi": reserved, "title": "T", "creators": [{"name": "Pi One"}]}),
+        (CANCEL, {"doi": reserved}),
+    ]
+    for key, (query, input) in enumerate(attempts):
+        result = await run(query, {**input, "idempotencyKey": f"s{key}"}, rules)
+        assert result.errors is not None, (query, result.data)
+        assert (result.errors[0].message, result.errors[0].extensions) == refused[0]
+    assert (await saga_row(catalogue, reserved)).STEP == Step.RESERVED
+
+
+async def test_under_icat_rules_a_dataset_the_caller_reads_but_may_not_publish_is_forbidden(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    """Under rules that open every dataset to everyone, a caller off the team sees an
+    embargoed dataset: refusing it as NOT_FOUND would hide nothing, so it is FORBIDDEN,
+    where the built-in policy (which hides it from them) answers NOT_FOUND."""
+    rules = IcatRules(compile_rules([RuleRow(1, "Dataset", "R", None)], ()), root=False)
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+    stranger = caller("esrf/stranger", settings)
+    answers = []
+    for key, ruled in enumerate((rules, None)):
+        with pytest.raises(GatewayError) as refused:
+            await doi.reserve(
+                stranger, key=f"f{key}", dataset_ids=[pi.bm29[-1]], title="T", rules=ruled
+            )
+        answers.append(code_of(refused))
+    assert answers == ["FORBIDDEN", "NOT_FOUND"]
+    assert registrar.calls == []
