@@ -1011,12 +1011,14 @@ def _investigations(
             value = func.coalesce(func.max(numbered.c[TOTAL_COLUMN]), 0)
         elif selected.name == "pageInfo":
             value = json.object(_page_info(planning, selected, page, more, numbered, shown_order))
+        elif page.limit == 0:
+            value = json.empty_list
         else:
             value = json.rows_array(numbered.c[JSON_COLUMN], shown_order)
         pairs += [literal(selected.key), value]
     answer: ColumnElement[Any] = json.object(pairs)
     declines: list[Any] = []
-    if render is not None:
+    if render is not None and page.limit > 0:
         # A row rendered NULL (its DATA fields are not the caller's): NULL, which declines.
         hidden = func.sum(case((numbered.c[JSON_COLUMN].is_(None), 1), else_=0))
         declines.append(func.coalesce(hidden, 0) > 0)
@@ -1026,8 +1028,12 @@ def _investigations(
         declines.append(func.count() == 0)
     if declines:
         answer = case((or_(*declines), null()), else_=answer)
-    shown = numbered.c._rn <= page.limit
-    return select(answer).select_from(numbered).where(shown).scalar_subquery()
+    answered = select(answer).select_from(numbered)
+    if page.limit == 0:
+        # No row is shown, but the one row read says whether the list has any, and holds
+        # its total: read over it (the standard path counts it, and says more follow).
+        return answered.scalar_subquery()
+    return answered.where(numbered.c._rn <= page.limit).scalar_subquery()
 
 
 CURSOR_FIELDS = frozenset({"startCursor", "endCursor"})
@@ -1172,7 +1178,11 @@ def _page_info(
         elif child.name in CURSOR_FIELDS:
             # The sort keys of the page's rows, in order: the plan encodes the first's or
             # the last's as the cursor (``Plan.cursors``).
-            value = json.rows_array(numbered.c._cursor, shown_order)
+            value = (
+                json.empty_list
+                if page.limit == 0
+                else json.rows_array(numbered.c._cursor, shown_order)
+            )
             planning.cursor_fields.append(((selected.key, child.key), child.name))
         elif (child.name == "hasNextPage") != page.backward:
             value = json.boolean(more)
