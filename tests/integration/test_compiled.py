@@ -612,11 +612,11 @@ async def test_icat_rules_change_what_the_corpus_answers(
 
 @pytest.mark.parametrize("user", [None, "esrf/pi1", "esrf/scientist1", STAFF])
 async def test_operation_plans_answer_as_the_standard_path_under_icat_rules(
-    postgresql: Client, user: str | None
+    planning: Client, user: str | None
 ) -> None:
     """A plan learnt under the rules answers other sessions as the standard path does."""
-    ruled = RulesClient(postgresql.engine, postgresql.settings, postgresql.schema)
-    async with postgresql.engine.connect() as connection:
+    ruled = RulesClient(planning.engine, planning.settings, planning.schema)
+    async with planning.engine.connect() as connection:
         sessions = await connection.execute(select(Investigation.id).order_by(Investigation.id))
         ids = [row[0] for row in sessions][:30]
     access = await ruled.access(user)
