@@ -813,6 +813,16 @@ class _Planning:
     """Where the plan's answer holds a page's sort keys to encode as a cursor."""
     page_keys: tuple[str, tuple[int, ...]] = ("", ())
     """The listing of the page planned, and which of its sort keys are date-times."""
+    tables: int = 0
+
+    def table(self, statement: Any, name: str) -> Any:
+        """A statement as a CTE of the plan (with a name of its own), where a subquery
+        would be nested: every CTE is written at the top of the statement, so the items'
+        JSON is no deeper in the plan than in the page's statement. Nested, SQLite's
+        parser refused the whole selection of a session list (``parser stack
+        overflow``)."""
+        self.tables += 1
+        return statement.cte(f"{name}_{self.tables}")
 
     @property
     def json(self) -> JsonDialect:
@@ -875,7 +885,9 @@ def _one(
     rendered = select_rendered(statement, render)
     if rendered is None:
         raise Unsupported(type_name)
-    json: ColumnElement[Any] = rendered.limit(1).scalar_subquery()
+    # A CTE, not a subquery: see ``_Planning.table``.
+    row = planning.table(rendered.limit(1), "one")
+    json: ColumnElement[Any] = select(row.c[JSON_COLUMN]).scalar_subquery()
     return json
 
 
@@ -977,7 +989,7 @@ def _investigations(
     )
     if render is not None and not rendered:
         raise Unsupported("items not rendered")
-    page_rows = rows.subquery("page_rows")
+    page_rows = planning.table(rows, "page_rows")
     json = planning.json
     # Rows are numbered as they were read (reversed for ``last``), and the first ``limit``
     # of them are the page: the one more read says whether more follow.
@@ -1000,7 +1012,9 @@ def _investigations(
             for i, key in enumerate(keys)
         ]
         extra.append(json.list(written).label("_cursor"))
-    numbered = select(page_rows, number, read, *extra).order_by(shown_first).subquery("numbered")
+    numbered = planning.table(
+        select(page_rows, number, read, *extra).order_by(shown_first), "numbered"
+    )
     shown_order = numbered.c._rn.desc() if page.backward else numbered.c._rn
     more = func.coalesce(func.max(numbered.c._n), 0) > page.limit
     pairs: list[Any] = []
