@@ -7,12 +7,14 @@ result rows. For a small lookup (a DOI) that is most of the time and the reason 
 serves a few hundred requests a second instead of a thousand.
 
 An *operation plan* removes it. The first time an operation runs (the standard way, with
-its answer checked: no errors), its root fields are compiled into one PostgreSQL statement
-that returns the whole ``data`` object as JSON, with the request's values (clock, user
+its answer checked: no errors), its root fields are compiled into one statement (in the
+database's JSON dialect: PostgreSQL, MariaDB, SQLite) that returns the whole ``data``
+object as JSON, with the request's values (clock, user
 name, the arguments that name one object: ``doi``, ``id``, and the texts of the
 variables: search words, proposals) as bind parameters. The
-SQL text is kept; later requests of the same operation bind their values and run it on
-the asyncpg connection directly, and the JSON goes into the response as it is.
+SQL text is kept; later requests of the same operation bind their values and run it
+through SQLAlchemy's connection (``exec_driver_sql``: no statement to build), and the
+JSON goes into the response as it is.
 
 A plan is kept per operation (the SHA-256 of its text, and its name), per caller shape
 (anonymous, a user, staff) and per *shape* of its variables: which fields of an input
@@ -26,17 +28,20 @@ gate's (parsed once per text).
 The plan answers only where its answer is exactly the standard one. Everything else is
 declined, and the request runs the standard way:
 
-- root fields other than ``investigations`` (first page, forward), ``investigation(id:)``,
-  ``dataset(id:)``, ``datafile(id:)``, ``doi`` (when it names a session) and
-  ``__typename``; anything under them that ``gateway.compiled`` does not render;
-- cursors, ``edges`` and ``pageInfo`` cursors of the root list;
+- root fields other than ``investigations`` (without free text; its pages, cursors
+  included, are planned), ``investigation(id:)``, ``dataset(id:)``, ``datafile(id:)``,
+  ``doi`` (when it names a session) and ``__typename``; anything under them that
+  ``gateway.compiled`` does not render; ``edges`` of the root list;
+- a cursor of another list, ordering or pattern of NULLs than the plan's, and a page
+  past either end of the list;
 - arguments that do not convert (a malformed id, an id no row can have, an empty DOI):
   the standard path reports the error;
 - a root field whose answer is NULL (not found, a row whose DATA fields the caller may
   not read): the statement returns no row, and the standard path says why.
 
-A plan that declines most of the time is dropped. Mutations, subscriptions, batched
-requests and other databases always run the standard way.
+A plan that declines most of the time is dropped, and one the database refuses to run.
+Mutations, subscriptions, batched requests, reviewer links' callers and databases without
+a JSON dialect (``gateway.compiled.dialects``) always run the standard way.
 """
 
 from __future__ import annotations
