@@ -507,6 +507,24 @@ async def test_planned_pages_end_where_the_standard_pages_end(
     assert answered == 12
 
 
+@pytest.mark.parametrize("user", [None, "esrf/pi1"])
+async def test_a_session_list_of_every_compiled_field_is_planned(
+    planning: Client, user: str | None
+) -> None:
+    """The deepest selection a plan answers: every compiled field of released sessions (as
+    the sentinel corpus asks). Nested as subqueries, its plan was refused by SQLite's
+    parser (``parser stack overflow``), and every such request ran the standard way."""
+    access = await planning.access(user)
+    context = RequestContext(engine=planning.engine, settings=planning.settings, access=access)
+    schema = planning.schema._schema
+    selection = full_selection(schema, "InvestigationConnection", (), True, False)
+    query = f"{{ investigations(first: 50, filter: {{released: true}}) {{ {selection} }} }}"
+    planned = await run_planned(planning, query, {}, access)
+    result = await planning.schema.execute(query, context_value=context)
+    assert result.errors is None and result.data["investigations"]["nodes"]
+    assert planned == result.data
+
+
 async def test_an_operation_that_cannot_be_planned_is_given_up(planning: Client) -> None:
     """``me`` has no plan: after a few shapes (page sizes here; cursors in practice) the
     operation is no longer planned, and stops costing a planning attempt per request."""
