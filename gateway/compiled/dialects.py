@@ -27,8 +27,10 @@ from sqlalchemy import (
     func,
     literal_column,
     not_,
+    or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import NullType
@@ -69,6 +71,24 @@ class JsonDialect:
     def nested(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
         """The JSON text of a subquery, as a JSON value of the enclosing object."""
         return value
+
+    materialize: str | None = "MATERIALIZED"
+    """The prefix that makes a CTE computed once (None: the database does by itself)."""
+
+    def column(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A derived table's or CTE's column of JSON, as a JSON value again."""
+        return value
+
+    def rows_array(
+        self, value: ColumnElement[Any], order: ColumnElement[Any]
+    ) -> ColumnElement[Any]:
+        """An aggregate: the JSON ``value`` of the rows in ``order`` as a JSON array (an
+        empty one for none). The rows come from a derived table in that order."""
+        return func.coalesce(func.json_agg(aggregate_order_by(value, order)), self.empty_list)
+
+    def list(self, values: list[Any]) -> ColumnElement[Any]:
+        """A JSON array of these values."""
+        return func.json_build_array(*values)
 
     def boolean(self, value: Any) -> Any:
         return value
@@ -137,6 +157,19 @@ class SQLiteJson(JsonDialect):
     def nested(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
         return func.json(value)
 
+    def column(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.json(value)
+
+    def rows_array(
+        self, value: ColumnElement[Any], order: ColumnElement[Any]
+    ) -> ColumnElement[Any]:
+        # No ORDER BY within an aggregate before 3.44: it reads the derived table's rows
+        # in their order (an aggregate over a subquery with ORDER BY is not flattened).
+        return func.coalesce(func.json_group_array(func.json(value)), self.empty_list)
+
+    def list(self, values: list[Any]) -> ColumnElement[Any]:
+        return func.json_array(*values)
+
     def boolean(self, value: Any) -> Any:
         return func.json(
             case(
@@ -148,9 +181,14 @@ class SQLiteJson(JsonDialect):
 
     def datetime(self, value: Any) -> Any:
         day = func.substr(value, 1, 10).op("||")(literal_column("'T'"))
+        fraction = func.substr(value, 20)
         return case(
             (value.is_(None), None),
-            (func.substr(value, 20).in_(["", ".000000"]), day.op("||")(func.substr(value, 12, 8))),
+            # Not IN (a list): an expanding parameter, which an operation plan cannot keep.
+            (
+                or_(fraction == literal_column("''"), fraction == literal_column("'.000000'")),
+                day.op("||")(func.substr(value, 12, 8)),
+            ),
             else_=day.op("||")(func.substr(value, 12)),
         )
 
@@ -200,6 +238,8 @@ class MariaDBJson(JsonDialect):
     name = "mariadb"
     native_nulls = False
     lateral = False
+    materialize = None
+    """MariaDB computes an uncorrelated subquery once, and knows no MATERIALIZED."""
 
     @property
     def empty_list(self) -> ColumnElement[Any]:
@@ -218,6 +258,18 @@ class MariaDBJson(JsonDialect):
         (value,) = statement.selected_columns
         aggregated = statement.with_only_columns(_ArrayAgg(value, order, limit))
         return func.coalesce(aggregated.scalar_subquery(), func.json_array())
+
+    def column(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        # Through a derived table the JSON is text again: JSON_EXTRACT makes it JSON.
+        return func.json_extract(value, literal_column("'$'"))
+
+    def rows_array(
+        self, value: ColumnElement[Any], order: ColumnElement[Any]
+    ) -> ColumnElement[Any]:
+        return func.coalesce(_ArrayAgg(self.column(value), [order], None), func.json_array())
+
+    def list(self, values: list[Any]) -> ColumnElement[Any]:
+        return func.json_array(*values)
 
     def boolean(self, value: Any) -> Any:
         return case((value, _json_literal("true")), (not_(value), _json_literal("false")))

@@ -7,12 +7,14 @@ result rows. For a small lookup (a DOI) that is most of the time and the reason 
 serves a few hundred requests a second instead of a thousand.
 
 An *operation plan* removes it. The first time an operation runs (the standard way, with
-its answer checked: no errors), its root fields are compiled into one PostgreSQL statement
-that returns the whole ``data`` object as JSON, with the request's values (clock, user
+its answer checked: no errors), its root fields are compiled into one statement (in the
+database's JSON dialect: PostgreSQL, MariaDB, SQLite) that returns the whole ``data``
+object as JSON, with the request's values (clock, user
 name, the arguments that name one object: ``doi``, ``id``, and the texts of the
 variables: search words, proposals) as bind parameters. The
-SQL text is kept; later requests of the same operation bind their values and run it on
-the asyncpg connection directly, and the JSON goes into the response as it is.
+SQL text is kept; later requests of the same operation bind their values and run it
+through SQLAlchemy's connection (``exec_driver_sql``: no statement to build), and the
+JSON goes into the response as it is.
 
 A plan is kept per operation (the SHA-256 of its text, and its name), per caller shape
 (anonymous, a user, staff) and per *shape* of its variables: which fields of an input
@@ -26,17 +28,20 @@ gate's (parsed once per text).
 The plan answers only where its answer is exactly the standard one. Everything else is
 declined, and the request runs the standard way:
 
-- root fields other than ``investigations`` (first page, forward), ``investigation(id:)``,
-  ``dataset(id:)``, ``datafile(id:)``, ``doi`` (when it names a session) and
-  ``__typename``; anything under them that ``gateway.compiled`` does not render;
-- cursors, ``edges`` and ``pageInfo`` cursors of the root list;
+- root fields other than ``investigations`` (without free text; its pages, cursors
+  included, are planned), ``investigation(id:)``, ``dataset(id:)``, ``datafile(id:)``,
+  ``doi`` (when it names a session) and ``__typename``; anything under them that
+  ``gateway.compiled`` does not render; ``edges`` of the root list;
+- a cursor of another list, ordering or pattern of NULLs than the plan's, and a page
+  past either end of the list;
 - arguments that do not convert (a malformed id, an id no row can have, an empty DOI):
   the standard path reports the error;
 - a root field whose answer is NULL (not found, a row whose DATA fields the caller may
   not read): the statement returns no row, and the standard path says why.
 
-A plan that declines most of the time is dropped. Mutations, subscriptions, batched
-requests and other databases always run the standard way.
+A plan that declines most of the time is dropped, and one the database refuses to run.
+Mutations, subscriptions, batched requests, reviewer links' callers and databases without
+a JSON dialect (``gateway.compiled.dialects``) always run the standard way.
 """
 
 from __future__ import annotations
@@ -47,10 +52,11 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
-import asyncpg
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -67,38 +73,47 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import Visitor
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     ColumnElement,
     DateTime,
     String,
     Text,
     and_,
-    any_,
     bindparam,
+    case,
     cast,
+    exc,
     false,
     func,
     literal,
+    null,
+    or_,
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import JSON as JSON_TYPE
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util import greenlet_spawn
 
 from gateway.auth.policy import Caller
 from gateway.catalogue import queries
+from gateway.catalogue.database import is_database_unavailable, is_statement_timeout
 from gateway.catalogue.gateway_tables import translate_map
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.ordering import NEWEST_FIRST, investigation_keys
 from gateway.catalogue.pages import JSON_COLUMN, TOTAL_COLUMN, page_statement, select_rendered
-from gateway.catalogue.pagination import SortKey, order_terms
+from gateway.catalogue.pagination import (
+    PageRequest,
+    SortKey,
+    cursor_listing,
+    decode_cursor,
+    encode_cursor,
+    keyset_condition,
+    order_terms,
+    page_request,
+)
 from gateway.catalogue.visibility import Access, member_investigation_ids
+from gateway.compiled.dialects import JsonDialect, compiles_on, json_dialect
 from gateway.compiled.items import renderer_for
-from gateway.compiled.render import first_page
 from gateway.compiled.selection import Field, Request, Unsupported, collect, gather
 from gateway.errors import GatewayError
 from gateway.settings import Settings
@@ -181,6 +196,32 @@ class Parameter:
     """Where in the variable's value (an input object, a list) the value is."""
 
 
+@dataclass(frozen=True)
+class CursorField:
+    """A ``startCursor``/``endCursor`` of a planned page: the statement gives the page's
+    rows' sort keys there, and the cursor is encoded as the standard path encodes it."""
+
+    path: tuple[str, ...]
+    name: str
+    listing: str
+    datetimes: tuple[int, ...]
+    """Positions of the sort keys that are date-times (ISO text in the JSON)."""
+
+    def write(self, data: dict[str, Any]) -> None:
+        holder = data
+        for step in self.path[:-1]:
+            holder = holder[step]
+        rows = holder[self.path[-1]]
+        if not rows:
+            holder[self.path[-1]] = None
+            return
+        values = list(rows[0] if self.name == "startCursor" else rows[-1])
+        for position in self.datetimes:
+            if values[position] is not None:
+                values[position] = datetime.fromisoformat(values[position])
+        holder[self.path[-1]] = encode_cursor(self.listing, values)
+
+
 @dataclass
 class Plan:
     sql: str
@@ -190,6 +231,7 @@ class Plan:
     parameters: tuple[Parameter, ...]
     processors: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
     """The dialect's conversions of request values (arrays), by bind name."""
+    cursors: tuple[CursorField, ...] = ()
     answered: int = 0
     declined: int = 0
 
@@ -226,6 +268,9 @@ class Document:
     """Variables whose values shape the statement (all but the lookups' arguments)."""
     weight: int = 0
     """Estimated bytes its syntax tree holds."""
+    cursors: frozenset[str] = frozenset()
+    """Variables that are a root list's cursor (used nowhere else): bound per value of the
+    cursor's sort keys, not as a text."""
     planned: int = 0
     failed: int = 0
     """Shapes planned, and shapes that could not be: a document that never could, after
@@ -278,7 +323,7 @@ class Operations:
 
     @staticmethod
     def applies(settings: Settings, engine: AsyncEngine) -> bool:
-        return bool(settings.compiled_sql) and engine.dialect.name == "postgresql"
+        return bool(settings.compiled_sql) and compiles_on(engine.dialect.name)
 
     # ----------------------------------------------------------------------------------
     # Answering
@@ -315,7 +360,17 @@ class Operations:
             arguments = plan.arguments(coerced, access)
         except (GatewayError, ValueError, TypeError, AttributeError, KeyError, IndexError):
             return DECLINED  # the standard path reports the bad argument
-        text = await _fetch(engine, plan.sql, arguments)
+        try:
+            text = await _fetch(engine, plan.sql, arguments)
+        except exc.DBAPIError as error:
+            if is_statement_timeout(error) or is_database_unavailable(error):
+                raise  # the request's budget, the database's state: as the standard path
+            # The database would not run the plan's statement (SQLite's parser refuses a
+            # selection nested deeper than it allows): the plan is dropped, and this
+            # request and the next run the standard way.
+            logger.warning("an operation plan was refused by the database: %s", error.orig)
+            self._plans.put(key, UNPLANNED)
+            return DECLINED
         if text is None:
             plan.declined += 1
             if not plan.worth_keeping:
@@ -323,6 +378,11 @@ class Operations:
             return DECLINED
         plan.answered += 1
         self.answered += 1
+        if plan.cursors:
+            data = orjson.loads(text)
+            for cursor in plan.cursors:
+                cursor.write(data)
+            text = orjson.dumps(data).decode()
         return Outcome(text)
 
     def learn(
@@ -350,7 +410,7 @@ class Operations:
         try:
             # Planned once per shape: the text the variables hold (search words,
             # proposals, beamlines) is a bind parameter of the statement.
-            texts = _Texts(coerced, read.structural)
+            texts = _Texts(coerced, tuple(n for n in read.structural if n not in read.cursors))
             try:
                 plan = self._plan(read, texts.coerced, access, texts)
             except (Unsupported, GatewayError, ValueError, TypeError) as error:
@@ -465,6 +525,7 @@ class Operations:
         assert query_type is not None
         entries: list[tuple[str, Any]] = []
         answers: list[ColumnElement[Any]] = []
+        cursors: list[CursorField] = []
         for key, nodes in gather(planning.request, query_type, document.operation.selection_set):
             name = nodes[0].name.value
             if name == "__typename":
@@ -474,17 +535,29 @@ class Operations:
             if build is None:
                 raise Unsupported(name)
             entries.append((key, len(answers)))
+            written = len(planning.cursor_fields)
             answers.append(build(planning, query_type, nodes).label(f"r{len(answers)}"))
+            listing, datetimes = planning.page_keys
+            cursors += [
+                CursorField((key, *path), name, listing, datetimes)
+                for path, name in planning.cursor_fields[written:]
+            ]
         if not answers:
             raise Unsupported("nothing to read")
         # Each root field's answer once (a materialised CTE: a subquery would be inlined
         # and every answer computed twice); no row if any of them is NULL.
-        inner = select(*answers).cte("answers").prefix_with("MATERIALIZED")
+        json = planning.json
+        inner = select(*answers).cte("answers")
+        if json.materialize is not None:
+            inner = inner.prefix_with(json.materialize)
         pairs: list[Any] = []
         for key, value in entries:
-            pairs += [literal(key), inner.c[f"r{value}"] if isinstance(value, int) else value]
+            pairs += [
+                literal(key),
+                json.column(inner.c[f"r{value}"]) if isinstance(value, int) else value,
+            ]
         statement = (
-            select(cast(func.json_build_object(*pairs), Text))
+            select(cast(json.object(pairs), Text))
             .select_from(inner)
             .where(and_(*(column.is_not(None) for column in inner.c)))
         )
@@ -501,18 +574,34 @@ class Operations:
             raise Unsupported("expanding parameters")
         binds = tuple(compiled.positiontup or ())
         processors: dict[str, Any] = dict(compiled._bind_processors)
+        bound = compiled.construct_params()
+        for cursor in planning.cursors:
+            planning.parameters += cursor.parameters(bound)
         if texts is not None:
-            planning.parameters += texts.parameters(sql, compiled.construct_params())
+            cursor_binds = {p.bind for p in planning.parameters}
+            planning.parameters += texts.parameters(
+                sql, {n: v for n, v in bound.items() if n not in cursor_binds}
+            )
         request_binds = planning.request_binds
         constants = {
             name: processors[name](value) if name in processors else value
-            for name, value in compiled.construct_params().items()
+            for name, value in bound.items()
             if name not in request_binds
         }
+        held = [bound[name] for name in constants if bound[name] is not None]
+        if any(cursor.holds(value) for cursor in planning.cursors for value in held):
+            raise Unsupported("a cursor's value in a constant")
         request_processors = {
             name: processors[name] for name in request_binds if name in processors
         }
-        return Plan(sql, binds, constants, tuple(planning.parameters), request_processors)
+        return Plan(
+            sql,
+            binds,
+            constants,
+            tuple(planning.parameters),
+            request_processors,
+            cursors=tuple(cursors),
+        )
 
 
 def _document_weight(document: Any) -> int:
@@ -644,18 +733,13 @@ _DERIVED: tuple[Callable[[str], str], ...] = (_same, _stripped, _folded, _upper,
 
 
 async def _fetch(engine: AsyncEngine, sql: str, arguments: list[Any]) -> Any:
-    """The statement's one value, on a pooled connection's asyncpg connection (a pool
-    checkout, without SQLAlchemy's connection object: a third of the cost)."""
-    pooled = await greenlet_spawn(engine.sync_engine.raw_connection)
-    try:
-        return await pooled.driver_connection.fetchval(sql, *arguments)  # type: ignore[union-attr]
-    except asyncpg.PostgresError:
-        raise  # the server refused the statement; the connection is fine
-    except BaseException:
-        pooled.invalidate()  # broken or interrupted mid-statement: not back to the pool
-        raise
-    finally:
-        await greenlet_spawn(pooled.close)
+    """The statement's one value (None: no row), sent as the standard path's are: through
+    SQLAlchemy's connection, so that what applies to every statement applies to it (the
+    request's budget and its cancellation, SQLite's deadline and write lock, the trace's
+    span, the statement's metrics), on every database alike."""
+    async with engine.connect() as connection:
+        result = await connection.exec_driver_sql(sql, tuple(arguments))
+        return result.scalar()
 
 
 def _read(query: str, operation_name: str | None, parsed: DocumentNode | None) -> Document | None:
@@ -677,14 +761,16 @@ def _read(query: str, operation_name: str | None, parsed: DocumentNode | None) -
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     weight = len(query) * AST_BYTES_PER_CHARACTER
-    return Document(operation, fragments, _structural(operation, fragments), weight=weight)
+    structural, cursors = _structural(operation, fragments)
+    return Document(operation, fragments, structural, weight=weight, cursors=cursors)
 
 
 def _structural(
     operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
-) -> tuple[str, ...]:
+) -> tuple[tuple[str, ...], frozenset[str]]:
     """The variables whose values shape the plan: all, but those used once, as the whole
-    value of a lookup's argument on a root field of the operation itself."""
+    value of a lookup's argument on a root field of the operation itself; and those of
+    them used once, as a root field's cursor."""
     uses: dict[str, int] = {}
 
     class Uses(Visitor):
@@ -694,7 +780,13 @@ def _structural(
     for node in [operation.selection_set, *fragments.values()]:
         visit(node, Uses())
     lookups = set()
+    cursors = set()
     for selection in operation.selection_set.selections:
+        if isinstance(selection, FieldNode):
+            for argument in selection.arguments or ():
+                value = argument.value
+                if argument.name.value in ("after", "before") and isinstance(value, VariableNode):
+                    cursors.add(value.name.value)
         if isinstance(selection, FieldNode) and selection.name.value in LOOKUPS:
             for argument in selection.arguments or ():
                 value = argument.value
@@ -703,7 +795,8 @@ def _structural(
                 ):
                     lookups.add(value.name.value)
     names = [d.variable.name.value for d in operation.variable_definitions or ()]
-    return tuple(sorted(n for n in names if not (n in lookups and uses.get(n) == 1)))
+    structural = tuple(sorted(n for n in names if not (n in lookups and uses.get(n) == 1)))
+    return structural, frozenset(n for n in cursors if uses.get(n) == 1)
 
 
 # --------------------------------------------------------------------------------------
@@ -719,6 +812,28 @@ class _Planning:
     dialect: Dialect
     strawberry: Any
     parameters: list[Parameter] = field(default_factory=list)
+    cursors: list[_Cursor] = field(default_factory=list)
+    """The cursors of the pages planned, whose values are bind parameters."""
+    cursor_fields: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
+    """Where the plan's answer holds a page's sort keys to encode as a cursor."""
+    page_keys: tuple[str, tuple[int, ...]] = ("", ())
+    """The listing of the page planned, and which of its sort keys are date-times."""
+    tables: int = 0
+
+    def table(self, statement: Any, name: str) -> Any:
+        """A statement as a CTE of the plan (with a name of its own), where a subquery
+        would be nested: every CTE is written at the top of the statement, so the items'
+        JSON is no deeper in the plan than in the page's statement. Nested, SQLite's
+        parser refused the whole selection of a session list (``parser stack
+        overflow``)."""
+        self.tables += 1
+        return statement.cte(f"{name}_{self.tables}")
+
+    @property
+    def json(self) -> JsonDialect:
+        json = json_dialect(self.dialect.name)
+        assert json is not None  # Operations.applies
+        return json
 
     @property
     def request_binds(self) -> set[str]:
@@ -775,7 +890,9 @@ def _one(
     rendered = select_rendered(statement, render)
     if rendered is None:
         raise Unsupported(type_name)
-    json: ColumnElement[Any] = rendered.limit(1).scalar_subquery()
+    # A CTE, not a subquery: see ``_Planning.table``.
+    row = planning.table(rendered.limit(1), "one")
+    json: ColumnElement[Any] = select(row.c[JSON_COLUMN]).scalar_subquery()
     return json
 
 
@@ -812,16 +929,28 @@ def _doi(
     def variants(doi: Any) -> list[str]:
         if not isinstance(doi, str) or not doi.strip():
             raise ValueError("empty DOI")
-        return queries.doi_variants(queries.normalise_doi(doi))
+        normalised = queries.normalise_doi(doi)
+        return [normalised, normalised.upper(), normalised.lower()]
 
-    dois = planning.parameter(nodes[0], "doi", ARRAY(String()), variants)
+    # Each spelling ``doi_variants`` tries, a bind parameter of its own: an index
+    # equality on every database (no array parameter).
+    dois = [planning.parameter(nodes[0], "doi", String(), _variant(variants, i)) for i in range(3)]
     # As ``find_by_doi``: sessions first; anything else (a dataset's DOI, none) declines.
-    statement = queries.investigations(planning.access).where(InvestigationRow.doi == any_(dois))
+    statement = queries.investigations(planning.access).where(InvestigationRow.doi.in_(dois))
     return _one(planning, "Investigation", nodes, statement)
 
 
+def _variant(variants: Callable[[Any], list[str]], index: int) -> Callable[[Any], str]:
+    def convert(doi: Any) -> str:
+        return variants(doi)[index]
+
+    return convert
+
+
 CONNECTION_FIELDS = frozenset({"totalCount", "pageInfo", "nodes", "__typename"})
-PAGE_INFO_FIELDS = frozenset({"hasNextPage", "hasPreviousPage", "__typename"})
+PAGE_INFO_FIELDS = frozenset(
+    {"hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__typename"}
+)
 
 
 def _investigations(
@@ -839,8 +968,9 @@ def _investigations(
         # Free text joins the search index and ranks (gateway.catalogue.text_search), whose
         # state is read first: the standard path's.
         raise Unsupported("free text")
-    settings = planning.settings
-    page = first_page(arguments, settings.default_page_size, settings.max_page_size)
+    ordering = order.key() if order is not None else NEWEST_FIRST
+    keys = investigation_keys(*ordering)
+    page = _page(planning, nodes[0], arguments, cursor_listing("investigations", ordering), keys)
     connection_type = parent.fields["investigations"].type
     while hasattr(connection_type, "of_type"):
         connection_type = connection_type.of_type
@@ -851,37 +981,47 @@ def _investigations(
         if selected.name == "pageInfo" and any(
             child.name not in PAGE_INFO_FIELDS for child in selected.children
         ):
-            raise Unsupported("cursors")
+            raise Unsupported(f"{[c.name for c in selected.children]} of pageInfo")
     items = [f for f in fields if f.name == "nodes"]
     render = planning.renderer("Investigation", items[0].children) if items else None
-    search = arguments.get("filter")
     access = planning.access
     statement = queries.investigations(access)
     if search is not None:
         statement = statement.where(*investigation_conditions(access, search))
-    order = arguments.get("order_by")
-    keys = investigation_keys(*(order.key() if order is not None else NEWEST_FIRST))
     total = any(f.name == "totalCount" for f in fields)
     rows, rendered = page_statement(
-        planning.dialect.name,
-        statement,
-        keys,
-        page,
-        render,
-        total=total,
-        costly_filter=search is not None and search.search is not None,
+        planning.dialect.name, statement, keys, page, render, total=total
     )
     if render is not None and not rendered:
         raise Unsupported("items not rendered")
-    page_rows = rows.subquery("page_rows")
-    ordered = [
+    page_rows = planning.table(rows, "page_rows")
+    json = planning.json
+    # Rows are numbered as they were read (reversed for ``last``), and the first ``limit``
+    # of them are the page: the one more read says whether more follow.
+    reading = [
         SortKey(page_rows.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(keys)
     ]
-    numbered = select(
-        page_rows,
-        func.row_number().over(order_by=order_terms(ordered, native_nulls=True)).label("_rn"),
-    ).subquery("numbered")
-    shown = numbered.c._rn <= page.limit
+    number = (
+        func.row_number()
+        .over(order_by=order_terms(reading, reverse=page.backward, native_nulls=json.native_nulls))
+        .label("_rn")
+    )
+    read = func.count().over().label("_n")
+    shown_first = number.desc() if page.backward else number
+    extra: list[Any] = []
+    if any(
+        child.name in CURSOR_FIELDS for f in fields if f.name == "pageInfo" for child in f.children
+    ):
+        written = [
+            json.datetime(page_rows.c[f"_k{i}"]) if _is_datetime(key) else page_rows.c[f"_k{i}"]
+            for i, key in enumerate(keys)
+        ]
+        extra.append(json.list(written).label("_cursor"))
+    numbered = planning.table(
+        select(page_rows, number, read, *extra).order_by(shown_first), "numbered"
+    )
+    shown_order = numbered.c._rn.desc() if page.backward else numbered.c._rn
+    more = func.coalesce(func.max(numbered.c._n), 0) > page.limit
     pairs: list[Any] = []
     for selected in fields:
         if selected.name == "__typename":
@@ -889,34 +1029,185 @@ def _investigations(
         elif selected.name == "totalCount":
             value = func.coalesce(func.max(numbered.c[TOTAL_COLUMN]), 0)
         elif selected.name == "pageInfo":
-            value = func.json_build_object(*_page_info(selected, numbered, page.limit))
+            value = json.object(_page_info(planning, selected, page, more, numbered, shown_order))
+        elif page.limit == 0:
+            value = json.empty_list
         else:
-            value = func.coalesce(
-                func.json_agg(aggregate_order_by(numbered.c[JSON_COLUMN], numbered.c._rn)).filter(
-                    shown
-                ),
-                literal("[]").cast(JSON_TYPE),
-            )
+            value = json.rows_array(numbered.c[JSON_COLUMN], shown_order)
         pairs += [literal(selected.key), value]
-    statement_json = select(func.json_build_object(*pairs)).select_from(numbered)
-    if render is not None:
-        # A row rendered NULL (its DATA fields are not the caller's): decline.
-        every = func.coalesce(
-            func.bool_and(numbered.c[JSON_COLUMN].is_not(None)).filter(shown), true()
+    answer: ColumnElement[Any] = json.object(pairs)
+    declines: list[Any] = []
+    if render is not None and page.limit > 0:
+        # A row rendered NULL (its DATA fields are not the caller's): NULL, which declines.
+        hidden = func.sum(case((numbered.c[JSON_COLUMN].is_(None), 1), else_=0))
+        declines.append(func.coalesce(hidden, 0) > 0)
+    if page.after is not None or page.before is not None:
+        # A page past either end: the standard path counts the list apart (its total is
+        # not 0), and knows whether the cursor's row is gone.
+        declines.append(func.count() == 0)
+    if declines:
+        answer = case((or_(*declines), null()), else_=answer)
+    answered = select(answer).select_from(numbered)
+    if page.limit == 0:
+        # No row is shown, but the one row read says whether the list has any, and holds
+        # its total: read over it (the standard path counts it, and says more follow).
+        return answered.scalar_subquery()
+    return answered.where(numbered.c._rn <= page.limit).scalar_subquery()
+
+
+CURSOR_FIELDS = frozenset({"startCursor", "endCursor"})
+
+
+def _is_datetime(key: SortKey) -> bool:
+    column_type = getattr(key.expression, "type", None)
+    return isinstance(column_type, DateTime)
+
+
+def _page(
+    planning: _Planning,
+    node: FieldNode,
+    arguments: Mapping[str, Any],
+    listing: str,
+    keys: list[SortKey],
+) -> PageRequest:
+    """The page asked for, its cursors' values replaced by marks that each request's
+    cursors take the place of (bind parameters: a plan serves every cursor of its list,
+    ordering and pattern of NULLs). Bad sizes and cursors are the standard path's to
+    report."""
+    settings = planning.settings
+    try:
+        page = page_request(
+            first=arguments.get("first"),
+            after=arguments.get("after"),
+            last=arguments.get("last"),
+            before=arguments.get("before"),
+            default_size=settings.default_page_size,
+            max_size=settings.max_page_size,
+        ).of(listing)
+        for argument in ("after", "before"):
+            values = getattr(page, argument)
+            if values is not None:
+                keyset_condition(keys, values, after=argument == "after")  # fits the keys
+    except GatewayError:
+        raise Unsupported("a bad page") from None
+    marked: dict[str, tuple[Any, ...]] = {}
+    for argument in ("after", "before"):
+        values = getattr(page, argument)
+        if values is None:
+            continue
+        variable, given = _given(node, argument)
+        marks = tuple(
+            None if value is None else _mark(value, len(planning.cursors) * 16 + i)
+            for i, value in enumerate(values)
         )
-        statement_json = statement_json.having(every)
-    return statement_json.scalar_subquery()
+        planning.cursors.append(_Cursor(argument, variable, given, listing, marks))
+        marked[argument] = marks
+    datetimes = tuple(i for i, key in enumerate(keys) if _is_datetime(key))
+    planning.page_keys = (listing, datetimes)
+    return dataclasses.replace(page, after=marked.get("after"), before=marked.get("before"))
 
 
-def _page_info(selected: Field, numbered: Any, limit: int) -> list[Any]:
+def _given(node: FieldNode, argument: str) -> tuple[str | None, Any]:
+    for given in node.arguments or ():
+        if given.name.value == argument:
+            value = given.value
+            if isinstance(value, VariableNode):
+                return value.name.value, None
+            return None, value_from_ast_untyped(value)
+    raise Unsupported(f"{argument} not given")
+
+
+CURSOR_MARK = "GwCursorMark"
+
+
+def _mark(value: Any, index: int) -> Any:
+    """A value of the same type as a cursor's, which nothing else in a statement holds."""
+    if isinstance(value, bool):
+        raise Unsupported("a boolean sort key")
+    if isinstance(value, int):
+        return 7_340_000_000_000 + index
+    if isinstance(value, datetime):
+        return datetime(1903, 4, 5, 6, 7, 8, 900_000 + index)
+    if isinstance(value, str):
+        return f"{CURSOR_MARK}{index}"
+    raise Unsupported(f"a sort key of {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    """A cursor argument of a planned page: where a request gives it, and its values'
+    marks (None where the cursor's value is NULL: part of the plan's statement)."""
+
+    argument: str
+    variable: str | None
+    literal: Any
+    listing: str
+    marks: tuple[Any, ...]
+
+    def value(self, index: int) -> Callable[[Any], Any]:
+        """The request's cursor's value at ``index``; a cursor of another list or
+        ordering, or with other NULLs or types than the plan's, declines (ValueError)."""
+
+        def convert(cursor: Any) -> Any:
+            if not isinstance(cursor, str):
+                raise ValueError("no cursor")
+            listing, values = decode_cursor(cursor, self.argument)
+            if listing != self.listing or len(values) != len(self.marks):
+                raise ValueError("another list's cursor")
+            for value, mark in zip(values, self.marks, strict=True):
+                if (value is None) != (mark is None) or type(value) is not type(mark):
+                    raise ValueError("another shape of cursor")
+            return values[index]
+
+        return convert
+
+    def parameters(self, bound: Mapping[str, Any]) -> list[Parameter]:
+        found: list[Parameter] = []
+        for index, mark in enumerate(self.marks):
+            if mark is None:
+                continue
+            names = [n for n, v in bound.items() if type(v) is type(mark) and v == mark]
+            if not names:
+                raise Unsupported("a cursor's value is not a parameter")
+            found += [
+                Parameter(name, self.variable, self.literal, self.value(index)) for name in names
+            ]
+        return found
+
+    def holds(self, value: Any) -> bool:
+        """Whether a constant of the statement holds a mark (then it is not planned)."""
+        if isinstance(value, str):
+            return CURSOR_MARK in value
+        return any(type(value) is type(mark) and value == mark for mark in self.marks)
+
+
+def _page_info(
+    planning: _Planning,
+    selected: Field,
+    page: PageRequest,
+    more: ColumnElement[bool],
+    numbered: Any,
+    shown_order: Any,
+) -> list[Any]:
+    json = planning.json
     pairs: list[Any] = []
     for child in selected.children:
         if child.name == "__typename":
             value: Any = literal("PageInfo")
-        elif child.name == "hasNextPage":
-            value = func.count() > limit
-        else:  # hasPreviousPage: the first page has none before it
-            value = false()
+        elif child.name in CURSOR_FIELDS:
+            # The sort keys of the page's rows, in order: the plan encodes the first's or
+            # the last's as the cursor (``Plan.cursors``).
+            value = (
+                json.empty_list
+                if page.limit == 0
+                else json.rows_array(numbered.c._cursor, shown_order)
+            )
+            planning.cursor_fields.append(((selected.key, child.key), child.name))
+        elif (child.name == "hasNextPage") != page.backward:
+            value = json.boolean(more)
+        else:  # the way back: whether a cursor was given to come from
+            came = page.before if page.backward else page.after
+            value = json.boolean(true() if came is not None else false())
         pairs += [literal(child.key), value]
     return pairs
 

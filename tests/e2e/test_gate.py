@@ -1,5 +1,5 @@
 """The request gate against a real server: every limit refuses its attack query with its
-code before any statement runs, on the planned path (PostgreSQL's operation plans) as on
+code before any statement runs, on the planned path (operation plans) as on
 the standard one, and the server answers normally afterwards."""
 
 from __future__ import annotations
@@ -59,12 +59,9 @@ class Served:
 def served(
     request: pytest.FixtureRequest, catalogue: AsyncEngine, settings: Settings
 ) -> Iterator[Served]:
-    """The gateway on each database; on PostgreSQL once with operation plans and once
-    without (elsewhere there are no plans: only the standard path)."""
+    """The gateway on each database, once with operation plans and once without."""
     path = request.param
-    planned = catalogue.dialect.name == "postgresql" and path == "planned"
-    if path == "planned" and not planned:
-        pytest.skip("operation plans are PostgreSQL's")
+    planned = path == "planned"
     # No delivery worker: its look at the outbox would be counted as the attack's statements.
     with GatewayServer(replace(settings, compiled_sql=planned, notifications=False)) as server:
         running = Served(server, path)

@@ -144,8 +144,6 @@ def test_metrics_count_operations_paths_and_errors(catalogue: AsyncEngine, quiet
 
 
 def test_metrics_show_the_planned_path(catalogue: AsyncEngine, quiet: Settings) -> None:
-    if catalogue.dialect.name != "postgresql":
-        pytest.skip("operation plans are PostgreSQL's")
     query = "query Doi($doi: String!) { doi(doi: $doi) { __typename } }"
     with GatewayServer(quiet) as server:
         listed = post(server.base_url, {"query": "{ investigations(first: 1) { nodes { doi } } }"})

@@ -26,8 +26,6 @@ def test_a_database_outage_is_503_with_retry_after(
 ) -> None:
     if catalogue.dialect.name == "sqlite":
         pytest.skip("SQLite is a file: no server to lose")
-    if planned and catalogue.dialect.name != "postgresql":
-        pytest.skip("operation plans are PostgreSQL's")
     url = make_url(settings.database_url)
     with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
         proxied = url.set(host="127.0.0.1", port=proxy.port)

@@ -38,6 +38,14 @@ def test_one_query_is_one_trace_with_its_parts(tmp_path: Path) -> None:
                 json={"query": QUERY},
                 headers={"X-Request-ID": "traced-request-1"},
             )
+            # The same operation again: its plan answers it, and its statement is traced
+            # as any other (the plan's SQL passes where every statement passes).
+            again = httpx.post(
+                gateway.base_url + "/graphql",
+                json={"query": QUERY},
+                headers={"X-Request-ID": "traced-request-2"},
+            )
+            assert again.status_code == 200 and again.json() == answer.json(), again.text
             assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
         # the worker sent what it buffered as it stopped
         spans = collector.spans()
@@ -63,3 +71,13 @@ def test_one_query_is_one_trace_with_its_parts(tmp_path: Path) -> None:
         if line.startswith("{") and '"traced-request-1"' in line
     ]
     assert access and all(line.get("trace_id") == trace_id for line in access), access
+    second = next(
+        s.trace_id for s in spans if s.name == "graphql.operation Sessions" and s is not operation
+    )
+    planned = [s for s in spans if s.trace_id == second]
+    answered_by = [
+        s.attributes["graphql.answered_by"] for s in planned if s.name.startswith("graphql.op")
+    ]
+    assert answered_by == ["planned"], answered_by
+    statements = [str(s.attributes.get("db.statement", "")) for s in planned]
+    assert any("json_object" in sql for sql in statements), [s.name for s in planned]

@@ -35,9 +35,9 @@ DOI = """query($doi: String!) { doi(doi: $doi) { __typename
 
 
 @pytest.fixture
-def postgresql(client: Client) -> Client:
-    if client.engine.dialect.name != "postgresql":
-        pytest.skip("operation plans are PostgreSQL's")
+def planning(client: Client) -> Client:
+    """The catalogue on every database: operation plans run on each."""
+    assert Operations.applies(client.settings, client.engine), client.engine.dialect.name
     return client
 
 
@@ -68,63 +68,63 @@ async def _answers(
 
 
 @pytest.mark.parametrize("user", [None, "esrf/pi1", STAFF])
-async def test_texts_share_one_plan(postgresql: Client, user: str | None) -> None:
+async def test_texts_share_one_plan(planning: Client, user: str | None) -> None:
     """Proposals, a text a filter compares ignoring case: one plan for every value."""
-    async with postgresql.engine.connect() as connection:
+    async with planning.engine.connect() as connection:
         proposals = (await connection.scalars(select(Investigation.name).distinct().limit(6))).all()
     assert len(proposals) >= 3
     # As typed: in lower case, with spaces around (the filter ignores both, and a plan
     # must too, as the standard path does).
     typed = [proposals[0].lower(), f"  {proposals[1]} "]
     asks = [{"text": p, "first": 10} for p in [*proposals, *typed, "NO-SUCH-PROPOSAL"]]
-    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
-    answered, asked = await _answers(postgresql, operations, BY_PROPOSAL, asks, user)
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
+    answered, asked = await _answers(planning, operations, BY_PROPOSAL, asks, user)
     assert operations.kept == 1  # one plan for every proposal
     assert answered == asked - 1  # all but the first, which made the plan
     # A page size is part of the statement (its LIMIT): another size, another plan.
     again = [{"text": proposals[0], "first": 3}] * 2
-    await _answers(postgresql, operations, BY_PROPOSAL, again, user)
+    await _answers(planning, operations, BY_PROPOSAL, again, user)
     assert operations.kept == 2
 
 
-async def test_free_text_is_left_to_the_standard_path(postgresql: Client) -> None:
+async def test_free_text_is_left_to_the_standard_path(planning: Client) -> None:
     """The indexed, ranked search statement (catalogue.text_search) is not compiled: every
     search runs the standard way, and answers as it."""
-    async with postgresql.engine.connect() as connection:
+    async with planning.engine.connect() as connection:
         words = (
             await connection.scalars(
                 select(func.lower(Keyword.name)).group_by(func.lower(Keyword.name)).limit(3)
             )
         ).all()
     asks = [{"text": word, "first": 10} for word in words]
-    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
-    answered, _ = await _answers(postgresql, operations, SEARCH, asks, "esrf/pi1")
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
+    answered, _ = await _answers(planning, operations, SEARCH, asks, "esrf/pi1")
     assert answered == 0
 
 
-async def test_texts_inside_an_input_object_are_bound(postgresql: Client) -> None:
-    async with postgresql.engine.connect() as connection:
+async def test_texts_inside_an_input_object_are_bound(planning: Client) -> None:
+    async with planning.engine.connect() as connection:
         proposals = (await connection.scalars(select(Investigation.name).limit(4))).all()
         beamlines = (await connection.scalars(select(Instrument.name).limit(3))).all()
     asks: list[dict[str, Any]] = [{"filter": {"proposal": p}} for p in proposals]
     asks += [{"filter": {"instrument": b, "released": True}} for b in beamlines]
-    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
-    answered, asked = await _answers(postgresql, operations, FILTERED, asks, STAFF)
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
+    answered, asked = await _answers(planning, operations, FILTERED, asks, STAFF)
     # Two shapes (a proposal; a beamline and released): two plans, each made once.
     assert operations.kept == 2
     assert answered == asked - 2
 
 
-async def test_dois_share_one_plan(postgresql: Client) -> None:
-    async with postgresql.engine.connect() as connection:
+async def test_dois_share_one_plan(planning: Client) -> None:
+    async with planning.engine.connect() as connection:
         dois = (
             await connection.scalars(
                 select(Investigation.doi).where(Investigation.doi.is_not(None)).limit(5)
             )
         ).all()
-    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
     answered, asked = await _answers(
-        postgresql, operations, DOI, [{"doi": doi} for doi in dois], STAFF
+        planning, operations, DOI, [{"doi": doi} for doi in dois], STAFF
     )
     assert operations.kept == 1
     assert answered == asked - 1
@@ -135,9 +135,9 @@ ORDERED = """query($order: InvestigationOrder, $text: String!) {
     nodes { id proposal title } } }"""
 
 
-async def test_an_ordering_keys_the_plan(postgresql: Client) -> None:
+async def test_an_ordering_keys_the_plan(planning: Client) -> None:
     """An enum is not a text: each ordering is a plan of its own, whatever the beamline."""
-    async with postgresql.engine.connect() as connection:
+    async with planning.engine.connect() as connection:
         words = (await connection.scalars(select(Instrument.name).limit(3))).all()
     orders = [
         {"field": "TITLE", "direction": "ASC"},
@@ -145,7 +145,97 @@ async def test_an_ordering_keys_the_plan(postgresql: Client) -> None:
         {"field": "START_DATE", "direction": "DESC"},
     ]
     asks = [{"order": order, "text": word} for order in orders for word in words]
-    operations = Operations(postgresql.schema, postgresql.settings, postgresql.engine.dialect)
-    answered, asked = await _answers(postgresql, operations, ORDERED, asks, "esrf/pi1")
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
+    answered, asked = await _answers(planning, operations, ORDERED, asks, "esrf/pi1")
     assert operations.kept == len(orders)
     assert answered == asked - len(orders)
+
+
+PAGES = """query($first: Int, $after: String, $last: Int, $before: String,
+  $order: InvestigationOrder) {
+  investigations(first: $first, after: $after, last: $last, before: $before, orderBy: $order) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    nodes { id proposal startDate } } }"""
+
+
+@pytest.mark.parametrize("user", [None, "esrf/pi1", STAFF])
+@pytest.mark.parametrize(
+    "order", [None, {"field": "TITLE", "direction": "ASC"}], ids=["newest", "title"]
+)
+async def test_cursor_pages_share_one_plan(
+    planning: Client, user: str | None, order: dict[str, str] | None
+) -> None:
+    """Every page of a list, forwards then backwards, its cursors given as variables: one
+    plan per direction, whatever the cursor; each page equals the standard path's (its
+    cursors, its pageInfo, its total)."""
+    access = await planning.access(user)
+    context = RequestContext(engine=planning.engine, settings=planning.settings, access=access)
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
+    answered = asked = 0
+
+    async def page(variables: dict[str, Any]) -> Any:
+        nonlocal answered, asked
+        variables = {**variables, "order": order}
+        outcome = await operations.answer(planning.engine, PAGES, None, variables, access)
+        standard = await planning.schema.execute(
+            PAGES, variable_values=variables, context_value=context
+        )
+        assert not standard.errors, standard.errors
+        asked += 1
+        if outcome.text is not None:
+            answered += 1
+            assert orjson.loads(outcome.text) == standard.data, variables
+        elif outcome.learn:
+            operations.learn(PAGES, None, variables, access)
+        return standard.data["investigations"]
+
+    seen: list[str] = []
+    cursor = None
+    while True:  # forwards, three at a time
+        data = await page({"first": 3, "after": cursor})
+        seen += [node["id"] for node in data["nodes"]]
+        if not data["pageInfo"]["hasNextPage"]:
+            break
+        cursor = data["pageInfo"]["endCursor"]
+    assert len(seen) == data["totalCount"] >= 7
+    backwards: list[str] = []
+    cursor = None
+    while True:  # backwards, from the end
+        data = await page({"last": 3, "before": cursor})
+        backwards = [node["id"] for node in data["nodes"]] + backwards
+        if not data["pageInfo"]["hasPreviousPage"]:
+            break
+        cursor = data["pageInfo"]["startCursor"]
+    assert backwards == seen
+    # First pages, pages after a cursor, last pages, pages before one: a plan each (and
+    # another for a cursor whose sort key is NULL, where the list has such rows).
+    assert operations.kept <= 6, operations.kept
+    assert answered >= asked - 6 and answered >= len(seen) // 3, (answered, asked)
+
+
+async def test_a_cursor_of_another_ordering_is_the_standard_paths_to_refuse(
+    planning: Client,
+) -> None:
+    """A cursor of the same list in the other direction holds values of the same types:
+    only its listing tells it apart, and the plan declines it as the standard path does."""
+    access = await planning.access(STAFF)
+    context = RequestContext(engine=planning.engine, settings=planning.settings, access=access)
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
+    ascending = {"field": "TITLE", "direction": "ASC"}
+    descending = {"field": "TITLE", "direction": "DESC"}
+    cursors = {}
+    for order in (ascending, descending):
+        first = await planning.schema.execute(
+            PAGES, variable_values={"first": 2, "order": order}, context_value=context
+        )
+        cursors[order["direction"]] = first.data["investigations"]["pageInfo"]["endCursor"]
+    for _ in range(2):  # planned with a cursor of the descending list
+        variables = {"first": 2, "after": cursors["DESC"], "order": descending}
+        if (await operations.answer(planning.engine, PAGES, None, variables, access)).learn:
+            operations.learn(PAGES, None, variables, access)
+    assert operations.answered == 1
+    wrong = {"first": 2, "after": cursors["ASC"], "order": descending}
+    outcome = await operations.answer(planning.engine, PAGES, None, wrong, access)
+    assert outcome.text is None
+    refused = await planning.schema.execute(PAGES, variable_values=wrong, context_value=context)
+    assert refused.errors and refused.errors[0].extensions["code"] == "BAD_USER_INPUT"
