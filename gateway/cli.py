@@ -644,7 +644,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if metrics_dir is not None:
         import shutil
 
+        from gateway.ops.metrics import MULTIPROC_ENV
+
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        os.environ.pop(MULTIPROC_ENV, None)  # the process's environment as it was
     return 0
 
 

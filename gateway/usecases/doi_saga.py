@@ -213,18 +213,27 @@ class DoiSagas:
             if loop.time() >= deadline:
                 raise LeaseHeld(f"saga {saga_id} is being driven by {saga.LEASE_OWNER}")
             await asyncio.sleep(self.wait_poll)
-        renewing = asyncio.create_task(self._renew(saga_id, owner))
+        done = asyncio.Event()
+        renewing = asyncio.create_task(self._renew(saga_id, owner, done))
         try:
             return await self._drive(saga_id, owner)
         finally:
-            renewing.cancel()
+            done.set()
             await asyncio.gather(renewing, return_exceptions=True)
             await self._release(saga_id, owner)
 
-    async def _renew(self, saga_id: int, owner: str) -> None:
-        """Keep the lease while this process drives: a process that dies stops renewing."""
+    async def _renew(self, saga_id: int, owner: str, done: asyncio.Event) -> None:
+        """Keep the lease while this process drives: a process that dies stops renewing.
+
+        It stops between renewals, never in the middle of one: a renewal cancelled inside
+        its transaction left SQLite's write lock with a connection nobody closed, and every
+        other writer waited out the busy timeout."""
         while True:
-            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                await asyncio.wait_for(done.wait(), self.lease.total_seconds() / 3)
+                return
+            except TimeoutError:
+                pass
             try:
                 async with self.engine.begin() as connection:
                     await connection.execute(
