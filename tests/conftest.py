@@ -323,13 +323,3 @@ def redis_scratch() -> Iterator[RedisScratch]:
     """A Redis key prefix of the test's own (see ``redis_prefix``)."""
     with redis_prefix() as scratch:
         yield scratch
-
-
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``--dist loadfile`` (scripts/test) shares the work by file and database, the
-    longest first (tests/support/scheduling.py)."""
-    if config.getoption("dist") != "loadfile":
-        return None
-    from tests.support.scheduling import DatabaseUnitScheduling
-
-    return DatabaseUnitScheduling(config, log)
