@@ -417,13 +417,7 @@ async def test_an_icat_without_what_the_gateway_reads_stops_it_with_one_message(
                 await connection.execute(text(statement))
     finally:
         await raw.dispose()
-    engine = create_engine(Settings(database_url=url, embedded=False))
-    try:
-        with pytest.raises(IcatSchemaError) as stopped:
-            await create_schema(engine, embedded=False)
-    finally:
-        await engine.dispose()
-    said = str(stopped.value)
+    said = await _refusal(Settings(database_url=url, embedded=False))
     assert said.startswith("ICAT's database lacks what the gateway reads: tables ")
     assert (
         "DATAFILEFORMAT, " in said
@@ -438,6 +432,17 @@ async def test_an_icat_without_what_the_gateway_reads_stops_it_with_one_message(
     err = capsys.readouterr().err
     # the refusal is the last line (log lines of the start-up come before it, one a line)
     assert err.splitlines()[-1] == f"icat-gateway: {said}" and "Traceback" not in err
+
+
+async def _refusal(settings: Settings) -> str:
+    """What the gateway's start-up check says when it refuses the database."""
+    engine = create_engine(settings)
+    try:
+        with pytest.raises(IcatSchemaError) as stopped:
+            await create_schema(engine, embedded=False)
+    finally:
+        await engine.dispose()
+    return str(stopped.value)
 
 
 def test_the_test_ddl_has_every_table_the_gateway_reads() -> None:
@@ -611,15 +616,7 @@ async def test_an_icat_before_6_2_is_served_with_null_for_what_6_2_added(
 async def test_an_icat_before_5_0_is_refused_naming_the_version_it_needs(dialect: str) -> None:
     url, gateway_schema, raw = await _older_icat(dialect, "4.11")
     await raw.dispose()
-    engine = create_engine(
-        Settings(database_url=url, embedded=False, gateway_schema=gateway_schema)
-    )
-    try:
-        with pytest.raises(IcatSchemaError) as stopped:
-            await create_schema(engine, embedded=False)
-    finally:
-        await engine.dispose()
-    said = str(stopped.value)
+    said = await _refusal(Settings(database_url=url, embedded=False, gateway_schema=gateway_schema))
     assert said.startswith("ICAT's database lacks what the gateway reads: tables TECHNIQUE, ")
     assert "; columns INVESTIGATION.FILESIZE, INVESTIGATION.FILECOUNT, " in said
     assert said.endswith("(ICAT 5.0 added them: the gateway needs ICAT 5.0 or later).")
