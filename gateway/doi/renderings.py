@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
+import orjson
 import rispy
 from bibtexparser.library import Library
 from bibtexparser.middlewares import AddEnclosingMiddleware, LatexEncodingMiddleware
@@ -146,10 +147,19 @@ def csl_json(doi: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
     return item
 
 
-@cache
+STYLES_KEPT = 32
+"""Parsed CSL styles kept (by style and locale), the least recently used dropped first."""
+CITATIONS_KEPT = 4096
+"""Formatted citations kept (by style, locale and CSL item): citeproc-py takes tens of
+milliseconds for one entry, and a portal asks for the same DOIs' citations again and
+again. An entry is a few hundred bytes of text, its key the CSL item (about 1 kB)."""
+
+
+@lru_cache(maxsize=STYLES_KEPT)
 def _style(name: str, locale: str) -> CitationStylesStyle:
     """A CSL style of the CSL project's repository by its file name (``apa``,
-    ``chicago-author-date``, ``ieee``, ``harvard-cite-them-right``...), parsed once."""
+    ``chicago-author-date``, ``ieee``, ``harvard-cite-them-right``...), parsed once while
+    it is among the :data:`STYLES_KEPT` most recently used."""
     if not _STYLE_NAME.match(name):
         raise BadUserInput(f"{name!r} is not a CSL style name.", argument="style")
     try:
@@ -172,10 +182,18 @@ def formatted_citation(
     """The bibliography entry of the DOI in a CSL style, as plain text."""
     if not _LOCALE.match(locale):
         raise BadUserInput(f"{locale!r} is not a locale such as en-US.", argument="locale")
-    csl = _style(style.strip().lower(), locale)
-    source = CiteProcJSON([csl_json(doi, attributes)])
+    item = orjson.dumps(csl_json(doi, attributes), option=orjson.OPT_SORT_KEYS)
+    return _formatted(style.strip().lower(), locale, item)
+
+
+@lru_cache(maxsize=CITATIONS_KEPT)
+def _formatted(style: str, locale: str, item: bytes) -> str:
+    """One CSL-JSON item (as JSON text: the key of the cache) formatted in a style."""
+    csl = _style(style, locale)
+    parsed = orjson.loads(item)
+    source = CiteProcJSON([parsed])
     bibliography = CitationStylesBibliography(csl, source, formatter.plain)
-    bibliography.register(Citation([CitationItem(doi)]))
+    bibliography.register(Citation([CitationItem(parsed["id"])]))
     entries = bibliography.bibliography()
     return "".join(str(part) for part in entries[0]).strip() if entries else ""
 

@@ -73,6 +73,19 @@ def test_csl_styles(attributes: dict[str, Any]) -> None:
         renderings.formatted_citation(DOI, attributes, "apa", "english")
 
 
+def test_formatted_citations_are_kept_by_what_they_say(attributes: dict[str, Any]) -> None:
+    """citeproc-py takes tens of milliseconds an entry: a citation asked again is the kept
+    one, and any change of the metadata (not only of the DOI) is formatted anew."""
+    first = renderings.formatted_citation(DOI, attributes)
+    hits = renderings._formatted.cache_info().hits
+    assert renderings.formatted_citation(DOI, attributes) == first
+    assert renderings._formatted.cache_info().hits == hits + 1
+    retitled = {**attributes, "titles": [{"title": "Another title"}]}
+    again = renderings.formatted_citation(DOI, retitled)
+    assert "Another title" in again and "Structures" not in again
+    assert renderings.formatted_citation(DOI, attributes, "ieee") != first
+
+
 def test_schema_org_dataset(attributes: dict[str, Any]) -> None:
     document = renderings.schema_org(DOI, attributes, description="d", keywords=["k"])
     assert document["@type"] == "Dataset" and document["name"].startswith("Structures")
