@@ -4,6 +4,7 @@ the known JSON, and records DataCite would refuse are refused before anything is
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -402,6 +403,24 @@ def test_the_schema_check_is_the_last_word() -> None:
     tampered = copy.deepcopy(attributes)
     tampered["creators"][0]["orcid"] = CARBERRY
     assert _schema_errors(tampered) != []
+
+
+def test_the_schema_verdict_is_kept_by_the_whole_record() -> None:
+    """The schema's verdict (6 ms a record) is kept for a record asked again, each caller
+    gets attributes of its own, and a record the schema refuses is refused every time,
+    however close to a valid one kept before it."""
+    from gateway.doi import metadata
+
+    first = publication_metadata(KNOWN)
+    hits = metadata._schema_problems.cache_info().hits
+    first["titles"][0]["title"] = "changed by a caller"
+    again = publication_metadata(KNOWN)
+    assert metadata._schema_problems.cache_info().hits == hits + 1
+    assert again["titles"][0]["title"] == "Structure of lysozyme at 100 K"
+    wrong = replace(KNOWN, related=(RelatedIdentifier("10.15151/esrf-dc-1", "IsFriendOf"),))
+    for _ in range(2):
+        with pytest.raises(InvalidMetadata, match="IsFriendOf"):
+            publication_metadata(wrong)
 
 
 @pytest.mark.parametrize(
