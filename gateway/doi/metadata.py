@@ -336,9 +336,9 @@ def _validated(
     problems = list(_check(record, related))
     if problems:
         raise InvalidMetadata(problems)
-    problems = _schema_problems(record, tuple(related), default_resource_type)
-    if problems:
-        raise InvalidMetadata(list(problems))
+    verdict = _schema_problems(record, tuple(related), default_resource_type)
+    if verdict:
+        raise InvalidMetadata(list(verdict))
     return _attributes(record, related, default_resource_type)
 
 
