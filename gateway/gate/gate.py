@@ -27,7 +27,6 @@ from graphql import (
     validate,
 )
 from graphql.execution.values import VariableValues, get_variable_values
-from graphql.language import Source
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
@@ -71,6 +70,7 @@ from gateway.gate.strings import check_strings
 from gateway.graphiql.page import GraphiQLPage
 from gateway.resolvers.context import RequestContext
 from gateway.schema.build import PREPARED_DOCUMENT
+from gateway.schema.sources import IndexedSource
 from gateway.settings import Settings
 
 logger = logging.getLogger("gateway.gate")
@@ -461,7 +461,7 @@ class Gate:
         )
         try:
             document = parse(
-                Source(query), no_location=False, max_tokens=self.settings.max_query_tokens
+                IndexedSource(query), no_location=False, max_tokens=self.settings.max_query_tokens
             )
         except GraphQLError as error:
             if "tokens" in error.message and "Parsing aborted" in error.message:

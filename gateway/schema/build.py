@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, parse
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
@@ -35,6 +35,7 @@ from gateway.schema.publication import DataPublication
 from gateway.schema.query import Query
 from gateway.schema.sample import Sample, Technique
 from gateway.schema.scalars import SCALARS
+from gateway.schema.sources import IndexedSource
 
 logger = logging.getLogger("gateway.errors")
 
@@ -50,6 +51,17 @@ class PreparedDocument(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context.context
         document = getattr(context, "extra", {}).get(PREPARED_DOCUMENT)
+        if document is None and self.execution_context.query:
+            # Not through the gate (a test, a schema call of the gateway's own): parsed
+            # here onto a source that locates errors quickly; a document that does not
+            # parse is left to strawberry, which reports the error its way.
+            try:
+                document = parse(
+                    IndexedSource(self.execution_context.query),
+                    **self.execution_context.parse_options,
+                )
+            except GraphQLError:
+                document = None
         if document is not None:
             self.execution_context.graphql_document = document
         yield

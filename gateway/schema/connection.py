@@ -7,7 +7,6 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from sqlalchemy import null
-from strawberry.types.nodes import SelectedField
 
 from gateway.catalogue.pages import JSON_COLUMN
 from gateway.catalogue.pagination import PageRequest, cursor_listing, encode_cursor, page_request
@@ -19,6 +18,7 @@ from gateway.compiled.items import (
 )
 from gateway.resolvers.loaders import ChildListing, ChildPageKey
 from gateway.schema.node import instance
+from gateway.schema.selections import selected, selected_names, selected_under
 
 T = TypeVar("T")
 
@@ -132,20 +132,12 @@ def wants_page(info: Any) -> bool:
     The data portal asks `datasets { totalCount }` for every session of a list: reading
     a page of datasets per session only to throw it away would be the main cost.
     """
-    return any(
-        not (isinstance(selection, SelectedField) and selection.name in PAGELESS)
-        for field in info.selected_fields
-        for selection in field.selections
-    )
+    return not selected_names(info) <= PAGELESS
 
 
 def wants_total(info: Any) -> bool:
     """Whether the connection field asks for its totalCount."""
-    return any(
-        isinstance(selection, SelectedField) and selection.name == "totalCount"
-        for field in info.selected_fields
-        for selection in field.selections
-    )
+    return "totalCount" in selected_names(info)
 
 
 def page_of(
@@ -231,20 +223,11 @@ def node_selections(info: Any) -> set[str]:
     """Names of the fields asked of the items of a connection (under nodes or edges.node);
     through fragments too."""
     names: set[str] = set()
-
-    def walk(selections: Sequence[Any], depth: int) -> None:
-        for selection in selections:
-            if not isinstance(selection, SelectedField):
-                walk(selection.selections, depth)  # fragments
-            elif depth == 0 and selection.name == "nodes":
-                walk(selection.selections, 2)
-            elif depth == 0 and selection.name == "edges":
-                walk(selection.selections, 1)
-            elif depth == 1 and selection.name == "node":
-                walk(selection.selections, 2)
-            elif depth == 2:
-                names.add(selection.name)
-
-    for field in info.selected_fields:
-        walk(field.selections, 0)
+    for field in selected(info):
+        if field.name.value == "nodes":
+            names.update(item.name.value for item in selected_under(info, field))
+        elif field.name.value == "edges":
+            for edge in selected_under(info, field):
+                if edge.name.value == "node":
+                    names.update(item.name.value for item in selected_under(info, edge))
     return names

@@ -18,7 +18,6 @@ from typing import Any
 import strawberry
 from sqlalchemy import ColumnElement, Select, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
-from strawberry.types.nodes import SelectedField
 
 from gateway.catalogue.facets import facet_order, session_facet_counts
 from gateway.catalogue.pages import FACETS_COLUMN, OverMatches, shares_matches
@@ -32,6 +31,7 @@ from gateway.schema.dataset import Dataset
 from gateway.schema.info import Info
 from gateway.schema.investigation import Investigation
 from gateway.schema.node import global_id, instance
+from gateway.schema.selections import selected, selected_under
 
 
 @strawberry.type(description="One value of a facet and how many items of the list have it.")
@@ -173,19 +173,12 @@ class DatasetSearchConnection(Connection[Dataset]):
 def selected_facets(info: Any, offered: Sequence[str]) -> list[str]:
     """The facets the query asks of the connection (through fragments too), in
     ``offered``'s order; empty when it asks for none."""
-    names: set[str] = set()
-
-    def walk(selections: Sequence[Any], inside: bool) -> None:
-        for selection in selections:
-            if not isinstance(selection, SelectedField):
-                walk(selection.selections, inside)
-            elif not inside and selection.name == "facets":
-                walk(selection.selections, True)
-            elif inside:
-                names.add(selection.name)
-
-    for field in info.selected_fields:
-        walk(field.selections, False)
+    names = {
+        facet.name.value
+        for field in selected(info)
+        if field.name.value == "facets"
+        for facet in selected_under(info, field)
+    }
     return [name for name in offered if name in names]
 
 

@@ -665,3 +665,44 @@ async def test_a_refused_data_list_stays_at_its_own_path(client: Client) -> None
             assert (node[field] is None) == (not node["canReadData"]), (index, field)
             assert (path in refused) == (not node["canReadData"]), path
     assert {error.extensions["code"] for error in result.errors} == {"FORBIDDEN"}
+
+
+DIRECT = """{ investigations(first: 4) { totalCount facets { instrument { value count } }
+  edges { node { proposal datasets(first: 2) { totalCount nodes { name } } } } } }"""
+THROUGH_FRAGMENTS = """{ investigations(first: 4) { ...Total ... on InvestigationSearchConnection {
+    facets { ...Beamlines } } edges { ... on InvestigationEdge { node { ...Session } } } } }
+fragment Total on InvestigationSearchConnection { totalCount }
+fragment Beamlines on SessionFacets { instrument { value count } }
+fragment Session on Investigation { proposal datasets(first: 2) { ...Datasets } }
+fragment Datasets on DatasetConnection { ... on DatasetConnection { totalCount }
+  nodes { ...Name } }
+fragment Name on Dataset { name }"""
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+async def test_a_connection_asked_through_fragments_answers_as_asked_directly(
+    client: Client, statement_counter: StatementCounter, compiled: bool
+) -> None:
+    """What a connection's resolver reads of its own selection (its total, its page, its
+    items' fields, its facets) is found through fragment spreads and inline fragments."""
+    client = client.using(compiled_sql=compiled)
+    direct = await client.data(DIRECT, user=STAFF)
+    assert direct["investigations"]["totalCount"] > 4
+    assert direct["investigations"]["facets"]["instrument"]
+    assert await client.data(THROUGH_FRAGMENTS, user=STAFF) == direct
+    if compiled:
+        return  # (one statement renders every level there)
+    # A session's datasets asked for their total alone, through a fragment: no page of
+    # datasets is read for it.
+    totals = """{ investigations(first: 4) { nodes { datasets { ...Total } } } }
+        fragment Total on DatasetConnection { totalCount }"""
+    pages = """{ investigations(first: 4) { nodes { datasets { ...Total nodes { id } } } } }
+        fragment Total on DatasetConnection { totalCount }"""
+    counts = []
+    for query in (totals, pages):
+        await client.access(STAFF)
+        statement_counter.reset()
+        data = await client.data(query, user=STAFF)
+        assert all(s["datasets"]["totalCount"] == 4 for s in data["investigations"]["nodes"])
+        counts.append(statement_counter.count)
+    assert counts[0] < counts[1], counts
