@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true, union_all
 
 from gateway.auth.policy import AccessRules, Caller, Publishers, PublishRules
 from gateway.catalogue.gateway_tables import (
@@ -417,6 +417,31 @@ def dataset_visible_beside_session(access: Access) -> ColumnElement[bool]:
         return true()
     return dataset_visible_with(
         investigation_data_visible(access), access.now, reviewer_dataset_ids(access)
+    )
+
+
+def dataset_visible_joined(
+    access: Access, statement: Select[Any], session_data_visible: ColumnElement[bool]
+) -> Select[Any]:
+    """``statement`` (reading DATASET rows) narrowed to the datasets the caller may see,
+    given their session's part of the rule already read (``session_data_visible``:
+    :func:`investigation_data_visible` of the dataset's session, e.g. held with a search's
+    matches). The datasets opened one by one (published, or named by the caller's
+    reviewer link) are outer-joined, not tested by ``IN``: PostgreSQL costs a hashed
+    subquery in an ``OR`` at every probe of DATASET and would read all of DATASET instead.
+    The statement may repeat a dataset (one in two publications): count distinct."""
+    if access.rules is not None:
+        return statement.where(by_rules(access, Dataset))
+    if access.is_staff:
+        return statement
+    opened: Any = published_dataset_ids(access.now)
+    linked = reviewer_dataset_ids(access)
+    if linked is not None:
+        opened = union_all(opened, linked)
+    alone = opened.subquery("opened_datasets")
+    column = alone.c[0]
+    return statement.outerjoin(alone, column == Dataset.id).where(
+        or_(session_data_visible, column.is_not(None))
     )
 
 
