@@ -44,7 +44,7 @@ from gateway.catalogue.models import (
 )
 from gateway.catalogue.visibility import (
     Access,
-    dataset_visible_beside_session,
+    dataset_visible_given_session,
     dataset_visible_joined,
     investigation_data_visible,
     released,
@@ -106,63 +106,72 @@ def session_facet_columns(access: Access, names: Sequence[str]) -> list[Any]:
 def session_facets_in_one_pass(
     access: Access, matched: Select[Any], names: Sequence[str]
 ) -> Select[Any]:
-    """:func:`session_facets`' counts, the sessions of ``matched`` read once: each matched
-    session is joined to one row per facet asked (a constant list of their names) and,
-    through outer joins that hold only on its facet's row, to its values there. For
-    MariaDB, which fills a CTE again for each place that reads it (a search per facet)."""
+    """:func:`session_facets`' counts, the sessions of ``matched`` read once. For MariaDB,
+    which fills a CTE again for each place that reads it (a search per facet): each
+    matched session's values (what its own row holds, :func:`session_facet_columns`, and
+    its beamlines' and visible datasets' techniques' names, through outer joins) are read
+    once into a derived table of distinct rows, which is then joined to one row per facet
+    asked (a constant list of their names) and grouped by facet and value. (Joined to
+    that list before the link tables, MariaDB probed every link table for every facet.)"""
     ids = (
-        matched.with_only_columns(Investigation.id.label("id"), maintain_column_froms=True)
+        matched.with_only_columns(
+            Investigation.id.label("id"),
+            *session_facet_columns(access, names),
+            maintain_column_froms=True,
+        )
         .order_by(None)
         .subquery("facet_sessions")
+    )
+    carried = {name: ids.c[_CARRIED + name] for name in names if _CARRIED + name in ids.c}
+    rows: Any = ids
+    values: dict[str, Any] = {}
+    for name in names:
+        if name == "instrument":
+            rows = rows.outerjoin(
+                InvestigationInstrument, InvestigationInstrument.investigation_id == ids.c.id
+            ).outerjoin(Instrument, Instrument.id == InvestigationInstrument.instrument_id)
+            values[name] = Instrument.name
+        elif name == "year":
+            values[name] = cast(carried[name], String)
+        elif name == "type":
+            rows = rows.outerjoin(InvestigationType, InvestigationType.id == carried[name])
+            values[name] = InvestigationType.name
+        elif name == "released":
+            values[name] = carried[name]
+        elif name == "technique":
+            visible = and_(
+                Dataset.investigation_id == ids.c.id,
+                # The session's part of the rule was read with the match.
+                dataset_visible_given_session(access, carried[name] == 1),
+            )
+            rows = (
+                rows.outerjoin(Dataset, visible)
+                .outerjoin(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id)
+                .outerjoin(Technique, Technique.id == DatasetTechnique.technique_id)
+            )
+            values[name] = Technique.name
+        else:
+            raise ValueError(f"no session facet {name}")
+    found = (
+        select(ids.c.id, *(value.label(name) for name, value in values.items()))
+        .select_from(rows)
+        .distinct()
+        .subquery("facet_values")
     )
     kinds = union_all(*(select(literal(name).label("facet")) for name in names)).subquery(
         "facet_kinds"
     )
     kind = kinds.c.facet
-    year = cast(cast(extract("year", Investigation.start_date), Integer), String)
-    state = case(
-        (released(Investigation.release_date, access.now), literal_column("'true'")),
-        else_=literal_column("'false'"),
-    )
-    value = case(
-        (kind == "instrument", Instrument.name),
-        (kind == "year", year),
-        (kind == "type", InvestigationType.name),
-        (kind == "released", state),
-        (kind == "technique", Technique.name),
-    )
+    value = case(*((kind == name, found.c[name]) for name in names))
     # One FROM clause built as a whole (a join on true names no left side for
-    # ``Select.join`` to find), the sessions' rows times the facets' first.
-    rows = (
-        join(ids, kinds, true())
-        .join(Investigation, Investigation.id == ids.c.id)
-        .outerjoin(
-            InvestigationInstrument,
-            and_(kind == "instrument", InvestigationInstrument.investigation_id == ids.c.id),
-        )
-        .outerjoin(Instrument, Instrument.id == InvestigationInstrument.instrument_id)
-        .outerjoin(
-            InvestigationType,
-            and_(kind == "type", InvestigationType.id == Investigation.type_id),
-        )
-        .outerjoin(
-            Dataset,
-            and_(
-                kind == "technique",
-                Dataset.investigation_id == ids.c.id,
-                dataset_visible_beside_session(access),
-            ),
-        )
-        .outerjoin(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id)
-        .outerjoin(Technique, Technique.id == DatasetTechnique.technique_id)
-    )
+    # ``Select.join`` to find).
     statement = (
         select(
             kind.label("facet"),
             value.label("value"),
-            func.count(func.distinct(ids.c.id)).label("count"),
+            func.count(func.distinct(found.c.id)).label("count"),
         )
-        .select_from(rows)
+        .select_from(join(found, kinds, true()))
         .where(value.is_not(None))
         .group_by(kind, value)
     )

@@ -407,17 +407,17 @@ def dataset_row_visible(access: Access) -> ColumnElement[bool]:
     return dataset_visible_with(exists(session), access.now, reviewer_dataset_ids(access))
 
 
-def dataset_visible_beside_session(access: Access) -> ColumnElement[bool]:
-    """``dataset_visible`` for DATASET rows joined to their session's INVESTIGATION row in
-    the same statement: the session's part is read on that row (no subquery per dataset),
-    for many datasets of a few known sessions (a search's facets)."""
+def dataset_visible_given_session(
+    access: Access, session_data_visible: ColumnElement[bool]
+) -> ColumnElement[bool]:
+    """``dataset_visible`` for DATASET rows whose session's part of the rule was read
+    already (``session_data_visible``: :func:`investigation_data_visible` of the dataset's
+    session, e.g. held with a search's matches); under ICAT's rules the Dataset rules."""
     if access.rules is not None:
         return by_rules(access, Dataset)
     if access.is_staff:
         return true()
-    return dataset_visible_with(
-        investigation_data_visible(access), access.now, reviewer_dataset_ids(access)
-    )
+    return dataset_visible_with(session_data_visible, access.now, reviewer_dataset_ids(access))
 
 
 def dataset_visible_joined(
