@@ -198,9 +198,7 @@ def session_facet_counts(access: Access, ids: Any, names: Sequence[str]) -> list
         elif name in ("year", "released"):
             parts.append(_facet(name, carried[name], ids.c.id, select(ids.c.id)))
         elif name == "type":
-            typed = select(ids.c.id).join(
-                InvestigationType, InvestigationType.id == carried[name]
-            )
+            typed = select(ids.c.id).join(InvestigationType, InvestigationType.id == carried[name])
             parts.append(_facet(name, InvestigationType.name, ids.c.id, typed))
         elif name == "technique":
             # Each join reads the next table by its index from the row before (``+ 0``

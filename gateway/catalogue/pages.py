@@ -28,7 +28,6 @@ JSON_COLUMN = "_json"
 FACETS_COLUMN = "_facets"
 
 
-
 @dataclass(frozen=True)
 class OverMatches:
     """A value computed from the list's matches, read in the page's statement as

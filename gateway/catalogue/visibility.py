@@ -20,7 +20,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    union_all,
+)
 
 from gateway.auth.policy import AccessRules, Caller, Publishers, PublishRules
 from gateway.catalogue.gateway_tables import (
