@@ -38,6 +38,7 @@ import os
 import platform
 import random
 import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -449,6 +450,10 @@ def _check(word: str, caller: str, answers: dict[str, Any]) -> None:
 # The run ---------------------------------------------------------------------------------
 
 
+def _load(values: Any) -> str:
+    return "?" if values is None else "/".join(f"{v:.1f}" for v in values)
+
+
 def report(run: dict[str, Any]) -> str:
     lines = [
         f"# Search at {run['sessions']:,} sessions ({run['datasets_per_session']} datasets "
@@ -456,6 +461,15 @@ def report(run: dict[str, Any]) -> str:
         "",
         "In process, medians of the timed draws (ms); ratios of medians measured side by "
         "side. Targets: search / hand-written <= 1.5, faceted / search <= 1.3.",
+        "",
+        f"Command: `{run['command']}`; {run['machine']['cpus']} CPUs, "
+        f"{run['machine']['platform']}; "
+        "load average (1, 5, 15 min) before and after each database: "
+        + "; ".join(
+            f"{dialect} {_load(result.get('load_before'))} -> {_load(result.get('load_after'))}"
+            for dialect, result in run["dialects"].items()
+        )
+        + ".",
         "",
         "| database | caller | median hits | gateway | hand-written | ratio | with facets "
         "| facets ratio | datasets | hand-written | ratio |",
@@ -480,6 +494,7 @@ async def main_async(args: argparse.Namespace) -> None:
     commit = (await git.communicate())[0].decode().strip()
     started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run: dict[str, Any] = {
+        "command": "python -m bench.search " + " ".join(sys.argv[1:]),
         "sessions": args.sessions,
         "datasets_per_session": args.datasets_per_session,
         "iterations": args.iterations,
