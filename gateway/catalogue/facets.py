@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Integer,
     Select,
     String,
@@ -97,10 +98,19 @@ def session_facet_columns(access: Access, names: Sequence[str]) -> list[Any]:
             (released(Investigation.release_date, access.now), literal_column("'true'")),
             else_=literal_column("'false'"),
         ),
-        # Whether the caller may read the session's data (its datasets with it).
-        "technique": case((investigation_data_visible(access), 1), else_=0),
     }
+    if access.rules is None and not access.is_staff:
+        # Whether the caller may read the session's data (its datasets with it); under
+        # ICAT's rules the Dataset rules decide alone, staff see every dataset.
+        columns["technique"] = case((investigation_data_visible(access), 1), else_=0)
     return [columns[name].label(_CARRIED + name) for name in names if name in columns]
+
+
+def _session_part(carried: dict[str, Any]) -> ColumnElement[bool]:
+    """The session's part of the dataset rule, as the matches hold it (see
+    :func:`session_facet_columns`; nothing held where that part decides nothing)."""
+    column = carried.get("technique")
+    return true() if column is None else column == 1
 
 
 def session_facets_in_one_pass(
@@ -142,7 +152,7 @@ def session_facets_in_one_pass(
             visible = and_(
                 Dataset.investigation_id == ids.c.id,
                 # The session's part of the rule was read with the match.
-                dataset_visible_given_session(access, carried[name] == 1),
+                dataset_visible_given_session(access, _session_part(carried)),
             )
             rows = (
                 rows.outerjoin(Dataset, visible)
@@ -211,7 +221,7 @@ def session_facet_counts(access: Access, ids: Any, names: Sequence[str]) -> list
                 .join(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id + 0)
             )
             # The session's part of the rule was read with the match.
-            used = dataset_visible_joined(access, used, carried[name] == 1)
+            used = dataset_visible_joined(access, used, _session_part(carried))
             technique = DatasetTechnique.technique_id
             counted = (
                 used.with_only_columns(
