@@ -141,7 +141,7 @@ def _matched_once(
         statement.with_only_columns(
             ident.label("id"),
             *(key.expression.label(f"_k{i}") for i, key in enumerate(keys)),
-            *(facets.carried if facets is not None and materialized else ()),
+            *(facets.carried if facets is not None else ()),
             maintain_column_froms=True,
         )
         .order_by(None)
