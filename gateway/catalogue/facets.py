@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Integer,
     Select,
     String,
@@ -42,7 +43,13 @@ from gateway.catalogue.models import (
     ParameterType,
     Technique,
 )
-from gateway.catalogue.visibility import Access, dataset_visible_beside_session, released
+from gateway.catalogue.visibility import (
+    Access,
+    dataset_visible_given_session,
+    dataset_visible_joined,
+    investigation_data_visible,
+    released,
+)
 
 SESSION_FACETS = ("instrument", "year", "type", "released", "technique")
 DATASET_FACETS = ("technique", "type", "parameter")
@@ -65,73 +72,116 @@ def session_facets(access: Access, matched: Select[Any], names: Sequence[str]) -
     """The counts of the facets ``names`` (of ``SESSION_FACETS``) over the sessions of
     ``matched`` (a statement over INVESTIGATION): rows (facet, value, count)."""
     ids = (
-        matched.with_only_columns(Investigation.id.label("id"), maintain_column_froms=True)
+        matched.with_only_columns(
+            Investigation.id.label("id"),
+            *session_facet_columns(access, names),
+            maintain_column_froms=True,
+        )
         .order_by(None)
         .cte("facet_sessions")
     )
     return _ordered(session_facet_counts(access, ids, names))
 
 
+_CARRIED = "_f_"
+
+
+def session_facet_columns(access: Access, names: Sequence[str]) -> list[Any]:
+    """What the facets ``names`` group by on the session's own row, as labelled columns
+    over INVESTIGATION for the CTE of matches to hold beside each id
+    (:func:`session_facet_counts`): read while the match is read, not by a join to
+    INVESTIGATION per facet."""
+    columns: dict[str, Any] = {
+        "year": cast(extract("year", Investigation.start_date), Integer),
+        "type": Investigation.type_id,
+        "released": case(
+            (released(Investigation.release_date, access.now), literal_column("'true'")),
+            else_=literal_column("'false'"),
+        ),
+    }
+    if access.rules is None and not access.is_staff:
+        # Whether the caller may read the session's data (its datasets with it); under
+        # ICAT's rules the Dataset rules decide alone, staff see every dataset.
+        columns["technique"] = case((investigation_data_visible(access), 1), else_=0)
+    return [columns[name].label(_CARRIED + name) for name in names if name in columns]
+
+
+def _session_part(carried: dict[str, Any]) -> ColumnElement[bool]:
+    """The session's part of the dataset rule, as the matches hold it (see
+    :func:`session_facet_columns`; nothing held where that part decides nothing)."""
+    column = carried.get("technique")
+    return true() if column is None else column == 1
+
+
 def session_facets_in_one_pass(
     access: Access, matched: Select[Any], names: Sequence[str]
 ) -> Select[Any]:
-    """:func:`session_facets`' counts, the sessions of ``matched`` read once: each matched
-    session is joined to one row per facet asked (a constant list of their names) and,
-    through outer joins that hold only on its facet's row, to its values there. For
-    MariaDB, which fills a CTE again for each place that reads it (a search per facet)."""
+    """:func:`session_facets`' counts, the sessions of ``matched`` read once. For MariaDB,
+    which fills a CTE again for each place that reads it (a search per facet): each
+    matched session's values (what its own row holds, :func:`session_facet_columns`, and
+    its beamlines' and visible datasets' techniques' names, through outer joins) are read
+    once into a derived table of distinct rows, which is then joined to one row per facet
+    asked (a constant list of their names) and grouped by facet and value. (Joined to
+    that list before the link tables, MariaDB probed every link table for every facet.)"""
     ids = (
-        matched.with_only_columns(Investigation.id.label("id"), maintain_column_froms=True)
+        matched.with_only_columns(
+            Investigation.id.label("id"),
+            *session_facet_columns(access, names),
+            maintain_column_froms=True,
+        )
         .order_by(None)
         .subquery("facet_sessions")
+    )
+    carried = {name: ids.c[_CARRIED + name] for name in names if _CARRIED + name in ids.c}
+    rows: Any = ids
+    values: dict[str, Any] = {}
+    for name in names:
+        if name == "instrument":
+            rows = rows.outerjoin(
+                InvestigationInstrument, InvestigationInstrument.investigation_id == ids.c.id
+            ).outerjoin(Instrument, Instrument.id == InvestigationInstrument.instrument_id)
+            values[name] = Instrument.name
+        elif name == "year":
+            values[name] = cast(carried[name], String)
+        elif name == "type":
+            rows = rows.outerjoin(InvestigationType, InvestigationType.id == carried[name])
+            values[name] = InvestigationType.name
+        elif name == "released":
+            values[name] = carried[name]
+        elif name == "technique":
+            visible = and_(
+                Dataset.investigation_id == ids.c.id,
+                # The session's part of the rule was read with the match.
+                dataset_visible_given_session(access, _session_part(carried)),
+            )
+            rows = (
+                rows.outerjoin(Dataset, visible)
+                .outerjoin(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id)
+                .outerjoin(Technique, Technique.id == DatasetTechnique.technique_id)
+            )
+            values[name] = Technique.name
+        else:
+            raise ValueError(f"no session facet {name}")
+    found = (
+        select(ids.c.id, *(value.label(name) for name, value in values.items()))
+        .select_from(rows)
+        .distinct()
+        .subquery("facet_values")
     )
     kinds = union_all(*(select(literal(name).label("facet")) for name in names)).subquery(
         "facet_kinds"
     )
     kind = kinds.c.facet
-    year = cast(cast(extract("year", Investigation.start_date), Integer), String)
-    state = case(
-        (released(Investigation.release_date, access.now), literal_column("'true'")),
-        else_=literal_column("'false'"),
-    )
-    value = case(
-        (kind == "instrument", Instrument.name),
-        (kind == "year", year),
-        (kind == "type", InvestigationType.name),
-        (kind == "released", state),
-        (kind == "technique", Technique.name),
-    )
+    value = case(*((kind == name, found.c[name]) for name in names))
     # One FROM clause built as a whole (a join on true names no left side for
-    # ``Select.join`` to find), the sessions' rows times the facets' first.
-    rows = (
-        join(ids, kinds, true())
-        .join(Investigation, Investigation.id == ids.c.id)
-        .outerjoin(
-            InvestigationInstrument,
-            and_(kind == "instrument", InvestigationInstrument.investigation_id == ids.c.id),
-        )
-        .outerjoin(Instrument, Instrument.id == InvestigationInstrument.instrument_id)
-        .outerjoin(
-            InvestigationType,
-            and_(kind == "type", InvestigationType.id == Investigation.type_id),
-        )
-        .outerjoin(
-            Dataset,
-            and_(
-                kind == "technique",
-                Dataset.investigation_id == ids.c.id,
-                dataset_visible_beside_session(access),
-            ),
-        )
-        .outerjoin(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id)
-        .outerjoin(Technique, Technique.id == DatasetTechnique.technique_id)
-    )
+    # ``Select.join`` to find).
     statement = (
         select(
             kind.label("facet"),
             value.label("value"),
-            func.count(func.distinct(ids.c.id)).label("count"),
+            func.count(func.distinct(found.c.id)).label("count"),
         )
-        .select_from(rows)
+        .select_from(join(found, kinds, true()))
         .where(value.is_not(None))
         .group_by(kind, value)
     )
@@ -141,9 +191,11 @@ def session_facets_in_one_pass(
 
 def session_facet_counts(access: Access, ids: Any, names: Sequence[str]) -> list[Select[Any]]:
     """One statement per facet of ``names`` (rows facet, value, count) over the sessions
-    whose ids are ``ids.c.id`` (a CTE: the list's matches, evaluated once), to be united."""
-    sessions = select(ids.c.id).join(Investigation, Investigation.id == ids.c.id)
+    whose ids are ``ids.c.id`` (a CTE: the list's matches, evaluated once, holding
+    :func:`session_facet_columns` too), to be united. Each reads the CTE and, beyond it,
+    only the facet's own link and name tables."""
     parts: list[Select[Any]] = []
+    carried = {name: ids.c[_CARRIED + name] for name in names if _CARRIED + name in ids.c}
     for name in names:
         if name == "instrument":
             statement = select(ids.c.id).join(
@@ -153,35 +205,42 @@ def session_facet_counts(access: Access, ids: Any, names: Sequence[str]) -> list
                 Instrument, Instrument.id == InvestigationInstrument.instrument_id
             )
             parts.append(_facet(name, Instrument.name, ids.c.id, statement))
-        elif name == "year":
-            year = cast(extract("year", Investigation.start_date), Integer)
-            parts.append(_facet(name, year, ids.c.id, sessions))
+        elif name in ("year", "released"):
+            parts.append(_facet(name, carried[name], ids.c.id, select(ids.c.id)))
         elif name == "type":
-            typed = sessions.join(InvestigationType, InvestigationType.id == Investigation.type_id)
+            typed = select(ids.c.id).join(InvestigationType, InvestigationType.id == carried[name])
             parts.append(_facet(name, InvestigationType.name, ids.c.id, typed))
-        elif name == "released":
-            state = case(
-                (released(Investigation.release_date, access.now), literal_column("'true'")),
-                else_=literal_column("'false'"),
-            )
-            parts.append(_facet(name, state, ids.c.id, sessions))
         elif name == "technique":
             # Each join reads the next table by its index from the row before (``+ 0``
             # on the side already read: SQLite, which knows no size of the matches,
-            # would otherwise start from TECHNIQUE to skip sorting the groups and read
-            # every dataset's techniques).
+            # would otherwise start from DATASETTECHNIQUE). Counted by the technique's id
+            # (its name is unique), named after: one lookup per technique, not per dataset.
             used = (
                 select(ids.c.id)
-                .join(Investigation, Investigation.id == ids.c.id + 0)
-                .join(Dataset, Dataset.investigation_id == Investigation.id + 0)
+                .join(Dataset, Dataset.investigation_id == ids.c.id + 0)
                 .join(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id + 0)
-                .join(Technique, Technique.id == DatasetTechnique.technique_id + 0)
-                # On the joined session row: the matched sessions' datasets are few next
-                # to every session whose data the caller may read (which dataset_visible
-                # hashes), and a subquery per dataset would repeat each session's check.
-                .where(dataset_visible_beside_session(access))
             )
-            parts.append(_facet(name, Technique.name, ids.c.id, used))
+            # The session's part of the rule was read with the match.
+            used = dataset_visible_joined(access, used, _session_part(carried))
+            technique = DatasetTechnique.technique_id
+            counted = (
+                used.with_only_columns(
+                    technique.label("technique_id"),
+                    func.count(func.distinct(ids.c.id)).label("count"),
+                    maintain_column_froms=True,
+                )
+                .group_by(technique)
+                .subquery("technique_counts")
+            )
+            parts.append(
+                select(
+                    literal_column(f"'{name}'").label("facet"),
+                    cast(Technique.name, String).label("value"),
+                    counted.c["count"],
+                )
+                .join(Technique, Technique.id == counted.c.technique_id)
+                .where(Technique.name.is_not(None))
+            )
         else:
             raise ValueError(f"no session facet {name}")
     return parts

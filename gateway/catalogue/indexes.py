@@ -26,6 +26,10 @@ GATEWAY_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("GW_INSTRUMENTSCIENTIST_INSTRUMENT", "INSTRUMENTSCIENTIST", ("INSTRUMENT_ID",)),
     ("GW_DATASET_DOI", "DATASET", ("DOI",)),
     ("GW_DATASET_SAMPLE", "DATASET", ("SAMPLE_ID",)),
+    # A session's datasets' ids from the index alone (a search's technique facet walks
+    # from the matched sessions to their datasets' techniques); ICAT's unique
+    # (INVESTIGATION_ID, NAME) holds the id only on MariaDB (InnoDB's primary key).
+    ("GW_DATASET_INVESTIGATION", "DATASET", ("INVESTIGATION_ID", "ID")),
     ("GW_DATAFILE_DOI", "DATAFILE", ("DOI",)),
     # A dataset's files in the listing's order (name, then id): a keyset page is one
     # index range, in order, on every dialect (ICAT's unique (DATASET_ID, NAME) leaves

@@ -9,6 +9,7 @@ row's object, seen without the compiler.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -26,9 +27,16 @@ TOTAL_COLUMN = "_total"
 JSON_COLUMN = "_json"
 FACETS_COLUMN = "_facets"
 
-OverMatches = Callable[[Any], ColumnElement[Any]]
-"""A value computed from the list's matches (a CTE whose ``id`` column holds them), read
-in the page's statement as ``_facets``: the facets' counts of a search."""
+
+@dataclass(frozen=True)
+class OverMatches:
+    """A value computed from the list's matches, read in the page's statement as
+    ``_facets``: the facets' counts of a search. ``carried``: labelled columns of the
+    list's statement that the CTE of matches holds beside each match's ``id`` (what the
+    value groups by, read while the match is read); ``value``: the value, given that CTE."""
+
+    carried: Sequence[Any]
+    value: Callable[[Any], ColumnElement[Any]]
 
 
 class Renderer(Protocol):
@@ -133,6 +141,7 @@ def _matched_once(
         statement.with_only_columns(
             ident.label("id"),
             *(key.expression.label(f"_k{i}") for i, key in enumerate(keys)),
+            *(facets.carried if facets is not None else ()),
             maintain_column_froms=True,
         )
         .order_by(None)
@@ -167,7 +176,7 @@ def _matched_once(
         counted = top.c[TOTAL_COLUMN]
     extra = [counted.label(TOTAL_COLUMN)]
     if facets is not None:
-        extra.append(facets(matches).label(FACETS_COLUMN))
+        extra.append(facets.value(matches).label(FACETS_COLUMN))
     source = statement if columns_from is None else columns_from
     selected, rendered = selecting(source, render, extra)
     statement_page = (

@@ -20,7 +20,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    union_all,
+)
 
 from gateway.auth.policy import AccessRules, Caller, Publishers, PublishRules
 from gateway.catalogue.gateway_tables import (
@@ -407,16 +418,41 @@ def dataset_row_visible(access: Access) -> ColumnElement[bool]:
     return dataset_visible_with(exists(session), access.now, reviewer_dataset_ids(access))
 
 
-def dataset_visible_beside_session(access: Access) -> ColumnElement[bool]:
-    """``dataset_visible`` for DATASET rows joined to their session's INVESTIGATION row in
-    the same statement: the session's part is read on that row (no subquery per dataset),
-    for many datasets of a few known sessions (a search's facets)."""
+def dataset_visible_given_session(
+    access: Access, session_data_visible: ColumnElement[bool]
+) -> ColumnElement[bool]:
+    """``dataset_visible`` for DATASET rows whose session's part of the rule was read
+    already (``session_data_visible``: :func:`investigation_data_visible` of the dataset's
+    session, e.g. held with a search's matches); under ICAT's rules the Dataset rules."""
     if access.rules is not None:
         return by_rules(access, Dataset)
     if access.is_staff:
         return true()
-    return dataset_visible_with(
-        investigation_data_visible(access), access.now, reviewer_dataset_ids(access)
+    return dataset_visible_with(session_data_visible, access.now, reviewer_dataset_ids(access))
+
+
+def dataset_visible_joined(
+    access: Access, statement: Select[Any], session_data_visible: ColumnElement[bool]
+) -> Select[Any]:
+    """``statement`` (reading DATASET rows) narrowed to the datasets the caller may see,
+    given their session's part of the rule already read (``session_data_visible``:
+    :func:`investigation_data_visible` of the dataset's session, e.g. held with a search's
+    matches). The datasets opened one by one (published, or named by the caller's
+    reviewer link) are outer-joined, not tested by ``IN``: PostgreSQL costs a hashed
+    subquery in an ``OR`` at every probe of DATASET and would read all of DATASET instead.
+    The statement may repeat a dataset (one in two publications): count distinct."""
+    if access.rules is not None:
+        return statement.where(by_rules(access, Dataset))
+    if access.is_staff:
+        return statement
+    opened: Any = published_dataset_ids(access.now)
+    linked = reviewer_dataset_ids(access)
+    if linked is not None:
+        opened = union_all(opened, linked)
+    alone = opened.subquery("opened_datasets")
+    column = alone.c[0]
+    return statement.outerjoin(alone, column == Dataset.id).where(
+        or_(session_data_visible, column.is_not(None))
     )
 
 

@@ -19,7 +19,7 @@ import strawberry
 from sqlalchemy import ColumnElement, Select, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.catalogue.facets import facet_order, session_facet_counts
+from gateway.catalogue.facets import facet_order, session_facet_columns, session_facet_counts
 from gateway.catalogue.pages import FACETS_COLUMN, OverMatches, shares_matches
 from gateway.catalogue.search import named_values, nearest
 from gateway.catalogue.text_search import Terms, highlighted
@@ -219,7 +219,7 @@ def facets_over(dialect_name: str, access: Access, names: Sequence[str]) -> Over
         )
         return dialect.array(select(item).select_from(counts), facet_order(counts))
 
-    return counted
+    return OverMatches(carried=session_facet_columns(access, names), value=counted)
 
 
 def counted_in_page(rows: Sequence[Any]) -> Awaitable[Counts] | None:
