@@ -8,11 +8,16 @@ ICAT's or in a schema of their own; it writes ICAT's tables only through its mut
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import sqlite3
+import sys
 import time
+import weakref
 from contextvars import ContextVar
 from typing import Any
 
+import greenlet
 import orjson
 from sqlalchemy import Column, Connection, MetaData, String, Table, event, exc
 from sqlalchemy.engine import make_url
@@ -81,7 +86,7 @@ def create_engine(
     spell_on_connect(engine, settings.icat_names)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "before_cursor_execute", _sqlite_begin)
+        event.listen(engine.sync_engine, "before_cursor_execute", _SqliteWriters().begin)
         event.listen(engine.sync_engine, "connect", sqlite_functions)
     if statement_timeout is not None:
         _bound_statements(engine, url.get_backend_name(), statement_timeout)
@@ -201,31 +206,100 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
 
-def _sqlite_begin(
-    connection: Connection, cursor: Any, statement: str, *_: Any
-) -> tuple[str, Any] | None:
-    """A transaction takes SQLite's write lock at its first write (``BEGIN IMMEDIATE``,
-    waiting for it up to the busy timeout), and reads never take it.
+class _SqliteWriters:
+    """Takes SQLite's write lock for a transaction at its first write, and remembers who
+    holds it, so that a writer that waits it out can say who did.
 
-    The driver opens no transaction itself (``_sqlite_pragmas``); reads before a
-    transaction's first write run outside it, as the driver has always run them, so a
-    connection that only reads, for as long as it is held, never blocks a writer. A
-    transaction begun by reading (``BEGIN DEFERRED``) would upgrade to a writer at its
-    first write, and SQLite refuses that at once ("database is locked",
-    SQLITE_BUSY_SNAPSHOT: no busy timeout helps) when another connection committed since
-    its read; begun at the write, the lock is waited for and every writer runs alone.
-    Connections in autocommit (the read pool) begin nothing.
+    A transaction takes the lock with ``BEGIN IMMEDIATE``, waiting for it up to the busy
+    timeout, and reads never take it. The driver opens no transaction itself
+    (``_sqlite_pragmas``); reads before a transaction's first write run outside it, as the
+    driver has always run them, so a connection that only reads, for as long as it is
+    held, never blocks a writer. A transaction begun by reading (``BEGIN DEFERRED``) would
+    upgrade to a writer at its first write, and SQLite refuses that at once ("database is
+    locked", SQLITE_BUSY_SNAPSHOT: no busy timeout helps) when another connection
+    committed since its read; begun at the write, the lock is waited for and every writer
+    runs alone. Connections in autocommit (the read pool) begin nothing.
+
+    The ``BEGIN IMMEDIATE`` runs in a ``before_cursor_execute`` listener, outside the
+    statement's own error handling: a lock waited out there is raised as the
+    ``OperationalError`` SQLAlchemy would have raised (``is_database_unavailable`` knows
+    it), naming the engine's transactions that held the lock meanwhile (task, where it
+    took the lock, since when).
     """
-    # aiosqlite's connection, under SQLAlchemy's adapter: is a transaction open?
-    driver = getattr(connection.connection.dbapi_connection, "_connection", None)
-    if (
-        driver is not None
-        and not driver.in_transaction
-        and not connection._is_autocommit_isolation()
-        and statement.lstrip()[:7].upper().startswith(_WRITES)
-    ):
-        cursor.execute("BEGIN IMMEDIATE")
-    return None
+
+    def __init__(self) -> None:
+        # aiosqlite connection -> (monotonic time, who) of its BEGIN IMMEDIATE; an entry
+        # whose connection is out of its transaction again is stale, and ignored.
+        self._holders: weakref.WeakKeyDictionary[Any, tuple[float, str]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def begin(
+        self, connection: Connection, cursor: Any, statement: str, *_: Any
+    ) -> tuple[str, Any] | None:
+        # aiosqlite's connection, under SQLAlchemy's adapter: is a transaction open?
+        driver = getattr(connection.connection.dbapi_connection, "_connection", None)
+        if (
+            driver is None
+            or driver.in_transaction
+            or connection._is_autocommit_isolation()
+            or not statement.lstrip()[:7].upper().startswith(_WRITES)
+        ):
+            return None
+        started = time.monotonic()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise exc.OperationalError(
+                f"BEGIN IMMEDIATE (waited {time.monotonic() - started:.1f} s; "
+                f"{self._held_by(driver)}) before: {statement.lstrip()[:80]}",
+                None,
+                error,
+            ) from error
+        self._holders[driver] = (time.monotonic(), _writer())
+        return None
+
+    def _held_by(self, waiting: Any) -> str:
+        now = time.monotonic()
+        held = [
+            f"{who}, for {now - since:.1f} s"
+            for driver, (since, who) in list(self._holders.items())
+            if driver is not waiting and _in_transaction(driver)
+        ]
+        if not held:
+            return "held by no transaction of this engine: another engine or process"
+        return "held by " + "; ".join(held)
+
+
+def _in_transaction(driver: Any) -> bool:
+    try:
+        return bool(driver.in_transaction)
+    except ValueError:  # closed meanwhile
+        return False
+
+
+_NOT_THE_WRITER = ("/sqlalchemy/", "/asyncio/", "/greenlet/", "/contextlib.py", __file__)
+
+
+def _writer() -> str:
+    """The task and the gateway's code that take the write lock (for the message of a
+    writer that waits it out)."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        task = None
+    # The statement runs in SQLAlchemy's greenlet; its caller's frames are those of the
+    # greenlet it was spawned from (the task's coroutines).
+    spawned_from = greenlet.getcurrent().parent
+    frame: Any = spawned_from.gr_frame if spawned_from is not None else sys._getframe(2)
+    where = "?"
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not any(part in name for part in _NOT_THE_WRITER):
+            where = f"{name.rpartition('/')[2]}:{frame.f_lineno} {frame.f_code.co_name}"
+            break
+        frame = frame.f_back
+    return f"task {task.get_name() if task else '-'} at {where}"
 
 
 SQLITE_BASE64 = "gw_base64"

@@ -415,7 +415,8 @@ async def test_concurrent_publishes_with_the_same_key_publish_once(
     if catalogue.dialect.name == "sqlite":
         # A known defect, not yet understood: on SQLite one of the three drivers sometimes
         # waits out the 30 s busy timeout ("database is locked") in its claim of the lease.
-        # Seen in about one run of this file in three; PostgreSQL and MariaDB never.
+        # Seen in about one run of this file in three; PostgreSQL and MariaDB never. Its
+        # error names the transactions that held the lock (see it with --runxfail).
         request.applymarker(
             pytest.mark.xfail(reason="SQLite: a lease claim may wait out the busy timeout")
         )

@@ -12,10 +12,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+import pytest
+from sqlalchemy import event, exc, text
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from gateway.catalogue.database import create_engine
+from gateway.catalogue.database import create_engine, is_database_unavailable
 from gateway.settings import Settings
 
 WRITERS = 6
@@ -110,3 +111,41 @@ async def test_a_writer_takes_the_lock_and_a_reader_never_does(tmp_path: Path) -
 async def _insert(engine: Any, n: int) -> None:
     async with engine.begin() as connection:
         await connection.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+
+
+async def test_a_writer_that_waits_out_the_lock_is_told_who_held_it(tmp_path: Path) -> None:
+    """The write lock is taken outside the statement's own error handling: waited out, it
+    raised sqlite3's bare error, which is_database_unavailable did not know (an internal
+    error, not DATABASE_UNAVAILABLE) and which said nothing of who held the lock. Now it
+    is SQLAlchemy's OperationalError, naming the transaction that held it."""
+    engine = create_engine(_settings(tmp_path), connect_args={"timeout": 0.2})
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE seen (n INTEGER)"))
+        held, release = asyncio.Event(), asyncio.Event()
+
+        async def hold_the_lock() -> None:
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO seen VALUES (1)"))
+                held.set()
+                await release.wait()
+
+        holder = asyncio.create_task(hold_the_lock(), name="the-holder")
+        await held.wait()
+        try:
+            with pytest.raises(exc.OperationalError) as waited:
+                async with engine.begin() as connection:
+                    await connection.execute(text("INSERT INTO seen VALUES (2)"))
+        finally:
+            release.set()
+            await holder
+        assert is_database_unavailable(waited.value)
+        message = str(waited.value)
+        assert "database is locked" in message
+        assert "held by task the-holder at test_sqlite_pool.py:" in message
+        assert "hold_the_lock" in message
+        async with engine.begin() as connection:  # committed: the lock is free again
+            await connection.execute(text("INSERT INTO seen VALUES (3)"))
+            assert await connection.scalar(text("SELECT count(*) FROM seen")) == 2
+    finally:
+        await engine.dispose()
