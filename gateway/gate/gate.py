@@ -77,6 +77,10 @@ logger = logging.getLogger("gateway.gate")
 
 _T = TypeVar("_T")
 
+SCHEMA_RULES = (*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule)
+"""What makes a document valid for this schema (GraphQL's rules and strawberry's own);
+settings add refusals of introspection and of ``_service``."""
+
 BAD_REQUEST = "BAD_REQUEST"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
@@ -169,7 +173,7 @@ class Gate:
         self.guard.attach(read_engine)
         if engine is not read_engine:
             self.guard.attach(engine)
-        rules = [*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule]
+        rules = list(SCHEMA_RULES)
         if not settings.introspection_enabled:
             rules.append(NoSchemaIntrospectionCustomRule)
         if not settings.federation_sdl_enabled:

@@ -32,7 +32,7 @@ import binascii
 import dataclasses
 import itertools
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -100,8 +100,11 @@ from gateway.catalogue.visibility import (
 from gateway.compiled.operations import Operations
 from gateway.fields.catalogue import TYPES
 from gateway.fields.declaration import Format, Relation, Resolved, Scalar
+from gateway.gate.gate import SCHEMA_RULES
 from gateway.resolvers.context import RequestContext
+from gateway.schema.build import PREPARED_DOCUMENT
 from gateway.schema.node import global_id
+from gateway.schema.sources import IndexedSource
 from gateway.settings import Settings
 from tests.conftest import STAFF, Client
 from tests.support.reviewer import REVIEWER, make_reviewer_link
@@ -590,7 +593,7 @@ def tokens_in(value: Any) -> set[str]:
     """Every sentinel-like token in a response: strings (and what they decode to, if
     base64), numbers, datetimes; ids as they are."""
     found: set[str] = set()
-    for leaf in _leaves(value):
+    for leaf in _leaves(value):  # each distinct leaf once
         if isinstance(leaf, bool):
             continue
         if isinstance(leaf, int | float):
@@ -615,15 +618,19 @@ def _tokens(text: str) -> set[str]:
     return {match.upper() for match in TOKEN.findall(text)}
 
 
-def _leaves(value: Any) -> Iterator[Any]:
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _leaves(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _leaves(item)
-    else:
-        yield value
+def _leaves(value: Any) -> list[Any]:
+    """The distinct leaves of a nested answer (``True`` and ``1`` apart)."""
+    leaves: set[Any] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        else:
+            leaves.add((type(item), item))
+    return [leaf for _, leaf in leaves]
 
 
 def answer_tokens(result: Any) -> set[str]:
@@ -849,6 +856,17 @@ class Paths:
     client: Client
     access: Access
     operations: Operations | None
+    documents: dict[str, graphql.DocumentNode | None] = dataclasses.field(default_factory=dict)
+
+    def _document(self, query: str) -> graphql.DocumentNode | None:
+        """The query parsed and validated (each path, each run: validating the largest
+        documents again was a fifth of this module's time); None if it is not valid, and
+        strawberry says why."""
+        if query not in self.documents:
+            document = graphql.parse(IndexedSource(query))
+            valid = not graphql.validate(self.client.schema._schema, document, SCHEMA_RULES)
+            self.documents[query] = document if valid else None
+        return self.documents[query]
 
     async def answers(self, query: str) -> dict[str, set[str]]:
         """The tokens each path answered, by path."""
@@ -879,6 +897,9 @@ class Paths:
 
     async def _execute(self, query: str, settings: Settings) -> Any:
         context = RequestContext(engine=self.client.engine, settings=settings, access=self.access)
+        document = self._document(query)
+        if document is not None:  # parsed and validated once, as the gate keeps them
+            context.extra[PREPARED_DOCUMENT] = document
         result = await self.client.schema.execute(query, context_value=context)
         for error in result.errors or []:
             code = (error.extensions or {}).get("code")
