@@ -60,6 +60,7 @@ from gateway.catalogue.visibility import (
     reached_by_rules,
     released,
 )
+from gateway.doi.metadata import bare_doi
 
 __all__ = ["columns_of"]  # from the declarations: ``gateway.catalogue.relations``
 
@@ -324,19 +325,9 @@ def data_publications(access: Access) -> Select[Any]:
 
 
 def normalise_doi(doi: str) -> str:
-    """A DOI without resolver prefixes: `https://doi.org/10.1/x` and `doi:10.1/x` -> `10.1/x`."""
-    text = doi.strip()
-    for prefix in (
-        "https://doi.org/",
-        "http://doi.org/",
-        "https://dx.doi.org/",
-        "http://dx.doi.org/",
-        "doi:",
-    ):
-        if text.lower().startswith(prefix):
-            text = text[len(prefix) :]
-            break
-    return text
+    """A DOI without resolver prefixes: `https://doi.org/10.1/x` and `doi:10.1/x` -> `10.1/x`
+    (its case kept: :func:`doi_variants` matches the cases a catalogue holds)."""
+    return bare_doi(doi)
 
 
 def doi_variants(doi: str) -> list[str]:

@@ -308,15 +308,31 @@ def session_metadata(record: DoiRecord, *, parts: Iterable[str] = ()) -> dict[st
     return _validated(record, related, default_resource_type="Experiment session")
 
 
+RESOLVER_PREFIXES = (
+    "https://doi.org/",
+    "http://doi.org/",
+    "https://dx.doi.org/",
+    "http://dx.doi.org/",
+    "doi:",
+)
+"""How people write a DOI before its ``10.``: a resolver's address or the ``doi:`` scheme
+(in any case)."""
+
+
+def bare_doi(doi: str) -> str:
+    """``doi:10.1/X`` or ``https://doi.org/10.1/X`` as ``10.1/X``: without a resolver's
+    prefix, its case kept (a catalogue may hold it in any case)."""
+    text = doi.strip()
+    for prefix in RESOLVER_PREFIXES:
+        if text.lower().startswith(prefix):
+            return text[len(prefix) :]
+    return text
+
+
 def normalise_doi(doi: str) -> str:
     """``doi:10.1/X``, ``https://doi.org/10.1/X`` or ``10.1/X`` as ``10.1/x``: DataCite
     compares DOIs case-insensitively and answers them in lower case."""
-    text = doi.strip()
-    for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:"):
-        if text.lower().startswith(prefix):
-            text = text[len(prefix) :]
-            break
-    return text.lower()
+    return bare_doi(doi).lower()
 
 
 # -- building and checking ---------------------------------------------------------------
