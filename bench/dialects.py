@@ -73,6 +73,7 @@ from bench.run import (
     wait_ready,
 )
 from gateway.catalogue.demo import seed_demo
+from gateway.catalogue.text_search import MARIADB_MIN_WORD, MARIADB_STOPWORDS
 from gateway.settings import Settings
 
 ZIPF = 1.1
@@ -190,6 +191,9 @@ async def populate(url: str) -> Population:
                 str(r[0]).lower()
                 for r in await c.execute(text(q('SELECT "NAME" FROM "KEYWORD"')))
                 if re.fullmatch(r"[A-Za-z]+", str(r[0]))
+                # Words MariaDB's full-text index leaves out match nothing there: not drawn.
+                and len(str(r[0])) > MARIADB_MIN_WORD
+                and str(r[0]).lower() not in MARIADB_STOPWORDS
             }
         )
         dataset = (
