@@ -319,7 +319,10 @@ WORKLOADS: dict[str, Handler] = {
 def read_engine(url: str) -> AsyncEngine:
     """A pool as the gateway's reads have it (autocommit, nothing reset on return)."""
     return create_engine(
-        Settings(database_url=url), isolation_level="AUTOCOMMIT", pool_reset_on_return=None
+        Settings(database_url=url),
+        isolation_level="AUTOCOMMIT",
+        pool_reset_on_return=None,
+        skip_autocommit_rollback=True,
     )
 
 
