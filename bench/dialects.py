@@ -53,6 +53,8 @@ from typing import Any
 import aiohttp
 import orjson
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench import raw_dialects
 from bench.catalogue import ANCHOR, SCALES, SEED
@@ -71,13 +73,16 @@ from bench.run import (
     wait_ready,
 )
 from gateway.catalogue.demo import seed_demo
+from gateway.catalogue.text_search import MARIADB_MIN_WORD, MARIADB_STOPWORDS
 from gateway.settings import Settings
 
 ZIPF = 1.1
+# The catalogue of each database: ``--<dialect>-url``, else ``BENCH_<DIALECT>_URL``, else
+# these; ``{scale}`` is replaced by the scale (10k). A missing database is created.
 URLS = {
-    "postgresql": "postgresql+asyncpg://postgres@127.0.0.1:5432/test_h5_bench{scale}",
-    "mariadb": "mysql+asyncmy://root@127.0.0.1:3306/test_h5_bench{scale}",
-    "sqlite": f"sqlite+aiosqlite:///{CACHE}/h5-bench{{scale}}.sqlite3",
+    "postgresql": "postgresql+asyncpg://postgres@127.0.0.1:5432/icat_dialects_{scale}",
+    "mariadb": "mysql+asyncmy://root@127.0.0.1:3306/icat_dialects_{scale}",
+    "sqlite": f"sqlite+aiosqlite:///{CACHE}/icat-dialects-{{scale}}.sqlite3",
 }
 CALLERS = ("anonymous", "member")
 
@@ -186,6 +191,9 @@ async def populate(url: str) -> Population:
                 str(r[0]).lower()
                 for r in await c.execute(text(q('SELECT "NAME" FROM "KEYWORD"')))
                 if re.fullmatch(r"[A-Za-z]+", str(r[0]))
+                # Words MariaDB's full-text index leaves out match nothing there: not drawn.
+                and len(str(r[0])) > MARIADB_MIN_WORD
+                and str(r[0]).lower() not in MARIADB_STOPWORDS
             }
         )
         dataset = (
@@ -422,8 +430,49 @@ async def throughput(
     return result
 
 
+def database_url(dialect: str, scale: str, given: str | None = None) -> str:
+    """The catalogue's URL: ``given`` (an option), else ``BENCH_<DIALECT>_URL``, else
+    ``URLS``; ``{scale}`` in it is replaced by the scale."""
+    template = given or os.environ.get(f"BENCH_{dialect.upper()}_URL") or URLS[dialect]
+    url = template.replace("{scale}", scale)
+    backend = make_url(url).get_backend_name()
+    if backend != {"mariadb": "mysql"}.get(dialect, dialect):
+        raise SystemExit(f"{url} is not a {dialect} URL")
+    return url
+
+
+async def create_database(url: str) -> None:
+    """Create the database of ``url`` if it is missing: on PostgreSQL and MariaDB through
+    the server's maintenance database, on SQLite the file's folder."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    name = parsed.database
+    if backend == "sqlite":
+        if name and name != ":memory:":
+            Path(name).parent.mkdir(parents=True, exist_ok=True)
+        return
+    if not name or not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        raise SystemExit(f"{url}: a database name of letters, digits and _ please")
+    server = parsed.set(database="postgres" if backend == "postgresql" else "information_schema")
+    engine = create_async_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            if backend == "postgresql":
+                exists = "SELECT 1 FROM pg_database WHERE datname = :name"
+                create = f'CREATE DATABASE "{name}"'
+            else:
+                exists = "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :name"
+                create = f"CREATE DATABASE `{name}`"
+            if not await connection.scalar(text(exists), {"name": name}):
+                await connection.execute(text(create))
+                print(f"created database {name}", flush=True)
+    finally:
+        await engine.dispose()
+
+
 async def ensure_seeded(dialect: str, url: str, scale: str) -> dict[str, Any]:
     size = SCALES[scale]
+    await create_database(url)
     engine = raw_dialects.read_engine(url)
     try:
         async with engine.connect() as c:
@@ -459,7 +508,7 @@ def export_commit(commit: str) -> Path:
 async def run_dialect(
     dialect: str, scale: str, options: argparse.Namespace, oidc: Any
 ) -> dict[str, Any]:
-    url = URLS[dialect].format(scale=scale)
+    url = database_url(dialect, scale, getattr(options, f"{dialect}_url"))
     seeded = await ensure_seeded(dialect, url, scale)
     population = await populate(url)
     print(
@@ -503,7 +552,7 @@ async def run_dialect(
         )
     result: dict[str, Any] = {
         "dialect": dialect,
-        "url": url,
+        "url": make_url(url).render_as_string(hide_password=True),
         "catalogue": seeded,
         "population": {
             "member": population.member,
@@ -593,12 +642,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--baseline", help="a commit whose gateway is also measured (DOIs)")
     parser.add_argument("--quick", action="store_true", help="never published: bench/.cache/")
+    for name, default in URLS.items():
+        parser.add_argument(
+            f"--{name}-url",
+            metavar="URL",
+            help=f"the {name} catalogue ({{scale}} is replaced by the scale; created and seeded "
+            f"if missing); default $BENCH_{name.upper()}_URL or {default}",
+        )
     options = parser.parse_args(argv)
     options.iterations = options.iterations or (6 if options.quick else 40)
     options.warmup = 2 if options.quick else 5
     options.duration = options.duration or (3.0 if options.quick else 10.0)
     from tests.support.oidc_provider import OIDCProvider
 
+    CACHE.mkdir(parents=True, exist_ok=True)  # the servers' logs, a fresh checkout lacks it
     oidc = OIDCProvider()
     oidc.start()
     started = datetime.now(UTC)

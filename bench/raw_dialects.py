@@ -30,7 +30,6 @@ from starlette.routing import Route
 
 from gateway.catalogue.database import create_engine
 from gateway.catalogue.pagination import encode_cursor
-from gateway.catalogue.search import like_pattern
 from gateway.settings import Settings
 
 SESSION_LIST_PAGE = 20
@@ -283,24 +282,20 @@ async def doi(
 async def search(
     connection: AsyncConnection, dialect: Dialect, user: str | None, args: dict[str, Any]
 ) -> Any:
-    match = (
-        '(lower(i."TITLE") LIKE :pattern OR lower(i."NAME") LIKE :pattern OR '
-        f'({data_visible(user)} AND (lower(i."SUMMARY") LIKE :pattern OR EXISTS ('
-        'SELECT 1 FROM "KEYWORD" k WHERE k."INVESTIGATION_ID" = i."ID" '
-        'AND lower(k."NAME") LIKE :pattern))))'
+    """The page of sessions matching every word, most relevant first, with the total:
+    ``bench.search``'s hand-written statement over the gateway's search documents and
+    full-text indexes (``to_tsvector``, ``MATCH ... AGAINST``, FTS5 ``bm25``), with the
+    proposal and title of each."""
+    from bench import search as by_words  # it imports this module
+
+    name = "mariadb" if dialect.mariadb else dialect.name
+    sql = by_words.session_search_sql(name, user).replace(
+        dialect.sql('SELECT i."ID", count(*) OVER ()'),
+        dialect.sql('SELECT i."ID", i."NAME", i."TITLE", count(*) OVER ()'),
+        1,
     )
-    rows = (
-        await connection.execute(
-            text(
-                dialect.sql(
-                    'SELECT i."ID", i."NAME", i."TITLE", count(*) OVER () '
-                    f'FROM "INVESTIGATION" i WHERE {match} '
-                    f"ORDER BY {dialect.newest('i')} LIMIT {SEARCH_PAGE}"
-                )
-            ),
-            _binds(user, pattern=like_pattern(args["text"])),
-        )
-    ).all()
+    assert by_words.PAGE == SEARCH_PAGE and '"NAME"' in sql.replace("`", '"'), sql
+    rows = (await connection.execute(text(sql), by_words._binds(name, args["text"], user))).all()
     return {
         "investigations": {
             "totalCount": rows[0][3] if rows else 0,
@@ -324,7 +319,10 @@ WORKLOADS: dict[str, Handler] = {
 def read_engine(url: str) -> AsyncEngine:
     """A pool as the gateway's reads have it (autocommit, nothing reset on return)."""
     return create_engine(
-        Settings(database_url=url), isolation_level="AUTOCOMMIT", pool_reset_on_return=None
+        Settings(database_url=url),
+        isolation_level="AUTOCOMMIT",
+        pool_reset_on_return=None,
+        skip_autocommit_rollback=True,
     )
 
 

@@ -71,15 +71,27 @@ INVESTIGATION = ObjectFields(
                "Total size in bytes of the session's files, where ICAT keeps it.", DATA),
         Scalar("fileCount", "file_count", Format.LONG, "Number of files, where ICAT keeps it.",
                DATA),
-        Resolved("shifts", "The session's beam-time shifts (ICAT SHIFT).", DATA, compiled=False),
-        Resolved("publications", "Papers arising from the session (ICAT PUBLICATION).", DATA,
+        Relation("shifts", "The session's beam-time shifts (ICAT SHIFT).", "Shift", "SHIFT",
+                 "id", "investigation_id", LIST, ("start_date", "id"), field_class=DATA,
+                 nullable=True, compiled=False),
+        Relation("publications", "Papers arising from the session (ICAT PUBLICATION).",
+                 "Publication", "PUBLICATION", "id", "investigation_id", LIST, ("id",),
+                 field_class=DATA, nullable=True, compiled=False),
+        Relation("fundingReferences", "Grants that funded the session (ICAT "
+                 "INVESTIGATIONFUNDING).", "FundingReference", "FUNDINGREFERENCE", "id", "id",
+                 LIST, ("funder_name", "id"),
+                 through=Link("INVESTIGATIONFUNDING", "investigation_id", "funding_id"),
+                 field_class=DATA, nullable=True, compiled=False),
+        Relation("studies", "Studies the session is part of (ICAT STUDYINVESTIGATION).",
+                 "Study", "STUDY", "id", "id", LIST, ("name", "id"),
+                 through=Link("STUDYINVESTIGATION", "investigation_id", "study_id"),
+                 field_class=DATA, nullable=True, compiled=False),
+        Relation("facilityCycles", "The facility's operating cycles the session belongs to "
+                 "(ICAT INVESTIGATIONFACILITYCYCLE).", "FacilityCycle", "FACILITYCYCLE", "id",
+                 "id", LIST, ("start_date", "id"),
+                 through=Link("INVESTIGATIONFACILITYCYCLE", "investigation_id",
+                              "facility_cycle_id"),
                  compiled=False),
-        Resolved("fundingReferences", "Grants that funded the session (ICAT "
-                 "INVESTIGATIONFUNDING).", DATA, compiled=False),
-        Resolved("studies", "Studies the session is part of (ICAT STUDYINVESTIGATION).", DATA,
-                 compiled=False),
-        Resolved("facilityCycles", "The facility's operating cycles the session belongs to "
-                 "(ICAT INVESTIGATIONFACILITYCYCLE).", compiled=False),
         Relation("facility", "The facility.", "Facility", "FACILITY", "facility_id", "id", ONE),
         Relation("type", "The kind of session.", "InvestigationType", "INVESTIGATIONTYPE",
                  "type_id", "id", ONE),
@@ -161,8 +173,10 @@ DATASET = ObjectFields(
                  field_class=DATA, nullable=True, written=PREFETCHED),
         Relation("datafiles", "The dataset's files.", "Datafile", "DATAFILE", "id",
                  "dataset_id", PAGE, ("name", "id"), field_class=DATA, written=PAGED),
-        Resolved("instruments", "The beamlines the dataset was taken on (ICAT "
-                 "DATASETINSTRUMENT).", DATA, compiled=False),
+        Relation("instruments", "The beamlines the dataset was taken on (ICAT "
+                 "DATASETINSTRUMENT).", "Instrument", "INSTRUMENT", "id", "id", LIST,
+                 ("name", "id"), through=Link("DATASETINSTRUMENT", "dataset_id", "instrument_id"),
+                 field_class=DATA, compiled=False),
         Resolved("downloadSize", "Bytes a download of the dataset holds: its files' sizes "
                  "added up (what prepareDownload checks against the size limit).", DATA,
                  compiled=False),
@@ -198,8 +212,9 @@ DATAFILE = ObjectFields(
                  "dataset_id", "id", ONE, visibility="dataset_row_visible", field_class=DATA,
                  nullable=True, compiled=False,
                  written="by id, with the caller's visibility checked row by row"),
-        Resolved("parameters", "The file's parameters, with units (ICAT DATAFILEPARAMETER).",
-                 DATA, compiled=False),
+        Relation("parameters", "The file's parameters, with units (ICAT DATAFILEPARAMETER).",
+                 "Parameter", "DATAFILEPARAMETER", "id", "datafile_id", LIST, ("name", "id"),
+                 field_class=DATA, nullable=True, compiled=False),
         Resolved("relatedDatafiles", "How this file relates to others (ICAT RELATEDDATAFILE, "
                  "this file as the source).", DATA, compiled=False),
     ),
@@ -423,10 +438,15 @@ DATA_PUBLICATION = ObjectFields(
         Scalar("internalId", "internal_id", Format.TEXT,
                "The facility's own identifier of the publication (ICAT 6.2 INTERNALID; "
                "null before 6.2).", DATA),
-        Resolved("publicationType", "The kind of publication (ICAT DATAPUBLICATIONTYPE; "
-                 "named so beside a session's type).", DATA, compiled=False),
-        Resolved("fundingReferences", "Grants that funded it (ICAT DATAPUBLICATIONFUNDING).",
-                 DATA, compiled=False),
+        Relation("publicationType", "The kind of publication (ICAT DATAPUBLICATIONTYPE; "
+                 "named so beside a session's type).", "DataPublicationType",
+                 "DATAPUBLICATIONTYPE", "type_id", "id", ONE, field_class=DATA, nullable=True,
+                 compiled=False),
+        Relation("fundingReferences", "Grants that funded it (ICAT DATAPUBLICATIONFUNDING).",
+                 "FundingReference", "FUNDINGREFERENCE", "id", "id", LIST,
+                 ("funder_name", "id"),
+                 through=Link("DATAPUBLICATIONFUNDING", "data_publication_id", "funding_id"),
+                 field_class=DATA, nullable=True, compiled=False),
         Resolved("parameters", "Parameters of its data collection (ICAT "
                  "DATACOLLECTIONPARAMETER).", DATA, compiled=False),
         Relation("contributors", "Creators and contributors, in order.", "Contributor",
@@ -457,7 +477,6 @@ DATA_PUBLICATION = ObjectFields(
     ),
     rows=Rows.FILTERED,
     table="DATAPUBLICATION",
-    reads=("type_id",),  # publicationType's hand-written resolver
 )  # fmt: skip
 
 CONTRIBUTOR = ObjectFields(
@@ -638,7 +657,9 @@ SHIFT = ObjectFields(
         Scalar("endDate", "end_date", Format.DATETIME, "End of the shift.", DATA,
                nullable=False),
         Scalar("comment", "comment", Format.TEXT, "A note on the shift.", DATA),
-        Resolved("instrument", "The beamline of the shift, if recorded.", DATA),
+        Relation("instrument", "The beamline of the shift, if recorded.", "Instrument",
+                 "INSTRUMENT", "instrument_id", "id", ONE, field_class=DATA, nullable=True,
+                 compiled=False),
     ),
     rows=Rows.FILTERED,
 )  # fmt: skip

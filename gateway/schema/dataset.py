@@ -17,7 +17,6 @@ from gateway.resolvers.loaders import ChildListing
 from gateway.schema.connection import Connection, child_connection, node_selections, page_of
 from gateway.schema.declared import Declared, declared
 from gateway.schema.details import RelatedDatafile
-from gateway.schema.facility import Instrument
 from gateway.schema.info import Info
 from gateway.schema.inputs import DatafileOrder
 from gateway.schema.keys import keys_of
@@ -96,13 +95,6 @@ class Dataset(Node, Declared):
         if self._prefetched is not None:
             return self._prefetched["parameters"]  # type: ignore[no-any-return]
         return _parameters(info, self._row["id"])  # type: ignore[return-value]
-
-    @strawberry.field
-    async def instruments(self, info: Info) -> list[Instrument]:
-        rows = await info.context.loaders.grouped(details.instruments_by_dataset).load(
-            self._row["id"]
-        )
-        return [Instrument.from_row(row) for row in rows]
 
     @strawberry.field
     async def datafiles(
@@ -201,13 +193,6 @@ class Datafile(Node, Declared):
     async def dataset(self, info: Info) -> Dataset | None:
         row = await info.context.loaders.dataset.load(self._row["dataset_id"])
         return Dataset.from_row(row) if row is not None else None
-
-    @strawberry.field
-    async def parameters(self, info: Info) -> list[Parameter] | None:
-        rows = await info.context.loaders.grouped(details.parameters_by_datafile).load(
-            self._row["id"]
-        )
-        return [Parameter.from_row(row) for row in rows]
 
     @strawberry.field
     async def related_datafiles(self, info: Info) -> list[RelatedDatafile] | None:

@@ -19,7 +19,6 @@ from gateway.fields.catalogue import (
     STUDY,
 )
 from gateway.schema.declared import Declared, declared
-from gateway.schema.facility import Instrument
 from gateway.schema.info import Info
 
 if TYPE_CHECKING:
@@ -29,13 +28,7 @@ if TYPE_CHECKING:
 @strawberry.type(description=SHIFT.description)
 @declared(SHIFT)
 class Shift(Declared):
-    @strawberry.field
-    async def instrument(self, info: Info) -> Instrument | None:
-        instrument_id = self._row["instrument_id"]
-        if instrument_id is None:
-            return None
-        row = await info.context.loaders.reference("instrument").load(instrument_id)
-        return Instrument.from_row(row) if row is not None else None
+    pass
 
 
 @strawberry.type(description=PUBLICATION.description)

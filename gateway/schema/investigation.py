@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from gateway.catalogue import details, queries
+from gateway.catalogue import queries
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.ordering import dataset_keys
 from gateway.doi.renderings import DEFAULT_STYLE
@@ -23,7 +23,6 @@ from gateway.schema.citing import (
 )
 from gateway.schema.connection import Connection, child_connection, page_of
 from gateway.schema.declared import Declared, declared
-from gateway.schema.details import FacilityCycle, FundingReference, Publication, Shift, Study
 from gateway.schema.info import Info
 from gateway.schema.inputs import DatasetOrder
 from gateway.schema.keys import keys_of
@@ -80,41 +79,6 @@ class Investigation(Node, Declared):
             return []
         rows = await info.context.loaders.memberships_of_investigation.load(self._row["id"])
         return [row.role for row in rows if row.name == name]
-
-    @strawberry.field
-    async def shifts(self, info: Info) -> list[Shift] | None:
-        rows = await info.context.loaders.grouped(details.shifts_by_investigation).load(
-            self._row["id"]
-        )
-        return [Shift.from_row(row) for row in rows]
-
-    @strawberry.field
-    async def publications(self, info: Info) -> list[Publication] | None:
-        rows = await info.context.loaders.grouped(details.publications_by_investigation).load(
-            self._row["id"]
-        )
-        return [Publication.from_row(row) for row in rows]
-
-    @strawberry.field
-    async def funding_references(self, info: Info) -> list[FundingReference] | None:
-        rows = await info.context.loaders.grouped(details.funding_by_investigation).load(
-            self._row["id"]
-        )
-        return [FundingReference.from_row(row) for row in rows]
-
-    @strawberry.field
-    async def studies(self, info: Info) -> list[Study] | None:
-        rows = await info.context.loaders.grouped(details.studies_by_investigation).load(
-            self._row["id"]
-        )
-        return [Study.from_row(row) for row in rows]
-
-    @strawberry.field
-    async def facility_cycles(self, info: Info) -> list[FacilityCycle]:
-        rows = await info.context.loaders.grouped(details.facility_cycles_by_investigation).load(
-            self._row["id"]
-        )
-        return [FacilityCycle.from_row(row) for row in rows]
 
     @strawberry.field
     async def datasets(

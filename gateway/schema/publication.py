@@ -32,7 +32,6 @@ from gateway.schema.citing import (
 from gateway.schema.connection import Connection, child_connection, page_of
 from gateway.schema.dataset import Dataset, prefetch_children
 from gateway.schema.declared import Declared, declared
-from gateway.schema.details import DataPublicationType, FundingReference
 from gateway.schema.info import Info
 from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
@@ -85,21 +84,6 @@ class DoiVersion:
 )
 @declared(DATA_PUBLICATION)
 class DataPublication(Node, Declared):
-    @strawberry.field
-    async def publication_type(self, info: Info) -> DataPublicationType | None:
-        type_id = self._row["type_id"]
-        if type_id is None:
-            return None
-        row = await info.context.loaders.reference("data_publication_type").load(type_id)
-        return DataPublicationType.from_row(row) if row is not None else None
-
-    @strawberry.field
-    async def funding_references(self, info: Info) -> list[FundingReference] | None:
-        rows = await info.context.loaders.grouped(details.funding_by_publication).load(
-            self._row["id"]
-        )
-        return [FundingReference.from_row(row) for row in rows]
-
     @strawberry.field
     async def parameters(self, info: Info) -> list[Parameter] | None:
         rows = await info.context.loaders.grouped(details.parameters_by_publication).load(

@@ -71,37 +71,45 @@ LISTED = {
 """The root lists of the schema, by the entity they list."""
 REACHED = [("Investigation", "samples"), ("Investigation", "parameters")]
 """Relations of a session served by the declared loaders (ICAT step of the same name)."""
+
+
+def derived(type_name: str, name: str) -> Any:
+    """The statement of a declared relation's loader (``relations.related_statement``)."""
+    return lambda ids, access: related_statement(relation(type_name, name), ids, access)
+
+
 FOLLOWED: list[tuple[str, str, Any, list[str]]] = [
     ("Investigation", "Investigation.team", queries.team_listed,
      ["investigationUsers", "user"]),
-    ("Investigation", "Investigation.shifts", details.shifts_by_investigation, ["shifts"]),
-    ("Investigation", "Investigation.publications", details.publications_by_investigation,
+    ("Investigation", "Investigation.shifts", derived("Investigation", "shifts"), ["shifts"]),
+    ("Investigation", "Investigation.publications", derived("Investigation", "publications"),
      ["publications"]),
-    ("Investigation", "Investigation.fundingReferences", details.funding_by_investigation,
-     ["fundingReferences", "funding"]),
-    ("Investigation", "Investigation.studies", details.studies_by_investigation,
+    ("Investigation", "Investigation.fundingReferences",
+     derived("Investigation", "fundingReferences"), ["fundingReferences", "funding"]),
+    ("Investigation", "Investigation.studies", derived("Investigation", "studies"),
      ["studyInvestigations", "study"]),
-    ("Investigation", "Investigation.facilityCycles", details.facility_cycles_by_investigation,
-     ["investigationFacilityCycles", "facilityCycle"]),
+    ("Investigation", "Investigation.facilityCycles",
+     derived("Investigation", "facilityCycles"), ["investigationFacilityCycles", "facilityCycle"]),
     ("Investigation", "Investigation.instruments",
-     lambda ids, access: related_statement(relation("Investigation", "instruments"), ids, access),
+     derived("Investigation", "instruments"),
      ["investigationInstruments", "instrument"]),
-    ("Dataset", "Dataset.instruments", details.instruments_by_dataset,
+    ("Dataset", "Dataset.instruments", derived("Dataset", "instruments"),
      ["datasetInstruments", "instrument"]),
     ("Dataset", "Dataset.techniques",
-     lambda ids, access: related_statement(relation("Dataset", "techniques"), ids, access),
+     derived("Dataset", "techniques"),
      ["datasetTechniques", "technique"]),
     ("Dataset", "Dataset.parameters",
-     lambda ids, access: related_statement(relation("Dataset", "parameters"), ids, access),
+     derived("Dataset", "parameters"),
      ["parameters"]),
-    ("Datafile", "Datafile.parameters", details.parameters_by_datafile, ["parameters"]),
+    ("Datafile", "Datafile.parameters", derived("Datafile", "parameters"), ["parameters"]),
     ("Datafile", "Datafile.relatedDatafiles", details.related_by_datafile, ["destDatafiles"]),
-    ("DataPublication", "DataPublication.fundingReferences", details.funding_by_publication,
-     ["fundingReferences", "funding"]),
+    ("DataPublication", "DataPublication.fundingReferences",
+     derived("DataPublication", "fundingReferences"), ["fundingReferences", "funding"]),
     ("DataPublication", "DataPublication.parameters", details.parameters_by_publication,
      ["content", "parameters"]),
 ]  # fmt: skip
-"""Children the hand-written loaders read from readable parents, (parent entity, field,
+"""Children the loaders read from readable parents (the declared relations' and the
+hand-written ones), (parent entity, field,
 statement of ``(ids, access)`` with ``owner_key`` and the child's ``id``, ICAT's path)."""
 
 

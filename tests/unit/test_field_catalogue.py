@@ -262,6 +262,40 @@ def test_a_relation_is_whole(type_name: str, relation: Relation) -> None:
     assert len(statement.get_final_froms()) == 1
 
 
+HAND_WRITTEN_OBJECT_FIELDS = {
+    ("Investigation", "accessRequests"): "the gateway's own rows, by who manages access",
+    ("Investigation", "reviewerLinks"): "the gateway's own rows, to who manages access",
+    ("Datafile", "relatedDatafiles"): "a row built from the link row (the other file's id)",
+    ("DataPublication", "parameters"): "two of ICAT's steps through the data collection, "
+    "keyed by the publication",
+    ("DataPublication", "datasets"): "a page of what the caller may see",
+    ("AccessRequest", "requester"): "the gateway's own rows",
+    ("AccessRequest", "investigation"): "the gateway's own rows",
+    ("AccessEvent", "investigation"): "the gateway's own rows",
+    ("Event", "investigation"): "the audit trail's session, by DOI or id",
+    ("RelatedDatafile", "datafile"): "by id, with the caller's visibility row by row",
+}
+"""Fields resolved by hand that return catalogue objects, and why they are no declared
+:class:`Relation`."""
+
+
+def test_fields_that_reach_catalogue_objects_are_declared_relations() -> None:
+    """A field whose value is catalogue objects is a declared relation (its loader, its
+    resolver, its place in the relationship graph and ICAT's rules derived from it), unless
+    ``HAND_WRITTEN_OBJECT_FIELDS`` says why not: a new one written by hand fails here."""
+    found = set()
+    for type_name, declared in TYPES.items():
+        fields = schema().get_type(type_name).fields  # type: ignore[union-attr]
+        for field in declared.fields:
+            if not isinstance(field, Resolved):
+                continue
+            named = graphql.get_named_type(fields[field.name].type).name
+            if named in TYPES or named.removesuffix("Connection") in TYPES:
+                found.add((type_name, field.name))
+    assert found - HAND_WRITTEN_OBJECT_FIELDS.keys() == set(), "declare them as Relation"
+    assert HAND_WRITTEN_OBJECT_FIELDS.keys() - found == set(), "declared now: not hand-written"
+
+
 def test_the_relationship_graph_holds_every_relation() -> None:
     from gateway.fields.graph import relationship_graph
 

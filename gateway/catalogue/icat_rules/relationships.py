@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any
 
 from gateway.catalogue.models import IcatBase, ParameterBase
+from gateway.fields.catalogue import TYPES
 from gateway.fields.declaration import Relation
 from gateway.fields.graph import Join, relationship_graph
 
@@ -165,11 +166,19 @@ def relation_steps(relation: Relation) -> tuple[tuple[Step, ...] | None, ...]:
     """A declared relation (``gateway.fields``) as ICAT's steps, hop by hop, for each
     table its parents are stored in (``graph.relationship_graph``); None for a path that
     is not ICAT's (the gateway's own tables)."""
+    # The types that declare it: another type's relation may have the same name, child
+    # table and key (Investigation.instruments and Dataset.instruments).
+    owners = {
+        declared.type_name
+        for declared in TYPES.values()
+        if any(own is relation for own in declared.relations)
+    }
     found: list[tuple[Step, ...] | None] = []
     for edges in relationship_graph().values():
         for edge in edges:
             if (
-                edge.field != relation.name
+                edge.parent_type not in owners
+                or edge.field != relation.name
                 or edge.child_table != relation.table
                 or edge.joins[-1].right_column != relation.child_key
             ):
