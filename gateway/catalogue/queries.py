@@ -59,6 +59,7 @@ from gateway.catalogue.visibility import (
     investigation_listed,
     reached_by_rules,
     released,
+    team_rows_by_rules,
 )
 
 __all__ = ["columns_of"]  # from the declarations: ``gateway.catalogue.relations``
@@ -178,14 +179,9 @@ def sessions_of_people(access: Access, teams: Any) -> Select[Any]:
 
 def team_listed(ids: Sequence[int], access: Access) -> Select[Any]:
     """A session's team as ``Investigation.team`` lists it: every member, or under ICAT's
-    rules the INVESTIGATIONUSER rows and people the caller reaches from the session."""
-    return team_by_investigation(ids).where(
-        *along_by_rules(
-            access,
-            ("Investigation", "investigationUsers", InvestigationUser),
-            ("InvestigationUser", "user", User),
-        )
-    )
+    rules the INVESTIGATIONUSER rows and people the caller reaches from the session
+    (``visibility.team_rows_by_rules``, which the compiled renderer applies too)."""
+    return team_by_investigation(ids).where(*team_rows_by_rules(access))
 
 
 # Parameters (typed values with their type's name and units) ------------------------

@@ -125,6 +125,21 @@ def datasets_of_session_by_rules(access: Access, session_readable: Any) -> Colum
     return true()
 
 
+def team_rows_by_rules(access: Access) -> list[ColumnElement[bool]]:
+    """Under ICAT's rules, the INVESTIGATIONUSER rows ``Investigation.team`` lists: those
+    reached from their session, whose person is reached from the row in turn. A member whose
+    USER_ row the caller may not read is left out: ``TeamMember.user`` is never null. As
+    conditions on the INVESTIGATIONUSER row alone (the person's in an EXISTS), so that the
+    loader (``queries.team_listed``) and the compiled renderer's correlated list apply the
+    same ones. Nothing under the built-in policy."""
+    conditions = along_by_rules(access, ("Investigation", "investigationUsers", InvestigationUser))
+    person = along_by_rules(access, ("InvestigationUser", "user", User))
+    if person:
+        reached = select(User.id).where(User.id == InvestigationUser.user_id, *person)
+        conditions.append(exists(reached.correlate_except(User)))
+    return conditions
+
+
 def related_by_rules(access: Access, relation: Relation) -> list[ColumnElement[bool]]:
     """Under ICAT's rules, the conditions on the rows a declared relation reaches (the link
     rows and the children, each on its table's model), hop by hop as
