@@ -3,9 +3,13 @@
 One statement counts every facet asked for (``UNION ALL`` of one ``GROUP BY`` each) over
 the matched sessions' ids, a CTE of the list's own statement: the same filters, the same
 policy, so a count never includes a session the list would not show, and the technique
-facet counts a session only through datasets the caller may see. A search counts its
-sessions' facets inside the page's own statement, over the CTE of matches that its page
-and total read (``session_facet_counts``; ``gateway.schema.facets.facets_over``).
+facet counts a session only through datasets the caller may see. Under ICAT's rules a
+value is read as its list field reaches it (``Investigation.instruments``, ``Dataset.
+techniques``...: :func:`reached`), so a facet counts only what the caller could list.
+
+A search counts its sessions' facets inside the page's own statement, over the CTE of
+matches that its page and total read (``session_facet_counts``;
+``gateway.schema.facets.facets_over``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Integer,
     Select,
     String,
@@ -42,10 +47,29 @@ from gateway.catalogue.models import (
     ParameterType,
     Technique,
 )
-from gateway.catalogue.visibility import Access, dataset_visible_beside_session, released
+from gateway.catalogue.visibility import (
+    Access,
+    dataset_visible_beside_session,
+    related_by_rules,
+    released,
+)
+from gateway.fields.catalogue import TYPES
+from gateway.fields.declaration import Relation
 
 SESSION_FACETS = ("instrument", "year", "type", "released", "technique")
 DATASET_FACETS = ("technique", "type", "parameter")
+
+
+def reached(access: Access, type_name: str, field: str) -> list[ColumnElement[bool]]:
+    """Under ICAT's rules, the conditions on the rows a facet reads past its session or
+    dataset (link rows, beamlines, techniques, parameters) as the list field
+    ``type_name.field`` reaches them (``visibility.related_by_rules``); none under the
+    built-in policy, where they follow their parent."""
+    if access.rules is None:
+        return []
+    relation = TYPES[type_name].field(field)
+    assert isinstance(relation, Relation)
+    return related_by_rules(access, relation)
 
 
 def _facet(name: str, value: Any, counted: Any, statement: Select[Any]) -> Select[Any]:
@@ -93,13 +117,16 @@ def session_facets_in_one_pass(
         (released(Investigation.release_date, access.now), literal_column("'true'")),
         else_=literal_column("'false'"),
     )
+    # A value the rules do not reach is NULL, as a kind's outer joins that found nothing.
     value = case(
-        (kind == "instrument", Instrument.name),
+        (and_(kind == "instrument", *reached(access, "Investigation", "instruments")),
+         Instrument.name),
         (kind == "year", year),
-        (kind == "type", InvestigationType.name),
+        (and_(kind == "type", *reached(access, "Investigation", "type")),
+         InvestigationType.name),
         (kind == "released", state),
-        (kind == "technique", Technique.name),
-    )
+        (and_(kind == "technique", *reached(access, "Dataset", "techniques")), Technique.name),
+    )  # fmt: skip
     # One FROM clause built as a whole (a join on true names no left side for
     # ``Select.join`` to find), the sessions' rows times the facets' first.
     rows = (
@@ -151,13 +178,15 @@ def session_facet_counts(access: Access, ids: Any, names: Sequence[str]) -> list
             )
             statement = statement.join(
                 Instrument, Instrument.id == InvestigationInstrument.instrument_id
-            )
+            ).where(*reached(access, "Investigation", "instruments"))
             parts.append(_facet(name, Instrument.name, ids.c.id, statement))
         elif name == "year":
             year = cast(extract("year", Investigation.start_date), Integer)
             parts.append(_facet(name, year, ids.c.id, sessions))
         elif name == "type":
-            typed = sessions.join(InvestigationType, InvestigationType.id == Investigation.type_id)
+            typed = sessions.join(
+                InvestigationType, InvestigationType.id == Investigation.type_id
+            ).where(*reached(access, "Investigation", "type"))
             parts.append(_facet(name, InvestigationType.name, ids.c.id, typed))
         elif name == "released":
             state = case(
@@ -179,7 +208,10 @@ def session_facet_counts(access: Access, ids: Any, names: Sequence[str]) -> list
                 # On the joined session row: the matched sessions' datasets are few next
                 # to every session whose data the caller may read (which dataset_visible
                 # hashes), and a subquery per dataset would repeat each session's check.
-                .where(dataset_visible_beside_session(access))
+                .where(
+                    dataset_visible_beside_session(access),
+                    *reached(access, "Dataset", "techniques"),
+                )
             )
             parts.append(_facet(name, Technique.name, ids.c.id, used))
         else:
@@ -187,7 +219,7 @@ def session_facet_counts(access: Access, ids: Any, names: Sequence[str]) -> list
     return parts
 
 
-def dataset_facets(matched: Select[Any], names: Sequence[str]) -> Select[Any]:
+def dataset_facets(access: Access, matched: Select[Any], names: Sequence[str]) -> Select[Any]:
     """The counts of the facets ``names`` (of ``DATASET_FACETS``) over the datasets of
     ``matched`` (a statement over DATASET that applies the caller's visibility)."""
     ids = (
@@ -202,6 +234,7 @@ def dataset_facets(matched: Select[Any], names: Sequence[str]) -> Select[Any]:
                 select(ids.c.id)
                 .join(DatasetTechnique, DatasetTechnique.dataset_id == ids.c.id)
                 .join(Technique, Technique.id == DatasetTechnique.technique_id)
+                .where(*reached(access, "Dataset", "techniques"))
             )
             parts.append(_facet(name, Technique.name, ids.c.id, statement))
         elif name == "type":
@@ -216,6 +249,7 @@ def dataset_facets(matched: Select[Any], names: Sequence[str]) -> Select[Any]:
                 select(ids.c.id)
                 .join(DatasetParameter, DatasetParameter.dataset_id == ids.c.id)
                 .join(ParameterType, ParameterType.id == DatasetParameter.parameter_type_id)
+                .where(*reached(access, "Dataset", "parameters"))
             )
             parts.append(_facet(name, ParameterType.name, ids.c.id, statement))
         else:

@@ -425,9 +425,10 @@ def dataset_row_visible(access: Access) -> ColumnElement[bool]:
 def dataset_visible_beside_session(access: Access) -> ColumnElement[bool]:
     """``dataset_visible`` for DATASET rows joined to their session's INVESTIGATION row in
     the same statement: the session's part is read on that row (no subquery per dataset),
-    for many datasets of a few known sessions (a search's facets)."""
+    for many datasets of a few known sessions (a search's facets). Under ICAT's rules: the
+    datasets ``Investigation.datasets`` lists (a PUBLICSTEP opens them all)."""
     if access.rules is not None:
-        return by_rules(access, Dataset)
+        return datasets_of_session_by_rules(access, investigation_data_visible(access))
     if access.is_staff:
         return true()
     return dataset_visible_with(
