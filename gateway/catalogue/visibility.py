@@ -192,18 +192,17 @@ def member_investigation_ids(access: Access) -> Any | None:
 
 def in_force(team_rows: Any, now: Any) -> Any:
     """``team_rows`` (a statement over INVESTIGATIONUSER) without the grants that have
-    expired: a row counts until its expiry (``GATEWAY_GRANT_EXPIRY``) is reached; a row
-    without one never expires. The one place the expiry of a grant is decided."""
-    return team_rows.outerjoin(
-        GrantExpiry, GrantExpiry.investigation_user_id == InvestigationUser.id
-    ).where(or_(GrantExpiry.expires_at.is_(None), GrantExpiry.expires_at > now))
+    expired (:func:`grant_in_force` on each row)."""
+    return team_rows.where(grant_in_force(InvestigationUser.id, now))
 
 
 def grant_in_force(membership_id: Any, now: Any) -> ColumnElement[bool]:
-    """The INVESTIGATIONUSER row ``membership_id`` counts at ``now``: it has no expiry, or
-    one not reached (what :func:`in_force` keeps, as a condition on one row). Under ICAT's
-    rules, every rule that joins INVESTIGATIONUSER joins only such rows (``icat_rules.
-    compiler``): a grant the gateway made ends for the rules too."""
+    """The INVESTIGATIONUSER row ``membership_id`` counts at ``now``: a row counts until
+    its expiry (``GATEWAY_GRANT_EXPIRY``) is reached; a row without one (or with a NULL
+    one) never expires. The one place the expiry of a grant is decided: the built-in
+    policy's team (:func:`in_force`) and, under ICAT's rules, every rule that joins
+    INVESTIGATIONUSER (``icat_rules.compiler``), so a grant the gateway made ends for the
+    rules too."""
     return ~exists(
         select(GrantExpiry.investigation_user_id).where(
             GrantExpiry.investigation_user_id == membership_id, GrantExpiry.expires_at <= now
