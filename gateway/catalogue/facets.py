@@ -3,9 +3,13 @@
 One statement counts every facet asked for (``UNION ALL`` of one ``GROUP BY`` each) over
 the matched sessions' ids, a CTE of the list's own statement: the same filters, the same
 policy, so a count never includes a session the list would not show, and the technique
-facet counts a session only through datasets the caller may see. A search counts its
-sessions' facets inside the page's own statement, over the CTE of matches that its page
-and total read (``session_facet_counts``; ``gateway.schema.facets.facets_over``).
+facet counts a session only through datasets the caller may see. Under ICAT's rules a
+value is read as its list field reaches it (``Investigation.instruments``, ``Dataset.
+techniques``...: :func:`reached`), so a facet counts only what the caller could list.
+
+A search counts its sessions' facets inside the page's own statement, over the CTE of
+matches that its page and total read (``session_facet_counts``;
+``gateway.schema.facets.facets_over``).
 """
 
 from __future__ import annotations
@@ -48,11 +52,26 @@ from gateway.catalogue.visibility import (
     dataset_visible_given_session,
     dataset_visible_joined,
     investigation_data_visible,
+    related_by_rules,
     released,
 )
+from gateway.fields.catalogue import TYPES
+from gateway.fields.declaration import Relation
 
 SESSION_FACETS = ("instrument", "year", "type", "released", "technique")
 DATASET_FACETS = ("technique", "type", "parameter")
+
+
+def reached(access: Access, type_name: str, field: str) -> list[ColumnElement[bool]]:
+    """Under ICAT's rules, the conditions on the rows a facet reads past its session or
+    dataset (link rows, beamlines, techniques, parameters) as the list field
+    ``type_name.field`` reaches them (``visibility.related_by_rules``); none under the
+    built-in policy, where they follow their parent."""
+    if access.rules is None:
+        return []
+    relation = TYPES[type_name].field(field)
+    assert isinstance(relation, Relation)
+    return related_by_rules(access, relation)
 
 
 def _facet(name: str, value: Any, counted: Any, statement: Select[Any]) -> Select[Any]:
@@ -99,11 +118,23 @@ def session_facet_columns(access: Access, names: Sequence[str]) -> list[Any]:
             else_=literal_column("'false'"),
         ),
     }
-    if access.rules is None and not access.is_staff:
-        # Whether the caller may read the session's data (its datasets with it); under
-        # ICAT's rules the Dataset rules decide alone, staff see every dataset.
+    if access.rules is None:
+        # Whether the caller may read the session's data (its datasets with it); staff
+        # see every dataset.
+        session_part = not access.is_staff
+    else:
+        # Under ICAT's rules, needed only where sessions are listed without being
+        # readable: a public step then opens the datasets of readable ones alone
+        # (visibility.datasets_of_session_by_rules).
+        session_part = access.rules.public_landing and not access.rules.root
+    if session_part:
         columns["technique"] = case((investigation_data_visible(access), 1), else_=0)
     return [columns[name].label(_CARRIED + name) for name in names if name in columns]
+
+
+def _where_reached(value: Any, conditions: list[ColumnElement[bool]]) -> Any:
+    """``value`` where ``conditions`` (:func:`reached`) hold, else NULL."""
+    return case((and_(*conditions), value)) if conditions else value
 
 
 def _session_part(carried: dict[str, Any]) -> ColumnElement[bool]:
@@ -140,12 +171,17 @@ def session_facets_in_one_pass(
             rows = rows.outerjoin(
                 InvestigationInstrument, InvestigationInstrument.investigation_id == ids.c.id
             ).outerjoin(Instrument, Instrument.id == InvestigationInstrument.instrument_id)
-            values[name] = Instrument.name
+            # A value the rules do not reach is NULL, as an outer join that found nothing.
+            values[name] = _where_reached(
+                Instrument.name, reached(access, "Investigation", "instruments")
+            )
         elif name == "year":
             values[name] = cast(carried[name], String)
         elif name == "type":
             rows = rows.outerjoin(InvestigationType, InvestigationType.id == carried[name])
-            values[name] = InvestigationType.name
+            values[name] = _where_reached(
+                InvestigationType.name, reached(access, "Investigation", "type")
+            )
         elif name == "released":
             values[name] = carried[name]
         elif name == "technique":
@@ -159,7 +195,7 @@ def session_facets_in_one_pass(
                 .outerjoin(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id)
                 .outerjoin(Technique, Technique.id == DatasetTechnique.technique_id)
             )
-            values[name] = Technique.name
+            values[name] = _where_reached(Technique.name, reached(access, "Dataset", "techniques"))
         else:
             raise ValueError(f"no session facet {name}")
     found = (
@@ -203,12 +239,16 @@ def session_facet_counts(access: Access, ids: Any, names: Sequence[str]) -> list
             )
             statement = statement.join(
                 Instrument, Instrument.id == InvestigationInstrument.instrument_id
-            )
+            ).where(*reached(access, "Investigation", "instruments"))
             parts.append(_facet(name, Instrument.name, ids.c.id, statement))
         elif name in ("year", "released"):
             parts.append(_facet(name, carried[name], ids.c.id, select(ids.c.id)))
         elif name == "type":
-            typed = select(ids.c.id).join(InvestigationType, InvestigationType.id == carried[name])
+            typed = (
+                select(ids.c.id)
+                .join(InvestigationType, InvestigationType.id == carried[name])
+                .where(*reached(access, "Investigation", "type"))
+            )
             parts.append(_facet(name, InvestigationType.name, ids.c.id, typed))
         elif name == "technique":
             # Each join reads the next table by its index from the row before (``+ 0``
@@ -222,6 +262,11 @@ def session_facet_counts(access: Access, ids: Any, names: Sequence[str]) -> list
             )
             # The session's part of the rule was read with the match.
             used = dataset_visible_joined(access, used, _session_part(carried))
+            beyond = reached(access, "Dataset", "techniques")
+            if beyond:  # under ICAT's rules: the techniques Dataset.techniques lists
+                used = used.join(
+                    Technique, Technique.id == DatasetTechnique.technique_id + 0
+                ).where(*beyond)
             technique = DatasetTechnique.technique_id
             counted = (
                 used.with_only_columns(
@@ -246,7 +291,7 @@ def session_facet_counts(access: Access, ids: Any, names: Sequence[str]) -> list
     return parts
 
 
-def dataset_facets(matched: Select[Any], names: Sequence[str]) -> Select[Any]:
+def dataset_facets(access: Access, matched: Select[Any], names: Sequence[str]) -> Select[Any]:
     """The counts of the facets ``names`` (of ``DATASET_FACETS``) over the datasets of
     ``matched`` (a statement over DATASET that applies the caller's visibility)."""
     ids = (
@@ -261,6 +306,7 @@ def dataset_facets(matched: Select[Any], names: Sequence[str]) -> Select[Any]:
                 select(ids.c.id)
                 .join(DatasetTechnique, DatasetTechnique.dataset_id == ids.c.id)
                 .join(Technique, Technique.id == DatasetTechnique.technique_id)
+                .where(*reached(access, "Dataset", "techniques"))
             )
             parts.append(_facet(name, Technique.name, ids.c.id, statement))
         elif name == "type":
@@ -275,6 +321,7 @@ def dataset_facets(matched: Select[Any], names: Sequence[str]) -> Select[Any]:
                 select(ids.c.id)
                 .join(DatasetParameter, DatasetParameter.dataset_id == ids.c.id)
                 .join(ParameterType, ParameterType.id == DatasetParameter.parameter_type_id)
+                .where(*reached(access, "Dataset", "parameters"))
             )
             parts.append(_facet(name, ParameterType.name, ids.c.id, statement))
         else:

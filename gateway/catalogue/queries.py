@@ -18,12 +18,14 @@ from sqlalchemy import (
     and_,
     case,
     exists,
+    false,
     func,
     literal,
     or_,
     select,
     true,
 )
+from sqlalchemy.sql.elements import True_
 
 from gateway.catalogue.gateway_tables import GrantExpiry
 from gateway.catalogue.icat_rules import relationships
@@ -59,6 +61,7 @@ from gateway.catalogue.visibility import (
     investigation_listed,
     reached_by_rules,
     released,
+    team_rows_by_rules,
 )
 from gateway.doi.metadata import bare_doi
 
@@ -115,17 +118,61 @@ def investigation_text_match(access: Access, pattern: str) -> ColumnElement[bool
 
     Matching an embargoed session's summary for someone who may not read it would leak it.
     """
-    keyword_match = exists(
-        select(Keyword.id).where(
-            Keyword.investigation_id == Investigation.id, func.lower(Keyword.name).like(pattern)
-        )
-    )
     landing = or_(
         func.lower(Investigation.title).like(pattern),
         func.lower(Investigation.name).like(pattern),
     )
-    data = or_(func.lower(Investigation.summary).like(pattern), keyword_match)
+    data = investigation_data_text_match(access, pattern)
     return or_(landing, and_(investigation_data_visible(access), data))
+
+
+def investigation_data_text_match(
+    access: Access, pattern: str, every_part: bool = False
+) -> ColumnElement[bool]:
+    """The session's summary or one of its keywords holds the pattern (with
+    ``every_part``, also one of its samples' or datasets' names: the words of its search
+    document's DATA half). Under ICAT's rules only the rows the caller reaches from the
+    session count (``Investigation.keywords``, ``.samples``, ``.datasets``: their own
+    rules unless the step is public), so a keyword the caller may not read finds nothing.
+    Whether the caller may read the session's data is the caller's part
+    (:func:`investigation_text_match`)."""
+    parts: list[ColumnElement[bool]] = [func.lower(Investigation.summary).like(pattern)]
+    named = ((Keyword, "keywords"), (Sample, "samples")) if every_part else ((Keyword, "keywords"),)
+    for model, field in named:
+        reached = along_by_rules(access, ("Investigation", field, model))
+        parts.append(exists(select(model.id).where(
+            model.investigation_id == Investigation.id, func.lower(model.name).like(pattern),
+            *reached)))  # fmt: skip
+    if every_part:
+        listed = [] if access.rules is None else [
+            datasets_of_session_by_rules(access, investigation_data_visible(access))]  # fmt: skip
+        parts.append(exists(select(Dataset.id).where(
+            Dataset.investigation_id == Investigation.id, func.lower(Dataset.name).like(pattern),
+            *listed)))  # fmt: skip
+    return or_(*parts)
+
+
+def data_words_hidden(access: Access) -> ColumnElement[bool]:
+    """Under ICAT's rules, whether the session has keywords, samples or datasets that the
+    caller does not reach from it (their own rules, hop by hop): the words of its search
+    document's DATA half are then not all the caller's to match (``gateway.catalogue.
+    text_search``). False under the built-in policy and where every such step is open. A
+    rule that is NULL on a row hides it (never the other way)."""
+    if access.rules is None:
+        return false()
+    hidden: list[ColumnElement[bool]] = []
+    for model, field in ((Keyword, "keywords"), (Sample, "samples")):
+        reached = along_by_rules(access, ("Investigation", field, model))
+        if reached:
+            unreached = case((and_(*reached), 0), else_=1) == 1
+            hidden.append(exists(select(model.id).where(
+                model.investigation_id == Investigation.id, unreached)))  # fmt: skip
+    listed = datasets_of_session_by_rules(access, investigation_data_visible(access))
+    if not isinstance(listed, True_):
+        unlisted = case((listed, 0), else_=1) == 1
+        hidden.append(exists(select(Dataset.id).where(
+            Dataset.investigation_id == Investigation.id, unlisted)))  # fmt: skip
+    return or_(false(), *hidden)
 
 
 def investigations_of_instrument(
@@ -179,14 +226,9 @@ def sessions_of_people(access: Access, teams: Any) -> Select[Any]:
 
 def team_listed(ids: Sequence[int], access: Access) -> Select[Any]:
     """A session's team as ``Investigation.team`` lists it: every member, or under ICAT's
-    rules the INVESTIGATIONUSER rows and people the caller reaches from the session."""
-    return team_by_investigation(ids).where(
-        *along_by_rules(
-            access,
-            ("Investigation", "investigationUsers", InvestigationUser),
-            ("InvestigationUser", "user", User),
-        )
-    )
+    rules the INVESTIGATIONUSER rows and people the caller reaches from the session
+    (``visibility.team_rows_by_rules``, which the compiled renderer applies too)."""
+    return team_by_investigation(ids).where(*team_rows_by_rules(access))
 
 
 # Parameters (typed values with their type's name and units) ------------------------

@@ -171,16 +171,28 @@ def session_text_match(
     match's vector from its text)."""
     terms = search_terms(text)
     if not index.built:
-        condition = queries.investigation_text_match(access, "%" + "%".join(terms.words) + "%")
+        condition = queries.investigation_text_match(access, _like_pattern(terms))
         return TextMatch(None, condition, cast(literal(0), BigInteger))
     scores = _scores(index, terms, ranked).subquery("text_scores")
     visible = investigation_data_visible(access)
+    if access.rules is not None:
+        # A document's DATA half holds words of keywords, samples and datasets that the
+        # caller may not reach under ICAT's rules: where the session has such, its data
+        # match only by what the caller reads (``LIKE`` over the parts they reach).
+        pattern = _like_pattern(terms)
+        readable = queries.investigation_data_text_match(access, pattern, every_part=True)
+        visible = and_(visible, or_(~queries.data_words_hidden(access), readable))
     condition = or_(scores.c.landing_hit > 0, and_(scores.c.data_hit > 0, visible))
     score = LANDING_WEIGHT * scores.c.landing_rank + case(
         (visible, scores.c.data_rank), else_=literal(0.0)
     )
     relevance = cast(func.round(cast(score, Float) * SCALE), BigInteger)
     return TextMatch(scores, condition, relevance)
+
+
+def _like_pattern(terms: Terms) -> str:
+    """The words as one ``LIKE`` pattern, in order (free text without the index)."""
+    return "%" + "%".join(terms.words) + "%"
 
 
 def dataset_text_match(text: str, index: TextIndex) -> TextMatch:

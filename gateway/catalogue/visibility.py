@@ -136,6 +136,21 @@ def datasets_of_session_by_rules(access: Access, session_readable: Any) -> Colum
     return true()
 
 
+def team_rows_by_rules(access: Access) -> list[ColumnElement[bool]]:
+    """Under ICAT's rules, the INVESTIGATIONUSER rows ``Investigation.team`` lists: those
+    reached from their session, whose person is reached from the row in turn. A member whose
+    USER_ row the caller may not read is left out: ``TeamMember.user`` is never null. As
+    conditions on the INVESTIGATIONUSER row alone (the person's in an EXISTS), so that the
+    loader (``queries.team_listed``) and the compiled renderer's correlated list apply the
+    same ones. Nothing under the built-in policy."""
+    conditions = along_by_rules(access, ("Investigation", "investigationUsers", InvestigationUser))
+    person = along_by_rules(access, ("InvestigationUser", "user", User))
+    if person:
+        reached = select(User.id).where(User.id == InvestigationUser.user_id, *person)
+        conditions.append(exists(reached.correlate_except(User)))
+    return conditions
+
+
 def related_by_rules(access: Access, relation: Relation) -> list[ColumnElement[bool]]:
     """Under ICAT's rules, the conditions on the rows a declared relation reaches (the link
     rows and the children, each on its table's model), hop by hop as
@@ -188,18 +203,17 @@ def member_investigation_ids(access: Access) -> Any | None:
 
 def in_force(team_rows: Any, now: Any) -> Any:
     """``team_rows`` (a statement over INVESTIGATIONUSER) without the grants that have
-    expired: a row counts until its expiry (``GATEWAY_GRANT_EXPIRY``) is reached; a row
-    without one never expires. The one place the expiry of a grant is decided."""
-    return team_rows.outerjoin(
-        GrantExpiry, GrantExpiry.investigation_user_id == InvestigationUser.id
-    ).where(or_(GrantExpiry.expires_at.is_(None), GrantExpiry.expires_at > now))
+    expired (:func:`grant_in_force` on each row)."""
+    return team_rows.where(grant_in_force(InvestigationUser.id, now))
 
 
 def grant_in_force(membership_id: Any, now: Any) -> ColumnElement[bool]:
-    """The INVESTIGATIONUSER row ``membership_id`` counts at ``now``: it has no expiry, or
-    one not reached (what :func:`in_force` keeps, as a condition on one row). Under ICAT's
-    rules, every rule that joins INVESTIGATIONUSER joins only such rows (``icat_rules.
-    compiler``): a grant the gateway made ends for the rules too."""
+    """The INVESTIGATIONUSER row ``membership_id`` counts at ``now``: a row counts until
+    its expiry (``GATEWAY_GRANT_EXPIRY``) is reached; a row without one (or with a NULL
+    one) never expires. The one place the expiry of a grant is decided: the built-in
+    policy's team (:func:`in_force`) and, under ICAT's rules, every rule that joins
+    INVESTIGATIONUSER (``icat_rules.compiler``), so a grant the gateway made ends for the
+    rules too."""
     return ~exists(
         select(GrantExpiry.investigation_user_id).where(
             GrantExpiry.investigation_user_id == membership_id, GrantExpiry.expires_at <= now
@@ -423,9 +437,10 @@ def dataset_visible_given_session(
 ) -> ColumnElement[bool]:
     """``dataset_visible`` for DATASET rows whose session's part of the rule was read
     already (``session_data_visible``: :func:`investigation_data_visible` of the dataset's
-    session, e.g. held with a search's matches); under ICAT's rules the Dataset rules."""
+    session, e.g. held with a search's matches). Under ICAT's rules: the datasets
+    ``Investigation.datasets`` lists (a PUBLICSTEP opens them all)."""
     if access.rules is not None:
-        return by_rules(access, Dataset)
+        return datasets_of_session_by_rules(access, session_data_visible)
     if access.is_staff:
         return true()
     return dataset_visible_with(session_data_visible, access.now, reviewer_dataset_ids(access))
@@ -442,7 +457,8 @@ def dataset_visible_joined(
     subquery in an ``OR`` at every probe of DATASET and would read all of DATASET instead.
     The statement may repeat a dataset (one in two publications): count distinct."""
     if access.rules is not None:
-        return statement.where(by_rules(access, Dataset))
+        # The datasets Investigation.datasets lists (a PUBLICSTEP opens them all).
+        return statement.where(datasets_of_session_by_rules(access, session_data_visible))
     if access.is_staff:
         return statement
     opened: Any = published_dataset_ids(access.now)

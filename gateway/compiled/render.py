@@ -63,6 +63,7 @@ from gateway.catalogue.visibility import (
     is_main_proposer,
     reached_by_rules,
     related_by_rules,
+    team_rows_by_rules,
 )
 from gateway.catalogue.visibility import released as is_released
 from gateway.compiled.dialects import POSTGRESQL, JsonDialect
@@ -367,9 +368,17 @@ def row_cols(type_name: str, model: Any, lateral: bool = False) -> tuple[Cols, l
     return {**model_columns(model), **cols}, joins
 
 
-def derived(relation: Relation) -> Handler:
+def derived(
+    relation: Relation, rows_by_rules: Callable[[Access], list[Any]] | None = None
+) -> Handler:
     """The handler of a declared relation: its children by its join keys, rendered in
-    its order, as one correlated subquery (an object, or a JSON array)."""
+    its order, as one correlated subquery (an object, or a JSON array).
+
+    Under ICAT's rules the children are those ``visibility.related_by_rules`` reaches, or
+    ``rows_by_rules`` where the standard path's loader filters them otherwise (a session's
+    team). A non-null object the rules may not reach would be rendered as null where the
+    standard path reports the null as an error: unless ``rows_by_rules`` says that its
+    parent rows are listed only with it, the standard path answers."""
     child = model_of(relation.table)
     through = relation.through
     link = None if through is None else model_of(through.table)
@@ -385,7 +394,12 @@ def derived(relation: Relation) -> Handler:
         ruled: list[Any] = []
         if ctx.rules is not None:
             # The children the catalogue's rules let the caller reach (as the loader's).
-            ruled = related_by_rules(ctx.access, relation)
+            if rows_by_rules is None:
+                ruled = related_by_rules(ctx.access, relation)
+                if ruled and relation.cardinality is Cardinality.ONE and not relation.nullable:
+                    raise Unsupported(f"{relation.name}: a non-null object the rules filter")
+            else:
+                ruled = rows_by_rules(ctx.access)
             if ruled and through is not None:
                 raise Unsupported(f"{relation.name}: rules on a link table")
         elif relation.visibility is not None:
@@ -500,8 +514,21 @@ def _datafiles_of_dataset(cols: Cols, ctx: Context) -> Select[Any]:
     return statement
 
 
+def _relation(type_name: str, name: str) -> Relation:
+    found = DECLARED[type_name].field(name)
+    if not isinstance(found, Relation):
+        raise TypeError(f"{type_name}.{name} is no relation")
+    return found
+
+
+_TEAM = _relation("Investigation", "team")
+_MEMBER = _relation("TeamMember", "user")
+
+
 SPECIAL: dict[str, dict[str, Handler]] = {
     "Investigation": {
+        # Under ICAT's rules, the members whose person the caller reaches too.
+        "team": derived(_TEAM, team_rows_by_rules),
         # A rule per row: the caller's own roles (by user name, case as ICAT compares).
         "myRoles": _my_roles,
         # Pages: a total, a first page by the orderings' keysets, pageInfo; the visibility
@@ -527,8 +554,12 @@ SPECIAL: dict[str, dict[str, Handler]] = {
             ("NAME", False),
         ),
     },
-    # A rule per row: the main proposer's roles are a setting.
-    "TeamMember": {"isMainProposer": _is_main_proposer},
+    "TeamMember": {
+        # A rule per row: the main proposer's roles are a setting.
+        "isMainProposer": _is_main_proposer,
+        # Under ICAT's rules ``Investigation.team`` lists a member only with their person.
+        "user": derived(_MEMBER, lambda access: related_by_rules(access, _MEMBER)),
+    },
 }
 """The handlers written by hand, and why: rules computed per row, pages, and a child read
 from its parent's own row. Every other compiled relation's handler is ``derived`` from its

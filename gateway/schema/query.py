@@ -200,7 +200,9 @@ class Query(AccessQuery, DownloadQuery, EventQuery):
                 statement = match.applied(queries.datasets_checked_by_row(context.access))
             statement = statement.where(*_dataset_conditions(filter, bounds))
         facets = selected_facets(info, DATASET_FACETS)
-        counts = counting(context.engine, dataset_facets(statement, facets) if facets else None)
+        counts = counting(
+            context.engine, dataset_facets(context.access, statement, facets) if facets else None
+        )
         connection = await root_connection(
             context.engine,
             statement,

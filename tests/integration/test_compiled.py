@@ -29,7 +29,12 @@ from gateway.resolvers.context import RequestContext
 from gateway.schema.node import global_id
 from tests.conftest import STAFF, Client, StatementCounter
 from tests.integration.test_sentinel_leaks import full_selection
-from tests.support.icat_rules_demo import RulesClient
+from tests.support.icat_rules_demo import (
+    DEMO_RULES,
+    PRIVATE_PEOPLE_RULES,
+    RulesClient,
+    demo_ruleset,
+)
 
 USERS = [None, "esrf/pi1", "esrf/member1", "esrf/scientist1", "esrf/outsider1", STAFF]
 
@@ -657,3 +662,81 @@ async def test_operation_plans_answer_as_the_standard_path_under_icat_rules(
         assert result.errors is None, result.errors
         assert orjson.loads(outcome.text) == result.data, icat_id
     assert answered > 0
+
+
+class PrivatePeopleClient(RulesClient):
+    """Under the demo's rules with people private (``PRIVATE_PEOPLE_RULES``)."""
+
+    ruleset = demo_ruleset(PRIVATE_PEOPLE_RULES)
+
+
+@pytest.mark.parametrize("user", [None, "esrf/pi1", "esrf/outsider1", STAFF])
+@pytest.mark.parametrize("number", range(len(CORPUS)))
+async def test_compiled_and_standard_answers_are_identical_with_people_private(
+    compiling: Client, number: int, user: str | None
+) -> None:
+    """A member whose USER_ row the caller may not read is left out of a session's team by
+    the standard path (``TeamMember.user`` is never null); the compiled path and the plans
+    must leave them out too, not answer the member with a null person."""
+    private = PrivatePeopleClient(compiling.engine, compiling.settings, compiling.schema)
+    query, variables = CORPUS[number]
+    query = query.replace("LANDING", SESSION_FIELDS)
+    ids = await _ids(private)
+    variables = {name: ids.get(value, value) for name, value in variables.items()}
+    compiled, standard = await run_both(private, query, variables, user, now_utc())
+    assert compiled == standard
+
+
+async def test_people_private_narrow_the_team(
+    compiling: Client, statement_counter: StatementCounter
+) -> None:
+    """Not vacuous: with people private, the principal investigator's session lists their
+    own roles only (the demo's rules list its whole team); to root users, everyone. The
+    compiled path renders the teams."""
+    query = """{ investigations(first: 100, filter: {released: false}) {
+        nodes { proposal team { role user { name } } } } }"""
+    private = PrivatePeopleClient(compiling.engine, compiling.settings, compiling.schema)
+    demo = RulesClient(compiling.engine, compiling.settings, compiling.schema)
+    for user in ("esrf/pi1", STAFF):
+        teams = []
+        for client in (private, demo):
+            compiled, standard = await run_both(client, query, {}, user, now_utc())
+            assert compiled == standard
+            nodes = orjson.loads(standard)["data"]["investigations"]["nodes"]
+            teams.append([member for node in nodes for member in node["team"]])
+        assert any(renders_json(statement) for statement in statement_counter.statements)
+        names = {member["user"]["name"] for member in teams[0]}
+        if user == STAFF:
+            assert teams[0] == teams[1]
+        else:
+            assert names == {user}, names
+            assert 0 < len(teams[0]) < len(teams[1])
+
+
+@pytest.mark.parametrize("user", [None, "esrf/pi1", STAFF])
+async def test_a_facility_the_rules_hide_answers_as_the_standard_path(
+    compiling: Client, user: str | None
+) -> None:
+    """``Investigation.facility`` is never null: where the rules hide the facility, the
+    compiled path does not answer null in its place but leaves the field to the standard
+    path, which reports it."""
+
+    class HiddenFacility(RulesClient):
+        ruleset = demo_ruleset(
+            (
+                *(rule for rule in DEMO_RULES if rule != "Facility"),
+                "SELECT o FROM Facility o WHERE o.name = 'no such facility'",
+            )
+        )
+
+    hidden = HiddenFacility(compiling.engine, compiling.settings, compiling.schema)
+    query = "query($id: ID!) { investigation(id: $id) { proposal facility { name } } }"
+    variables = {"id": (await _ids(hidden))["SESSION"]}
+    compiled, standard = await run_both(hidden, query, variables, user, now_utc())
+    assert compiled == standard
+    answer = orjson.loads(standard)
+    paths = [error["path"] for error in answer["errors"]]
+    if user == STAFF:
+        assert paths == [] and answer["data"]["investigation"]["facility"]
+    elif user == "esrf/pi1":  # reads the session, not its facility
+        assert paths == [["investigation", "facility"]], answer

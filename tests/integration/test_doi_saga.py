@@ -646,3 +646,117 @@ async def test_under_icat_rules_a_dataset_the_caller_reads_but_may_not_publish_i
         answers.append(code_of(refused))
     assert answers == ["FORBIDDEN", "NOT_FOUND"]
     assert registrar.calls == []
+
+
+UPDATE = """mutation($input: UpdateDoiReservationInput!) {
+  updateDoiReservation(input: $input) { doi state } }"""
+VERSION = """mutation($input: CreateDoiVersionInput!) {
+  createDoiVersion(input: $input) { doi state } }"""
+AMEND = """mutation($input: UpdatePublishedDoiInput!) {
+  updatePublishedDoi(input: $input) { doi state } }"""
+PUBLISHED_DATASET_RULE = next(rule for rule in DEMO_RULES if "dataPublications" in rule)
+
+
+async def _written(engine: AsyncEngine) -> tuple[Any, ...]:
+    """What the DOI mutations write: every saga's step, request and DOI, and the requests."""
+    async with engine.connect() as connection:
+        sagas = await connection.execute(
+            select(DoiSaga.id, DoiSaga.step, DoiSaga.request, DoiSaga.revision).order_by(DoiSaga.id)
+        )
+        requests = await connection.scalar(select(func.count()).select_from(DoiRequest))
+        return (*sagas.all(), requests)
+
+
+async def test_under_icat_rules_a_doi_changes_only_over_datasets_the_rules_let_the_caller_read(
+    catalogue: AsyncEngine,
+    settings: Settings,
+    schema: Any,
+    pi: PiSessions,
+    registrar: FakeRegistrar,
+) -> None:
+    """``updateDoiReservation``, ``createDoiVersion`` and ``updatePublishedDoi`` under the
+    facility's rules: a DOI holding a dataset the rules hide from the caller, or a new
+    selection holding one, is NOT_FOUND (as a missing dataset) before anything is written
+    or registered; over datasets they read, the change is made. The demo's rules without
+    the team's Dataset rule, nor the published data's (a DOI's datasets stay hidden once
+    published): pi1 reads their released session's datasets, not those on BM29."""
+    rows = [RuleRow(n + 1, what, "R", None) for n, what in enumerate(DEMO_RULES)
+            if what not in (TEAM_DATASET_RULE, PUBLISHED_DATASET_RULE)]  # fmt: skip
+    rules = IcatRules(compile_rules(rows, DEMO_STEPS), root=False)
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+    pi1 = caller(PI1, settings)
+    # Made under the built-in policy, where the publish right alone decides.
+    shown, hidden = [pi.released[-1]], [pi.bm29[-1]]
+    reserved = (await doi.reserve(pi1, key="u1", dataset_ids=shown, title="T")).doi
+    reserved_hidden = (await doi.reserve(pi1, key="u2", dataset_ids=hidden, title="T")).doi
+    published = (await doi.mint(pi1, key="u3", dataset_ids=shown, description=description())).doi
+    published_hidden = (
+        await doi.mint(pi1, key="u4", dataset_ids=hidden, description=description())
+    ).doi
+
+    async def run(query: str, input: dict[str, Any]) -> Any:
+        access = Access(caller=pi1, now=now_utc(), rules=rules)
+        context = RequestContext(engine=catalogue, settings=settings, access=access, dois=doi)
+        return await schema.execute(query, variable_values={"input": input},
+                                    context_value=context)  # fmt: skip
+
+    missing = await run(RESERVE, {"datasetIds": [global_id("Dataset", 10**12)], "title": "T",
+                                  "idempotencyKey": "u5"})  # fmt: skip
+    assert missing.errors is not None
+    not_found = (missing.errors[0].message, missing.errors[0].extensions)
+    assert not_found[1]["code"] == "NOT_FOUND"
+    hidden_ids = [global_id("Dataset", i) for i in hidden]
+    attempts: list[tuple[str, dict[str, Any]]] = [
+        (UPDATE, {"doi": reserved_hidden, "title": "New"}),
+        (UPDATE, {"doi": reserved, "datasetIds": hidden_ids}),
+        (VERSION, {"doi": published_hidden}),
+        (VERSION, {"doi": published, "datasetIds": hidden_ids}),
+        (AMEND, {"doi": published_hidden, "title": "New"}),
+    ]
+    before, calls = await _written(catalogue), len(registrar.calls)
+    for key, (query, input) in enumerate(attempts):
+        result = await run(query, {**input, "idempotencyKey": f"h{key}"})
+        assert result.errors is not None, (query, input, result.data)
+        assert (result.errors[0].message, result.errors[0].extensions) == not_found, input
+    assert await _written(catalogue) == before
+    assert len(registrar.calls) == calls
+
+    # Not vacuous: over datasets the rules let pi1 read, each change is made.
+    changed = [
+        (UPDATE, {"doi": reserved, "title": "New"}, "RESERVED"),
+        (VERSION, {"doi": published}, "PUBLISHED"),
+        (AMEND, {"doi": published, "title": "New"}, "PUBLISHED"),
+    ]
+    for key, (query, input, state) in enumerate(changed):
+        result = await run(query, {**input, "idempotencyKey": f"c{key}"})
+        assert result.errors is None, (query, result.errors)
+        assert next(iter(result.data.values()))["state"] == state
+
+
+async def test_under_icat_rules_a_doi_the_caller_reads_but_may_not_change_is_forbidden(
+    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, registrar: FakeRegistrar
+) -> None:
+    """Under rules that open every dataset to everyone, a caller off the team who asks to
+    change pi1's reservation, version or amend their published DOI sees its datasets:
+    FORBIDDEN, and nothing is written."""
+    rules = IcatRules(compile_rules([RuleRow(1, "Dataset", "R", None)], ()), root=False)
+    doi = use_cases(sagas_for(catalogue, registrar), settings)
+    pi1 = caller(PI1, settings)
+    reserved = (await doi.reserve(pi1, key="f1", dataset_ids=[pi.bm29[-1]], title="T")).doi
+    published = (
+        await doi.mint(pi1, key="f2", dataset_ids=[pi.bm29[-1]], description=description())
+    ).doi
+    stranger = caller("esrf/stranger", settings)
+    before, calls = await _written(catalogue), len(registrar.calls)
+    answers = []
+    for change in (
+        doi.update(stranger, key="f3", doi=reserved, title="New", rules=rules),
+        doi.new_version(stranger, key="f4", doi=published, rules=rules),
+        doi.amend(stranger, key="f5", doi=published, title="New", rules=rules),
+    ):
+        with pytest.raises(GatewayError) as refused:
+            await change
+        answers.append(code_of(refused))
+    assert answers == ["FORBIDDEN"] * 3
+    assert await _written(catalogue) == before
+    assert len(registrar.calls) == calls

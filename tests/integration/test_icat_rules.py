@@ -33,6 +33,13 @@ from gateway.auth.policy import Caller
 from gateway.catalogue import details, queries
 from gateway.catalogue.database import create_engine, create_schema
 from gateway.catalogue.downloads import dataset_download_sizes, selected_files
+from gateway.catalogue.facets import (
+    DATASET_FACETS,
+    SESSION_FACETS,
+    dataset_facets,
+    session_facets,
+    session_facets_in_one_pass,
+)
 from gateway.catalogue.gateway_tables import GrantExpiry
 from gateway.catalogue.icat_rules.relationships import entities
 from gateway.catalogue.icat_rules.ruleset import IcatRules, RuleRow, RuleSet, compile_rules, load
@@ -615,3 +622,121 @@ async def test_an_expired_grant_opens_nothing_under_the_rules(dump: AsyncEngine)
             assert member.id in listed
         finally:
             await transaction.rollback()
+
+
+# Search facets under the rules ----------------------------------------------------------
+
+
+def _counted(pairs: set[tuple[int, int]], name_of: Any, facet: str) -> dict[tuple[str, str], int]:
+    """Facet counts from (counted object, value's row) pairs: distinct objects per name."""
+    objects: dict[str, set[int]] = {}
+    for counted, value in pairs:
+        name = name_of(value)
+        if name is not None:
+            objects.setdefault(str(name), set()).add(counted)
+    return {(facet, name): len(found) for name, found in objects.items()}
+
+
+def python_facets(reference: oracle.Oracle, user: str | None) -> dict[tuple[str, str], int]:
+    """What each facet counts, from what the caller could list: the sessions and datasets
+    they read, and each value as its list field reaches it (an INCLUDE per hop)."""
+    rows = reference.rows
+    sessions = reference.readable("Investigation", user)
+    datasets = reference.readable("Dataset", user)
+    along = reference.along
+
+    def name(entity: str) -> Any:
+        return lambda key: rows[entity][key]["name"]
+
+    counts: dict[tuple[str, str], int] = {}
+    counts |= _counted(
+        along("Investigation", ["investigationInstruments", "instrument"], sessions, user),
+        name("Instrument"),
+        "session instrument",
+    )
+    counts |= _counted(
+        along("Investigation", ["type"], sessions, user), name("InvestigationType"), "session type"
+    )
+    starts = {(s, s) for s in sessions if rows["Investigation"][s]["start_date"] is not None}
+    counts |= _counted(
+        starts, lambda s: rows["Investigation"][s]["start_date"].year, "session year"
+    )
+
+    def released(session: int) -> str:
+        date = rows["Investigation"][session]["release_date"]
+        return str(date is not None and date < reference.now).lower()
+
+    counts |= _counted({(s, s) for s in sessions}, released, "session released")
+    listed = {d: s for s, d in along("Investigation", ["datasets"], sessions, user)}
+    used = along("Dataset", ["datasetTechniques", "technique"], set(listed), user)
+    counts |= _counted({(listed[d], t) for d, t in used}, name("Technique"), "session technique")
+    used = along("Dataset", ["datasetTechniques", "technique"], datasets, user)
+    counts |= _counted(used, name("Technique"), "dataset technique")
+    counts |= _counted(
+        {(d, rows["Dataset"][d]["type_id"]) for d in datasets}, name("DatasetType"), "dataset type"
+    )
+    measured = along("Dataset", ["parameters"], datasets, user)
+    counts |= _counted(measured, lambda p: rows["ParameterType"][rows["DatasetParameter"][p][
+        "parameter_type_id"]]["name"], "dataset parameter")  # fmt: skip
+    return counts
+
+
+async def gateway_facets(
+    connection: AsyncConnection, statement: Any, kind: str
+) -> dict[tuple[str, str], int]:
+    return {(f"{kind} {facet}", str(value)): int(count)
+            for facet, value, count in await connection.execute(statement)}  # fmt: skip
+
+
+MEMBER = "JOIN {}.investigation AS i JOIN i.investigationUsers AS iu JOIN iu.user AS u " \
+         "WHERE u.name = :user"  # fmt: skip
+PRIVATE_LINKS = [
+    *("Investigation", "Instrument", "InvestigationType", "Technique", "DatasetType",
+      "ParameterType"),
+    "SELECT o FROM Dataset o " + MEMBER.format("o"),
+    "SELECT o FROM DatasetParameter o JOIN o.dataset AS x " + MEMBER.format("x"),
+    "SELECT o FROM InvestigationInstrument o " + MEMBER.format("o"),
+    "SELECT o FROM DatasetTechnique o JOIN o.technique AS t WHERE t.name <> 'Neutron Diffraction'",
+]  # fmt: skip
+"""Every session readable, but its beamline links, its datasets and their parameters to
+its team only, with a PUBLICSTEP opening a readable session's datasets (to everyone), and
+one technique's links to no one: what a facet counts then differs from its link rows."""
+
+
+@pytest.mark.parametrize("own_rules", [True, False], ids=["dump rules", "private links"])
+async def test_facets_count_what_the_caller_could_list(dump: AsyncEngine, own_rules: bool) -> None:
+    """A facet value counts only the sessions (datasets) the caller could list with that
+    value as listing reaches it: the beamlines through INVESTIGATIONINSTRUMENT's rules, the
+    techniques through the datasets ``Investigation.datasets`` lists and DATASETTECHNIQUE's
+    rules, the parameters through DATASETPARAMETER's; both forms of the session facets
+    (one statement per facet, and MariaDB's single pass)."""
+    now = now_utc()
+    steps = [("Investigation", "datasets")]
+    if own_rules:
+        ruleset = await load(dump)
+    else:
+        rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_LINKS)]
+        ruleset = compile_rules(rows, steps)
+    async with dump.connect() as connection:
+        reference = await snapshot(connection, now)
+        if not own_rules:
+            reference.rules = [oracle.RuleRow(i + 1, what, "R", None)
+                               for i, what in enumerate(PRIVATE_LINKS)]  # fmt: skip
+            reference.public_steps = set(steps)
+        users = sorted(row["name"] for row in reference.rows["User"].values())
+        narrowed = 0
+        for user in [None, *users]:
+            access = access_for(ruleset, user, now)
+            expected = python_facets(reference, user)
+            matched = queries.investigations(access)
+            datasets = await gateway_facets(
+                connection, dataset_facets(access, queries.datasets(access), DATASET_FACETS),
+                "dataset")  # fmt: skip
+            for counting in (session_facets, session_facets_in_one_pass):
+                statement = counting(access, matched, SESSION_FACETS)
+                found = await gateway_facets(connection, statement, "session") | datasets
+                assert found == expected, (user, counting.__name__)
+            # How many counts the link rows' rules lower (or remove) for this caller.
+            root = python_facets(reference, ROOT)
+            narrowed += sum(1 for key, n in expected.items() if n < root.get(key, 0))
+    assert narrowed > 0

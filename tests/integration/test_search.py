@@ -50,12 +50,14 @@ from gateway.catalogue.visibility import Access
 from gateway.fields.identity import global_id
 from gateway.settings import Settings
 from tests.conftest import STAFF, Client
+from tests.support.icat_rules_demo import DEMO_RULES, RulesClient, demo_ruleset
 from tests.support.scratch import scratch_url
 
 SIZE = DemoSize.for_sessions(14, datasets_per_session=2, files_per_dataset=1)
 SECRET = "zqxsecret"
 SECRET_DATASET = "zqxdataset"
 SECRET_SAMPLE = "zqxsample"
+SECRET_KEYWORD = "zqxkeyword"
 RANKED = "zqxrank"
 DESCRIBED = "zqxdescribed"
 GONE = "zqxgone"
@@ -130,6 +132,13 @@ async def _write(engine: AsyncEngine) -> Written:
             .where(Sample.investigation_id == embargoed)
             .values({Sample.name: literal(f"{SECRET_SAMPLE}_") + sql_cast(Sample.id, String)})
         )
+        keyword_id = int(await connection.scalar(select(func.max(Keyword.id))) or 0) + 1
+        await connection.execute(
+            insert(cast(Table, Keyword.__table__)).values(
+                ID=keyword_id, INVESTIGATION_ID=embargoed, NAME=SECRET_KEYWORD, CREATE_ID="test",
+                CREATE_TIME=now, MOD_ID="test", MOD_TIME=now,
+            )
+        )  # fmt: skip
         changes: tuple[dict[Any, str], ...] = (
             {Investigation.title: f"{RANKED} {RANKED} {RANKED} alpha study"},
             {Investigation.title: f"{RANKED} beta"},
@@ -427,6 +436,48 @@ async def test_without_the_index_search_still_answers_and_keeps_the_embargo(
         assert await found(client, SECRET, "esrf/pi1") == [written.embargoed]
     finally:
         await refresh(client.engine, naive_utc_now(), full=True)
+
+
+class PrivateKeywords(RulesClient):
+    """Under the demo's ICAT rules with keywords readable by no one but root users."""
+
+    ruleset = demo_ruleset(
+        (
+            *(rule for rule in DEMO_RULES if rule != "Keyword"),
+            "SELECT o FROM Keyword o WHERE o.name = 'no such keyword'",
+        )
+    )
+
+
+@pytest.mark.parametrize("indexed", [True, False], ids=["index", "without the index"])
+async def test_under_icat_rules_a_keyword_the_caller_may_not_read_finds_nothing(
+    search_catalogue: SearchCatalogue, indexed: bool
+) -> None:
+    """The principal investigator reads the embargoed session, its summary, samples and
+    datasets under the rules, but not its keywords: a word only in a keyword does not find
+    the session (the index's DATA half holds it), the other words still do."""
+    client, written = search_catalogue.client, search_catalogue.written
+    private = PrivateKeywords(client.engine, client.settings, client.schema)
+    demo = RulesClient(client.engine, client.settings, client.schema)
+    if not indexed:
+        async with client.engine.begin() as connection:
+            await connection.execute(delete(SearchState))
+    try:
+        assert (await text_index(client.engine)).built is indexed
+        session = [written.embargoed]
+        assert await found(private, SECRET_KEYWORD, "esrf/pi1") == []
+        assert await found(private, SECRET, "esrf/pi1") == session
+        if indexed:  # without the index, free text reads summaries and keywords only
+            assert await found(private, SECRET_SAMPLE, "esrf/pi1") == session
+            assert await found(private, SECRET_DATASET, "esrf/pi1") == session
+        # Not vacuous: where the rules let them read keywords (the demo's), or to a root
+        # user, the keyword finds the session.
+        assert await found(demo, SECRET_KEYWORD, "esrf/pi1") == session
+        assert await found(private, SECRET_KEYWORD, STAFF) == session
+        assert await found(private, SECRET_KEYWORD, "esrf/outsider1") == []
+    finally:
+        if not indexed:
+            await refresh(client.engine, naive_utc_now(), full=True)
 
 
 # EXPLAIN: the index serves each half ---------------------------------------------------

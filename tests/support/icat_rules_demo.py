@@ -75,8 +75,16 @@ DEMO_STEPS: Sequence[tuple[str, str]] = (
 )
 
 
-def demo_ruleset() -> RuleSet:
-    rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(DEMO_RULES)]
+PRIVATE_PEOPLE_RULES: Sequence[str] = (
+    *(rule for rule in DEMO_RULES if rule != "User"),
+    "SELECT o FROM User o WHERE o.name = :user",
+)
+"""The demo's rules with people private: a user reads their own USER_ row only (the team
+rows stay public), so a session's team lists only the caller's own roles."""
+
+
+def demo_ruleset(rules: Sequence[str] = DEMO_RULES) -> RuleSet:
+    rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(rules)]
     ruleset = compile_rules(rows, DEMO_STEPS)
     assert ruleset.refused == (), ruleset.refused
     return ruleset
@@ -102,13 +110,14 @@ async def write_demo_rules(engine: AsyncEngine) -> None:
 
 
 class RulesClient(Client):
-    """The test client under the demo's ICAT rules; staff are root users."""
+    """The test client under the demo's ICAT rules (a subclass: other rules); staff are
+    root users."""
 
     ruleset: RuleSet = demo_ruleset()
 
     def using(self, **settings: Any) -> Client:
         other = super().using(**settings)
-        return RulesClient(other.engine, other.settings, other.schema)
+        return type(self)(other.engine, other.settings, other.schema)
 
     async def access(self, user_name: str | Caller | None, now: datetime | None = None) -> Access:
         if isinstance(user_name, Caller):
