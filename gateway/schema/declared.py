@@ -201,7 +201,13 @@ def _relation_field(spec: ObjectFields, relation: Relation, description: str, gu
         build = DECLARED_CLASSES[child].from_row
         now = info.context.access.now
         if one:
-            return build(rows[0], now) if rows else None
+            if rows:
+                return build(rows[0], now)
+            if not relation.nullable:
+                # A reference that is never null and found nothing: only ICAT's rules
+                # (``icat-rules``) hide the row it names.
+                raise Forbidden(f"The catalogue's rules do not let you read this {child}.")
+            return None
         return [build(row, now) for row in rows]
 
     if value is not None:

@@ -740,3 +740,5 @@ async def test_a_facility_the_rules_hide_answers_as_the_standard_path(
         assert paths == [] and answer["data"]["investigation"]["facility"]
     elif user == "esrf/pi1":  # reads the session, not its facility
         assert paths == [["investigation", "facility"]], answer
+        (error,) = answer["errors"]
+        assert error["code"] == "FORBIDDEN", error
