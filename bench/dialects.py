@@ -58,6 +58,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench import raw_dialects
 from bench.catalogue import ANCHOR, SCALES, SEED
+from bench.report import save
 from bench.run import (
     CACHE,
     RESULTS,
@@ -692,15 +693,14 @@ def main(argv: list[str] | None = None) -> int:
         "versions": package_versions,
         "results": results,
     }
-    folder = CACHE if options.quick else RESULTS
-    folder.mkdir(parents=True, exist_ok=True)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"dialects-{options.scale}-{stamp}{'-quick' if options.quick else ''}.json"
-    path.write_text(json.dumps(document, indent=1, default=str) + "\n")
-    markdown = table(results, header)
-    (folder / ("dialects-quick.md" if options.quick else "dialects-latest.md")).write_text(markdown)
-    print(markdown)
-    print(f"wrote {path}")
+    save(
+        CACHE if options.quick else RESULTS,
+        f"dialects-{options.scale}-{stamp}{'-quick' if options.quick else ''}",
+        "dialects-quick.md" if options.quick else "dialects-latest.md",
+        document,
+        table(results, header),
+    )
     shutil.rmtree(CACHE / "unused", ignore_errors=True)
     return 0
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import os
 import random
 import sys
@@ -50,6 +49,7 @@ from bench.dialects import (
     normal,
     populate,
 )
+from bench.report import save
 from bench.run import CACHE, RESULTS, machine_info, versions
 
 MIX = {"session_list": 25, "session_page": 20, "file_listing": 20, "doi": 20, "search": 15}
@@ -217,15 +217,14 @@ def main(argv: list[str] | None = None) -> int:
         "versions": package_versions,
         "result": result,
     }
-    folder = CACHE if options.quick else RESULTS
-    folder.mkdir(parents=True, exist_ok=True)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"memory-{options.dialect}-{stamp}.json"
-    path.write_text(json.dumps(document, indent=1, default=str) + "\n")
-    markdown = table(result, header)
-    (folder / ("memory-quick.md" if options.quick else "memory-latest.md")).write_text(markdown)
-    print(markdown)
-    print(f"wrote {path}")
+    save(
+        CACHE if options.quick else RESULTS,
+        f"memory-{options.dialect}-{stamp}",
+        "memory-quick.md" if options.quick else "memory-latest.md",
+        document,
+        table(result, header),
+    )
     return 0
 
 

@@ -20,6 +20,18 @@ WORKLOAD_TITLES = {
 MEMORY_LIMIT_MB = 200
 
 
+def save(folder: Path, stem: str, latest: str, document: dict[str, Any], table: str) -> Path:
+    """A run's document as ``stem.json`` and its table as ``latest`` (markdown), both in
+    ``folder`` (made if missing), the table printed; the document's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}.json"
+    path.write_text(json.dumps(document, indent=1, default=str) + "\n")
+    (folder / latest).write_text(table)
+    print(table)
+    print(f"wrote {path}")
+    return path
+
+
 def newest_results(directory: Path) -> dict[str, dict[str, Any]]:
     """The newest result file of each scale (file names sort by time)."""
     found: dict[str, dict[str, Any]] = {}
