@@ -177,12 +177,20 @@ def data_words_hidden(access: Access) -> ColumnElement[bool]:
 
 def investigations_of_instrument(
     instrument_ids: Sequence[int] | Select[Any],
+    reached: Sequence[ColumnElement[bool]] = (),
 ) -> ColumnElement[bool]:
-    return Investigation.id.in_(
-        select(InvestigationInstrument.investigation_id).where(
-            InvestigationInstrument.instrument_id.in_(instrument_ids)
-        )
+    """Sessions on one of the beamlines; ``reached``: conditions on the link rows and the
+    beamlines under ICAT's rules (``facets.reached``), so that a session is found by a
+    beamline only where ``Investigation.instruments`` would list it (``instrument_ids``
+    must then not read INSTRUMENT unaliased: it would be correlated)."""
+    links = select(InvestigationInstrument.investigation_id).where(
+        InvestigationInstrument.instrument_id.in_(instrument_ids)
     )
+    if reached:
+        links = links.join(
+            Instrument, Instrument.id == InvestigationInstrument.instrument_id
+        ).where(*reached)
+    return Investigation.id.in_(links)
 
 
 def team_by_investigation(ids: Sequence[int]) -> Select[Any]:
@@ -294,14 +302,19 @@ def datafiles_by_id(access: Access, ids: Sequence[int]) -> Select[Any]:
     return all_datafiles().where(Datafile.id.in_(ids), datafile_row_visible(access))
 
 
-def dataset_has_technique(technique: str) -> ColumnElement[bool]:
-    """The dataset used a technique, named by its name or its PID."""
+def dataset_has_technique(
+    technique: str, reached: Sequence[ColumnElement[bool]] = ()
+) -> ColumnElement[bool]:
+    """The dataset used a technique, named by its name or its PID; ``reached``: conditions
+    on the link rows and techniques under ICAT's rules (``facets.reached``), so that a
+    dataset is found by a technique only where ``Dataset.techniques`` would list it."""
     return exists(
         select(DatasetTechnique.id)
         .join(Technique, Technique.id == DatasetTechnique.technique_id)
         .where(
             DatasetTechnique.dataset_id == Dataset.id,
             or_(Technique.name == technique, Technique.pid == technique),
+            *reached,
         )
     )
 

@@ -12,8 +12,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import aliased
 
 from gateway.catalogue import queries
+from gateway.catalogue.facets import reached
 from gateway.catalogue.models import Instrument as InstrumentRow
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import InvestigationType as InvestigationTypeRow
@@ -93,10 +95,15 @@ def investigation_conditions(access: Access, filter: SessionSearch) -> list[Colu
         conditions.append(InvestigationRow.visit_id == filter.visit_id)
     if filter.instrument is not None:
         # Beamlines are few: their names are compared in any case (id30a-1, ID30A-1).
-        beamline = select(InstrumentRow.id).where(
-            func.lower(InstrumentRow.name) == filter.instrument.strip().lower()
+        named = aliased(InstrumentRow)  # (the rules' conditions read INSTRUMENT itself)
+        beamline = select(named.id).where(
+            func.lower(named.name) == filter.instrument.strip().lower()
         )
-        conditions.append(queries.investigations_of_instrument(beamline))
+        conditions.append(
+            queries.investigations_of_instrument(
+                beamline, reached(access, "Investigation", "instruments")
+            )
+        )
     if filter.dates is not None:
         dates = filter.dates.checked()
         conditions.append(

@@ -9,7 +9,7 @@ import strawberry
 from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from gateway.catalogue import queries
-from gateway.catalogue.facets import DATASET_FACETS, dataset_facets
+from gateway.catalogue.facets import DATASET_FACETS, dataset_facets, reached
 from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.models import Facility as FacilityRow
@@ -23,6 +23,7 @@ from gateway.catalogue.parameter_search import NUMERIC, datasets_within_all, sto
 from gateway.catalogue.search import like_pattern
 from gateway.catalogue.text_search import dataset_text_match
 from gateway.catalogue.units import StoredBounds
+from gateway.catalogue.visibility import Access
 from gateway.compiled.items import item_renderer, object_renderer
 from gateway.errors import BadUserInput, NotFound
 from gateway.schema.access import AccessQuery
@@ -198,7 +199,7 @@ class Query(AccessQuery, DownloadQuery, EventQuery):
                 # The index finds the rows; the visibility is checked on those alone.
                 match = dataset_text_match(filter.search, await request_text_index(info))
                 statement = match.applied(queries.datasets_checked_by_row(context.access))
-            statement = statement.where(*_dataset_conditions(filter, bounds))
+            statement = statement.where(*_dataset_conditions(context.access, filter, bounds))
         facets = selected_facets(info, DATASET_FACETS)
         counts = counting(
             context.engine, dataset_facets(context.access, statement, facets) if facets else None
@@ -440,7 +441,7 @@ async def _one_by_id(
 
 
 def _dataset_conditions(
-    filter: DatasetFilter, bounds: list[list[StoredBounds]]
+    access: Access, filter: DatasetFilter, bounds: list[list[StoredBounds]]
 ) -> list[ColumnElement[bool]]:
 
     conditions: list[ColumnElement[bool]] = []
@@ -451,7 +452,11 @@ def _dataset_conditions(
         _, icat_id = parse_global_id(filter.sample_id, "Sample")
         conditions.append(DatasetRow.sample_id == icat_id)
     if filter.technique is not None:
-        conditions.append(queries.dataset_has_technique(filter.technique))
+        conditions.append(
+            queries.dataset_has_technique(
+                filter.technique, reached(access, "Dataset", "techniques")
+            )
+        )
     # The bounds of every range converted into each stored type's units, all ranges read
     # by one grouped subquery (parameter_search.datasets_within_all).
     if bounds:

@@ -688,6 +688,64 @@ async def gateway_facets(
             for facet, value, count in await connection.execute(statement)}  # fmt: skip
 
 
+@dataclasses.dataclass(frozen=True)
+class BeamlineFilter:
+    """A session search by beamline alone (``search.SessionSearch``)."""
+
+    instrument: str
+    proposal: None = None
+    visit_id: None = None
+    dates: None = None
+    search: None = None
+    released: None = None
+    type: None = None
+
+
+async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
+    """A session found by a beamline filter, and a dataset by a technique filter, only
+    where the caller could list that beamline (technique) on it: as many as the facet
+    counts, under rules whose link rows are private."""
+    from gateway.catalogue.facets import reached
+    from gateway.catalogue.search import investigation_conditions
+
+    now = now_utc()
+    steps = [("Investigation", "datasets")]
+    rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_LINKS)]
+    ruleset = compile_rules(rows, steps)
+
+    async def count(statement: Any) -> int:
+        return int(await connection.scalar(select(func.count()).select_from(statement.subquery())))
+
+    async with dump.connect() as connection:
+        reference = await snapshot(connection, now)
+        reference.rules = [oracle.RuleRow(i + 1, what, "R", None)
+                           for i, what in enumerate(PRIVATE_LINKS)]  # fmt: skip
+        reference.public_steps = set(steps)
+        users = sorted(row["name"] for row in reference.rows["User"].values())
+        every = python_facets(reference, ROOT)  # every value someone can list
+        checked = narrowed = 0
+        for user in [None, *users]:
+            access = access_for(ruleset, user, now)
+            counted = python_facets(reference, user)
+            for facet, value in every:
+                expected = counted.get((facet, value), 0)
+                if facet == "session instrument":
+                    found = queries.investigations(access).where(
+                        *investigation_conditions(access, BeamlineFilter(value))
+                    )
+                elif facet == "dataset technique":
+                    technique = queries.dataset_has_technique(
+                        value, reached(access, "Dataset", "techniques")
+                    )
+                    found = queries.datasets(access).where(technique)
+                else:
+                    continue
+                assert await count(found) == expected, (user, facet, value)
+                checked += 1
+                narrowed += expected < every[facet, value]
+    assert checked > 0 and narrowed > 0
+
+
 MEMBER = "JOIN {}.investigation AS i JOIN i.investigationUsers AS iu JOIN iu.user AS u " \
          "WHERE u.name = :user"  # fmt: skip
 PRIVATE_LINKS = [
