@@ -159,6 +159,17 @@ BAD_INPUT = (
 CORPUS.append((BAD_INPUT, {}))
 
 
+async def run_corpus(client: Client, number: int, user: str | None) -> tuple[str, bytes, bytes]:
+    """The corpus's query ``number`` (its ids those of ``client``'s catalogue) and its
+    serialised answers compiled and standard (:func:`run_both`)."""
+    query, variables = CORPUS[number]
+    query = query.replace("LANDING", SESSION_FIELDS)
+    ids = await _ids(client)
+    variables = {name: ids.get(value, value) for name, value in variables.items()}
+    compiled, standard = await run_both(client, query, variables, user, now_utc())
+    return query, compiled, standard
+
+
 async def _ids(client: Client) -> dict[str, str]:
     async with client.engine.connect() as connection:
         session = (
@@ -268,11 +279,7 @@ def renders_json(statement: str) -> bool:
 async def test_compiled_and_standard_answers_are_identical(
     compiling: Client, statement_counter: StatementCounter, number: int, user: str | None
 ) -> None:
-    query, variables = CORPUS[number]
-    query = query.replace("LANDING", SESSION_FIELDS)
-    ids = await _ids(compiling)
-    variables = {name: ids.get(value, value) for name, value in variables.items()}
-    compiled, standard = await run_both(compiling, query, variables, user, now_utc())
+    query, compiled, standard = await run_corpus(compiling, number, user)
     assert compiled == standard
     if user == STAFF and query != BAD_INPUT:
         # The query itself is sound (others may meet a non-null DATA list).
@@ -607,11 +614,7 @@ def ruled(compiling: Client) -> RulesClient:
 async def test_compiled_and_standard_answers_are_identical_under_icat_rules(
     ruled: RulesClient, number: int, user: str | None
 ) -> None:
-    query, variables = CORPUS[number]
-    query = query.replace("LANDING", SESSION_FIELDS)
-    ids = await _ids(ruled)
-    variables = {name: ids.get(value, value) for name, value in variables.items()}
-    compiled, standard = await run_both(ruled, query, variables, user, now_utc())
+    _, compiled, standard = await run_corpus(ruled, number, user)
     assert compiled == standard
 
 
@@ -679,11 +682,7 @@ async def test_compiled_and_standard_answers_are_identical_with_people_private(
     the standard path (``TeamMember.user`` is never null); the compiled path and the plans
     must leave them out too, not answer the member with a null person."""
     private = PrivatePeopleClient(compiling.engine, compiling.settings, compiling.schema)
-    query, variables = CORPUS[number]
-    query = query.replace("LANDING", SESSION_FIELDS)
-    ids = await _ids(private)
-    variables = {name: ids.get(value, value) for name, value in variables.items()}
-    compiled, standard = await run_both(private, query, variables, user, now_utc())
+    _, compiled, standard = await run_corpus(private, number, user)
     assert compiled == standard
 
 
