@@ -4,8 +4,9 @@ One statement counts every facet asked for (``UNION ALL`` of one ``GROUP BY`` ea
 the matched sessions' ids, a CTE of the list's own statement: the same filters, the same
 policy, so a count never includes a session the list would not show, and the technique
 facet counts a session only through datasets the caller may see. Under ICAT's rules a
-value is read as its list field reaches it (``Investigation.instruments``, ``Dataset.
-techniques``...: :func:`reached`), so a facet counts only what the caller could list.
+value is read as its list field reaches it (``Investigation.instruments``,
+``Dataset.techniques``...: ``visibility.listed_by_rules``), so a facet counts only what
+the caller could list.
 
 A search counts its sessions' facets inside the page's own statement, over the CTE of
 matches that its page and total read (``session_facet_counts``;
@@ -52,26 +53,12 @@ from gateway.catalogue.visibility import (
     dataset_visible_given_session,
     dataset_visible_joined,
     investigation_data_visible,
-    related_by_rules,
+    listed_by_rules,
     released,
 )
-from gateway.fields.catalogue import TYPES
-from gateway.fields.declaration import Relation
 
 SESSION_FACETS = ("instrument", "year", "type", "released", "technique")
 DATASET_FACETS = ("technique", "type", "parameter")
-
-
-def reached(access: Access, type_name: str, field: str) -> list[ColumnElement[bool]]:
-    """Under ICAT's rules, the conditions on the rows a facet reads past its session or
-    dataset (link rows, beamlines, techniques, parameters) as the list field
-    ``type_name.field`` reaches them (``visibility.related_by_rules``); none under the
-    built-in policy, where they follow their parent."""
-    if access.rules is None:
-        return []
-    relation = TYPES[type_name].field(field)
-    assert isinstance(relation, Relation)
-    return related_by_rules(access, relation)
 
 
 def _facet(name: str, value: Any, counted: Any, statement: Select[Any]) -> Select[Any]:
@@ -133,7 +120,7 @@ def session_facet_columns(access: Access, names: Sequence[str]) -> list[Any]:
 
 
 def _where_reached(value: Any, conditions: list[ColumnElement[bool]]) -> Any:
-    """``value`` where ``conditions`` (:func:`reached`) hold, else NULL."""
+    """``value`` where ``conditions`` (``visibility.listed_by_rules``) hold, else NULL."""
     return case((and_(*conditions), value)) if conditions else value
 
 
@@ -173,14 +160,14 @@ def session_facets_in_one_pass(
             ).outerjoin(Instrument, Instrument.id == InvestigationInstrument.instrument_id)
             # A value the rules do not reach is NULL, as an outer join that found nothing.
             values[name] = _where_reached(
-                Instrument.name, reached(access, "Investigation", "instruments")
+                Instrument.name, listed_by_rules(access, "Investigation", "instruments")
             )
         elif name == "year":
             values[name] = cast(carried[name], String)
         elif name == "type":
             rows = rows.outerjoin(InvestigationType, InvestigationType.id == carried[name])
             values[name] = _where_reached(
-                InvestigationType.name, reached(access, "Investigation", "type")
+                InvestigationType.name, listed_by_rules(access, "Investigation", "type")
             )
         elif name == "released":
             values[name] = carried[name]
@@ -195,7 +182,9 @@ def session_facets_in_one_pass(
                 .outerjoin(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id)
                 .outerjoin(Technique, Technique.id == DatasetTechnique.technique_id)
             )
-            values[name] = _where_reached(Technique.name, reached(access, "Dataset", "techniques"))
+            values[name] = _where_reached(
+                Technique.name, listed_by_rules(access, "Dataset", "techniques")
+            )
         else:
             raise ValueError(f"no session facet {name}")
     found = (
@@ -239,7 +228,7 @@ def session_facet_counts(access: Access, ids: Any, names: Sequence[str]) -> list
             )
             statement = statement.join(
                 Instrument, Instrument.id == InvestigationInstrument.instrument_id
-            ).where(*reached(access, "Investigation", "instruments"))
+            ).where(*listed_by_rules(access, "Investigation", "instruments"))
             parts.append(_facet(name, Instrument.name, ids.c.id, statement))
         elif name in ("year", "released"):
             parts.append(_facet(name, carried[name], ids.c.id, select(ids.c.id)))
@@ -247,7 +236,7 @@ def session_facet_counts(access: Access, ids: Any, names: Sequence[str]) -> list
             typed = (
                 select(ids.c.id)
                 .join(InvestigationType, InvestigationType.id == carried[name])
-                .where(*reached(access, "Investigation", "type"))
+                .where(*listed_by_rules(access, "Investigation", "type"))
             )
             parts.append(_facet(name, InvestigationType.name, ids.c.id, typed))
         elif name == "technique":
@@ -262,7 +251,7 @@ def session_facet_counts(access: Access, ids: Any, names: Sequence[str]) -> list
             )
             # The session's part of the rule was read with the match.
             used = dataset_visible_joined(access, used, _session_part(carried))
-            beyond = reached(access, "Dataset", "techniques")
+            beyond = listed_by_rules(access, "Dataset", "techniques")
             if beyond:  # under ICAT's rules: the techniques Dataset.techniques lists
                 used = used.join(
                     Technique, Technique.id == DatasetTechnique.technique_id + 0
@@ -306,7 +295,7 @@ def dataset_facets(access: Access, matched: Select[Any], names: Sequence[str]) -
                 select(ids.c.id)
                 .join(DatasetTechnique, DatasetTechnique.dataset_id == ids.c.id)
                 .join(Technique, Technique.id == DatasetTechnique.technique_id)
-                .where(*reached(access, "Dataset", "techniques"))
+                .where(*listed_by_rules(access, "Dataset", "techniques"))
             )
             parts.append(_facet(name, Technique.name, ids.c.id, statement))
         elif name == "type":
@@ -321,7 +310,7 @@ def dataset_facets(access: Access, matched: Select[Any], names: Sequence[str]) -
                 select(ids.c.id)
                 .join(DatasetParameter, DatasetParameter.dataset_id == ids.c.id)
                 .join(ParameterType, ParameterType.id == DatasetParameter.parameter_type_id)
-                .where(*reached(access, "Dataset", "parameters"))
+                .where(*listed_by_rules(access, "Dataset", "parameters"))
             )
             parts.append(_facet(name, ParameterType.name, ids.c.id, statement))
         else:

@@ -59,6 +59,7 @@ from gateway.catalogue.visibility import (
     datasets_of_session_by_rules,
     investigation_data_visible,
     investigation_listed,
+    listed_by_rules,
     reached_by_rules,
     released,
     team_rows_by_rules,
@@ -176,16 +177,16 @@ def data_words_hidden(access: Access) -> ColumnElement[bool]:
 
 
 def investigations_of_instrument(
-    instrument_ids: Sequence[int] | Select[Any],
-    reached: Sequence[ColumnElement[bool]] = (),
+    access: Access, instrument_ids: Sequence[int] | Select[Any]
 ) -> ColumnElement[bool]:
-    """Sessions on one of the beamlines; ``reached``: conditions on the link rows and the
-    beamlines under ICAT's rules (``facets.reached``), so that a session is found by a
-    beamline only where ``Investigation.instruments`` would list it (``instrument_ids``
-    must then not read INSTRUMENT unaliased: it would be correlated)."""
+    """Sessions on one of the beamlines, found only where ``Investigation.instruments``
+    would list it (under ICAT's rules the link rows' and beamlines' own rules:
+    ``visibility.listed_by_rules``; ``instrument_ids`` must then not read INSTRUMENT
+    unaliased, or it would be correlated)."""
     links = select(InvestigationInstrument.investigation_id).where(
         InvestigationInstrument.instrument_id.in_(instrument_ids)
     )
+    reached = listed_by_rules(access, "Investigation", "instruments")
     if reached:
         links = links.join(
             Instrument, Instrument.id == InvestigationInstrument.instrument_id
@@ -302,12 +303,11 @@ def datafiles_by_id(access: Access, ids: Sequence[int]) -> Select[Any]:
     return all_datafiles().where(Datafile.id.in_(ids), datafile_row_visible(access))
 
 
-def dataset_has_technique(
-    technique: str, reached: Sequence[ColumnElement[bool]] = ()
-) -> ColumnElement[bool]:
-    """The dataset used a technique, named by its name or its PID; ``reached``: conditions
-    on the link rows and techniques under ICAT's rules (``facets.reached``), so that a
-    dataset is found by a technique only where ``Dataset.techniques`` would list it."""
+def dataset_has_technique(access: Access, technique: str) -> ColumnElement[bool]:
+    """The dataset used a technique, named by its name or its PID, found only where
+    ``Dataset.techniques`` would list it (under ICAT's rules the link rows' and
+    techniques' own rules: ``visibility.listed_by_rules``)."""
+    reached = listed_by_rules(access, "Dataset", "techniques")
     return exists(
         select(DatasetTechnique.id)
         .join(Technique, Technique.id == DatasetTechnique.technique_id)

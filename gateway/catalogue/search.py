@@ -15,7 +15,6 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import aliased
 
 from gateway.catalogue import queries
-from gateway.catalogue.facets import reached
 from gateway.catalogue.models import Instrument as InstrumentRow
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import InvestigationType as InvestigationTypeRow
@@ -99,11 +98,7 @@ def investigation_conditions(access: Access, filter: SessionSearch) -> list[Colu
         beamline = select(named.id).where(
             func.lower(named.name) == filter.instrument.strip().lower()
         )
-        conditions.append(
-            queries.investigations_of_instrument(
-                beamline, reached(access, "Investigation", "instruments")
-            )
-        )
+        conditions.append(queries.investigations_of_instrument(access, beamline))
     if filter.dates is not None:
         dates = filter.dates.checked()
         conditions.append(

@@ -57,6 +57,7 @@ from gateway.catalogue.models import (
     User,
 )
 from gateway.catalogue.sql_text import exact_text, same_name, stripped
+from gateway.fields.catalogue import TYPES
 from gateway.fields.declaration import Relation
 
 
@@ -167,6 +168,18 @@ def related_by_rules(access: Access, relation: Relation) -> list[ColumnElement[b
                 conditions.append(condition)
                 break
     return conditions
+
+
+def listed_by_rules(access: Access, type_name: str, field: str) -> list[ColumnElement[bool]]:
+    """The conditions on the rows the declared list field ``type_name.field`` reaches past
+    its parent (link rows, beamlines, techniques, parameters) under ICAT's rules
+    (:func:`related_by_rules`): what a facet or a filter over that field may count or
+    find. None under the built-in policy, where they follow their parent."""
+    if access.rules is None:
+        return []
+    relation = TYPES[type_name].field(field)
+    assert isinstance(relation, Relation)
+    return related_by_rules(access, relation)
 
 
 def investigation_listed(access: Access) -> ColumnElement[bool]:

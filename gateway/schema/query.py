@@ -9,7 +9,7 @@ import strawberry
 from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from gateway.catalogue import queries
-from gateway.catalogue.facets import DATASET_FACETS, dataset_facets, reached
+from gateway.catalogue.facets import DATASET_FACETS, dataset_facets
 from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.models import Facility as FacilityRow
@@ -452,11 +452,7 @@ def _dataset_conditions(
         _, icat_id = parse_global_id(filter.sample_id, "Sample")
         conditions.append(DatasetRow.sample_id == icat_id)
     if filter.technique is not None:
-        conditions.append(
-            queries.dataset_has_technique(
-                filter.technique, reached(access, "Dataset", "techniques")
-            )
-        )
+        conditions.append(queries.dataset_has_technique(access, filter.technique))
     # The bounds of every range converted into each stored type's units, all ranges read
     # by one grouped subquery (parameter_search.datasets_within_all).
     if bounds:

@@ -59,6 +59,7 @@ from gateway.catalogue.models import (
     icat_metadata,
 )
 from gateway.catalogue.relations import related_statement
+from gateway.catalogue.search import investigation_conditions
 from gateway.catalogue.visibility import Access, by_rules
 from gateway.fields.catalogue import TYPES
 from gateway.settings import Settings
@@ -705,9 +706,6 @@ async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
     """A session found by a beamline filter, and a dataset by a technique filter, only
     where the caller could list that beamline (technique) on it: as many as the facet
     counts, under rules whose link rows are private."""
-    from gateway.catalogue.facets import reached
-    from gateway.catalogue.search import investigation_conditions
-
     now = now_utc()
     steps = [("Investigation", "datasets")]
     rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_LINKS)]
@@ -734,9 +732,7 @@ async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
                         *investigation_conditions(access, BeamlineFilter(value))
                     )
                 elif facet == "dataset technique":
-                    technique = queries.dataset_has_technique(
-                        value, reached(access, "Dataset", "techniques")
-                    )
+                    technique = queries.dataset_has_technique(access, value)
                     found = queries.datasets(access).where(technique)
                 else:
                     continue
