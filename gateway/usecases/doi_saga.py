@@ -225,9 +225,10 @@ class DoiSagas:
     async def _renew(self, saga_id: int, owner: str, done: asyncio.Event) -> None:
         """Keep the lease while this process drives: a process that dies stops renewing.
 
-        It stops between renewals, never in the middle of one: a renewal cancelled inside
-        its transaction left SQLite's write lock with a connection nobody closed, and every
-        other writer waited out the busy timeout."""
+        It stops between renewals, never in the middle of one (its transaction is never
+        cut short by a cancellation). This was meant to cure a SQLite writer waiting out
+        the busy timeout in test_doi_saga; it did not, and a cancelled transaction was
+        later seen to release the lock at once: that failure's cause is still unknown."""
         while True:
             try:
                 await asyncio.wait_for(done.wait(), self.lease.total_seconds() / 3)
