@@ -199,8 +199,8 @@ def counting(engine: AsyncEngine, statement: Select[Any] | None) -> Awaitable[Co
 def facets_over(dialect_name: str, access: Access, names: Sequence[str]) -> OverMatches | None:
     """The session facets ``names`` counted over a list's matches inside its page's
     statement, as one JSON array of {facet, value, count} in the counts' order; None
-    where the database would search again to count them (``pages.shares_matches``:
-    MariaDB), where the compiled renderer speaks no JSON for it, or none is asked."""
+    where the database would search again to count them (not ``pages.shares_matches``),
+    where the compiled renderer speaks no JSON for it, or none is asked."""
     dialect = json_dialect(dialect_name)
     if dialect is None or not names or not shares_matches(dialect_name):
         return None
