@@ -26,6 +26,8 @@ from gateway.catalogue.pagination import (
 TOTAL_COLUMN = "_total"
 JSON_COLUMN = "_json"
 FACETS_COLUMN = "_facets"
+MATCHES = "matches"
+"""The name of the CTE of a page's matches, which ``OverMatches.value`` reads."""
 
 
 @dataclass(frozen=True)
@@ -170,13 +172,13 @@ def _matched_once(
     )
     counted: Any
     if materialized:
-        matches: Any = evaluated_once(matched, "matches", dialect_name)
+        matches: Any = evaluated_once(matched, MATCHES, dialect_name)
         found: Any = matches
         counted = select(func.count()).select_from(matches).scalar_subquery()
     else:
         # Only the page reads the matches: they are read once, the total a window over
         # all of them (before the keyset's cut).
-        matches = matched.cte("matches")
+        matches = matched.cte(MATCHES)
         found = select(*matches.c, func.count().over().label(TOTAL_COLUMN)).subquery("found")
     matched_keys = [
         SortKey(found.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(keys)

@@ -112,7 +112,7 @@ async def search_investigations(
     facets = selected_facets(info, SESSION_FACETS)
     # A search counts its facets in the page's statement, over the matches it reads.
     dialect = context.engine.dialect.name
-    in_page = facets_over(dialect, context.access, facets) if match else None
+    in_page = facets_over(context.engine.dialect, context.access, facets) if match else None
 
     index = await request_text_index(info) if match is not None else None
 
