@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Integer,
     Select,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     join,
     literal,
     literal_column,
+    not_,
     select,
     true,
     union_all,
@@ -54,6 +56,7 @@ from gateway.catalogue.visibility import (
     dataset_visible_joined,
     investigation_data_visible,
     listed_by_rules,
+    opened_dataset_ids,
     released,
 )
 
@@ -62,11 +65,14 @@ DATASET_FACETS = ("technique", "type", "parameter")
 
 
 def _facet(name: str, value: Any, counted: Any, statement: Select[Any]) -> Select[Any]:
+    """Rows (facet, value, count) of ``statement`` grouped by ``value``: how many distinct
+    ``counted``, or how many rows where ``counted`` is None (each row another item)."""
+    number = func.count() if counted is None else func.count(func.distinct(counted))
     return (
         statement.with_only_columns(
             literal_column(f"'{name}'").label("facet"),
             cast(value, String).label("value"),
-            func.count(func.distinct(counted)).label("count"),
+            number.label("count"),
             maintain_column_froms=True,
         )
         .where(value.is_not(None))
@@ -216,9 +222,11 @@ def session_facets_in_one_pass(
 
 def session_facet_counts(access: Access, ids: Any, names: Sequence[str]) -> list[Select[Any]]:
     """One statement per facet of ``names`` (rows facet, value, count) over the sessions
-    whose ids are ``ids.c.id`` (a CTE: the list's matches, evaluated once, holding
-    :func:`session_facet_columns` too), to be united. Each reads the CTE and, beyond it,
-    only the facet's own link and name tables."""
+    whose ids are ``ids.c.id`` (a CTE: the list's matches, evaluated once, one row per
+    session, holding :func:`session_facet_columns` too), to be united. Each reads the CTE
+    and, beyond it, only the facet's own link and name tables. What the CTE holds is
+    counted by its rows (a session is one row); what is reached through link rows, by
+    distinct sessions."""
     parts: list[Select[Any]] = []
     carried = {name: ids.c[_CARRIED + name] for name in names if _CARRIED + name in ids.c}
     for name in names:
@@ -231,53 +239,92 @@ def session_facet_counts(access: Access, ids: Any, names: Sequence[str]) -> list
             ).where(*listed_by_rules(access, "Investigation", "instruments"))
             parts.append(_facet(name, Instrument.name, ids.c.id, statement))
         elif name in ("year", "released"):
-            parts.append(_facet(name, carried[name], ids.c.id, select(ids.c.id)))
+            parts.append(_facet(name, carried[name], None, select(ids.c.id)))
         elif name == "type":
-            typed = (
-                select(ids.c.id)
-                .join(InvestigationType, InvestigationType.id == carried[name])
+            # Counted by the type's id, named after: one lookup per type, not per session
+            # (two facilities' types of one name add up: a session has one type).
+            by_type = (
+                select(carried[name].label("type_id"), func.count().label("count"))
+                .group_by(carried[name])
+                .subquery("type_counts")
+            )
+            named = (
+                select(by_type.c.type_id)
+                .join(InvestigationType, InvestigationType.id == by_type.c.type_id)
                 .where(*listed_by_rules(access, "Investigation", "type"))
             )
-            parts.append(_facet(name, InvestigationType.name, ids.c.id, typed))
-        elif name == "technique":
-            # Each join reads the next table by its index from the row before (``+ 0``
-            # on the side already read: SQLite, which knows no size of the matches,
-            # would otherwise start from DATASETTECHNIQUE). Counted by the technique's id
-            # (its name is unique), named after: one lookup per technique, not per dataset.
-            used = (
-                select(ids.c.id)
-                .join(Dataset, Dataset.investigation_id == ids.c.id + 0)
-                .join(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id + 0)
-            )
-            # The session's part of the rule was read with the match.
-            used = dataset_visible_joined(access, used, _session_part(carried))
-            beyond = listed_by_rules(access, "Dataset", "techniques")
-            if beyond:  # under ICAT's rules: the techniques Dataset.techniques lists
-                used = used.join(
-                    Technique, Technique.id == DatasetTechnique.technique_id + 0
-                ).where(*beyond)
-            technique = DatasetTechnique.technique_id
-            counted = (
-                used.with_only_columns(
-                    technique.label("technique_id"),
-                    func.count(func.distinct(ids.c.id)).label("count"),
+            parts.append(
+                named.with_only_columns(
+                    literal_column(f"'{name}'").label("facet"),
+                    cast(InvestigationType.name, String).label("value"),
+                    cast(func.sum(by_type.c["count"]), BigInteger).label("count"),
                     maintain_column_froms=True,
                 )
-                .group_by(technique)
-                .subquery("technique_counts")
+                .where(InvestigationType.name.is_not(None))
+                .group_by(InvestigationType.name)
             )
-            parts.append(
-                select(
-                    literal_column(f"'{name}'").label("facet"),
-                    cast(Technique.name, String).label("value"),
-                    counted.c["count"],
-                )
-                .join(Technique, Technique.id == counted.c.technique_id)
-                .where(Technique.name.is_not(None))
-            )
+        elif name == "technique":
+            parts.append(_technique_facet(access, ids, carried))
         else:
             raise ValueError(f"no session facet {name}")
     return parts
+
+
+def _technique_facet(access: Access, ids: Any, carried: dict[str, Any]) -> Select[Any]:
+    """The technique facet's rows over the matches ``ids``: per technique, the sessions
+    with a dataset the caller may see that has it. Counted by the technique's id (its name
+    is unique), named after: one lookup per technique, not per dataset."""
+    session_part = _session_part(carried)
+    # Each join reads the next table by its index from the row before (``+ 0`` on the
+    # side already read: SQLite, which knows no size of the matches, would otherwise
+    # start from DATASETTECHNIQUE).
+    walked = (
+        select(ids.c.id.label("id"), DatasetTechnique.technique_id.label("technique_id"))
+        .join(Dataset, Dataset.investigation_id == ids.c.id + 0)
+        .join(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id + 0)
+    )
+    if access.rules is None and not access.is_staff:
+        # The built-in policy: every dataset of a session whose data the caller reads,
+        # and, of the others, the datasets opened one by one (published, or named by a
+        # reviewer link), walked from those few to their sessions: not a test of every
+        # dataset of every match against the opened ones.
+        opened = opened_dataset_ids(access).subquery("opened_datasets")
+        by_opening = (
+            select(ids.c.id.label("id"), DatasetTechnique.technique_id.label("technique_id"))
+            .select_from(opened)
+            .join(Dataset, Dataset.id == opened.c[0])
+            # ``+ 0``: from the datasets to the matches, not from every match to its
+            # datasets (SQLite).
+            .join(ids, ids.c.id == Dataset.investigation_id + 0)
+            .join(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id)
+            .where(not_(session_part))
+        )
+        pairs: Any = union_all(walked.where(session_part), by_opening).subquery("technique_pairs")
+    else:
+        # Staff see every dataset; under ICAT's rules, those Investigation.datasets lists
+        # (the session's part of the rule was read with the match), and the techniques
+        # Dataset.techniques lists.
+        used = dataset_visible_joined(access, walked, session_part)
+        beyond = listed_by_rules(access, "Dataset", "techniques")
+        if beyond:
+            used = used.join(Technique, Technique.id == DatasetTechnique.technique_id + 0).where(
+                *beyond
+            )
+        pairs = used.subquery("technique_pairs")
+    counted = (
+        select(pairs.c.technique_id, func.count(func.distinct(pairs.c.id)).label("count"))
+        .group_by(pairs.c.technique_id)
+        .subquery("technique_counts")
+    )
+    return (
+        select(
+            literal_column("'technique'").label("facet"),
+            cast(Technique.name, String).label("value"),
+            counted.c["count"],
+        )
+        .join(Technique, Technique.id == counted.c.technique_id)
+        .where(Technique.name.is_not(None))
+    )
 
 
 def dataset_facets(access: Access, matched: Select[Any], names: Sequence[str]) -> Select[Any]:

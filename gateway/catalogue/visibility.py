@@ -459,6 +459,14 @@ def dataset_visible_given_session(
     return dataset_visible_with(session_data_visible, access.now, reviewer_dataset_ids(access))
 
 
+def opened_dataset_ids(access: Access) -> Any:
+    """The datasets the built-in policy opens one by one, whatever their session: the
+    published ones, and those the caller's reviewer link names (a statement of ids)."""
+    opened: Any = published_dataset_ids(access.now)
+    linked = reviewer_dataset_ids(access)
+    return opened if linked is None else union_all(opened, linked)
+
+
 def dataset_visible_joined(
     access: Access, statement: Select[Any], session_data_visible: ColumnElement[bool]
 ) -> Select[Any]:
@@ -474,11 +482,7 @@ def dataset_visible_joined(
         return statement.where(datasets_of_session_by_rules(access, session_data_visible))
     if access.is_staff:
         return statement
-    opened: Any = published_dataset_ids(access.now)
-    linked = reviewer_dataset_ids(access)
-    if linked is not None:
-        opened = union_all(opened, linked)
-    alone = opened.subquery("opened_datasets")
+    alone = opened_dataset_ids(access).subquery("opened_datasets")
     column = alone.c[0]
     return statement.outerjoin(alone, column == Dataset.id).where(
         or_(session_data_visible, column.is_not(None))

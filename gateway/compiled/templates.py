@@ -104,6 +104,13 @@ def template(shape: Shape, dialect: Dialect) -> Template | None:
         )
     )
     by_placeholder = {f"__gw_c{i}__": name for i, name in enumerate(shape.columns)}
+    return template_of(sql, rendering.guard is None, by_placeholder)
+
+
+def template_of(sql: str, complete: bool, columns: Mapping[str, str] | None = None) -> Template:
+    """SQL text compiled with placeholders (``NOW``, ``USER``, and the outer columns'
+    placeholders ``columns`` names) as a template."""
+    by_placeholder = columns or {}
     parts: list[str | tuple[str, str]] = []
     for piece in _PLACEHOLDER.split(sql):
         if piece in by_placeholder:
@@ -112,7 +119,7 @@ def template(shape: Shape, dialect: Dialect) -> Template | None:
             parts.append(("v", piece))
         elif piece:
             parts.append(piece)
-    return Template(identity=sql, parts=tuple(parts), complete=rendering.guard is None)
+    return Template(identity=sql, parts=tuple(parts), complete=complete)
 
 
 class RenderedJSON(ColumnElement[Any]):
@@ -160,10 +167,15 @@ def rendered_json(
     used = template(shape, dialect)
     if used is None:
         return None
+    return RenderedJSON(used, columns, template_values(now, user_name))
+
+
+def template_values(now: Any, user_name: Any) -> dict[str, Any]:
+    """The values of a template's ``NOW`` and ``USER`` (None: an anonymous caller's)."""
     values: dict[str, Any] = {NOW: _value(now, DateTime())}
     if user_name is not None:
         values[USER] = _value(user_name, String())
-    return RenderedJSON(used, columns, values)
+    return values
 
 
 def _value(value: Any, type_: TypeEngine[Any]) -> Any:
@@ -174,4 +186,12 @@ def column_names(columns: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(columns))
 
 
-__all__: Sequence[str] = ("RenderedJSON", "Shape", "Template", "column_names", "rendered_json")
+__all__: Sequence[str] = (
+    "RenderedJSON",
+    "Shape",
+    "Template",
+    "column_names",
+    "rendered_json",
+    "template_of",
+    "template_values",
+)

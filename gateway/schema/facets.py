@@ -13,18 +13,31 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import strawberry
-from sqlalchemy import ColumnElement, Select, literal_column, select, union_all
+from sqlalchemy import ColumnElement, Select, column, literal_column, select, table, union_all
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.auth.policy import Caller
 from gateway.catalogue.facets import facet_order, session_facet_columns, session_facet_counts
-from gateway.catalogue.pages import FACETS_COLUMN, OverMatches, shares_matches
+from gateway.catalogue.gateway_tables import OWN_SCHEMA
+from gateway.catalogue.icat_rules.ruleset import IcatRules
+from gateway.catalogue.pages import FACETS_COLUMN, MATCHES, OverMatches, shares_matches
 from gateway.catalogue.search import named_values, nearest
 from gateway.catalogue.text_search import Terms, highlighted
 from gateway.catalogue.visibility import Access
-from gateway.compiled.dialects import json_dialect
+from gateway.compiled.dialects import JsonDialect, json_dialect
+from gateway.compiled.templates import (
+    NOW,
+    USER,
+    RenderedJSON,
+    Template,
+    template_of,
+    template_values,
+)
 from gateway.resolvers.loaders import fetch_all
 from gateway.schema.connection import Connection
 from gateway.schema.dataset import Dataset
@@ -196,30 +209,94 @@ def counting(engine: AsyncEngine, statement: Select[Any] | None) -> Awaitable[Co
     return asyncio.ensure_future(count())
 
 
-def facets_over(dialect_name: str, access: Access, names: Sequence[str]) -> OverMatches | None:
+def facets_over(dialect: Dialect, access: Access, names: Sequence[str]) -> OverMatches | None:
     """The session facets ``names`` counted over a list's matches inside its page's
     statement, as one JSON array of {facet, value, count} in the counts' order; None
-    where the database would search again to count them (``pages.shares_matches``:
-    MariaDB), where the compiled renderer speaks no JSON for it, or none is asked."""
-    dialect = json_dialect(dialect_name)
-    if dialect is None or not names or not shares_matches(dialect_name):
+    where the database would search again to count them (not ``pages.shares_matches``),
+    where the compiled renderer speaks no JSON for it, or none is asked.
+
+    The counting's SQL depends only on the facets asked and the shape of the caller
+    (staff or not, anonymous or not, the catalogue's rules): it is compiled once per
+    shape, with placeholders for the request's clock and user name, and reused
+    (``gateway.compiled.templates``), as building it and its cache key cost more than
+    the database takes to count."""
+    json = json_dialect(dialect.name)
+    if json is None or not names or not shares_matches(dialect.name):
         return None
+    carried = session_facet_columns(access, names)
+    caller = access.caller
+    if caller.reviewer_link is not None or access.member_ids is not None:
+        # Rare shapes (a reviewer link's datasets, a plan's CTE of the caller's sessions):
+        # built for the request.
+        return OverMatches(
+            carried=carried, value=lambda matches: _counted(json, access, matches, names)
+        )
+    used = _template(
+        dialect,
+        tuple(names),
+        tuple(column.name for column in carried),
+        caller.is_staff,
+        caller.user_name is None,
+        access.rules,
+    )
+    values = template_values(access.now, caller.user_name)
 
     def counted(matches: Any) -> ColumnElement[Any]:
-        counts = union_all(*session_facet_counts(access, matches, names)).subquery("facet_counts")
-        item = dialect.object(
-            [
-                literal_column("'facet'"),
-                counts.c.facet,
-                literal_column("'value'"),
-                counts.c.value,
-                literal_column("'count'"),
-                counts.c["count"],
-            ]
-        )
-        return dialect.array(select(item).select_from(counts), facet_order(counts))
+        # The template reads the matches by their name.
+        assert matches.name == MATCHES, matches.name
+        return RenderedJSON(used, {}, values)
 
-    return OverMatches(carried=session_facet_columns(access, names), value=counted)
+    return OverMatches(carried=carried, value=counted)
+
+
+def _counted(
+    json: JsonDialect, access: Access, matches: Any, names: Sequence[str]
+) -> ColumnElement[Any]:
+    """The counts over ``matches`` as a JSON array (see :func:`facets_over`)."""
+    counts = union_all(*session_facet_counts(access, matches, names)).subquery("facet_counts")
+    item = json.object(
+        [
+            literal_column("'facet'"),
+            counts.c.facet,
+            literal_column("'value'"),
+            counts.c.value,
+            literal_column("'count'"),
+            counts.c["count"],
+        ]
+    )
+    return json.array(select(item).select_from(counts), facet_order(counts))
+
+
+@lru_cache(maxsize=256)
+def _template(
+    dialect: Dialect,
+    names: tuple[str, ...],
+    carried: tuple[str, ...],
+    is_staff: bool,
+    anonymous: bool,
+    rules: IcatRules | None,
+) -> Template:
+    """:func:`_counted` for a shape of caller, compiled with placeholders for the
+    request's values, over a stand-in for the matches of that name and columns."""
+    placeholders = Access(
+        caller=Caller(user_name=None if anonymous else literal_column(USER), is_staff=is_staff),  # type: ignore[arg-type]
+        now=literal_column(NOW),  # type: ignore[arg-type]
+        rules=rules,
+    )
+    matches = table(MATCHES, column("id"), *(column(name) for name in carried))
+    json = json_dialect(dialect.name)
+    assert json is not None
+    expression = _counted(json, placeholders, matches, names)
+    # The gateway's own tables keep their schema's placeholder (see
+    # ``gateway.compiled.templates.template``).
+    sql = str(
+        expression.compile(
+            dialect=dialect,
+            schema_translate_map={OWN_SCHEMA: OWN_SCHEMA},
+            compile_kwargs={"literal_binds": True},
+        )
+    )
+    return template_of(sql, complete=True)
 
 
 def counted_in_page(rows: Sequence[Any]) -> Awaitable[Counts] | None:

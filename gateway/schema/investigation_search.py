@@ -10,7 +10,6 @@ from gateway.catalogue import queries
 from gateway.catalogue.facets import SESSION_FACETS, session_facets, session_facets_in_one_pass
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.ordering import NEWEST_FIRST, investigation_keys
-from gateway.catalogue.pages import shares_matches
 from gateway.catalogue.pagination import PageRequest, SortKey, cursor_listing
 from gateway.catalogue.search import investigation_conditions
 from gateway.catalogue.text_search import (
@@ -113,24 +112,25 @@ async def search_investigations(
     facets = selected_facets(info, SESSION_FACETS)
     # A search counts its facets in the page's statement, over the matches it reads.
     dialect = context.engine.dialect.name
-    in_page = facets_over(dialect, context.access, facets) if match else None
+    in_page = facets_over(context.engine.dialect, context.access, facets) if match else None
 
-    # The same sessions without their ranks, for the facets' statement of their own.
-    unranked = (
-        session_text_match(
-            context.access, filter.search, await request_text_index(info), ranked=False
-        )
-        if facets and match is not None and filter is not None and filter.search is not None
-        else None
-    )
+    index = await request_text_index(info) if match is not None else None
 
     def counted() -> Select[Any] | None:
-        """The facets' statement of their own: a list without free text, a page with no
-        rows to carry them, or MariaDB (see ``facets_over``)."""
+        """The facets' statement of their own: a list without free text, or a page with
+        no rows to carry them (see ``facets_over``). MariaDB, which fills a plain CTE
+        again for each reading, reads the sessions in one pass."""
         if not facets:
             return None
         base = queries.investigations(context.access).where(*within)
-        one_pass = not shares_matches(dialect)
+        # The same sessions without their ranks (built only here: a page that carries
+        # its counts never needs them).
+        unranked = (
+            session_text_match(context.access, filter.search, index, ranked=False)
+            if index is not None and filter is not None and filter.search is not None
+            else None
+        )
+        one_pass = dialect in ("mariadb", "mysql")
         count_facets = session_facets_in_one_pass if one_pass else session_facets
         return count_facets(
             context.access, filtered(base, context.access, filter, unranked), facets

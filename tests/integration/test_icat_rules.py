@@ -16,6 +16,7 @@ evaluation of the same rules (``tests.support.icat_rules_oracle``), on each data
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -58,10 +59,13 @@ from gateway.catalogue.models import (
     UserGroup,
     icat_metadata,
 )
+from gateway.catalogue.pages import FACETS_COLUMN, page_statement
+from gateway.catalogue.pagination import PageRequest, SortKey
 from gateway.catalogue.relations import related_statement
 from gateway.catalogue.search import investigation_conditions
 from gateway.catalogue.visibility import Access, by_rules
 from gateway.fields.catalogue import TYPES
+from gateway.schema.facets import facets_over
 from gateway.settings import Settings
 from tests.support import icat_rules_oracle as oracle
 from tests.support.scratch import scratch_url
@@ -689,6 +693,27 @@ async def gateway_facets(
             for facet, value, count in await connection.execute(statement)}  # fmt: skip
 
 
+async def facets_in_page(connection: AsyncConnection, access: Access) -> dict[tuple[str, str], int]:
+    """The session facets as a search's page counts them, over every session listed."""
+    over = facets_over(connection.dialect, access, SESSION_FACETS)
+    assert over is not None
+    statement, _ = page_statement(
+        connection.dialect.name,
+        queries.investigations(access),
+        [SortKey(Investigation.id, True)],
+        PageRequest(limit=1),
+        total=True,
+        costly_filter=True,  # as a search's: the matches a CTE, the facets read from it
+        facets=over,
+    )
+    row = (await connection.execute(statement)).first()
+    if row is None:  # nothing listed: nothing counted (the page carries no counts)
+        return {}
+    value = row._mapping[FACETS_COLUMN]
+    items = json.loads(value) if isinstance(value, str | bytes) else value
+    return {(f"session {i['facet']}", str(i["value"])): int(i["count"]) for i in items}
+
+
 @dataclasses.dataclass(frozen=True)
 class BeamlineFilter:
     """A session search by beamline alone (``search.SessionSearch``)."""
@@ -790,6 +815,10 @@ async def test_facets_count_what_the_caller_could_list(dump: AsyncEngine, own_ru
                 statement = counting(access, matched, SESSION_FACETS)
                 found = await gateway_facets(connection, statement, "session") | datasets
                 assert found == expected, (user, counting.__name__)
+            # A search's form: counted in its page's statement, from the template compiled
+            # for this shape of caller (gateway.schema.facets.facets_over).
+            found = await facets_in_page(connection, access) | datasets
+            assert found == expected, (user, "in the page")
             # How many counts the link rows' rules lower (or remove) for this caller.
             root = python_facets(reference, ROOT)
             narrowed += sum(1 for key, n in expected.items() if n < root.get(key, 0))
