@@ -48,6 +48,7 @@ from gateway.catalogue.models import (
     User,
 )
 from gateway.catalogue.relations import columns_of, row_statement
+from gateway.catalogue.sql_text import separated, starts_a_word
 from gateway.catalogue.visibility import (
     Access,
     along_by_rules,
@@ -174,6 +175,88 @@ def data_words_hidden(access: Access) -> ColumnElement[bool]:
         hidden.append(exists(select(Dataset.id).where(
             Dataset.investigation_id == Investigation.id, unlisted)))  # fmt: skip
     return or_(false(), *hidden)
+
+
+def beamline_words_hidden(access: Access) -> ColumnElement[bool]:
+    """Under ICAT's rules, whether the session has beamline links that
+    ``Investigation.instruments`` does not list for the caller (the link rows' or the
+    beamlines' own rules, ``visibility.listed_by_rules``): the beamline names in its search
+    document's LANDING half are then not all the caller's to match (``gateway.catalogue.
+    text_search``). False under the built-in policy and where every link is listed. A rule
+    that is NULL on a row hides it (never the other way)."""
+    reached = listed_by_rules(access, "Investigation", "instruments")
+    if not reached:
+        return false()
+    unreached = case((and_(*reached), 0), else_=1) == 1
+    return exists(_beamline_links().where(unreached))
+
+
+def _beamline_links() -> Select[Any]:
+    """The session's INVESTIGATIONINSTRUMENT rows with their INSTRUMENT (for the rules'
+    conditions, which read both), correlated to INVESTIGATION."""
+    return (
+        select(InvestigationInstrument.id)
+        .join(Instrument, Instrument.id == InvestigationInstrument.instrument_id)
+        .where(InvestigationInstrument.investigation_id == Investigation.id)
+        .correlate(Investigation)
+    )
+
+
+def landing_words_readable(
+    access: Access, required: Sequence[str], phrase: str | None = None
+) -> ColumnElement[bool]:
+    """The session's LANDING words that the caller reads hold a word starting with each of
+    ``required`` (the search's words its index requires), or, with ``phrase``, the phrase
+    inside them (PostgreSQL's trigram search): its title, proposal, visit and DOI, and the
+    names of the beamlines ``Investigation.instruments`` lists for the caller (under ICAT's
+    rules the link rows' and beamlines' own, ``visibility.listed_by_rules``). Read from
+    the texts as the documents split them (``sql_text.starts_a_word``), without an index:
+    for the sessions whose document the index found. A phrase across two of those texts
+    is not found. Nothing required: false, as the index."""
+    facts = (
+        func.coalesce(Investigation.title, "")
+        + literal(" ")
+        + func.coalesce(Investigation.name, "")
+        + literal(" ")
+        + func.coalesce(Investigation.visit_id, "")
+        + literal(" ")
+        + func.coalesce(Investigation.doi, "")
+    )
+    listed = listed_by_rules(access, "Investigation", "instruments")
+
+    def found(condition: Any) -> ColumnElement[bool]:
+        named = _beamline_links().where(condition(Instrument.name), *listed)
+        return or_(condition(facts), exists(named))
+
+    readable: list[ColumnElement[bool]] = []
+    if required:
+        readable.append(and_(*(found(lambda text, w=w: starts_a_word(text, w)) for w in required)))
+    if phrase:  # (PostgreSQL's trigrams only)
+        readable.append(found(lambda text: separated(text).like(f"%{phrase}%")))
+    return or_(false(), *readable)
+
+
+def dataset_session_landing_readable(
+    access: Access, required: Sequence[str], phrase: str | None = None
+) -> ColumnElement[bool]:
+    """Under ICAT's rules, whether the words of the DATASET row's session's LANDING half
+    are the caller's to match: the session is reached from the dataset
+    (``Dataset.investigation``, or listed with public landing facts), and its beamline
+    names count only as :func:`landing_words_readable` says where some are hidden."""
+    if access.rules is None:
+        return true()
+    conditions: list[ColumnElement[bool]] = [
+        or_(~beamline_words_hidden(access), landing_words_readable(access, required, phrase))
+    ]
+    if not access.rules.public_landing:
+        hop = relationships.step("Dataset", "investigation")
+        assert hop is not None
+        reached = reached_by_rules(access, hop, Investigation)
+        if reached is not None:
+            conditions.append(reached)
+    return exists(
+        select(Investigation.id).where(Investigation.id == Dataset.investigation_id, *conditions)
+    )
 
 
 def investigations_of_instrument(

@@ -197,7 +197,9 @@ class Query(AccessQuery, DownloadQuery, EventQuery):
             bounds = await stored_bounds(context.engine, ranges)
             if filter.search is not None:
                 # The index finds the rows; the visibility is checked on those alone.
-                match = dataset_text_match(filter.search, await request_text_index(info))
+                match = dataset_text_match(
+                    context.access, filter.search, await request_text_index(info)
+                )
                 statement = match.applied(queries.datasets_checked_by_row(context.access))
             statement = statement.where(*_dataset_conditions(context.access, filter, bounds))
         facets = selected_facets(info, DATASET_FACETS)

@@ -60,6 +60,15 @@ from gateway.catalogue.models import (
 )
 from gateway.catalogue.relations import related_statement
 from gateway.catalogue.search import investigation_conditions
+from gateway.catalogue.search_documents import words
+from gateway.catalogue.text_search import (
+    MARIADB_MIN_WORD,
+    MARIADB_STOPWORDS,
+    TextIndex,
+    dataset_text_match,
+    session_text_match,
+    text_index,
+)
 from gateway.catalogue.visibility import Access, by_rules
 from gateway.fields.catalogue import TYPES
 from gateway.settings import Settings
@@ -740,6 +749,91 @@ async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
                 checked += 1
                 narrowed += expected < every[facet, value]
     assert checked > 0 and narrowed > 0
+
+
+def python_text_found(reference: oracle.Oracle, user: str | None, text: str,
+                      index: TextIndex) -> tuple[set[int], set[int]]:  # fmt: skip
+    """The sessions and datasets a free-text search finds for the caller, from the words
+    they read (``search_documents.words``, as the documents hold them): a session by its
+    landing facts and the beamlines ``Investigation.instruments`` lists for the caller
+    (each required word starting a word; on PostgreSQL with trigrams the phrase inside
+    them), or by its data (summary, keywords, samples and datasets, all of them readable
+    under the rules this is called with); a dataset by its own name and description, or by
+    its session's landing facts. The words each database's index requires: on MariaDB
+    only those its index holds."""
+    rows = reference.rows
+    terms = list(dict.fromkeys(words(text).split()))
+    phrase = " ".join(terms)
+    mariadb = index.dialect in ("mysql", "mariadb")
+    required = [w for w in terms if not mariadb or (
+        len(w) >= MARIADB_MIN_WORD and w not in MARIADB_STOPWORDS)]  # fmt: skip
+    trigrams = index.dialect == "postgresql" and index.trigrams and len(phrase) >= 3
+
+    def holds(found: str, parts: bool = False) -> bool:
+        starts = bool(required) and all(
+            any(word.startswith(w) for word in found.split()) for w in required)  # fmt: skip
+        return starts or (parts and trigrams and phrase in found)
+
+    def landing(session: int) -> bool:
+        row = rows["Investigation"][session]
+        beamlines = reference.along(
+            "Investigation", ["investigationInstruments", "instrument"], {session}, user
+        )
+        names = sorted(rows["Instrument"][b]["name"] for _, b in beamlines)
+        return holds(words(row["title"], row["name"], row["visit_id"], row["doi"], *names), True)
+
+    def data(session: int) -> bool:
+        row = rows["Investigation"][session]
+        parts = [r["name"] for model in ("Keyword", "Sample", "Dataset")
+                 for r in rows[model].values() if r["investigation_id"] == session]  # fmt: skip
+        return holds(words(row["summary"], *parts))
+
+    sessions = {s for s in reference.readable("Investigation", user) if landing(s) or data(s)}
+    datasets = set()
+    for dataset in reference.readable("Dataset", user):
+        row = rows["Dataset"][dataset]
+        session = reference.along("Dataset", ["investigation"], {dataset}, user)
+        if holds(words(row["name"], row["description"])) or (session and landing(
+                row["investigation_id"])):  # fmt: skip
+            datasets.add(dataset)
+    return sessions, datasets
+
+
+async def test_free_text_finds_beamlines_as_the_caller_lists_them(dump: AsyncEngine) -> None:
+    """Free text finds a session (a dataset) by a beamline's name only where the caller
+    could list that beamline on the session (``Investigation.instruments``: the link rows'
+    and beamlines' rules), as the Python evaluation of the rules says, for every beamline
+    name, under rules whose link rows are private."""
+    now = now_utc()
+    steps = [("Investigation", "datasets")]
+    what = [*PRIVATE_LINKS, "Keyword", "Sample"]  # the DATA halves' words all readable
+    ruleset = compile_rules([RuleRow(i + 1, w, "R", None) for i, w in enumerate(what)], steps)
+    index = await text_index(dump)
+    assert index.built
+    async with dump.connect() as connection:
+        reference = await snapshot(connection, now)
+        reference.rules = [oracle.RuleRow(i + 1, w, "R", None) for i, w in enumerate(what)]
+        reference.public_steps = set(steps)
+        users = sorted(row["name"] for row in reference.rows["User"].values())
+        names = sorted({row["name"] for row in reference.rows["Instrument"].values()})
+        proposals = sorted({row["name"] for row in reference.rows["Investigation"].values()})
+        texts = [*names, *proposals, *(f"{name} {row['name']}" for name in names
+                           for row in reference.rows["Investigation"].values())]  # fmt: skip
+        checked = narrowed = 0
+        for user in [None, *users]:
+            access = access_for(ruleset, user, now)
+            for text in texts:
+                expected = python_text_found(reference, user, text, index)
+                sessions = session_text_match(access, text, index)
+                found = await ids_of(connection, sessions.applied(queries.investigations(access)))
+                datasets = dataset_text_match(access, text, index)
+                listed = datasets.applied(queries.datasets_checked_by_row(access))
+                assert (found, await ids_of(connection, listed)) == expected, (user, text)
+                checked += bool(found)
+                everyone = python_text_found(reference, ROOT, text, index)
+                narrowed += found < everyone[0] & reference.readable("Investigation", user)
+    # Not vacuous: beamline names find sessions, and fewer where their links are private.
+    assert checked > 0 and narrowed > 0, (checked, narrowed)
 
 
 MEMBER = "JOIN {}.investigation AS i JOIN i.investigationUsers AS iu JOIN iu.user AS u " \
