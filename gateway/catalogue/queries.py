@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import True_
 
+from gateway.catalogue import visibility
 from gateway.catalogue.gateway_tables import GrantExpiry
 from gateway.catalogue.icat_rules import relationships
 from gateway.catalogue.models import (
@@ -66,6 +67,7 @@ from gateway.catalogue.visibility import (
     team_rows_by_rules,
 )
 from gateway.doi.metadata import bare_doi
+from gateway.fields.catalogue import TYPES
 
 __all__ = ["columns_of"]  # from the declarations: ``gateway.catalogue.relations``
 
@@ -326,9 +328,12 @@ def team_listed(ids: Sequence[int], access: Access) -> Select[Any]:
 # Parameters (typed values with their type's name and units) ------------------------
 
 
-def parameters_of(model: Any, owner: Any, ids: Sequence[int]) -> Select[Any]:
-    """Typed parameters of the owners (any of ICAT's five parameter tables)."""
-    return (
+def parameters_of(model: Any, owner: Any, ids: Sequence[int], access: Access) -> Select[Any]:
+    """Typed parameters of the owners (any of ICAT's five parameter tables), their type's
+    columns NULL where ICAT's rules hide the type (``relations.row_statement``)."""
+    types = ParameterType.id == model.parameter_type_id
+    ruled = visibility.lookup_by_rules(access, model, TYPES["Parameter"].lookups[0])
+    statement = (
         select(
             owner.label("owner_key"),
             model.id.label("id"),
@@ -343,10 +348,12 @@ def parameters_of(model: Any, owner: Any, ids: Sequence[int]) -> Select[Any]:
             model.range_bottom.label("range_bottom"),
             model.range_top.label("range_top"),
         )
-        .join(ParameterType, ParameterType.id == model.parameter_type_id)
         .where(owner.in_(ids))
         .order_by(owner, ParameterType.name, model.id)
     )
+    if ruled is None:
+        return statement.join_from(model, ParameterType, types)
+    return statement.outerjoin_from(model, ParameterType, and_(types, ruled))
 
 
 # Datasets and datafiles ------------------------------------------------------------
@@ -355,7 +362,7 @@ def parameters_of(model: Any, owner: Any, ids: Sequence[int]) -> Select[Any]:
 def datasets(access: Access) -> Select[Any]:
     """Datasets the caller may see, with their type's name (its declared lookup, read with
     the row: a loader per row would cost an awaitable per dataset)."""
-    return row_statement("Dataset", Dataset).where(dataset_visible(access))
+    return row_statement("Dataset", Dataset, access).where(dataset_visible(access))
 
 
 def datasets_of_sessions(access: Access) -> Select[Any]:
@@ -366,24 +373,28 @@ def datasets_of_sessions(access: Access) -> Select[Any]:
     readable = Dataset.investigation_id.in_(
         select(Investigation.id).where(investigation_data_visible(access))
     )
-    return row_statement("Dataset", Dataset).where(datasets_of_session_by_rules(access, readable))
+    return row_statement("Dataset", Dataset, access).where(
+        datasets_of_session_by_rules(access, readable)
+    )
 
 
 def datasets_checked_by_row(access: Access) -> Select[Any]:
     """``datasets`` with the visibility checked row by row: the plan for the few rows a
     search's index finds (it does not hash every session whose data are visible)."""
-    return row_statement("Dataset", Dataset).where(dataset_row_visible(access))
+    return row_statement("Dataset", Dataset, access).where(dataset_row_visible(access))
 
 
 def datasets_by_id(access: Access, ids: Sequence[int]) -> Select[Any]:
     """Datasets by id, as ``datasets`` would show them, with the visibility checked row by row
     (the right plan for a handful of ids)."""
-    return row_statement("Dataset", Dataset).where(Dataset.id.in_(ids), dataset_row_visible(access))
+    return row_statement("Dataset", Dataset, access).where(
+        Dataset.id.in_(ids), dataset_row_visible(access)
+    )
 
 
 def datafiles_by_id(access: Access, ids: Sequence[int]) -> Select[Any]:
     """Datafiles by id, visible as ``datafiles`` says, checked row by row."""
-    return all_datafiles().where(Datafile.id.in_(ids), datafile_row_visible(access))
+    return all_datafiles(access).where(Datafile.id.in_(ids), datafile_row_visible(access))
 
 
 def dataset_has_technique(access: Access, technique: str) -> ColumnElement[bool]:
@@ -402,16 +413,17 @@ def dataset_has_technique(access: Access, technique: str) -> ColumnElement[bool]
     )
 
 
-def all_datafiles() -> Select[Any]:
-    """Datafiles with their format's name (the declared lookup), with no visibility filter
-    (for the files of a dataset the caller already sees)."""
-    return row_statement("Datafile", Datafile)
+def all_datafiles(access: Access | None = None) -> Select[Any]:
+    """Datafiles with their format's name (the declared lookup, as the caller may read
+    it; None: the built-in policy), with no visibility filter (for the files of a dataset
+    the caller already sees)."""
+    return row_statement("Datafile", Datafile, access)
 
 
 def datafiles_of_datasets(access: Access) -> Select[Any]:
     """The files of datasets the caller sees: all of them, or under ICAT's rules those
     the Datafile rules open unless ``Dataset.datafiles`` is a public step."""
-    statement = all_datafiles()
+    statement = all_datafiles(access)
     if access.rules is None:
         return statement
     step = relationships.step("Dataset", "datafiles")
@@ -422,14 +434,14 @@ def datafiles_of_datasets(access: Access) -> Select[Any]:
 
 def datafiles(access: Access) -> Select[Any]:
     """Datafiles the caller may see."""
-    return all_datafiles().where(datafile_visible(access, Datafile.id, Datafile.dataset_id))
+    return all_datafiles(access).where(datafile_visible(access, Datafile.id, Datafile.dataset_id))
 
 
 def samples_of_datasets(access: Access) -> Select[Any]:
     """Samples with their type's name and formula (the declared lookup), as
     ``Dataset.sample`` reaches them (by the sample's id): all, or under ICAT's rules those
     the step or the Sample rules open."""
-    return row_statement("Sample", Sample).where(
+    return row_statement("Sample", Sample, access).where(
         *along_by_rules(access, ("Dataset", "sample", Sample))
     )
 

@@ -45,6 +45,7 @@ from gateway.catalogue.icat_rules.relationships import entities
 from gateway.catalogue.icat_rules.ruleset import IcatRules, RuleRow, RuleSet, compile_rules, load
 from gateway.catalogue.ingest import ingest_files
 from gateway.catalogue.models import (
+    DataCollectionParameter,
     Datafile,
     DataPublication,
     Dataset,
@@ -242,7 +243,61 @@ async def gateway_answers(
     children["downloadSize"] = {
         (int(a), int(b)) for a, b in await connection.execute(select(*sizes.c)) if b
     }
+    children |= await gateway_lookups(connection, access, found, children)
     return {**found, **children}
+
+
+async def gateway_lookups(connection: AsyncConnection, access: Access,
+                          found: dict[str, set[int]],
+                          children: dict[str, set[Any]]) -> dict[str, set[Any]]:  # fmt: skip
+    """The lookups read with the rows (``relations.row_statement``): (row, lookup's row)
+    where the caller is given the lookup's columns (a dataset's type, a file's format, a
+    sample's type, a parameter's type), not NULL ones."""
+
+    async def given(statement: Any, key: str, value: str) -> set[tuple[int, int]]:
+        rows = statement.subquery()
+        pairs = select(rows.c.id, rows.c[key]).where(rows.c[value].is_not(None))
+        return {(int(a), int(b)) for a, b in await connection.execute(pairs)}
+
+    datasets = queries.datasets(access).where(Dataset.id.in_(sorted(found["Dataset"])))
+    files = queries.datafiles(access).where(Datafile.id.in_(sorted(found["Datafile"])))
+    samples = queries.samples_of_datasets(access).where(Sample.id.in_(select(Dataset.sample_id)))
+    reached = sorted(found["Dataset"])
+    parameters = related_statement(relation("Dataset", "parameters"), reached, access)
+    published = sorted(found["DataPublication"])
+    return {
+        "Dataset.type": await given(datasets, "type_id", "type_name"),
+        "Datafile.datafileFormat": await given(files, "datafile_format_id", "format_name"),
+        "Sample.type": await given(samples, "type_id", "type_name"),
+        "DatasetParameter.type": await given(parameters, "parameter_type_id", "name"),
+        "DataCollectionParameter.type": await given(
+            details.parameters_by_publication(published, access).add_columns(
+                DataCollectionParameter.parameter_type_id.label("parameter_type_id")),
+            "parameter_type_id", "name"),
+    }  # fmt: skip
+
+
+def python_lookups(reference: oracle.Oracle, user: str | None, found: dict[str, set[int]],
+                   children: dict[str, set[Any]]) -> dict[str, set[Any]]:  # fmt: skip
+    along = reference.along
+    samples = {s for s in reference.rows["Sample"]
+               if any(d["sample_id"] == s for d in reference.rows["Dataset"].values())}  # fmt: skip
+    published = {p for _, p in children["DataPublication.parameters"]}
+    return {
+        "Dataset.type": along("Dataset", ["type"], found["Dataset"], user),
+        "Datafile.datafileFormat": along("Datafile", ["datafileFormat"], found["Datafile"], user),
+        "Sample.type": along("Sample", ["type"], samples & _samples_reached(reference, user),
+                             user),
+        "DatasetParameter.type": along("DatasetParameter", ["type"],
+                                       {p for _, p in children["Dataset.parameters"]}, user),
+        "DataCollectionParameter.type": along("DataCollectionParameter", ["type"], published,
+                                              user),
+    }  # fmt: skip
+
+
+def _samples_reached(reference: oracle.Oracle, user: str | None) -> set[int]:
+    every = set(reference.rows["Dataset"])
+    return {s for _, s in reference.along("Dataset", ["sample"], every, user)}
 
 
 def python_answers(reference: oracle.Oracle, user: str | None) -> dict[str, set[int]]:
@@ -270,6 +325,7 @@ def python_answers(reference: oracle.Oracle, user: str | None) -> dict[str, set[
         size = reference.rows["Datafile"][datafile]["file_size"] or 0
         sizes[dataset] = sizes.get(dataset, 0) + size
     children["downloadSize"] = {(d, n) for d, n in sizes.items() if n}
+    children |= python_lookups(reference, user, found, children)
     return {**found, **children}
 
 
@@ -433,10 +489,32 @@ def rules(draw: st.DrawFn, groupings: list[int]) -> oracle.RuleRow:
     return oracle.RuleRow(0, what, flags, grouping)
 
 
+LOOKUP_RULES = {
+    "DatasetType": ["DatasetType", "SELECT o FROM DatasetType o WHERE o.name = 'raw'",
+                    "SELECT o FROM DatasetType o WHERE o.name <> 'raw'",
+                    "SELECT o FROM DatasetType o JOIN o.datasets AS d JOIN d.investigation AS i "
+                    "JOIN i.investigationUsers AS iu JOIN iu.user AS u WHERE u.name = :user"],
+    "DatafileFormat": ["DatafileFormat", "SELECT o FROM DatafileFormat o WHERE o.name = 'NeXus'"],
+    "ParameterType": ["ParameterType", "SELECT o FROM ParameterType o WHERE o.units <> 'T'",
+                      "SELECT o FROM ParameterType o WHERE o.name IN ('Probe', 'Last access')"],
+    "SampleType": ["SampleType", "SELECT o FROM SampleType o WHERE o.name = 'NiMnGa'"],
+}  # fmt: skip
+"""Rules of the lookups read with a row (a dataset's type, a file's format, a parameter's
+and a sample's type): none drawn hides them all, a bare one opens them all, the others
+some of them."""
+
+
+@st.composite
+def lookup_rules(draw: st.DrawFn) -> oracle.RuleRow:
+    entity = draw(st.sampled_from(sorted(LOOKUP_RULES)))
+    return oracle.RuleRow(0, draw(st.sampled_from(LOOKUP_RULES[entity])), "R", None)
+
+
 @st.composite
 def worlds(draw: st.DrawFn, users: list[int], groupings: list[int], sessions: list[int],
            group_rows: list[int], memberships: list[int]) -> dict[str, Any]:  # fmt: skip
     drawn = draw(st.lists(rules(groupings), min_size=1, max_size=5))
+    drawn += draw(st.lists(lookup_rules(), max_size=4))
     return {
         "rules": [dataclasses.replace(r, id=i + 1) for i, r in enumerate(drawn)],
         "members": draw(
@@ -462,6 +540,8 @@ def worlds(draw: st.DrawFn, users: list[int], groupings: list[int], sessions: li
                         ("Investigation", "datasets"),
                         ("Dataset", "sample"),
                         ("Investigation", "investigationUsers"),
+                        ("Dataset", "type"),
+                        ("DatasetParameter", "type"),
                     ]
                 )
             )
@@ -583,8 +663,58 @@ async def _check(engine: AsyncEngine, world: dict[str, Any], ids: dict[str, list
                 assert sql_samples == {
                     s for _, s in reference.along("Dataset", ["sample"], every, user)
                 }
+                # The lookups read with the rows the caller reads: given where the rules
+                # let them read the lookup's row, NULL otherwise.
+                found = {
+                    "Dataset": reference.readable("Dataset", user),
+                    "Datafile": reference.readable("Datafile", user),
+                    "DataPublication": reference.readable("DataPublication", user),
+                }
+                children = {"Dataset.parameters": reference.along(
+                    "Dataset", ["parameters"], found["Dataset"], user),
+                    "DataPublication.parameters": reference.along(
+                        "DataPublication", ["content", "parameters"], found["DataPublication"],
+                        user)}  # fmt: skip
+                sql_lookups = await gateway_lookups(connection, access, found, children)
+                expected_lookups = python_lookups(reference, user, found, children)
+                assert sql_lookups == expected_lookups, (user, world)
         finally:
             await transaction.rollback()
+
+
+async def test_lookups_the_rules_hide_are_not_read_with_their_rows(dump: AsyncEngine) -> None:
+    """A dataset's type, a file's format, a sample's and a parameter's type are read with
+    their row only where the caller may read the lookup's row (``relations.
+    row_statement``), as the Python evaluation says: under rules that open some types and
+    formats to everyone, and the rows themselves to everyone."""
+    now = now_utc()
+    what = ["Investigation", "Dataset", "Datafile", "Sample", "DatasetParameter",
+            "DataPublication", "DataCollection", "DataCollectionParameter",
+            *(forms[1] for forms in LOOKUP_RULES.values())]  # fmt: skip
+    ruleset = compile_rules([RuleRow(i + 1, w, "R", None) for i, w in enumerate(what)], [])
+    async with dump.connect() as connection:
+        reference = await snapshot(connection, now)
+        reference.rules = [oracle.RuleRow(i + 1, w, "R", None) for i, w in enumerate(what)]
+        reference.public_steps = set()
+        for user in [None, ROOT]:
+            access = access_for(ruleset, user, now)
+            found = {entity: reference.readable(entity, user) for entity in LISTED}
+            children = {
+                "Dataset.parameters": reference.along(
+                    "Dataset", ["parameters"], found["Dataset"], user),
+                "DataPublication.parameters": reference.along(
+                    "DataPublication", ["content", "parameters"], found["DataPublication"],
+                    user),
+            }  # fmt: skip
+            given = await gateway_lookups(connection, access, found, children)
+            assert given == python_lookups(reference, user, found, children), user
+            if user is None:
+                hidden = given
+            else:
+                every = given
+    # Not vacuous: the rules hide some of each lookup's rows, and open others.
+    for name in ("Dataset.type", "Datafile.datafileFormat", "DatasetParameter.type"):
+        assert 0 < len(hidden[name]) < len(every[name]), (name, hidden[name], every[name])
 
 
 def test_data_publications_are_listed_as_their_rules_say() -> None:
