@@ -812,12 +812,12 @@ def python_facets(reference: oracle.Oracle, user: str | None) -> dict[tuple[str,
     counts |= _counted({(listed[d], t) for d, t in used}, name("Technique"), "session technique")
     used = along("Dataset", ["datasetTechniques", "technique"], datasets, user)
     counts |= _counted(used, name("Technique"), "dataset technique")
-    counts |= _counted(
-        {(d, rows["Dataset"][d]["type_id"]) for d in datasets}, name("DatasetType"), "dataset type"
-    )
+    typed = along("Dataset", ["type"], datasets, user)
+    counts |= _counted(typed, name("DatasetType"), "dataset type")
     measured = along("Dataset", ["parameters"], datasets, user)
-    counts |= _counted(measured, lambda p: rows["ParameterType"][rows["DatasetParameter"][p][
-        "parameter_type_id"]]["name"], "dataset parameter")  # fmt: skip
+    named = along("DatasetParameter", ["type"], {p for _, p in measured}, user)
+    counts |= _counted({(d, t) for d, p in measured for q, t in named if q == p},
+                       name("ParameterType"), "dataset parameter")  # fmt: skip
     return counts
 
 
@@ -969,16 +969,18 @@ async def test_free_text_finds_beamlines_as_the_caller_lists_them(dump: AsyncEng
 MEMBER = "JOIN {}.investigation AS i JOIN i.investigationUsers AS iu JOIN iu.user AS u " \
          "WHERE u.name = :user"  # fmt: skip
 PRIVATE_LINKS = [
-    *("Investigation", "Instrument", "InvestigationType", "Technique", "DatasetType",
-      "ParameterType"),
+    *("Investigation", "Instrument", "InvestigationType", "Technique"),
+    "SELECT o FROM DatasetType o WHERE o.name = 'raw'",
+    "SELECT o FROM ParameterType o WHERE o.units <> 'T'",
     "SELECT o FROM Dataset o " + MEMBER.format("o"),
     "SELECT o FROM DatasetParameter o JOIN o.dataset AS x " + MEMBER.format("x"),
     "SELECT o FROM InvestigationInstrument o " + MEMBER.format("o"),
     "SELECT o FROM DatasetTechnique o JOIN o.technique AS t WHERE t.name <> 'Neutron Diffraction'",
 ]  # fmt: skip
 """Every session readable, but its beamline links, its datasets and their parameters to
-its team only, with a PUBLICSTEP opening a readable session's datasets (to everyone), and
-one technique's links to no one: what a facet counts then differs from its link rows."""
+its team only, with a PUBLICSTEP opening a readable session's datasets (to everyone), one
+technique's links to no one, and some dataset and parameter types to no one: what a facet
+counts then differs from its link rows."""
 
 
 @pytest.mark.parametrize("own_rules", [True, False], ids=["dump rules", "private links"])
