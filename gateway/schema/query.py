@@ -458,7 +458,7 @@ def _dataset_conditions(
     # The bounds of every range converted into each stored type's units, all ranges read
     # by one grouped subquery (parameter_search.datasets_within_all).
     if bounds:
-        conditions.append(datasets_within_all(bounds))
+        conditions.append(datasets_within_all(access, bounds))
     if filter.dates is not None:
         dates = filter.dates.checked()
         conditions.append(

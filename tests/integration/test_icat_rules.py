@@ -59,6 +59,7 @@ from gateway.catalogue.models import (
     UserGroup,
     icat_metadata,
 )
+from gateway.catalogue.parameter_search import NUMERIC, datasets_within_all, stored_bounds
 from gateway.catalogue.relations import related_statement
 from gateway.catalogue.search import investigation_conditions
 from gateway.catalogue.search_documents import words
@@ -841,10 +842,21 @@ class BeamlineFilter:
     type: None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class UnboundedRange:
+    """A parameter range by name alone (``parameter_search.Range``)."""
+
+    name: str
+    units: None = None
+    min: None = None
+    max: None = None
+
+
 async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
-    """A session found by a beamline filter, and a dataset by a technique filter, only
-    where the caller could list that beamline (technique) on it: as many as the facet
-    counts, under rules whose link rows are private."""
+    """A session found by a beamline filter, and a dataset by a technique filter or a
+    parameter range, only where the caller could list that beamline (technique, parameter
+    with its type) on it: as many as the facet counts, under rules whose link rows are
+    private."""
     now = now_utc()
     steps = [("Investigation", "datasets")]
     rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_LINKS)]
@@ -860,7 +872,12 @@ async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
         reference.public_steps = set(steps)
         users = sorted(row["name"] for row in reference.rows["User"].values())
         every = python_facets(reference, ROOT)  # every value someone can list
-        checked = narrowed = 0
+        numeric = {}  # the parameters a range may name: every type of the name numeric
+        for facet, value in every:
+            types = [t for t in reference.rows["ParameterType"].values() if t["name"] == value]
+            if facet == "dataset parameter" and all(t["value_type"] == NUMERIC for t in types):
+                numeric[value] = await stored_bounds(dump, [UnboundedRange(value)])
+        checked = narrowed = ranged = 0
         for user in [None, *users]:
             access = access_for(ruleset, user, now)
             counted = python_facets(reference, user)
@@ -873,12 +890,17 @@ async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
                 elif facet == "dataset technique":
                     technique = queries.dataset_has_technique(access, value)
                     found = queries.datasets(access).where(technique)
+                elif facet == "dataset parameter" and value in numeric:
+                    # A range without bounds: the datasets with that parameter.
+                    within = datasets_within_all(access, numeric[value])
+                    found = queries.datasets(access).where(within)
                 else:
                     continue
                 assert await count(found) == expected, (user, facet, value)
                 checked += 1
                 narrowed += expected < every[facet, value]
-    assert checked > 0 and narrowed > 0
+                ranged += facet == "dataset parameter" and expected < every[facet, value]
+    assert checked > 0 and narrowed > 0 and ranged > 0, (checked, narrowed, ranged)
 
 
 def python_text_found(reference: oracle.Oracle, user: str | None, text: str,
