@@ -33,7 +33,7 @@ from gateway.catalogue.visibility import Access, along_by_rules
 def parameters_by_publication(ids: Sequence[int], access: Access) -> Select[Any]:
     """The parameters of each publication's data collection (ICAT ``content``)."""
     return (
-        parameters_of(DataCollectionParameter, DataPublication.id, ids)
+        parameters_of(DataCollectionParameter, DataPublication.id, ids, access)
         .join(DataCollection, DataCollection.id == DataCollectionParameter.data_collection_id)
         .join(DataPublication, DataPublication.data_collection_id == DataCollection.id)
         .where(

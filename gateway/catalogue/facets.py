@@ -56,9 +56,11 @@ from gateway.catalogue.visibility import (
     dataset_visible_joined,
     investigation_data_visible,
     listed_by_rules,
+    lookup_by_rules,
     opened_dataset_ids,
     released,
 )
+from gateway.fields.catalogue import TYPES
 
 SESSION_FACETS = ("instrument", "year", "type", "released", "technique")
 DATASET_FACETS = ("technique", "type", "parameter")
@@ -327,6 +329,15 @@ def _technique_facet(access: Access, ids: Any, carried: dict[str, Any]) -> Selec
     )
 
 
+def _looked_up(access: Access, model: Any, type_name: str) -> list[ColumnElement[bool]]:
+    """Under ICAT's rules, the conditions on the row the declared lookup of ``type_name``
+    reads with a row of ``model`` (``visibility.lookup_by_rules``): a facet counts a name
+    the caller could read where it is listed."""
+    (lookup,) = TYPES[type_name].lookups
+    condition = lookup_by_rules(access, model, lookup)
+    return [] if condition is None else [condition]
+
+
 def dataset_facets(access: Access, matched: Select[Any], names: Sequence[str]) -> Select[Any]:
     """The counts of the facets ``names`` (of ``DATASET_FACETS``) over the datasets of
     ``matched`` (a statement over DATASET that applies the caller's visibility)."""
@@ -346,10 +357,12 @@ def dataset_facets(access: Access, matched: Select[Any], names: Sequence[str]) -
             )
             parts.append(_facet(name, Technique.name, ids.c.id, statement))
         elif name == "type":
+            # Under ICAT's rules the types the caller reads (``Dataset.type``, a lookup).
             statement = (
                 select(ids.c.id)
                 .join(Dataset, Dataset.id == ids.c.id)
                 .join(DatasetType, DatasetType.id == Dataset.type_id)
+                .where(*_looked_up(access, Dataset, "Dataset"))
             )
             parts.append(_facet(name, DatasetType.name, ids.c.id, statement))
         elif name == "parameter":
@@ -357,7 +370,10 @@ def dataset_facets(access: Access, matched: Select[Any], names: Sequence[str]) -
                 select(ids.c.id)
                 .join(DatasetParameter, DatasetParameter.dataset_id == ids.c.id)
                 .join(ParameterType, ParameterType.id == DatasetParameter.parameter_type_id)
-                .where(*listed_by_rules(access, "Dataset", "parameters"))
+                .where(
+                    *listed_by_rules(access, "Dataset", "parameters"),
+                    *_looked_up(access, DatasetParameter, "Parameter"),
+                )
             )
             parts.append(_facet(name, ParameterType.name, ids.c.id, statement))
         else:

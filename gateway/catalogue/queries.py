@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import True_
 
+from gateway.catalogue import visibility
 from gateway.catalogue.gateway_tables import GrantExpiry
 from gateway.catalogue.icat_rules import relationships
 from gateway.catalogue.models import (
@@ -48,6 +49,7 @@ from gateway.catalogue.models import (
     User,
 )
 from gateway.catalogue.relations import columns_of, row_statement
+from gateway.catalogue.sql_text import separated, starts_a_word
 from gateway.catalogue.visibility import (
     Access,
     along_by_rules,
@@ -65,6 +67,7 @@ from gateway.catalogue.visibility import (
     team_rows_by_rules,
 )
 from gateway.doi.metadata import bare_doi
+from gateway.fields.catalogue import TYPES
 
 __all__ = ["columns_of"]  # from the declarations: ``gateway.catalogue.relations``
 
@@ -176,6 +179,88 @@ def data_words_hidden(access: Access) -> ColumnElement[bool]:
     return or_(false(), *hidden)
 
 
+def beamline_words_hidden(access: Access) -> ColumnElement[bool]:
+    """Under ICAT's rules, whether the session has beamline links that
+    ``Investigation.instruments`` does not list for the caller (the link rows' or the
+    beamlines' own rules, ``visibility.listed_by_rules``): the beamline names in its search
+    document's LANDING half are then not all the caller's to match (``gateway.catalogue.
+    text_search``). False under the built-in policy and where every link is listed. A rule
+    that is NULL on a row hides it (never the other way)."""
+    reached = listed_by_rules(access, "Investigation", "instruments")
+    if not reached:
+        return false()
+    unreached = case((and_(*reached), 0), else_=1) == 1
+    return exists(_beamline_links().where(unreached))
+
+
+def _beamline_links() -> Select[Any]:
+    """The session's INVESTIGATIONINSTRUMENT rows with their INSTRUMENT (for the rules'
+    conditions, which read both), correlated to INVESTIGATION."""
+    return (
+        select(InvestigationInstrument.id)
+        .join(Instrument, Instrument.id == InvestigationInstrument.instrument_id)
+        .where(InvestigationInstrument.investigation_id == Investigation.id)
+        .correlate(Investigation)
+    )
+
+
+def landing_words_readable(
+    access: Access, required: Sequence[str], phrase: str | None = None
+) -> ColumnElement[bool]:
+    """The session's LANDING words that the caller reads hold a word starting with each of
+    ``required`` (the search's words its index requires), or, with ``phrase``, the phrase
+    inside them (PostgreSQL's trigram search): its title, proposal, visit and DOI, and the
+    names of the beamlines ``Investigation.instruments`` lists for the caller (under ICAT's
+    rules the link rows' and beamlines' own, ``visibility.listed_by_rules``). Read from
+    the texts as the documents split them (``sql_text.starts_a_word``), without an index:
+    for the sessions whose document the index found. A phrase across two of those texts
+    is not found. Nothing required: false, as the index."""
+    facts = (
+        func.coalesce(Investigation.title, "")
+        + literal(" ")
+        + func.coalesce(Investigation.name, "")
+        + literal(" ")
+        + func.coalesce(Investigation.visit_id, "")
+        + literal(" ")
+        + func.coalesce(Investigation.doi, "")
+    )
+    listed = listed_by_rules(access, "Investigation", "instruments")
+
+    def found(condition: Any) -> ColumnElement[bool]:
+        named = _beamline_links().where(condition(Instrument.name), *listed)
+        return or_(condition(facts), exists(named))
+
+    readable: list[ColumnElement[bool]] = []
+    if required:
+        readable.append(and_(*(found(lambda text, w=w: starts_a_word(text, w)) for w in required)))
+    if phrase:  # (PostgreSQL's trigrams only)
+        readable.append(found(lambda text: separated(text).like(f"%{phrase}%")))
+    return or_(false(), *readable)
+
+
+def dataset_session_landing_readable(
+    access: Access, required: Sequence[str], phrase: str | None = None
+) -> ColumnElement[bool]:
+    """Under ICAT's rules, whether the words of the DATASET row's session's LANDING half
+    are the caller's to match: the session is reached from the dataset
+    (``Dataset.investigation``, or listed with public landing facts), and its beamline
+    names count only as :func:`landing_words_readable` says where some are hidden."""
+    if access.rules is None:
+        return true()
+    conditions: list[ColumnElement[bool]] = [
+        or_(~beamline_words_hidden(access), landing_words_readable(access, required, phrase))
+    ]
+    if not access.rules.public_landing:
+        hop = relationships.step("Dataset", "investigation")
+        assert hop is not None
+        reached = reached_by_rules(access, hop, Investigation)
+        if reached is not None:
+            conditions.append(reached)
+    return exists(
+        select(Investigation.id).where(Investigation.id == Dataset.investigation_id, *conditions)
+    )
+
+
 def investigations_of_instrument(
     access: Access, instrument_ids: Sequence[int] | Select[Any]
 ) -> ColumnElement[bool]:
@@ -243,9 +328,12 @@ def team_listed(ids: Sequence[int], access: Access) -> Select[Any]:
 # Parameters (typed values with their type's name and units) ------------------------
 
 
-def parameters_of(model: Any, owner: Any, ids: Sequence[int]) -> Select[Any]:
-    """Typed parameters of the owners (any of ICAT's five parameter tables)."""
-    return (
+def parameters_of(model: Any, owner: Any, ids: Sequence[int], access: Access) -> Select[Any]:
+    """Typed parameters of the owners (any of ICAT's five parameter tables), their type's
+    columns NULL where ICAT's rules hide the type (``relations.row_statement``)."""
+    types = ParameterType.id == model.parameter_type_id
+    ruled = visibility.lookup_by_rules(access, model, TYPES["Parameter"].lookups[0])
+    statement = (
         select(
             owner.label("owner_key"),
             model.id.label("id"),
@@ -260,10 +348,12 @@ def parameters_of(model: Any, owner: Any, ids: Sequence[int]) -> Select[Any]:
             model.range_bottom.label("range_bottom"),
             model.range_top.label("range_top"),
         )
-        .join(ParameterType, ParameterType.id == model.parameter_type_id)
         .where(owner.in_(ids))
         .order_by(owner, ParameterType.name, model.id)
     )
+    if ruled is None:
+        return statement.join_from(model, ParameterType, types)
+    return statement.outerjoin_from(model, ParameterType, and_(types, ruled))
 
 
 # Datasets and datafiles ------------------------------------------------------------
@@ -272,7 +362,7 @@ def parameters_of(model: Any, owner: Any, ids: Sequence[int]) -> Select[Any]:
 def datasets(access: Access) -> Select[Any]:
     """Datasets the caller may see, with their type's name (its declared lookup, read with
     the row: a loader per row would cost an awaitable per dataset)."""
-    return row_statement("Dataset", Dataset).where(dataset_visible(access))
+    return row_statement("Dataset", Dataset, access).where(dataset_visible(access))
 
 
 def datasets_of_sessions(access: Access) -> Select[Any]:
@@ -283,24 +373,28 @@ def datasets_of_sessions(access: Access) -> Select[Any]:
     readable = Dataset.investigation_id.in_(
         select(Investigation.id).where(investigation_data_visible(access))
     )
-    return row_statement("Dataset", Dataset).where(datasets_of_session_by_rules(access, readable))
+    return row_statement("Dataset", Dataset, access).where(
+        datasets_of_session_by_rules(access, readable)
+    )
 
 
 def datasets_checked_by_row(access: Access) -> Select[Any]:
     """``datasets`` with the visibility checked row by row: the plan for the few rows a
     search's index finds (it does not hash every session whose data are visible)."""
-    return row_statement("Dataset", Dataset).where(dataset_row_visible(access))
+    return row_statement("Dataset", Dataset, access).where(dataset_row_visible(access))
 
 
 def datasets_by_id(access: Access, ids: Sequence[int]) -> Select[Any]:
     """Datasets by id, as ``datasets`` would show them, with the visibility checked row by row
     (the right plan for a handful of ids)."""
-    return row_statement("Dataset", Dataset).where(Dataset.id.in_(ids), dataset_row_visible(access))
+    return row_statement("Dataset", Dataset, access).where(
+        Dataset.id.in_(ids), dataset_row_visible(access)
+    )
 
 
 def datafiles_by_id(access: Access, ids: Sequence[int]) -> Select[Any]:
     """Datafiles by id, visible as ``datafiles`` says, checked row by row."""
-    return all_datafiles().where(Datafile.id.in_(ids), datafile_row_visible(access))
+    return all_datafiles(access).where(Datafile.id.in_(ids), datafile_row_visible(access))
 
 
 def dataset_has_technique(access: Access, technique: str) -> ColumnElement[bool]:
@@ -319,16 +413,17 @@ def dataset_has_technique(access: Access, technique: str) -> ColumnElement[bool]
     )
 
 
-def all_datafiles() -> Select[Any]:
-    """Datafiles with their format's name (the declared lookup), with no visibility filter
-    (for the files of a dataset the caller already sees)."""
-    return row_statement("Datafile", Datafile)
+def all_datafiles(access: Access | None = None) -> Select[Any]:
+    """Datafiles with their format's name (the declared lookup, as the caller may read
+    it; None: the built-in policy), with no visibility filter (for the files of a dataset
+    the caller already sees)."""
+    return row_statement("Datafile", Datafile, access)
 
 
 def datafiles_of_datasets(access: Access) -> Select[Any]:
     """The files of datasets the caller sees: all of them, or under ICAT's rules those
     the Datafile rules open unless ``Dataset.datafiles`` is a public step."""
-    statement = all_datafiles()
+    statement = all_datafiles(access)
     if access.rules is None:
         return statement
     step = relationships.step("Dataset", "datafiles")
@@ -339,14 +434,14 @@ def datafiles_of_datasets(access: Access) -> Select[Any]:
 
 def datafiles(access: Access) -> Select[Any]:
     """Datafiles the caller may see."""
-    return all_datafiles().where(datafile_visible(access, Datafile.id, Datafile.dataset_id))
+    return all_datafiles(access).where(datafile_visible(access, Datafile.id, Datafile.dataset_id))
 
 
 def samples_of_datasets(access: Access) -> Select[Any]:
     """Samples with their type's name and formula (the declared lookup), as
     ``Dataset.sample`` reaches them (by the sample's id): all, or under ICAT's rules those
     the step or the Sample rules open."""
-    return row_statement("Sample", Sample).where(
+    return row_statement("Sample", Sample, access).where(
         *along_by_rules(access, ("Dataset", "sample", Sample))
     )
 

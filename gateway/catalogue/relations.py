@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, inspect, select
+from sqlalchemy import ColumnElement, Select, and_, inspect, select
 from sqlalchemy.sql.elements import Label
 
 from gateway.catalogue import visibility
@@ -88,8 +88,12 @@ def lookups_of(type_name: str) -> tuple[Lookup, ...]:
     return TYPES[type_name].lookups if type_name in TYPES else ()
 
 
-def row_statement(type_name: str, model: Any) -> Select[Any]:
-    """The rows of a type stored in ``model``'s table: its columns and its lookups'."""
+def row_statement(type_name: str, model: Any, access: Access | None) -> Select[Any]:
+    """The rows of a type stored in ``model``'s table: its columns and its lookups'. Under
+    ICAT's rules a lookup's row the caller may not read (``visibility.lookup_by_rules``)
+    is not joined: its columns are NULL, the row itself is kept (a non-null field read
+    from them answers FORBIDDEN, ``gateway.schema.declared``). ``access`` None: the
+    built-in policy, where every lookup is read."""
     statement = select(*columns_of(model))
     for lookup in lookups_of(type_name):
         other = model_of(lookup.table)
@@ -97,11 +101,13 @@ def row_statement(type_name: str, model: Any) -> Select[Any]:
             *(column(other, name).label(key) for key, name in lookup.columns)
         )
         condition = column(other, "id") == column(model, lookup.key)
-        statement = (
-            statement.outerjoin(other, condition)
-            if lookup.optional
-            else statement.join(other, condition)
-        )
+        ruled = None if access is None else visibility.lookup_by_rules(access, model, lookup)
+        if ruled is not None:
+            statement = statement.outerjoin_from(model, other, and_(condition, ruled))
+        elif lookup.optional:
+            statement = statement.outerjoin(other, condition)
+        else:
+            statement = statement.join(other, condition)
     return statement
 
 
@@ -120,7 +126,7 @@ def related_statement(relation: Relation, ids: Sequence[Any], access: Access) ->
     if relation.value is not None:
         statement = select(column(child, relation.value).label(relation.value))
     else:
-        statement = row_statement(relation.child, child)
+        statement = row_statement(relation.child, child, access)
     if relation.through is None:
         owner: ColumnElement[Any] = column(child, relation.child_key)
     else:

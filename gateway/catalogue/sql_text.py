@@ -125,3 +125,73 @@ def same_name(column: Any, user_name: str | ColumnElement[str]) -> ColumnElement
     value = user_name if isinstance(user_name, ColumnElement) else literal(user_name, String())
     # As a comparison, it is a condition of its own where booleans are numbers (no "= 1").
     return _same_text(column, value).as_comparison(1, 2)
+
+
+_SEPARATORS = "".join(
+    sorted(
+        {c for c in map(chr, range(32, 127)) if not c.isalnum() and c != " "}
+        | set("\t\n\r")
+        | set("\u00a0\u2010\u2011\u2012\u2013\u2014\u2018\u2019\u201c\u201d\u2026")
+    )
+)
+"""Characters that ``search_documents.words`` splits words at, written as spaces by
+:class:`separated`: ASCII's punctuation, tab and line ends, and of the others the usual
+dashes, quotes and the no-break space (a word after another one is not found, never one
+that is not there)."""
+
+
+class separated(FunctionElement[str]):
+    """A text as the search documents' words read it, for ``LIKE``: lower-cased, a space
+    before it and in place of each of ``_SEPARATORS``, so that ``'% word%'`` finds the
+    words that start with ``word``. Where SQL lowers less than Python (SQLite: ASCII only)
+    or a separator is not among those listed, a word is missed, never invented."""
+
+    name = "separated"
+    type = String()
+    inherit_cache = True
+
+
+@compiles(separated)
+def _separated(element: separated, compiler: SQLCompiler, **kw: Any) -> str:
+    text = f"lower(coalesce({compiler.process(element.clauses, **kw)}, ''))"
+    space = compiler.render_literal_value(" ", String())
+    for character in _SEPARATORS:
+        text = f"replace({text}, {compiler.render_literal_value(character, String())}, {space})"
+    if compiler.dialect.name in ("mysql", "mariadb"):
+        return f"concat({space}, {text})"
+    return f"({space} || {text})"
+
+
+class _word_start(FunctionElement[bool]):
+    """``starts_a_word``: the text, its ``LIKE`` pattern over :class:`separated`, and its
+    ``GLOB`` pattern (SQLite, whose parser does not take the nested ``replace``)."""
+
+    name = "word_start"
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(_word_start)
+def _word_start_default(element: _word_start, compiler: SQLCompiler, **kw: Any) -> str:
+    text, like, _ = element.clauses
+    return f"({compiler.process(separated(text), **kw)} LIKE {compiler.process(like, **kw)})"
+
+
+@compiles(_word_start, "sqlite")
+def _word_start_sqlite(element: _word_start, compiler: SQLCompiler, **kw: Any) -> str:
+    text, _, glob = element.clauses
+    lowered = f"(' ' || lower(coalesce({compiler.process(text, **kw)}, '')))"
+    return f"({lowered} GLOB {compiler.process(glob, **kw)})"
+
+
+_GLOB_SEPARATORS = "]" + "".join(c for c in " " + _SEPARATORS if c not in "]-") + "-"
+"""``_SEPARATORS`` and the space as a ``GLOB`` character class (``]`` first, ``-`` last,
+every other character literal there)."""
+
+
+def starts_a_word(text: Any, word: str) -> ColumnElement[bool]:
+    """A word of ``text``, as the search documents split it (:class:`separated`), starts
+    with ``word`` (a word of ``search_documents.words``: letters and digits)."""
+    like = literal(f"% {word}%", String())
+    glob = literal(f"*[{_GLOB_SEPARATORS}]{word}*", String())
+    return _word_start(text, like, glob).as_comparison(1, 2)

@@ -47,6 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.mysql import match
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import False_, True_
 
 from gateway.catalogue import queries
 from gateway.catalogue.gateway_tables import DatasetSearchDocument, SearchDocument
@@ -175,6 +176,7 @@ def session_text_match(
         return TextMatch(None, condition, cast(literal(0), BigInteger))
     scores = _scores(index, terms, ranked).subquery("text_scores")
     visible = investigation_data_visible(access)
+    landing: ColumnElement[bool] = true()
     if access.rules is not None:
         # A document's DATA half holds words of keywords, samples and datasets that the
         # caller may not reach under ICAT's rules: where the session has such, its data
@@ -182,10 +184,18 @@ def session_text_match(
         pattern = _like_pattern(terms)
         readable = queries.investigation_data_text_match(access, pattern, every_part=True)
         visible = and_(visible, or_(~queries.data_words_hidden(access), readable))
-    condition = or_(scores.c.landing_hit > 0, and_(scores.c.data_hit > 0, visible))
-    score = LANDING_WEIGHT * scores.c.landing_rank + case(
-        (visible, scores.c.data_rank), else_=literal(0.0)
-    )
+        # Its LANDING half holds the names of every beamline of the session: where the
+        # caller may not list some (``Investigation.instruments``), the landing facts
+        # match only by the words they read.
+        hidden = queries.beamline_words_hidden(access)
+        if not isinstance(hidden, False_):
+            shown = queries.landing_words_readable(access, *_landing_words(index, terms))
+            landing = or_(~hidden, shown)
+    condition = or_(and_(scores.c.landing_hit > 0, landing), and_(scores.c.data_hit > 0, visible))
+    landing_score: ColumnElement[Any] = LANDING_WEIGHT * scores.c.landing_rank
+    if not isinstance(landing, True_):
+        landing_score = case((landing, landing_score), else_=literal(0.0))
+    score = landing_score + case((visible, scores.c.data_rank), else_=literal(0.0))
     relevance = cast(func.round(cast(score, Float) * SCALE), BigInteger)
     return TextMatch(scores, condition, relevance)
 
@@ -195,14 +205,16 @@ def _like_pattern(terms: Terms) -> str:
     return "%" + "%".join(terms.words) + "%"
 
 
-def dataset_text_match(text: str, index: TextIndex) -> TextMatch:
+def dataset_text_match(access: Access, text: str, index: TextIndex) -> TextMatch:
     """Free text over datasets. A dataset matches where all the words are in its own
     words (name and description) or in its session's landing facts, each half one index
     search (the datasets' documents, the sessions' landing words joined to their datasets
     by ``INVESTIGATION_ID``). A dataset is DATA class as a whole, so its own words are
     readable exactly where the dataset is visible, which the listing checks on the rows
-    found (``visibility.dataset_row_visible``): no further condition here, and the
-    relevance counts both halves."""
+    found (``visibility.dataset_row_visible``). Under ICAT's rules the session's landing
+    facts count only where the caller reaches the session from the dataset and, where it
+    has beamlines the caller may not list, by the words they read
+    (``queries.dataset_session_landing_readable``); the relevance counts both halves."""
     terms = search_terms(text)
     if not index.built:
         pattern = "%" + "%".join(terms.words) + "%"
@@ -220,9 +232,19 @@ def dataset_text_match(text: str, index: TextIndex) -> TextMatch:
         )
         return TextMatch(None, condition, cast(literal(0), BigInteger))
     scores = _dataset_scores(index, terms).subquery("text_scores")
-    score = LANDING_WEIGHT * scores.c.landing_rank + scores.c.data_rank
+    if access.rules is None:
+        score = LANDING_WEIGHT * scores.c.landing_rank + scores.c.data_rank
+        relevance = cast(func.round(cast(score, Float) * SCALE), BigInteger)
+        return TextMatch(scores, true(), relevance, Dataset.id)
+    required, _ = _landing_words(index, terms)
+    landing = queries.dataset_session_landing_readable(access, required)
+    condition = or_(scores.c.data_hit > 0, and_(scores.c.landing_hit > 0, landing))
+    score = (
+        case((landing, LANDING_WEIGHT * scores.c.landing_rank), else_=literal(0.0))
+        + scores.c.data_rank
+    )
     relevance = cast(func.round(cast(score, Float) * SCALE), BigInteger)
-    return TextMatch(scores, true(), relevance, Dataset.id)
+    return TextMatch(scores, condition, relevance, Dataset.id)
 
 
 def _branch(
@@ -249,9 +271,7 @@ def _matches(
         vector = func.to_tsvector(config, text_column)
         return key, landing, func.ts_rank(vector, query), vector.bool_op("@@")(query)
     if index.dialect in ("mysql", "mariadb"):
-        indexed = [
-            w for w in terms.words if len(w) >= MARIADB_MIN_WORD and w not in MARIADB_STOPWORDS
-        ]
+        indexed = _indexed(index, terms)
         required = " ".join(f"+{word}*" for word in indexed)
         condition: ColumnElement[bool] = (
             match(text_column, against=required).in_boolean_mode() if indexed else false()
@@ -272,6 +292,25 @@ def _matches(
     raise BadUserInput(f"Free text is not supported on {index.dialect}.", argument="search")
 
 
+def _indexed(index: TextIndex, terms: Terms) -> list[str]:
+    """The words a document must hold to match, on this database: all of them, but on
+    MariaDB only those its index holds (long enough, no stopword)."""
+    if index.dialect in ("mysql", "mariadb"):
+        return [w for w in terms.words if len(w) >= MARIADB_MIN_WORD and w not in MARIADB_STOPWORDS]
+    return list(terms.words)
+
+
+def _trigrams(index: TextIndex, terms: Terms) -> bool:
+    """Whether the landing facts are also searched for parts of words (the trigrams)."""
+    return index.dialect == "postgresql" and index.trigrams and len(terms.phrase) >= 3
+
+
+def _landing_words(index: TextIndex, terms: Terms) -> tuple[list[str], str | None]:
+    """What a LANDING half matches on: the words it must hold (each at a word's start),
+    and the phrase it may hold instead (PostgreSQL's trigrams), or None."""
+    return _indexed(index, terms), terms.phrase if _trigrams(index, terms) else None
+
+
 def _scores(index: TextIndex, terms: Terms, ranked: bool = True) -> Select[Any]:
     """The sessions' documents matching in their landing facts or in their data, one row
     each (their ranks 0 where not ``ranked``)."""
@@ -280,7 +319,7 @@ def _scores(index: TextIndex, terms: Terms, ranked: bool = True) -> Select[Any]:
     for landing, text_column in ((True, doc.LANDING), (False, doc.DATA)):
         found = _matches(index, terms, doc.INVESTIGATION_ID, text_column, FTS_TABLE, landing)
         branches.append(_branch(*(found if ranked else _unranked(found))))
-    if index.dialect == "postgresql" and index.trigrams and len(terms.phrase) >= 3:
+    if _trigrams(index, terms):
         # Parts of words (the middle of a proposal number): the trigram index.
         branches.append(
             _branch(

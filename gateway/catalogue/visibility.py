@@ -42,7 +42,13 @@ from gateway.catalogue.gateway_tables import (
     ReviewerLink,
     ReviewerLinkItem,
 )
-from gateway.catalogue.icat_rules.relationships import Step, entities, relation_steps, step
+from gateway.catalogue.icat_rules.relationships import (
+    Step,
+    entities,
+    relation_steps,
+    step,
+    step_of_join,
+)
 from gateway.catalogue.icat_rules.ruleset import IcatRules
 from gateway.catalogue.models import (
     DataCollectionDatafile,
@@ -58,7 +64,8 @@ from gateway.catalogue.models import (
 )
 from gateway.catalogue.sql_text import exact_text, same_name, stripped
 from gateway.fields.catalogue import TYPES
-from gateway.fields.declaration import Relation
+from gateway.fields.declaration import Lookup, Relation
+from gateway.fields.graph import Join
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,20 @@ def related_by_rules(access: Access, relation: Relation) -> list[ColumnElement[b
                 conditions.append(condition)
                 break
     return conditions
+
+
+def lookup_by_rules(access: Access, model: Any, lookup: Lookup) -> ColumnElement[bool] | None:
+    """Under ICAT's rules, the condition on the row a declared lookup reads with a row of
+    ``model`` (a dataset's DATASETTYPE, a parameter's PARAMETERTYPE: ICAT's many-to-one
+    step by ``lookup.key``), as :func:`reached_by_rules` says; None where every such row is
+    read (a public step or entity, a root user, the built-in policy). A lookup that is no
+    step of ICAT's reaches nothing."""
+    if access.rules is None:
+        return None
+    hop = step_of_join(Join(model.__table__.name, lookup.key, lookup.table, "id"))
+    if hop is None:
+        return false()
+    return reached_by_rules(access, hop, entities()[hop.target])
 
 
 def listed_by_rules(access: Access, type_name: str, field: str) -> list[ColumnElement[bool]]:

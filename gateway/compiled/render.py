@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -142,6 +143,8 @@ def render_object(type_name: str, cols: Cols, fields: tuple[Field, ...], ctx: Co
     if handlers is None:
         raise Unsupported(type_name)
     data_fields = GUARDED_BY_DATA[type_name]
+    if ctx.rules is not None:
+        _decline_hidden_lookups(type_name, fields, ctx.rules)
     arguments: list[Any] = []
     guarded = False
     for field in fields:
@@ -158,6 +161,42 @@ def render_object(type_name: str, cols: Cols, fields: tuple[Field, ...], ctx: Co
         raise Unsupported("too many fields")
     guard = _col(cols, "data_visible") if guarded else None
     return Rendering(ctx.dialect.object(arguments), guard)
+
+
+@cache
+def _lookup_fields(type_name: str) -> dict[str, str]:
+    """The fields of a type read from its lookups' rows (a parameter's name, a dataset's
+    type), with the lookup's ICAT entity."""
+    declared = DECLARED.get(type_name)
+    if declared is None:
+        return {}
+    found: dict[str, str] = {}
+    for lookup in declared.lookups:
+        entity = relationships.entity_of_table(lookup.table) or lookup.table
+        keys = {key for key, _ in lookup.columns}
+        for field in declared.fields:
+            reads = isinstance(field, Scalar) and field.column in keys
+            refers = isinstance(field, Relation) and (field.table, field.parent_key) == (
+                lookup.table,
+                lookup.key,
+            )
+            if reads or refers:
+                found[field.name] = entity
+    return found
+
+
+def _decline_hidden_lookups(type_name: str, fields: tuple[Field, ...], rules: IcatRules) -> None:
+    """Under ICAT's rules, a field read from a lookup's row that the rules may hide (its
+    entity not public to everyone: ``relations.row_statement`` leaves its columns NULL, a
+    never-null field answers FORBIDDEN) is left to the standard path."""
+    if rules.root:
+        return
+    reads = _lookup_fields(type_name)
+    public = rules.ruleset.public_entities
+    for field in fields:
+        entity = reads.get(field.name)
+        if entity is not None and entity not in public:
+            raise Unsupported(f"{type_name}.{field.name}: a {entity} the rules may hide")
 
 
 def guarded(rendering: Rendering) -> Any:

@@ -12,6 +12,7 @@ from gateway.catalogue.models import Datafile as DatafileRow
 from gateway.catalogue.ordering import datafile_keys
 from gateway.compiled.items import plain_items
 from gateway.downloads.globus import GlobusCollection
+from gateway.errors import Forbidden
 from gateway.fields.catalogue import DATAFILE, DATASET, DATASET_TYPE
 from gateway.resolvers.loaders import ChildListing
 from gateway.schema.connection import Connection, child_connection, node_selections, page_of
@@ -42,6 +43,9 @@ class Dataset(Node, Declared):
     @strawberry.field
     def type(self) -> DatasetType:
         row = self._row
+        if row["type_name"] is None:
+            # Never null in ICAT: only its rules hide it (``relations.row_statement``).
+            raise Forbidden("The catalogue's rules do not let you read this DatasetType.")
         return DatasetType.from_row(
             {"name": row["type_name"], "description": row["type_description"]}
         )

@@ -28,6 +28,7 @@ from strawberry.extensions import FieldExtension
 from strawberry.types.field import StrawberryField
 
 from gateway.auth.policy import FieldClass, can_read_personal, is_released
+from gateway.catalogue.icat_rules.relationships import entity_of_table
 from gateway.errors import Forbidden
 from gateway.fields.declaration import Cardinality, Format, ObjectFields, Relation, Scalar
 from gateway.schema import declared_types
@@ -178,6 +179,23 @@ def _reader(column: str, annotation: Any) -> Callable[..., Any]:
     return read
 
 
+def _looked_up(
+    column: str, annotation: Any, convert: Converter | None, entity: str
+) -> Callable[..., Any]:
+    """A never-null field read from a lookup's row (a parameter's name, from its
+    PARAMETERTYPE): NULL only where ICAT's rules hide that row (``relations.
+    row_statement``), which answers FORBIDDEN at the field, as a hidden reference does."""
+
+    def read(self: Any) -> Any:
+        value = self._row[column]
+        if value is None:
+            raise Forbidden(f"The catalogue's rules do not let you read this {entity}.")
+        return value if convert is None else convert(value, None)
+
+    read.__annotations__ = {"return": annotation}
+    return read
+
+
 DECLARED_CLASSES: dict[str, Any] = vars(declared_types)
 """Every class built by ``@declared``, by type name: the derived resolvers' children,
 found when the schema is built (then all are known)."""
@@ -236,6 +254,11 @@ def declared(spec: ObjectFields) -> Callable[[type[T]], type[T]]:
         }
         annotations: dict[str, Any] = {}
         steps: list[tuple[str, str, Converter | None]] = []
+        looked_up = {
+            key: entity_of_table(lookup.table) or lookup.table
+            for lookup in spec.lookups
+            for key, _ in lookup.columns
+        }
         for field in spec.fields:
             name = field.python_name
             guards: list[FieldExtension] = (
@@ -256,6 +279,21 @@ def declared(spec: ObjectFields) -> Callable[[type[T]], type[T]]:
                             resolver=_reader(field.column, annotation),
                             description=description,
                             extensions=guards,
+                        ),
+                    )
+                elif not field.nullable and field.column in looked_up:
+                    # Read from a lookup's row, which ICAT's rules may hide (NULL columns).
+                    setattr(
+                        cls,
+                        name,
+                        strawberry.field(
+                            resolver=_looked_up(
+                                field.column,
+                                annotation,
+                                _converter(spec.type_name, field),
+                                looked_up[field.column],
+                            ),
+                            description=description,
                         ),
                     )
                 else:

@@ -197,7 +197,9 @@ class Query(AccessQuery, DownloadQuery, EventQuery):
             bounds = await stored_bounds(context.engine, ranges)
             if filter.search is not None:
                 # The index finds the rows; the visibility is checked on those alone.
-                match = dataset_text_match(filter.search, await request_text_index(info))
+                match = dataset_text_match(
+                    context.access, filter.search, await request_text_index(info)
+                )
                 statement = match.applied(queries.datasets_checked_by_row(context.access))
             statement = statement.where(*_dataset_conditions(context.access, filter, bounds))
         facets = selected_facets(info, DATASET_FACETS)
@@ -456,7 +458,7 @@ def _dataset_conditions(
     # The bounds of every range converted into each stored type's units, all ranges read
     # by one grouped subquery (parameter_search.datasets_within_all).
     if bounds:
-        conditions.append(datasets_within_all(bounds))
+        conditions.append(datasets_within_all(access, bounds))
     if filter.dates is not None:
         dates = filter.dates.checked()
         conditions.append(

@@ -741,3 +741,81 @@ async def test_a_facility_the_rules_hide_answers_as_the_standard_path(
         assert paths == [["investigation", "facility"]], answer
         (error,) = answer["errors"]
         assert error["code"] == "FORBIDDEN", error
+
+
+LOOKUP_ENTITIES = ("DatasetType", "DatafileFormat", "ParameterType", "SampleType")
+
+
+class HiddenLookups(RulesClient):
+    """Under the demo's rules with the lookups read with a row partly hidden: one dataset
+    type, one file format, all parameter types but one, no sample type."""
+
+    ruleset = demo_ruleset(
+        (
+            *(rule for rule in DEMO_RULES if rule not in LOOKUP_ENTITIES),
+            "SELECT o FROM DatasetType o WHERE o.name = 'acquisition'",
+            "SELECT o FROM DatafileFormat o WHERE o.name = 'HDF5'",
+            "SELECT o FROM ParameterType o WHERE o.name <> 'InstrumentSource_current'",
+            "SELECT o FROM SampleType o WHERE o.name = 'no such type'",
+        )
+    )
+
+
+@pytest.mark.parametrize("user", [None, "esrf/pi1", STAFF])
+@pytest.mark.parametrize("number", range(len(CORPUS)))
+async def test_compiled_and_standard_answers_are_identical_with_lookups_hidden(
+    compiling: Client, number: int, user: str | None
+) -> None:
+    """A lookup read with its row (a dataset's type, a file's format, a parameter's or a
+    sample's type) whose row the rules hide is null, or FORBIDDEN where never null, on the
+    standard path; the compiled path and the plans answer the same (they leave such a field
+    to the standard path)."""
+    hidden = HiddenLookups(compiling.engine, compiling.settings, compiling.schema)
+    _, compiled, standard = await run_corpus(hidden, number, user)
+    assert compiled == standard
+
+
+@pytest.mark.parametrize("user", [None, "esrf/pi1", STAFF])
+async def test_lookups_the_rules_hide_answer_null_or_forbidden(
+    compiling: Client, user: str | None
+) -> None:
+    """Not vacuous: a hidden file format, sample type and parameter units are null; a
+    dataset's hidden type answers FORBIDDEN at its path (it is never null, so its dataset
+    is null), and so does a parameter's name; the others are read; to root users, all."""
+    hidden = HiddenLookups(compiling.engine, compiling.settings, compiling.schema)
+    query = """{ datasets(first: 60) { nodes { id name parameters { units }
+        sample { typeName } datafiles(first: 3) { nodes { format } } } } }"""
+    compiled, standard = await run_both(hidden, query, {}, user, now_utc())
+    assert compiled == standard
+    answer = orjson.loads(standard)
+    assert not answer.get("errors"), answer["errors"]
+    nodes = answer["data"]["datasets"]["nodes"]
+    formats = {f["format"] for n in nodes for f in n["datafiles"]["nodes"]}
+    samples = {n["sample"]["typeName"] for n in nodes if n["sample"] is not None}
+    units = {p["units"] for n in nodes for p in n["parameters"] or []}
+    if user == STAFF:
+        assert len(formats - {None}) > 1 and samples - {None}
+    else:
+        assert formats == {"HDF5", None} and samples == {None}, (formats, samples)
+    seen: dict[str, set[str]] = {"type": set(), "name": set()}
+    for node in nodes[:20]:
+        one = """query($id: ID!) { dataset(id: $id) { type { name } } }"""
+        compiled, standard = await run_both(hidden, one, {"id": node["id"]}, user, now_utc())
+        assert compiled == standard
+        answer = orjson.loads(standard)
+        for error in answer.get("errors", []):
+            assert error["code"] == "FORBIDDEN" and error["path"] == ["dataset", "type"], error
+            seen["type"].add("FORBIDDEN")
+        if answer["data"]["dataset"] is not None:
+            seen["type"].add(answer["data"]["dataset"]["type"]["name"])
+        many = """query($id: ID!) { dataset(id: $id) { parameters { name } } }"""
+        compiled, standard = await run_both(hidden, many, {"id": node["id"]}, user, now_utc())
+        assert compiled == standard
+        for error in orjson.loads(standard).get("errors", []):
+            assert error["code"] == "FORBIDDEN" and error["path"][-1] == "name", error
+            seen["name"].add("FORBIDDEN")
+    if user == STAFF:
+        assert seen == {"type": {"acquisition", "processed"}, "name": set()}, seen
+    else:
+        assert seen == {"type": {"acquisition", "FORBIDDEN"}, "name": {"FORBIDDEN"}}, seen
+    assert units  # (read as the rules say: null where the type is hidden)

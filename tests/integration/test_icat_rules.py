@@ -46,6 +46,7 @@ from gateway.catalogue.icat_rules.relationships import entities
 from gateway.catalogue.icat_rules.ruleset import IcatRules, RuleRow, RuleSet, compile_rules, load
 from gateway.catalogue.ingest import ingest_files
 from gateway.catalogue.models import (
+    DataCollectionParameter,
     Datafile,
     DataPublication,
     Dataset,
@@ -61,8 +62,18 @@ from gateway.catalogue.models import (
 )
 from gateway.catalogue.pages import FACETS_COLUMN, page_statement
 from gateway.catalogue.pagination import PageRequest, SortKey
+from gateway.catalogue.parameter_search import NUMERIC, datasets_within_all, stored_bounds
 from gateway.catalogue.relations import related_statement
 from gateway.catalogue.search import investigation_conditions
+from gateway.catalogue.search_documents import words
+from gateway.catalogue.text_search import (
+    MARIADB_MIN_WORD,
+    MARIADB_STOPWORDS,
+    TextIndex,
+    dataset_text_match,
+    session_text_match,
+    text_index,
+)
 from gateway.catalogue.visibility import Access, by_rules
 from gateway.fields.catalogue import TYPES
 from gateway.schema.facets import facets_over
@@ -237,7 +248,61 @@ async def gateway_answers(
     children["downloadSize"] = {
         (int(a), int(b)) for a, b in await connection.execute(select(*sizes.c)) if b
     }
+    children |= await gateway_lookups(connection, access, found, children)
     return {**found, **children}
+
+
+async def gateway_lookups(connection: AsyncConnection, access: Access,
+                          found: dict[str, set[int]],
+                          children: dict[str, set[Any]]) -> dict[str, set[Any]]:  # fmt: skip
+    """The lookups read with the rows (``relations.row_statement``): (row, lookup's row)
+    where the caller is given the lookup's columns (a dataset's type, a file's format, a
+    sample's type, a parameter's type), not NULL ones."""
+
+    async def given(statement: Any, key: str, value: str) -> set[tuple[int, int]]:
+        rows = statement.subquery()
+        pairs = select(rows.c.id, rows.c[key]).where(rows.c[value].is_not(None))
+        return {(int(a), int(b)) for a, b in await connection.execute(pairs)}
+
+    datasets = queries.datasets(access).where(Dataset.id.in_(sorted(found["Dataset"])))
+    files = queries.datafiles(access).where(Datafile.id.in_(sorted(found["Datafile"])))
+    samples = queries.samples_of_datasets(access).where(Sample.id.in_(select(Dataset.sample_id)))
+    reached = sorted(found["Dataset"])
+    parameters = related_statement(relation("Dataset", "parameters"), reached, access)
+    published = sorted(found["DataPublication"])
+    return {
+        "Dataset.type": await given(datasets, "type_id", "type_name"),
+        "Datafile.datafileFormat": await given(files, "datafile_format_id", "format_name"),
+        "Sample.type": await given(samples, "type_id", "type_name"),
+        "DatasetParameter.type": await given(parameters, "parameter_type_id", "name"),
+        "DataCollectionParameter.type": await given(
+            details.parameters_by_publication(published, access).add_columns(
+                DataCollectionParameter.parameter_type_id.label("parameter_type_id")),
+            "parameter_type_id", "name"),
+    }  # fmt: skip
+
+
+def python_lookups(reference: oracle.Oracle, user: str | None, found: dict[str, set[int]],
+                   children: dict[str, set[Any]]) -> dict[str, set[Any]]:  # fmt: skip
+    along = reference.along
+    samples = {s for s in reference.rows["Sample"]
+               if any(d["sample_id"] == s for d in reference.rows["Dataset"].values())}  # fmt: skip
+    published = {p for _, p in children["DataPublication.parameters"]}
+    return {
+        "Dataset.type": along("Dataset", ["type"], found["Dataset"], user),
+        "Datafile.datafileFormat": along("Datafile", ["datafileFormat"], found["Datafile"], user),
+        "Sample.type": along("Sample", ["type"], samples & _samples_reached(reference, user),
+                             user),
+        "DatasetParameter.type": along("DatasetParameter", ["type"],
+                                       {p for _, p in children["Dataset.parameters"]}, user),
+        "DataCollectionParameter.type": along("DataCollectionParameter", ["type"], published,
+                                              user),
+    }  # fmt: skip
+
+
+def _samples_reached(reference: oracle.Oracle, user: str | None) -> set[int]:
+    every = set(reference.rows["Dataset"])
+    return {s for _, s in reference.along("Dataset", ["sample"], every, user)}
 
 
 def python_answers(reference: oracle.Oracle, user: str | None) -> dict[str, set[int]]:
@@ -265,6 +330,7 @@ def python_answers(reference: oracle.Oracle, user: str | None) -> dict[str, set[
         size = reference.rows["Datafile"][datafile]["file_size"] or 0
         sizes[dataset] = sizes.get(dataset, 0) + size
     children["downloadSize"] = {(d, n) for d, n in sizes.items() if n}
+    children |= python_lookups(reference, user, found, children)
     return {**found, **children}
 
 
@@ -428,10 +494,32 @@ def rules(draw: st.DrawFn, groupings: list[int]) -> oracle.RuleRow:
     return oracle.RuleRow(0, what, flags, grouping)
 
 
+LOOKUP_RULES = {
+    "DatasetType": ["DatasetType", "SELECT o FROM DatasetType o WHERE o.name = 'raw'",
+                    "SELECT o FROM DatasetType o WHERE o.name <> 'raw'",
+                    "SELECT o FROM DatasetType o JOIN o.datasets AS d JOIN d.investigation AS i "
+                    "JOIN i.investigationUsers AS iu JOIN iu.user AS u WHERE u.name = :user"],
+    "DatafileFormat": ["DatafileFormat", "SELECT o FROM DatafileFormat o WHERE o.name = 'NeXus'"],
+    "ParameterType": ["ParameterType", "SELECT o FROM ParameterType o WHERE o.units <> 'T'",
+                      "SELECT o FROM ParameterType o WHERE o.name IN ('Probe', 'Last access')"],
+    "SampleType": ["SampleType", "SELECT o FROM SampleType o WHERE o.name = 'NiMnGa'"],
+}  # fmt: skip
+"""Rules of the lookups read with a row (a dataset's type, a file's format, a parameter's
+and a sample's type): none drawn hides them all, a bare one opens them all, the others
+some of them."""
+
+
+@st.composite
+def lookup_rules(draw: st.DrawFn) -> oracle.RuleRow:
+    entity = draw(st.sampled_from(sorted(LOOKUP_RULES)))
+    return oracle.RuleRow(0, draw(st.sampled_from(LOOKUP_RULES[entity])), "R", None)
+
+
 @st.composite
 def worlds(draw: st.DrawFn, users: list[int], groupings: list[int], sessions: list[int],
            group_rows: list[int], memberships: list[int]) -> dict[str, Any]:  # fmt: skip
     drawn = draw(st.lists(rules(groupings), min_size=1, max_size=5))
+    drawn += draw(st.lists(lookup_rules(), max_size=4))
     return {
         "rules": [dataclasses.replace(r, id=i + 1) for i, r in enumerate(drawn)],
         "members": draw(
@@ -457,6 +545,8 @@ def worlds(draw: st.DrawFn, users: list[int], groupings: list[int], sessions: li
                         ("Investigation", "datasets"),
                         ("Dataset", "sample"),
                         ("Investigation", "investigationUsers"),
+                        ("Dataset", "type"),
+                        ("DatasetParameter", "type"),
                     ]
                 )
             )
@@ -578,8 +668,58 @@ async def _check(engine: AsyncEngine, world: dict[str, Any], ids: dict[str, list
                 assert sql_samples == {
                     s for _, s in reference.along("Dataset", ["sample"], every, user)
                 }
+                # The lookups read with the rows the caller reads: given where the rules
+                # let them read the lookup's row, NULL otherwise.
+                found = {
+                    "Dataset": reference.readable("Dataset", user),
+                    "Datafile": reference.readable("Datafile", user),
+                    "DataPublication": reference.readable("DataPublication", user),
+                }
+                children = {"Dataset.parameters": reference.along(
+                    "Dataset", ["parameters"], found["Dataset"], user),
+                    "DataPublication.parameters": reference.along(
+                        "DataPublication", ["content", "parameters"], found["DataPublication"],
+                        user)}  # fmt: skip
+                sql_lookups = await gateway_lookups(connection, access, found, children)
+                expected_lookups = python_lookups(reference, user, found, children)
+                assert sql_lookups == expected_lookups, (user, world)
         finally:
             await transaction.rollback()
+
+
+async def test_lookups_the_rules_hide_are_not_read_with_their_rows(dump: AsyncEngine) -> None:
+    """A dataset's type, a file's format, a sample's and a parameter's type are read with
+    their row only where the caller may read the lookup's row (``relations.
+    row_statement``), as the Python evaluation says: under rules that open some types and
+    formats to everyone, and the rows themselves to everyone."""
+    now = now_utc()
+    what = ["Investigation", "Dataset", "Datafile", "Sample", "DatasetParameter",
+            "DataPublication", "DataCollection", "DataCollectionParameter",
+            *(forms[1] for forms in LOOKUP_RULES.values())]  # fmt: skip
+    ruleset = compile_rules([RuleRow(i + 1, w, "R", None) for i, w in enumerate(what)], [])
+    async with dump.connect() as connection:
+        reference = await snapshot(connection, now)
+        reference.rules = [oracle.RuleRow(i + 1, w, "R", None) for i, w in enumerate(what)]
+        reference.public_steps = set()
+        for user in [None, ROOT]:
+            access = access_for(ruleset, user, now)
+            found = {entity: reference.readable(entity, user) for entity in LISTED}
+            children = {
+                "Dataset.parameters": reference.along(
+                    "Dataset", ["parameters"], found["Dataset"], user),
+                "DataPublication.parameters": reference.along(
+                    "DataPublication", ["content", "parameters"], found["DataPublication"],
+                    user),
+            }  # fmt: skip
+            given = await gateway_lookups(connection, access, found, children)
+            assert given == python_lookups(reference, user, found, children), user
+            if user is None:
+                hidden = given
+            else:
+                every = given
+    # Not vacuous: the rules hide some of each lookup's rows, and open others.
+    for name in ("Dataset.type", "Datafile.datafileFormat", "DatasetParameter.type"):
+        assert 0 < len(hidden[name]) < len(every[name]), (name, hidden[name], every[name])
 
 
 def test_data_publications_are_listed_as_their_rules_say() -> None:
@@ -677,12 +817,12 @@ def python_facets(reference: oracle.Oracle, user: str | None) -> dict[tuple[str,
     counts |= _counted({(listed[d], t) for d, t in used}, name("Technique"), "session technique")
     used = along("Dataset", ["datasetTechniques", "technique"], datasets, user)
     counts |= _counted(used, name("Technique"), "dataset technique")
-    counts |= _counted(
-        {(d, rows["Dataset"][d]["type_id"]) for d in datasets}, name("DatasetType"), "dataset type"
-    )
+    typed = along("Dataset", ["type"], datasets, user)
+    counts |= _counted(typed, name("DatasetType"), "dataset type")
     measured = along("Dataset", ["parameters"], datasets, user)
-    counts |= _counted(measured, lambda p: rows["ParameterType"][rows["DatasetParameter"][p][
-        "parameter_type_id"]]["name"], "dataset parameter")  # fmt: skip
+    named = along("DatasetParameter", ["type"], {p for _, p in measured}, user)
+    counts |= _counted({(d, t) for d, p in measured for q, t in named if q == p},
+                       name("ParameterType"), "dataset parameter")  # fmt: skip
     return counts
 
 
@@ -727,10 +867,21 @@ class BeamlineFilter:
     type: None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class UnboundedRange:
+    """A parameter range by name alone (``parameter_search.Range``)."""
+
+    name: str
+    units: None = None
+    min: None = None
+    max: None = None
+
+
 async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
-    """A session found by a beamline filter, and a dataset by a technique filter, only
-    where the caller could list that beamline (technique) on it: as many as the facet
-    counts, under rules whose link rows are private."""
+    """A session found by a beamline filter, and a dataset by a technique filter or a
+    parameter range, only where the caller could list that beamline (technique, parameter
+    with its type) on it: as many as the facet counts, under rules whose link rows are
+    private."""
     now = now_utc()
     steps = [("Investigation", "datasets")]
     rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_LINKS)]
@@ -746,7 +897,12 @@ async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
         reference.public_steps = set(steps)
         users = sorted(row["name"] for row in reference.rows["User"].values())
         every = python_facets(reference, ROOT)  # every value someone can list
-        checked = narrowed = 0
+        numeric = {}  # the parameters a range may name: every type of the name numeric
+        for facet, value in every:
+            types = [t for t in reference.rows["ParameterType"].values() if t["name"] == value]
+            if facet == "dataset parameter" and all(t["value_type"] == NUMERIC for t in types):
+                numeric[value] = await stored_bounds(dump, [UnboundedRange(value)])
+        checked = narrowed = ranged = 0
         for user in [None, *users]:
             access = access_for(ruleset, user, now)
             counted = python_facets(reference, user)
@@ -759,27 +915,119 @@ async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
                 elif facet == "dataset technique":
                     technique = queries.dataset_has_technique(access, value)
                     found = queries.datasets(access).where(technique)
+                elif facet == "dataset parameter" and value in numeric:
+                    # A range without bounds: the datasets with that parameter.
+                    within = datasets_within_all(access, numeric[value])
+                    found = queries.datasets(access).where(within)
                 else:
                     continue
                 assert await count(found) == expected, (user, facet, value)
                 checked += 1
                 narrowed += expected < every[facet, value]
-    assert checked > 0 and narrowed > 0
+                ranged += facet == "dataset parameter" and expected < every[facet, value]
+    assert checked > 0 and narrowed > 0 and ranged > 0, (checked, narrowed, ranged)
+
+
+def python_text_found(reference: oracle.Oracle, user: str | None, text: str,
+                      index: TextIndex) -> tuple[set[int], set[int]]:  # fmt: skip
+    """The sessions and datasets a free-text search finds for the caller, from the words
+    they read (``search_documents.words``, as the documents hold them): a session by its
+    landing facts and the beamlines ``Investigation.instruments`` lists for the caller
+    (each required word starting a word; on PostgreSQL with trigrams the phrase inside
+    them), or by its data (summary, keywords, samples and datasets, all of them readable
+    under the rules this is called with); a dataset by its own name and description, or by
+    its session's landing facts. The words each database's index requires: on MariaDB
+    only those its index holds."""
+    rows = reference.rows
+    terms = list(dict.fromkeys(words(text).split()))
+    phrase = " ".join(terms)
+    mariadb = index.dialect in ("mysql", "mariadb")
+    required = [w for w in terms if not mariadb or (
+        len(w) >= MARIADB_MIN_WORD and w not in MARIADB_STOPWORDS)]  # fmt: skip
+    trigrams = index.dialect == "postgresql" and index.trigrams and len(phrase) >= 3
+
+    def holds(found: str, parts: bool = False) -> bool:
+        starts = bool(required) and all(
+            any(word.startswith(w) for word in found.split()) for w in required)  # fmt: skip
+        return starts or (parts and trigrams and phrase in found)
+
+    def landing(session: int) -> bool:
+        row = rows["Investigation"][session]
+        beamlines = reference.along(
+            "Investigation", ["investigationInstruments", "instrument"], {session}, user
+        )
+        names = sorted(rows["Instrument"][b]["name"] for _, b in beamlines)
+        return holds(words(row["title"], row["name"], row["visit_id"], row["doi"], *names), True)
+
+    def data(session: int) -> bool:
+        row = rows["Investigation"][session]
+        parts = [r["name"] for model in ("Keyword", "Sample", "Dataset")
+                 for r in rows[model].values() if r["investigation_id"] == session]  # fmt: skip
+        return holds(words(row["summary"], *parts))
+
+    sessions = {s for s in reference.readable("Investigation", user) if landing(s) or data(s)}
+    datasets = set()
+    for dataset in reference.readable("Dataset", user):
+        row = rows["Dataset"][dataset]
+        session = reference.along("Dataset", ["investigation"], {dataset}, user)
+        if holds(words(row["name"], row["description"])) or (session and landing(
+                row["investigation_id"])):  # fmt: skip
+            datasets.add(dataset)
+    return sessions, datasets
+
+
+async def test_free_text_finds_beamlines_as_the_caller_lists_them(dump: AsyncEngine) -> None:
+    """Free text finds a session (a dataset) by a beamline's name only where the caller
+    could list that beamline on the session (``Investigation.instruments``: the link rows'
+    and beamlines' rules), as the Python evaluation of the rules says, for every beamline
+    name, under rules whose link rows are private."""
+    now = now_utc()
+    steps = [("Investigation", "datasets")]
+    what = [*PRIVATE_LINKS, "Keyword", "Sample"]  # the DATA halves' words all readable
+    ruleset = compile_rules([RuleRow(i + 1, w, "R", None) for i, w in enumerate(what)], steps)
+    index = await text_index(dump)
+    assert index.built
+    async with dump.connect() as connection:
+        reference = await snapshot(connection, now)
+        reference.rules = [oracle.RuleRow(i + 1, w, "R", None) for i, w in enumerate(what)]
+        reference.public_steps = set(steps)
+        users = sorted(row["name"] for row in reference.rows["User"].values())
+        names = sorted({row["name"] for row in reference.rows["Instrument"].values()})
+        proposals = sorted({row["name"] for row in reference.rows["Investigation"].values()})
+        texts = [*names, *proposals, *(f"{name} {row['name']}" for name in names
+                           for row in reference.rows["Investigation"].values())]  # fmt: skip
+        checked = narrowed = 0
+        for user in [None, *users]:
+            access = access_for(ruleset, user, now)
+            for text in texts:
+                expected = python_text_found(reference, user, text, index)
+                sessions = session_text_match(access, text, index)
+                found = await ids_of(connection, sessions.applied(queries.investigations(access)))
+                datasets = dataset_text_match(access, text, index)
+                listed = datasets.applied(queries.datasets_checked_by_row(access))
+                assert (found, await ids_of(connection, listed)) == expected, (user, text)
+                checked += bool(found)
+                everyone = python_text_found(reference, ROOT, text, index)
+                narrowed += found < everyone[0] & reference.readable("Investigation", user)
+    # Not vacuous: beamline names find sessions, and fewer where their links are private.
+    assert checked > 0 and narrowed > 0, (checked, narrowed)
 
 
 MEMBER = "JOIN {}.investigation AS i JOIN i.investigationUsers AS iu JOIN iu.user AS u " \
          "WHERE u.name = :user"  # fmt: skip
 PRIVATE_LINKS = [
-    *("Investigation", "Instrument", "InvestigationType", "Technique", "DatasetType",
-      "ParameterType"),
+    *("Investigation", "Instrument", "InvestigationType", "Technique"),
+    "SELECT o FROM DatasetType o WHERE o.name = 'raw'",
+    "SELECT o FROM ParameterType o WHERE o.units <> 'T'",
     "SELECT o FROM Dataset o " + MEMBER.format("o"),
     "SELECT o FROM DatasetParameter o JOIN o.dataset AS x " + MEMBER.format("x"),
     "SELECT o FROM InvestigationInstrument o " + MEMBER.format("o"),
     "SELECT o FROM DatasetTechnique o JOIN o.technique AS t WHERE t.name <> 'Neutron Diffraction'",
 ]  # fmt: skip
 """Every session readable, but its beamline links, its datasets and their parameters to
-its team only, with a PUBLICSTEP opening a readable session's datasets (to everyone), and
-one technique's links to no one: what a facet counts then differs from its link rows."""
+its team only, with a PUBLICSTEP opening a readable session's datasets (to everyone), one
+technique's links to no one, and some dataset and parameter types to no one: what a facet
+counts then differs from its link rows."""
 
 
 @pytest.mark.parametrize("own_rules", [True, False], ids=["dump rules", "private links"])

@@ -580,7 +580,7 @@ async def test_dataset_free_text_reads_the_indexes_not_every_dataset(
     engine = search_catalogue.client.engine
     index: TextIndex = await text_index(engine)
     access = Access(Caller(user_name=user), datetime.fromisoformat(now_utc().isoformat()))
-    match = dataset_text_match(f"{DESCRIBED} optics", index)
+    match = dataset_text_match(access, f"{DESCRIBED} optics", index)
     statement = match.applied(queries.datasets_checked_by_row(access)).limit(10)
     plan = await explain(engine, statement)
     dialect = engine.dialect.name
