@@ -453,6 +453,13 @@ def by_ids(model: Any, ids: Sequence[int]) -> Select[Any]:
     return select(*columns_of(model)).where(model.id.in_(ids))
 
 
+def reference_rows(access: Access, model: Any) -> Select[Any]:
+    """The rows of a reference table (beamlines, facilities, techniques, parameter types,
+    people...) the caller may read: all under the built-in policy, those ICAT's rules open
+    under them (``visibility.rows_by_rules``)."""
+    return select(*columns_of(model)).where(*visibility.rows_by_rules(access, model))
+
+
 REFERENCE_MODELS = {
     "facility": Facility,
     "instrument": Instrument,

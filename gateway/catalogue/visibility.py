@@ -96,6 +96,13 @@ def by_rules(access: Access, model: Any) -> ColumnElement[bool]:
     return true() if found is None else found
 
 
+def rows_by_rules(access: Access, model: Any) -> list[ColumnElement[bool]]:
+    """The conditions on the rows of a table served by itself (a root list, a lookup by id
+    or name, a node): under ICAT's rules, the rows they open to the caller
+    (:func:`by_rules`); under the built-in policy none (reference tables are public)."""
+    return [] if access.rules is None else [by_rules(access, model)]
+
+
 def reached_by_rules(access: Access, step: Step, model: Any) -> ColumnElement[bool] | None:
     """Under ICAT's rules, the objects reached from a readable one by ``step`` (an
     INCLUDE): None when all of them are readable (a public step, a public entity, a root

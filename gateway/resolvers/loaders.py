@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import Row, Select, SQLColumnExpression, func
+from sqlalchemy import Row, Select, SQLColumnExpression, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import Label
 
@@ -163,13 +163,24 @@ class Loaders:
         self.access = access
         self.settings = settings
 
-    def reference(self, kind: str) -> Loader:
-        """A small public table by id (facility, instrument, user, types...)."""
-        cache: dict[str, Loader] = self.__dict__.setdefault("_reference", {})
-        if kind not in cache:
-            model = queries.REFERENCE_MODELS[kind]
-            cache[kind] = single_loader(self.engine, lambda ids: queries.by_ids(model, ids))
-        return cache[kind]
+    def reference(self, kind: str, *, named_by_caller: bool = False) -> Loader:
+        """A small reference table by id (facility, instrument, user, types...), as the
+        caller may read it (under ICAT's rules, the rows they open). ``named_by_caller``:
+        the row the caller named in a mutation's input and is answered about (a grant's
+        grantee: access grants follow the built-in rights, see the README), read whatever
+        the rules say."""
+        cache: dict[tuple[str, bool], Loader] = self.__dict__.setdefault("_reference", {})
+        if (kind, named_by_caller) not in cache:
+            model: Any = queries.REFERENCE_MODELS[kind]
+            rows = (
+                select(*queries.columns_of(model))
+                if named_by_caller
+                else queries.reference_rows(self.access, model)
+            )
+            cache[kind, named_by_caller] = single_loader(
+                self.engine, lambda ids: rows.where(model.id.in_(ids))
+            )
+        return cache[kind, named_by_caller]
 
     def grouped(self, build: Callable[[list[Any], Access], Select[Any]]) -> Loader:
         """Rows of a relation by owner, one statement per batch (the relations of

@@ -284,7 +284,9 @@ class AccessMutation:
             reason=input.reason,
             expires_at=naive_utc(input.expires_at),
         )
-        user = await context.loaders.reference("user").load(granted.person.user_id)
+        user = await context.loaders.reference("user", named_by_caller=True).load(
+            granted.person.user_id
+        )
         # Together, so that the loaders read every granted session in one statement each.
         sessions = [grant.investigation_id for grant in granted.grants]
         investigations, teams = await asyncio.gather(
@@ -324,7 +326,9 @@ class AccessMutation:
             now=context.now,
             reason=input.reason,
         )
-        user = await context.loaders.reference("user").load(revoked.person.user_id)
+        user = await context.loaders.reference("user", named_by_caller=True).load(
+            revoked.person.user_id
+        )
         return RevokeAccessPayload(
             user=User.from_row(user),
             investigation=await _investigation(info, icat_id),

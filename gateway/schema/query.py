@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import strawberry
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_
 
 from gateway.catalogue import queries
 from gateway.catalogue.facets import DATASET_FACETS, dataset_facets
@@ -270,7 +270,7 @@ class Query(AccessQuery, DownloadQuery, EventQuery):
         else:
             rows = await fetch_all(
                 info.context.engine,
-                select(*queries.columns_of(InstrumentRow))
+                queries.reference_rows(info.context.access, InstrumentRow)
                 .where(InstrumentRow.name == name)
                 .limit(1),
             )
@@ -293,7 +293,7 @@ class Query(AccessQuery, DownloadQuery, EventQuery):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[ParameterType]:
-        statement = select(*queries.columns_of(ParameterTypeRow)).where(
+        statement = queries.reference_rows(info.context.access, ParameterTypeRow).where(
             ParameterTypeRow.value_type == NUMERIC
         )
         if search is not None:
@@ -323,7 +323,7 @@ class Query(AccessQuery, DownloadQuery, EventQuery):
     ) -> Connection[Instrument]:
         from sqlalchemy import func
 
-        statement = select(*queries.columns_of(InstrumentRow))
+        statement = queries.reference_rows(info.context.access, InstrumentRow)
         if search is not None:
             pattern = like_pattern(search)
             statement = statement.where(
@@ -350,7 +350,7 @@ class Query(AccessQuery, DownloadQuery, EventQuery):
         keys = [SortKey(FacilityRow.name), SortKey(FacilityRow.id)]
         return await root_connection(
             info.context.engine,
-            select(*queries.columns_of(FacilityRow)),
+            queries.reference_rows(info.context.access, FacilityRow),
             keys,
             page_of(info, first, after),
             Facility.from_row,
@@ -366,7 +366,7 @@ class Query(AccessQuery, DownloadQuery, EventQuery):
         keys = [SortKey(TechniqueRow.name), SortKey(TechniqueRow.id)]
         return await root_connection(
             info.context.engine,
-            select(*queries.columns_of(TechniqueRow)),
+            queries.reference_rows(info.context.access, TechniqueRow),
             keys,
             page_of(info, first, after),
             Technique.from_row,

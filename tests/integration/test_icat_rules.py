@@ -76,6 +76,9 @@ from gateway.catalogue.text_search import (
 )
 from gateway.catalogue.visibility import Access, by_rules
 from gateway.fields.catalogue import TYPES
+from gateway.fields.identity import global_id
+from gateway.resolvers.context import RequestContext
+from gateway.schema.build import create_schema as build_schema
 from gateway.schema.facets import facets_over
 from gateway.settings import Settings
 from tests.support import icat_rules_oracle as oracle
@@ -1071,3 +1074,89 @@ async def test_facets_count_what_the_caller_could_list(dump: AsyncEngine, own_ru
             root = python_facets(reference, ROOT)
             narrowed += sum(1 for key, n in expected.items() if n < root.get(key, 0))
     assert narrowed > 0
+
+
+REFERENCE_ROOTS = {
+    "Instrument": "instruments(first: 100) { nodes { id name } }",
+    "Facility": "facilities(first: 100) { nodes { id name } }",
+    "Technique": "techniques(first: 100) { nodes { id name } }",
+    "ParameterType": "parameterTypes(first: 100) { nodes { name } }",
+}
+"""The root lists of reference tables, by the entity they list."""
+PRIVATE_REFERENCES = [
+    *("Investigation", "Facility"),
+    "SELECT o FROM Instrument o JOIN o.instrumentScientists AS s JOIN s.user AS u "
+    "WHERE u.name = :user",
+    "SELECT o FROM Technique o WHERE o.name <> 'Neutron Diffraction'",
+    "SELECT o FROM ParameterType o WHERE o.units <> 'T'",
+]  # fmt: skip
+"""Beamlines readable by their scientists alone, one technique and some parameter types
+by no one, facilities by everyone."""
+
+
+@pytest.mark.parametrize("own_rules", [True, False], ids=["dump rules", "private references"])
+async def test_reference_tables_are_served_as_their_rules_say(
+    dump: AsyncEngine, own_settings: Settings, own_rules: bool
+) -> None:
+    """The root lists of beamlines, facilities, techniques and parameter types, a beamline
+    by name, and each of their rows by id (``node``, ``instrument(id)``) answer the rows
+    ICAT's rules open to the caller, as the Python evaluation says, for every user."""
+    now = now_utc()
+    if own_rules:
+        ruleset = await load(dump)
+    else:
+        rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_REFERENCES)]
+        ruleset = compile_rules(rows, [])
+    schema = build_schema()
+    async with dump.connect() as connection:
+        reference = await snapshot(connection, now)
+        if not own_rules:
+            reference.rules = [oracle.RuleRow(i + 1, what, "R", None)
+                               for i, what in enumerate(PRIVATE_REFERENCES)]  # fmt: skip
+            reference.public_steps = set()
+    users = sorted(row["name"] for row in reference.rows["User"].values())
+    numeric = {
+        i for i, row in reference.rows["ParameterType"].items() if row["value_type"] == NUMERIC
+    }
+    every = {entity: set(reference.rows[entity]) for entity in REFERENCE_ROOTS}
+    narrowed = 0
+    for user in [None, *users]:
+        access = access_for(ruleset, user, now)
+
+        context = RequestContext(engine=dump, settings=own_settings, access=access)
+
+        async def run(query: str, context: RequestContext = context) -> Any:
+            result = await schema.execute(query, context_value=context)
+            assert not result.errors, (query, result.errors)
+            return result.data
+
+        expected = {entity: reference.readable(entity, user) for entity in REFERENCE_ROOTS}
+        expected["ParameterType"] &= numeric
+        lists = await run("{ " + " ".join(REFERENCE_ROOTS.values()) + " }")
+        for (entity, root), listed in zip(REFERENCE_ROOTS.items(), lists.values(), strict=True):
+            # Named as listed (a parameter type has no id in the schema; names are unique).
+            found = sorted(node["name"] for node in listed["nodes"])
+            rows = reference.rows[entity]
+            assert found == sorted(rows[i]["name"] for i in expected[entity]), (user, root)
+        for entity in ("Instrument", "Facility", "Technique"):
+            readable = reference.readable(entity, user)
+            narrowed += len(every[entity] - readable)
+            for icat_id in sorted(every[entity]):
+                node = global_id(entity, icat_id)
+                answer = await run(f'{{ node(id: "{node}") {{ id }} }}')
+                assert (answer["node"] is not None) == (icat_id in readable), (user, node)
+        # A beamline by name and by id: NOT_FOUND for that field alone where hidden.
+        readable = reference.readable("Instrument", user)
+        for icat_id, row in sorted(reference.rows["Instrument"].items()):
+            node = global_id("Instrument", icat_id)
+            for query in (f'{{ instrument(name: "{row["name"]}") {{ id }} }}',
+                          f'{{ instrument(id: "{node}") {{ id }} }}'):  # fmt: skip
+                result = await schema.execute(query, context_value=context)
+                codes = {(e.extensions or {}).get("code") for e in result.errors or []}
+                answered = (result.data or {}).get("instrument")
+                if icat_id in readable:
+                    assert answered is not None and not codes, (user, query, result.errors)
+                else:
+                    assert answered is None and codes == {"NOT_FOUND"}, (user, query, codes)
+    # Not vacuous: the rules hid some rows from some callers.
+    assert own_rules or narrowed > 0
