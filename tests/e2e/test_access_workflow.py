@@ -99,7 +99,7 @@ def embargoed_session_of_pi(staff: Caller) -> str:
     """pi1's embargoed session on ID30A-1 (member1 is on its team, outsider1 is not)."""
     sessions = staff.data(
         """{ investigations(first: 1000) { nodes { id isReleased releaseDate startDate
-             instruments { name } team { user { name } } } } }"""
+             instruments { name } team { nodes { user { name } } } } } }"""
     )["investigations"]["nodes"]
     found: str = next(
         s["id"]
@@ -108,8 +108,8 @@ def embargoed_session_of_pi(staff: Caller) -> str:
         and s["releaseDate"] is not None
         and s["startDate"] < NOW
         and "ID30A-1" in {i["name"] for i in s["instruments"]}
-        and {"esrf/pi1", "esrf/member1"} <= {m["user"]["name"] for m in s["team"]}
-        and "esrf/outsider1" not in {m["user"]["name"] for m in s["team"]}
+        and {"esrf/pi1", "esrf/member1"} <= {m["user"]["name"] for m in s["team"]["nodes"]}
+        and "esrf/outsider1" not in {m["user"]["name"] for m in s["team"]["nodes"]}
     )
     return found
 

@@ -80,10 +80,10 @@ def caller(gateway: str, provider: OIDCProvider, login: str | None) -> Caller:
 
 SESSIONS = """{ investigations(first: 1000) { nodes {
   id proposal isReleased startDate releaseDate instruments { name }
-  team { role user { name } } } } }"""
+  team { nodes { role user { name } } } } } }"""
 
 SESSION = """query($id: ID) { investigation(id: $id) {
-  id title doi releaseDate team { role user { fullName } } instruments { name }
+  id title doi releaseDate team { nodes { role user { fullName } } } instruments { name }
   summary datasets(first: 100) { totalCount nodes { id name location } } } }"""
 
 
@@ -94,7 +94,7 @@ def cast(gateway: str, provider: OIDCProvider) -> dict[str, Any]:
     sessions = staff.data(SESSIONS)["investigations"]["nodes"]
 
     def team(session: dict[str, Any]) -> set[str]:
-        return {member["user"]["name"] for member in session["team"]}
+        return {member["user"]["name"] for member in session["team"]["nodes"]}
 
     def beamlines(session: dict[str, Any]) -> set[str]:
         return {instrument["name"] for instrument in session["instruments"]}
@@ -159,7 +159,7 @@ def sees_data(who: Caller, session: dict[str, Any]) -> bool:
     body = who.run(SESSION, {"id": session["id"]})
     investigation = body["data"]["investigation"]
     assert investigation["id"] == session["id"] and investigation["title"]
-    assert investigation["team"] and investigation["instruments"]
+    assert investigation["team"]["nodes"] and investigation["instruments"]
     errors = body.get("errors", [])
     if investigation["summary"] is None:
         assert [e["extensions"]["code"] for e in errors] == ["FORBIDDEN"]

@@ -53,7 +53,7 @@ RECORDS = """query($user: String) { downloadRecords(userName: $user, first: 5) {
 LOOKUP = """query($id: ID!) { dataset(id: $id) { id } }"""
 
 SESSIONS = """{ investigations(first: 1000) { nodes {
-  id isReleased startDate releaseDate team { user { name } } } } }"""
+  id isReleased startDate releaseDate team { nodes { user { name } } } } } }"""
 
 DATASETS = """query($id: ID) { investigation(id: $id) { datasets(first: 5) { nodes {
   id name location datafiles(first: 50) { nodes { id name location } } } } } }"""
@@ -144,7 +144,7 @@ def cast(
     sessions = staff.data(SESSIONS)["investigations"]["nodes"]
 
     def on_team(session: dict[str, Any], login: str) -> bool:
-        return any(m["user"]["name"] == login for m in session["team"])
+        return any(m["user"]["name"] == login for m in session["team"]["nodes"])
 
     def with_files(session: dict[str, Any]) -> list[dict[str, Any]]:
         datasets = staff.data(DATASETS, {"id": session["id"]})["investigation"]["datasets"]

@@ -82,7 +82,7 @@ def replicas(
 
 
 SESSIONS = """{ investigations(first: 1000) { nodes { id releaseDate isReleased
-  team { user { name } } } } }"""
+  team { nodes { user { name } } } } } }"""
 SEES_DATA = "query($id: ID) { investigation(id: $id) { summary } }"
 GRANT = """mutation($id: ID!, $user: String!) {
   grantAccess(input: {investigationIds: [$id], grantee: {userName: $user}}) {
@@ -93,12 +93,12 @@ def test_a_grant_through_one_replica_is_seen_through_the_other(replicas: Replica
     staff = replicas.post(replicas.a, {"query": SESSIONS}, STAFF).json()["data"]
     sessions = staff["investigations"]["nodes"]
     embargoed = [s for s in sessions if not s["isReleased"] and s["releaseDate"]]
-    people = sorted({m["user"]["name"] for s in sessions for m in s["team"]})
+    people = sorted({m["user"]["name"] for s in sessions for m in s["team"]["nodes"]})
     session, grantee = next(
         (s, person)
         for s in embargoed[::-1]
         for person in people
-        if person not in {m["user"]["name"] for m in s["team"]}
+        if person not in {m["user"]["name"] for m in s["team"]["nodes"]}
         and person.startswith("esrf/")
         and "1" not in person  # not one of the fixed users other tests rely on
     )

@@ -43,7 +43,7 @@ async def all_sessions(client: Client, **variables: Any) -> list[dict[str, Any]]
 async def test_first_ten_sessions_with_beamline_team_and_dataset_counts(client: Client) -> None:
     data = await client.data(
         """{ investigations(first: 10) { totalCount nodes {
-               proposal visitId title instruments { name } team { role user { fullName } }
+               proposal visitId title instruments { name } team { nodes { role user { fullName } } }
                datasets { totalCount } } } }"""
     )
     nodes = data["investigations"]["nodes"]
@@ -51,7 +51,7 @@ async def test_first_ten_sessions_with_beamline_team_and_dataset_counts(client: 
     assert data["investigations"]["totalCount"] >= 10
     for node in nodes:
         assert node["instruments"], node
-        assert any(member["role"] == "Principal investigator" for member in node["team"])
+        assert any(member["role"] == "Principal investigator" for member in node["team"]["nodes"])
         assert node["datasets"]["totalCount"] >= 0
 
 
@@ -428,8 +428,8 @@ query Nested($first: Int!) {
     totalCount
     nodes {
       proposal facility { name } type { name }
-      instruments { name scientists { name } }
-      team { role user { fullName } }
+      instruments { name scientists { nodes { name } } }
+      team { nodes { role user { fullName } } }
       summary
       datasets(first: 3) {
         totalCount

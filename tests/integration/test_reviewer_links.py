@@ -32,7 +32,7 @@ REVOKE = """mutation($id: ID!) { revokeReviewerLink(input: {id: $id}) {
   link { id isActive revokedAt } } }"""
 
 LINKS = """query($id: ID) { investigation(id: $id) { reviewerLinks {
-  id note useCount lastUsedAt isActive expiresAt } } }"""
+  nodes { id note useCount lastUsedAt isActive expiresAt } } } }"""
 
 SESSIONS = "{ investigations(first: 1000) { nodes { id canReadData } } }"
 DATASETS = "{ datasets(first: 1000) { nodes { id } } }"
@@ -61,12 +61,14 @@ async def reserved_dataset(client: Client, avoid: str) -> dict[str, Any]:
 async def manager_of(client: Client, session_id: str) -> str:
     """The main proposer of a session."""
     data = await client.data(
-        """query($id: ID) { investigation(id: $id) { team { isMainProposer user { name } } } }""",
+        """query($id: ID) { investigation(id: $id) { team { nodes { isMainProposer user { name } } } } }""",
         {"id": session_id},
         user=STAFF,
     )
     return str(
-        next(m["user"]["name"] for m in data["investigation"]["team"] if m["isMainProposer"])
+        next(
+            m["user"]["name"] for m in data["investigation"]["team"]["nodes"] if m["isMainProposer"]
+        )
     )
 
 
@@ -134,7 +136,7 @@ async def test_a_link_reads_exactly_the_linked_data_and_nothing_else(
     assert codes(refused) == ["FORBIDDEN"]
     # No personal data, no one's requests, no links, no audit trail.
     listed = await client.data(LINKS, {"id": link["session"]}, user=reviewer)
-    assert listed["investigation"]["reviewerLinks"] == []
+    assert listed["investigation"]["reviewerLinks"]["nodes"] == []
     me = await client.data("{ me { isAnonymous userName } }", user=reviewer)
     assert me["me"] == {"isAnonymous": True, "userName": None}
     events = await client.execute("{ accessEvents(first: 1) { totalCount } }", user=reviewer)
@@ -184,7 +186,9 @@ async def test_a_revoked_or_expired_link_reads_nothing_more_than_anonymous(
     )
     assert expired == anonymous
     listed = await client.data(LINKS, {"id": link["session"]}, user=PI)
-    assert [entry["isActive"] for entry in listed["investigation"]["reviewerLinks"]] == [False]
+    assert [entry["isActive"] for entry in listed["investigation"]["reviewerLinks"]["nodes"]] == [
+        False
+    ]
     async with client.engine.begin() as connection:
         await connection.execute(
             update(ReviewerLink)
@@ -232,7 +236,9 @@ async def test_links_are_listed_to_those_who_manage_the_session_and_recorded(
     )
     for user, expected in [(PI, [link["id"]]), (STAFF, [link["id"]]), (MEMBER, []), (None, [])]:
         listed = await client.data(LINKS, {"id": link["session"]}, user=user)
-        assert [e["id"] for e in listed["investigation"]["reviewerLinks"]] == expected, user
+        assert [e["id"] for e in listed["investigation"]["reviewerLinks"]["nodes"]] == expected, (
+            user
+        )
 
 
 async def test_each_refusal_of_a_link_has_its_code(client: Client) -> None:

@@ -91,9 +91,8 @@ def test_cost_multiplies_page_sizes_down_the_tree() -> None:
     nested = "{ investigations(first: 100) { nodes { datasets(first: 100) { nodes { name } } } } }"
     assert cost(nested) == 1 + 100 * (1 + 1 + 100)
     # A plain list counts ``assumed_list_size`` items.
-    assert cost("{ investigations(first: 10) { nodes { team { user { name } } } } }") == (
-        1 + 10 * (1 + 10 * (1 + 1))
-    )
+    listed = "{ investigations(first: 10) { nodes { instruments { facility { name } } } } }"
+    assert cost(listed) == 1 + 10 * (1 + 10 * (1 + 1))
     # Federation's references: one object each, however many (capped by _entities).
     references = ", ".join(f'{{__typename: "Facility", id: "{i}"}}' for i in range(300))
     entities = f"{{ _entities(representations: [{references}]) {{ __typename }} }}"
