@@ -270,6 +270,13 @@ class ObjectFields:
                 return field
         raise KeyError(f"{self.type_name}.{name}")
 
+    def relation(self, name: str) -> Relation:
+        """A declared relation by name (a field of another kind is an error)."""
+        found = self.field(name)
+        if not isinstance(found, Relation):
+            raise TypeError(f"{self.type_name}.{name} is no relation")
+        return found
+
     @property
     def scalars(self) -> tuple[Scalar, ...]:
         return tuple(field for field in self.fields if isinstance(field, Scalar))

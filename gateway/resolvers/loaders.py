@@ -82,7 +82,8 @@ def single_loader(engine: AsyncEngine, build: Callable[[list[Any]], Select[Any]]
 class ChildPageKey:
     """A page of one parent's children: parents asked with the same page share a query."""
 
-    parent_id: Hashable
+    parent_id: Any
+    """The parent's key: its id (a DOI for the versions under a DOI)."""
     page: PageRequest
     order: Hashable = None
 

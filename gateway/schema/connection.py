@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -166,7 +166,7 @@ async def child_connection(
     info: Any,
     name: str,
     listing: ChildListing,
-    parent_id: Hashable,
+    parent_id: Any,
     page: PageRequest,
     order: tuple[str, bool],
     to_node: Callable[[Any], T],

@@ -250,8 +250,8 @@ def _page_field(spec: ObjectFields, relation: Relation, description: str, guards
             lambda row: build(row, access.now),
         )
 
-    annotation: Any = Connection[  # type: ignore[valid-type]
-        Annotated[child, strawberry.lazy(declared_types.__name__)]
+    annotation: Any = Connection[
+        Annotated[child, strawberry.lazy(declared_types.__name__)]  # type: ignore[valid-type]
     ]
     made = strawberry.field(resolver=resolve, description=description, extensions=guards)
     made.type_annotation = StrawberryAnnotation(annotation)

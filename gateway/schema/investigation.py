@@ -14,7 +14,6 @@ from gateway.catalogue.models import InvestigationUser as InvestigationUserRow
 from gateway.catalogue.ordering import dataset_keys
 from gateway.doi.renderings import DEFAULT_STYLE
 from gateway.fields.catalogue import INVESTIGATION
-from gateway.fields.declaration import Relation
 from gateway.resolvers.loaders import ChildListing
 from gateway.schema.citing import (
     CITATION_ARGUMENTS,
@@ -36,8 +35,7 @@ from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
 from gateway.schema.people import TeamMember
 
-_TEAM = INVESTIGATION.field("team")
-assert isinstance(_TEAM, Relation)
+_TEAM = INVESTIGATION.relation("team")
 
 if TYPE_CHECKING:
     from gateway.schema.access import AccessRequest, AccessRequestState

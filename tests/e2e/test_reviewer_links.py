@@ -39,10 +39,12 @@ CREATE = """mutation($sessions: [ID!]!, $note: String) {
 
 REVOKE = """mutation($id: ID!) { revokeReviewerLink(input: {id: $id}) { link { isActive } } }"""
 
-LINKS = """query($id: ID) { investigation(id: $id) { reviewerLinks { nodes { id useCount lastUsedAt } } } }"""
+LINKS = """query($id: ID) { investigation(id: $id) {
+  reviewerLinks { nodes { id useCount lastUsedAt } } } }"""
 
 SESSIONS = """{ investigations(first: 1000) { nodes {
-  id doi summary isReleased canReadData startDate releaseDate team { nodes { user { name } } } } } }"""
+  id doi summary isReleased canReadData startDate releaseDate
+  team { nodes { user { name } } } } } }"""
 
 READ = """query($id: ID) { investigation(id: $id) { id summary datasets(first: 100) {
   nodes { id name datafiles(first: 100) { nodes { id name location } } } } } }"""

@@ -126,7 +126,8 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
         """{ datasets(first: 40, filter: {search: "a"}) { totalCount
                nodes { id name type { name } sample { name } investigation { proposal title }
                        datafiles(first: 1) { nodes { name } } } }
-             instruments(first: 5) { nodes { name facility { name } scientists { nodes { name } } } }
+             instruments(first: 5) {
+               nodes { name facility { name } scientists { nodes { name } } } }
              facilities { nodes { id name url } }
              techniques(first: 3) { nodes { id name pid } } }""",
         {},
@@ -148,7 +149,8 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
     ),
     # A PERSONAL field: standard path, FORBIDDEN for all but the owner and staff.
     (
-        """{ investigations(first: 3) { nodes { proposal team { nodes { user { name email } } } } } }""",
+        """{ investigations(first: 3) { nodes { proposal
+             team { nodes { user { name email } } } } } }""",
         {},
     ),
 ]
