@@ -552,15 +552,8 @@ def _datafiles_of_dataset(cols: Cols, ctx: Context) -> Select[Any]:
     return statement
 
 
-def _relation(type_name: str, name: str) -> Relation:
-    found = DECLARED[type_name].field(name)
-    if not isinstance(found, Relation):
-        raise TypeError(f"{type_name}.{name} is no relation")
-    return found
-
-
-_TEAM = _relation("Investigation", "team")
-_MEMBER = _relation("TeamMember", "user")
+_TEAM = DECLARED["Investigation"].relation("team")
+_MEMBER = DECLARED["TeamMember"].relation("user")
 
 
 SPECIAL: dict[str, dict[str, Handler]] = {
