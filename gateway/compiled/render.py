@@ -644,7 +644,7 @@ def _handlers(declared: ObjectFields) -> dict[str, Handler]:
         elif isinstance(field, Relation) and (
             field.cardinality is not Cardinality.PAGE or field.written is None
         ):
-            # A page written by hand (a client's ordering, cursors) is written here too.
+            # An object, a list, or a page in its declared order (not one a client orders).
             handlers[field.name] = derived(field)
         else:
             # A rule or a page the compiler cannot derive: written by hand, or compiled=False.
