@@ -61,10 +61,10 @@ RESULTS = ROOT / "bench" / "results"
 
 SESSION_LIST = """query SessionList { investigations(filter: {released: true},
   orderBy: {field: START_DATE, direction: DESC}, first: 20) { totalCount nodes {
-  id proposal title startDate instruments { name } team { role user { name } }
+  id proposal title startDate instruments { name } team { nodes { role user { name } } }
   datasets { totalCount } } } }"""
 DOI = """query DoiLookup($doi: String!) { doi(doi: $doi) { __typename
-  ... on Investigation { proposal title instruments { name } team { role } } } }"""
+  ... on Investigation { proposal title instruments { name } team { nodes { role } } } } }"""
 SESSION_PAGE = """query SessionPage($id: ID) { investigation(id: $id) { title summary
   datasets(first: 20) { totalCount nodes { name startDate } } } }"""
 MY_DATA = """query MyData { me { userName investigations(first: 10) { totalCount

@@ -205,7 +205,7 @@ query SessionList($first: Int!) {
       id icatId proposal visitId title startDate endDate releaseDate doi isReleased
       canReadData fileSize fileCount
       instruments { name }
-      team { role user { name fullName } }
+      team { nodes { role user { name fullName } } }
       datasets { totalCount }
     }
   }
@@ -267,7 +267,7 @@ query SessionPage($id: ID!, $first: Int!) {
     id icatId proposal visitId title startDate endDate releaseDate doi isReleased
     canReadData summary fileSize fileCount
     instruments { name }
-    team { role user { name fullName } }
+    team { nodes { role user { name fullName } } }
     keywords
     datasets(first: $first) {
       totalCount
@@ -440,7 +440,7 @@ query Doi($doi: String!) {
     ... on Investigation {
       id icatId proposal visitId title startDate endDate releaseDate doi isReleased
       instruments { name }
-      team { role user { name fullName } }
+      team { nodes { role user { name fullName } } }
     }
   }
 }

@@ -160,7 +160,7 @@ class Settings:
     page sizes multiplied down the tree (``QUERY_TOO_COSTLY``)."""
 
     assumed_list_size: int = 10
-    """Items the cost counts for a list that is not a paged connection (a session's team)."""
+    """Items the cost counts for a list that is not a paged connection (a session's beamlines)."""
 
     max_body_bytes: int = 262144
     """Largest request body (or GET query string), refused before it is read whole

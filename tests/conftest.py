@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import gc
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -59,6 +59,16 @@ REQUIRE_ALL = os.environ.get("ICAT_GATEWAY_TEST_REQUIRE_ALL") == "1"
 DEMO_SEED = 7
 DEMO_SIZE = DemoSize.for_sessions(60, datasets_per_session=4, files_per_dataset=3)
 STAFF = "esrf/staff1"
+
+
+def team_names(session: Mapping[str, Any]) -> set[str]:
+    """The user names on a session's team as a query's `team(first: 10) { totalCount
+    nodes { user { name } } }` answered it, the page holding the whole team (the demo's
+    largest holds 8). Lists of every session ask 10 of each team over HTTP: a default page
+    (50) of each of 1000 sessions' teams would cost more than the gate allows."""
+    team = session["team"]
+    assert team["totalCount"] == len(team["nodes"]), team["totalCount"]
+    return {member["user"]["name"] for member in team["nodes"]}
 
 
 async def create_worker_database(url: str) -> None:

@@ -18,10 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
 
 from gateway.catalogue.gateway_tables import DoiSaga
+from gateway.catalogue.pagination import SortKey
 
 GONE = ("FAILED", "CANCELLED")
 """Saga steps of a version that never was (``gateway.usecases.doi_saga.Step``)."""
@@ -112,6 +114,45 @@ async def chains(connection: AsyncConnection, concepts: Sequence[str]) -> dict[s
     for concept, doi, number, step, publication in rows:
         found.setdefault(concept, []).append(Version(doi, int(number), step, int(publication)))
     return {concept: Chain(concept, tuple(versions)) for concept, versions in found.items()}
+
+
+_VERSION = aliased(DoiSaga, name="listed_version")
+_NEWER = aliased(DoiSaga, name="newer_version")
+
+OLDEST_FIRST = (SortKey(_VERSION.version), SortKey(_VERSION.id))
+"""The order of :func:`versions_listed` (a version's number, unique in its chain, then
+its saga's id): the keyset of a page of versions."""
+
+
+def versions_listed() -> tuple[Select[Any], Any]:
+    """The versions ``DataPublication.versions`` lists for each DOI of a chain: the chain's
+    published versions and the DOI itself (those that count, as in :func:`chains`), each
+    row with the DOI it is listed for (``owner_key``, lower case), its ``doi``, its
+    ``version`` and ``is_latest`` (the newest published one, as ``Chain.latest``); and the
+    column of the DOI listed for (the parent of a page of them)."""
+    owners = (
+        select(DoiSaga.doi.label("doi"), DoiSaga.concept_doi.label("concept_doi"))
+        .where(DoiSaga.concept_doi.is_not(None))
+        .distinct()
+        .subquery("versioned")
+    )
+    published = _VERSION.step.in_(PUBLISHED)
+    newer = exists().where(
+        _NEWER.concept_doi == _VERSION.concept_doi,
+        _NEWER.step.in_(PUBLISHED),
+        _NEWER.version > _VERSION.version,
+    )
+    statement = (
+        select(
+            owners.c.doi.label("owner_key"),
+            _VERSION.doi.label("doi"),
+            _VERSION.version.label("version"),
+            and_(published, ~newer).label("is_latest"),
+        )
+        .join(_VERSION, _VERSION.concept_doi == owners.c.concept_doi)
+        .where(_VERSION.step.not_in(GONE), or_(published, _VERSION.doi == owners.c.doi))
+    )
+    return statement, owners.c.doi
 
 
 async def chain_of(connection: AsyncConnection, concept: str) -> Chain | None:

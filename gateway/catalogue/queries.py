@@ -279,8 +279,9 @@ def investigations_of_instrument(
     return Investigation.id.in_(links)
 
 
-def team_by_investigation(ids: Sequence[int]) -> Select[Any]:
-    """Every membership of the sessions (the gateway's own decisions read them all)."""
+def team_members() -> Select[Any]:
+    """Memberships as ``TeamMember`` rows: the role, a grant's expiry, the person's columns
+    (``owner_key``: the session)."""
     return (
         select(
             InvestigationUser.investigation_id.label("owner_key"),
@@ -291,6 +292,13 @@ def team_by_investigation(ids: Sequence[int]) -> Select[Any]:
         )
         .join(User, User.id == InvestigationUser.user_id)
         .outerjoin(GrantExpiry, GrantExpiry.investigation_user_id == InvestigationUser.id)
+    )
+
+
+def team_by_investigation(ids: Sequence[int]) -> Select[Any]:
+    """Every membership of the sessions (the gateway's own decisions read them all)."""
+    return (
+        team_members()
         .where(InvestigationUser.investigation_id.in_(ids))
         .order_by(InvestigationUser.investigation_id, InvestigationUser.id)
     )
@@ -318,11 +326,21 @@ def sessions_of_people(access: Access, teams: Any) -> Select[Any]:
     )
 
 
-def team_listed(ids: Sequence[int], access: Access) -> Select[Any]:
-    """A session's team as ``Investigation.team`` lists it: every member, or under ICAT's
-    rules the INVESTIGATIONUSER rows and people the caller reaches from the session
+def team_rows(access: Access) -> Select[Any]:
+    """The teams as ``Investigation.team`` lists them: every member, or under ICAT's rules
+    the INVESTIGATIONUSER rows and people the caller reaches from the session
     (``visibility.team_rows_by_rules``, which the compiled renderer applies too)."""
-    return team_by_investigation(ids).where(*team_rows_by_rules(access))
+    return team_members().where(*team_rows_by_rules(access))
+
+
+def team_listed(ids: Sequence[int], access: Access) -> Select[Any]:
+    """The teams of these sessions as ``Investigation.team`` lists them (``team_rows``),
+    in its order."""
+    return (
+        team_rows(access)
+        .where(InvestigationUser.investigation_id.in_(ids))
+        .order_by(InvestigationUser.investigation_id, InvestigationUser.id)
+    )
 
 
 # Parameters (typed values with their type's name and units) ------------------------

@@ -19,6 +19,7 @@ from sqlalchemy.sql.elements import Label
 
 from gateway.catalogue import visibility
 from gateway.catalogue.models import IcatBase
+from gateway.catalogue.pagination import SortKey
 from gateway.catalogue.visibility import Access
 from gateway.fields.catalogue import TYPES
 from gateway.fields.declaration import Lookup, Relation
@@ -119,9 +120,9 @@ def rule(name: str) -> Any:
     return found
 
 
-def related_statement(relation: Relation, ids: Sequence[Any], access: Access) -> Select[Any]:
-    """The children of parents whose ``parent_key`` is in ``ids``, each row with that key
-    as ``owner_key``, in the relation's order within each parent."""
+def related_rows(relation: Relation, access: Access) -> tuple[Select[Any], ColumnElement[Any]]:
+    """The children of a relation that the caller may see, for every parent, and the
+    column holding each child's parent key (``owner_key`` in the rows)."""
     child = model_of(relation.table)
     if relation.value is not None:
         statement = select(column(child, relation.value).label(relation.value))
@@ -135,12 +136,31 @@ def related_statement(relation: Relation, ids: Sequence[Any], access: Access) ->
         statement = statement.join(
             link, column(link, relation.through.child) == column(child, relation.child_key)
         )
-    statement = statement.add_columns(owner.label("owner_key")).where(owner.in_(ids))
+    statement = statement.add_columns(owner.label("owner_key"))
     if access.rules is not None:
         statement = statement.where(*visibility.related_by_rules(access, relation))
     elif relation.visibility is not None:
         statement = statement.where(rule(relation.visibility)(access))
+    return statement, owner
+
+
+def related_statement(relation: Relation, ids: Sequence[Any], access: Access) -> Select[Any]:
+    """The children of parents whose ``parent_key`` is in ``ids``, each row with that key
+    as ``owner_key``, in the relation's order within each parent."""
+    statement, owner = related_rows(relation, access)
+    child = model_of(relation.table)
+    statement = statement.where(owner.in_(ids))
     return statement.order_by(owner, *(_order_key(statement, child, k) for k in relation.order))
+
+
+def related_keys(relation: Relation) -> list[SortKey]:
+    """The keyset a page of a relation's children resumes after: its order's columns of
+    the child table (the last one unique among a parent's children)."""
+    child = model_of(relation.table)
+    return [
+        SortKey(column(child, key), nullable=bool(column(child, key).nullable))
+        for key in relation.order
+    ]
 
 
 def _order_key(statement: Select[Any], child: Any, key: str) -> Any:

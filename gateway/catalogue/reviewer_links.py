@@ -23,6 +23,7 @@ from gateway.catalogue.models import (
     Dataset,
     Investigation,
 )
+from gateway.catalogue.pagination import SortKey
 from gateway.catalogue.visibility import Access, managed_investigation_ids, released
 
 
@@ -177,20 +178,21 @@ def link_by_id(link_id: int) -> Select[Any]:
     return select(*LINK_COLUMNS).where(ReviewerLink.id == link_id)
 
 
-def links_by_investigation(access: Access, rules: AccessRules, ids: Sequence[int]) -> Select[Any]:
-    """The links touching each of these sessions that the caller may see (``owner_key``:
-    the session), newest first."""
-    items = link_sessions().subquery("items")
-    return (
+def links_listed(access: Access, rules: AccessRules) -> tuple[Select[Any], Any]:
+    """The links touching each session that the caller may see, one row per session and
+    link (``owner_key``: the session), and the column of the session (the parent of a
+    page of them, ``Investigation.reviewerLinks``). Its order: :data:`NEWEST_LINKS`."""
+    items = link_sessions().distinct().subquery("items")
+    statement = (
         select(items.c.investigation_id.label("owner_key"), *LINK_COLUMNS)
         .join(ReviewerLink, ReviewerLink.id == items.c.link_id)
-        .where(
-            items.c.investigation_id.in_(list(ids)),
-            link_visible(access, rules, items.c.investigation_id),
-        )
-        .distinct()
-        .order_by(items.c.investigation_id, ReviewerLink.id.desc())
+        .where(link_visible(access, rules, items.c.investigation_id))
     )
+    return statement, items.c.investigation_id
+
+
+NEWEST_LINKS = (SortKey(ReviewerLink.id, descending=True),)
+"""Newest first: the links' keyset."""
 
 
 def link_items(link_ids: Sequence[int]) -> Select[Any]:

@@ -55,7 +55,7 @@ from gateway.catalogue.models import (
 )
 from gateway.catalogue.ordering import datafile_keys, dataset_keys
 from gateway.catalogue.pagination import PageRequest, SortKey, order_terms, page_request
-from gateway.catalogue.relations import column, lookups_of, model_of
+from gateway.catalogue.relations import column, lookups_of, model_of, related_keys
 from gateway.catalogue.sql_text import same_name
 from gateway.catalogue.visibility import (
     Access,
@@ -302,26 +302,46 @@ def connection(
         inner = ctx.entering(table)
         statement = base(cols, inner)
         sort_keys = keys(_order(arguments.get("orderBy"), default_order))
-        ordered = order_terms(sort_keys, native_nulls=ctx.dialect.native_nulls)
-        values: list[Any] = []
-        for child in field.children:
-            if child.name == TYPENAME:
-                value: Any = _text(field.type_name)
-            elif child.name == "totalCount":
-                value = statement.with_only_columns(func.count()).scalar_subquery()
-            elif child.name == "nodes":
-                json = _nested(item_type, item_cols(), child, inner)
-                value = inner.dialect.array(
-                    statement.with_only_columns(json), ordered, limit=page.limit
-                )
-            elif child.name == "pageInfo":
-                value = _page_info(child, statement, ordered, page.limit, inner)
-            else:
-                raise Unsupported(f"connection field {child.name}")
-            values += [_text(child.key), value]
-        return ctx.dialect.object(values)
+        return _first_page_json(
+            field,
+            statement,
+            lambda nodes: _nested(item_type, item_cols(), nodes, inner),
+            sort_keys,
+            page,
+            inner,
+        )
 
     return handler
+
+
+def _first_page_json(
+    field: Field,
+    statement: Select[Any],
+    items: Callable[[Field], Any],
+    sort_keys: list[SortKey],
+    page: PageRequest,
+    ctx: Context,
+) -> Any:
+    """A connection's first page from the statement of its children (``items``: the JSON
+    of one child from what ``nodes`` asks): its total, its items in the keys' order, and
+    whether more follow."""
+    ordered = order_terms(sort_keys, native_nulls=ctx.dialect.native_nulls)
+    values: list[Any] = []
+    for child in field.children:
+        if child.name == TYPENAME:
+            value: Any = _text(field.type_name)
+        elif child.name == "totalCount":
+            value = statement.with_only_columns(func.count()).scalar_subquery()
+        elif child.name == "nodes":
+            value = ctx.dialect.array(
+                statement.with_only_columns(items(child)), ordered, limit=page.limit
+            )
+        elif child.name == "pageInfo":
+            value = _page_info(child, statement, ordered, page.limit, ctx)
+        else:
+            raise Unsupported(f"connection field {child.name}")
+        values += [_text(child.key), value]
+    return ctx.dialect.object(values)
 
 
 def _page_info(
@@ -411,7 +431,9 @@ def derived(
     relation: Relation, rows_by_rules: Callable[[Access], list[Any]] | None = None
 ) -> Handler:
     """The handler of a declared relation: its children by its join keys, rendered in
-    its order, as one correlated subquery (an object, or a JSON array).
+    its order, as one correlated subquery (an object, a JSON array, or a connection's
+    first page: its total, its nodes and ``hasNextPage``; cursors are the standard
+    path's).
 
     Under ICAT's rules the children are those ``visibility.related_by_rules`` reaches, or
     ``rows_by_rules`` where the standard path's loader filters them otherwise (a session's
@@ -428,6 +450,11 @@ def derived(
     if link is not None and lookups_of(relation.child):
         raise TypeError(f"{relation.name}: lookups of a child through a link table")
     child_key = column(child, relation.child_key)
+    nullable_keys = (
+        [key.nullable for key in related_keys(relation)]
+        if relation.cardinality is Cardinality.PAGE
+        else []
+    )
 
     def handler(cols: Cols, field: Field, ctx: Context) -> Any:
         ruled: list[Any] = []
@@ -471,10 +498,21 @@ def derived(
                 child_cols = model_columns(child)
                 statement = statement.join(child, on_link)
             statement = statement.where(column(link, through.parent) == parent)
-        if relation.value is not None:
-            json = inner.dialect.text(_col(child_cols, relation.value))
-        else:
-            json = _nested(relation.child, child_cols, field, inner)
+
+        def rendered(selection: Field) -> Any:
+            if relation.value is not None:
+                return inner.dialect.text(_col(child_cols, relation.value))
+            return _nested(relation.child, child_cols, selection, inner)
+
+        if relation.cardinality is Cardinality.PAGE:
+            page = first_page(field.arguments, ctx.default_page_size, ctx.max_page_size)
+            keys = [
+                SortKey(_col(child_cols, key), nullable=nullable)
+                for key, nullable in zip(relation.order, nullable_keys, strict=True)
+            ]
+            # The nodes by the keyset the standard path's pages follow (``related_keys``).
+            return _first_page_json(field, statement, rendered, keys, page, inner)
+        json = rendered(field)
         if relation.cardinality is Cardinality.ONE:
             return inner.dialect.nested(statement.with_only_columns(json).scalar_subquery())
         order = [_col(child_cols, key) for key in relation.order]
@@ -553,15 +591,8 @@ def _datafiles_of_dataset(cols: Cols, ctx: Context) -> Select[Any]:
     return statement
 
 
-def _relation(type_name: str, name: str) -> Relation:
-    found = DECLARED[type_name].field(name)
-    if not isinstance(found, Relation):
-        raise TypeError(f"{type_name}.{name} is no relation")
-    return found
-
-
-_TEAM = _relation("Investigation", "team")
-_MEMBER = _relation("TeamMember", "user")
+_TEAM = DECLARED["Investigation"].relation("team")
+_MEMBER = DECLARED["TeamMember"].relation("user")
 
 
 SPECIAL: dict[str, dict[str, Handler]] = {
@@ -649,7 +680,10 @@ def _handlers(declared: ObjectFields) -> dict[str, Handler]:
             continue
         elif field.name in special:
             handlers[field.name] = special[field.name]
-        elif isinstance(field, Relation) and field.cardinality is not Cardinality.PAGE:
+        elif isinstance(field, Relation) and (
+            field.cardinality is not Cardinality.PAGE or field.written is None
+        ):
+            # An object, a list, or a page in its declared order (not one a client orders).
             handlers[field.name] = derived(field)
         else:
             # A rule or a page the compiler cannot derive: written by hand, or compiled=False.

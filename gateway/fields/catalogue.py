@@ -99,8 +99,9 @@ INVESTIGATION = ObjectFields(
                  "Instrument", "INSTRUMENT", "id", "id", LIST, ("name", "id"),
                  through=Link("INVESTIGATIONINSTRUMENT", "investigation_id", "instrument_id")),
         Relation("team", "The team: proposers, participants, local contacts and "
-                 "collaborators, one entry per role.", "TeamMember", "INVESTIGATIONUSER", "id",
-                 "investigation_id", LIST, ("id",),
+                 "collaborators, one entry per role, in the order of their catalogue "
+                 "entries.", "TeamMember", "INVESTIGATIONUSER", "id", "investigation_id", PAGE,
+                 ("id",),
                  written="its rows carry the person's columns, which `myRoles` reads too"),
         Resolved("myRoles", "The caller's roles in this session; empty if none."),
         Relation("keywords", "Keywords.", "String", "KEYWORD", "id", "investigation_id", LIST,
@@ -120,7 +121,7 @@ INVESTIGATION = ObjectFields(
                  "the caller's own to anyone else.", compiled=False),
         Resolved("reviewerLinks", "The secret links for reviewers that open this session "
                  "or some of its datasets, newest first: to those who manage its access (the "
-                 "main proposer, staff); empty for anyone else.", compiled=False),
+                 "main proposer, staff); none for anyone else.", compiled=False),
         Resolved("dataCiteMetadata", "The DataCite kernel-4.5 metadata of the session's DOI "
                  "(JSON:API attributes) from its landing facts: title, team, dates, proposal, "
                  "and the published DOIs drawn from it (HasPart); null without a DOI.",
@@ -320,8 +321,8 @@ INSTRUMENT = ObjectFields(
                "before 6.2)."),
         Relation("facility", "The facility that runs this beamline.", "Facility", "FACILITY",
                  "facility_id", "id", ONE),
-        Relation("scientists", "The beamline's scientists (ICAT INSTRUMENTSCIENTIST).", "User",
-                 "USER_", "id", "id", LIST, ("name", "id"),
+        Relation("scientists", "The beamline's scientists (ICAT INSTRUMENTSCIENTIST), by "
+                 "user name.", "User", "USER_", "id", "id", PAGE, ("name", "id"),
                  through=Link("INSTRUMENTSCIENTIST", "instrument_id", "user_id")),
     ),
     compiled=True,
@@ -472,7 +473,7 @@ DATA_PUBLICATION = ObjectFields(
         Resolved("version", "Its number among the versions under its concept DOI, from 1; "
                  "null for a DOI that never had a new version.", DATA, compiled=False),
         Resolved("versions", "The published versions under its concept DOI, oldest first "
-                 "(itself among them); empty for a DOI that never had a new version.", DATA,
+                 "(itself among them); none for a DOI that never had a new version.", DATA,
                  compiled=False),
     ),
     rows=Rows.FILTERED,

@@ -128,7 +128,8 @@ class Cardinality(enum.Enum):
     LIST = "list"
     """Every child, in the relation's order."""
     PAGE = "page"
-    """A Relay connection: pages of children by keyset over the relation's order."""
+    """A Relay connection (``first``/``after``): pages of children by keyset over the
+    relation's order, whose last key is unique among a parent's children."""
 
 
 @dataclass(frozen=True)
@@ -188,16 +189,16 @@ class Relation:
     compiled: bool = True
     filtered: bool = False
     written: str | None = None
-    """Why the strawberry resolver and the loader are written by hand (a page with
-    cursors, a child row built from the parent's row): None for a derived one."""
+    """Why the strawberry resolver and the loader are written by hand (a page a client
+    orders or filters, a child row built from the parent's row): None for a derived one."""
 
     @property
     def python_name(self) -> str:
         return snake_case(self.name)
 
     def __post_init__(self) -> None:
-        if (self.cardinality is Cardinality.PAGE) and self.written is None:
-            raise ValueError(f"{self.name}: pages are resolved by hand (cursors)")
+        if self.cardinality is Cardinality.PAGE and self.value is not None:
+            raise ValueError(f"{self.name}: a page lists objects, not values")
         if self.cardinality is not Cardinality.ONE and not self.order:
             raise ValueError(f"{self.name}: a list needs an order")
         if self.value is not None and self.child != "String":
@@ -268,6 +269,13 @@ class ObjectFields:
             if field.name == name:
                 return field
         raise KeyError(f"{self.type_name}.{name}")
+
+    def relation(self, name: str) -> Relation:
+        """A declared relation by name (a field of another kind is an error)."""
+        found = self.field(name)
+        if not isinstance(found, Relation):
+            raise TypeError(f"{self.type_name}.{name} is no relation")
+        return found
 
     @property
     def scalars(self) -> tuple[Scalar, ...]:

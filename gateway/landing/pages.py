@@ -40,9 +40,12 @@ log = logging.getLogger(__name__)
 
 DATASETS_SHOWN = 100
 """Datasets listed on a page (with the total); the API pages through the rest."""
+LISTED = 100
+"""Team entries (one per role) and DOI versions listed on a page (with the total); the
+API pages through the rest."""
 
 LANDING_QUERY = """
-query Landing($doi: String!, $datasets: Int!) {
+query Landing($doi: String!, $datasets: Int!, $listed: Int!) {
   doi(doi: $doi) {
     __typename
     ... on Investigation {
@@ -50,7 +53,9 @@ query Landing($doi: String!, $datasets: Int!) {
       summary fileSize fileCount keywords
       facility { name fullName url }
       instruments { name fullName url }
-      team { role isMainProposer user { fullName orcidId affiliation } }
+      team(first: $listed) {
+        totalCount nodes { role isMainProposer user { fullName orcidId affiliation } }
+      }
       datasets(first: $datasets) {
         totalCount
         nodes { name description startDate fileSize fileCount techniques { name pid } }
@@ -71,7 +76,7 @@ query Landing($doi: String!, $datasets: Int!) {
           investigation { proposal visitId doi }
         }
       }
-      conceptDoi version versions { doi version isLatest }
+      conceptDoi version versions(first: $listed) { totalCount nodes { doi version isLatest } }
       dataCiteMetadata jsonLd
     }
   }
@@ -243,7 +248,7 @@ class LandingPages:
             request.scope,
             request.receive,
             LANDING_QUERY,
-            {"doi": doi, "datasets": DATASETS_SHOWN},
+            {"doi": doi, "datasets": DATASETS_SHOWN, "listed": LISTED},
             "Landing",
             context,
         )
@@ -317,7 +322,7 @@ class LandingPages:
         json_ld = orjson.dumps(data["jsonLd"]).decode().replace("<", "\\u003c")
         template = "session.html" if landing.kind == "Investigation" else "publication.html"
         team: dict[tuple[Any, Any], dict[str, Any]] = {}
-        for member in data.get("team") or ():
+        for member in (data.get("team") or {}).get("nodes", ()):
             user = member["user"]
             person = team.setdefault((user["fullName"], user["orcidId"]), {**user, "roles": []})
             person["roles"].append(member["role"])

@@ -82,7 +82,8 @@ def single_loader(engine: AsyncEngine, build: Callable[[list[Any]], Select[Any]]
 class ChildPageKey:
     """A page of one parent's children: parents asked with the same page share a query."""
 
-    parent_id: int
+    parent_id: Any
+    """The parent's key: its id (a DOI for the versions under a DOI)."""
     page: PageRequest
     order: Hashable = None
 
@@ -267,12 +268,6 @@ class Loaders:
         return Loader(load)
 
     @cached_property
-    def team_of_investigation(self) -> Loader:
-        """A session's team as ``Investigation.team`` lists it (under ICAT's rules, what
-        they let the caller reach)."""
-        return grouped_loader(self.engine, lambda ids: queries.team_listed(ids, self.access))
-
-    @cached_property
     def memberships_of_investigation(self) -> Loader:
         """Every membership of a session, for the gateway's own answers about the caller
         and the grants it makes (``myRoles``, a grant's payload)."""
@@ -335,16 +330,6 @@ class Loaders:
             return [found.get(i) for i in ids]
 
         return Loader(load)
-
-    @cached_property
-    def reviewer_links_of_investigation(self) -> Loader:
-        """The reviewer links of sessions, as far as the caller manages their access."""
-        from gateway.catalogue.reviewer_links import links_by_investigation
-
-        rules = self.settings.access_rules
-        return grouped_loader(
-            self.engine, lambda ids: links_by_investigation(self.access, rules, ids)
-        )
 
     # Nested connections: a page of children per parent, and their totals. ----------
 

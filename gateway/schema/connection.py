@@ -6,16 +6,18 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import null
+from sqlalchemy import Select, SQLColumnExpression, null
 
 from gateway.catalogue.pages import JSON_COLUMN
 from gateway.catalogue.pagination import PageRequest, cursor_listing, encode_cursor, page_request
+from gateway.catalogue.relations import related_keys
 from gateway.compiled.completed import completed_list
 from gateway.compiled.items import (
     ItemRenderer,
     completed_or,
     item_renderer,
 )
+from gateway.fields.declaration import Relation
 from gateway.resolvers.loaders import ChildListing, ChildPageKey
 from gateway.schema.node import instance
 from gateway.schema.selections import selected, selected_names, selected_under
@@ -164,7 +166,7 @@ async def child_connection(
     info: Any,
     name: str,
     listing: ChildListing,
-    parent_id: int,
+    parent_id: Any,
     page: PageRequest,
     order: tuple[str, bool],
     to_node: Callable[[Any], T],
@@ -203,6 +205,34 @@ async def child_connection(
     if prepare is not None and rows:
         await prepare(info, connection.items())
     return connection
+
+
+async def relation_connection(
+    info: Any,
+    type_name: str,
+    relation: Relation,
+    parent_id: Any,
+    first: int | None,
+    after: str | None,
+    rows: Callable[[], Select[Any]],
+    parent: SQLColumnExpression[Any],
+    to_node: Callable[[Any], T],
+) -> Connection[T]:
+    """A page of a declared relation's children (``Cardinality.PAGE``): ``rows`` for every
+    parent (``parent``: the column of their parent's key), in the relation's order, by the
+    keyset of its order's columns (``relations.related_keys``); the cursors are of the
+    listing ``Type.field``."""
+    keys = related_keys(relation)
+    listing = ChildListing(statement=rows, parent=parent, keys=lambda order: keys)
+    return await child_connection(
+        info,
+        f"{type_name}.{relation.name}",
+        listing,
+        parent_id,
+        page_of(info, first, after),
+        (",".join(relation.order), False),
+        to_node,
+    )
 
 
 def _json_column(

@@ -29,9 +29,11 @@ from strawberry.types.field import StrawberryField
 
 from gateway.auth.policy import FieldClass, can_read_personal, is_released
 from gateway.catalogue.icat_rules.relationships import entity_of_table
+from gateway.catalogue.relations import related_rows
 from gateway.errors import Forbidden
 from gateway.fields.declaration import Cardinality, Format, ObjectFields, Relation, Scalar
 from gateway.schema import declared_types
+from gateway.schema.connection import Connection, relation_connection
 from gateway.schema.node import global_id
 from gateway.schema.scalars import Long, ParameterValueKind
 
@@ -242,6 +244,38 @@ def _relation_field(spec: ObjectFields, relation: Relation, description: str, gu
     return made
 
 
+def _page_field(spec: ObjectFields, relation: Relation, description: str, guards: Any) -> Any:
+    """The strawberry field of a declared page of children: a Relay connection in the
+    relation's order (``first``/``after``), batched over every parent of a level as the
+    other nested connections are (``connection.relation_connection``)."""
+    type_name, key, child = spec.type_name, relation.parent_key, relation.child
+
+    async def resolve(
+        self: Any, info: strawberry.Info, first: int | None = None, after: str | None = None
+    ) -> Any:
+        access = info.context.access
+        statement, owner = related_rows(relation, access)
+        build = DECLARED_CLASSES[child].from_row
+        return await relation_connection(
+            info,
+            type_name,
+            relation,
+            self._row[key],
+            first,
+            after,
+            lambda: statement,
+            owner,
+            lambda row: build(row, access.now),
+        )
+
+    annotation: Any = Connection[
+        Annotated[child, strawberry.lazy(declared_types.__name__)]  # type: ignore[valid-type]
+    ]
+    made = strawberry.field(resolver=resolve, description=description, extensions=guards)
+    made.type_annotation = StrawberryAnnotation(annotation)
+    return made
+
+
 def declared(spec: ObjectFields) -> Callable[[type[T]], type[T]]:
     """Give a class (to be decorated by ``strawberry.type``) the fields of ``spec``."""
 
@@ -306,7 +340,8 @@ def declared(spec: ObjectFields) -> Callable[[type[T]], type[T]]:
                         f"{spec.type_name}.{field.name} is a declared relation: derived, not "
                         "written (or declare why it is written by hand)"
                     )
-                setattr(cls, name, _relation_field(spec, field, description, guards))
+                derive = _page_field if field.cardinality is Cardinality.PAGE else _relation_field
+                setattr(cls, name, derive(spec, field, description, guards))
                 continue
             written = hand_written.pop(name, None)
             if written is None:

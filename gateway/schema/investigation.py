@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 
 from gateway.catalogue import queries
 from gateway.catalogue.models import Dataset as DatasetRow
+from gateway.catalogue.models import InvestigationUser as InvestigationUserRow
 from gateway.catalogue.ordering import dataset_keys
 from gateway.doi.renderings import DEFAULT_STYLE
 from gateway.fields.catalogue import INVESTIGATION
@@ -21,13 +22,20 @@ from gateway.schema.citing import (
     session_json_ld,
     session_metadata,
 )
-from gateway.schema.connection import Connection, child_connection, page_of
+from gateway.schema.connection import (
+    Connection,
+    child_connection,
+    page_of,
+    relation_connection,
+)
 from gateway.schema.declared import Declared, declared
 from gateway.schema.info import Info
 from gateway.schema.inputs import DatasetOrder
 from gateway.schema.keys import keys_of
 from gateway.schema.node import Node
 from gateway.schema.people import TeamMember
+
+_TEAM = INVESTIGATION.relation("team")
 
 if TYPE_CHECKING:
     from gateway.schema.access import AccessRequest, AccessRequestState
@@ -39,9 +47,21 @@ if TYPE_CHECKING:
 @declared(INVESTIGATION)
 class Investigation(Node, Declared):
     @strawberry.field
-    async def team(self, info: Info) -> list[TeamMember]:
-        rows = await info.context.loaders.team_of_investigation.load(self._row["id"])
-        return [TeamMember.from_row(row) for row in rows]
+    async def team(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[TeamMember]:
+        access = info.context.access
+        return await relation_connection(
+            info,
+            "Investigation",
+            _TEAM,
+            self._row["id"],
+            first,
+            after,
+            lambda: queries.team_rows(access),
+            InvestigationUserRow.investigation_id,
+            TeamMember.from_row,
+        )
 
     @strawberry.field
     async def data_cite_metadata(self, info: Info) -> JSON | None:
@@ -126,8 +146,8 @@ class Investigation(Node, Declared):
 
     @strawberry.field
     async def reviewer_links(
-        self, info: Info
-    ) -> list[Annotated[ReviewerLink, strawberry.lazy("gateway.schema.reviewer_links")]]:
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[ReviewerLink, strawberry.lazy("gateway.schema.reviewer_links")]]:
         from gateway.schema.reviewer_links import links_of_investigation
 
-        return await links_of_investigation(info, self._row["id"])
+        return await links_of_investigation(info, self._row["id"], first, after)

@@ -148,17 +148,27 @@ class DataPublication(Node, Declared):
         return int(links["number"]) if links is not None else None
 
     @strawberry.field
-    async def versions(self, info: Info) -> list[DoiVersion]:
-        chain = await self._chain(info)
-        if chain is None:
-            return []
-        latest = chain.latest()
-        own = str(self._row["pid"]).lower()
-        return [
-            DoiVersion(doi=v.doi, version=v.number, is_latest=v == latest)
-            for v in chain.versions
-            if v.published or v.doi == own
-        ]
+    async def versions(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[DoiVersion]:
+        statement, listed_for = doi_versions.versions_listed()
+        listing = ChildListing(
+            statement=lambda: statement,
+            parent=listed_for,
+            keys=lambda order: doi_versions.OLDEST_FIRST,
+        )
+        pid = self._row["pid"]
+        return await child_connection(
+            info,
+            "DataPublication.versions",
+            listing,
+            str(pid).lower() if pid else "",
+            page_of(info, first, after),
+            ("version", False),
+            lambda row: DoiVersion(
+                doi=row.doi, version=int(row.version), is_latest=bool(row.is_latest)
+            ),
+        )
 
     async def _chain(self, info: Info) -> doi_versions.Chain | None:
         if not self._row["pid"]:

@@ -11,10 +11,11 @@ from sqlalchemy import select
 from gateway.auth.policy import is_link_valid
 from gateway.auth.reviewer_link import QUERY_PARAMETER
 from gateway.catalogue.models import Investigation as InvestigationRow
-from gateway.catalogue.reviewer_links import link_by_id
+from gateway.catalogue.reviewer_links import NEWEST_LINKS, link_by_id, links_listed
 from gateway.errors import ReviewerLinksUnavailable
 from gateway.fields.catalogue import REVIEWER_LINK
-from gateway.resolvers.loaders import fetch_all
+from gateway.resolvers.loaders import ChildListing, fetch_all
+from gateway.schema.connection import Connection, child_connection, page_of
 from gateway.schema.declared import Declared, declared
 from gateway.schema.info import Info
 from gateway.schema.inputs import naive_utc
@@ -176,7 +177,22 @@ class ReviewerLinkMutation:
         return RevokeReviewerLinkPayload(link=await _link(info, link_id))
 
 
-async def links_of_investigation(info: Info, investigation_id: int) -> list[ReviewerLink]:
-    """``Investigation.reviewerLinks``: one statement for every session of the request."""
-    rows = await info.context.loaders.reviewer_links_of_investigation.load(investigation_id)
-    return [ReviewerLink.from_row(row, info.context.now) for row in rows]
+async def links_of_investigation(
+    info: Info, investigation_id: int, first: int | None, after: str | None
+) -> Connection[ReviewerLink]:
+    """``Investigation.reviewerLinks``: a page of each session's links, newest first; one
+    statement for the pages of every session of the level, one for their totals."""
+    context = info.context
+    statement, session = links_listed(context.access, context.settings.access_rules)
+    listing = ChildListing(
+        statement=lambda: statement, parent=session, keys=lambda order: NEWEST_LINKS
+    )
+    return await child_connection(
+        info,
+        "Investigation.reviewerLinks",
+        listing,
+        investigation_id,
+        page_of(info, first, after),
+        ("id", True),
+        lambda row: ReviewerLink.from_row(row, context.now),
+    )

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.settings import Settings
+from tests.conftest import team_names
 from tests.support.oidc_provider import DEFAULT_AUDIENCE, OIDCProvider
 from tests.support.server import GatewayServer
 
@@ -80,10 +81,10 @@ def caller(gateway: str, provider: OIDCProvider, login: str | None) -> Caller:
 
 SESSIONS = """{ investigations(first: 1000) { nodes {
   id proposal isReleased startDate releaseDate instruments { name }
-  team { role user { name } } } } }"""
+  team(first: 10) { totalCount nodes { role user { name } } } } } }"""
 
 SESSION = """query($id: ID) { investigation(id: $id) {
-  id title doi releaseDate team { role user { fullName } } instruments { name }
+  id title doi releaseDate team { nodes { role user { fullName } } } instruments { name }
   summary datasets(first: 100) { totalCount nodes { id name location } } } }"""
 
 
@@ -92,9 +93,6 @@ def cast(gateway: str, provider: OIDCProvider) -> dict[str, Any]:
     """The sessions and datasets the checks use, found as staff."""
     staff = caller(gateway, provider, STAFF)
     sessions = staff.data(SESSIONS)["investigations"]["nodes"]
-
-    def team(session: dict[str, Any]) -> set[str]:
-        return {member["user"]["name"] for member in session["team"]}
 
     def beamlines(session: dict[str, Any]) -> set[str]:
         return {instrument["name"] for instrument in session["instruments"]}
@@ -106,7 +104,7 @@ def cast(gateway: str, provider: OIDCProvider) -> dict[str, Any]:
 
     fixed = {"esrf/pi1", "esrf/member1", "esrf/outsider1", "esrf/scientist1", "esrf/staff1"}
 
-    started = [s for s in sessions if "esrf/pi1" in team(s) and s["startDate"] < NOW]
+    started = [s for s in sessions if "esrf/pi1" in team_names(s) and s["startDate"] < NOW]
     of_pi = {
         "released": next(s for s in started if kind(s) == "released"),
         "embargoed": next(
@@ -116,17 +114,19 @@ def cast(gateway: str, provider: OIDCProvider) -> dict[str, Any]:
     }
     # The demo puts member1 on pi1's released and embargoed sessions, not the proprietary
     # one, and the embargoed one on ID30A-1, where scientist1 is a beamline scientist.
-    assert "esrf/member1" in team(of_pi["embargoed"]) and "esrf/member1" in team(of_pi["released"])
-    assert "esrf/member1" not in team(of_pi["proprietary"])
+    assert "esrf/member1" in team_names(of_pi["embargoed"]) and "esrf/member1" in team_names(
+        of_pi["released"]
+    )
+    assert "esrf/member1" not in team_names(of_pi["proprietary"])
     assert "ID30A-1" not in beamlines(of_pi["proprietary"])
     # pi1's scheduled session on ID30A-1: nobody else of the cast is on its team.
     beamline = next(
         s
         for s in sessions
-        if "esrf/pi1" in team(s) and s["startDate"] > NOW and "ID30A-1" in beamlines(s)
+        if "esrf/pi1" in team_names(s) and s["startDate"] > NOW and "ID30A-1" in beamlines(s)
     )
-    assert team(beamline) & fixed == {"esrf/pi1"}
-    strangers = [s for s in sessions if kind(s) == "embargoed" and not team(s) & fixed]
+    assert team_names(beamline) & fixed == {"esrf/pi1"}
+    strangers = [s for s in sessions if kind(s) == "embargoed" and not team_names(s) & fixed]
     elsewhere = next(s for s in strangers if "ID30A-1" not in beamlines(s))
     publications = staff.data(
         """{ dataPublications(first: 100) { nodes { isPublished
@@ -142,8 +142,8 @@ def cast(gateway: str, provider: OIDCProvider) -> dict[str, Any]:
     grantee = next(
         name
         for s in sessions
-        for name in sorted(team(s))
-        if name not in fixed and name not in team(of_pi["proprietary"])
+        for name in sorted(team_names(s))
+        if name not in fixed and name not in team_names(of_pi["proprietary"])
     )
     return {
         **of_pi,
@@ -159,7 +159,7 @@ def sees_data(who: Caller, session: dict[str, Any]) -> bool:
     body = who.run(SESSION, {"id": session["id"]})
     investigation = body["data"]["investigation"]
     assert investigation["id"] == session["id"] and investigation["title"]
-    assert investigation["team"] and investigation["instruments"]
+    assert investigation["team"]["nodes"] and investigation["instruments"]
     errors = body.get("errors", [])
     if investigation["summary"] is None:
         assert [e["extensions"]["code"] for e in errors] == ["FORBIDDEN"]

@@ -32,14 +32,14 @@ MINT = """mutation($input: MintDoiInput!) { mintDoi(input: $input) { doi state }
 VERSION = """mutation($input: CreateDoiVersionInput!) {
   createDoiVersion(input: $input) {
     doi state
-    dataPublication { doi version conceptDoi versions { doi version isLatest } }
+    dataPublication { doi version conceptDoi versions { nodes { doi version isLatest } } }
   }
 }"""
 AMEND = """mutation($input: UpdatePublishedDoiInput!) {
   updatePublishedDoi(input: $input) { doi state dataPublication { title } }
 }"""
 VERSIONS = """query($doi: String!) { doi(doi: $doi) { ... on DataPublication {
-  doi version conceptDoi versions { doi version isLatest } dataCiteMetadata
+  doi version conceptDoi versions { nodes { doi version isLatest } } dataCiteMetadata
 } } }"""
 COUNT = "{ facilities { totalCount } }"
 
@@ -146,7 +146,7 @@ def test_a_chain_of_three_versions_through_graphql_datacite_and_the_pages(
         },
     )["createDoiVersion"]
     v2, v3 = second["doi"], third["doi"]
-    assert third["dataPublication"]["versions"] == [
+    assert third["dataPublication"]["versions"]["nodes"] == [
         {"doi": first, "version": 1, "isLatest": False},
         {"doi": v2, "version": 2, "isLatest": False},
         {"doi": v3, "version": 3, "isLatest": True},

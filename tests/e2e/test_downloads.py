@@ -32,6 +32,7 @@ from gateway.catalogue.gateway_tables import Download
 from gateway.catalogue.secrets import stored_secret
 from gateway.downloads.links import LINK_KEY, LinkSigner, new_link_key
 from gateway.settings import Settings
+from tests.conftest import team_names
 from tests.e2e.test_authorization import Caller, caller
 from tests.support.ids_server import READER_SESSION, IDSServer
 from tests.support.oidc_provider import DEFAULT_AUDIENCE, OIDCProvider
@@ -53,7 +54,8 @@ RECORDS = """query($user: String) { downloadRecords(userName: $user, first: 5) {
 LOOKUP = """query($id: ID!) { dataset(id: $id) { id } }"""
 
 SESSIONS = """{ investigations(first: 1000) { nodes {
-  id isReleased startDate releaseDate team { user { name } } } } }"""
+  id isReleased startDate releaseDate team(first: 10) {
+  totalCount nodes { user { name } } } } } }"""
 
 DATASETS = """query($id: ID) { investigation(id: $id) { datasets(first: 5) { nodes {
   id name location datafiles(first: 50) { nodes { id name location } } } } } }"""
@@ -144,7 +146,7 @@ def cast(
     sessions = staff.data(SESSIONS)["investigations"]["nodes"]
 
     def on_team(session: dict[str, Any], login: str) -> bool:
-        return any(m["user"]["name"] == login for m in session["team"])
+        return login in team_names(session)
 
     def with_files(session: dict[str, Any]) -> list[dict[str, Any]]:
         datasets = staff.data(DATASETS, {"id": session["id"]})["investigation"]["datasets"]

@@ -73,7 +73,7 @@ def test_repeated_queries_are_answered_by_their_plan(
     if catalogue.dialect.name != "postgresql":
         pytest.skip("operation plans are PostgreSQL's")
     query = """query($doi: String!) { doi(doi: $doi) { __typename
-      ... on Investigation { proposal title instruments { name } team { role } } } }"""
+      ... on Investigation { proposal title instruments { name } team { nodes { role } } } } }"""
     with GatewayServer(settings) as server:
         url = server.base_url + "/graphql"
         listed = httpx.post(url, json={"query": "{ investigations(first: 2) { nodes { doi } } }"})

@@ -161,11 +161,11 @@ def test_our_people_carry_the_partners_publications(
     body = post(
         routers[router],
         """query($doi: String!) { investigation(doi: $doi) {
-             team { user { name orcidId partnerPublications { title } } } } }""",
+             team { nodes { user { name orcidId partnerPublications { title } } } } } }""",
         {"doi": facts["released"].DOI},
     )
     assert "errors" not in body, body
-    users = {m["user"]["name"]: m["user"] for m in body["data"]["investigation"]["team"]}
+    users = {m["user"]["name"]: m["user"] for m in body["data"]["investigation"]["team"]["nodes"]}
     assert [p["title"] for p in users["esrf/pi1"]["partnerPublications"]] == [
         "A structure from released data",
         "A preprint on data still under embargo",

@@ -65,13 +65,13 @@ async def sessions_of_pi(client: Client) -> dict[str, dict[str, Any]]:
     """pi1's embargoed and proprietary sessions (started), and a stranger's session."""
     data = await client.data(
         """{ investigations(first: 1000) { nodes { id isReleased releaseDate startDate
-             team { role user { name } } } } }""",
+             team { nodes { role user { name } } } } } }""",
         user=STAFF,
     )
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
     def team(session: dict[str, Any]) -> set[str]:
-        return {member["user"]["name"] for member in session["team"]}
+        return {member["user"]["name"] for member in session["team"]["nodes"]}
 
     started = [s for s in data["investigations"]["nodes"] if s["startDate"] < now]
     mine = [s for s in started if PI in team(s) and not s["isReleased"]]
@@ -309,7 +309,9 @@ async def test_local_contacts_grant_where_the_facility_allows_it(
     client: Client, sessions: dict[str, dict[str, Any]]
 ) -> None:
     session = sessions["embargoed"]
-    contact = next(m["user"]["name"] for m in session["team"] if m["role"] == "Local contact")
+    contact = next(
+        m["user"]["name"] for m in session["team"]["nodes"] if m["role"] == "Local contact"
+    )
     variables = {"ids": [session["id"]], "grantee": {"userName": OUTSIDER}}
     assert codes(await client.execute(GRANT, variables, user=contact)) == ["FORBIDDEN"]
     allowing = client.using(local_contacts_grant=True)

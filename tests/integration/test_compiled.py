@@ -50,7 +50,7 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
              orderBy: {field: START_DATE, direction: DESC}, first: $first) {
            totalCount pageInfo { hasNextPage }
            nodes { LANDING fileSize fileCount instruments { name }
-                   team { role user { name fullName } } datasets { totalCount } } } }""",
+                   team { nodes { role user { name fullName } } } datasets { totalCount } } } }""",
         {"first": 30},
     ),
     # Every session, embargoed ones too, DATA fields included (rows fall back per row).
@@ -59,9 +59,9 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
            nodes { LANDING summary keywords fileSize myRoles
                    facility { id name fullName daysUntilRelease } type { name description }
                    instruments { id icatId name fullName type url description
-                                 facility { name } scientists { name orcidId } }
-                   team { role isMainProposer user { id icatId name fullName givenName
-                          familyName orcidId affiliation } }
+                                 facility { name } scientists { nodes { name orcidId } } }
+                   team { nodes { role isMainProposer user { id icatId name fullName givenName
+                          familyName orcidId affiliation } } }
                    parameters { name units valueKind numericValue stringValue dateTimeValue }
                    samples { id name typeName molecularFormula pid }
                    datasets(first: 3, orderBy: {field: NAME, direction: DESC}) {
@@ -95,7 +95,7 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
              nodes { ...landing key: proposal again: proposal
                      ... on Investigation { title @skip(if: $skip) endDate @include(if: $with) }
                      ... on Node { id }
-                     t1: team { __typename role } t2: team { user { name } }
+                     t1: team { nodes { __typename role } } t2: team { nodes { user { name } } }
                      ds: datasets(first: 2) { __typename nodes { __typename ...dataset } } } } }
            fragment landing on Investigation { doi visitId startDate @skip(if: $with) }
            fragment dataset on Dataset { name n2: name techniques { name } }""",
@@ -126,7 +126,8 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
         """{ datasets(first: 40, filter: {search: "a"}) { totalCount
                nodes { id name type { name } sample { name } investigation { proposal title }
                        datafiles(first: 1) { nodes { name } } } }
-             instruments(first: 5) { nodes { name facility { name } scientists { name } } }
+             instruments(first: 5) {
+               nodes { name facility { name } scientists { nodes { name } } } }
              facilities { nodes { id name url } }
              techniques(first: 3) { nodes { id name pid } } }""",
         {},
@@ -141,14 +142,15 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
     (
         """query($doi: String!, $id: ID!) { __typename
              doi(doi: $doi) { __typename ... on Investigation { LANDING summary
-                 instruments { name } team { role user { name fullName } } }
+                 instruments { name } team { nodes { role user { name fullName } } } }
                ... on Dataset { name } }
              same: investigation(id: $id) { proposal fileCount datasets { totalCount } } }""",
         {"doi": "DOI", "id": "SESSION"},
     ),
     # A PERSONAL field: standard path, FORBIDDEN for all but the owner and staff.
     (
-        """{ investigations(first: 3) { nodes { proposal team { user { name email } } } } }""",
+        """{ investigations(first: 3) { nodes { proposal
+             team { nodes { user { name email } } } } } }""",
         {},
     ),
 ]
@@ -391,7 +393,7 @@ def test_generated_queries_answer_identically(compiling: Client, user: str | Non
 
 DOI_QUERY = """query($doi: String!) { doi(doi: $doi) { __typename
   ... on Investigation { id proposal title releaseDate instruments { name }
-                         team { role user { name fullName } } }
+                         team { nodes { role user { name fullName } } } }
   ... on Dataset { name } } }"""
 
 
@@ -693,7 +695,7 @@ async def test_people_private_narrow_the_team(
     own roles only (the demo's rules list its whole team); to root users, everyone. The
     compiled path renders the teams."""
     query = """{ investigations(first: 100, filter: {released: false}) {
-        nodes { proposal team { role user { name } } } } }"""
+        nodes { proposal team { nodes { role user { name } } } } } }"""
     private = PrivatePeopleClient(compiling.engine, compiling.settings, compiling.schema)
     demo = RulesClient(compiling.engine, compiling.settings, compiling.schema)
     for user in ("esrf/pi1", STAFF):
@@ -702,7 +704,7 @@ async def test_people_private_narrow_the_team(
             compiled, standard = await run_both(client, query, {}, user, now_utc())
             assert compiled == standard
             nodes = orjson.loads(standard)["data"]["investigations"]["nodes"]
-            teams.append([member for node in nodes for member in node["team"]])
+            teams.append([member for node in nodes for member in node["team"]["nodes"]])
         assert any(renders_json(statement) for statement in statement_counter.statements)
         names = {member["user"]["name"] for member in teams[0]}
         if user == STAFF:

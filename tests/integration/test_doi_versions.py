@@ -22,6 +22,7 @@ from gateway.settings import Settings
 from gateway.usecases.doi_metadata import publication_attributes
 from gateway.usecases.doi_saga import Step
 from gateway.usecases.session_dois import SessionRegistration
+from tests.conftest import Client
 from tests.support.datacite_server import DataCiteServer
 from tests.support.doi_catalogue import (
     LANDING,
@@ -72,8 +73,17 @@ def held(server: DataCiteServer, doi: str) -> dict[str, Any]:
     return stored.attributes
 
 
+VERSIONS = """query($doi: String!, $after: String) { doi(doi: $doi) {
+  ... on DataPublication { versions(first: 1, after: $after) { totalCount
+    pageInfo { hasNextPage endCursor } edges { node { doi version isLatest } } } } } }"""
+
+
 async def test_a_chain_of_three_versions_linked_both_ways_under_a_concept(
-    catalogue: AsyncEngine, settings: Settings, pi: PiSessions, datacite: DataCiteServer
+    catalogue: AsyncEngine,
+    settings: Settings,
+    schema: Any,
+    pi: PiSessions,
+    datacite: DataCiteServer,
 ) -> None:
     dois = use_cases(sagas_for(catalogue, registrar_of(datacite)), settings)
     pi1 = caller(PI1, settings)
@@ -121,6 +131,24 @@ async def test_a_chain_of_three_versions_linked_both_ways_under_a_concept(
     # The API's metadata is what DataCite holds, version links included.
     api = await api_metadata(catalogue, settings, second.data_publication_id)
     assert related(api) == related(v2) and api["version"] == "2"
+    # The API lists them oldest first, a page at a time, for anyone (all are published).
+    client = Client(catalogue, settings, schema)
+    paged: list[Any] = []
+    after = None
+    while True:
+        data = await client.data(VERSIONS, {"doi": second.doi, "after": after})
+        versions = data["doi"]["versions"]
+        assert versions["totalCount"] == 3 and len(versions["edges"]) == 1
+        paged += [edge["node"] for edge in versions["edges"]]
+        after = versions["pageInfo"]["endCursor"]
+        if not versions["pageInfo"]["hasNextPage"]:
+            break
+    assert paged == [
+        {"doi": doi, "version": number, "isLatest": number == 3}
+        for number, doi in enumerate((first.doi, second.doi, third.doi), start=1)
+    ]
+    refused = await client.execute(VERSIONS, {"doi": second.doi, "after": "not a cursor"})
+    assert [e.extensions["code"] for e in refused.errors] == ["BAD_USER_INPUT"]
 
     # Only the newest published version gets a next one; a replay answers the same.
     with pytest.raises(GatewayError) as stale:

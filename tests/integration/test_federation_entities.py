@@ -33,7 +33,7 @@ async def entities(
 async def staff_facts(client: Client) -> dict[str, Any]:
     data = await client.data(
         """{ investigations(first: 100) { nodes { id doi proposal isReleased
-               team { user { id name orcidId } }
+               team { nodes { user { id name orcidId } } }
                datasets(first: 100) { nodes { id } } } }
              dataPublications(first: 50) { nodes { id doi isPublished } }
              instruments(first: 50) { nodes { id name pid } }
@@ -63,7 +63,7 @@ async def test_a_hundred_representations_of_a_type_cost_one_statement(
     people = {
         member["user"]["orcidId"]: member["user"]["name"]
         for s in sessions
-        for member in s["team"]
+        for member in s["team"]["nodes"]
         if member["user"]["orcidId"]
     }
     orcids = sorted(people)
@@ -88,7 +88,7 @@ async def test_mixed_types_cost_one_statement_each(
         {"__typename": "Investigation", "doi": session["doi"]},
         {"__typename": "Technique", "pid": technique["pid"]},
         {"__typename": "Technique", "id": technique["id"]},
-        {"__typename": "User", "id": session["team"][0]["user"]["id"]},
+        {"__typename": "User", "id": session["team"]["nodes"][0]["user"]["id"]},
         {"__typename": "Investigation", "id": session["id"]},
     ]
     await client.access(STAFF)
@@ -207,7 +207,7 @@ async def test_a_namespaced_schema_knows_its_own_type_names(client: Client) -> N
     orcid = next(
         m["user"]
         for s in facts["investigations"]["nodes"]
-        for m in s["team"]
+        for m in s["team"]["nodes"]
         if m["user"]["orcidId"]
     )
     result = await namespaced.execute(
@@ -236,8 +236,8 @@ async def test_a_persons_sessions_are_batched_over_the_people_of_a_level(
     """``User.investigations`` under every team member of a page of sessions: the same
     number of statements for 5 sessions as for 60."""
     query = """query($first: Int) { investigations(first: $first) { nodes {
-      team { user { investigations(first: 3, filter: {released: true}) {
-        totalCount nodes { proposal } } } } } } }"""
+      team { nodes { user { investigations(first: 3, filter: {released: true}) {
+        totalCount nodes { proposal } } } } } } } }"""
     counts = {}
     for first in (5, 60):
         await client.access(None)
@@ -254,7 +254,7 @@ async def test_a_persons_sessions_are_those_of_their_team_rows(client: Client) -
     facts = await staff_facts(client)
     teams: dict[str, set[str]] = {}
     for session in facts["investigations"]["nodes"]:
-        for member in session["team"]:
+        for member in session["team"]["nodes"]:
             teams.setdefault(member["user"]["id"], set()).add(session["proposal"])
     representations = [{"__typename": "User", "id": id} for id in sorted(teams)]
     result = await client.data(

@@ -39,7 +39,7 @@ READ = """query($id: ID, $dataset: ID!) {
   investigation(id: $id) { canReadData } dataset(id: $dataset) { id } }"""
 
 TEAM = """query($id: ID) { investigation(id: $id) {
-  team { role accessExpiresAt isExpired user { name } } } }"""
+  team { nodes { role accessExpiresAt isExpired user { name } } } } }"""
 
 REQUEST_MANY = """mutation($ids: [ID!]) {
   requestAccess(input: {investigationIds: $ids, message: "for the paper"}) {
@@ -165,7 +165,7 @@ async def test_an_expired_grant_stops_reading_at_the_next_request_on_every_path(
         standard = await client.using(compiled_sql=False).execute(READ, variables, user=visitor)
         assert codes(standard) == ["NOT_FOUND"]
         # Listed as expired on the team; still there, not silently removed.
-        team = (await client.data(TEAM, {"id": session}, user=PI))["investigation"]["team"]
+        team = (await client.data(TEAM, {"id": session}, user=PI))["investigation"]["team"]["nodes"]
         [entry] = [m for m in team if m["user"]["name"] == visitor]
         assert entry["isExpired"] is True and entry["accessExpiresAt"] is not None
         assert all(m["isExpired"] is False for m in team if m["user"]["name"] != visitor)
@@ -202,7 +202,7 @@ async def test_an_approval_with_an_expiry_and_the_refusals_of_expiries(client: C
     try:
         approved = await client.data(approve, {"id": request, "until": until}, user=PI)
         assert approved["approveAccessRequest"]["request"]["state"] == "APPROVED"
-        team = (await client.data(TEAM, {"id": session}, user=PI))["investigation"]["team"]
+        team = (await client.data(TEAM, {"id": session}, user=PI))["investigation"]["team"]["nodes"]
         [entry] = [m for m in team if m["user"]["name"] == visitor]
         assert entry["accessExpiresAt"].startswith(until[:19]) and entry["isExpired"] is False
     finally:

@@ -1136,8 +1136,8 @@ async def test_reference_tables_are_served_as_their_rules_say(
         for (entity, root), listed in zip(REFERENCE_ROOTS.items(), lists.values(), strict=True):
             # Named as listed (a parameter type has no id in the schema; names are unique).
             found = sorted(node["name"] for node in listed["nodes"])
-            rows = reference.rows[entity]
-            assert found == sorted(rows[i]["name"] for i in expected[entity]), (user, root)
+            table = reference.rows[entity]
+            assert found == sorted(table[i]["name"] for i in expected[entity]), (user, root)
         for entity in ("Instrument", "Facility", "Technique"):
             readable = reference.readable(entity, user)
             narrowed += len(every[entity] - readable)

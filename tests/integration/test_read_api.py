@@ -43,7 +43,7 @@ async def all_sessions(client: Client, **variables: Any) -> list[dict[str, Any]]
 async def test_first_ten_sessions_with_beamline_team_and_dataset_counts(client: Client) -> None:
     data = await client.data(
         """{ investigations(first: 10) { totalCount nodes {
-               proposal visitId title instruments { name } team { role user { fullName } }
+               proposal visitId title instruments { name } team { nodes { role user { fullName } } }
                datasets { totalCount } } } }"""
     )
     nodes = data["investigations"]["nodes"]
@@ -51,7 +51,7 @@ async def test_first_ten_sessions_with_beamline_team_and_dataset_counts(client: 
     assert data["investigations"]["totalCount"] >= 10
     for node in nodes:
         assert node["instruments"], node
-        assert any(member["role"] == "Principal investigator" for member in node["team"])
+        assert any(member["role"] == "Principal investigator" for member in node["team"]["nodes"])
         assert node["datasets"]["totalCount"] >= 0
 
 
@@ -428,8 +428,8 @@ query Nested($first: Int!) {
     totalCount
     nodes {
       proposal facility { name } type { name }
-      instruments { name scientists { name } }
-      team { role user { fullName } }
+      instruments { name scientists { nodes { name } } }
+      team { nodes { role user { fullName } } }
       summary
       datasets(first: 3) {
         totalCount
@@ -496,6 +496,67 @@ async def test_nested_cursors_page_through_one_sessions_datasets(client: Client)
             break
         after = datasets["pageInfo"]["endCursor"]
     assert names == sorted(names) and len(names) == datasets["totalCount"] == 4
+
+
+GROWING_LISTS = {
+    # field: (root list, parent type, what is asked of an item, its sort key or None)
+    "team": ("investigations", "Investigation", "role user { name }", None),
+    "scientists": ("instruments", "Instrument", "name", "name"),
+}
+
+
+@pytest.mark.parametrize("field", sorted(GROWING_LISTS))
+async def test_a_growing_list_is_a_connection_paged_by_its_cursors(
+    client: Client, field: str
+) -> None:
+    """A session's team and a beamline's scientists page as every connection does: one
+    item at a time by `after`, in the order of the whole list, as many as `totalCount`;
+    a bad cursor, another list's cursor and too large a page are BAD_USER_INPUT."""
+    root, parent_type, item, key = GROWING_LISTS[field]
+    whole = await client.data(
+        f"""{{ {root}(first: 1000) {{ nodes {{ id
+              {field}(first: 1000) {{ totalCount nodes {{ {item} }} }} }} }} }}""",
+        user=STAFF,
+    )
+    parents = whole[root]["nodes"]
+    parent = max(parents, key=lambda p: p[field]["totalCount"])
+    listed = parent[field]["nodes"]
+    assert len(listed) == parent[field]["totalCount"] >= 2, parent
+    if key is not None:
+        assert [n[key] for n in listed] == sorted(n[key] for n in listed)
+    page = f"""query($id: ID!, $first: Int, $after: String) {{ node(id: $id) {{
+      ... on {parent_type} {{ {field}(first: $first, after: $after) {{ totalCount
+        pageInfo {{ hasNextPage hasPreviousPage endCursor }}
+        edges {{ cursor node {{ {item} }} }} }} }} }} }}"""
+    paged: list[Any] = []
+    after = None
+    while True:
+        data = await client.data(page, {"id": parent["id"], "first": 1, "after": after}, user=STAFF)
+        connection = data["node"][field]
+        assert connection["totalCount"] == len(listed)
+        assert len(connection["edges"]) == 1
+        assert connection["pageInfo"]["hasPreviousPage"] is (after is not None)
+        paged += [edge["node"] for edge in connection["edges"]]
+        after = connection["pageInfo"]["endCursor"]
+        assert connection["edges"][-1]["cursor"] == after
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+    assert paged == listed
+    datasets = await end_cursor(
+        client, SESSION_DATASETS_PAGE, {"id": (await all_sessions(client))[0]["id"]},
+        "investigation", "datasets",
+    )  # fmt: skip
+    maximum = client.settings.max_page_size
+    for first, cursor, argument in [
+        (1, "not a cursor", "after"),
+        (1, datasets, "after"),
+        (maximum + 1, None, "first"),
+    ]:
+        result = await client.execute(
+            page, {"id": parent["id"], "first": first, "after": cursor}, user=STAFF
+        )
+        assert error_codes(result) == ["BAD_USER_INPUT"], (first, cursor, result.errors)
+        assert result.errors[0].extensions["argument"] == argument
 
 
 SESSIONS_PAGE = """query($orderBy: InvestigationOrder) {

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select, update
 from gateway.auth.policy import Caller
 from gateway.auth.reviewer_link import token_hash
 from gateway.catalogue.gateway_tables import Event, ReviewerLink, ReviewerLinkItem
+from gateway.catalogue.pagination import cursor_listing, encode_cursor
 from gateway.schema.node import global_id, parse_global_id
 from tests.conftest import STAFF, Client
 from tests.integration.test_access import MEMBER, OUTSIDER, PI, codes, sessions_of_pi
@@ -32,7 +33,7 @@ REVOKE = """mutation($id: ID!) { revokeReviewerLink(input: {id: $id}) {
   link { id isActive revokedAt } } }"""
 
 LINKS = """query($id: ID) { investigation(id: $id) { reviewerLinks {
-  id note useCount lastUsedAt isActive expiresAt } } }"""
+  nodes { id note useCount lastUsedAt isActive expiresAt } } } }"""
 
 SESSIONS = "{ investigations(first: 1000) { nodes { id canReadData } } }"
 DATASETS = "{ datasets(first: 1000) { nodes { id } } }"
@@ -61,12 +62,15 @@ async def reserved_dataset(client: Client, avoid: str) -> dict[str, Any]:
 async def manager_of(client: Client, session_id: str) -> str:
     """The main proposer of a session."""
     data = await client.data(
-        """query($id: ID) { investigation(id: $id) { team { isMainProposer user { name } } } }""",
+        """query($id: ID) { investigation(id: $id) {
+             team { nodes { isMainProposer user { name } } } } }""",
         {"id": session_id},
         user=STAFF,
     )
     return str(
-        next(m["user"]["name"] for m in data["investigation"]["team"] if m["isMainProposer"])
+        next(
+            m["user"]["name"] for m in data["investigation"]["team"]["nodes"] if m["isMainProposer"]
+        )
     )
 
 
@@ -134,7 +138,7 @@ async def test_a_link_reads_exactly_the_linked_data_and_nothing_else(
     assert codes(refused) == ["FORBIDDEN"]
     # No personal data, no one's requests, no links, no audit trail.
     listed = await client.data(LINKS, {"id": link["session"]}, user=reviewer)
-    assert listed["investigation"]["reviewerLinks"] == []
+    assert listed["investigation"]["reviewerLinks"]["nodes"] == []
     me = await client.data("{ me { isAnonymous userName } }", user=reviewer)
     assert me["me"] == {"isAnonymous": True, "userName": None}
     events = await client.execute("{ accessEvents(first: 1) { totalCount } }", user=reviewer)
@@ -184,7 +188,9 @@ async def test_a_revoked_or_expired_link_reads_nothing_more_than_anonymous(
     )
     assert expired == anonymous
     listed = await client.data(LINKS, {"id": link["session"]}, user=PI)
-    assert [entry["isActive"] for entry in listed["investigation"]["reviewerLinks"]] == [False]
+    assert [entry["isActive"] for entry in listed["investigation"]["reviewerLinks"]["nodes"]] == [
+        False
+    ]
     async with client.engine.begin() as connection:
         await connection.execute(
             update(ReviewerLink)
@@ -232,7 +238,58 @@ async def test_links_are_listed_to_those_who_manage_the_session_and_recorded(
     )
     for user, expected in [(PI, [link["id"]]), (STAFF, [link["id"]]), (MEMBER, []), (None, [])]:
         listed = await client.data(LINKS, {"id": link["session"]}, user=user)
-        assert [e["id"] for e in listed["investigation"]["reviewerLinks"]] == expected, user
+        assert [e["id"] for e in listed["investigation"]["reviewerLinks"]["nodes"]] == expected, (
+            user
+        )
+
+
+PAGED_LINKS = """query($id: ID, $after: String) { investigation(id: $id) {
+  reviewerLinks(first: 1, after: $after) { totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node { id } } } } }"""
+
+
+async def test_links_are_paged_newest_first_to_those_who_manage_the_session(
+    client: Client, link: dict[str, Any]
+) -> None:
+    session = link["session"]
+    made = [link["link_id"]]
+    for note in ("second", "third"):
+        created = await client.data(CREATE, {"sessions": [session], "note": note}, user=STAFF)
+        made.append(parse_global_id(created["createReviewerLink"]["link"]["id"])[1])
+    try:
+        everyone = await client.data(LINKS, {"id": session}, user=STAFF)
+        listed = [e["id"] for e in everyone["investigation"]["reviewerLinks"]["nodes"]]
+        # Newest first: the two made last, then the fixture's (others' tests may add more).
+        assert listed[:3] == [global_id("ReviewerLink", i) for i in reversed(made)]
+        for user in (PI, STAFF):
+            paged: list[str] = []
+            after: str | None = None
+            while True:
+                data = await client.data(PAGED_LINKS, {"id": session, "after": after}, user=user)
+                page = data["investigation"]["reviewerLinks"]
+                assert page["totalCount"] == len(listed) and len(page["edges"]) == 1
+                paged += [edge["node"]["id"] for edge in page["edges"]]
+                after = page["pageInfo"]["endCursor"]
+                if not page["pageInfo"]["hasNextPage"]:
+                    break
+            assert paged == listed, user
+        for other in (MEMBER, OUTSIDER, None):
+            data = await client.data(PAGED_LINKS, {"id": session, "after": None}, user=other)
+            assert data["investigation"]["reviewerLinks"] == {
+                "totalCount": 0,
+                "pageInfo": {"hasNextPage": False, "endCursor": None},
+                "edges": [],
+            }
+        for cursor in ("not a cursor", encode_cursor(cursor_listing("datasets"), [1])):
+            result = await client.execute(PAGED_LINKS, {"id": session, "after": cursor}, user=PI)
+            assert codes(result) == ["BAD_USER_INPUT"], result.errors
+    finally:
+        async with client.engine.begin() as connection:
+            extra = made[1:]
+            await connection.execute(
+                delete(ReviewerLinkItem).where(ReviewerLinkItem.link_id.in_(extra))
+            )
+            await connection.execute(delete(ReviewerLink).where(ReviewerLink.id.in_(extra)))
 
 
 async def test_each_refusal_of_a_link_has_its_code(client: Client) -> None:

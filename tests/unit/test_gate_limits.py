@@ -91,9 +91,8 @@ def test_cost_multiplies_page_sizes_down_the_tree() -> None:
     nested = "{ investigations(first: 100) { nodes { datasets(first: 100) { nodes { name } } } } }"
     assert cost(nested) == 1 + 100 * (1 + 1 + 100)
     # A plain list counts ``assumed_list_size`` items.
-    assert cost("{ investigations(first: 10) { nodes { team { user { name } } } } }") == (
-        1 + 10 * (1 + 10 * (1 + 1))
-    )
+    listed = "{ investigations(first: 10) { nodes { instruments { facility { name } } } } }"
+    assert cost(listed) == 1 + 10 * (1 + 10 * (1 + 1))
     # Federation's references: one object each, however many (capped by _entities).
     references = ", ".join(f'{{__typename: "Facility", id: "{i}"}}' for i in range(300))
     entities = f"{{ _entities(representations: [{references}]) {{ __typename }} }}"
@@ -120,6 +119,17 @@ def test_pages_and_lists_are_capped_wherever_they_are_given() -> None:
     query = "query($n: Int) { me { investigations(first: $n) { totalCount } } }"
     cost(query, {"n": LIMITS.max_page_size})
     assert code_of(cost, query, {"n": LIMITS.max_page_size + 1}) == "PAGE_TOO_LARGE"
+    # The lists that grow: a session's team and reviewer links, a beamline's scientists,
+    # a DOI's versions.
+    for nested in (
+        "investigations(first: 1) { nodes { team(first: $n) { totalCount } } }",
+        "investigations(first: 1) { nodes { reviewerLinks(first: $n) { totalCount } } }",
+        "instruments(first: 1) { nodes { scientists(first: $n) { totalCount } } }",
+        "dataPublications(first: 1) { nodes { versions(first: $n) { totalCount } } }",
+    ):
+        query = f"query($n: Int) {{ {nested} }}"
+        cost(query, {"n": LIMITS.max_page_size})
+        assert code_of(cost, query, {"n": LIMITS.max_page_size + 1}) == "PAGE_TOO_LARGE"
     ranges = "query($p: [ParameterRange!]) { datasets(filter: {parameters: $p}) { totalCount } }"
     given = [{"name": f"p{i}"} for i in range(LIMITS.max_input_list_length)]
     cost(ranges, {"p": given})
