@@ -720,6 +720,12 @@ def full_selection(
         head = f"{name}(first: {page})" if "first" in field.args else name
         if graphql.is_leaf_type(named):
             parts.append(head)
+        elif named.name.endswith("Edge") and len(path) > 2:
+            # Below the root lists, an edge's node is the page's node again (the same
+            # objects, built from the same rows): its cursor only. In full, the team and
+            # scientists pages doubled every subtree under them (the answers, and this
+            # module's time, twice as large).
+            parts.append(f"{head} {{ cursor }}")
         elif isinstance(named, graphql.GraphQLObjectType) and named.name not in path:
             inner = full_selection(schema, named.name, (*path, named.name), compiled, personal)
             if inner:
