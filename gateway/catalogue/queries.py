@@ -467,10 +467,6 @@ def samples_of_datasets(access: Access) -> Select[Any]:
 # Reference data (small tables, public) ---------------------------------------------
 
 
-def by_ids(model: Any, ids: Sequence[int]) -> Select[Any]:
-    return select(*columns_of(model)).where(model.id.in_(ids))
-
-
 def reference_rows(access: Access, model: Any) -> Select[Any]:
     """The rows of a reference table (beamlines, facilities, techniques, parameter types,
     people...) the caller may read: all under the built-in policy, those ICAT's rules open
