@@ -53,6 +53,7 @@ from sqlalchemy import (
     String,
     and_,
     cast,
+    event,
     insert,
     literal,
     select,
@@ -863,6 +864,8 @@ class Paths:
     access: Access
     operations: Operations | None
     documents: dict[str, graphql.DocumentNode | None] = dataclasses.field(default_factory=dict)
+    errors: bool = False
+    """Whether the last compiled run answered errors."""
 
     def _document(self, query: str) -> graphql.DocumentNode | None:
         """The query parsed and validated (each path, each run: validating the largest
@@ -876,15 +879,13 @@ class Paths:
 
     async def answers(self, query: str) -> dict[str, set[str]]:
         """The tokens each path answered, by path."""
-        standard = self.client.using(compiled_sql=False).settings
         if self.operations is None:
-            # No operation plans off PostgreSQL: compiled (items rendered by each
-            # database's JSON functions) and standard.
-            return {
-                "compiled": answer_tokens(await self._execute(query, self.client.settings)),
-                "standard": answer_tokens(await self._execute(query, standard)),
-            }
+            # Compiled (items rendered by each database's JSON functions) and standard.
+            compiled, rendered = await self._compiled(query)
+            standard = await self._standard(query, compiled, rendered)
+            return {"compiled": compiled, "standard": standard}
         answers: dict[str, set[str]] = {}
+        compiled, rendered = set(), True
         for run in ("first", "second"):
             # As the endpoint does: the operation's plan if it has one, else the query
             # compiled and, if it answered cleanly, the plan learnt for the next run.
@@ -899,12 +900,41 @@ class Paths:
                 # first did (the same path, the same rows). The full selections' answers
                 # are megabytes: that repeat was a third of this module's time.
                 break
-            result = await self._execute(query, self.client.settings)
-            answers[f"compiled ({run} run)"] = answer_tokens(result)
-            if outcome.learn and not result.errors:
+            compiled, rendered = await self._compiled(query)
+            answers[f"compiled ({run} run)"] = compiled
+            if outcome.learn and not self.errors:
                 self.operations.learn(query, None, None, self.access)
-        answers["standard"] = answer_tokens(await self._execute(query, standard))
+        answers["standard"] = await self._standard(query, compiled, rendered)
         return answers
+
+    async def _compiled(self, query: str) -> tuple[set[str], bool]:
+        """The query's tokens on the compiled path, and whether any statement rendered
+        JSON (the compiled path's only difference: without one, the standard resolvers
+        answered it all)."""
+        rendered: list[str] = []
+
+        def spot(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            lowered = statement.lower()
+            if "json_build_object(" in lowered or "json_object(" in lowered:
+                rendered.append(statement)
+
+        engine = self.client.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", spot)
+        try:
+            result = await self._execute(query, self.client.settings)
+        finally:
+            event.remove(engine, "before_cursor_execute", spot)
+        self.errors = bool(result.errors)
+        return answer_tokens(result), bool(rendered)
+
+    async def _standard(self, query: str, compiled: set[str], rendered: bool) -> set[str]:
+        """The query's tokens on the standard path: the compiled run's where that ran no
+        compiled statement (the same resolvers on the same rows; the full selections'
+        everything-queries, whose answers are megabytes, are such)."""
+        if not rendered:
+            return compiled
+        standard = self.client.using(compiled_sql=False).settings
+        return answer_tokens(await self._execute(query, standard))
 
     async def _execute(self, query: str, settings: Settings) -> Any:
         context = RequestContext(engine=self.client.engine, settings=settings, access=self.access)
