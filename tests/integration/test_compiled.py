@@ -204,18 +204,37 @@ async def run_both(
     both must hold the same values, and so must the operation's plan where it answers."""
     access = await client.access(user, now)
     answers = []
+    rendered: list[str] = []
+
+    def spot(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if renders_json(statement):
+            rendered.append(statement)
+
+    errors = False
     for compiled, fragments in ((True, True), (True, False), (False, False)):
+        if answers and not rendered:
+            # No statement rendered JSON: the compiled run was the standard resolvers on
+            # the same rows (compiled_sql changes nothing else), and so would the others be.
+            answers.append(answers[0])
+            continue
         settings_ = client.using(compiled_sql=compiled).settings
         context = RequestContext(
             engine=client.engine, settings=settings_, access=access, json_fragments=fragments
         )
-        result = await client.schema.execute(
-            query, variable_values=variables, context_value=context
-        )
+        engine = client.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", spot)
+        try:
+            result = await client.schema.execute(
+                query, variable_values=variables, context_value=context
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", spot)
         answers.append(serialise(result))
+        if compiled:
+            errors = bool(result.errors)
     # PostgreSQL writes its JSON with spaces after colons and commas: compare values.
     assert orjson.loads(answers[0]) == orjson.loads(answers[1]), query
-    planned = await run_planned(client, query, variables, access)
+    planned = await run_planned(client, query, variables, access, errors=errors)
     if planned is not None:
         assert orjson.loads(answers[1]) == {"data": planned, "errors": []}, query
         PLANNED.append(query)
@@ -223,18 +242,28 @@ async def run_both(
 
 
 async def run_planned(
-    client: Client, query: str, variables: dict[str, Any], access: Any
+    client: Client,
+    query: str,
+    variables: dict[str, Any],
+    access: Any,
+    *,
+    errors: bool | None = None,
 ) -> Any | None:
     """The operation's answer from its plan, made as the endpoint makes it (after a
-    clean standard run), or None if it has none or the plan declined."""
+    clean compiled run: ``errors`` says whether the caller's own had errors, else it runs
+    here), or None if it has none or the plan declined."""
     if not Operations.applies(client.settings, client.engine):
         return None
     operations = Operations(client.schema, client.settings, client.engine.dialect)
     outcome = await operations.answer(client.engine, query, None, variables, access)
     assert outcome.text is None and outcome.learn in (True, False)
-    context = RequestContext(engine=client.engine, settings=client.settings, access=access)
-    result = await client.schema.execute(query, variable_values=variables, context_value=context)
-    if not outcome.learn or result.errors:
+    if errors is None:
+        context = RequestContext(engine=client.engine, settings=client.settings, access=access)
+        result = await client.schema.execute(
+            query, variable_values=variables, context_value=context
+        )
+        errors = bool(result.errors)
+    if not outcome.learn or errors:
         return None
     operations.learn(query, None, variables, access)
     outcome = await operations.answer(client.engine, query, None, variables, access)
