@@ -14,9 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from datacite import schema45
-
-from gateway.doi.metadata import normalise_doi
+from gateway.doi.metadata import normalise_doi, schema_problems
 from gateway.doi.registrar import DoiState, PermanentRegistrarError, RegisteredDoi
 
 __all__ = ["EVENTS", "after_put", "check_deletable", "own_doi"]
@@ -57,10 +55,7 @@ def after_put(
         merged["url"] = url
     new_state = EVENTS[event].get(state, state) if event else state
     if new_state is not DoiState.DRAFT:
-        problems = [
-            f"{'/'.join(str(p) for p in error.absolute_path) or 'metadata'}: {error.message}"
-            for error in schema45.validator.iter_errors(merged)
-        ]
+        problems = list(schema_problems(merged))
         if not merged.get("url"):
             problems.append("url: can't be blank")
         if problems:
