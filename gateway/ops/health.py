@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
-import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
@@ -22,6 +22,9 @@ from starlette.routing import BaseRoute, Route
 
 from gateway.ops.metrics import Metrics
 from gateway.ops.shared_redis import redis_reachable
+
+if TYPE_CHECKING:  # redis is imported where a client is made (shared_redis)
+    import redis.asyncio as aioredis
 
 
 async def _database_ready(engine: AsyncEngine, seconds: float) -> str:

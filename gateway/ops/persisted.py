@@ -26,12 +26,14 @@ import hashlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-import redis.asyncio as aioredis
 
 from gateway.settings import Settings
+
+if TYPE_CHECKING:  # redis is imported where a client is made (shared_redis)
+    import redis.asyncio as aioredis
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _DOCUMENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")

@@ -21,14 +21,17 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import redis.asyncio as aioredis
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 
 from gateway.settings import Settings, SettingsError
+
+if TYPE_CHECKING:  # redis is imported where a client is made (shared_redis)
+    import redis.asyncio as aioredis
 
 logger = logging.getLogger("gateway.ops.rate_limits")
 

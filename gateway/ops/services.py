@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import redis.asyncio as aioredis
+from typing import TYPE_CHECKING
 
 from gateway.ops.metrics import Metrics
 from gateway.ops.persisted import PersistedQueries
 from gateway.ops.rate_limits import RateLimits
 from gateway.ops.shared_redis import connect_redis
 from gateway.settings import Settings
+
+if TYPE_CHECKING:  # redis is imported where a client is made (shared_redis)
+    import redis.asyncio as aioredis
 
 
 @dataclass
