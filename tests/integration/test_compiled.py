@@ -203,7 +203,7 @@ async def run_both(
     runs twice: JSON as text passed through (``orjson.Fragment``, as over HTTP) and parsed;
     both must hold the same values, and so must the operation's plan where it answers."""
     access = await client.access(user, now)
-    answers = []
+    answers: list[bytes] = []
     rendered: list[str] = []
 
     def spot(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
