@@ -253,7 +253,9 @@ def _counted(
     json: JsonDialect, access: Access, matches: Any, names: Sequence[str]
 ) -> ColumnElement[Any]:
     """The counts over ``matches`` as a JSON array (see :func:`facets_over`)."""
-    counts = union_all(*session_facet_counts(access, matches, names)).subquery("facet_counts")
+    counts = union_all(*session_facet_counts(access, matches, names, json.name)).subquery(
+        "facet_counts"
+    )
     item = json.object(
         [
             literal_column("'facet'"),

@@ -130,11 +130,10 @@ async def search_investigations(
             if index is not None and filter is not None and filter.search is not None
             else None
         )
-        one_pass = dialect in ("mariadb", "mysql")
-        count_facets = session_facets_in_one_pass if one_pass else session_facets
-        return count_facets(
-            context.access, filtered(base, context.access, filter, unranked), facets
-        )
+        matched = filtered(base, context.access, filter, unranked)
+        if dialect in ("mariadb", "mysql"):
+            return session_facets_in_one_pass(context.access, matched, facets)
+        return session_facets(context.access, matched, facets, dialect)
 
     counts = None if in_page is not None else counting(context.engine, counted())
     now = context.now

@@ -8,6 +8,7 @@ the token itself, over HTTP, is tested end to end in ``tests/e2e/test_reviewer_l
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -143,6 +144,51 @@ async def test_a_link_reads_exactly_the_linked_data_and_nothing_else(
     assert me["me"] == {"isAnonymous": True, "userName": None}
     events = await client.execute("{ accessEvents(first: 1) { totalCount } }", user=reviewer)
     assert codes(events) == ["UNAUTHENTICATED"]
+
+
+FACETED = """query($filter: InvestigationFilter) {
+  investigations(filter: $filter, first: 1000) {
+    totalCount
+    nodes { id datasets(first: 1000) { nodes { id techniques { name } } } }
+    facets { technique { value count } }
+  }
+}"""
+
+
+@pytest.mark.parametrize("searched", [None, "session", "dataset"])
+async def test_a_links_technique_facet_counts_the_datasets_it_opens(
+    client: Client, link: dict[str, Any], searched: str | None
+) -> None:
+    """The technique facet counts a session through the datasets the link's holder sees:
+    every dataset of the linked session, and of the reserved dataset's embargoed session
+    only that dataset (``facets._technique_facet``: walked from the opened datasets on
+    PostgreSQL, tested per dataset of the matches on SQLite and MariaDB). Without a
+    search the counts are a statement of their own; with one (the proposal of either
+    session), the page's statement counts them, built for the request."""
+    reviewer = link["caller"]
+    other = link["dataset"]["investigation"]["id"]
+    filter = None
+    if searched is not None:
+        session = link["session"] if searched == "session" else other
+        named = await client.data(
+            "query($id: ID) { investigation(id: $id) { proposal } }", {"id": session}, user=STAFF
+        )
+        filter = {"search": named["investigation"]["proposal"]}
+    data = (await client.data(FACETED, {"filter": filter}, user=reviewer))["investigations"]
+    nodes = data["nodes"]
+    assert len(nodes) == data["totalCount"] > 0
+    seen = {node["id"]: node["datasets"]["nodes"] for node in nodes}
+    # The linked dataset is all its session shows the holder, and it is counted.
+    if searched != "session":
+        assert [d["id"] for d in seen[other]] == [link["dataset"]["id"]]
+        assert seen[other][0]["techniques"]
+    expected = Counter(
+        name
+        for datasets in seen.values()
+        for name in {t["name"] for d in datasets for t in d["techniques"]}
+    )
+    counted = {c["value"]: c["count"] for c in data["facets"]["technique"]}
+    assert counted == dict(expected) and counted
 
 
 async def test_a_link_changes_nothing(client: Client, link: dict[str, Any]) -> None:
