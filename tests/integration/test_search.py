@@ -463,9 +463,10 @@ async def test_without_the_index_search_still_answers_and_keeps_the_embargo(
     search_catalogue: SearchCatalogue,
 ) -> None:
     client, written = search_catalogue.client, search_catalogue.written
+    assert (await text_index(client.engine)).built  # held by the process from now
     async with client.engine.begin() as connection:
         await connection.execute(delete(SearchState))
-    forget_index_states()  # as a refresh by another replica is seen: read it again now
+    forget_index_states()  # else held for INDEX_STATE_SECONDS: read it again now
     try:
         assert not (await text_index(client.engine)).built
         assert await found(client, SECRET) == []
@@ -573,6 +574,7 @@ async def test_under_icat_rules_a_keyword_the_caller_may_not_read_finds_nothing(
     client, written = search_catalogue.client, search_catalogue.written
     private = PrivateKeywords(client.engine, client.settings, client.schema)
     demo = RulesClient(client.engine, client.settings, client.schema)
+    assert (await text_index(client.engine)).built  # held by the process from now
     if not indexed:
         async with client.engine.begin() as connection:
             await connection.execute(delete(SearchState))
