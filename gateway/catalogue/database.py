@@ -30,7 +30,7 @@ from gateway.catalogue.icat_check import IcatSchemaError, check_icat_schema
 from gateway.catalogue.indexes import create_gateway_indexes
 from gateway.catalogue.models import IcatBase
 from gateway.catalogue.names import names_of, spell_on_connect
-from gateway.catalogue.search_documents import drop_fts_table
+from gateway.catalogue.search_documents import drop_fts_table, forget_index_states
 from gateway.catalogue.sequence import NoIdScheme, id_allocation
 from gateway.settings import Settings
 
@@ -369,6 +369,7 @@ async def drop_gateway_tables(engine: AsyncEngine) -> None:
         await conn.run_sync(GatewayBase.metadata.drop_all)
         await conn.run_sync(drop_fts_table)
         await conn.run_sync(_drop_version_table)
+    forget_index_states()
 
 
 def _drop_version_table(connection: Connection) -> None:

@@ -124,8 +124,12 @@ def schema_of(engine: AsyncEngine) -> str | None:
 
 async def upgrade(engine: AsyncEngine) -> tuple[str, ...]:
     """Bring the gateway's own tables to the newest revisions; answers them."""
+    from gateway.catalogue.search_documents import forget_index_states
+
     async with engine.connect() as connection:
-        return await connection.run_sync(_upgrade, schema_of(engine))
+        done = await connection.run_sync(_upgrade, schema_of(engine))
+    forget_index_states()  # a migration may have made the documents or their indexes
+    return done
 
 
 async def current(engine: AsyncEngine) -> tuple[str, ...]:

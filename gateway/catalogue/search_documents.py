@@ -26,8 +26,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
+import weakref
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -171,6 +173,7 @@ extension can be created; without it, landing facts match by whole words and pre
 
 def drop_fts_table(connection: Connection) -> None:
     """SQLite: drop the FTS5 tables with the documents (tests and ``demo --reset``)."""
+    forget_index_states()
     if connection.dialect.name == "sqlite":
         for fts in (FTS_TABLE, DATASET_FTS_TABLE):
             connection.exec_driver_sql(f"DROP TABLE IF EXISTS {fts}")
@@ -368,6 +371,7 @@ async def refresh(engine: AsyncEngine, now: datetime, *, full: bool = False) -> 
                 NAME=STATE_NAME, STARTED_AT=now, REFRESHED_AT=now, DOCUMENTS=total
             )
         )
+    forget_index_states()  # this process's searches see the new state at once
     if full and engine.dialect.name in ("mysql", "mariadb"):
         # InnoDB counts deleted documents in its full-text statistics (the ranks) until the
         # table is optimized: a full rebuild starts them afresh.
@@ -413,6 +417,63 @@ async def built_with(connection: AsyncConnection, extra: Any) -> tuple[IndexStat
     if row[0] is None:
         return None, row[3]
     return IndexState(row[0], row[1], int(row[2])), row[3]
+
+
+INDEX_STATE_SECONDS = 5.0
+"""How long a process keeps what it read of the index's state (``IndexStates``)."""
+
+
+class IndexStates:
+    """What each engine's database offers free text (``text_search.TextIndex``), kept in
+    the process so that a search does not read it again on every request.
+
+    The rule: an entry is served for at most ``ttl`` seconds after it was read (by
+    ``clock``), then read again; and ``forget`` drops every entry at once, which the
+    gateway's own code paths that change the index call (``refresh``, ``drop_fts_table``,
+    ``migrate.upgrade``). Replicas share no memory: a refresh, drop or DDL made by another
+    process (another replica, a DBA running ``icat-gateway indexes``) is seen here within
+    ``ttl`` seconds, and until then searches decide by the state read before it (the
+    index's words, or the ``LIKE`` fallback). Entries are per engine (weakly held: a
+    disposed engine's go with it)."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._held: weakref.WeakKeyDictionary[Any, tuple[float, Any]] = weakref.WeakKeyDictionary()
+        self._generation = 0
+
+    def get(self, engine: AsyncEngine) -> Any | None:
+        """The state held for ``engine`` if read less than ``ttl`` seconds ago, else None."""
+        held = self._held.get(engine.sync_engine)
+        if held is None or self.clock() - held[0] >= self.ttl:
+            return None
+        return held[1]
+
+    def reading(self) -> tuple[float, int]:
+        """Taken before reading a state: when, and which ``forget`` it follows."""
+        return self.clock(), self._generation
+
+    def put(self, engine: AsyncEngine, state: Any, reading: tuple[float, int]) -> None:
+        """Hold ``state``, read since ``reading``; not if a ``forget`` came meanwhile (it
+        may have been read before the change that ``forget`` announces)."""
+        read_at, generation = reading
+        if generation == self._generation:
+            self._held[engine.sync_engine] = (read_at, state)
+
+    def forget(self) -> None:
+        self._generation += 1
+        self._held.clear()
+
+
+INDEX_STATES = IndexStates(INDEX_STATE_SECONDS)
+"""The process's index states (``text_search.text_index`` reads through it)."""
+
+
+def forget_index_states() -> None:
+    """Read the index's state again on the next search, on every engine of this process:
+    after changing the documents or their indexes (or their state row) other than through
+    ``refresh``, e.g. a test deleting ``SearchState``."""
+    INDEX_STATES.forget()
 
 
 def naive_utc_now() -> datetime:

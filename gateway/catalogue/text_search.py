@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -55,6 +56,7 @@ from gateway.catalogue.models import Dataset, Investigation
 from gateway.catalogue.search_documents import (
     DATASET_FTS_TABLE,
     FTS_TABLE,
+    INDEX_STATES,
     IndexState,
     built_with,
     words,
@@ -122,6 +124,19 @@ class TextIndex:
 
 
 async def text_index(engine: AsyncEngine) -> TextIndex:
+    """The index's state as this process holds it: read again after
+    ``INDEX_STATE_SECONDS`` or at once after ``forget_index_states`` (see
+    ``search_documents.IndexStates`` for what that means across replicas)."""
+    held: TextIndex | None = INDEX_STATES.get(engine)
+    if held is not None:
+        return held
+    reading = INDEX_STATES.reading()
+    index = await read_text_index(engine)
+    INDEX_STATES.put(engine, index, reading)
+    return index
+
+
+async def read_text_index(engine: AsyncEngine) -> TextIndex:
     """Read the index's state: one statement (on PostgreSQL it asks the catalogue whether
     the trigram index is there too)."""
     dialect = engine.dialect.name
@@ -174,7 +189,7 @@ def session_text_match(
     if not index.built:
         condition = queries.investigation_text_match(access, _like_pattern(terms))
         return TextMatch(None, condition, cast(literal(0), BigInteger))
-    scores = _scores(index, terms, ranked).subquery("text_scores")
+    scores = _session_scores(index.dialect, index.trigrams, terms, ranked)
     visible = investigation_data_visible(access)
     landing: ColumnElement[bool] = true()
     if access.rules is not None:
@@ -231,7 +246,7 @@ def dataset_text_match(access: Access, text: str, index: TextIndex) -> TextMatch
             session.exists(),
         )
         return TextMatch(None, condition, cast(literal(0), BigInteger))
-    scores = _dataset_scores(index, terms).subquery("text_scores")
+    scores = _dataset_scores_of(index.dialect, index.trigrams, terms)
     if access.rules is None:
         score = LANDING_WEIGHT * scores.c.landing_rank + scores.c.data_rank
         relevance = cast(func.round(cast(score, Float) * SCALE), BigInteger)
@@ -309,6 +324,30 @@ def _landing_words(index: TextIndex, terms: Terms) -> tuple[list[str], str | Non
     """What a LANDING half matches on: the words it must hold (each at a word's start),
     and the phrase it may hold instead (PostgreSQL's trigrams), or None."""
     return _indexed(index, terms), terms.phrase if _trigrams(index, terms) else None
+
+
+MATCHES_HELD = 512
+"""How many searches' index matches a process keeps built (``_session_scores``)."""
+
+
+@lru_cache(maxsize=MATCHES_HELD)
+def _session_scores(dialect: str, trigrams: bool, terms: Terms, ranked: bool) -> Any:
+    """``_scores`` as the subquery a statement joins, built once per dialect, trigram
+    index and words (a pure function of them: the words are bound values, the caller and
+    the index's other state play no part), its columns ready: a page, its count and its
+    facets, and the next pages, reuse it. SQLAlchemy's elements are immutable once built,
+    so statements of concurrent requests may share it."""
+    scores = _scores(TextIndex(dialect, None, trigrams), terms, ranked).subquery("text_scores")
+    scores.c  # noqa: B018 - the column collection, built now rather than by each reader
+    return scores
+
+
+@lru_cache(maxsize=MATCHES_HELD)
+def _dataset_scores_of(dialect: str, trigrams: bool, terms: Terms) -> Any:
+    """``_dataset_scores`` as a subquery, held like ``_session_scores``."""
+    scores = _dataset_scores(TextIndex(dialect, None, trigrams), terms).subquery("text_scores")
+    scores.c  # noqa: B018
+    return scores
 
 
 def _scores(index: TextIndex, terms: Terms, ranked: bool = True) -> Select[Any]:

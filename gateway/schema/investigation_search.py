@@ -39,7 +39,8 @@ RELEVANCE = "RELEVANCE"
 
 
 async def request_text_index(info: Info) -> TextIndex:
-    """The free-text index's state, read once per request."""
+    """The free-text index's state, once per request (``text_search.text_index``: held by the
+    process for a few seconds)."""
     extra = info.context.extra
     if "text_index" not in extra:
         extra["text_index"] = await text_index(info.context.engine)

@@ -31,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from gateway.app import now_utc
 from gateway.auth.policy import Caller
@@ -52,7 +52,13 @@ from gateway.catalogue.models import (
     User,
 )
 from gateway.catalogue.pages import evaluated_once
-from gateway.catalogue.search_documents import naive_utc_now, refresh
+from gateway.catalogue.search_documents import (
+    INDEX_STATES,
+    IndexStates,
+    forget_index_states,
+    naive_utc_now,
+    refresh,
+)
 from gateway.catalogue.text_search import (
     TextIndex,
     dataset_text_match,
@@ -457,14 +463,94 @@ async def test_without_the_index_search_still_answers_and_keeps_the_embargo(
     search_catalogue: SearchCatalogue,
 ) -> None:
     client, written = search_catalogue.client, search_catalogue.written
+    assert (await text_index(client.engine)).built  # held by the process from now
     async with client.engine.begin() as connection:
         await connection.execute(delete(SearchState))
+    forget_index_states()  # else held for INDEX_STATE_SECONDS: read it again now
     try:
         assert not (await text_index(client.engine)).built
         assert await found(client, SECRET) == []
         assert await found(client, SECRET, "esrf/pi1") == [written.embargoed]
     finally:
         await refresh(client.engine, naive_utc_now(), full=True)
+
+
+async def test_the_index_state_is_read_again_after_its_time_or_when_forgotten(
+    search_catalogue: SearchCatalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search reads the index's state through the process's ``INDEX_STATES``: held for
+    ``ttl`` seconds of its clock, read again after them, and at once after a refresh or
+    ``forget_index_states``. The clock is injected: no sleeping."""
+    client, written = search_catalogue.client, search_catalogue.written
+    clock = [1000.0]
+    monkeypatch.setattr(INDEX_STATES, "clock", lambda: clock[0])
+    forget_index_states()
+    assert (await text_index(client.engine)).built
+    async with client.engine.begin() as connection:
+        await connection.execute(delete(SearchState))
+    try:
+        # Held: the state read before the delete, for searches too (the index's words).
+        clock[0] += INDEX_STATES.ttl - 0.01
+        assert (await text_index(client.engine)).built
+        assert await found(client, SECRET, "esrf/pi1") == [written.embargoed]
+        # Its time is up: read again, the fallback.
+        clock[0] += 0.01
+        assert not (await text_index(client.engine)).built
+        assert await found(client, SECRET, "esrf/pi1") == [written.embargoed]
+        # A refresh by this process is seen at once, whatever the clock says.
+        await refresh(client.engine, naive_utc_now(), full=True)
+        assert (await text_index(client.engine)).built
+        async with client.engine.begin() as connection:
+            await connection.execute(delete(SearchState))
+        assert (await text_index(client.engine)).built
+        forget_index_states()
+        assert not (await text_index(client.engine)).built
+    finally:
+        await refresh(client.engine, naive_utc_now(), full=True)
+    assert (await text_index(client.engine)).built
+
+
+def test_a_state_read_across_a_forget_is_not_held() -> None:
+    """A state whose reading began before a ``forget`` may predate the change announced:
+    not held. One that began after is, until its time is up."""
+    clock = [0.0]
+    states = IndexStates(5.0, clock=lambda: clock[0])
+    engine = create_async_engine("sqlite+aiosqlite://")
+    reading = states.reading()
+    states.forget()
+    states.put(engine, "before", reading)
+    assert states.get(engine) is None
+    states.put(engine, "after", states.reading())
+    assert states.get(engine) == "after"
+    clock[0] = 4.99
+    assert states.get(engine) == "after"
+    clock[0] = 5.0
+    assert states.get(engine) is None
+
+
+async def test_a_search_builds_its_index_match_once_per_dialect_and_words(
+    search_catalogue: SearchCatalogue,
+) -> None:
+    """The index match is memoised by dialect, trigram index and words (not by caller):
+    the same words share one; other words, the unranked form, another dialect do not;
+    and its answers are those of a match built afresh."""
+    client, written = search_catalogue.client, search_catalogue.written
+    index = await text_index(client.engine)
+    anonymous = Access(Caller(user_name=None), now_utc())
+    pi = Access(Caller(user_name="esrf/pi1"), now_utc())
+    first = session_text_match(anonymous, f"{SECRET} ", index)
+    again = session_text_match(pi, SECRET.upper(), index)
+    assert first.scores is again.scores
+    assert session_text_match(anonymous, "other words", index).scores is not first.scores
+    assert session_text_match(anonymous, SECRET, index, ranked=False).scores is not first.scores
+    other = "sqlite" if index.dialect != "sqlite" else "postgresql"
+    elsewhere = TextIndex(other, index.state, index.trigrams)
+    assert session_text_match(anonymous, SECRET, elsewhere).scores is not first.scores
+    assert dataset_text_match(anonymous, SECRET, index).scores is (
+        dataset_text_match(pi, SECRET, index).scores
+    )
+    assert await found(client, SECRET, "esrf/pi1") == [written.embargoed]
+    assert await found(client, SECRET, "esrf/pi1") == [written.embargoed]
 
 
 class PrivateKeywords(RulesClient):
@@ -488,9 +574,11 @@ async def test_under_icat_rules_a_keyword_the_caller_may_not_read_finds_nothing(
     client, written = search_catalogue.client, search_catalogue.written
     private = PrivateKeywords(client.engine, client.settings, client.schema)
     demo = RulesClient(client.engine, client.settings, client.schema)
+    assert (await text_index(client.engine)).built  # held by the process from now
     if not indexed:
         async with client.engine.begin() as connection:
             await connection.execute(delete(SearchState))
+        forget_index_states()
     try:
         assert (await text_index(client.engine)).built is indexed
         session = [written.embargoed]
