@@ -876,7 +876,10 @@ class _Planning:
         return collect(self.request, parent, [n.selection_set for n in nodes if n.selection_set])
 
     def renderer(self, type_name: str, fields: tuple[Field, ...]) -> Any:
-        render = renderer_for(type_name, fields, self.settings, self.access, self.dialect)
+        # A nested cursor would be written into the plan's SQL: a plan per cursor.
+        render = renderer_for(
+            type_name, fields, self.settings, self.access, self.dialect, nested_cursors=False
+        )
         if render is None:
             raise Unsupported(type_name)
         return render

@@ -56,6 +56,8 @@ class Shape:
     tables: frozenset[str] = frozenset()
     rules: IcatRules | None = None
     """The catalogue's rules (``icat-rules`` authorization), or None."""
+    nested_cursors: bool = True
+    """Render nested pages after a cursor (see ``render.Context``)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ def template(shape: Shape, dialect: Dialect) -> Template | None:
         tables=shape.tables,
         dialect=json,
         rules=shape.rules,
+        nested_cursors=shape.nested_cursors,
     )
     try:
         rendering = render_object(shape.type_name, columns, shape.fields, context)
