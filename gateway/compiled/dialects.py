@@ -345,7 +345,7 @@ class MariaDBJson(JsonDialect):
     def base64url(self, text: Any) -> Any:
         """TO_BASE64 breaks lines every 76 characters: they are removed."""
         utf8 = func.convert(text, literal_column("CHAR CHARACTER SET utf8mb4"))
-        encoded = func.replace(func.to_base64(utf8), func.char(10), "")
+        encoded = func.replace(func.to_base64(utf8), "\n", "")
         unwrapped = func.replace(func.replace(encoded, "+", "-"), "/", "_")
         return func.regexp_replace(unwrapped, "=+$", "")
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from functools import cache
 from typing import Any
 
@@ -123,9 +124,12 @@ class Context:
     """The catalogue's rules (``icat-rules`` authorization): the filters of
     ``gateway.catalogue.visibility`` under them, with ``now`` and ``user_name``."""
     nested_cursors: bool = True
-    """Whether a nested page after a cursor is rendered (its values written into the
-    SQL); an operation plan, which binds a request's values, leaves it to the standard
-    path (``operations``)."""
+    """Whether a nested page after a cursor is rendered; an operation plan leaves it to
+    the standard path (``operations``)."""
+    cursor_slots: Mapping[int, int] = dataclass_field(default_factory=dict)
+    """The ``after`` cursors of a template's selection (by the ``id`` of their fields):
+    each one's number, whose values are the template's placeholders ``cursor_value``
+    (``templates.cursor_values``), bound per request."""
 
     @property
     def access(self) -> Access:
@@ -306,13 +310,23 @@ def page_after(
             keyset_condition(keys, page.after, after=True)
     except GatewayError:
         raise Unsupported("bad page") from None
-    if page.after is not None and any(
-        isinstance(value, str) and "__gw_" in value for value in page.after
-    ):
-        # The text of a template's placeholders (``templates``), which a value written
-        # into its SQL may not hold.
-        raise Unsupported("a cursor holding a placeholder")
+    if page.after is not None:
+        slot = ctx.cursor_slots.get(id(arguments))
+        if slot is None:
+            raise Unsupported("a cursor outside a template")
+        # The cursor's values are the template's placeholders, bound per request (the
+        # template serves every cursor of this listing, types and NULLs).
+        placeholders: tuple[Any, ...] = tuple(
+            None if value is None else literal_column(cursor_value(slot, index))
+            for index, value in enumerate(page.after)
+        )
+        page = replace(page, after=placeholders)
     return page
+
+
+def cursor_value(slot: int, index: int) -> str:
+    """The placeholder of a value of a template's ``slot``-th cursor (``templates``)."""
+    return f"__gw_v_k{slot}_{index}__"
 
 
 _LISTING = re.compile(r"^[_A-Za-z0-9.:,]+$")
