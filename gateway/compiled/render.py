@@ -449,6 +449,16 @@ def _page_json(
                     raise Unsupported(f"pageInfo.{info.name}")
         elif child.name not in ("nodes", "edges", "totalCount", TYPENAME):
             raise Unsupported(f"connection field {child.name}")
+    cursors = page.after is not None or any(
+        child.name == "edges"
+        or (
+            child.name == "pageInfo"
+            and any(info.name in ("startCursor", "endCursor") for info in child.children)
+        )
+        for child in field.children
+    )
+    if cursors and not dialect.cursor_pages:
+        raise Unsupported(f"nested cursors on {dialect.name}")
     reads_rows = any(
         child.name in ("nodes", "edges")
         or (

@@ -912,14 +912,30 @@ def _cursors(data: Any) -> list[str]:
     return found
 
 
+@pytest.mark.parametrize("forced", [False, True])
 @pytest.mark.parametrize("user", [None, "esrf/pi1", STAFF])
 async def test_nested_pages_after_a_cursor_answer_identically(
-    compiling: Client, statement_counter: StatementCounter, user: str | None
+    compiling: Client,
+    statement_counter: StatementCounter,
+    monkeypatch: pytest.MonkeyPatch,
+    user: str | None,
+    forced: bool,
 ) -> None:
     """Nested connections paged with ``after`` (hand-written ones, in every ordering, NULL
     sort keys included, and declared page relations): every page the standard path
     gives, and the page after each cursor it gives, answer byte for byte alike compiled,
-    edges, cursors and page info included, and compiled they take one statement."""
+    edges, cursors and page info included. Where the dialect compiles them
+    (``JsonDialect.cursor_pages``), or ``forced`` to on every database, compiled they
+    take one statement; elsewhere the standard path answers them."""
+    from gateway.compiled.dialects import json_dialect
+    from gateway.compiled.templates import template as compiled_template
+
+    dialect = json_dialect(compiling.engine.dialect.name)
+    assert dialect is not None
+    if forced:
+        monkeypatch.setattr(dialect, "cursor_pages", True)
+    compiles = dialect.cursor_pages
+    compiled_template.cache_clear()  # templates made with the other setting (None: not compiled)
     parents = await _nested_page_parents(compiling)
     now = now_utc()
     access = await compiling.access(user, now)
@@ -929,7 +945,7 @@ async def test_nested_pages_after_a_cursor_answer_identically(
             query = template.replace("ORDER", ordering)
             seen: set[str | None] = set()
             waiting: list[str | None] = [None]
-            while waiting and len(seen) < 12:
+            while waiting and len(seen) < 6:
                 after = waiting.pop(0)
                 if after in seen:
                     continue
@@ -952,9 +968,11 @@ async def test_nested_pages_after_a_cursor_answer_identically(
                 )
                 if statement_counter.count == 1:
                     compiled_pages += 1
-    # Not vacuous: many pages after a cursor, each answered by one compiled statement.
+    compiled_template.cache_clear()
+    # Not vacuous: many pages after a cursor, each answered by one compiled statement
+    # (or none of them, on a database that leaves them to the standard path).
     assert pages >= 60, pages
-    assert compiled_pages == pages, (compiled_pages, pages)
+    assert compiled_pages == (pages if compiles else 0), (compiled_pages, pages)
 
 
 AWKWARD_NAMES = [
