@@ -186,8 +186,8 @@ def rendered_json(
     values = template_values(now, user_name)
     try:
         values.update(cursor_values(shape.fields))
-    except GatewayError:  # not a cursor: no template was made of it (``fields_key``)
-        return None
+    except (GatewayError, KeyError):  # not a cursor, or a value no sort key has: no
+        return None  # template was made of it (``fields_key``)
     return RenderedJSON(used, columns, values)
 
 
