@@ -937,9 +937,10 @@ async def test_nested_pages_after_a_cursor_answer_identically(
     compiles = dialect.cursor_pages
     compiled_template.cache_clear()  # templates made with the other setting (None: not compiled)
     parents = await _nested_page_parents(compiling)
+    planned_before = len(PLANNED)
     now = now_utc()
     access = await compiling.access(user, now)
-    pages = compiled_pages = 0
+    pages = compiled_pages = plannable = 0
     for parent, template, orderings in NESTED_PAGES:
         for ordering in orderings:
             query = template.replace("ORDER", ordering)
@@ -959,6 +960,7 @@ async def test_nested_pages_after_a_cursor_answer_identically(
                 assert data["errors"] == [], (query, variables)
                 waiting += _cursors(data["data"])
                 pages += 1
+                plannable += 1 if parent else 0  # the root ``instruments`` has no plans
                 context = RequestContext(
                     engine=compiling.engine, settings=compiling.settings, access=access
                 )
@@ -973,6 +975,10 @@ async def test_nested_pages_after_a_cursor_answer_identically(
     # (or none of them, on a database that leaves them to the standard path).
     assert pages >= 60, pages
     assert compiled_pages == (pages if compiles else 0), (compiled_pages, pages)
+    # And operation plans answer them, the cursors bound as parameters (run_both checks
+    # each plan's answer against the standard one).
+    planned = len(PLANNED) - planned_before
+    assert planned == (plannable if compiles else 0), (planned, plannable)
 
 
 AWKWARD_NAMES = [
