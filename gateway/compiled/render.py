@@ -584,7 +584,10 @@ def _page_once(
         if child.name == TYPENAME:
             value: Any = _text(field.type_name)
         elif child.name == "totalCount":
-            value = statement.with_only_columns(func.count()).scalar_subquery()
+            # Correlated with the parent's row two SELECTs up (SQLAlchemy correlates
+            # only with the enclosing one unless told).
+            counted = statement.with_only_columns(func.count()).correlate_except(None)
+            value = counted.scalar_subquery()
         elif child.name in ("nodes", "edges"):
             value = dialect.rows_array(numbered.c[f"_v{index}"], number)
         else:  # pageInfo
