@@ -129,12 +129,10 @@ def renderer_for(
     dialect: Dialect,
     *,
     fragments: bool = False,
-    nested_cursors: bool = True,
 ) -> ItemRenderer | None:
     """The renderer of these fields of a ``type_name`` for this caller; None for a type
     the compiler does not render. ``access.now`` and the caller's user name may be SQL
-    expressions (bind parameters of an operation plan, ``gateway.compiled.operations``,
-    which leaves nested pages after a cursor to the standard path: ``nested_cursors``)."""
+    expressions (bind parameters of an operation plan, ``gateway.compiled.operations``)."""
     tables = ITEM_TABLES.get(type_name)
     if tables is None:
         return None
@@ -154,7 +152,6 @@ def renderer_for(
         main_proposer_roles=settings.main_proposer_roles,
         tables=tables,
         rules=access.rules,
-        nested_cursors=nested_cursors,
     )
     return ItemRenderer(shape, dialect, access.now, caller.user_name, fragments=fragments)
 

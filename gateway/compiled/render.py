@@ -123,9 +123,6 @@ class Context:
     rules: IcatRules | None = None
     """The catalogue's rules (``icat-rules`` authorization): the filters of
     ``gateway.catalogue.visibility`` under them, with ``now`` and ``user_name``."""
-    nested_cursors: bool = True
-    """Whether a nested page after a cursor is rendered; an operation plan leaves it to
-    the standard path (``operations``)."""
     cursor_slots: Mapping[int, int] = dataclass_field(default_factory=dict)
     """The ``after`` cursors of a template's selection (by the ``id`` of their fields):
     each one's number, whose values are the template's placeholders ``cursor_value``
@@ -295,8 +292,6 @@ def page_after(
     if any(arguments.get(name) is not None for name in ("before", "last")):
         raise Unsupported("cursor arguments")
     after = arguments.get("after")
-    if after is not None and not ctx.nested_cursors:
-        raise Unsupported("a nested cursor")
     try:
         page = page_request(
             first=arguments.get("first"),

@@ -67,8 +67,6 @@ class Shape:
     tables: frozenset[str] = frozenset()
     rules: IcatRules | None = None
     """The catalogue's rules (``icat-rules`` authorization), or None."""
-    nested_cursors: bool = True
-    """Render nested pages after a cursor (see ``render.Context``)."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,6 @@ def template(shape: Shape, dialect: Dialect) -> Template | None:
         tables=shape.tables,
         dialect=json,
         rules=shape.rules,
-        nested_cursors=shape.nested_cursors,
     )
     try:
         rendering = render_object(shape.type_name, columns, shape.fields, context)
