@@ -223,7 +223,9 @@ def keyset_condition(
         row = tuple_(*(key.expression for key in keys))
         bound = tuple_(
             *(
-                bindparam(None, value, type_=getattr(key.expression, "type", None))
+                value
+                if isinstance(value, ColumnElement)
+                else bindparam(None, value, type_=getattr(key.expression, "type", None))
                 for key, value in zip(keys, values, strict=True)
             )
         )
@@ -267,8 +269,10 @@ def _one_way(keys: Sequence[SortKey], values: tuple[Any, ...]) -> bool:
 
 def _fits(key: SortKey, value: Any) -> bool:
     """Whether a cursor's value can be compared with a sort key: NULL, or a value of the
-    key's column type (a naive datetime for a timestamp: ICAT's are naive)."""
-    if value is None:
+    key's column type (a naive datetime for a timestamp: ICAT's are naive). An SQL
+    expression in its stead (a compiled template's placeholder for a value checked
+    already, ``gateway.compiled.render``) is taken as it is."""
+    if value is None or isinstance(value, ColumnElement):
         return True
     # Columns and mapped attributes have a type; SortKey's annotation does not declare one.
     column_type = getattr(key.expression, "type", None)

@@ -12,6 +12,7 @@ implemented and tested; Oracle's ``JSON_OBJECT``/``JSON_ARRAYAGG`` would be one 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import reduce
 from typing import Any
 
 from sqlalchemy import (
@@ -48,6 +49,22 @@ class JsonDialect:
     """LATERAL lookups by key (see ``render._lookup_cols``)."""
     max_arguments = 100
     """A function takes at most this many arguments (PostgreSQL's limit)."""
+    cursor_pages = False
+    """Nested pages with cursors (``after``, ``edges``, ``startCursor``, ``endCursor``)
+    are compiled. Not on PostgreSQL: a nested page is a subquery correlated with its
+    parent's row, which PostgreSQL plans for an average parent (3 files of a dataset):
+    a bitmap scan of every file after the cursor and a sort of them (8,902 rows, 10 to
+    14 ms at 10k against 2 ms by hand, where the standard path's statement, bound to one
+    dataset, walks the listing's index). Not on MariaDB: JSON_ARRAYAGG's ORDER BY and
+    LIMIT render every row after the cursor before keeping the page (a quick bench's file
+    listing went from 2.5-2.8x to 8-18x of hand-written SQL). SQLite seeks the listing's
+    index (``GW_DATAFILE_LISTING (DATASET_ID=? AND (NAME,ID)>(?,?))``): 3.0-3.3x to
+    2.5-2.6x. Where it is off, those pages are the standard path's, as before."""
+    correlated_pages = True
+    """A nested page is read once, as a derived table correlated with its parent's row
+    (``render._page_json``): its rows give the nodes, the edges, the cursors and whether
+    more follow. MariaDB refers to no outer column from a derived table: there each is a
+    correlated subquery of its own."""
 
     @property
     def empty_list(self) -> ColumnElement[Any]:
@@ -119,6 +136,28 @@ class JsonDialect:
             func.convert_to(text, literal_column("'UTF8'")), literal_column("'base64'")
         )
 
+    # Cursors (``pagination.encode_cursor`` in SQL: ``render.cursor_text``) ----------
+
+    def concat(self, parts: Sequence[Any]) -> Any:
+        """Texts joined (none of them NULL)."""
+        return reduce(lambda left, right: left.op("||")(right), parts)
+
+    def json_text(self, value: Any) -> Any:
+        """A text as a JSON string, escaped as orjson escapes it."""
+        return cast(func.to_json(value), Text)
+
+    def integer_text(self, value: Any) -> Any:
+        return cast(value, Text)
+
+    def base64url(self, text: Any) -> Any:
+        """``base64.urlsafe_b64encode`` of the text's UTF-8, without its ``=`` padding.
+        PostgreSQL's base64 breaks lines every 76 characters: they are removed."""
+        encoded = func.encode(
+            func.convert_to(text, literal_column("'UTF8'")), literal_column("'base64'")
+        )
+        dropped = literal_column("'+/'").op("||")(func.chr(10))
+        return func.rtrim(func.translate(encoded, dropped, literal_column("'-_'")), "=")
+
 
 class SQLiteJson(JsonDialect):
     """SQLite's JSON1 functions (built in since 3.38).
@@ -131,6 +170,7 @@ class SQLiteJson(JsonDialect):
 
     name = "sqlite"
     lateral = False
+    cursor_pages = True
 
     @property
     def empty_list(self) -> ColumnElement[Any]:
@@ -199,6 +239,13 @@ class SQLiteJson(JsonDialect):
         text = literal_column(f"'{type_name}:'").op("||")(value)
         return getattr(func, SQLITE_BASE64)(text)
 
+    def json_text(self, value: Any) -> Any:
+        return func.json_quote(value)
+
+    def base64url(self, text: Any) -> Any:
+        encoded = getattr(func, SQLITE_BASE64)(text)
+        return func.rtrim(func.replace(func.replace(encoded, "+", "-"), "/", "_"), "=")
+
 
 class _ArrayAgg(ColumnElement[Any]):
     """``JSON_ARRAYAGG(value ORDER BY ... LIMIT n)`` (MariaDB 10.5+, MySQL has no LIMIT)."""
@@ -238,6 +285,7 @@ class MariaDBJson(JsonDialect):
     name = "mariadb"
     native_nulls = False
     lateral = False
+    correlated_pages = False
     materialize = None
     """MariaDB computes an uncorrelated subquery once, and knows no MATERIALIZED."""
 
@@ -287,6 +335,31 @@ class MariaDBJson(JsonDialect):
 
     def global_id(self, type_name: str, value: Any) -> Any:
         return func.to_base64(func.concat(literal_column(f"'{type_name}:'"), value))
+
+    def concat(self, parts: Sequence[Any]) -> Any:
+        return func.concat(*parts)
+
+    def json_text(self, value: Any) -> Any:
+        # JSON_QUOTE writes six control characters' escapes in upper case (\u001F), orjson
+        # in lower case: each escape (after an even number of backslashes, so not
+        # an escaped backslash followed by the text "u001F") is lowered.
+        quoted: Any = func.json_quote(value)
+        for letter in "ABCDEF":
+            quoted = func.regexp_replace(
+                quoted, rf"(?<!\\)((?:\\\\)*)\\u00([01]){letter}", rf"\1\\u00\2{letter.lower()}"
+            )
+        controls = r"[\x{0b}\x{0e}\x{0f}\x{1a}-\x{1f}]"
+        return case((value.op("REGEXP")(controls), quoted), else_=func.json_quote(value))
+
+    def integer_text(self, value: Any) -> Any:
+        return cast(value, CHAR)
+
+    def base64url(self, text: Any) -> Any:
+        """TO_BASE64 breaks lines every 76 characters: they are removed."""
+        utf8 = func.convert(text, literal_column("CHAR CHARACTER SET utf8mb4"))
+        encoded = func.replace(func.to_base64(utf8), "\n", "")
+        unwrapped = func.replace(func.replace(encoded, "+", "-"), "/", "_")
+        return func.regexp_replace(unwrapped, "=+$", "")
 
 
 POSTGRESQL = JsonDialect()

@@ -24,7 +24,7 @@ from gateway.compiled.completed import Completed
 from gateway.compiled.dialects import compiles_on
 from gateway.compiled.render import Cols
 from gateway.compiled.selection import Field, Request, Unsupported, collect, connection_nodes
-from gateway.compiled.templates import Shape, column_names, rendered_json
+from gateway.compiled.templates import Shape, column_names, fields_key, rendered_json
 from gateway.fields.catalogue import TYPES
 
 T = TypeVar("T")
@@ -143,7 +143,7 @@ def renderer_for(
         return None
     shape = Shape(
         type_name=type_name,
-        fields_key=repr(fields),
+        fields_key=fields_key(fields),
         fields=fields,
         is_staff=caller.is_staff,
         anonymous=caller.user_name is None,

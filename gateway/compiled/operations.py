@@ -269,8 +269,10 @@ class Document:
     weight: int = 0
     """Estimated bytes its syntax tree holds."""
     cursors: frozenset[str] = frozenset()
-    """Variables that are a root list's cursor (used nowhere else): bound per value of the
-    cursor's sort keys, not as a text."""
+    """Variables that are a cursor (used nowhere else): bound per value of the cursor's
+    sort keys, not as a text."""
+    nested_cursors: frozenset[str] = frozenset()
+    """Those of them that are the ``after`` of a nested page (not of a root field)."""
     planned: int = 0
     failed: int = 0
     """Shapes planned, and shapes that could not be: a document that never could, after
@@ -514,12 +516,15 @@ class Operations:
             # and hash the same subquery at each of them).
             mine = mine.cte("mine")
             planned_access = dataclasses.replace(planned_access, member_ids=select(mine.c[0]))
+        cursors_marked: list[_Cursor] = []
+        coerced = _marked_cursors(document, coerced, cursors_marked)
         planning = _Planning(
             request=Request(self._schema, document.fragments, VariableValues({}, coerced)),
             access=planned_access,
             settings=self._settings,
             dialect=self._dialect,
             strawberry=self._strawberry,
+            cursors=cursors_marked,
         )
         query_type = self._schema.query_type
         assert query_type is not None
@@ -761,21 +766,28 @@ def _read(query: str, operation_name: str | None, parsed: DocumentNode | None) -
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     weight = len(query) * AST_BYTES_PER_CHARACTER
-    structural, cursors = _structural(operation, fragments)
-    return Document(operation, fragments, structural, weight=weight, cursors=cursors)
+    structural, cursors, nested = _structural(operation, fragments)
+    return Document(
+        operation, fragments, structural, weight=weight, cursors=cursors, nested_cursors=nested
+    )
 
 
 def _structural(
     operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
-) -> tuple[tuple[str, ...], frozenset[str]]:
+) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]]:
     """The variables whose values shape the plan: all, but those used once, as the whole
-    value of a lookup's argument on a root field of the operation itself; and those of
-    them used once, as a root field's cursor."""
+    value of a lookup's argument on a root field of the operation itself; those of them
+    used once, as a root field's cursor or a nested page's ``after``; and the latter."""
     uses: dict[str, int] = {}
+    afters: set[str] = set()
 
     class Uses(Visitor):
         def enter_variable(self, node: VariableNode, *_: Any) -> None:
             uses[node.name.value] = uses.get(node.name.value, 0) + 1
+
+        def enter_argument(self, node: Any, *_: Any) -> None:
+            if node.name.value == "after" and isinstance(node.value, VariableNode):
+                afters.add(node.value.name.value)
 
     for node in [operation.selection_set, *fragments.values()]:
         visit(node, Uses())
@@ -796,7 +808,8 @@ def _structural(
                     lookups.add(value.name.value)
     names = [d.variable.name.value for d in operation.variable_definitions or ()]
     structural = tuple(sorted(n for n in names if not (n in lookups and uses.get(n) == 1)))
-    return structural, frozenset(n for n in cursors if uses.get(n) == 1)
+    nested = frozenset(n for n in afters - cursors if uses.get(n) == 1)
+    return structural, frozenset(n for n in cursors if uses.get(n) == 1) | nested, nested
 
 
 # --------------------------------------------------------------------------------------
@@ -1105,6 +1118,36 @@ def _page(
     datetimes = tuple(i for i, key in enumerate(keys) if _is_datetime(key))
     planning.page_keys = (listing, datetimes)
     return dataclasses.replace(page, after=marked.get("after"), before=marked.get("before"))
+
+
+def _marked_cursors(
+    document: Document, coerced: dict[str, Any], cursors: list[_Cursor]
+) -> dict[str, Any]:
+    """The variables with each nested page's ``after`` cursor (``Document.nested_cursors``)
+    replaced by a cursor of the same listing whose values are marks: the renderer binds
+    them (``templates.cursor_values``), and each becomes a parameter of the plan, the
+    request's cursor's value (a cursor of another listing, types or NULLs declines). One
+    that does not decode is the standard path's to report."""
+    if not document.nested_cursors:
+        return coerced
+    marked = dict(coerced)
+    for variable in sorted(document.nested_cursors):
+        cursor = coerced.get(variable)
+        if cursor is None:
+            continue
+        if not isinstance(cursor, str):
+            raise Unsupported("a cursor that is not a text")
+        try:
+            listing, values = decode_cursor(cursor, "after")
+        except GatewayError:
+            raise Unsupported("a bad cursor") from None
+        marks = tuple(
+            None if value is None else _mark(value, len(cursors) * 16 + i)
+            for i, value in enumerate(values)
+        )
+        cursors.append(_Cursor("after", variable, None, listing, marks))
+        marked[variable] = encode_cursor(listing, list(marks))
+    return marked
 
 
 def _given(node: FieldNode, argument: str) -> tuple[str | None, Any]:

@@ -27,12 +27,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from functools import cache
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
+    Integer,
     Select,
+    String,
     case,
     exists,
     false,
@@ -40,6 +45,8 @@ from sqlalchemy import (
     inspect,
     literal,
     literal_column,
+    null,
+    or_,
     select,
     true,
 )
@@ -54,7 +61,14 @@ from gateway.catalogue.models import (
     User,
 )
 from gateway.catalogue.ordering import datafile_keys, dataset_keys
-from gateway.catalogue.pagination import PageRequest, SortKey, order_terms, page_request
+from gateway.catalogue.pagination import (
+    PageRequest,
+    SortKey,
+    cursor_listing,
+    keyset_condition,
+    order_terms,
+    page_request,
+)
 from gateway.catalogue.relations import column, lookups_of, model_of, related_keys
 from gateway.catalogue.sql_text import same_name
 from gateway.catalogue.visibility import (
@@ -109,6 +123,10 @@ class Context:
     rules: IcatRules | None = None
     """The catalogue's rules (``icat-rules`` authorization): the filters of
     ``gateway.catalogue.visibility`` under them, with ``now`` and ``user_name``."""
+    cursor_slots: Mapping[int, int] = dataclass_field(default_factory=dict)
+    """The ``after`` cursors of a template's selection (by the ``id`` of their fields):
+    each one's number, whose values are the template's placeholders ``cursor_value``
+    (``templates.cursor_values``), bound per request."""
 
     @property
     def access(self) -> Access:
@@ -263,49 +281,109 @@ def _nested(type_name: str, cols: Cols, field: Field, ctx: Context) -> ColumnEle
     return rendering.json
 
 
-def first_page(arguments: Mapping[str, Any], default_size: int, max_size: int) -> PageRequest:
-    """The page a connection's arguments ask for, if it is a first page (no cursor, not
-    from the end): the compiled SQL has no cursors. Bad sizes are the standard path's
-    to report."""
-    if any(arguments.get(name) is not None for name in ("after", "before", "last")):
+def page_after(
+    arguments: Mapping[str, Any], ctx: Context, listing: str, keys: list[SortKey]
+) -> PageRequest:
+    """The page a connection's arguments ask for, if it is a first page or the page after
+    a cursor (not from the end): ``last`` and ``before`` are the standard path's. The
+    cursor is decoded and checked as the standard path does (``page_request``,
+    :meth:`PageRequest.of` the connection's ``listing``, ``keyset_condition`` over the
+    standard path's ``keys``); bad sizes and cursors are the standard path's to report."""
+    if any(arguments.get(name) is not None for name in ("before", "last")):
         raise Unsupported("cursor arguments")
+    after = arguments.get("after")
     try:
-        return page_request(
+        page = page_request(
             first=arguments.get("first"),
-            after=None,
+            after=after,
             last=None,
             before=None,
-            default_size=default_size,
-            max_size=max_size,
-        )
+            default_size=ctx.default_page_size,
+            max_size=ctx.max_page_size,
+        ).of(listing)
+        if page.after is not None:
+            keyset_condition(keys, page.after, after=True)
     except GatewayError:
         raise Unsupported("bad page") from None
+    if page.after is not None:
+        slot = ctx.cursor_slots.get(id(arguments))
+        if slot is None:
+            raise Unsupported("a cursor outside a template")
+        # The cursor's values are the template's placeholders, bound per request (the
+        # template serves every cursor of this listing, types and NULLs).
+        placeholders: tuple[Any, ...] = tuple(
+            None if value is None else literal_column(cursor_value(slot, index))
+            for index, value in enumerate(page.after)
+        )
+        page = replace(page, after=placeholders)
+    return page
+
+
+def cursor_value(slot: int, index: int) -> str:
+    """The placeholder of a value of a template's ``slot``-th cursor (``templates``)."""
+    return f"__gw_v_k{slot}_{index}__"
+
+
+_LISTING = re.compile(r"^[_A-Za-z0-9.:,]+$")
+
+
+def cursor_text(dialect: JsonDialect, listing: str, values: list[Any], keys: list[SortKey]) -> Any:
+    """``pagination.encode_cursor(listing, values)`` in SQL, byte for byte: the JSON
+    ``{"of":listing,"at":[values]}`` as orjson writes it (a date-time as ``{"t":iso}``),
+    base64url without padding. ``keys`` (the standard path's) give the values' types."""
+    if not _LISTING.match(listing):
+        raise Unsupported(listing)
+    parts: list[Any] = [literal_column(f'\'{{"of":{orjson.dumps(listing).decode()},"at":[\'')]
+    for index, (value, key) in enumerate(zip(values, keys, strict=True)):
+        column_type = getattr(key.expression, "type", None)
+        if isinstance(column_type, DateTime):
+            written = dialect.concat(
+                [literal_column('\'{"t":"\''), dialect.datetime(value), literal_column("'\"}'")]
+            )
+        elif isinstance(column_type, Integer):
+            written = dialect.integer_text(value)
+        elif isinstance(column_type, String):
+            written = dialect.json_text(value)
+        else:
+            raise Unsupported(f"a sort key of {column_type}")
+        if key.nullable:
+            written = case((value.is_(None), literal_column("'null'")), else_=written)
+        if index:
+            parts.append(literal_column("','"))
+        parts.append(written)
+    parts.append(literal_column("']}'"))
+    return dialect.base64url(dialect.concat(parts))
 
 
 def connection(
     item_type: str,
     table: str,
+    name: str,
     base: Callable[[Cols, Context], Select[Any]],
     item_cols: Callable[[], Cols],
     keys: Callable[[tuple[str, bool]], list[SortKey]],
     default_order: tuple[str, bool],
 ) -> Handler:
-    """A nested Relay connection: its total, its first page of items, whether more follow.
+    """A nested Relay connection: its total, its first page of items or the page after a
+    cursor, their cursors, whether more follow. Its cursors are of the listing ``name``
+    in the order asked (as ``schema.connection.child_connection`` writes them).
 
-    Cursors (``edges``, ``startCursor``, ``endCursor``) and ``after``/``before``/``last``
-    are left to the standard path.
+    ``last`` and ``before`` are left to the standard path.
     """
 
     def handler(cols: Cols, field: Field, ctx: Context) -> Any:
         arguments = field.arguments
-        page = first_page(arguments, ctx.default_page_size, ctx.max_page_size)
+        order = _order(arguments.get("orderBy"), default_order)
+        sort_keys = keys(order)
+        listing = cursor_listing(name, order)
+        page = page_after(arguments, ctx, listing, sort_keys)
         inner = ctx.entering(table)
         statement = base(cols, inner)
-        sort_keys = keys(_order(arguments.get("orderBy"), default_order))
-        return _first_page_json(
+        return _page_json(
             field,
             statement,
             lambda nodes: _nested(item_type, item_cols(), nodes, inner),
+            sort_keys,
             sort_keys,
             page,
             inner,
@@ -314,53 +392,218 @@ def connection(
     return handler
 
 
-def _first_page_json(
+EDGE_FIELDS = frozenset({"cursor", "node", TYPENAME})
+
+
+def _page_json(
     field: Field,
     statement: Select[Any],
     items: Callable[[Field], Any],
     sort_keys: list[SortKey],
+    standard_keys: list[SortKey],
     page: PageRequest,
     ctx: Context,
 ) -> Any:
-    """A connection's first page from the statement of its children (``items``: the JSON
-    of one child from what ``nodes`` asks): its total, its items in the keys' order, and
-    whether more follow."""
-    ordered = order_terms(sort_keys, native_nulls=ctx.dialect.native_nulls)
-    values: list[Any] = []
+    """A connection's page from the statement of its children (``items``: the JSON of one
+    child from what ``nodes`` asks): its total, its items in the keys' order after the
+    page's cursor, their cursors, and whether more follow. ``standard_keys`` are the
+    standard path's keys (their types write the cursors' values)."""
+    listing = page.listing
+    if listing is None:
+        raise TypeError("a page of no listing")
+    dialect = ctx.dialect
+    paged = statement
+    if page.after is not None:
+        paged = statement.where(
+            keyset_condition(sort_keys, page.after, after=True, row_values=dialect.native_nulls)
+        )
+    ordered = order_terms(sort_keys, native_nulls=dialect.native_nulls)
+    values = [key.expression for key in sort_keys]
+
+    def cursor() -> Any:
+        return cursor_text(dialect, listing, values, standard_keys)
+
+    def edge(selection: Field) -> Any:
+        pairs: list[Any] = []
+        for child in selection.children:
+            if child.name == TYPENAME:
+                value: Any = _text(selection.type_name)
+            elif child.name == "cursor":
+                value = cursor()
+            elif child.name == "node":
+                value = items(child)
+            else:
+                raise Unsupported(f"edge field {child.name}")
+            pairs += [_text(child.key), value]
+        return dialect.object(pairs)
+
+    for child in field.children:
+        if child.name == "pageInfo":
+            for info in child.children:
+                if info.name not in PAGE_INFO_FIELDS:
+                    raise Unsupported(f"pageInfo.{info.name}")
+        elif child.name not in ("nodes", "edges", "totalCount", TYPENAME):
+            raise Unsupported(f"connection field {child.name}")
+    cursors = page.after is not None or any(
+        child.name == "edges"
+        or (
+            child.name == "pageInfo"
+            and any(info.name in ("startCursor", "endCursor") for info in child.children)
+        )
+        for child in field.children
+    )
+    if cursors and not dialect.cursor_pages:
+        raise Unsupported(f"nested cursors on {dialect.name}")
+    reads_rows = any(
+        child.name in ("nodes", "edges")
+        or (
+            child.name == "pageInfo"
+            and any(
+                info.name in ("hasNextPage", "startCursor", "endCursor") for info in child.children
+            )
+        )
+        for child in field.children
+    )
+    if dialect.correlated_pages and page.limit > 0 and reads_rows:
+        # Every value read from the rows is an aggregate over them (one row).
+        return _page_once(field, statement, paged, items, edge, cursor, sort_keys, page, ctx)
+    limit = page.limit
+    pairs: list[Any] = []
     for child in field.children:
         if child.name == TYPENAME:
             value: Any = _text(field.type_name)
         elif child.name == "totalCount":
             value = statement.with_only_columns(func.count()).scalar_subquery()
         elif child.name == "nodes":
-            value = ctx.dialect.array(
-                statement.with_only_columns(items(child)), ordered, limit=page.limit
-            )
-        elif child.name == "pageInfo":
-            value = _page_info(child, statement, ordered, page.limit, ctx)
-        else:
-            raise Unsupported(f"connection field {child.name}")
-        values += [_text(child.key), value]
-    return ctx.dialect.object(values)
+            value = dialect.array(paged.with_only_columns(items(child)), ordered, limit=limit)
+        elif child.name == "edges":
+            value = dialect.array(paged.with_only_columns(edge(child)), ordered, limit=limit)
+        else:  # pageInfo
+            value = _page_info(child, paged, ordered, page, cursor, sort_keys, ctx)
+        pairs += [_text(child.key), value]
+    return dialect.object(pairs)
+
+
+PAGE_INFO_FIELDS = frozenset(
+    {"hasNextPage", "hasPreviousPage", "startCursor", "endCursor", TYPENAME}
+)
 
 
 def _page_info(
-    field: Field, statement: Select[Any], ordered: list[Any], limit: int, ctx: Context
+    field: Field,
+    paged: Select[Any],
+    ordered: list[Any],
+    page: PageRequest,
+    cursor: Callable[[], Any],
+    sort_keys: list[SortKey],
+    ctx: Context,
 ) -> Any:
+    """A page's info, each value a correlated subquery of its own (MariaDB: see
+    ``dialects.JsonDialect.correlated_pages``)."""
+    limit = page.limit
     values: list[Any] = []
     for child in field.children:
         if child.name == TYPENAME:
             value: Any = _text("PageInfo")
         elif child.name == "hasNextPage":
             value = ctx.dialect.boolean(
-                exists(statement.with_only_columns(literal(1)).order_by(*ordered).offset(limit))
+                exists(paged.with_only_columns(literal(1)).order_by(*ordered).offset(limit))
             )
         elif child.name == "hasPreviousPage":
-            value = ctx.dialect.boolean(false())
-        else:
-            raise Unsupported(f"pageInfo.{child.name}")
+            value = ctx.dialect.boolean(true() if page.after is not None else false())
+        elif limit == 0:
+            value = null()
+        elif child.name == "startCursor":
+            value = paged.with_only_columns(cursor()).order_by(*ordered).limit(1).scalar_subquery()
+        else:  # endCursor: the last of the page's rows (the list's last, on a short page)
+            nth = paged.with_only_columns(cursor()).order_by(*ordered).offset(limit - 1).limit(1)
+            backwards = order_terms(sort_keys, reverse=True, native_nulls=ctx.dialect.native_nulls)
+            last = paged.with_only_columns(cursor()).order_by(*backwards).limit(1)
+            value = func.coalesce(nth.scalar_subquery(), last.scalar_subquery())
         values += [_text(child.key), value]
     return ctx.dialect.object(values)
+
+
+def _page_once(
+    field: Field,
+    statement: Select[Any],
+    paged: Select[Any],
+    items: Callable[[Field], Any],
+    edge: Callable[[Field], Any],
+    cursor: Callable[[], Any],
+    sort_keys: list[SortKey],
+    page: PageRequest,
+    ctx: Context,
+) -> Any:
+    """The page read once (PostgreSQL, SQLite): a derived table of its ``limit + 1``
+    rows in the keys' order, each with what the query asks of it (the node's JSON, each
+    edge's, the cursor), numbered; the connection's JSON is one aggregate over the first
+    ``limit`` of them, and the one more read says whether more follow."""
+    dialect = ctx.dialect
+    limit = page.limit
+    columns: dict[str, Any] = {f"_k{i}": key.expression for i, key in enumerate(sort_keys)}
+    wants_cursor = any(
+        info.name in ("startCursor", "endCursor")
+        for child in field.children
+        if child.name == "pageInfo"
+        for info in child.children
+    )
+    if wants_cursor:
+        columns["_c"] = cursor()
+    for index, child in enumerate(field.children):
+        if child.name == "nodes":
+            columns[f"_v{index}"] = items(child)
+        elif child.name == "edges":
+            columns[f"_v{index}"] = edge(child)
+    ordered = order_terms(sort_keys, native_nulls=dialect.native_nulls)
+    rows = (
+        paged.with_only_columns(*(value.label(name) for name, value in columns.items()))
+        .order_by(*ordered)
+        .limit(limit + 1)
+        .correlate_except(None)
+        .subquery("page_rows")
+    )
+    reading = [
+        SortKey(rows.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(sort_keys)
+    ]
+    numbered = select(
+        rows,
+        func.row_number()
+        .over(order_by=order_terms(reading, native_nulls=dialect.native_nulls))
+        .label("_rn"),
+        func.count().over().label("_n"),
+    ).subquery("page_numbered")
+    number, read = numbered.c._rn, numbered.c._n
+    pairs: list[Any] = []
+    for index, child in enumerate(field.children):
+        if child.name == TYPENAME:
+            value: Any = _text(field.type_name)
+        elif child.name == "totalCount":
+            # Correlated with the parent's row two SELECTs up (SQLAlchemy correlates
+            # only with the enclosing one unless told).
+            counted = statement.with_only_columns(func.count()).correlate_except(None)
+            value = counted.scalar_subquery()
+        elif child.name in ("nodes", "edges"):
+            value = dialect.rows_array(numbered.c[f"_v{index}"], number)
+        else:  # pageInfo
+            infos: list[Any] = []
+            for info in child.children:
+                if info.name == TYPENAME:
+                    found: Any = _text("PageInfo")
+                elif info.name == "hasNextPage":
+                    found = dialect.boolean(func.coalesce(func.max(read), 0) > limit)
+                elif info.name == "hasPreviousPage":
+                    found = dialect.boolean(true() if page.after is not None else false())
+                elif info.name == "startCursor":
+                    found = func.max(case((number == 1, numbered.c._c), else_=None))
+                else:  # endCursor: the row numbered ``limit``, or the last of a short page
+                    last = or_(number == read, number == limit)
+                    found = func.max(case((last, numbered.c._c), else_=None))
+                infos += [_text(info.key), found]
+            value = dialect.object(infos)
+        pairs += [_text(child.key), value]
+    answered = select(dialect.object(pairs)).select_from(numbered).where(number <= limit)
+    return dialect.nested(answered.scalar_subquery())
 
 
 def _order(value: Any, default: tuple[str, bool]) -> tuple[str, bool]:
@@ -428,12 +671,12 @@ def row_cols(type_name: str, model: Any, lateral: bool = False) -> tuple[Cols, l
 
 
 def derived(
-    relation: Relation, rows_by_rules: Callable[[Access], list[Any]] | None = None
+    relation: Relation, owner: str, rows_by_rules: Callable[[Access], list[Any]] | None = None
 ) -> Handler:
     """The handler of a declared relation: its children by its join keys, rendered in
     its order, as one correlated subquery (an object, a JSON array, or a connection's
-    first page: its total, its nodes and ``hasNextPage``; cursors are the standard
-    path's).
+    page: its total, its nodes, edges and cursors of the listing ``owner.name``, as
+    ``schema.connection.relation_connection`` writes them).
 
     Under ICAT's rules the children are those ``visibility.related_by_rules`` reaches, or
     ``rows_by_rules`` where the standard path's loader filters them otherwise (a session's
@@ -450,11 +693,8 @@ def derived(
     if link is not None and lookups_of(relation.child):
         raise TypeError(f"{relation.name}: lookups of a child through a link table")
     child_key = column(child, relation.child_key)
-    nullable_keys = (
-        [key.nullable for key in related_keys(relation)]
-        if relation.cardinality is Cardinality.PAGE
-        else []
-    )
+    standard_keys = related_keys(relation) if relation.cardinality is Cardinality.PAGE else []
+    listing = cursor_listing(f"{owner}.{relation.name}", (",".join(relation.order), False))
 
     def handler(cols: Cols, field: Field, ctx: Context) -> Any:
         ruled: list[Any] = []
@@ -505,13 +745,13 @@ def derived(
             return _nested(relation.child, child_cols, selection, inner)
 
         if relation.cardinality is Cardinality.PAGE:
-            page = first_page(field.arguments, ctx.default_page_size, ctx.max_page_size)
+            page = page_after(field.arguments, ctx, listing, standard_keys)
             keys = [
-                SortKey(_col(child_cols, key), nullable=nullable)
-                for key, nullable in zip(relation.order, nullable_keys, strict=True)
+                SortKey(_col(child_cols, key), nullable=standard.nullable)
+                for key, standard in zip(relation.order, standard_keys, strict=True)
             ]
             # The nodes by the keyset the standard path's pages follow (``related_keys``).
-            return _first_page_json(field, statement, rendered, keys, page, inner)
+            return _page_json(field, statement, rendered, keys, standard_keys, page, inner)
         json = rendered(field)
         if relation.cardinality is Cardinality.ONE:
             return inner.dialect.nested(statement.with_only_columns(json).scalar_subquery())
@@ -598,7 +838,7 @@ _MEMBER = DECLARED["TeamMember"].relation("user")
 SPECIAL: dict[str, dict[str, Handler]] = {
     "Investigation": {
         # Under ICAT's rules, the members whose person the caller reaches too.
-        "team": derived(_TEAM, team_rows_by_rules),
+        "team": derived(_TEAM, "Investigation", team_rows_by_rules),
         # A rule per row: the caller's own roles (by user name, case as ICAT compares).
         "myRoles": _my_roles,
         # Pages: a total, a first page by the orderings' keysets, pageInfo; the visibility
@@ -606,6 +846,7 @@ SPECIAL: dict[str, dict[str, Handler]] = {
         "datasets": connection(
             "Dataset",
             "DATASET",
+            "datasets_of_investigation",
             _datasets_of_investigation,
             lambda: _dataset_cols()[0],
             lambda order: dataset_keys(*order),
@@ -618,6 +859,7 @@ SPECIAL: dict[str, dict[str, Handler]] = {
         "datafiles": connection(
             "Datafile",
             "DATAFILE",
+            "datafiles_of_dataset",
             _datafiles_of_dataset,
             lambda: row_cols("Datafile", Datafile)[0],
             lambda order: datafile_keys(*order),
@@ -628,7 +870,7 @@ SPECIAL: dict[str, dict[str, Handler]] = {
         # A rule per row: the main proposer's roles are a setting.
         "isMainProposer": _is_main_proposer,
         # Under ICAT's rules ``Investigation.team`` lists a member only with their person.
-        "user": derived(_MEMBER, lambda access: related_by_rules(access, _MEMBER)),
+        "user": derived(_MEMBER, "TeamMember", lambda access: related_by_rules(access, _MEMBER)),
     },
 }
 """The handlers written by hand, and why: rules computed per row, pages, and a child read
@@ -684,7 +926,7 @@ def _handlers(declared: ObjectFields) -> dict[str, Handler]:
             field.cardinality is not Cardinality.PAGE or field.written is None
         ):
             # An object, a list, or a page in its declared order (not one a client orders).
-            handlers[field.name] = derived(field)
+            handlers[field.name] = derived(field, declared.type_name)
         else:
             # A rule or a page the compiler cannot derive: written by hand, or compiled=False.
             raise TypeError(f"{declared.type_name}.{field.name}: compiled, but no handler")

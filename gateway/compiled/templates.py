@@ -16,10 +16,19 @@ import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ClauseElement, ColumnElement, DateTime, String, literal, literal_column
+from sqlalchemy import (
+    BigInteger,
+    ClauseElement,
+    ColumnElement,
+    DateTime,
+    String,
+    literal,
+    literal_column,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -29,9 +38,11 @@ from sqlalchemy.types import NullType
 
 from gateway.catalogue.gateway_tables import OWN_SCHEMA
 from gateway.catalogue.icat_rules.ruleset import IcatRules
+from gateway.catalogue.pagination import decode_cursor
 from gateway.compiled.dialects import json_dialect
-from gateway.compiled.render import Context, guarded, render_object
+from gateway.compiled.render import Context, cursor_value, guarded, render_object
 from gateway.compiled.selection import Field, Unsupported
+from gateway.errors import GatewayError
 
 _PLACEHOLDER = re.compile(r"(__gw_[cv][0-9a-z_]*__)")
 NOW = "__gw_v_now__"
@@ -77,7 +88,9 @@ def template(shape: Shape, dialect: Dialect) -> Template | None:
     columns: dict[str, Any] = {
         name: literal_column(f"__gw_c{i}__") for i, name in enumerate(shape.columns)
     }
+    slots = {id(field.arguments): slot for slot, field in enumerate(cursor_fields(shape.fields))}
     context = Context(
+        cursor_slots=slots,
         now=literal_column(NOW),
         user_name=None if shape.anonymous else literal_column(USER),
         is_staff=shape.is_staff,
@@ -115,7 +128,7 @@ def template_of(sql: str, complete: bool, columns: Mapping[str, str] | None = No
     for piece in _PLACEHOLDER.split(sql):
         if piece in by_placeholder:
             parts.append(("c", by_placeholder[piece]))
-        elif piece in (NOW, USER):
+        elif piece in (NOW, USER) or piece.startswith("__gw_v_"):
             parts.append(("v", piece))
         elif piece:
             parts.append(piece)
@@ -167,7 +180,77 @@ def rendered_json(
     used = template(shape, dialect)
     if used is None:
         return None
-    return RenderedJSON(used, columns, template_values(now, user_name))
+    values = template_values(now, user_name)
+    try:
+        values.update(cursor_values(shape.fields))
+    except (GatewayError, KeyError):  # not a cursor, or a value no sort key has: no
+        return None  # template was made of it (``fields_key``)
+    return RenderedJSON(used, columns, values)
+
+
+def cursor_fields(fields: tuple[Field, ...]) -> list[Field]:
+    """The fields of a selection paged ``after`` a cursor, depth first: a template's
+    cursors are numbered in this order (``render.Context.cursor_slots``)."""
+    found: list[Field] = []
+    for field in fields:
+        if field.arguments.get("after") is not None:
+            found.append(field)
+        found += cursor_fields(field.children)
+    return found
+
+
+def cursor_values(fields: tuple[Field, ...]) -> dict[str, Any]:
+    """The values of a selection's cursors, by their placeholders in its template (a
+    NULL is part of the template, not a value)."""
+    values: dict[str, Any] = {}
+    for slot, field in enumerate(cursor_fields(fields)):
+        _, decoded = decode_cursor(field.arguments["after"], "after")
+        for index, value in enumerate(decoded):
+            if value is not None:
+                values[cursor_value(slot, index)] = literal(value, _CURSOR_TYPES[type(value)]())
+    return values
+
+
+_CURSOR_TYPES: dict[type, type[TypeEngine[Any]]] = {
+    str: String,
+    int: BigInteger,
+    datetime: DateTime,
+}
+
+
+def fields_key(fields: tuple[Field, ...]) -> str:
+    """What of a selection keys its template: all but its cursors' values, for which
+    their listing, types and NULLs stand (the template binds the values)."""
+    if not cursor_fields(fields):
+        return repr(fields)
+    return repr(_without_cursors(fields))
+
+
+def _without_cursors(fields: tuple[Field, ...]) -> tuple[Field, ...]:
+    return tuple(
+        dataclasses.replace(
+            field,
+            arguments=_cursor_shape(field.arguments),
+            children=_without_cursors(field.children),
+        )
+        for field in fields
+    )
+
+
+def _cursor_shape(arguments: Mapping[str, Any]) -> Mapping[str, Any]:
+    after = arguments.get("after")
+    if after is None:
+        return arguments
+    try:
+        listing, values = decode_cursor(after, "after")
+    except GatewayError:
+        return arguments  # no template: the standard path reports it
+    if any(type(value) not in (*_CURSOR_TYPES, type(None)) for value in values) or any(
+        isinstance(value, datetime) and value.tzinfo is not None for value in values
+    ):
+        return arguments  # no template either (a value no sort key has)
+    shape = (listing, tuple(type(value).__name__ for value in values))
+    return {**arguments, "after": shape}
 
 
 def template_values(now: Any, user_name: Any) -> dict[str, Any]:

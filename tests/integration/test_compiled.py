@@ -850,3 +850,212 @@ async def test_lookups_the_rules_hide_answer_null_or_forbidden(
     else:
         assert seen == {"type": {"acquisition", "FORBIDDEN"}, "name": {"FORBIDDEN"}}, seen
     assert units  # (read as the rules say: null where the type is hidden)
+
+
+# Nested pages after a cursor ---------------------------------------------------------
+
+NESTED_PAGES = [
+    # (root, the query with $id and $after, its ordering) the files of the dataset with
+    # the most, the datasets of the session with the most, a session's team, and the
+    # scientists of every beamline (a cursor of one beamline's page used for all).
+    (
+        "DATASET",
+        """query($id: ID!, $after: String) { dataset(id: $id) {
+             datafiles(first: 3, after: $after ORDER) { __typename totalCount
+               pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor }
+               edges { __typename cursor node { name fileSize createTime } }
+               nodes { id name } } } }""",
+        [
+            "",
+            *(
+                f", orderBy: {{field: {f}, direction: {d}}}"
+                for f in ("NAME", "CREATE_TIME", "FILE_SIZE")
+                for d in ("ASC", "DESC")
+            ),
+        ],
+    ),
+    (
+        "SESSION",
+        """query($id: ID!, $after: String) { investigation(id: $id) {
+             datasets(first: 2, after: $after ORDER) { totalCount
+               pageInfo { hasNextPage endCursor } edges { cursor node { name startDate } } } } }""",
+        [
+            "",
+            *(
+                f", orderBy: {{field: {f}, direction: {d}}}"
+                for f in ("START_DATE", "END_DATE", "NAME")
+                for d in ("ASC", "DESC")
+            ),
+        ],
+    ),
+    (
+        "TEAM",
+        """query($id: ID!, $after: String) { investigation(id: $id) {
+             team(first: 1, after: $after ORDER) { totalCount
+               pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+               edges { cursor node { role } } nodes { role } } } }""",
+        [""],
+    ),
+    (
+        "",
+        """query($after: String) { instruments(first: 50) { nodes { name
+             scientists(first: 1, after: $after ORDER) { totalCount
+               pageInfo { hasNextPage startCursor endCursor } edges { cursor } } } } }""",
+        [""],
+    ),
+]
+
+
+async def _nested_page_parents(client: Client) -> dict[str, str]:
+    """The parents with the longest lists: a dataset's files, a session's datasets and
+    team."""
+    from sqlalchemy import func
+
+    from gateway.catalogue.models import InvestigationUser
+
+    async with client.engine.connect() as connection:
+
+        async def most(column: Any) -> Any:
+            statement = select(column).group_by(column).order_by(func.count().desc(), column)
+            return (await connection.execute(statement.limit(1))).scalar_one()
+
+        return {
+            "DATASET": global_id("Dataset", await most(Datafile.dataset_id)),
+            "SESSION": global_id("Investigation", await most(Dataset.investigation_id)),
+            "TEAM": global_id("Investigation", await most(InvestigationUser.investigation_id)),
+        }
+
+
+def _cursors(data: Any) -> list[str]:
+    """Every cursor an answer holds (edges' and page infos'), in order."""
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in ("cursor", "startCursor", "endCursor") and isinstance(value, str):
+                found.append(value)
+            else:
+                found += _cursors(value)
+    elif isinstance(data, list):
+        for item in data:
+            found += _cursors(item)
+    return found
+
+
+@pytest.mark.parametrize("forced", [False, True])
+@pytest.mark.parametrize("user", [None, "esrf/pi1", STAFF])
+async def test_nested_pages_after_a_cursor_answer_identically(
+    compiling: Client,
+    statement_counter: StatementCounter,
+    monkeypatch: pytest.MonkeyPatch,
+    user: str | None,
+    forced: bool,
+) -> None:
+    """Nested connections paged with ``after`` (hand-written ones, in every ordering, NULL
+    sort keys included, and declared page relations): every page the standard path
+    gives, and the page after each cursor it gives, answer byte for byte alike compiled,
+    edges, cursors and page info included. Where the dialect compiles them
+    (``JsonDialect.cursor_pages``), or ``forced`` to on every database, compiled they
+    take one statement; elsewhere the standard path answers them."""
+    from gateway.compiled.dialects import json_dialect
+    from gateway.compiled.templates import template as compiled_template
+
+    dialect = json_dialect(compiling.engine.dialect.name)
+    assert dialect is not None
+    if forced:
+        monkeypatch.setattr(dialect, "cursor_pages", True)
+    compiles = dialect.cursor_pages
+    compiled_template.cache_clear()  # templates made with the other setting (None: not compiled)
+    parents = await _nested_page_parents(compiling)
+    planned_before = len(PLANNED)
+    now = now_utc()
+    access = await compiling.access(user, now)
+    pages = compiled_pages = plannable = 0
+    for parent, template, orderings in NESTED_PAGES:
+        for ordering in orderings:
+            query = template.replace("ORDER", ordering)
+            seen: set[str | None] = set()
+            waiting: list[str | None] = [None]
+            while waiting and len(seen) < 6:
+                after = waiting.pop(0)
+                if after in seen:
+                    continue
+                seen.add(after)
+                variables = {"after": after}
+                if "$id" in query:
+                    variables["id"] = parents[parent]
+                compiled, standard = await run_both(compiling, query, variables, user, now)
+                assert compiled == standard, (query, variables)
+                data = orjson.loads(standard)
+                assert data["errors"] == [], (query, variables)
+                waiting += _cursors(data["data"])
+                pages += 1
+                plannable += 1 if parent else 0  # the root ``instruments`` has no plans
+                context = RequestContext(
+                    engine=compiling.engine, settings=compiling.settings, access=access
+                )
+                statement_counter.reset()
+                await compiling.schema.execute(
+                    query, variable_values=variables, context_value=context
+                )
+                if statement_counter.count == 1:
+                    compiled_pages += 1
+    compiled_template.cache_clear()
+    # Not vacuous: many pages after a cursor, each answered by one compiled statement
+    # (or none of them, on a database that leaves them to the standard path).
+    assert pages >= 60, pages
+    assert compiled_pages == (pages if compiles else 0), (compiled_pages, pages)
+    # And operation plans answer them, the cursors bound as parameters (run_both checks
+    # each plan's answer against the standard one).
+    planned = len(PLANNED) - planned_before
+    assert planned == (plannable if compiles else 0), (planned, plannable)
+
+
+AWKWARD_NAMES = [
+    "plain.h5",
+    "",
+    'a "quoted" \\back\\slashed/ name',
+    "tab\tnew\nline\rform\x0cbell\x07",
+    "\x0b\x0e\x0f\x1a\x1b\x1c\x1d\x1e\x1f\x7f",
+    "\\u001F and \\\\u000B as text",
+    "é ß 中 😀 \u2028 \u00a0 \ufeff",
+    "long " * 40,
+]
+
+
+async def test_cursors_written_in_sql_are_those_the_standard_path_writes(
+    compiling: Client,
+) -> None:
+    """``render.cursor_text`` in each database's SQL, byte for byte as
+    ``pagination.encode_cursor``: texts with quotes, backslashes, control characters and
+    text that looks like escapes, non-ASCII, a cursor past base64's 76-character lines,
+    date-times with and without microseconds, NULLs, large and negative ids."""
+    from sqlalchemy import BigInteger, DateTime, String, literal
+
+    from gateway.catalogue.pagination import SortKey, encode_cursor
+    from gateway.compiled.dialects import json_dialect
+    from gateway.compiled.render import cursor_text
+
+    dialect = json_dialect(compiling.engine.dialect.name)
+    assert dialect is not None
+    keys = [
+        SortKey(Datafile.name),
+        SortKey(Datafile.datafile_create_time, nullable=True),
+        SortKey(Datafile.id),
+    ]
+    listing = "datafiles_of_dataset:CREATE_TIME:desc"
+    times = [datetime(2024, 5, 1, 10, 0, 0), datetime(1999, 12, 31, 23, 59, 59, 1), None]
+    ids = [1, -7, 2**62 + 3]
+    checked = 0
+    async with compiling.engine.connect() as connection:
+        for number, name in enumerate(AWKWARD_NAMES):
+            time, icat_id = times[number % 3], ids[number % 3]
+            values = [
+                literal(name, String()),
+                literal(time, DateTime()),
+                literal(icat_id, BigInteger()),
+            ]
+            written = cursor_text(dialect, listing, values, keys)
+            got = (await connection.execute(select(written))).scalar_one()
+            assert got == encode_cursor(listing, [name, time, icat_id]), name
+            checked += 1
+    assert checked == len(AWKWARD_NAMES)
