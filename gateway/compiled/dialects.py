@@ -61,10 +61,11 @@ class JsonDialect:
     index (``GW_DATAFILE_LISTING (DATASET_ID=? AND (NAME,ID)>(?,?))``): 3.0-3.3x to
     2.5-2.6x. Where it is off, those pages are the standard path's, as before."""
     correlated_pages = True
-    """A nested page is read once, as a derived table correlated with its parent's row
-    (``render._page_json``): its rows give the nodes, the edges, the cursors and whether
-    more follow. MariaDB refers to no outer column from a derived table: there each is a
-    correlated subquery of its own."""
+    """A nested page with cursors is read once, as a derived table correlated with its
+    parent's row (``render._page_json``): its rows give the nodes, the edges, the cursors
+    and whether more follow. MariaDB refers to no outer column from a derived table: there
+    each is a correlated subquery of its own. (First pages without cursors keep one
+    subquery per value on every database.)"""
 
     @property
     def empty_list(self) -> ColumnElement[Any]:

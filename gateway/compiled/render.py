@@ -464,8 +464,10 @@ def _page_json(
         )
         for child in field.children
     )
-    if dialect.correlated_pages and page.limit > 0 and reads_rows:
-        # Every value read from the rows is an aggregate over them (one row).
+    if cursors and dialect.correlated_pages and page.limit > 0 and reads_rows:
+        # Every value read from the rows is an aggregate over them (one row). Only where
+        # cursors are asked: a first page without them keeps the subqueries that the
+        # session list and page were measured with on every database.
         return _page_once(field, statement, paged, items, edge, cursor, sort_keys, page, ctx)
     limit = page.limit
     pairs: list[Any] = []
