@@ -858,16 +858,16 @@ async def facets_in_page(connection: AsyncConnection, access: Access) -> dict[tu
 
 
 @dataclasses.dataclass(frozen=True)
-class BeamlineFilter:
-    """A session search by beamline alone (``search.SessionSearch``)."""
+class NameFilter:
+    """A session search by beamline or by session type (``search.SessionSearch``)."""
 
-    instrument: str
+    instrument: str | None = None
+    type: str | None = None
     proposal: None = None
     visit_id: None = None
     dates: None = None
     search: None = None
     released: None = None
-    type: None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -881,10 +881,10 @@ class UnboundedRange:
 
 
 async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
-    """A session found by a beamline filter, and a dataset by a technique filter or a
-    parameter range, only where the caller could list that beamline (technique, parameter
-    with its type) on it: as many as the facet counts, under rules whose link rows are
-    private."""
+    """A session found by a beamline or session type filter, and a dataset by a technique
+    filter or a parameter range, only where the caller could list that beamline (type,
+    technique, parameter with its type) on it: as many as the facet counts, under rules
+    whose link rows are private."""
     now = now_utc()
     steps = [("Investigation", "datasets")]
     rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_LINKS)]
@@ -905,15 +905,16 @@ async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
             types = [t for t in reference.rows["ParameterType"].values() if t["name"] == value]
             if facet == "dataset parameter" and all(t["value_type"] == NUMERIC for t in types):
                 numeric[value] = await stored_bounds(dump, [UnboundedRange(value)])
-        checked = narrowed = ranged = 0
+        checked = narrowed = ranged = typed = 0
         for user in [None, *users]:
             access = access_for(ruleset, user, now)
             counted = python_facets(reference, user)
             for facet, value in every:
                 expected = counted.get((facet, value), 0)
-                if facet == "session instrument":
+                if facet in ("session instrument", "session type"):
+                    argument = {facet.split()[1]: value}
                     found = queries.investigations(access).where(
-                        *investigation_conditions(access, BeamlineFilter(value))
+                        *investigation_conditions(access, NameFilter(**argument))
                     )
                 elif facet == "dataset technique":
                     technique = queries.dataset_has_technique(access, value)
@@ -928,7 +929,9 @@ async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
                 checked += 1
                 narrowed += expected < every[facet, value]
                 ranged += facet == "dataset parameter" and expected < every[facet, value]
-    assert checked > 0 and narrowed > 0 and ranged > 0, (checked, narrowed, ranged)
+                typed += facet == "session type" and expected < every[facet, value]
+    assert checked > 0 and narrowed > 0 and ranged > 0 and typed > 0, (
+        checked, narrowed, ranged, typed)  # fmt: skip
 
 
 def python_text_found(reference: oracle.Oracle, user: str | None, text: str,
@@ -1019,7 +1022,8 @@ async def test_free_text_finds_beamlines_as_the_caller_lists_them(dump: AsyncEng
 MEMBER = "JOIN {}.investigation AS i JOIN i.investigationUsers AS iu JOIN iu.user AS u " \
          "WHERE u.name = :user"  # fmt: skip
 PRIVATE_LINKS = [
-    *("Investigation", "Instrument", "InvestigationType", "Technique"),
+    *("Investigation", "Instrument", "Technique"),
+    "SELECT o FROM InvestigationType o WHERE o.name <> 'Experiment'",
     "SELECT o FROM DatasetType o WHERE o.name = 'raw'",
     "SELECT o FROM ParameterType o WHERE o.units <> 'T'",
     "SELECT o FROM Dataset o " + MEMBER.format("o"),
@@ -1029,8 +1033,8 @@ PRIVATE_LINKS = [
 ]  # fmt: skip
 """Every session readable, but its beamline links, its datasets and their parameters to
 its team only, with a PUBLICSTEP opening a readable session's datasets (to everyone), one
-technique's links to no one, and some dataset and parameter types to no one: what a facet
-counts then differs from its link rows."""
+technique's links to no one, and one session type and some dataset and parameter types to no
+one: what a facet counts then differs from its link rows."""
 
 
 @pytest.mark.parametrize("own_rules", [True, False], ids=["dump rules", "private links"])
@@ -1160,3 +1164,67 @@ async def test_reference_tables_are_served_as_their_rules_say(
                     assert answered is None and codes == {"NOT_FOUND"}, (user, query, codes)
     # Not vacuous: the rules hid some rows from some callers.
     assert own_rules or narrowed > 0
+
+
+PRIVATE_NAMES = [
+    *PRIVATE_REFERENCES,
+    "SELECT o FROM InvestigationType o WHERE o.name <> 'Experiment'",
+]  # fmt: skip
+"""Beamlines readable by their scientists alone, and one session type by no one."""
+NAMED_BY_FILTER = {"instrument": "Instrument", "type": "InvestigationType"}
+"""The session filter's arguments that name a row of a reference table, by its entity."""
+
+
+@pytest.mark.parametrize("own_rules", [True, False], ids=["dump rules", "private names"])
+async def test_suggestions_name_only_what_the_rules_open(
+    dump: AsyncEngine, own_settings: Settings, own_rules: bool
+) -> None:
+    """A beamline or session type in a session filter, given exactly or with a typo, is
+    answered with the nearest names only of the rows the caller may read (INSTRUMENT's and
+    INVESTIGATIONTYPE's rules, as the Python evaluation says): a hidden name is never
+    suggested, and given exactly it gets suggestions as a name of nothing would."""
+    now = now_utc()
+    if own_rules:
+        ruleset = await load(dump)
+    else:
+        rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_NAMES)]
+        ruleset = compile_rules(rows, [])
+    schema = build_schema()
+    async with dump.connect() as connection:
+        reference = await snapshot(connection, now)
+        if not own_rules:
+            reference.rules = [oracle.RuleRow(i + 1, what, "R", None)
+                               for i, what in enumerate(PRIVATE_NAMES)]  # fmt: skip
+            reference.public_steps = set()
+    users = sorted(row["name"] for row in reference.rows["User"].values())
+    hidden = suggested = 0
+    for user in [None, *users]:
+        context = RequestContext(
+            engine=dump, settings=own_settings, access=access_for(ruleset, user, now)
+        )
+        for argument, entity in NAMED_BY_FILTER.items():
+            table = reference.rows[entity]
+            readable = {table[i]["name"] for i in reference.readable(entity, user)}
+            for name in sorted({row["name"] for row in table.values()}):
+                for typed in (name, name[:-1] + "#"):
+                    query = (f"{{ investigations(first: 1, filter: {{ {argument}: "
+                             f"{json.dumps(typed)} }}) {{ suggestions {{ argument given "
+                             "nearest } } }")  # fmt: skip
+                    result = await schema.execute(query, context_value=context)
+                    assert not result.errors, (query, result.errors)
+                    assert result.data is not None
+                    answered = result.data["investigations"]["suggestions"]
+                    if typed == name and name in readable:
+                        assert answered == [], (user, typed, answered)
+                        continue
+                    assert len(answered) == 1, (user, typed, answered)
+                    (suggestion,) = answered
+                    assert (suggestion["argument"], suggestion["given"]) == (argument, typed)
+                    offered = set(suggestion["nearest"])
+                    # Only readable names; a typo of a readable one among them.
+                    assert offered <= readable, (user, typed, offered - readable)
+                    assert (name in offered) == (name in readable), (user, typed, offered)
+                    hidden += name not in readable
+                    suggested += bool(offered)
+    # Not vacuous: names were suggested, and the rules hid some from some callers.
+    assert suggested > 0 and (own_rules or hidden > 0), (suggested, hidden)
