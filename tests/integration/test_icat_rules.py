@@ -61,7 +61,7 @@ from gateway.catalogue.models import (
     icat_metadata,
 )
 from gateway.catalogue.pages import FACETS_COLUMN, page_statement
-from gateway.catalogue.pagination import PageRequest, SortKey
+from gateway.catalogue.pagination import PageRequest, SortKey, decode_cursor
 from gateway.catalogue.parameter_search import NUMERIC, datasets_within_all, stored_bounds
 from gateway.catalogue.relations import related_statement
 from gateway.catalogue.search import investigation_conditions
@@ -1228,3 +1228,58 @@ async def test_suggestions_name_only_what_the_rules_open(
                     suggested += bool(offered)
     # Not vacuous: names were suggested, and the rules hid some from some callers.
     assert suggested > 0 and (own_rules or hidden > 0), (suggested, hidden)
+
+
+@pytest.mark.parametrize("own_rules", [True, False], ids=["dump rules", "private links"])
+async def test_sessions_sort_under_the_beamlines_the_caller_lists(
+    dump: AsyncEngine, own_settings: Settings, own_rules: bool
+) -> None:
+    """Sessions ordered by beamline sort under the first name of the beamlines
+    ``Investigation.instruments`` lists for the caller (none: NULL), as the Python
+    evaluation says: a page's cursors carry that name, so a beamline whose link the rules
+    hide is never in one."""
+    now = now_utc()
+    steps = [("Investigation", "datasets")]
+    if own_rules:
+        ruleset = await load(dump)
+    else:
+        rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_LINKS)]
+        ruleset = compile_rules(rows, steps)
+    schema = build_schema()
+    async with dump.connect() as connection:
+        reference = await snapshot(connection, now)
+        if not own_rules:
+            reference.rules = [oracle.RuleRow(i + 1, what, "R", None)
+                               for i, what in enumerate(PRIVATE_LINKS)]  # fmt: skip
+            reference.public_steps = set(steps)
+    users = sorted(row["name"] for row in reference.rows["User"].values())
+    names = reference.rows["Instrument"]
+
+    def first_beamline(session: int, user: str | None) -> str | None:
+        listed = reference.along(
+            "Investigation", ["investigationInstruments", "instrument"], {session}, user
+        )
+        return min((names[b]["name"] for _, b in listed), default=None)
+
+    query = ("{ investigations(first: 100, orderBy: {field: INSTRUMENT, direction: ASC}) "
+             "{ edges { cursor node { icatId } } } }")  # fmt: skip
+    checked = narrowed = 0
+    for user in [None, *users]:
+        context = RequestContext(
+            engine=dump, settings=own_settings, access=access_for(ruleset, user, now)
+        )
+        result = await schema.execute(query, context_value=context)
+        assert not result.errors, result.errors
+        assert result.data is not None
+        edges = result.data["investigations"]["edges"]
+        assert {int(e["node"]["icatId"]) for e in edges} == reference.readable(
+            "Investigation", user)  # fmt: skip
+        for edge in edges:
+            session = int(edge["node"]["icatId"])
+            _, values = decode_cursor(edge["cursor"], "after")
+            expected = first_beamline(session, user)
+            assert values[0] == expected, (user, session, values)
+            checked += 1
+            narrowed += expected != first_beamline(session, ROOT)
+    # Not vacuous: sessions were sorted under beamlines, some of them hidden from some callers.
+    assert checked > 0 and (own_rules or narrowed > 0), (checked, narrowed)
