@@ -49,6 +49,7 @@ from gateway.catalogue.models import (
     DataCollectionParameter,
     Datafile,
     DataPublication,
+    DataPublicationUser,
     Dataset,
     Investigation,
     InvestigationGroup,
@@ -1283,3 +1284,86 @@ async def test_sessions_sort_under_the_beamlines_the_caller_lists(
             narrowed += expected != first_beamline(session, ROOT)
     # Not vacuous: sessions were sorted under beamlines, some of them hidden from some callers.
     assert checked > 0 and (own_rules or narrowed > 0), (checked, narrowed)
+
+
+PRIVATE_PATHS = [
+    *PRIVATE_LINKS,
+    *("DataPublication", "DataCollection", "DataCollectionDataset", "DataPublicationUser"),
+    "SELECT o FROM User o WHERE o.name = :user",
+]  # fmt: skip
+"""Publications readable by everyone, but their sessions' beamline links and datasets only
+by the sessions' teams, and each person only by themselves."""
+BEAMLINE_PATH = ["content", "dataCollectionDatasets", "dataset", "investigation",
+                 "investigationInstruments", "instrument"]  # fmt: skip
+ORCID = "0000-0002-1825-0097"
+
+
+@pytest.mark.parametrize("own_rules", [True, False], ids=["dump rules", "private paths"])
+async def test_publications_are_found_through_what_the_rules_open(
+    dump: AsyncEngine, own_settings: Settings, own_rules: bool
+) -> None:
+    """The Publications view finds a publication by beamline, or by a creator's ORCID iD,
+    only where the caller reaches that beamline (creator) from it, hop by hop, as the
+    Python evaluation of the rules says, for every user and every beamline name."""
+    now = now_utc()
+    async with dump.connect() as connection:
+        if not await connection.scalar(select(func.count()).select_from(DataPublication)):
+            pytest.skip("no data publication in this dump")
+    if own_rules:
+        ruleset = await load(dump)
+    else:
+        rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_PATHS)]
+        ruleset = compile_rules(rows, [])
+    schema = build_schema()
+    async with dump.begin() as connection:  # a creator with a well-formed ORCID iD
+        creator = await connection.scalar(
+            select(func.min(DataPublicationUser.user_id)))  # fmt: skip
+        former = await connection.scalar(select(User.orcid_id).where(User.id == creator))
+        await connection.execute(update(User).where(User.id == creator).values(orcid_id=ORCID))
+    try:
+        async with dump.connect() as connection:
+            reference = await snapshot(connection, now)
+        if not own_rules:
+            reference.rules = [oracle.RuleRow(i + 1, what, "R", None)
+                               for i, what in enumerate(PRIVATE_PATHS)]  # fmt: skip
+            reference.public_steps = set()
+        rows_of = reference.rows
+        users = sorted(row["name"] for row in rows_of["User"].values())
+        names = sorted({row["name"] for row in rows_of["Instrument"].values()})
+
+        def expected(user: str | None) -> dict[tuple[str, str], set[str]]:
+            published = {p for p in reference.readable("DataPublication", user)
+                         if rows_of["DataPublication"][p]["publication_date"] < now}  # fmt: skip
+            found: dict[tuple[str, str], set[str]] = {}
+            for p, b in reference.along("DataPublication", BEAMLINE_PATH, published, user):
+                name = rows_of["Instrument"][b]["name"]
+                found.setdefault(("beamline", name), set()).add(global_id("DataPublication", p))
+            for p, u in reference.along("DataPublication", ["users", "user"], published, user):
+                orcid = rows_of["User"][u]["orcid_id"]
+                found.setdefault(("creatorOrcid", orcid), set()).add(
+                    global_id("DataPublication", p))  # fmt: skip
+            return found
+
+        everyone = expected(ROOT)
+        narrowed = found_any = 0
+        for user in [None, *users]:
+            context = RequestContext(
+                engine=dump, settings=own_settings, access=access_for(ruleset, user, now)
+            )
+            wanted = expected(user)
+            for argument, value in [*(("beamline", n) for n in names), ("creatorOrcid", ORCID)]:
+                query = (f"{{ publications(first: 100, filter: {{ {argument}: "
+                         f"{json.dumps(value)} }}) {{ nodes {{ id }} }} }}")  # fmt: skip
+                result = await schema.execute(query, context_value=context)
+                assert not result.errors, (query, result.errors)
+                assert result.data is not None
+                found = {node["id"] for node in result.data["publications"]["nodes"]}
+                assert found == wanted.get((argument, value), set()), (user, argument, value)
+                found_any += bool(found)
+                narrowed += len(found) < len(everyone.get((argument, value), set()))
+    finally:
+        async with dump.begin() as connection:
+            await connection.execute(
+                update(User).where(User.id == creator).values(orcid_id=former))  # fmt: skip
+    # Not vacuous: publications were found, and the rules hid some from some callers.
+    assert found_any > 0 and (own_rules or narrowed > 0), (found_any, narrowed)
