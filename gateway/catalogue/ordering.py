@@ -5,13 +5,15 @@ from __future__ import annotations
 from gateway.catalogue.models import Datafile, Dataset, Instrument, Investigation
 from gateway.catalogue.pagination import SortKey
 from gateway.catalogue.queries import instrument_name_key
+from gateway.catalogue.visibility import Access
 
 NEWEST_FIRST = ("START_DATE", True)
 """Sessions' default order (``InvestigationOrder``'s defaults say the same)."""
 
 
-def investigation_keys(field: str, descending: bool) -> list[SortKey]:
-    """Sort keys for sessions: by date, proposal (then visit), beamline, title, release."""
+def investigation_keys(field: str, descending: bool, access: Access) -> list[SortKey]:
+    """Sort keys for sessions: by date, proposal (then visit), beamline (one the caller
+    could list on it), title, release."""
     if field == "PROPOSAL":
         return [
             SortKey(Investigation.name, descending),
@@ -20,7 +22,7 @@ def investigation_keys(field: str, descending: bool) -> list[SortKey]:
         ]
     if field == "INSTRUMENT":  # a subquery: built only when asked for
         return [
-            SortKey(instrument_name_key(), descending, True),
+            SortKey(instrument_name_key(access), descending, True),
             SortKey(Investigation.id, descending),
         ]
     expression, nullable = {

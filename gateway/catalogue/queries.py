@@ -107,12 +107,17 @@ def investigations_reached(access: Access, origin: str, field: str) -> Select[An
     return statement if condition is None else statement.where(condition)
 
 
-def instrument_name_key() -> ColumnElement[Any]:
-    """The beamline name a session sorts under (the first, when it used several)."""
+def instrument_name_key(access: Access) -> ColumnElement[Any]:
+    """The beamline name a session sorts under (the first, when it used several): of those
+    ``Investigation.instruments`` lists for the caller (under ICAT's rules the link rows'
+    and beamlines' own, ``visibility.listed_by_rules``), since a page's cursors carry it."""
     return (
         select(func.min(Instrument.name))
         .join(InvestigationInstrument, InvestigationInstrument.instrument_id == Instrument.id)
-        .where(InvestigationInstrument.investigation_id == Investigation.id)
+        .where(
+            InvestigationInstrument.investigation_id == Investigation.id,
+            *listed_by_rules(access, "Investigation", "instruments"),
+        )
         .scalar_subquery()
     )
 

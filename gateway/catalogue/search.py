@@ -18,7 +18,7 @@ from gateway.catalogue import queries
 from gateway.catalogue.models import Instrument as InstrumentRow
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import InvestigationType as InvestigationTypeRow
-from gateway.catalogue.visibility import Access, released
+from gateway.catalogue.visibility import Access, listed_by_rules, released, rows_by_rules
 from gateway.errors import BadUserInput
 
 
@@ -110,21 +110,37 @@ def investigation_conditions(access: Access, filter: SessionSearch) -> list[Colu
         is_released = released(InvestigationRow.release_date, access.now)
         conditions.append(is_released if filter.released else ~is_released)
     if filter.type is not None:
+        # Found only where ``Investigation.type`` would name it for the caller (under
+        # ICAT's rules the type's own: ``visibility.listed_by_rules``), as the facet counts.
         conditions.append(
             InvestigationRow.type_id.in_(
                 select(InvestigationTypeRow.id).where(
-                    func.lower(InvestigationTypeRow.name) == filter.type.strip().lower()
+                    func.lower(InvestigationTypeRow.name) == filter.type.strip().lower(),
+                    *listed_by_rules(access, "Investigation", "type"),
                 )
             )
         )
     return conditions
 
 
-def named_values(argument: str) -> Select[Any] | None:
+NAMED: dict[str, type[InstrumentRow] | type[InvestigationTypeRow]] = {
+    "instrument": InstrumentRow,
+    "type": InvestigationTypeRow,
+}
+"""The filter arguments that name a row of a reference table, by that table."""
+
+
+def named_values(access: Access, argument: str) -> Select[Any] | None:
     """The names a filter argument is compared with, where they are few enough to offer
-    the nearest to a value that names none (beamlines, session types); None otherwise."""
-    column = {"instrument": InstrumentRow.name, "type": InvestigationTypeRow.name}.get(argument)
-    return select(column).distinct() if column is not None else None
+    the nearest to a value that names none (beamlines, session types); None otherwise.
+    Only the names of the rows the caller may read (``visibility.rows_by_rules``: under
+    ICAT's rules what a search of that entity's names would answer them in icat.server;
+    under the built-in policy every one, public landing facts): a suggestion must not
+    tell a name the rules hide."""
+    model = NAMED.get(argument)
+    if model is None:
+        return None
+    return select(model.name).where(*rows_by_rules(access, model)).distinct()
 
 
 def nearest(value: str, names: list[str], count: int = 3) -> list[str] | None:

@@ -982,7 +982,9 @@ def _investigations(
         # state is read first: the standard path's.
         raise Unsupported("free text")
     ordering = order.key() if order is not None else NEWEST_FIRST
-    keys = investigation_keys(*ordering)
+    access = planning.access
+    field, descending = ordering
+    keys = investigation_keys(field, descending, access)
     page = _page(planning, nodes[0], arguments, cursor_listing("investigations", ordering), keys)
     connection_type = parent.fields["investigations"].type
     while hasattr(connection_type, "of_type"):
@@ -997,7 +999,6 @@ def _investigations(
             raise Unsupported(f"{[c.name for c in selected.children]} of pageInfo")
     items = [f for f in fields if f.name == "nodes"]
     render = planning.renderer("Investigation", items[0].children) if items else None
-    access = planning.access
     statement = queries.investigations(access)
     if search is not None:
         statement = statement.where(*investigation_conditions(access, search))

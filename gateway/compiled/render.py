@@ -805,6 +805,16 @@ def _dataset_type(cols: Cols, field: Field, ctx: Context) -> Any:
     return _nested("DatasetType", own, field, ctx)
 
 
+class _ColumnsOf:
+    """A row's columns as attributes (what a compiled rule reads of its row's model)."""
+
+    def __init__(self, cols: Cols) -> None:
+        self._cols = cols
+
+    def __getattr__(self, name: str) -> Any:
+        return _col(self._cols, name)
+
+
 def _datasets_of_investigation(cols: Cols, ctx: Context) -> Select[Any]:
     """The session's datasets the caller may see: all if the session's data are visible,
     else those a published data publication holds (``dataset_visible``, for one parent)."""
@@ -813,7 +823,8 @@ def _datasets_of_investigation(cols: Cols, ctx: Context) -> Select[Any]:
         Dataset.investigation_id == _col(cols, "id")
     )
     if ctx.rules is not None:
-        ruled = datasets_of_session_by_rules(ctx.access, _col(cols, "data_visible"))
+        session = _ColumnsOf(cols)  # the Dataset rules that read only the session, on it
+        ruled = datasets_of_session_by_rules(ctx.access, _col(cols, "data_visible"), session)
         return statement.where(ruled)
     if ctx.is_staff:
         return statement

@@ -138,7 +138,7 @@ class InvestigationSearchConnection(Connection[Investigation]):
         found = []
         for argument in ("instrument", "type"):
             value = getattr(self._filter, argument, None)
-            names = named_values(argument)
+            names = named_values(info.context.access, argument)
             if value is None or names is None:
                 continue
             rows = await fetch_all(info.context.engine, names)

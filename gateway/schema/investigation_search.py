@@ -19,6 +19,7 @@ from gateway.catalogue.text_search import (
     session_text_match,
     text_index,
 )
+from gateway.catalogue.visibility import Access
 from gateway.compiled.items import item_renderer
 from gateway.errors import BadUserInput
 from gateway.schema.connection import wants_total
@@ -78,11 +79,11 @@ def session_ordering(
     return (RELEVANCE, True) if match is not None else NEWEST_FIRST
 
 
-def session_keys(order: tuple[str, bool], match: TextMatch | None) -> list[SortKey]:
+def session_keys(order: tuple[str, bool], match: TextMatch | None, access: Access) -> list[SortKey]:
     """The sort keys of an ordering; RELEVANCE ranks a search's matches."""
     field, descending = order
     if field != RELEVANCE:
-        return investigation_keys(field, descending)
+        return investigation_keys(field, descending, access)
     if match is None:
         raise BadUserInput(
             "RELEVANCE orders a search: give `filter.search`, or another order.",
@@ -106,7 +107,7 @@ async def search_investigations(
     context = info.context
     match = await text_match_of(info, filter)
     order = session_ordering(order_by, match)
-    keys = session_keys(order, match)
+    keys = session_keys(order, match, context.access)
     statement = filtered(
         queries.investigations(context.access).where(*within), context.access, filter, match
     )

@@ -48,7 +48,9 @@ class User(Node, Declared):
         now = info.context.now
         match = await text_match_of(info, filter)
         order = session_ordering(order_by, match)
-        session_keys(order, match)  # RELEVANCE without a search: refused before any statement
+        session_keys(
+            order, match, access
+        )  # RELEVANCE without a search: refused before any statement
 
         teams = queries.memberships_reached(access)
 
@@ -58,7 +60,7 @@ class User(Node, Declared):
         listing = ChildListing(
             statement=statement,  # type: ignore[arg-type]
             parent=teams.c.user_id,
-            keys=lambda order: session_keys(order, match),
+            keys=lambda order: session_keys(order, match, access),
         )
         # The people of one level asking with the same filter share one statement (the
         # loaders are named by it); the cursors are the list's, whatever the filter.

@@ -11,9 +11,11 @@ from sqlalchemy import ColumnElement, func, or_, select
 
 from gateway.catalogue import queries
 from gateway.catalogue.models import (
+    DataCollection,
     DataCollectionDataset,
     DataPublicationUser,
     Dataset,
+    Investigation,
     InvestigationInstrument,
     User,
 )
@@ -21,7 +23,7 @@ from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Instrument as InstrumentRow
 from gateway.catalogue.pagination import PageRequest, SortKey, cursor_listing
 from gateway.catalogue.search import like_pattern
-from gateway.catalogue.visibility import released
+from gateway.catalogue.visibility import Access, along_by_rules, released
 from gateway.errors import BadUserInput
 from gateway.schema.connection import Connection, wants_total
 from gateway.schema.info import Info
@@ -62,7 +64,26 @@ class PublicationOrder:
     )
 
 
-def _conditions(filter: PublicationFilter) -> list[ColumnElement[bool]]:
+BEAMLINE_PATH = (
+    ("DataPublication", "content", DataCollection),
+    ("DataCollection", "dataCollectionDatasets", DataCollectionDataset),
+    ("DataCollectionDataset", "dataset", Dataset),
+    ("Dataset", "investigation", Investigation),
+    ("Investigation", "investigationInstruments", InvestigationInstrument),
+    ("InvestigationInstrument", "instrument", InstrumentRow),
+)
+"""How a publication reaches a beamline in ICAT (each hop: origin, field, its rows' model)."""
+CREATOR_PATH = (
+    ("DataPublication", "users", DataPublicationUser),
+    ("DataPublicationUser", "user", User),
+)
+"""How a publication reaches its creators in ICAT."""
+
+
+def _conditions(filter: PublicationFilter, access: Access) -> list[ColumnElement[bool]]:
+    """The filter as conditions on DATAPUBLICATION rows. Under ICAT's rules a publication
+    is found by a beamline or a creator only through rows the caller reaches from it, hop
+    by hop (``visibility.along_by_rules``): a filter must not tell what the rules hide."""
     conditions: list[ColumnElement[bool]] = []
     if filter.year is not None:
         if not 1000 <= filter.year <= 9999:
@@ -80,6 +101,15 @@ def _conditions(filter: PublicationFilter) -> list[ColumnElement[bool]]:
             .join(InstrumentRow, InstrumentRow.id == InvestigationInstrument.instrument_id)
             .where(InstrumentRow.name == filter.beamline.strip())
         )
+        reached = along_by_rules(access, *BEAMLINE_PATH)
+        if reached:  # the rows the rules read, joined only for them
+            collections = (
+                collections.join(
+                    DataCollection, DataCollection.id == DataCollectionDataset.data_collection_id
+                )
+                .join(Investigation, Investigation.id == Dataset.investigation_id)
+                .where(*reached)
+            )
         conditions.append(PublicationRow.data_collection_id.in_(collections))
     if filter.creator_orcid is not None:
         match = _ORCID.match(filter.creator_orcid.strip())
@@ -88,7 +118,7 @@ def _conditions(filter: PublicationFilter) -> list[ColumnElement[bool]]:
         by = (
             select(DataPublicationUser.publication_id)
             .join(User, User.id == DataPublicationUser.user_id)
-            .where(User.orcid_id == match.group(1).upper())
+            .where(User.orcid_id == match.group(1).upper(), *along_by_rules(access, *CREATOR_PATH))
         )
         conditions.append(PublicationRow.id.in_(by))
     if filter.search is not None:
@@ -116,7 +146,7 @@ async def search_publications(
         released(PublicationRow.publication_date, context.now)
     )
     if filter is not None:
-        statement = statement.where(*_conditions(filter))
+        statement = statement.where(*_conditions(filter, context.access))
     column = (
         PublicationRow.publication_date
         if order.field is PublicationSortField.PUBLICATION_DATE

@@ -49,6 +49,7 @@ from gateway.catalogue.models import (
     DataCollectionParameter,
     Datafile,
     DataPublication,
+    DataPublicationUser,
     Dataset,
     Investigation,
     InvestigationGroup,
@@ -61,7 +62,7 @@ from gateway.catalogue.models import (
     icat_metadata,
 )
 from gateway.catalogue.pages import FACETS_COLUMN, page_statement
-from gateway.catalogue.pagination import PageRequest, SortKey
+from gateway.catalogue.pagination import PageRequest, SortKey, decode_cursor
 from gateway.catalogue.parameter_search import NUMERIC, datasets_within_all, stored_bounds
 from gateway.catalogue.relations import related_statement
 from gateway.catalogue.search import investigation_conditions
@@ -858,16 +859,16 @@ async def facets_in_page(connection: AsyncConnection, access: Access) -> dict[tu
 
 
 @dataclasses.dataclass(frozen=True)
-class BeamlineFilter:
-    """A session search by beamline alone (``search.SessionSearch``)."""
+class NameFilter:
+    """A session search by beamline or by session type (``search.SessionSearch``)."""
 
-    instrument: str
+    instrument: str | None = None
+    type: str | None = None
     proposal: None = None
     visit_id: None = None
     dates: None = None
     search: None = None
     released: None = None
-    type: None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -881,10 +882,10 @@ class UnboundedRange:
 
 
 async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
-    """A session found by a beamline filter, and a dataset by a technique filter or a
-    parameter range, only where the caller could list that beamline (technique, parameter
-    with its type) on it: as many as the facet counts, under rules whose link rows are
-    private."""
+    """A session found by a beamline or session type filter, and a dataset by a technique
+    filter or a parameter range, only where the caller could list that beamline (type,
+    technique, parameter with its type) on it: as many as the facet counts, under rules
+    whose link rows are private."""
     now = now_utc()
     steps = [("Investigation", "datasets")]
     rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_LINKS)]
@@ -905,15 +906,16 @@ async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
             types = [t for t in reference.rows["ParameterType"].values() if t["name"] == value]
             if facet == "dataset parameter" and all(t["value_type"] == NUMERIC for t in types):
                 numeric[value] = await stored_bounds(dump, [UnboundedRange(value)])
-        checked = narrowed = ranged = 0
+        checked = narrowed = ranged = typed = 0
         for user in [None, *users]:
             access = access_for(ruleset, user, now)
             counted = python_facets(reference, user)
             for facet, value in every:
                 expected = counted.get((facet, value), 0)
-                if facet == "session instrument":
+                if facet in ("session instrument", "session type"):
+                    argument = {facet.split()[1]: value}
                     found = queries.investigations(access).where(
-                        *investigation_conditions(access, BeamlineFilter(value))
+                        *investigation_conditions(access, NameFilter(**argument))
                     )
                 elif facet == "dataset technique":
                     technique = queries.dataset_has_technique(access, value)
@@ -928,7 +930,9 @@ async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
                 checked += 1
                 narrowed += expected < every[facet, value]
                 ranged += facet == "dataset parameter" and expected < every[facet, value]
-    assert checked > 0 and narrowed > 0 and ranged > 0, (checked, narrowed, ranged)
+                typed += facet == "session type" and expected < every[facet, value]
+    assert checked > 0 and narrowed > 0 and ranged > 0 and typed > 0, (
+        checked, narrowed, ranged, typed)  # fmt: skip
 
 
 def python_text_found(reference: oracle.Oracle, user: str | None, text: str,
@@ -1019,7 +1023,8 @@ async def test_free_text_finds_beamlines_as_the_caller_lists_them(dump: AsyncEng
 MEMBER = "JOIN {}.investigation AS i JOIN i.investigationUsers AS iu JOIN iu.user AS u " \
          "WHERE u.name = :user"  # fmt: skip
 PRIVATE_LINKS = [
-    *("Investigation", "Instrument", "InvestigationType", "Technique"),
+    *("Investigation", "Instrument", "Technique"),
+    "SELECT o FROM InvestigationType o WHERE o.name <> 'Experiment'",
     "SELECT o FROM DatasetType o WHERE o.name = 'raw'",
     "SELECT o FROM ParameterType o WHERE o.units <> 'T'",
     "SELECT o FROM Dataset o " + MEMBER.format("o"),
@@ -1029,8 +1034,8 @@ PRIVATE_LINKS = [
 ]  # fmt: skip
 """Every session readable, but its beamline links, its datasets and their parameters to
 its team only, with a PUBLICSTEP opening a readable session's datasets (to everyone), one
-technique's links to no one, and some dataset and parameter types to no one: what a facet
-counts then differs from its link rows."""
+technique's links to no one, and one session type and some dataset and parameter types to no
+one: what a facet counts then differs from its link rows."""
 
 
 @pytest.mark.parametrize("own_rules", [True, False], ids=["dump rules", "private links"])
@@ -1160,3 +1165,205 @@ async def test_reference_tables_are_served_as_their_rules_say(
                     assert answered is None and codes == {"NOT_FOUND"}, (user, query, codes)
     # Not vacuous: the rules hid some rows from some callers.
     assert own_rules or narrowed > 0
+
+
+PRIVATE_NAMES = [
+    *PRIVATE_REFERENCES,
+    "SELECT o FROM InvestigationType o WHERE o.name <> 'Experiment'",
+]  # fmt: skip
+"""Beamlines readable by their scientists alone, and one session type by no one."""
+NAMED_BY_FILTER = {"instrument": "Instrument", "type": "InvestigationType"}
+"""The session filter's arguments that name a row of a reference table, by its entity."""
+
+
+@pytest.mark.parametrize("own_rules", [True, False], ids=["dump rules", "private names"])
+async def test_suggestions_name_only_what_the_rules_open(
+    dump: AsyncEngine, own_settings: Settings, own_rules: bool
+) -> None:
+    """A beamline or session type in a session filter, given exactly or with a typo, is
+    answered with the nearest names only of the rows the caller may read (INSTRUMENT's and
+    INVESTIGATIONTYPE's rules, as the Python evaluation says): a hidden name is never
+    suggested, and given exactly it gets suggestions as a name of nothing would."""
+    now = now_utc()
+    if own_rules:
+        ruleset = await load(dump)
+    else:
+        rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_NAMES)]
+        ruleset = compile_rules(rows, [])
+    schema = build_schema()
+    async with dump.connect() as connection:
+        reference = await snapshot(connection, now)
+        if not own_rules:
+            reference.rules = [oracle.RuleRow(i + 1, what, "R", None)
+                               for i, what in enumerate(PRIVATE_NAMES)]  # fmt: skip
+            reference.public_steps = set()
+    users = sorted(row["name"] for row in reference.rows["User"].values())
+    hidden = suggested = 0
+    for user in [None, *users]:
+        context = RequestContext(
+            engine=dump, settings=own_settings, access=access_for(ruleset, user, now)
+        )
+        for argument, entity in NAMED_BY_FILTER.items():
+            table = reference.rows[entity]
+            readable = {table[i]["name"] for i in reference.readable(entity, user)}
+            for name in sorted({row["name"] for row in table.values()}):
+                for typed in (name, name[:-1] + "#"):
+                    query = (f"{{ investigations(first: 1, filter: {{ {argument}: "
+                             f"{json.dumps(typed)} }}) {{ suggestions {{ argument given "
+                             "nearest } } }")  # fmt: skip
+                    result = await schema.execute(query, context_value=context)
+                    assert not result.errors, (query, result.errors)
+                    assert result.data is not None
+                    answered = result.data["investigations"]["suggestions"]
+                    if typed == name and name in readable:
+                        assert answered == [], (user, typed, answered)
+                        continue
+                    assert len(answered) == 1, (user, typed, answered)
+                    (suggestion,) = answered
+                    assert (suggestion["argument"], suggestion["given"]) == (argument, typed)
+                    offered = set(suggestion["nearest"])
+                    # Only readable names; a typo of a readable one among them.
+                    assert offered <= readable, (user, typed, offered - readable)
+                    assert (name in offered) == (name in readable), (user, typed, offered)
+                    hidden += name not in readable
+                    suggested += bool(offered)
+    # Not vacuous: names were suggested, and the rules hid some from some callers.
+    assert suggested > 0 and (own_rules or hidden > 0), (suggested, hidden)
+
+
+@pytest.mark.parametrize("own_rules", [True, False], ids=["dump rules", "private links"])
+async def test_sessions_sort_under_the_beamlines_the_caller_lists(
+    dump: AsyncEngine, own_settings: Settings, own_rules: bool
+) -> None:
+    """Sessions ordered by beamline sort under the first name of the beamlines
+    ``Investigation.instruments`` lists for the caller (none: NULL), as the Python
+    evaluation says: a page's cursors carry that name, so a beamline whose link the rules
+    hide is never in one."""
+    now = now_utc()
+    steps = [("Investigation", "datasets")]
+    if own_rules:
+        ruleset = await load(dump)
+    else:
+        rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_LINKS)]
+        ruleset = compile_rules(rows, steps)
+    schema = build_schema()
+    async with dump.connect() as connection:
+        reference = await snapshot(connection, now)
+        if not own_rules:
+            reference.rules = [oracle.RuleRow(i + 1, what, "R", None)
+                               for i, what in enumerate(PRIVATE_LINKS)]  # fmt: skip
+            reference.public_steps = set(steps)
+    users = sorted(row["name"] for row in reference.rows["User"].values())
+    names = reference.rows["Instrument"]
+
+    def first_beamline(session: int, user: str | None) -> str | None:
+        listed = reference.along(
+            "Investigation", ["investigationInstruments", "instrument"], {session}, user
+        )
+        return min((names[b]["name"] for _, b in listed), default=None)
+
+    query = ("{ investigations(first: 100, orderBy: {field: INSTRUMENT, direction: ASC}) "
+             "{ edges { cursor node { icatId } } } }")  # fmt: skip
+    checked = narrowed = 0
+    for user in [None, *users]:
+        context = RequestContext(
+            engine=dump, settings=own_settings, access=access_for(ruleset, user, now)
+        )
+        result = await schema.execute(query, context_value=context)
+        assert not result.errors, result.errors
+        assert result.data is not None
+        edges = result.data["investigations"]["edges"]
+        assert {int(e["node"]["icatId"]) for e in edges} == reference.readable(
+            "Investigation", user)  # fmt: skip
+        for edge in edges:
+            session = int(edge["node"]["icatId"])
+            _, values = decode_cursor(edge["cursor"], "after")
+            expected = first_beamline(session, user)
+            assert values[0] == expected, (user, session, values)
+            checked += 1
+            narrowed += expected != first_beamline(session, ROOT)
+    # Not vacuous: sessions were sorted under beamlines, some of them hidden from some callers.
+    assert checked > 0 and (own_rules or narrowed > 0), (checked, narrowed)
+
+
+PRIVATE_PATHS = [
+    *PRIVATE_LINKS,
+    *("DataPublication", "DataCollection", "DataCollectionDataset", "DataPublicationUser"),
+    "SELECT o FROM User o WHERE o.name = :user",
+]  # fmt: skip
+"""Publications readable by everyone, but their sessions' beamline links and datasets only
+by the sessions' teams, and each person only by themselves."""
+BEAMLINE_PATH = ["content", "dataCollectionDatasets", "dataset", "investigation",
+                 "investigationInstruments", "instrument"]  # fmt: skip
+ORCID = "0000-0002-1825-0097"
+
+
+@pytest.mark.parametrize("own_rules", [True, False], ids=["dump rules", "private paths"])
+async def test_publications_are_found_through_what_the_rules_open(
+    dump: AsyncEngine, own_settings: Settings, own_rules: bool
+) -> None:
+    """The Publications view finds a publication by beamline, or by a creator's ORCID iD,
+    only where the caller reaches that beamline (creator) from it, hop by hop, as the
+    Python evaluation of the rules says, for every user and every beamline name."""
+    now = now_utc()
+    async with dump.connect() as connection:
+        if not await connection.scalar(select(func.count()).select_from(DataPublication)):
+            pytest.skip("no data publication in this dump")
+    if own_rules:
+        ruleset = await load(dump)
+    else:
+        rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_PATHS)]
+        ruleset = compile_rules(rows, [])
+    schema = build_schema()
+    async with dump.begin() as connection:  # a creator with a well-formed ORCID iD
+        creator = await connection.scalar(
+            select(func.min(DataPublicationUser.user_id)))  # fmt: skip
+        former = await connection.scalar(select(User.orcid_id).where(User.id == creator))
+        await connection.execute(update(User).where(User.id == creator).values(orcid_id=ORCID))
+    try:
+        async with dump.connect() as connection:
+            reference = await snapshot(connection, now)
+        if not own_rules:
+            reference.rules = [oracle.RuleRow(i + 1, what, "R", None)
+                               for i, what in enumerate(PRIVATE_PATHS)]  # fmt: skip
+            reference.public_steps = set()
+        rows_of = reference.rows
+        users = sorted(row["name"] for row in rows_of["User"].values())
+        names = sorted({row["name"] for row in rows_of["Instrument"].values()})
+
+        def expected(user: str | None) -> dict[tuple[str, str], set[str]]:
+            published = {p for p in reference.readable("DataPublication", user)
+                         if rows_of["DataPublication"][p]["publication_date"] < now}  # fmt: skip
+            found: dict[tuple[str, str], set[str]] = {}
+            for p, b in reference.along("DataPublication", BEAMLINE_PATH, published, user):
+                name = rows_of["Instrument"][b]["name"]
+                found.setdefault(("beamline", name), set()).add(global_id("DataPublication", p))
+            for p, u in reference.along("DataPublication", ["users", "user"], published, user):
+                orcid = rows_of["User"][u]["orcid_id"]
+                found.setdefault(("creatorOrcid", orcid), set()).add(
+                    global_id("DataPublication", p))  # fmt: skip
+            return found
+
+        everyone = expected(ROOT)
+        narrowed = found_any = 0
+        for user in [None, *users]:
+            context = RequestContext(
+                engine=dump, settings=own_settings, access=access_for(ruleset, user, now)
+            )
+            wanted = expected(user)
+            for argument, value in [*(("beamline", n) for n in names), ("creatorOrcid", ORCID)]:
+                query = (f"{{ publications(first: 100, filter: {{ {argument}: "
+                         f"{json.dumps(value)} }}) {{ nodes {{ id }} }} }}")  # fmt: skip
+                result = await schema.execute(query, context_value=context)
+                assert not result.errors, (query, result.errors)
+                assert result.data is not None
+                found = {node["id"] for node in result.data["publications"]["nodes"]}
+                assert found == wanted.get((argument, value), set()), (user, argument, value)
+                found_any += bool(found)
+                narrowed += len(found) < len(everyone.get((argument, value), set()))
+    finally:
+        async with dump.begin() as connection:
+            await connection.execute(
+                update(User).where(User.id == creator).values(orcid_id=former))  # fmt: skip
+    # Not vacuous: publications were found, and the rules hid some from some callers.
+    assert found_any > 0 and (own_rules or narrowed > 0), (found_any, narrowed)

@@ -7,7 +7,7 @@ import pytest
 
 from gateway.catalogue.icat_rules.language import And, Compare, In, Untranslatable, User, parse
 from gateway.catalogue.icat_rules.relationships import relationships, step, step_of_join
-from gateway.catalogue.icat_rules.ruleset import RuleRow, compile_rules
+from gateway.catalogue.icat_rules.ruleset import RuleRow, compile_rules, through_parent
 from gateway.fields.graph import relationship_graph
 
 
@@ -85,3 +85,32 @@ def test_rules_without_r_are_not_read_rules() -> None:
     ruleset = compile_rules([RuleRow(1, "Investigation", "CUD", None)], [])
     assert ruleset.rules == {} and "Investigation" not in ruleset.public_entities
     assert "Investigation" in relationships()
+
+
+@pytest.mark.parametrize(
+    ("what", "on_session"),
+    [
+        ("SELECT o FROM Dataset o JOIN o.investigation AS i WHERE i.releaseDate < "
+         "CURRENT_TIMESTAMP", True),
+        ("Dataset <-> Investigation <-> InvestigationUser <-> User [name = :user]", True),
+        ("SELECT o FROM Dataset o JOIN o.investigation AS i JOIN i.investigationUsers AS iu "
+         "JOIN iu.user AS u WHERE u.name = :user AND iu.role = 'PI'", True),
+        # Reads the dataset itself too: tested on each dataset.
+        ("SELECT o FROM Dataset o JOIN o.investigation AS i WHERE i.releaseDate < "
+         "CURRENT_TIMESTAMP AND o.name = 'x'", False),
+        ("SELECT o FROM Dataset o JOIN o.investigation AS i JOIN o.type AS t "
+         "WHERE t.name = 'raw'", False),
+        ("SELECT o FROM Dataset o WHERE o.investigation.releaseDate < CURRENT_TIMESTAMP", False),
+        ("SELECT o FROM Dataset o JOIN o.dataCollectionDatasets AS dcd JOIN dcd.dataCollection "
+         "AS dc JOIN dc.dataPublications AS dp WHERE dp.publicationDate < CURRENT_TIMESTAMP",
+         False),
+        ("Dataset", False),
+    ],
+)  # fmt: skip
+def test_rules_that_read_only_the_session_are_tested_on_it(what: str, on_session: bool) -> None:
+    """A Dataset rule that reads nothing of the dataset but its session (the first join
+    ``o.investigation``, every other join and condition from there) is rewritten as the
+    same rule on that session (``ruleset.through_parent``), which the compiled path tests
+    once on the session's row for a session's datasets; any other is tested per dataset."""
+    query = parse(what)
+    assert (through_parent(query, "investigation") is not None) is on_session

@@ -8,6 +8,7 @@ from datetime import datetime
 import orjson
 import pytest
 
+from gateway.auth.policy import Caller
 from gateway.catalogue.models import Datafile, Dataset, Investigation
 from gateway.catalogue.ordering import dataset_keys, investigation_keys
 from gateway.catalogue.pagination import (
@@ -19,7 +20,11 @@ from gateway.catalogue.pagination import (
     keyset_condition,
     page_request,
 )
+from gateway.catalogue.visibility import Access
 from gateway.errors import BadUserInput
+
+ACCESS = Access(caller=Caller(user_name=None), now=datetime(2024, 6, 1))
+"""An anonymous caller under the built-in policy (the orderings' keys do not depend on it)."""
 
 SESSIONS_BY_START = cursor_listing("investigations", ("START_DATE", True))
 
@@ -130,10 +135,13 @@ def test_a_cursor_value_beyond_64_bits_is_refused(value: int) -> None:
 @pytest.mark.parametrize(
     ("keys", "values"),
     [
-        (investigation_keys("START_DATE", True), ("2024-01-01", 7)),  # text for a timestamp
-        (investigation_keys("START_DATE", True), (datetime(2024, 1, 1), "7")),  # text for an id
-        (investigation_keys("PROPOSAL", False), (1.5, "1", 7)),  # a number for text
-        (investigation_keys("TITLE", False), ("x", True)),  # a boolean for an id
+        (investigation_keys("START_DATE", True, ACCESS), ("2024-01-01", 7)),  # a date as text
+        (
+            investigation_keys("START_DATE", True, ACCESS),
+            (datetime(2024, 1, 1), "7"),
+        ),  # text for an id
+        (investigation_keys("PROPOSAL", False, ACCESS), (1.5, "1", 7)),  # a number for text
+        (investigation_keys("TITLE", False, ACCESS), ("x", True)),  # a boolean for an id
         (dataset_keys("NAME", False), ("x",)),  # too few
         (dataset_keys("NAME", False), ("x", 1, 2)),  # too many
         (  # ICAT's timestamps are naive
@@ -156,9 +164,9 @@ def test_values_that_do_not_fit_the_ordering_are_refused(
 @pytest.mark.parametrize(
     ("keys", "values"),
     [
-        (investigation_keys("START_DATE", True), (datetime(2024, 1, 1), 7)),
-        (investigation_keys("START_DATE", True), (None, 7)),
-        (investigation_keys("INSTRUMENT", False), ("ID30A-1", 7)),
+        (investigation_keys("START_DATE", True, ACCESS), (datetime(2024, 1, 1), 7)),
+        (investigation_keys("START_DATE", True, ACCESS), (None, 7)),
+        (investigation_keys("INSTRUMENT", False, ACCESS), ("ID30A-1", 7)),
         ([SortKey(Datafile.file_size, True, True), SortKey(Datafile.id)], (2**40, 1)),
         ([SortKey(Investigation.name), SortKey(Dataset.id)], ("MX-1", 1)),
     ],

@@ -98,6 +98,23 @@ class Not:
 Condition = Compare | IsNull | In | Like | And | Or | Not
 
 
+def aliases_of(condition: Condition) -> set[str]:
+    """The aliases whose paths a condition reads."""
+    if isinstance(condition, And | Or):
+        return set().union(*(aliases_of(part) for part in condition.parts))
+    if isinstance(condition, Not):
+        return aliases_of(condition.part)
+    if isinstance(condition, IsNull):
+        operands: tuple[Operand, ...] = (condition.operand,)
+    elif isinstance(condition, In):
+        operands = (condition.operand, *condition.values)
+    elif isinstance(condition, Like):
+        operands = (condition.operand, condition.pattern)
+    else:
+        operands = (condition.left, condition.right)
+    return {operand.alias for operand in operands if isinstance(operand, Path)}
+
+
 @dataclass(frozen=True)
 class JoinStep:
     alias: str

@@ -32,7 +32,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from sqlalchemy import (
@@ -51,8 +51,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.catalogue.icat_rules.compiler import Filter, check, compile_query
-from gateway.catalogue.icat_rules.language import Query, Untranslatable, parse
-from gateway.catalogue.icat_rules.relationships import Step, entities
+from gateway.catalogue.icat_rules.language import Query, Untranslatable, aliases_of, parse
+from gateway.catalogue.icat_rules.relationships import Step, entities, step
 from gateway.catalogue.models import PublicStep, Rule, User, UserGroup
 from gateway.catalogue.sql_text import same_name
 
@@ -109,10 +109,19 @@ class RuleSet:
             if any(rule.grouping_id is None and rule.query.unrestricted for rule in rules)
         )
 
-    def readable(self, entity: str, model: Any, user: Any, now: Any) -> ColumnElement[bool] | None:
+    def readable(
+        self, entity: str, model: Any, user: Any, now: Any, parent: tuple[str, Any] | None = None
+    ) -> ColumnElement[bool] | None:
         """The condition on ``model``'s rows (of ``entity``) under which the caller may read
         them, ``user`` their name (None: anonymous, whom only rules for everyone without
-        ``:user`` open); None when every row is readable."""
+        ``:user`` open); None when every row is readable.
+
+        ``parent``: (a many-to-one field of ``entity``, the row it reaches, already in the
+        statement, as an object whose attributes are its columns), for rows that all reach
+        that one (a session's datasets): a rule that reads nothing of the row but that
+        field's target (``SELECT o FROM Dataset o JOIN o.investigation AS i ...`` with
+        nothing else of ``o``) is then the same test of that row, made on it without a join
+        per row (:func:`through_parent`)."""
         if entity in self.public_entities:
             return None
         # Anonymous: ``:user`` is an unknown text (no rule's comparison with it holds; a
@@ -126,7 +135,12 @@ class RuleSet:
         for rule in self.rules.get(entity, ()):
             if rule.query.unrestricted and rule.grouping_id is not None and user is None:
                 continue
-            by_grouping.setdefault(rule.grouping_id, []).append(rule.filter(model, name, now))
+            through = None if parent is None else through_parent(rule.query, parent[0])
+            if parent is not None and through is not None:
+                condition = through(parent[1], name, now)
+            else:
+                condition = rule.filter(model, name, now)
+            by_grouping.setdefault(rule.grouping_id, []).append(condition)
         conditions: list[ColumnElement[bool]] = []
         for grouping_id, filters in sorted(by_grouping.items(), key=lambda kv: kv[0] or 0):
             condition = or_(*filters) if len(filters) > 1 else filters[0]
@@ -145,6 +159,32 @@ class RuleSet:
             relationship.target in self.public_entities
             or (relationship.origin, relationship.field) in self.public_steps
         )
+
+
+@cache
+def through_parent(query: Query, field: str) -> Filter | None:
+    """The rule as a filter on the row its entity's many-to-one ``field`` reaches, where
+    it reads nothing else of its own row: ``SELECT o FROM Dataset o JOIN o.investigation
+    AS i <joins from i> WHERE <conditions on i and beyond>`` is ``SELECT i FROM
+    Investigation i <the same joins> WHERE <the same>``, tested on a dataset's session.
+    None for any other rule (and for one that would not compile so)."""
+    if not query.joins:
+        return None
+    first, *rest = query.joins
+    root = query.root_alias
+    if first.source != root or first.field != field or any(j.source == root for j in rest):
+        return None
+    if query.where is not None and root in aliases_of(query.where):
+        return None
+    hop = step(query.entity, field)
+    if hop is None or hop.many:
+        return None
+    rewritten = Query(hop.target, first.alias, tuple(rest), query.where)
+    try:
+        check(rewritten)
+    except Untranslatable:
+        return None
+    return compile_query(rewritten)
 
 
 def member_of(grouping_id: int, user: Any) -> ColumnElement[bool]:
