@@ -913,9 +913,13 @@ async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
             for facet, value in every:
                 expected = counted.get((facet, value), 0)
                 if facet in ("session instrument", "session type"):
-                    argument = {facet.split()[1]: value}
+                    named = (
+                        NameFilter(instrument=value)
+                        if facet == "session instrument"
+                        else NameFilter(type=value)
+                    )
                     found = queries.investigations(access).where(
-                        *investigation_conditions(access, NameFilter(**argument))
+                        *investigation_conditions(access, named)
                     )
                 elif facet == "dataset technique":
                     technique = queries.dataset_has_technique(access, value)
