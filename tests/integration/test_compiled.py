@@ -1027,7 +1027,7 @@ async def test_the_pages_after_every_cursor_of_a_listing_share_one_template(
     query = NESTED_PAGES[0][1].replace("ORDER", "").replace("first: 3", "first: 1")
     compiled_template.cache_clear()
     variables: dict[str, Any] = {"id": parents["DATASET"], "after": None}
-    made = []
+    made: list[int] = []
     while len(made) < 6:
         data = await compiling.data(query, variables, user=STAFF)
         made.append(compiled_template.cache_info().misses)
