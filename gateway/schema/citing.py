@@ -14,9 +14,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
+from strawberry.scalars import JSON
 
 from gateway.doi import renderings
 from gateway.doi.configured import default_licence, landing_url
@@ -162,4 +163,57 @@ async def publication_json_ld(info: Info, row: Mapping[str, Any]) -> dict[str, A
         keywords=[s["subject"] for s in attributes["subjects"]],
         url=attributes.get("url") or landing_url(info.context.settings, attributes["doi"]),
         is_accessible_for_free=published,
+    )
+
+
+# The fields themselves, the same on every citable type -----------------------------------
+
+
+class Citable:
+    """A type whose row has a DOI to cite: it says where its DataCite metadata and its
+    JSON-LD come from; :func:`citing_fields` resolves the three fields from them."""
+
+    async def cited_metadata(self, info: Info) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    async def described_json_ld(self, info: Info) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+
+async def _data_cite_metadata(root: Citable, info: Info) -> JSON | None:
+    attributes = await root.cited_metadata(info)
+    return None if attributes is None else JSON(attributes)
+
+
+async def _citation(
+    root: Citable,
+    info: Info,
+    format: Annotated[
+        CitationFormat, strawberry.argument(description=CITATION_ARGUMENTS["format"])
+    ] = CitationFormat.TEXT,
+    style: Annotated[
+        str, strawberry.argument(description=CITATION_ARGUMENTS["style"])
+    ] = renderings.DEFAULT_STYLE,
+    locale: Annotated[str, strawberry.argument(description=CITATION_ARGUMENTS["locale"])] = (
+        "en-US"
+    ),
+) -> str | None:
+    attributes = await root.cited_metadata(info)
+    if attributes is None:
+        return None
+    return citation_of(attributes["doi"], attributes, format, style, locale)
+
+
+async def _json_ld(root: Citable, info: Info) -> JSON | None:
+    document = await root.described_json_ld(info)
+    return None if document is None else JSON(document)
+
+
+def citing_fields() -> tuple[Any, Any, Any]:
+    """``dataCiteMetadata``, ``citation`` and ``jsonLd`` for a :class:`Citable` type's
+    body (new field objects each time: ``declared`` gives each its type's description)."""
+    return (
+        strawberry.field(resolver=_data_cite_metadata),
+        strawberry.field(resolver=_citation),
+        strawberry.field(resolver=_json_ld),
     )

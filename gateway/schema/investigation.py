@@ -3,25 +3,17 @@ catalogue (``gateway.fields.catalogue``), their relations resolved here."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from strawberry.scalars import JSON
 
 from gateway.catalogue import queries
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.models import InvestigationUser as InvestigationUserRow
 from gateway.catalogue.ordering import dataset_keys
-from gateway.doi.renderings import DEFAULT_STYLE
 from gateway.fields.catalogue import INVESTIGATION
 from gateway.resolvers.loaders import ChildListing
-from gateway.schema.citing import (
-    CITATION_ARGUMENTS,
-    CitationFormat,
-    citation_of,
-    session_json_ld,
-    session_metadata,
-)
+from gateway.schema.citing import Citable, citing_fields, session_json_ld, session_metadata
 from gateway.schema.connection import (
     Connection,
     child_connection,
@@ -45,7 +37,7 @@ if TYPE_CHECKING:
 
 @strawberry.federation.type(keys=keys_of("Investigation"), description=INVESTIGATION.description)
 @declared(INVESTIGATION)
-class Investigation(Node, Declared):
+class Investigation(Node, Declared, Citable):
     @strawberry.field
     async def team(
         self, info: Info, first: int | None = None, after: str | None = None
@@ -63,34 +55,13 @@ class Investigation(Node, Declared):
             TeamMember.from_row,
         )
 
-    @strawberry.field
-    async def data_cite_metadata(self, info: Info) -> JSON | None:
-        attributes = await session_metadata(info, self._row)
-        return None if attributes is None else JSON(attributes)
+    data_cite_metadata, citation, json_ld = citing_fields()
 
-    @strawberry.field
-    async def citation(
-        self,
-        info: Info,
-        format: Annotated[
-            CitationFormat, strawberry.argument(description=CITATION_ARGUMENTS["format"])
-        ] = CitationFormat.TEXT,
-        style: Annotated[str, strawberry.argument(description=CITATION_ARGUMENTS["style"])] = (
-            DEFAULT_STYLE
-        ),
-        locale: Annotated[
-            str, strawberry.argument(description=CITATION_ARGUMENTS["locale"])
-        ] = "en-US",
-    ) -> str | None:
-        attributes = await session_metadata(info, self._row)
-        if attributes is None:
-            return None
-        return citation_of(attributes["doi"], attributes, format, style, locale)
+    async def cited_metadata(self, info: Info) -> dict[str, Any] | None:
+        return await session_metadata(info, self._row)
 
-    @strawberry.field
-    async def json_ld(self, info: Info) -> JSON | None:
-        document = await session_json_ld(info, self._row)
-        return None if document is None else JSON(document)
+    async def described_json_ld(self, info: Info) -> dict[str, Any] | None:
+        return await session_json_ld(info, self._row)
 
     @strawberry.field
     async def my_roles(self, info: Info) -> list[str]:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
-from strawberry.scalars import JSON
 
 from gateway.catalogue import details, doi_versions, queries
 from gateway.catalogue.models import DataCollectionDataset
 from gateway.catalogue.models import DataPublication as PublicationRow
 from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.ordering import dataset_keys
-from gateway.doi.renderings import DEFAULT_STYLE
 from gateway.fields.catalogue import (
     AFFILIATION,
     CONTRIBUTOR,
@@ -22,13 +20,7 @@ from gateway.fields.catalogue import (
     RELATED_ITEM,
 )
 from gateway.resolvers.loaders import ChildListing
-from gateway.schema.citing import (
-    CITATION_ARGUMENTS,
-    CitationFormat,
-    citation_of,
-    publication_json_ld,
-    publication_metadata,
-)
+from gateway.schema.citing import Citable, citing_fields, publication_json_ld, publication_metadata
 from gateway.schema.connection import Connection, child_connection, page_of
 from gateway.schema.dataset import Dataset, prefetch_children
 from gateway.schema.declared import Declared, declared
@@ -83,7 +75,7 @@ class DoiVersion:
     keys=keys_of("DataPublication"), description=DATA_PUBLICATION.description
 )
 @declared(DATA_PUBLICATION)
-class DataPublication(Node, Declared):
+class DataPublication(Node, Declared, Citable):
     @strawberry.field
     async def parameters(self, info: Info) -> list[Parameter] | None:
         rows = await info.context.loaders.grouped(details.parameters_by_publication).load(
@@ -107,34 +99,13 @@ class DataPublication(Node, Declared):
         prefix = dois.sagas.registrar.prefix.lower() + "/"
         return not str(self._row["pid"]).lower().startswith(prefix)
 
-    @strawberry.field
-    async def data_cite_metadata(self, info: Info) -> JSON | None:
-        attributes = await publication_metadata(info, self._row)
-        return None if attributes is None else JSON(attributes)
+    data_cite_metadata, citation, json_ld = citing_fields()
 
-    @strawberry.field
-    async def citation(
-        self,
-        info: Info,
-        format: Annotated[
-            CitationFormat, strawberry.argument(description=CITATION_ARGUMENTS["format"])
-        ] = CitationFormat.TEXT,
-        style: Annotated[str, strawberry.argument(description=CITATION_ARGUMENTS["style"])] = (
-            DEFAULT_STYLE
-        ),
-        locale: Annotated[
-            str, strawberry.argument(description=CITATION_ARGUMENTS["locale"])
-        ] = "en-US",
-    ) -> str | None:
-        attributes = await publication_metadata(info, self._row)
-        if attributes is None:
-            return None
-        return citation_of(attributes["doi"], attributes, format, style, locale)
+    async def cited_metadata(self, info: Info) -> dict[str, Any] | None:
+        return await publication_metadata(info, self._row)
 
-    @strawberry.field
-    async def json_ld(self, info: Info) -> JSON | None:
-        document = await publication_json_ld(info, self._row)
-        return None if document is None else JSON(document)
+    async def described_json_ld(self, info: Info) -> dict[str, Any] | None:
+        return await publication_json_ld(info, self._row)
 
     @strawberry.field
     async def concept_doi(self, info: Info) -> str | None:

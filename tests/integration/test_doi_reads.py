@@ -181,3 +181,50 @@ async def test_datacite_metadata_validates_for_every_session_and_publication(
         "relatedIdentifierType": "DOI",
         "relationType": "HasPart",
     } in related
+
+
+CITED = """query($doi: String!) { doi(doi: $doi) { __typename
+  ... on Investigation { dataCiteMetadata jsonLd apa: citation
+    ieee: citation(style: "ieee") german: citation(style: "chicago-author-date", locale: "de-DE")
+    bibtex: citation(format: BIBTEX) ris: citation(format: RIS) csl: citation(format: CSL_JSON) }
+  ... on DataPublication { dataCiteMetadata jsonLd apa: citation
+    ieee: citation(style: "ieee") german: citation(style: "chicago-author-date", locale: "de-DE")
+    bibtex: citation(format: BIBTEX) ris: citation(format: RIS) csl: citation(format: CSL_JSON) }
+} }"""
+
+
+async def test_a_session_and_a_publication_are_cited_in_every_format_style_and_locale(
+    client: Client, minted: tuple[DoiUseCases, PiSessions, DoiResult, DoiResult]
+) -> None:
+    """``citation``'s arguments reach the renderings on both citable types: the same
+    DataCite metadata the field answers, in the format, style and locale asked."""
+    import orjson
+
+    from gateway.doi import renderings
+
+    dois, pi, published, _ = minted
+    session = await run(
+        client,
+        dois,
+        "query($id: ID!) { dataset(id: $id) { investigation { doi } } }",
+        {"id": global_id("Dataset", pi.bm29[-1])},
+        PI1,
+    )
+    cited = {}
+    for doi in (session["dataset"]["investigation"]["doi"], published.doi):
+        found = (await run(client, dois, CITED, {"doi": doi}, PI1))["doi"]
+        attributes = found["dataCiteMetadata"]
+        name = attributes["doi"]
+        assert found["apa"] == renderings.formatted_citation(name, attributes)
+        assert found["ieee"] == renderings.formatted_citation(name, attributes, "ieee")
+        chicago = "chicago-author-date"
+        assert found["german"] == renderings.formatted_citation(name, attributes, chicago, "de-DE")
+        # Not vacuous: each argument changes the text.
+        assert found["german"] != renderings.formatted_citation(name, attributes, chicago)
+        assert found["ieee"] != found["apa"]
+        assert found["bibtex"] == renderings.bibtex(name, attributes)
+        assert found["ris"] == renderings.ris(name, attributes)
+        assert orjson.loads(found["csl"]) == renderings.csl_json(name, attributes)
+        assert found["jsonLd"]["@id"].lower().endswith(name.lower())
+        cited[found["__typename"]] = found
+    assert set(cited) == {"Investigation", "DataPublication"}
