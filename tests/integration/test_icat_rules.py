@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -186,6 +186,29 @@ async def snapshot(connection: AsyncConnection, now: datetime) -> oracle.Oracle:
                                                 GrantExpiry.expires_at))).all()  # fmt: skip
     lapsed = {membership for membership, at in expiries if at <= now}
     return oracle.Oracle(rows, rules, steps, frozenset({ROOT}), now, lapsed)
+
+
+async def ruled(
+    dump: AsyncEngine,
+    now: datetime,
+    private: Sequence[str] | None,
+    steps: Sequence[tuple[str, str]] = (),
+) -> tuple[RuleSet, oracle.Oracle]:
+    """The rules a test runs under, compiled, and the Python evaluation's snapshot of the
+    catalogue under the same rules: the dump's own (``private`` None), or only rules for
+    everyone reading ``private``'s WHATs, with ``steps`` as the public steps."""
+    if private is None:
+        ruleset = await load(dump)
+    else:
+        rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(private)]
+        ruleset = compile_rules(rows, list(steps))
+    async with dump.connect() as connection:
+        reference = await snapshot(connection, now)
+    if private is not None:
+        reference.rules = [oracle.RuleRow(i + 1, what, "R", None)
+                           for i, what in enumerate(private)]  # fmt: skip
+        reference.public_steps = set(steps)
+    return ruleset, reference
 
 
 def access_for(ruleset: RuleSet, user: str | None, now: datetime) -> Access:
@@ -700,11 +723,8 @@ async def test_lookups_the_rules_hide_are_not_read_with_their_rows(dump: AsyncEn
     what = ["Investigation", "Dataset", "Datafile", "Sample", "DatasetParameter",
             "DataPublication", "DataCollection", "DataCollectionParameter",
             *(forms[1] for forms in LOOKUP_RULES.values())]  # fmt: skip
-    ruleset = compile_rules([RuleRow(i + 1, w, "R", None) for i, w in enumerate(what)], [])
+    ruleset, reference = await ruled(dump, now, what)
     async with dump.connect() as connection:
-        reference = await snapshot(connection, now)
-        reference.rules = [oracle.RuleRow(i + 1, w, "R", None) for i, w in enumerate(what)]
-        reference.public_steps = set()
         for user in [None, ROOT]:
             access = access_for(ruleset, user, now)
             found = {entity: reference.readable(entity, user) for entity in LISTED}
@@ -887,18 +907,12 @@ async def test_filters_find_what_the_facets_count(dump: AsyncEngine) -> None:
     technique, parameter with its type) on it: as many as the facet counts, under rules
     whose link rows are private."""
     now = now_utc()
-    steps = [("Investigation", "datasets")]
-    rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_LINKS)]
-    ruleset = compile_rules(rows, steps)
+    ruleset, reference = await ruled(dump, now, PRIVATE_LINKS, [("Investigation", "datasets")])
 
     async def count(statement: Any) -> int:
         return int(await connection.scalar(select(func.count()).select_from(statement.subquery())))
 
     async with dump.connect() as connection:
-        reference = await snapshot(connection, now)
-        reference.rules = [oracle.RuleRow(i + 1, what, "R", None)
-                           for i, what in enumerate(PRIVATE_LINKS)]  # fmt: skip
-        reference.public_steps = set(steps)
         users = sorted(row["name"] for row in reference.rows["User"].values())
         every = python_facets(reference, ROOT)  # every value someone can list
         numeric = {}  # the parameters a range may name: every type of the name numeric
@@ -995,13 +1009,10 @@ async def test_free_text_finds_beamlines_as_the_caller_lists_them(dump: AsyncEng
     now = now_utc()
     steps = [("Investigation", "datasets")]
     what = [*PRIVATE_LINKS, "Keyword", "Sample"]  # the DATA halves' words all readable
-    ruleset = compile_rules([RuleRow(i + 1, w, "R", None) for i, w in enumerate(what)], steps)
+    ruleset, reference = await ruled(dump, now, what, steps)
     index = await text_index(dump)
     assert index.built
     async with dump.connect() as connection:
-        reference = await snapshot(connection, now)
-        reference.rules = [oracle.RuleRow(i + 1, w, "R", None) for i, w in enumerate(what)]
-        reference.public_steps = set(steps)
         users = sorted(row["name"] for row in reference.rows["User"].values())
         names = sorted({row["name"] for row in reference.rows["Instrument"].values()})
         proposals = sorted({row["name"] for row in reference.rows["Investigation"].values()})
@@ -1051,17 +1062,8 @@ async def test_facets_count_what_the_caller_could_list(dump: AsyncEngine, own_ru
     (one statement per facet, and MariaDB's single pass)."""
     now = now_utc()
     steps = [("Investigation", "datasets")]
-    if own_rules:
-        ruleset = await load(dump)
-    else:
-        rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_LINKS)]
-        ruleset = compile_rules(rows, steps)
+    ruleset, reference = await ruled(dump, now, None if own_rules else PRIVATE_LINKS, steps)
     async with dump.connect() as connection:
-        reference = await snapshot(connection, now)
-        if not own_rules:
-            reference.rules = [oracle.RuleRow(i + 1, what, "R", None)
-                               for i, what in enumerate(PRIVATE_LINKS)]  # fmt: skip
-            reference.public_steps = set(steps)
         users = sorted(row["name"] for row in reference.rows["User"].values())
         narrowed = 0
         for user in [None, *users]:
@@ -1111,18 +1113,8 @@ async def test_reference_tables_are_served_as_their_rules_say(
     by name, and each of their rows by id (``node``, ``instrument(id)``) answer the rows
     ICAT's rules open to the caller, as the Python evaluation says, for every user."""
     now = now_utc()
-    if own_rules:
-        ruleset = await load(dump)
-    else:
-        rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_REFERENCES)]
-        ruleset = compile_rules(rows, [])
+    ruleset, reference = await ruled(dump, now, None if own_rules else PRIVATE_REFERENCES)
     schema = build_schema()
-    async with dump.connect() as connection:
-        reference = await snapshot(connection, now)
-        if not own_rules:
-            reference.rules = [oracle.RuleRow(i + 1, what, "R", None)
-                               for i, what in enumerate(PRIVATE_REFERENCES)]  # fmt: skip
-            reference.public_steps = set()
     users = sorted(row["name"] for row in reference.rows["User"].values())
     numeric = {
         i for i, row in reference.rows["ParameterType"].items() if row["value_type"] == NUMERIC
@@ -1189,18 +1181,8 @@ async def test_suggestions_name_only_what_the_rules_open(
     INVESTIGATIONTYPE's rules, as the Python evaluation says): a hidden name is never
     suggested, and given exactly it gets suggestions as a name of nothing would."""
     now = now_utc()
-    if own_rules:
-        ruleset = await load(dump)
-    else:
-        rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_NAMES)]
-        ruleset = compile_rules(rows, [])
+    ruleset, reference = await ruled(dump, now, None if own_rules else PRIVATE_NAMES)
     schema = build_schema()
-    async with dump.connect() as connection:
-        reference = await snapshot(connection, now)
-        if not own_rules:
-            reference.rules = [oracle.RuleRow(i + 1, what, "R", None)
-                               for i, what in enumerate(PRIVATE_NAMES)]  # fmt: skip
-            reference.public_steps = set()
     users = sorted(row["name"] for row in reference.rows["User"].values())
     hidden = suggested = 0
     for user in [None, *users]:
@@ -1245,18 +1227,8 @@ async def test_sessions_sort_under_the_beamlines_the_caller_lists(
     hide is never in one."""
     now = now_utc()
     steps = [("Investigation", "datasets")]
-    if own_rules:
-        ruleset = await load(dump)
-    else:
-        rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_LINKS)]
-        ruleset = compile_rules(rows, steps)
+    ruleset, reference = await ruled(dump, now, None if own_rules else PRIVATE_LINKS, steps)
     schema = build_schema()
-    async with dump.connect() as connection:
-        reference = await snapshot(connection, now)
-        if not own_rules:
-            reference.rules = [oracle.RuleRow(i + 1, what, "R", None)
-                               for i, what in enumerate(PRIVATE_LINKS)]  # fmt: skip
-            reference.public_steps = set(steps)
     users = sorted(row["name"] for row in reference.rows["User"].values())
     names = reference.rows["Instrument"]
 
@@ -1313,11 +1285,6 @@ async def test_publications_are_found_through_what_the_rules_open(
     async with dump.connect() as connection:
         if not await connection.scalar(select(func.count()).select_from(DataPublication)):
             pytest.skip("no data publication in this dump")
-    if own_rules:
-        ruleset = await load(dump)
-    else:
-        rows = [RuleRow(i + 1, what, "R", None) for i, what in enumerate(PRIVATE_PATHS)]
-        ruleset = compile_rules(rows, [])
     schema = build_schema()
     async with dump.begin() as connection:  # a creator with a well-formed ORCID iD
         creator = await connection.scalar(
@@ -1325,12 +1292,7 @@ async def test_publications_are_found_through_what_the_rules_open(
         former = await connection.scalar(select(User.orcid_id).where(User.id == creator))
         await connection.execute(update(User).where(User.id == creator).values(orcid_id=ORCID))
     try:
-        async with dump.connect() as connection:
-            reference = await snapshot(connection, now)
-        if not own_rules:
-            reference.rules = [oracle.RuleRow(i + 1, what, "R", None)
-                               for i, what in enumerate(PRIVATE_PATHS)]  # fmt: skip
-            reference.public_steps = set()
+        ruleset, reference = await ruled(dump, now, None if own_rules else PRIVATE_PATHS)
         rows_of = reference.rows
         users = sorted(row["name"] for row in rows_of["User"].values())
         names = sorted({row["name"] for row in rows_of["Instrument"].values()})
