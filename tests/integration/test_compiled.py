@@ -19,7 +19,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from gateway.app import now_utc
 from gateway.catalogue.models import Datafile, Dataset, Investigation
@@ -35,6 +35,7 @@ from tests.support.icat_rules_demo import (
     RulesClient,
     demo_ruleset,
 )
+from tests.support.rendered import json_statements, renders_json
 
 USERS = [None, "esrf/pi1", "esrf/member1", "esrf/scientist1", "esrf/outsider1", STAFF]
 
@@ -204,34 +205,24 @@ async def run_both(
     both must hold the same values, and so must the operation's plan where it answers."""
     access = await client.access(user, now)
     answers: list[bytes] = []
-    rendered: list[str] = []
-
-    def spot(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if renders_json(statement):
-            rendered.append(statement)
-
     errors = False
-    for compiled, fragments in ((True, True), (True, False), (False, False)):
-        if answers and not rendered:
-            # No statement rendered JSON: the compiled run was the standard resolvers on
-            # the same rows (compiled_sql changes nothing else), and so would the others be.
-            answers.append(answers[0])
-            continue
-        settings_ = client.using(compiled_sql=compiled).settings
-        context = RequestContext(
-            engine=client.engine, settings=settings_, access=access, json_fragments=fragments
-        )
-        engine = client.engine.sync_engine
-        event.listen(engine, "before_cursor_execute", spot)
-        try:
+    with json_statements(client.engine) as rendered:
+        for compiled, fragments in ((True, True), (True, False), (False, False)):
+            if answers and not rendered:
+                # No statement rendered JSON: the compiled run was the standard resolvers
+                # on the same rows, and so would the others be (``tests.support.rendered``).
+                answers.append(answers[0])
+                continue
+            settings_ = client.using(compiled_sql=compiled).settings
+            context = RequestContext(
+                engine=client.engine, settings=settings_, access=access, json_fragments=fragments
+            )
             result = await client.schema.execute(
                 query, variable_values=variables, context_value=context
             )
-        finally:
-            event.remove(engine, "before_cursor_execute", spot)
-        answers.append(serialise(result))
-        if compiled:
-            errors = bool(result.errors)
+            answers.append(serialise(result))
+            if compiled:
+                errors = bool(result.errors)
     # PostgreSQL writes its JSON with spaces after colons and commas: compare values.
     assert orjson.loads(answers[0]) == orjson.loads(answers[1]), query
     planned = await run_planned(client, query, variables, access, errors=errors)
@@ -297,12 +288,6 @@ def planning(client: Client) -> Client:
     """The catalogue on every database: operation plans run on each."""
     assert Operations.applies(client.settings, client.engine), client.engine.dialect.name
     return client
-
-
-def renders_json(statement: str) -> bool:
-    """Whether a statement renders objects as JSON (on any dialect)."""
-    lowered = statement.lower()
-    return "json_build_object(" in lowered or "json_object(" in lowered
 
 
 @pytest.mark.parametrize("user", USERS)
@@ -384,14 +369,7 @@ def page_queries(draw: st.DrawFn, schema: Any) -> str:
 
 @pytest.mark.parametrize("user", [None, "esrf/pi1"])
 def test_generated_queries_answer_identically(compiling: Client, user: str | None) -> None:
-    rendered: list[str] = []
-
-    def spot(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if renders_json(statement):
-            rendered.append(statement)
-
-    with compiling.own_loop() as (loop, compiling):
-        event.listen(compiling.engine.sync_engine, "before_cursor_execute", spot)
+    with compiling.own_loop() as (loop, compiling), json_statements(compiling.engine) as rendered:
         now = now_utc()
         schema = compiling.schema._schema
         answered = []

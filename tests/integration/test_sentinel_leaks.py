@@ -53,7 +53,6 @@ from sqlalchemy import (
     String,
     and_,
     cast,
-    event,
     insert,
     literal,
     select,
@@ -108,6 +107,7 @@ from gateway.schema.node import global_id
 from gateway.schema.sources import IndexedSource
 from gateway.settings import Settings
 from tests.conftest import STAFF, Client
+from tests.support.rendered import json_statements
 from tests.support.reviewer import REVIEWER, make_reviewer_link
 from tests.support.scratch import scratch_url
 
@@ -911,19 +911,8 @@ class Paths:
         """The query's tokens on the compiled path, and whether any statement rendered
         JSON (the compiled path's only difference: without one, the standard resolvers
         answered it all)."""
-        rendered: list[str] = []
-
-        def spot(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            lowered = statement.lower()
-            if "json_build_object(" in lowered or "json_object(" in lowered:
-                rendered.append(statement)
-
-        engine = self.client.engine.sync_engine
-        event.listen(engine, "before_cursor_execute", spot)
-        try:
+        with json_statements(self.client.engine) as rendered:
             result = await self._execute(query, self.client.settings)
-        finally:
-            event.remove(engine, "before_cursor_execute", spot)
         self.errors = bool(result.errors)
         return answer_tokens(result), bool(rendered)
 
