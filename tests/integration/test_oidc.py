@@ -563,9 +563,13 @@ async def test_a_remembered_token_still_expires(
     oidc_provider: OIDCProvider, http_client: httpx.AsyncClient, clock: FakeClock
 ) -> None:
     verifier = make_verifier(oidc_provider, http_client, clock, leeway_seconds=0)
-    token = oidc_provider.mint(oidc_provider.claims(exp=int(time.time()) + 1))
+    # At least a second to live (``exp`` is in whole seconds: ``now + 1`` minted late in a
+    # second left a few milliseconds, and the first verification, fetching the keys on a
+    # busy machine, could come after it: a flaky failure, not the remembered token's).
+    expires = int(time.time()) + 2
+    token = oidc_provider.mint(oidc_provider.claims(exp=expires))
     assert (await verifier.verify(token)).user_name == "jdoe"
-    await asyncio.sleep(max(0.0, int(time.time()) + 1.05 - time.time()))
+    await asyncio.sleep(max(0.0, expires + 0.05 - time.time()))
     assert await refused(verifier, token) == "token expired"
 
 
