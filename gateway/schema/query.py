@@ -347,32 +347,16 @@ class Query(AccessQuery, DownloadQuery, EventQuery):
     async def facilities(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Facility]:
-        keys = [SortKey(FacilityRow.name), SortKey(FacilityRow.id)]
-        return await root_connection(
-            info.context.engine,
-            queries.reference_rows(info.context.access, FacilityRow),
-            keys,
-            page_of(info, first, after),
-            Facility.from_row,
-            item_renderer(info),
-            listing=cursor_listing("facilities"),
-            total=wants_total(info),
+        return await _reference_list(
+            info, FacilityRow, Facility.from_row, "facilities", first, after
         )
 
     @strawberry.field(description="Techniques known to the catalogue, by name. " + PAGE_ARGUMENTS)
     async def techniques(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Technique]:
-        keys = [SortKey(TechniqueRow.name), SortKey(TechniqueRow.id)]
-        return await root_connection(
-            info.context.engine,
-            queries.reference_rows(info.context.access, TechniqueRow),
-            keys,
-            page_of(info, first, after),
-            Technique.from_row,
-            item_renderer(info),
-            listing=cursor_listing("techniques"),
-            total=wants_total(info),
+        return await _reference_list(
+            info, TechniqueRow, Technique.from_row, "techniques", first, after
         )
 
     @strawberry.field(
@@ -422,6 +406,28 @@ class Query(AccessQuery, DownloadQuery, EventQuery):
             DataPublication.from_row,
             listing=cursor_listing("dataPublications"),
         )
+
+
+async def _reference_list(
+    info: Info,
+    model: Any,
+    to_node: Callable[[Any], T],
+    listing: str,
+    first: int | None,
+    after: str | None,
+) -> Connection[T]:
+    """A root list of a reference table (facilities, techniques) by name, then id: the
+    rows the caller may read (``queries.reference_rows``)."""
+    return await root_connection(
+        info.context.engine,
+        queries.reference_rows(info.context.access, model),
+        [SortKey(model.name), SortKey(model.id)],
+        page_of(info, first, after),
+        to_node,
+        item_renderer(info),
+        listing=cursor_listing(listing),
+        total=wants_total(info),
+    )
 
 
 async def _one_by_id(
