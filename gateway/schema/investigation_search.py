@@ -212,9 +212,9 @@ class KeptSearch:
     rendered: bool
 
 
-_KEPT: weakref.WeakKeyDictionary[AsyncEngine, OrderedDict[Hashable, KeptSearch | None]] = (
-    weakref.WeakKeyDictionary()
-)
+KEPT_STATEMENTS: weakref.WeakKeyDictionary[
+    AsyncEngine, OrderedDict[Hashable, KeptSearch | None]
+] = weakref.WeakKeyDictionary()
 """By engine (an app's: its statements are compiled for its dialect), by shape."""
 
 
@@ -229,10 +229,10 @@ def _kept_key(
 ) -> Hashable | None:
     """What a search's statement depends on but its words, clock and user name; None
     where it is built for the request (the standard way): ``compiled_sql`` off (the
-    tests compare the two), a filter beside the words,
-    a cursor or an empty page, a reviewer link, ICAT's rules, no index, words of
-    another shape than the sentinel's (too short for the trigrams, none in MariaDB's
-    index), a selection of the items with cursors."""
+    tests compare the two), a filter beside the words, a cursor or an empty page, a
+    reviewer link, ICAT's rules, no index, words of another shape than the sentinel's
+    (too short for the trigrams, none in MariaDB's index), a selection of the items with
+    cursors."""
     context = info.context
     access = context.access
     if (
@@ -352,7 +352,7 @@ async def kept_search(
     key = _kept_key(info, name, filter, order_by, page, index, terms)
     if key is None:
         return None
-    held = _KEPT.setdefault(info.context.engine, OrderedDict())
+    held = KEPT_STATEMENTS.setdefault(info.context.engine, OrderedDict())
     if key in held:
         held.move_to_end(key)
         kept = held[key]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -67,7 +67,7 @@ from gateway.catalogue.text_search import (
 )
 from gateway.catalogue.visibility import Access
 from gateway.fields.identity import global_id
-from gateway.schema.investigation_search import _KEPT
+from gateway.schema.investigation_search import KEPT_STATEMENTS
 from gateway.settings import Settings
 from tests.conftest import STAFF, Client
 from tests.support.icat_rules_demo import DEMO_RULES, RulesClient, demo_ruleset
@@ -554,7 +554,7 @@ async def test_a_search_builds_its_index_match_once_per_dialect_and_words(
     assert await found(client, SECRET, "esrf/pi1") == [written.embargoed]
 
 
-KEPT = """query Kept($s: String!, $order: InvestigationOrder, $first: Int, $last: Int) {
+KEPT_QUERY = """query Kept($s: String!, $order: InvestigationOrder, $first: Int, $last: Int) {
   investigations(filter: {search: $s}, orderBy: $order, first: $first, last: $last) {
     totalCount
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -603,16 +603,18 @@ async def test_a_search_kept_for_its_shape_answers_as_one_built_for_the_request(
         {"order": {"field": "RELEVANCE", "direction": "ASC"}},
         {"order": {"field": "START_DATE", "direction": "DESC"}, "first": 4},
     ]
-    held = _KEPT.get(client.engine, {})
+    held: Mapping[Hashable, Any] = KEPT_STATEMENTS.get(client.engine, {})
     answered = added = 0
     for shape in shapes:
         for number, word in enumerate(words):
             variables = {"s": word, **shape}
             before = len(held)
-            kept = _answer(await client.execute(KEPT, variables, user=user))
-            assert kept == _answer(await standard.execute(KEPT, variables, user=user)), variables
+            kept = _answer(await client.execute(KEPT_QUERY, variables, user=user))
+            assert kept == _answer(await standard.execute(KEPT_QUERY, variables, user=user)), (
+                variables
+            )
             answered += kept[0]["investigations"]["totalCount"] > 0
-            held = _KEPT[client.engine]
+            held = KEPT_STATEMENTS[client.engine]
             # Built by the shape's first search (unless a caller of the same shape, an
             # earlier case, did), then reused.
             assert len(held) - before <= (1 if number == 0 else 0), variables
