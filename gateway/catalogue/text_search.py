@@ -32,7 +32,9 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Select,
+    String,
     and_,
+    bindparam,
     case,
     cast,
     column,
@@ -48,7 +50,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.mysql import match
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.sql.elements import False_, True_
+from sqlalchemy.sql.elements import BindParameter, False_, True_
 
 from gateway.catalogue import queries
 from gateway.catalogue.gateway_tables import DatasetSearchDocument, SearchDocument
@@ -279,32 +281,76 @@ def _matches(
     index: TextIndex, terms: Terms, key: Any, text_column: Any, fts_table: str, landing: bool
 ) -> tuple[Any, bool, ColumnElement[Any], ColumnElement[bool]]:
     """The documents holding all the words in one column, by that column's full-text
-    index: ``_branch``'s arguments (their key, the half, the index's rank, the condition)."""
+    index: ``_branch``'s arguments (their key, the half, the index's rank, the condition).
+    The words are bound values named as :func:`text_binds` names them."""
+    values = text_binds(index, terms)
     if index.dialect == "postgresql":
         config: ColumnElement[Any] = literal_column("'simple'::regconfig")
-        query = func.to_tsquery(config, " & ".join(f"{word}:*" for word in terms.words))
+        query = func.to_tsquery(config, _bound(values, "query"))
         vector = func.to_tsvector(config, text_column)
         return key, landing, func.ts_rank(vector, query), vector.bool_op("@@")(query)
     if index.dialect in ("mysql", "mariadb"):
-        indexed = _indexed(index, terms)
-        required = " ".join(f"+{word}*" for word in indexed)
+        indexed = bool(_indexed(index, terms))
         condition: ColumnElement[bool] = (
-            match(text_column, against=required).in_boolean_mode() if indexed else false()
+            match(text_column, against=_bound(values, "required")).in_boolean_mode()
+            if indexed
+            else false()
         )
         # Natural-language relevance for whole words, boolean mode's for the words a
         # search word starts (natural-language mode has no prefixes): both the index's.
         rank: ColumnElement[Any] = match(
-            text_column, against=terms.phrase
+            text_column, against=_bound(values, "phrase")
         ).in_natural_language_mode() + (
-            match(text_column, against=required).in_boolean_mode() if indexed else literal(0.0)
+            match(text_column, against=_bound(values, "required")).in_boolean_mode()
+            if indexed
+            else literal(0.0)
         )
         return key, landing, rank, condition
     if index.dialect == "sqlite":
         fts = table(fts_table, column("rowid"))
-        expression = " AND ".join(f'"{word}"*' for word in terms.words)
-        found = literal_column(fts_table).bool_op("MATCH")(f"{text_column.name} : ({expression})")
+        found = literal_column(fts_table).bool_op("MATCH")(_bound(values, text_column.name))
         return fts.c.rowid, landing, -func.bm25(literal_column(fts_table)), found
     raise BadUserInput(f"Free text is not supported on {index.dialect}.", argument="search")
+
+
+TEXT_BIND = "gw_text_"
+"""The prefix of the names of the bind parameters that hold a search's words."""
+
+SQLITE_COLUMNS = ("LANDING", "DATA", "WORDS")
+"""The documents' columns an FTS5 search names in its query (``column : (...)``)."""
+
+
+def text_binds(index: TextIndex, terms: Terms) -> dict[str, str]:
+    """The values of the bind parameters that hold a search's words in its statement, by
+    name (``TEXT_BIND`` and what each holds): the only place the words enter a statement,
+    so that a statement built once for a shape (:func:`text_shape`) serves every search
+    of that shape with these values bound (``gateway.schema.investigation_search``)."""
+    if index.dialect == "postgresql":
+        values = {"query": " & ".join(f"{word}:*" for word in terms.words)}
+        if _trigrams(index, terms):
+            values |= {"phrase": terms.phrase, "part": f"%{terms.phrase}%"}
+    elif index.dialect in ("mysql", "mariadb"):
+        values = {
+            "required": " ".join(f"+{word}*" for word in _indexed(index, terms)),
+            "phrase": terms.phrase,
+        }
+    else:
+        expression = " AND ".join(f'"{word}"*' for word in terms.words)
+        values = {name: f"{name} : ({expression})" for name in SQLITE_COLUMNS}
+    return {TEXT_BIND + name: value for name, value in values.items()}
+
+
+def text_shape(index: TextIndex, terms: Terms) -> tuple[bool, bool]:
+    """What of a search's words shapes its statement beside their bound values: whether
+    the landing facts are searched for parts of words too (PostgreSQL's trigrams), and
+    whether the database's index holds any of the words (MariaDB: else nothing matches)."""
+    return _trigrams(index, terms), bool(_indexed(index, terms))
+
+
+def _bound(values: dict[str, str], name: str) -> BindParameter[str]:
+    """The bind parameter of :func:`text_binds` of this name (one for every place that
+    holds the same value)."""
+    return bindparam(TEXT_BIND + name, values[TEXT_BIND + name], type_=String())
 
 
 def _indexed(index: TextIndex, terms: Terms) -> list[str]:
@@ -359,13 +405,16 @@ def _scores(index: TextIndex, terms: Terms, ranked: bool = True) -> Select[Any]:
         found = _matches(index, terms, doc.INVESTIGATION_ID, text_column, FTS_TABLE, landing)
         branches.append(_branch(*(found if ranked else _unranked(found))))
     if _trigrams(index, terms):
+        values = text_binds(index, terms)
         # Parts of words (the middle of a proposal number): the trigram index.
         branches.append(
             _branch(
                 doc.INVESTIGATION_ID,
                 True,
-                func.word_similarity(terms.phrase, doc.LANDING) * 0.1 if ranked else literal(0.0),
-                doc.LANDING.like(f"%{terms.phrase}%"),
+                func.word_similarity(_bound(values, "phrase"), doc.LANDING) * 0.1
+                if ranked
+                else literal(0.0),
+                doc.LANDING.like(_bound(values, "part")),
             )
         )
     return _grouped(branches)

@@ -74,17 +74,18 @@ class ItemRenderer:
         return json, complete
 
 
-def item_renderer(info: Any) -> ItemRenderer | None:
+def item_renderer(info: Any, access: Any = None) -> ItemRenderer | None:
     """For the connection field being resolved: its items' renderer, or None (not
     a database without a JSON dialect, switched off, or a selection the compiler does not
-    handle)."""
+    handle). ``access``: the caller's, where not the request's (with bind parameters in
+    place of its clock and user name: a statement kept for later requests)."""
     if not _compiling(info):
         return None
     try:
         item, fields = connection_nodes(info._raw_info)
     except Unsupported:
         return None
-    return _renderer(info, item.name, fields)
+    return _renderer(info, item.name, fields, access)
 
 
 def object_renderer(info: Any, type_name: str) -> ItemRenderer | None:
@@ -109,13 +110,15 @@ def _compiling(info: Any) -> bool:
     return bool(context.settings.compiled_sql) and compiles_on(context.engine.dialect.name)
 
 
-def _renderer(info: Any, type_name: str, fields: tuple[Field, ...]) -> ItemRenderer | None:
+def _renderer(
+    info: Any, type_name: str, fields: tuple[Field, ...], access: Any = None
+) -> ItemRenderer | None:
     context = info.context
     return renderer_for(
         type_name,
         fields,
         context.settings,
-        context.access,
+        context.access if access is None else access,
         context.engine.dialect,
         fragments=context.json_fragments,
     )

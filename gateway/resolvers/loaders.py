@@ -48,10 +48,14 @@ class Loader(DataLoader[Any, Any]):
         return asyncio.shield(super().load(key))
 
 
-async def fetch_all(engine: AsyncEngine, statement: Select[Any]) -> Sequence[Row[Any]]:
-    """Run one statement on a connection of its own (loaders of a level run concurrently)."""
+async def fetch_all(
+    engine: AsyncEngine, statement: Select[Any], parameters: Mapping[str, Any] | None = None
+) -> Sequence[Row[Any]]:
+    """Run one statement on a connection of its own (loaders of a level run concurrently);
+    ``parameters``: values for its bind parameters of those names (a statement built once
+    and kept, ``gateway.schema.investigation_search``)."""
     async with engine.connect() as connection:
-        return (await connection.execute(statement)).all()
+        return (await connection.execute(statement, parameters)).all()
 
 
 def grouped_loader(engine: AsyncEngine, build: Callable[[list[Any]], Select[Any]]) -> Loader:

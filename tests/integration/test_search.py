@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -67,6 +67,7 @@ from gateway.catalogue.text_search import (
 )
 from gateway.catalogue.visibility import Access
 from gateway.fields.identity import global_id
+from gateway.schema.investigation_search import KEPT_STATEMENTS
 from gateway.settings import Settings
 from tests.conftest import STAFF, Client
 from tests.support.icat_rules_demo import DEMO_RULES, RulesClient, demo_ruleset
@@ -551,6 +552,76 @@ async def test_a_search_builds_its_index_match_once_per_dialect_and_words(
     )
     assert await found(client, SECRET, "esrf/pi1") == [written.embargoed]
     assert await found(client, SECRET, "esrf/pi1") == [written.embargoed]
+
+
+KEPT_QUERY = """query Kept($s: String!, $order: InvestigationOrder, $first: Int, $last: Int) {
+  investigations(filter: {search: $s}, orderBy: $order, first: $first, last: $last) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    nodes { icatId title summary releaseDate }
+    facets { instrument { value count } year { value count } type { value count }
+             released { value count } technique { value count } }
+    highlights { title }
+  }
+}"""
+
+
+def _answer(result: Any) -> tuple[Any, list[tuple[str, Any, Any]]]:
+    """The data and the errors (message, path, code) of a result."""
+    errors = [
+        (error.message, error.path, (error.extensions or {}).get("code"))
+        for error in result.errors or []
+    ]
+    return result.data, sorted(errors, key=repr)
+
+
+@pytest.mark.parametrize("user", [None, "esrf/outsider1", "esrf/pi1", STAFF])
+async def test_a_search_kept_for_its_shape_answers_as_one_built_for_the_request(
+    search_catalogue: SearchCatalogue, user: str | None
+) -> None:
+    """A search runs the statement kept for its shape, its words, clock and user name
+    bound (``investigation_search.kept_search``): for words of every kind (landing, data,
+    embargoed, two words, a prefix) and shapes of page and order, the answers are those
+    of the statement built for the request (``compiled_sql`` off); each shape is built
+    once, and every one was kept (none held the words outside their parameters)."""
+    client, written = search_catalogue.client, search_catalogue.written
+    standard = client.using(compiled_sql=False)
+    words = [
+        SECRET,
+        SECRET_DATASET,
+        SECRET_SAMPLE,
+        RANKED,
+        RANKED[:5],
+        written.embargoed_title_word,
+        f"{written.embargoed_title_word} {SECRET}",
+        "zqxnothing",
+    ]
+    shapes: list[dict[str, Any]] = [
+        {},
+        {"first": 2},
+        {"last": 3},
+        {"order": {"field": "RELEVANCE", "direction": "ASC"}},
+        {"order": {"field": "START_DATE", "direction": "DESC"}, "first": 4},
+    ]
+    held: Mapping[Hashable, Any] = KEPT_STATEMENTS.get(client.engine, {})
+    answered = added = 0
+    for shape in shapes:
+        for number, word in enumerate(words):
+            variables = {"s": word, **shape}
+            before = len(held)
+            kept = _answer(await client.execute(KEPT_QUERY, variables, user=user))
+            assert kept == _answer(await standard.execute(KEPT_QUERY, variables, user=user)), (
+                variables
+            )
+            answered += kept[0]["investigations"]["totalCount"] > 0
+            held = KEPT_STATEMENTS[client.engine]
+            # Built by the shape's first search (unless a caller of the same shape, an
+            # earlier case, did), then reused.
+            assert len(held) - before <= (1 if number == 0 else 0), variables
+            added += len(held) - before
+    assert answered >= len(shapes) * 3
+    assert added in (0, len(shapes))
+    assert len(held) >= len(shapes) and all(kept is not None for kept in held.values())
 
 
 class PrivateKeywords(RulesClient):
