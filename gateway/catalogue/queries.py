@@ -404,7 +404,7 @@ def datasets_of_sessions(access: Access) -> Select[Any]:
     return statement.where(listed)
 
 
-def dataset_session_key(access: Access) -> ColumnElement[Any]:
+def dataset_session_key(access: Access) -> Any:
     """The column :func:`datasets_of_sessions` is read by for given sessions (their ids):
     under ICAT's rules the joined session's, so that the database starts from the
     sessions and tests each one's part once, then reads its datasets."""
