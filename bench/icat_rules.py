@@ -51,6 +51,14 @@ from tests.support.oidc_provider import DEFAULT_AUDIENCE, OIDCProvider
 from tests.support.scratch import scratch_url
 
 RESULTS = Path(__file__).resolve().parent / "results"
+UNFILTERED_LIST_GQL = SESSION_LIST_GQL.replace("filter: {released: true}, ", "").replace(
+    " fileSize fileCount", ""
+)
+"""The session list with no filter (``--unfiltered``), without the data fields an
+embargoed session refuses: the built-in policy lists every session (landing facts are
+public), ICAT's rules only those the caller may read; where few are readable, a page
+under the rules reads far down the ordering's index."""
+assert UNFILTERED_LIST_GQL != SESSION_LIST_GQL
 SEED = 20261206
 MEMBER = "pi1"
 
@@ -120,6 +128,11 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         }
         workloads: dict[str, tuple[str, dict[str, Any]]] = {
             "session list": (SESSION_LIST_GQL, {"first": 50}),
+            **(
+                {"session list, no filter": (UNFILTERED_LIST_GQL, {"first": 50})}
+                if args.unfiltered
+                else {}
+            ),
             "session page": (
                 SESSION_PAGE_GQL,
                 {"id": global_id("Investigation", facts["session_id"]), "first": 20},
@@ -221,6 +234,13 @@ class _lifespans:
 def _check(workload: str, answers: dict[str, Any]) -> None:
     """The two modes answer the same where the rules and the built-in policy agree."""
     builtin, ruled = answers["builtin"], answers["icat-rules"]
+    if workload == "session list, no filter":
+        # The lists differ (the rules list only readable sessions): each session the rules
+        # list is one the caller reads, and the built-in policy lists at least as many.
+        listed = ruled["investigations"]
+        assert all(node["canReadData"] for node in listed["nodes"]), "an unreadable session"
+        assert listed["totalCount"] <= builtin["investigations"]["totalCount"]
+        return
     if workload == "session page":
         assert builtin == ruled, "the session page differs between the modes"
         return
@@ -262,6 +282,9 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=60)
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--quick", action="store_true", help="10 draws, nothing written")
+    parser.add_argument(
+        "--unfiltered", action="store_true", help="also the session list with no filter"
+    )
     args = parser.parse_args()
     if args.quick:
         args.iterations = 10

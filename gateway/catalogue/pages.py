@@ -22,6 +22,7 @@ from gateway.catalogue.pagination import (
     paged,
     supports_nulls_last,
 )
+from gateway.catalogue.row_filter import counted_plainly
 
 TOTAL_COLUMN = "_total"
 JSON_COLUMN = "_json"
@@ -78,7 +79,8 @@ def page_statement(
         )
     extra = []
     if total:
-        counted = select(func.count()).select_from(statement.order_by(None).subquery())
+        plain = counted_plainly(statement.order_by(None))
+        counted = select(func.count()).select_from(plain.subquery())
         extra.append(counted.scalar_subquery().label(TOTAL_COLUMN))
     selected, rendered = selecting(statement, render, extra)
     return paged(with_sort_columns(selected, keys), keys, page, native_nulls=native_nulls), rendered

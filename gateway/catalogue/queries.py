@@ -390,15 +390,25 @@ def datasets(access: Access) -> Select[Any]:
 
 def datasets_of_sessions(access: Access) -> Select[Any]:
     """The datasets of sessions as ``Investigation.datasets`` lists them: ``datasets``, or
-    under ICAT's rules as reached from their session (a PUBLICSTEP opens them all)."""
+    under ICAT's rules as reached from their session (a PUBLICSTEP opens them all), with
+    their session joined: the Dataset rules that read only a dataset's session, and
+    whether the caller may read it, are tested on the session's row
+    (``visibility.datasets_of_session_by_rules``, as the compiled path does), once per
+    session where the statement is read by its parent (:func:`dataset_session_key`)."""
     if access.rules is None:
         return datasets(access)
-    readable = Dataset.investigation_id.in_(
-        select(Investigation.id).where(investigation_data_visible(access))
+    statement = row_statement("Dataset", Dataset, access).join(
+        Investigation, Investigation.id == Dataset.investigation_id
     )
-    return row_statement("Dataset", Dataset, access).where(
-        datasets_of_session_by_rules(access, readable)
-    )
+    listed = datasets_of_session_by_rules(access, investigation_data_visible(access), Investigation)
+    return statement.where(listed)
+
+
+def dataset_session_key(access: Access) -> Any:
+    """The column :func:`datasets_of_sessions` is read by for given sessions (their ids):
+    under ICAT's rules the joined session's, so that the database starts from the
+    sessions and tests each one's part once, then reads its datasets."""
+    return Dataset.investigation_id if access.rules is None else Investigation.id
 
 
 def datasets_checked_by_row(access: Access) -> Select[Any]:

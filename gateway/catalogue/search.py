@@ -18,8 +18,17 @@ from gateway.catalogue import queries
 from gateway.catalogue.models import Instrument as InstrumentRow
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.models import InvestigationType as InvestigationTypeRow
-from gateway.catalogue.visibility import Access, listed_by_rules, released, rows_by_rules
+from gateway.catalogue.relations import column, related_rows
+from gateway.catalogue.visibility import (
+    Access,
+    investigation_listed,
+    listed_by_rules,
+    released,
+    rows_by_rules,
+)
 from gateway.errors import BadUserInput
+from gateway.fields.catalogue import TYPES
+from gateway.fields.declaration import Relation
 
 
 class Interval(Protocol):
@@ -123,24 +132,47 @@ def investigation_conditions(access: Access, filter: SessionSearch) -> list[Colu
     return conditions
 
 
-NAMED: dict[str, type[InstrumentRow] | type[InvestigationTypeRow]] = {
-    "instrument": InstrumentRow,
-    "type": InvestigationTypeRow,
+NAMED: dict[str, tuple[type[InstrumentRow] | type[InvestigationTypeRow], str]] = {
+    "instrument": (InstrumentRow, "instruments"),
+    "type": (InvestigationTypeRow, "type"),
 }
-"""The filter arguments that name a row of a reference table, by that table."""
+"""The filter arguments that name a row of a reference table: that table, and the field of
+``Investigation`` the filter finds a session by."""
 
 
 def named_values(access: Access, argument: str) -> Select[Any] | None:
     """The names a filter argument is compared with, where they are few enough to offer
     the nearest to a value that names none (beamlines, session types); None otherwise.
-    Only the names of the rows the caller may read (``visibility.rows_by_rules``: under
-    ICAT's rules what a search of that entity's names would answer them in icat.server;
-    under the built-in policy every one, public landing facts): a suggestion must not
-    tell a name the rules hide."""
-    model = NAMED.get(argument)
-    if model is None:
+    Only names the caller may read: under the built-in policy every one (public landing
+    facts); under ICAT's rules those of the rows their own rules open
+    (``visibility.rows_by_rules``, what a search of the entity would answer in
+    icat.server), and those a session the caller lists names in the field the filter
+    reads (``relations.related_rows``: hop by hop as ``Investigation.instruments`` or
+    ``.type`` lists them, a PUBLICSTEP opening what it reaches). A suggestion must not
+    tell a name the rules hide; it names no more than the sessions show."""
+    named = NAMED.get(argument)
+    if named is None:
         return None
-    return select(model.name).where(*rows_by_rules(access, model)).distinct()
+    model, field = named
+    if access.rules is None:
+        return select(model.name).distinct()
+    relation = TYPES["Investigation"].field(field)
+    assert isinstance(relation, Relation)
+    children, owner = related_rows(relation, access)
+    sessions = select(column(InvestigationRow, relation.parent_key)).where(
+        investigation_listed(access)
+    )
+    # Its own statement of the table (not correlated with the names read below).
+    reached = (
+        children.with_only_columns(column(model, "id"), maintain_column_froms=True)
+        .where(owner.in_(sessions))
+        .correlate(None)
+    )
+    return (
+        select(model.name)
+        .where(or_(*rows_by_rules(access, model), model.id.in_(reached)))
+        .distinct()
+    )
 
 
 def nearest(value: str, names: list[str], count: int = 3) -> list[str] | None:

@@ -153,13 +153,13 @@ def datasets_of_session_by_rules(
     (``RuleSet.readable``'s ``parent``), not through a join per dataset."""
     hop = step("Investigation", "datasets")
     assert hop is not None
-    reached = reached_by_rules(access, hop, Dataset)
-    if reached is not None:
-        return reached if session is None else by_rules(access, Dataset, ("investigation", session))
+    parent = None if session is None else ("investigation", session)
+    if reached_by_rules(access, hop, Dataset) is not None:
+        return by_rules(access, Dataset, parent)
     rules = access.rules
     assert rules is not None
     if rules.public_landing and not rules.root:
-        return or_(session_readable, by_rules(access, Dataset))
+        return or_(session_readable, by_rules(access, Dataset, parent))
     return true()
 
 

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gateway.catalogue import queries
-from gateway.catalogue.models import Dataset as DatasetRow
 from gateway.catalogue.models import InvestigationUser as InvestigationUserRow
 from gateway.catalogue.ordering import dataset_keys
 from gateway.fields.catalogue import INVESTIGATION
@@ -86,7 +85,7 @@ class Investigation(Node, Declared, Citable):
         access = info.context.access
         listing = ChildListing(
             statement=lambda: queries.datasets_of_sessions(access),
-            parent=DatasetRow.investigation_id,
+            parent=queries.dataset_session_key(access),
             keys=lambda order: dataset_keys(*order),
         )
         return await child_connection(

@@ -61,7 +61,7 @@ from gateway.catalogue.models import (
     UserGroup,
     icat_metadata,
 )
-from gateway.catalogue.pages import FACETS_COLUMN, page_statement
+from gateway.catalogue.pages import FACETS_COLUMN, TOTAL_COLUMN, page_statement
 from gateway.catalogue.pagination import PageRequest, SortKey, decode_cursor
 from gateway.catalogue.parameter_search import NUMERIC, datasets_within_all, stored_bounds
 from gateway.catalogue.relations import related_statement
@@ -382,6 +382,36 @@ async def test_each_user_of_each_dump_sees_what_the_rules_say(dump: AsyncEngine)
     assert counts[ROOT]["Datafile"] == len(reference.rows["Datafile"])
     assert counts[None]["Investigation"] < counts[ROOT]["Investigation"]
     assert any(0 < c["Dataset"] < counts[ROOT]["Dataset"] for c in counts.values())
+
+
+async def test_the_session_list_counts_what_the_rules_list(dump: AsyncEngine) -> None:
+    """A root page's total under ICAT's rules (``pages.page_statement``, which counts
+    without the row filter a page is read with) is the number of sessions the Python
+    evaluation says the caller reads, for every user of the dump: the page's first row
+    and its total agree with the list."""
+    now = now_utc()
+    ruleset = await load(dump)
+    async with dump.connect() as connection:
+        reference = await snapshot(connection, now)
+        users = sorted(row["name"] for row in reference.rows["User"].values())
+        totals = set()
+        for user in [None, *users]:
+            access = access_for(ruleset, user, now)
+            statement, _ = page_statement(
+                connection.dialect.name,
+                queries.investigations(access),
+                [SortKey(Investigation.start_date, True, True), SortKey(Investigation.id, True)],
+                PageRequest(limit=1),
+                total=True,
+            )
+            row = (await connection.execute(statement)).first()
+            readable = reference.readable("Investigation", user)
+            total = 0 if row is None else row._mapping[TOTAL_COLUMN]
+            assert total == len(readable), (user, total, len(readable))
+            assert row is None or row._mapping["id"] in readable, user
+            totals.add(total)
+    # Not vacuous: the callers' totals differ.
+    assert len(totals) >= 2, totals
 
 
 async def test_an_untranslatable_rule_denies_and_is_reported(
@@ -1168,30 +1198,58 @@ PRIVATE_NAMES = [
     "SELECT o FROM InvestigationType o WHERE o.name <> 'Experiment'",
 ]  # fmt: skip
 """Beamlines readable by their scientists alone, and one session type by no one."""
-NAMED_BY_FILTER = {"instrument": "Instrument", "type": "InvestigationType"}
-"""The session filter's arguments that name a row of a reference table, by its entity."""
+NAMED_BY_FILTER = {
+    "instrument": ("Instrument", ["investigationInstruments", "instrument"]),
+    "type": ("InvestigationType", ["type"]),
+}
+"""The session filter's arguments that name a row of a reference table: its entity, and
+ICAT's path from a session to it (what the filter finds sessions by)."""
+NAMING_STEPS = [("Investigation", "investigationInstruments"),
+                ("InvestigationInstrument", "instrument"), ("Investigation", "type")]  # fmt: skip
+"""Public steps that open a readable session's beamlines and type, whatever their own
+rules (under ``PRIVATE_NAMES``: a beamline for its scientists, no 'Experiment' type)."""
+TEAM_NAMES = [
+    "SELECT o FROM Investigation o JOIN o.investigationUsers AS iu JOIN iu.user AS u "
+    "WHERE u.name = :user" if what == "Investigation" else what
+    for what in PRIVATE_NAMES
+]  # fmt: skip
+"""``PRIVATE_NAMES`` with sessions readable by their team alone: what the public steps
+open is then what the caller's own sessions reach, not every session's."""
 
 
-@pytest.mark.parametrize("own_rules", [True, False], ids=["dump rules", "private names"])
+@pytest.mark.parametrize(
+    ("private", "steps"),
+    [(None, ()), (PRIVATE_NAMES, ()), (PRIVATE_NAMES, NAMING_STEPS), (TEAM_NAMES, NAMING_STEPS)],
+    ids=["dump rules", "private names", "public steps", "team's public steps"],
+)
 async def test_suggestions_name_only_what_the_rules_open(
-    dump: AsyncEngine, own_settings: Settings, own_rules: bool
+    dump: AsyncEngine,
+    own_settings: Settings,
+    private: list[str] | None,
+    steps: list[tuple[str, str]],
 ) -> None:
     """A beamline or session type in a session filter, given exactly or with a typo, is
-    answered with the nearest names only of the rows the caller may read (INSTRUMENT's and
-    INVESTIGATIONTYPE's rules, as the Python evaluation says): a hidden name is never
-    suggested, and given exactly it gets suggestions as a name of nothing would."""
+    answered with the nearest names only of the rows the caller may read, as the Python
+    evaluation says: those INSTRUMENT's and INVESTIGATIONTYPE's rules open, and those a
+    session the caller reads reaches (each hop by its own rules or a public step, as
+    GateKeeper includes them). A hidden name is never suggested, and given exactly it gets
+    suggestions as a name of nothing would."""
     now = now_utc()
-    ruleset, reference = await ruled(dump, now, None if own_rules else PRIVATE_NAMES)
+    ruleset, reference = await ruled(dump, now, private, steps)
     schema = build_schema()
     users = sorted(row["name"] for row in reference.rows["User"].values())
-    hidden = suggested = 0
+    hidden = suggested = through_steps = 0
     for user in [None, *users]:
         context = RequestContext(
             engine=dump, settings=own_settings, access=access_for(ruleset, user, now)
         )
-        for argument, entity in NAMED_BY_FILTER.items():
+        sessions = reference.readable("Investigation", user)
+        for argument, (entity, path) in NAMED_BY_FILTER.items():
             table = reference.rows[entity]
-            readable = {table[i]["name"] for i in reference.readable(entity, user)}
+            own = {table[i]["name"] for i in reference.readable(entity, user)}
+            reached = reference.along("Investigation", path, sessions, user)
+            readable = own | {table[i]["name"] for _, i in reached}
+            through_steps += len(readable - own)
             for name in sorted({row["name"] for row in table.values()}):
                 for typed in (name, name[:-1] + "#"):
                     query = (f"{{ investigations(first: 1, filter: {{ {argument}: "
@@ -1213,8 +1271,13 @@ async def test_suggestions_name_only_what_the_rules_open(
                     assert (name in offered) == (name in readable), (user, typed, offered)
                     hidden += name not in readable
                     suggested += bool(offered)
-    # Not vacuous: names were suggested, and the rules hid some from some callers.
-    assert suggested > 0 and (own_rules or hidden > 0), (suggested, hidden)
+    # Not vacuous: names were suggested; the private names hid some from some callers
+    # (with public steps from every session, the dumps' sessions name them all), and the
+    # public steps open some of those again.
+    every_session = private == PRIVATE_NAMES and bool(steps)
+    assert suggested > 0 and (private is None or every_session or hidden > 0), (suggested,
+                                                                             hidden)  # fmt: skip
+    assert through_steps > 0 if steps else True, through_steps
 
 
 @pytest.mark.parametrize("own_rules", [True, False], ids=["dump rules", "private links"])

@@ -50,8 +50,10 @@ from gateway.catalogue.icat_rules.language import (
     Query,
     Untranslatable,
     User,
+    aliases_of,
 )
-from gateway.catalogue.icat_rules.relationships import attribute, entities, step
+from gateway.catalogue.icat_rules.relationships import Step, attribute, entities, step
+from gateway.catalogue.row_filter import semi_join
 from gateway.catalogue.sql_text import same_name
 
 Filter = Callable[[Any, Any, Any], ColumnElement[bool]]
@@ -78,6 +80,8 @@ def compile_query(query: Query) -> Filter:
     if query.unrestricted:
         return lambda model, user, now: true()
 
+    by_key = _by_key(query)
+
     def build(model: Any, user: Any, now: Any) -> ColumnElement[bool]:
         scope = _Scope({query.root_alias: query.entity}, {query.root_alias: model}, [], [])
         for join in query.joins:
@@ -93,9 +97,38 @@ def compile_query(query: Query) -> Filter:
             .where(*scope.conditions, condition)
             .correlate_except(*joined)
         )
-        return exists(inner)
+        if by_key is None:
+            return exists(inner)
+        # The first join's condition (the only one on the row): the row's id is one of
+        # the first joined table's keys the rest of the rule selects.
+        key = _attr(scope.joined[0], by_key.join.right_column)
+        keys = (
+            select(key)
+            .select_from(*joined)
+            .where(*scope.conditions[1:], condition, key.is_not(None))
+            .correlate_except(*joined)
+        )
+        return semi_join(exists(inner), _attr(model, "id").in_(keys))
 
     return build
+
+
+def _by_key(query: Query) -> Step | None:
+    """The rule's first join, where it is a one-to-many field and the rule reads nothing
+    else of its row (``SELECT o FROM Investigation o JOIN o.investigationUsers AS iu ...
+    WHERE <nothing of o>``): the rule is then also ``o.id IN (<the keys the rest
+    selects>)``, a set the database can build once per statement (``row_filter.
+    semi_join``). None for any other rule."""
+    if not query.joins:
+        return None
+    first, *rest = query.joins
+    root = query.root_alias
+    if first.source != root or any(j.source == root for j in rest):
+        return None
+    if query.where is not None and root in aliases_of(query.where):
+        return None
+    hop = step(query.entity, first.field)
+    return hop if hop is not None and hop.many and hop.join.left_column == "id" else None
 
 
 def _grants_in_force(scope: _Scope, root: str, now: Any) -> None:
