@@ -381,7 +381,9 @@ def _p95_ms(values: list[float]) -> float:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000, 3)
 
 
-async def measure(dialect: str, settings: Settings, iterations: int) -> dict[str, Any]:
+async def measure(
+    dialect: str, settings: Settings, iterations: int, request_timeout: float | None = None
+) -> dict[str, Any]:
     from gateway.app import create_app
     from tests.support.oidc_provider import OIDCProvider  # the loopback identity provider
 
@@ -406,6 +408,7 @@ async def measure(dialect: str, settings: Settings, iterations: int) -> dict[str
                 rate_limit_requests="",
                 rate_limit_address="",
                 rate_limit_cost="",
+                request_timeout=request_timeout or settings.request_timeout,
             )
         )
         transport = httpx.ASGITransport(app=app)
@@ -555,7 +558,7 @@ async def main_async(args: argparse.Namespace) -> None:
             dialect, args.sessions, args.datasets_per_session, args.reseed, args.database
         )
         load = os.getloadavg()
-        result = await measure(dialect, settings, args.iterations)
+        result = await measure(dialect, settings, args.iterations, args.request_timeout)
         result["catalogue"] = seeded
         result["load_before"] = load
         result["load_after"] = os.getloadavg()
@@ -587,6 +590,12 @@ def main() -> None:
         "--database",
         default="test_h7",
         help="the server database the catalogues are named after: <database>_searchbench_<n>",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        help="the gate's budget per request in seconds (the gateway's own, 10 s, unless "
+        "given): a slower answer is refused with QUERY_TIMEOUT and fails the run",
     )
     parser.add_argument("--quick", action="store_true", help="print only, write nothing")
     args = parser.parse_args()
