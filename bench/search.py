@@ -356,6 +356,8 @@ async def draw_words(engine: AsyncEngine, count: int) -> list[str]:
         word = rng.choice(pool)
         if rng.random() < 0.3:
             word = word[: max(MARIADB_MIN_WORD, len(word) - 2)]
+            if word in MARIADB_STOPWORDS:  # "these" cut to "the": no word to MariaDB's index
+                continue
         words.append(word)
     return words
 
