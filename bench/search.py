@@ -30,7 +30,8 @@ hand-written statement's for the same draw (timed beside it, in alternating orde
 the facets' release-state counts must add up to the total; one difference fails the run
 and nothing is written. Ratios are of medians measured side by side in the same run.
 
-Results: ``bench/results/search-<sessions>-<time>.json`` and ``search-latest.md``.
+Results: ``bench/results/search-<sessions or scale>[-<database>]-<time>.json`` (the database when
+one alone was run) and ``search-latest.md``.
 """
 
 from __future__ import annotations
@@ -571,6 +572,8 @@ async def main_async(args: argparse.Namespace) -> None:
         return
     RESULTS.mkdir(exist_ok=True)  # the run is over: nothing waits
     name = args.scale or str(args.sessions)
+    if args.dialect and len(args.dialect) == 1:  # runs on other databases may share a second
+        name = f"{name}-{args.dialect[0]}"
     (RESULTS / f"search-{name}-{started}.json").write_text(json.dumps(run, indent=1))
     (RESULTS / "search-latest.md").write_text(table)
 
