@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import BigInteger, ColumnElement, Text, cast, literal
+from sqlalchemy import BigInteger, ClauseElement, ColumnElement, Text, cast, literal
 from sqlalchemy.engine import Dialect
 
 from gateway.catalogue.pages import JSON_COLUMN
@@ -55,7 +55,7 @@ class ItemRenderer:
     user_name: str | ColumnElement[Any] | None
     fragments: bool = False
     """Read the JSON as text and pass it on unparsed (see ``RequestContext``)."""
-    bound: tuple[tuple[str, int], ...] = ()
+    bound: tuple[tuple[str, Any], ...] = ()
     """Columns of the outer row and their values, bound (see :meth:`keyed`)."""
 
     @property
@@ -67,7 +67,7 @@ class ItemRenderer:
         """The items' JSON from a row's columns, and whether it is never NULL (then the
         row's other columns are not needed); None if it cannot be compiled."""
         if self.bound:
-            cols = {**cols, **{name: literal(value, BigInteger()) for name, value in self.bound}}
+            cols = {**cols, **{name: _bound(value) for name, value in self.bound}}
         shape = dataclasses.replace(
             self.shape,
             columns=column_names(cols),
@@ -81,16 +81,22 @@ class ItemRenderer:
             return cast(json, Text), complete  # asyncpg hands json text over undecoded
         return json, complete
 
-    def keyed(self, key: Mapping[str, int]) -> ItemRenderer:
+    def keyed(self, key: Mapping[str, Any]) -> ItemRenderer:
         """This renderer for a statement of the one row whose columns ``key`` have these
-        values (a root field by id). Where a derived table reads no outer column
-        (MariaDB: ``JsonDialect.correlated_pages``), the rendering reads the values bound
-        instead of the row's columns, so that its nested pages can be read once, by the
-        listing's index, in a derived table of their own (``render._page_once``)."""
+        values (a root field by id; the values may be an operation plan's parameters).
+        Where a derived table reads no outer column (MariaDB:
+        ``JsonDialect.correlated_pages``), the rendering reads the values bound instead of
+        the row's columns, so that its nested pages can be read once, by the listing's
+        index, in a derived table of their own (``render._page_once``)."""
         json = json_dialect(self.dialect.name)
         if json is None or json.correlated_pages:
             return self
-        return dataclasses.replace(self, bound=tuple(sorted(key.items())))
+        return dataclasses.replace(self, bound=tuple(key.items()))
+
+
+def _bound(value: Any) -> Any:
+    """A key's value as SQL: a bind parameter of its own, or the plan's."""
+    return value if isinstance(value, ClauseElement) else literal(value, BigInteger())
 
 
 def item_renderer(info: Any) -> ItemRenderer | None:
