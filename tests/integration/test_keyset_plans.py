@@ -32,6 +32,7 @@ from sqlalchemy import Table, event, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue.models import Datafile
+from gateway.compiled.operations import Operations
 from gateway.schema.node import global_id
 from tests.conftest import STAFF, Client
 
@@ -55,12 +56,19 @@ async def _grow(connection: AsyncConnection, dataset: int) -> None:
     await connection.execute(insert(cast(Table, Datafile.__table__)), rows)
 
 
-async def _page_statements(client: Client, dataset: int, compiled: bool) -> list[tuple[str, Any]]:
-    """The statements (text, parameters) that read the second page of the listing."""
-    using = client.using(compiled_sql=compiled)
+async def _page_statements(client: Client, dataset: int, path: str) -> list[tuple[str, Any]]:
+    """The statements (text, parameters) that read the second page of the listing: the
+    standard path's, the compiled path's, or an operation plan's (learnt, then asked)."""
+    using = client.using(compiled_sql=path != "standard")
     variables: dict[str, Any] = {"id": global_id("Dataset", dataset)}
     first = await using.data(QUERY, variables, user=STAFF)
     variables["after"] = first["dataset"]["datafiles"]["pageInfo"]["endCursor"]
+    access = await client.access(STAFF)
+    operations = Operations(client.schema, client.settings, client.engine.dialect)
+    if path == "planned":
+        outcome = await operations.answer(client.engine, QUERY, None, variables, access)
+        assert outcome.learn, outcome
+        operations.learn(QUERY, None, variables, access)
     captured: list[tuple[str, Any]] = []
 
     def capture(_c: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -69,7 +77,11 @@ async def _page_statements(client: Client, dataset: int, compiled: bool) -> list
 
     event.listen(client.engine.sync_engine, "before_cursor_execute", capture)
     try:
-        await using.data(QUERY, variables, user=STAFF)
+        if path == "planned":
+            outcome = await operations.answer(client.engine, QUERY, None, variables, access)
+            assert outcome.text is not None, "the plan did not answer"
+        else:
+            await using.data(QUERY, variables, user=STAFF)
     finally:
         event.remove(client.engine.sync_engine, "before_cursor_execute", capture)
     return captured
@@ -146,14 +158,14 @@ def _literal(value: Any) -> str:
     return str(value) if isinstance(value, int) else "'" + str(value).replace("'", "''") + "'"
 
 
-@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("path", ["standard", "compiled", "planned"])
 async def test_the_page_after_a_cursor_is_an_index_range_in_order(
-    client: Client, compiled: bool
+    client: Client, path: str
 ) -> None:
     async with client.engine.connect() as connection:
         dataset = await connection.scalar(select(Datafile.dataset_id).limit(1))
     assert dataset is not None
-    statements = await _page_statements(client, dataset, compiled)
+    statements = await _page_statements(client, dataset, path)
     assert statements, "no statement read the page after the cursor"
     async with client.engine.connect() as connection:
         transaction = await connection.begin()
