@@ -49,22 +49,21 @@ class JsonDialect:
     """LATERAL lookups by key (see ``render._lookup_cols``)."""
     max_arguments = 100
     """A function takes at most this many arguments (PostgreSQL's limit)."""
-    cursor_pages = False
+    cursor_pages = True
     """Nested pages with cursors (``after``, ``edges``, ``startCursor``, ``endCursor``)
-    are compiled. Not on PostgreSQL: a nested page is a subquery correlated with its
-    parent's row, which PostgreSQL plans for an average parent (3 files of a dataset):
-    a bitmap scan of every file after the cursor and a sort of them (8,902 rows, 10 to
-    14 ms at 10k against 2 ms by hand, where the standard path's statement, bound to one
-    dataset, walks the listing's index). Not on MariaDB: JSON_ARRAYAGG's ORDER BY and
-    LIMIT render every row after the cursor before keeping the page (a quick bench's file
-    listing went from 2.5-2.8x to 8-18x of hand-written SQL). SQLite seeks the listing's
-    index (``GW_DATAFILE_LISTING (DATASET_ID=? AND (NAME,ID)>(?,?))``): 3.0-3.3x to
-    2.5-2.6x. Where it is off, those pages are the standard path's, as before."""
+    are compiled. Each is read once where the database plans it by the listing's index
+    (``render._page_once``): on PostgreSQL its LIMIT is one the planner cannot fold
+    (:meth:`page_limit`); on MariaDB, where a page's parent is one row given by its key
+    (``dataset(id:)``) and the page reads nothing else of it, as an uncorrelated derived
+    table. A MariaDB page under many parents aggregates with ``JSON_ARRAYAGG ... LIMIT``,
+    as its first pages without cursors always have."""
     correlated_pages = True
     """A nested page with cursors is read once, as a derived table correlated with its
-    parent's row (``render._page_json``): its rows give the nodes, the edges, the cursors
-    and whether more follow. MariaDB refers to no outer column from a derived table: there
-    each is a correlated subquery of its own. (First pages without cursors keep one
+    parent's row (``render._page_once``): its rows give the nodes, the edges, the cursors
+    and whether more follow. MariaDB refers to no outer column from a derived table:
+    there a page is read once only where it reads nothing of its parent's row but bound
+    values (the key of a root field's one row: ``items.ItemRenderer.keyed``), else each
+    value is a correlated subquery of its own. (First pages without cursors keep one
     subquery per value on every database.)"""
 
     @property
@@ -92,6 +91,16 @@ class JsonDialect:
 
     materialize: str | None = "MATERIALIZED"
     """The prefix that makes a CTE computed once (None: the database does by itself)."""
+
+    def page_limit(self, rows: int) -> Any:
+        """The LIMIT of a page read once (``render._page_once``). PostgreSQL plans a page
+        correlated with its parent's row for an average parent (3 files of a dataset):
+        with a constant LIMIT above that, it finds reading every file after the cursor
+        (a bitmap scan) and sorting them cheaper than walking the listing's index, and
+        does so for the 10,000-file dataset too (8,900 files read and sorted for a page of
+        100). A LIMIT it cannot fold (a subquery) is planned as reading a tenth of the
+        rows: the index, in order, with no sort (``tests/integration/test_keyset_plans``)."""
+        return select(literal_column(str(int(rows)))).scalar_subquery()
 
     def column(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
         """A derived table's or CTE's column of JSON, as a JSON value again."""
@@ -171,7 +180,9 @@ class SQLiteJson(JsonDialect):
 
     name = "sqlite"
     lateral = False
-    cursor_pages = True
+
+    def page_limit(self, rows: int) -> Any:
+        return rows
 
     @property
     def empty_list(self) -> ColumnElement[Any]:
@@ -289,6 +300,9 @@ class MariaDBJson(JsonDialect):
     correlated_pages = False
     materialize = None
     """MariaDB computes an uncorrelated subquery once, and knows no MATERIALIZED."""
+
+    def page_limit(self, rows: int) -> Any:
+        return rows
 
     @property
     def empty_list(self) -> ColumnElement[Any]:

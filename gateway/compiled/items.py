@@ -10,18 +10,18 @@ the caller may not read) builds the usual object, resolved field by field.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import ColumnElement, Text, cast
+from sqlalchemy import BigInteger, ClauseElement, ColumnElement, Text, cast, literal
 from sqlalchemy.engine import Dialect
 
 from gateway.catalogue.pages import JSON_COLUMN
 from gateway.compiled.completed import Completed
-from gateway.compiled.dialects import compiles_on
+from gateway.compiled.dialects import compiles_on, json_dialect
 from gateway.compiled.render import Cols
 from gateway.compiled.selection import Field, Request, Unsupported, collect, connection_nodes
 from gateway.compiled.templates import Shape, column_names, fields_key, rendered_json
@@ -55,6 +55,8 @@ class ItemRenderer:
     user_name: str | ColumnElement[Any] | None
     fragments: bool = False
     """Read the JSON as text and pass it on unparsed (see ``RequestContext``)."""
+    bound: tuple[tuple[str, Any], ...] = ()
+    """Columns of the outer row and their values, bound (see :meth:`keyed`)."""
 
     @property
     def key(self) -> str:
@@ -64,7 +66,13 @@ class ItemRenderer:
     def json(self, cols: Cols) -> tuple[ColumnElement[Any], bool] | None:
         """The items' JSON from a row's columns, and whether it is never NULL (then the
         row's other columns are not needed); None if it cannot be compiled."""
-        shape = dataclasses.replace(self.shape, columns=column_names(cols))
+        if self.bound:
+            cols = {**cols, **{name: _bound(value) for name, value in self.bound}}
+        shape = dataclasses.replace(
+            self.shape,
+            columns=column_names(cols),
+            bound=frozenset(name for name, _ in self.bound),
+        )
         json = rendered_json(shape, self.dialect, cols, self.now, self.user_name)
         if json is None:
             return None
@@ -72,6 +80,23 @@ class ItemRenderer:
         if self.fragments:
             return cast(json, Text), complete  # asyncpg hands json text over undecoded
         return json, complete
+
+    def keyed(self, key: Mapping[str, Any]) -> ItemRenderer:
+        """This renderer for a statement of the one row whose columns ``key`` have these
+        values (a root field by id; the values may be an operation plan's parameters).
+        Where a derived table reads no outer column (MariaDB:
+        ``JsonDialect.correlated_pages``), the rendering reads the values bound instead of
+        the row's columns, so that its nested pages can be read once, by the listing's
+        index, in a derived table of their own (``render._page_once``)."""
+        json = json_dialect(self.dialect.name)
+        if json is None or json.correlated_pages:
+            return self
+        return dataclasses.replace(self, bound=tuple(key.items()))
+
+
+def _bound(value: Any) -> Any:
+    """A key's value as SQL: a bind parameter of its own, or the plan's."""
+    return value if isinstance(value, ClauseElement) else literal(value, BigInteger())
 
 
 def item_renderer(info: Any, access: Any = None) -> ItemRenderer | None:

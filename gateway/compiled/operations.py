@@ -896,10 +896,18 @@ class _Planning:
 
 
 def _one(
-    planning: _Planning, type_name: str, nodes: list[FieldNode], statement: Any
+    planning: _Planning,
+    type_name: str,
+    nodes: list[FieldNode],
+    statement: Any,
+    key: Mapping[str, Any] | None = None,
 ) -> ColumnElement[Any]:
-    """The rendered JSON of the first row of a statement (NULL: none, or not rendered)."""
+    """The rendered JSON of the first row of a statement (NULL: none, or not rendered);
+    ``key``: the values of its columns that the statement selects the row by (see
+    ``items.ItemRenderer.keyed``)."""
     render = planning.renderer(type_name, planning.fields(type_name, nodes))
+    if key is not None:
+        render = render.keyed(key)
     rendered = select_rendered(statement, render)
     if rendered is None:
         raise Unsupported(type_name)
@@ -928,7 +936,9 @@ def _by_id(
         if given != {"id"} or len(nodes) != 1:
             raise Unsupported("only by id")
         icat_id = planning.parameter(nodes[0], "id", BigInteger(), _global_id(type_name))
-        return _one(planning, type_name, nodes, statement(planning.access, icat_id))
+        return _one(
+            planning, type_name, nodes, statement(planning.access, icat_id), {"id": icat_id}
+        )
 
     return build
 

@@ -50,6 +50,9 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import ColumnClause
+from sqlalchemy.sql.selectable import FromClause
 
 from gateway.auth.policy import Caller
 from gateway.catalogue.icat_rules import relationships
@@ -101,6 +104,40 @@ Cols = Mapping[str, Any]
 Handler = Callable[[Cols, Field, "Context"], ColumnElement[Any]]
 
 _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
+
+
+class OuterKey(ColumnClause[Any]):
+    """A column of the outer row whose value the statement binds: the key of the one row
+    a root field reads by it (``dataset(id:)``). A nested page that reads nothing else of
+    the outer row needs no correlation with it (see :func:`_self_contained`)."""
+
+    inherit_cache = True
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text, is_literal=True)
+
+
+_OUTER_COLUMN = re.compile(r"^__gw_c[0-9]+__$")
+
+
+def _self_contained(statement: Any) -> bool:
+    """Whether a statement reads nothing of an enclosing row: no column of a table outside
+    its own FROM clauses (its subqueries' included), and no placeholder of a template's
+    outer row but bound keys (:class:`OuterKey`)."""
+    froms: set[int] = set()
+    read: list[Any] = []
+    for element in visitors.iterate(statement):
+        if isinstance(element, OuterKey):
+            continue
+        if isinstance(element, ColumnClause):
+            if element.table is not None:
+                read.append(element.table)
+            elif element.is_literal and _OUTER_COLUMN.match(element.name):
+                return False
+        elif isinstance(element, FromClause):
+            froms.add(id(element._deannotate()))
+    # A table and its columns may be annotated copies (the ORM's): compared unannotated.
+    return all(id(table._deannotate()) in froms for table in read)
 
 
 @dataclass(frozen=True)
@@ -464,11 +501,13 @@ def _page_json(
         )
         for child in field.children
     )
-    if cursors and dialect.correlated_pages and page.limit > 0 and reads_rows:
+    if cursors and page.limit > 0 and reads_rows:
         # Every value read from the rows is an aggregate over them (one row). Only where
         # cursors are asked: a first page without them keeps the subqueries that the
         # session list and page were measured with on every database.
-        return _page_once(field, statement, paged, items, edge, cursor, sort_keys, page, ctx)
+        once = _page_once(field, statement, paged, items, edge, cursor, sort_keys, page, ctx)
+        if once is not None:
+            return once
     limit = page.limit
     pairs: list[Any] = []
     for child in field.children:
@@ -536,11 +575,13 @@ def _page_once(
     sort_keys: list[SortKey],
     page: PageRequest,
     ctx: Context,
-) -> Any:
-    """The page read once (PostgreSQL, SQLite): a derived table of its ``limit + 1``
-    rows in the keys' order, each with what the query asks of it (the node's JSON, each
-    edge's, the cursor), numbered; the connection's JSON is one aggregate over the first
-    ``limit`` of them, and the one more read says whether more follow."""
+) -> Any | None:
+    """The page read once: a derived table of its ``limit + 1`` rows in the keys' order
+    (by the listing's index: ``JsonDialect.page_limit``), each with what the query asks
+    of it (the node's JSON, each edge's, the cursor), numbered; the connection's JSON is
+    one aggregate over the first ``limit`` of them, and the one more read says whether
+    more follow. None where the database reads no outer column from a derived table
+    (MariaDB: ``JsonDialect.correlated_pages``) and the rows read their parent's."""
     dialect = ctx.dialect
     limit = page.limit
     columns: dict[str, Any] = {f"_k{i}": key.expression for i, key in enumerate(sort_keys)}
@@ -558,13 +599,15 @@ def _page_once(
         elif child.name == "edges":
             columns[f"_v{index}"] = edge(child)
     ordered = order_terms(sort_keys, native_nulls=dialect.native_nulls)
-    rows = (
+    selected = (
         paged.with_only_columns(*(value.label(name) for name, value in columns.items()))
         .order_by(*ordered)
-        .limit(limit + 1)
+        .limit(dialect.page_limit(limit + 1))
         .correlate_except(None)
-        .subquery("page_rows")
     )
+    if not dialect.correlated_pages and not _self_contained(selected):
+        return None
+    rows = selected.subquery("page_rows")
     reading = [
         SortKey(rows.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(sort_keys)
     ]

@@ -40,7 +40,7 @@ from gateway.catalogue.gateway_tables import OWN_SCHEMA
 from gateway.catalogue.icat_rules.ruleset import IcatRules
 from gateway.catalogue.pagination import decode_cursor
 from gateway.compiled.dialects import json_dialect
-from gateway.compiled.render import Context, cursor_value, guarded, render_object
+from gateway.compiled.render import Context, OuterKey, cursor_value, guarded, render_object
 from gateway.compiled.selection import Field, Unsupported
 from gateway.errors import GatewayError
 
@@ -59,6 +59,8 @@ class Shape:
     fields: tuple[Field, ...] = dataclasses.field(compare=False, hash=False)
     columns: tuple[str, ...] = ()
     """Names of the outer row's columns available (sorted)."""
+    bound: frozenset[str] = frozenset()
+    """Those of them whose values the statement binds (``render.OuterKey``)."""
     is_staff: bool = False
     anonymous: bool = True
     default_page_size: int = 50
@@ -86,7 +88,8 @@ def template(shape: Shape, dialect: Dialect) -> Template | None:
     if json is None:
         return None
     columns: dict[str, Any] = {
-        name: literal_column(f"__gw_c{i}__") for i, name in enumerate(shape.columns)
+        name: (OuterKey if name in shape.bound else literal_column)(f"__gw_c{i}__")
+        for i, name in enumerate(shape.columns)
     }
     slots = {id(field.arguments): slot for slot, field in enumerate(cursor_fields(shape.fields))}
     context = Context(

@@ -445,7 +445,9 @@ async def _one_by_id(
     if render is None:
         row = await loader.load(icat_id)
         return to_object(row) if row is not None else None
-    return await root_object(info.context.engine, statement(), to_object, render)
+    return await root_object(
+        info.context.engine, statement(), to_object, render.keyed({"id": icat_id})
+    )
 
 
 def _dataset_conditions(

@@ -12,7 +12,8 @@ files and a sort of those after the cursor:
   once, may sort its own first + 1 rows for its aggregate);
 - MariaDB scans and sorts a row-value comparison; the expanded predicate (``NAME >= $1
   AND (NAME > $1 OR NAME = $1 AND ID > $2)``) is a range on the index, in order: no
-  filesort.
+  filesort (the compiled path's page, read once in a derived table, sorts its own
+  first + 1 rows to number them, never the files).
 
 The statements are the gateway's own (captured from the standard path and the compiled
 path); the dataset is grown inside a transaction that is rolled back, so the planners
@@ -31,6 +32,7 @@ from sqlalchemy import Table, event, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue.models import Datafile
+from gateway.compiled.operations import Operations
 from gateway.schema.node import global_id
 from tests.conftest import STAFF, Client
 
@@ -54,12 +56,19 @@ async def _grow(connection: AsyncConnection, dataset: int) -> None:
     await connection.execute(insert(cast(Table, Datafile.__table__)), rows)
 
 
-async def _page_statements(client: Client, dataset: int, compiled: bool) -> list[tuple[str, Any]]:
-    """The statements (text, parameters) that read the second page of the listing."""
-    using = client.using(compiled_sql=compiled)
+async def _page_statements(client: Client, dataset: int, path: str) -> list[tuple[str, Any]]:
+    """The statements (text, parameters) that read the second page of the listing: the
+    standard path's, the compiled path's, or an operation plan's (learnt, then asked)."""
+    using = client.using(compiled_sql=path != "standard")
     variables: dict[str, Any] = {"id": global_id("Dataset", dataset)}
     first = await using.data(QUERY, variables, user=STAFF)
     variables["after"] = first["dataset"]["datafiles"]["pageInfo"]["endCursor"]
+    access = await client.access(STAFF)
+    operations = Operations(client.schema, client.settings, client.engine.dialect)
+    if path == "planned":
+        outcome = await operations.answer(client.engine, QUERY, None, variables, access)
+        assert outcome.learn, outcome
+        operations.learn(QUERY, None, variables, access)
     captured: list[tuple[str, Any]] = []
 
     def capture(_c: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -68,7 +77,11 @@ async def _page_statements(client: Client, dataset: int, compiled: bool) -> list
 
     event.listen(client.engine.sync_engine, "before_cursor_execute", capture)
     try:
-        await using.data(QUERY, variables, user=STAFF)
+        if path == "planned":
+            outcome = await operations.answer(client.engine, QUERY, None, variables, access)
+            assert outcome.text is not None, "the plan did not answer"
+        else:
+            await using.data(QUERY, variables, user=STAFF)
     finally:
         event.remove(client.engine.sync_engine, "before_cursor_execute", capture)
     return captured
@@ -86,6 +99,42 @@ def _reading_the_files(plan: str) -> str:
     end = lines.index("SCAN page_rows")
     assert any(INDEX in line for line in lines[start:end]), plan
     return "\n".join(lines[:end])
+
+
+def _blocks_reading_the_files(plan: str) -> list[str]:
+    """The query blocks of a MariaDB plan (JSON) that read the files, each without the
+    blocks nested in it: all of the plan, or where the compiled path reads the page once
+    (``render._page_once``), the derived table's block that reads its rows, at most
+    ``first`` + 1 in the listing's order. The blocks above it may sort those rows (they
+    are numbered), never the files."""
+
+    def own(node: Any, top: bool = True) -> Any:
+        """A block without the blocks nested in it."""
+        if isinstance(node, dict):
+            if "select_id" in node and not top:
+                return "(a block of its own)"
+            return {key: own(value, False) for key, value in node.items()}
+        if isinstance(node, list):
+            return [own(value, False) for value in node]
+        return node
+
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "select_id" in node:
+                text = json.dumps(own(node), indent=1)
+                if '"table_name": "DATAFILE"' in text:
+                    found.append(text)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(plan))
+    assert found, plan
+    return found
 
 
 async def _plan(connection: AsyncConnection, statement: str, parameters: Any) -> str:
@@ -109,14 +158,14 @@ def _literal(value: Any) -> str:
     return str(value) if isinstance(value, int) else "'" + str(value).replace("'", "''") + "'"
 
 
-@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("path", ["standard", "compiled", "planned"])
 async def test_the_page_after_a_cursor_is_an_index_range_in_order(
-    client: Client, compiled: bool
+    client: Client, path: str
 ) -> None:
     async with client.engine.connect() as connection:
         dataset = await connection.scalar(select(Datafile.dataset_id).limit(1))
     assert dataset is not None
-    statements = await _page_statements(client, dataset, compiled)
+    statements = await _page_statements(client, dataset, path)
     assert statements, "no statement read the page after the cursor"
     async with client.engine.connect() as connection:
         transaction = await connection.begin()
@@ -135,7 +184,9 @@ async def test_the_page_after_a_cursor_is_an_index_range_in_order(
                     assert "(NAME,ID)>(?,?)" in plan, plan
                     assert "TEMP B-TREE" not in _reading_the_files(plan), plan
                 else:
-                    assert "filesort" not in plan, plan
-                    assert '"access_type": "range"' in plan, plan
+                    for reading in _blocks_reading_the_files(plan):
+                        assert "filesort" not in reading, plan
+                        assert '"access_type": "range"' in reading, plan
+                        assert INDEX in reading, plan
         finally:
             await transaction.rollback()
