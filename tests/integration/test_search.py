@@ -569,7 +569,7 @@ KEPT_DATASETS = """query Kept($s: String!, $order: DatasetOrder, $first: Int, $l
   datasets(filter: {search: $s}, orderBy: $order, first: $first, last: $last) {
     totalCount
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-    nodes { icatId name description startDate endDate doi }
+    nodes { icatId name description startDate endDate doi sample { name } techniques { name } }
   }
 }"""
 
