@@ -324,7 +324,7 @@ def text_binds(index: TextIndex, terms: Terms) -> dict[str, str]:
     """The values of the bind parameters that hold a search's words in its statement, by
     name (``TEXT_BIND`` and what each holds): the only place the words enter a statement,
     so that a statement built once for a shape (:func:`text_shape`) serves every search
-    of that shape with these values bound (``gateway.schema.investigation_search``)."""
+    of that shape with these values bound (``gateway.schema.kept``)."""
     if index.dialect == "postgresql":
         values = {"query": " & ".join(f"{word}:*" for word in terms.words)}
         if _trigrams(index, terms):

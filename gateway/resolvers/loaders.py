@@ -53,7 +53,7 @@ async def fetch_all(
 ) -> Sequence[Row[Any]]:
     """Run one statement on a connection of its own (loaders of a level run concurrently);
     ``parameters``: values for its bind parameters of those names (a statement built once
-    and kept, ``gateway.schema.investigation_search``)."""
+    and kept, ``gateway.schema.kept``)."""
     async with engine.connect() as connection:
         return (await connection.execute(statement, parameters)).all()
 

@@ -2,42 +2,28 @@
 
 from __future__ import annotations
 
-import dataclasses
-import weakref
-from collections import OrderedDict
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, Select, String, bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import ColumnElement, Select
 
-from gateway.auth.policy import Caller
 from gateway.catalogue import queries
 from gateway.catalogue.facets import SESSION_FACETS, session_facets, session_facets_in_one_pass
 from gateway.catalogue.models import Investigation as InvestigationRow
 from gateway.catalogue.ordering import NEWEST_FIRST, investigation_keys
-from gateway.catalogue.pages import TOTAL_COLUMN, page_statement
 from gateway.catalogue.pagination import PageRequest, SortKey, cursor_listing
 from gateway.catalogue.search import investigation_conditions
 from gateway.catalogue.text_search import (
-    TEXT_BIND,
-    Terms,
     TextIndex,
     TextMatch,
     search_terms,
     session_text_match,
-    text_binds,
     text_index,
-    text_shape,
 )
 from gateway.catalogue.visibility import Access
-from gateway.compiled.items import ItemRenderer, completed_or, item_renderer
-from gateway.compiled.operations import NOW, USER
-from gateway.compiled.templates import cursor_fields
+from gateway.compiled.items import item_renderer
 from gateway.errors import BadUserInput
-from gateway.resolvers.loaders import fetch_all
-from gateway.schema.connection import build_connection, wants_total
+from gateway.schema.connection import wants_total
 from gateway.schema.facets import (
     InvestigationSearchConnection,
     counted_in_page,
@@ -49,6 +35,15 @@ from gateway.schema.facets import (
 from gateway.schema.info import Info
 from gateway.schema.inputs import InvestigationFilter, InvestigationOrder
 from gateway.schema.investigation import Investigation
+from gateway.schema.kept import (
+    SENTINEL,
+    KeptSearch,
+    built,
+    fetched,
+    kept,
+    planned_access,
+    shape_key,
+)
 from gateway.schema.listing import root_connection
 
 RELEVANCE = "RELEVANCE"
@@ -188,89 +183,7 @@ def facets_statement(
     return session_facets(context.access, matched, facets, context.engine.dialect.name)
 
 
-# A search's statement, kept ----------------------------------------------------------
-
-SENTINEL = "gwtextsentinel"
-"""The word a kept statement is built with: found anywhere but in the words' own bind
-parameters (``text_search.text_binds``), the statement is not kept."""
-
-KEPT_SEARCHES = 256
-"""How many shapes of search a process keeps the statement of."""
-
-
-@dataclass(frozen=True)
-class KeptSearch:
-    """A search's page statement (page, total, facets, the items' JSON) built once for
-    its shape, with bind parameters for the words (``text_search.text_binds``), the
-    request's clock and the caller's user name (``gateway.compiled.operations``' names)."""
-
-    statement: Select[Any]
-    matched: Select[Any]
-    """The sessions it matches (for a count the page did not read)."""
-    keys: int
-    render: ItemRenderer | None
-    rendered: bool
-
-
-KEPT_STATEMENTS: weakref.WeakKeyDictionary[
-    AsyncEngine, OrderedDict[Hashable, KeptSearch | None]
-] = weakref.WeakKeyDictionary()
-"""By engine (an app's: its statements are compiled for its dialect), by shape."""
-
-
-def _kept_key(
-    info: Info,
-    name: str,
-    filter: InvestigationFilter | None,
-    order_by: InvestigationOrder | None,
-    page: PageRequest,
-    index: TextIndex,
-    terms: Terms,
-) -> Hashable | None:
-    """What a search's statement depends on but its words, clock and user name; None
-    where it is built for the request (the standard way): ``compiled_sql`` off (the
-    tests compare the two), a filter beside the words, a cursor or an empty page, a
-    reviewer link, ICAT's rules, no index, words of another shape than the sentinel's
-    (too short for the trigrams, none in MariaDB's index), a selection of the items with
-    cursors."""
-    context = info.context
-    access = context.access
-    if (
-        not context.settings.compiled_sql
-        or filter is None
-        or _beside_search(filter)
-        or page.after is not None
-        or page.before is not None
-        or page.limit == 0
-        or access.rules is not None
-        or access.member_ids is not None
-        or access.caller.reviewer_link is not None
-        or not index.built
-        or text_shape(index, terms) != text_shape(index, search_terms(SENTINEL))
-    ):
-        return None
-    render = item_renderer(info)
-    if render is not None and cursor_fields(render.shape.fields):
-        return None
-    caller = access.caller
-    try:
-        hash(context.settings)
-    except TypeError:  # settings that do not hash: built for the request
-        return None
-    return (
-        context.settings,
-        name,
-        _searching(order_by),
-        page.limit,
-        page.backward,
-        wants_total(info),
-        tuple(selected_facets(info, SESSION_FACETS)),
-        caller.user_name is None,
-        caller.is_staff,
-        index.dialect,
-        index.trigrams,
-        None if render is None else (render.key, repr(render.shape.fields), render.fragments),
-    )
+# A search's statement, kept (``gateway.schema.kept``) ---------------------------------
 
 
 def _searching(order_by: InvestigationOrder | None) -> tuple[str, bool]:
@@ -278,59 +191,27 @@ def _searching(order_by: InvestigationOrder | None) -> tuple[str, bool]:
     return order_by.key() if order_by is not None else (RELEVANCE, True)
 
 
-def _beside_search(filter: InvestigationFilter) -> bool:
-    """Whether the filter gives anything beside its free text."""
-    return any(
-        getattr(filter, field.name) is not None
-        for field in dataclasses.fields(filter)
-        if field.name != "search"
-    )
-
-
 def _kept(
     info: Info, name: str, order_by: InvestigationOrder | None, page: PageRequest, index: TextIndex
 ) -> KeptSearch | None:
-    """The statement of a search of this request's shape, built with the sentinel word,
-    bind parameters for the caller's clock and name; None where a value of the request
-    would be held in it otherwise (the sentinel is found outside its parameters)."""
-    context = info.context
-    access = context.access
-    planned = Access(
-        caller=Caller(
-            user_name=None if access.caller.user_name is None else bindparam(USER, None, String()),  # type: ignore[arg-type]
-            is_staff=access.is_staff,
-        ),
-        now=bindparam(NOW, None, DateTime()),  # type: ignore[arg-type]
-    )
+    """The statement of a search of sessions of this request's shape (``kept.built``)."""
+    planned = planned_access(info.context.access)
     match = session_text_match(planned, SENTINEL, index)
     order = session_ordering(order_by, match)
     keys = session_keys(order, match, planned)
-    matched = match.applied(queries.investigations(planned))
     facets = selected_facets(info, SESSION_FACETS)
-    in_page = facets_over(context.engine.dialect, planned, facets)
+    in_page = facets_over(info.context.engine.dialect, planned, facets)
     if facets and in_page is None:
         return None
-    render = item_renderer(info, planned)
-    statement, rendered = page_statement(
-        context.engine.dialect.name,
-        matched,
+    return built(
+        info,
+        planned,
+        match.applied(queries.investigations(planned)),
         keys,
         page.of(cursor_listing(name, order)),
-        render,
-        total=wants_total(info),
-        costly_filter=True,
         columns_from=queries.investigations(planned),
         facets=in_page,
     )
-    compiled = statement.compile(dialect=context.engine.dialect)
-    held = [
-        value
-        for bind, value in compiled.params.items()
-        if not bind.startswith(TEXT_BIND) and isinstance(value, str)
-    ]
-    if SENTINEL in str(compiled).lower() or any(SENTINEL in value.lower() for value in held):
-        return None
-    return KeptSearch(statement, matched, len(keys), render, rendered)
 
 
 async def kept_search(
@@ -340,55 +221,31 @@ async def kept_search(
     order_by: InvestigationOrder | None,
     page: PageRequest,
 ) -> InvestigationSearchConnection | None:
-    """A search's page from the statement kept for its shape (built at its first
-    request): only the words, the clock and the user name are the request's, bound. What
-    a request would build again otherwise (the statement, and SQLAlchemy's cache key of
-    it, a traversal of every element) was most of a search's time in the gateway's own
-    Python. None: the search is built for the request (see :func:`_kept_key`)."""
+    """A search's page from the statement kept for its shape (``gateway.schema.kept``):
+    its shape is the list, the ordering and the facets asked besides ``kept.shape_key``'s.
+    None: the search is built for the request."""
     if filter is None or filter.search is None:
         return None
     terms = search_terms(filter.search)
     index = await request_text_index(info)
-    key = _kept_key(info, name, filter, order_by, page, index, terms)
-    if key is None:
+    common = shape_key(info, filter, page, index, terms)
+    if common is None:
         return None
-    held = KEPT_STATEMENTS.setdefault(info.context.engine, OrderedDict())
-    if key in held:
-        held.move_to_end(key)
-        kept = held[key]
-    else:
-        kept = held[key] = _kept(info, name, order_by, page, index)
-        while len(held) > KEPT_SEARCHES:
-            held.popitem(last=False)
-    if kept is None:
+    facets = selected_facets(info, SESSION_FACETS)
+    key = (name, _searching(order_by), tuple(facets), *common)
+    found = kept(info.context.engine, key, lambda: _kept(info, name, order_by, page, index))
+    if found is None:
         return None
-    context = info.context
-    access = context.access
-    values: dict[str, Any] = {**text_binds(index, terms), NOW: access.now}
-    if access.caller.user_name is not None:
-        values[USER] = access.caller.user_name
-    listed = page.of(cursor_listing(name, _searching(order_by)))
-    rows = await fetch_all(context.engine, kept.statement, values)
-    now = context.now
+    now = info.context.now
 
     def to_node(row: Any) -> Investigation:
         return Investigation.from_row(row, now)
 
-    converted = (
-        to_node if kept.render is None or not kept.rendered else completed_or(kept.render, to_node)
-    )
-    engine = context.engine
-
-    async def count() -> int:
-        if rows and TOTAL_COLUMN in rows[0]._mapping:
-            return int(rows[0]._mapping[TOTAL_COLUMN])
-        counted = select(func.count()).select_from(kept.matched.order_by(None).subquery())
-        return int((await fetch_all(engine, counted, values))[0][0])
-
-    connection = build_connection(rows, listed, kept.keys, converted, count)
-    facets = selected_facets(info, SESSION_FACETS)
+    listed = page.of(cursor_listing(name, _searching(order_by)))
+    connection, rows = await fetched(info, found, index, terms, listed, to_node)
     counts = (
-        counted_in_page(rows) or counting(engine, facets_statement(info, filter, facets, index))
+        counted_in_page(rows)
+        or counting(info.context.engine, facets_statement(info, filter, facets, index))
         if facets
         else None
     )

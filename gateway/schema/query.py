@@ -29,6 +29,7 @@ from gateway.errors import BadUserInput, NotFound
 from gateway.schema.access import AccessQuery
 from gateway.schema.connection import Connection, page_of, wants_total
 from gateway.schema.dataset import Datafile, Dataset, prefetch_children
+from gateway.schema.dataset_search import kept_dataset_search
 from gateway.schema.downloads import DownloadQuery
 from gateway.schema.events import EventQuery
 from gateway.schema.facets import (
@@ -190,6 +191,10 @@ class Query(AccessQuery, DownloadQuery, EventQuery):
         context = info.context
         page = page_of(info, first, after, last, before)
         order = (order_by or DatasetOrder()).key()
+        kept = await kept_dataset_search(info, filter, order, page)
+        if kept is not None:
+            await prefetch_children(info, kept.items())
+            return datasets_with_facets(kept, None)
         statement = queries.datasets(context.access)
         searching = filter is not None and filter.search is not None
         if filter is not None:

@@ -67,7 +67,7 @@ from gateway.catalogue.text_search import (
 )
 from gateway.catalogue.visibility import Access
 from gateway.fields.identity import global_id
-from gateway.schema.investigation_search import KEPT_STATEMENTS
+from gateway.schema.kept import KEPT_STATEMENTS
 from gateway.settings import Settings
 from tests.conftest import STAFF, Client
 from tests.support.icat_rules_demo import DEMO_RULES, RulesClient, demo_ruleset
@@ -565,6 +565,31 @@ KEPT_QUERY = """query Kept($s: String!, $order: InvestigationOrder, $first: Int,
   }
 }"""
 
+KEPT_DATASETS = """query Kept($s: String!, $order: DatasetOrder, $first: Int, $last: Int) {
+  datasets(filter: {search: $s}, orderBy: $order, first: $first, last: $last) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    nodes { icatId name description startDate endDate doi sample { name } techniques { name } }
+  }
+}"""
+
+KEPT_SEARCHES: dict[str, tuple[str, list[dict[str, Any]]]] = {
+    "investigations": (
+        KEPT_QUERY,
+        [
+            {"order": {"field": "RELEVANCE", "direction": "ASC"}},
+            {"order": {"field": "START_DATE", "direction": "DESC"}, "first": 4},
+        ],
+    ),
+    "datasets": (
+        KEPT_DATASETS,
+        [
+            {"order": {"field": "NAME", "direction": "DESC"}},
+            {"order": {"field": "END_DATE", "direction": "DESC"}, "first": 4},
+        ],
+    ),
+}
+
 
 def _answer(result: Any) -> tuple[Any, list[tuple[str, Any, Any]]]:
     """The data and the errors (message, path, code) of a result."""
@@ -575,17 +600,20 @@ def _answer(result: Any) -> tuple[Any, list[tuple[str, Any, Any]]]:
     return result.data, sorted(errors, key=repr)
 
 
+@pytest.mark.parametrize("search", sorted(KEPT_SEARCHES))
 @pytest.mark.parametrize("user", [None, "esrf/outsider1", "esrf/pi1", STAFF])
 async def test_a_search_kept_for_its_shape_answers_as_one_built_for_the_request(
-    search_catalogue: SearchCatalogue, user: str | None
+    search_catalogue: SearchCatalogue, user: str | None, search: str
 ) -> None:
-    """A search runs the statement kept for its shape, its words, clock and user name
-    bound (``investigation_search.kept_search``): for words of every kind (landing, data,
-    embargoed, two words, a prefix) and shapes of page and order, the answers are those
-    of the statement built for the request (``compiled_sql`` off); each shape is built
-    once, and every one was kept (none held the words outside their parameters)."""
+    """A search (of sessions, of datasets) runs the statement kept for its shape, its
+    words, clock and user name bound (``gateway.schema.kept``): for words of every kind
+    (landing, data, embargoed, two words, a prefix) and shapes of page and order, the
+    answers are those of the statement built for the request (``compiled_sql`` off); each
+    shape is built once, and every one was kept (none held the words outside their
+    parameters)."""
     client, written = search_catalogue.client, search_catalogue.written
     standard = client.using(compiled_sql=False)
+    query, orders = KEPT_SEARCHES[search]
     words = [
         SECRET,
         SECRET_DATASET,
@@ -596,24 +624,16 @@ async def test_a_search_kept_for_its_shape_answers_as_one_built_for_the_request(
         f"{written.embargoed_title_word} {SECRET}",
         "zqxnothing",
     ]
-    shapes: list[dict[str, Any]] = [
-        {},
-        {"first": 2},
-        {"last": 3},
-        {"order": {"field": "RELEVANCE", "direction": "ASC"}},
-        {"order": {"field": "START_DATE", "direction": "DESC"}, "first": 4},
-    ]
+    shapes: list[dict[str, Any]] = [{}, {"first": 2}, {"last": 3}, *orders]
     held: Mapping[Hashable, Any] = KEPT_STATEMENTS.get(client.engine, {})
     answered = added = 0
     for shape in shapes:
         for number, word in enumerate(words):
             variables = {"s": word, **shape}
             before = len(held)
-            kept = _answer(await client.execute(KEPT_QUERY, variables, user=user))
-            assert kept == _answer(await standard.execute(KEPT_QUERY, variables, user=user)), (
-                variables
-            )
-            answered += kept[0]["investigations"]["totalCount"] > 0
+            kept = _answer(await client.execute(query, variables, user=user))
+            assert kept == _answer(await standard.execute(query, variables, user=user)), variables
+            answered += kept[0][search]["totalCount"] > 0
             held = KEPT_STATEMENTS[client.engine]
             # Built by the shape's first search (unless a caller of the same shape, an
             # earlier case, did), then reused.
@@ -621,7 +641,9 @@ async def test_a_search_kept_for_its_shape_answers_as_one_built_for_the_request(
             added += len(held) - before
     assert answered >= len(shapes) * 3
     assert added in (0, len(shapes))
-    assert len(held) >= len(shapes) and all(kept is not None for kept in held.values())
+    # The search's own shapes (its key begins with its list's name), every one kept.
+    own = [kept for key, kept in held.items() if key[0] == search]  # type: ignore[index]
+    assert len(own) >= len(shapes) and all(kept is not None for kept in own)
 
 
 class PrivateKeywords(RulesClient):
