@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.catalogue.icat_rules.compiler import first_hop
 from gateway.catalogue.icat_rules.language import And, Compare, In, Untranslatable, User, parse
 from gateway.catalogue.icat_rules.relationships import relationships, step, step_of_join
 from gateway.catalogue.icat_rules.ruleset import RuleRow, compile_rules, through_parent
@@ -114,3 +115,27 @@ def test_rules_that_read_only_the_session_are_tested_on_it(what: str, on_session
     once on the session's row for a session's datasets; any other is tested per dataset."""
     query = parse(what)
     assert (through_parent(query, "investigation") is not None) is on_session
+
+
+@pytest.mark.parametrize(
+    ("what", "hop"),
+    [
+        ("SELECT o FROM Investigation o JOIN o.investigationUsers AS iu JOIN iu.user AS u "
+         "WHERE u.name = :user", ("Investigation", "investigationUsers")),
+        ("SELECT o FROM Dataset o JOIN o.investigation AS i WHERE i.releaseDate < "
+         "CURRENT_TIMESTAMP", ("Dataset", "investigation")),
+        # Reads its own row beside the first join, or joins twice from it: no single hop.
+        ("SELECT o FROM Investigation o JOIN o.investigationUsers AS iu JOIN iu.user AS u "
+         "WHERE u.name = :user AND o.name = 'x'", None),
+        ("SELECT o FROM Dataset o JOIN o.investigation AS i JOIN o.type AS t "
+         "WHERE t.name = 'raw'", None),
+        ("Investigation", None),
+    ],
+)  # fmt: skip
+def test_the_first_hop_is_all_a_rule_reads_of_its_row(
+    what: str, hop: tuple[str, str] | None
+) -> None:
+    """``compiler.first_hop``, which both the keyed semi-join and ``through_parent`` rely
+    on: the step of the first join only where the rule reads nothing else of its row."""
+    found = first_hop(parse(what))
+    assert (None if found is None else (found.origin, found.field)) == hop

@@ -113,12 +113,10 @@ def compile_query(query: Query) -> Filter:
     return build
 
 
-def _by_key(query: Query) -> Step | None:
-    """The rule's first join, where it is a one-to-many field and the rule reads nothing
-    else of its row (``SELECT o FROM Investigation o JOIN o.investigationUsers AS iu ...
-    WHERE <nothing of o>``): the rule is then also ``o.id IN (<the keys the rest
-    selects>)``, a set the database can build once per statement (``row_filter.
-    semi_join``). None for any other rule."""
+def first_hop(query: Query) -> Step | None:
+    """The step of the rule's first join, where the rule reads nothing else of its own
+    row (``SELECT o FROM E o JOIN o.field AS x <joins from x> WHERE <nothing of o>``):
+    the rule is then a test of what that step reaches. None for any other rule."""
     if not query.joins:
         return None
     first, *rest = query.joins
@@ -127,7 +125,16 @@ def _by_key(query: Query) -> Step | None:
         return None
     if query.where is not None and root in aliases_of(query.where):
         return None
-    hop = step(query.entity, first.field)
+    return step(query.entity, first.field)
+
+
+def _by_key(query: Query) -> Step | None:
+    """The rule's first join (:func:`first_hop`), where it is a one-to-many field
+    (``SELECT o FROM Investigation o JOIN o.investigationUsers AS iu ... WHERE <nothing
+    of o>``): the rule is then also ``o.id IN (<the keys the rest selects>)``, a set the
+    database can build once per statement (``row_filter.semi_join``). None for any other
+    rule."""
+    hop = first_hop(query)
     return hop if hop is not None and hop.many and hop.join.left_column == "id" else None
 
 

@@ -50,9 +50,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.catalogue.icat_rules.compiler import Filter, check, compile_query
-from gateway.catalogue.icat_rules.language import Query, Untranslatable, aliases_of, parse
-from gateway.catalogue.icat_rules.relationships import Step, entities, step
+from gateway.catalogue.icat_rules.compiler import Filter, check, compile_query, first_hop
+from gateway.catalogue.icat_rules.language import Query, Untranslatable, parse
+from gateway.catalogue.icat_rules.relationships import Step, entities
 from gateway.catalogue.models import PublicStep, Rule, User, UserGroup
 from gateway.catalogue.sql_text import same_name
 
@@ -168,17 +168,10 @@ def through_parent(query: Query, field: str) -> Filter | None:
     AS i <joins from i> WHERE <conditions on i and beyond>`` is ``SELECT i FROM
     Investigation i <the same joins> WHERE <the same>``, tested on a dataset's session.
     None for any other rule (and for one that would not compile so)."""
-    if not query.joins:
+    hop = first_hop(query)
+    if hop is None or hop.many or query.joins[0].field != field:
         return None
     first, *rest = query.joins
-    root = query.root_alias
-    if first.source != root or first.field != field or any(j.source == root for j in rest):
-        return None
-    if query.where is not None and root in aliases_of(query.where):
-        return None
-    hop = step(query.entity, field)
-    if hop is None or hop.many:
-        return None
     rewritten = Query(hop.target, first.alias, tuple(rest), query.where)
     try:
         check(rewritten)
