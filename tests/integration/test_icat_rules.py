@@ -65,7 +65,7 @@ from gateway.catalogue.pages import FACETS_COLUMN, TOTAL_COLUMN, page_statement
 from gateway.catalogue.pagination import PageRequest, SortKey, decode_cursor
 from gateway.catalogue.parameter_search import NUMERIC, datasets_within_all, stored_bounds
 from gateway.catalogue.relations import related_statement
-from gateway.catalogue.search import investigation_conditions
+from gateway.catalogue.search import investigation_conditions, named_values
 from gateway.catalogue.search_documents import words
 from gateway.catalogue.text_search import (
     MARIADB_MIN_WORD,
@@ -1233,44 +1233,60 @@ async def test_suggestions_name_only_what_the_rules_open(
     evaluation says: those INSTRUMENT's and INVESTIGATIONTYPE's rules open, and those a
     session the caller reads reaches (each hop by its own rules or a public step, as
     GateKeeper includes them). A hidden name is never suggested, and given exactly it gets
-    suggestions as a name of nothing would."""
+    suggestions as a name of nothing would.
+
+    The names a caller may be offered (``search.named_values``) are compared whole with the
+    oracle's for every user; the filter's answer is asked through GraphQL, in one document
+    per user, for a readable and a hidden name, each exactly and with a typo."""
     now = now_utc()
     ruleset, reference = await ruled(dump, now, private, steps)
     schema = build_schema()
     users = sorted(row["name"] for row in reference.rows["User"].values())
     hidden = suggested = through_steps = 0
     for user in [None, *users]:
-        context = RequestContext(
-            engine=dump, settings=own_settings, access=access_for(ruleset, user, now)
-        )
+        access = access_for(ruleset, user, now)
+        context = RequestContext(engine=dump, settings=own_settings, access=access)
         sessions = reference.readable("Investigation", user)
+        asked: dict[str, tuple[str, str, str, set[str]]] = {}
         for argument, (entity, path) in NAMED_BY_FILTER.items():
             table = reference.rows[entity]
             own = {table[i]["name"] for i in reference.readable(entity, user)}
             reached = reference.along("Investigation", path, sessions, user)
             readable = own | {table[i]["name"] for _, i in reached}
             through_steps += len(readable - own)
-            for name in sorted({row["name"] for row in table.values()}):
-                for typed in (name, name[:-1] + "#"):
-                    query = (f"{{ investigations(first: 1, filter: {{ {argument}: "
-                             f"{json.dumps(typed)} }}) {{ suggestions {{ argument given "
-                             "nearest } } }")  # fmt: skip
-                    result = await schema.execute(query, context_value=context)
-                    assert not result.errors, (query, result.errors)
-                    assert result.data is not None
-                    answered = result.data["investigations"]["suggestions"]
-                    if typed == name and name in readable:
-                        assert answered == [], (user, typed, answered)
-                        continue
-                    assert len(answered) == 1, (user, typed, answered)
-                    (suggestion,) = answered
-                    assert (suggestion["argument"], suggestion["given"]) == (argument, typed)
-                    offered = set(suggestion["nearest"])
-                    # Only readable names; a typo of a readable one among them.
-                    assert offered <= readable, (user, typed, offered - readable)
-                    assert (name in offered) == (name in readable), (user, typed, offered)
-                    hidden += name not in readable
-                    suggested += bool(offered)
+            names = sorted({row["name"] for row in table.values()})
+            hidden += len(set(names) - readable)
+            statement = named_values(access, argument)
+            assert statement is not None
+            async with dump.connect() as connection:
+                offerable = set((await connection.execute(statement)).scalars())
+            assert offerable == readable, (user, argument, offerable ^ readable)
+            for kind, among in (("open", readable), ("hidden", set(names) - readable)):
+                for name in sorted(among)[:1]:
+                    for typo, typed in ((False, name), (True, name[:-1] + "#")):
+                        alias = f"{argument}_{kind}_{'typo' if typo else 'exact'}"
+                        asked[alias] = (argument, typed, name, readable)
+        query = "{ " + " ".join(
+            f"{alias}: investigations(first: 1, filter: {{ {argument}: {json.dumps(typed)} }})"
+            " { suggestions { argument given nearest } }"
+            for alias, (argument, typed, _, _) in asked.items()
+        ) + " }"  # fmt: skip
+        result = await schema.execute(query, context_value=context)
+        assert not result.errors, (query, result.errors)
+        assert result.data is not None
+        for alias, (argument, typed, name, readable) in asked.items():
+            answered = result.data[alias]["suggestions"]
+            if typed == name and name in readable:
+                assert answered == [], (user, typed, answered)
+                continue
+            assert len(answered) == 1, (user, typed, answered)
+            (suggestion,) = answered
+            assert (suggestion["argument"], suggestion["given"]) == (argument, typed)
+            offered = set(suggestion["nearest"])
+            # Only readable names; a typo of a readable one among them.
+            assert offered <= readable, (user, typed, offered - readable)
+            assert (name in offered) == (name in readable), (user, typed, offered)
+            suggested += bool(offered)
     # Not vacuous: names were suggested; the private names hid some from some callers
     # (with public steps from every session, the dumps' sessions name them all), and the
     # public steps open some of those again.
