@@ -417,6 +417,7 @@ async def _techniques_as_without_the_summary(
 
     clients = {
         "built-in": client,
+        "rules per dataset": RulesClient(engine, client.settings, client.schema),
         "rules": DatasetsOpened(engine, client.settings, client.schema),
         "rules, public landing": DatasetsOpenedLanding(engine, client.settings, client.schema),
     }
@@ -462,12 +463,13 @@ async def test_the_technique_facet_counts_as_without_its_summary_after_links_cha
 ) -> None:
     """The technique facet reads the techniques summarised per session by the search
     documents' refresh (``GATEWAY_SESSION_TECHNIQUE``) for the sessions whose every dataset
-    the caller sees: for the demo's fixed users and anonymous, under the built-in
-    policy and ICAT's rules, it counts what it counted reading the datasets one by one,
-    also after a technique is linked to a dataset of an embargoed session and of a released
-    one and every link of another released session to a technique is deleted, and the
-    ingest's refresh (an incremental one) has run, then for every user with a role in the
-    catalogue (team member or beamline scientist) too."""
+    the caller sees: for the demo's fixed users and anonymous, under the built-in policy
+    and ICAT's rules (the demo's, whose datasets are read one by one, and two with a
+    PUBLICSTEP from a session to its datasets), it counts what it counted reading the
+    datasets one by one, also after a technique is linked to a dataset of an embargoed
+    session and of a released one and every link of another released session to a
+    technique is deleted, and the ingest's refresh (an incremental one) has run, then for
+    every user with a role in the catalogue (team member or beamline scientist) too."""
     client, written = search_catalogue.client, search_catalogue.written
     engine = client.engine
     async with engine.connect() as connection:
@@ -481,6 +483,7 @@ async def test_the_technique_facet_counts_as_without_its_summary_after_links_cha
     fixed = [None, "esrf/pi1", "esrf/member1", "esrf/scientist1", "esrf/outsider1", STAFF]
     users: dict[str, list[str | None]] = {
         "built-in": fixed,
+        "rules per dataset": fixed,
         "rules": fixed,
         "rules, public landing": fixed,
     }
@@ -544,7 +547,9 @@ async def test_the_technique_facet_counts_as_without_its_summary_after_links_cha
         assert filled and read
         # Every user with a role, over the whole list (the summary serves each the same way
         # with or without words).
-        every = {"built-in": [name for name in names if name not in fixed]}
+        every: dict[str, list[str | None]] = {
+            "built-in": [name for name in names if name not in fixed]
+        }
         filled, read = await _techniques_as_without_the_summary(
             search_catalogue, every, (), (None,)
         )
