@@ -11,6 +11,15 @@ the caller could list.
 A search counts its sessions' facets inside the page's own statement, over the CTE of
 matches that its page and total read (``session_facet_counts``;
 ``gateway.schema.facets.facets_over``).
+
+The technique facet of sessions reads, for a matched session whose every dataset the
+caller may see (``visibility.every_dataset_visible``: staff; a session whose data the
+caller reads; under ICAT's rules a PUBLICSTEP to the datasets), the techniques of its
+datasets summarised per session with the search documents (``GATEWAY_SESSION_TECHNIQUE``:
+one row per session and technique, not one lookup per dataset), where the documents are
+built (``summarised``); for the other matches, the datasets the caller may see one by
+one, as without the summary. Under ICAT's rules that filter the technique links
+themselves (``Dataset.techniques`` no PUBLICSTEP) the summary is not read.
 """
 
 from __future__ import annotations
@@ -37,7 +46,9 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.sql.elements import True_
 
+from gateway.catalogue.gateway_tables import SessionTechnique
 from gateway.catalogue.models import (
     Dataset,
     DatasetParameter,
@@ -54,6 +65,7 @@ from gateway.catalogue.visibility import (
     Access,
     dataset_visible_given_session,
     dataset_visible_joined,
+    every_dataset_visible,
     investigation_data_visible,
     listed_by_rules,
     lookup_by_rules,
@@ -83,12 +95,17 @@ def _facet(name: str, value: Any, counted: Any, statement: Select[Any]) -> Selec
 
 
 def session_facets(
-    access: Access, matched: Select[Any], names: Sequence[str], dialect_name: str = "postgresql"
+    access: Access,
+    matched: Select[Any],
+    names: Sequence[str],
+    dialect_name: str = "postgresql",
+    summarised: bool = False,
 ) -> Select[Any]:
     """The counts of the facets ``names`` (of ``SESSION_FACETS``) over the sessions of
     ``matched`` (a statement over INVESTIGATION): rows (facet, value, count), in the form
     that suits ``dialect_name`` (see :func:`opened_first`; any form runs on every
-    database)."""
+    database). ``summarised``: the sessions' techniques are summarised (the search
+    documents are built, see the module's docstring)."""
     ids = (
         matched.with_only_columns(
             Investigation.id.label("id"),
@@ -98,7 +115,7 @@ def session_facets(
         .order_by(None)
         .cte("facet_sessions")
     )
-    return _ordered(session_facet_counts(access, ids, names, dialect_name))
+    return _ordered(session_facet_counts(access, ids, names, dialect_name, summarised))
 
 
 _CARRIED = "_f_"
@@ -143,8 +160,22 @@ def _session_part(carried: dict[str, Any]) -> ColumnElement[bool]:
     return true() if column is None else column == 1
 
 
+def _summary_serves(
+    access: Access, carried: dict[str, Any], summarised: bool
+) -> ColumnElement[bool] | None:
+    """The matched sessions whose visible datasets' techniques are those the summary
+    holds (``GATEWAY_SESSION_TECHNIQUE``): every dataset of theirs visible to the caller
+    (``visibility.every_dataset_visible``, the session's part of the rule as the matches
+    hold it), and every technique link of a visible dataset listed. None: the summary
+    serves no session (not ``summarised``, or ICAT's rules that decide per dataset or per
+    link)."""
+    if not summarised or listed_by_rules(access, "Dataset", "techniques"):
+        return None
+    return every_dataset_visible(access, _session_part(carried))
+
+
 def session_facets_in_one_pass(
-    access: Access, matched: Select[Any], names: Sequence[str]
+    access: Access, matched: Select[Any], names: Sequence[str], summarised: bool = False
 ) -> Select[Any]:
     """:func:`session_facets`' counts, the sessions of ``matched`` read once. For MariaDB,
     which fills a CTE again for each place that reads it (a search per facet): each
@@ -152,7 +183,8 @@ def session_facets_in_one_pass(
     its beamlines' and visible datasets' techniques' names, through outer joins) are read
     once into a derived table of distinct rows, which is then joined to one row per facet
     asked (a constant list of their names) and grouped by facet and value. (Joined to
-    that list before the link tables, MariaDB probed every link table for every facet.)"""
+    that list before the link tables, MariaDB probed every link table for every facet.)
+    ``summarised``: as :func:`session_facets`."""
     ids = (
         matched.with_only_columns(
             Investigation.id.label("id"),
@@ -184,16 +216,31 @@ def session_facets_in_one_pass(
         elif name == "released":
             values[name] = carried[name]
         elif name == "technique":
+            whole = _summary_serves(access, carried, summarised)
             visible = and_(
                 Dataset.investigation_id == ids.c.id,
                 # The session's part of the rule was read with the match.
                 dataset_visible_given_session(access, _session_part(carried)),
             )
-            rows = (
-                rows.outerjoin(Dataset, visible)
-                .outerjoin(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id)
-                .outerjoin(Technique, Technique.id == DatasetTechnique.technique_id)
-            )
+            technique_id: Any = DatasetTechnique.technique_id
+            if whole is not None:
+                # The summary's rows for the sessions it serves; the datasets one by one
+                # for the others (each side an outer join that finds nothing for the
+                # sessions of the other).
+                rows = rows.outerjoin(
+                    SessionTechnique, and_(SessionTechnique.investigation_id == ids.c.id, whole)
+                )
+                technique_id = SessionTechnique.technique_id
+                visible = and_(visible, not_(whole))
+            if whole is None or not isinstance(whole, True_):
+                rows = rows.outerjoin(Dataset, visible).outerjoin(
+                    DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id
+                )
+                if whole is not None:
+                    technique_id = func.coalesce(
+                        SessionTechnique.technique_id, DatasetTechnique.technique_id
+                    )
+            rows = rows.outerjoin(Technique, Technique.id == technique_id)
             values[name] = _where_reached(
                 Technique.name, listed_by_rules(access, "Dataset", "techniques")
             )
@@ -227,7 +274,11 @@ def session_facets_in_one_pass(
 
 
 def session_facet_counts(
-    access: Access, ids: Any, names: Sequence[str], dialect_name: str = "postgresql"
+    access: Access,
+    ids: Any,
+    names: Sequence[str],
+    dialect_name: str = "postgresql",
+    summarised: bool = False,
 ) -> list[Select[Any]]:
     """One statement per facet of ``names`` (rows facet, value, count) over the sessions
     whose ids are ``ids.c.id`` (a CTE: the list's matches, evaluated once, one row per
@@ -235,7 +286,7 @@ def session_facet_counts(
     and, beyond it, only the facet's own link and name tables. What the CTE holds is
     counted by its rows (a session is one row); what is reached through link rows, by
     distinct sessions. ``dialect_name``: the database the statements are for (the form of
-    the technique facet, :func:`opened_first`)."""
+    the technique facet, :func:`opened_first`); ``summarised``: as :func:`session_facets`."""
     parts: list[Select[Any]] = []
     carried = {name: ids.c[_CARRIED + name] for name in names if _CARRIED + name in ids.c}
     for name in names:
@@ -273,7 +324,9 @@ def session_facet_counts(
                 .group_by(InvestigationType.name)
             )
         elif name == "technique":
-            parts.append(_technique_facet(access, ids, carried, opened_first(dialect_name)))
+            parts.append(
+                _technique_facet(access, ids, carried, opened_first(dialect_name), summarised)
+            )
         else:
             raise ValueError(f"no session facet {name}")
     return parts
@@ -297,13 +350,19 @@ def opened_first(dialect_name: str) -> bool:
 
 
 def _technique_facet(
-    access: Access, ids: Any, carried: dict[str, Any], from_opened: bool = True
+    access: Access,
+    ids: Any,
+    carried: dict[str, Any],
+    from_opened: bool = True,
+    summarised: bool = False,
 ) -> Select[Any]:
     """The technique facet's rows over the matches ``ids``: per technique, the sessions
     with a dataset the caller may see that has it. Counted by the technique's id (its name
     is unique), named after: one lookup per technique, not per dataset. ``from_opened``:
-    see :func:`opened_first`."""
+    see :func:`opened_first`; ``summarised``: as :func:`session_facets` (the sessions the
+    summary serves read it, :func:`_summary_serves`; the others as without it)."""
     session_part = _session_part(carried)
+    whole = _summary_serves(access, carried, summarised)
     # Each join reads the next table by its index from the row before (``+ 0`` on the
     # side already read: SQLite, which knows no size of the matches, would otherwise
     # start from DATASETTECHNIQUE).
@@ -312,11 +371,22 @@ def _technique_facet(
         .join(Dataset, Dataset.investigation_id == ids.c.id + 0)
         .join(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id + 0)
     )
-    if access.rules is None and not access.is_staff and not from_opened:
+    served: list[Any] = []
+    if whole is not None:
+        # The sessions the summary serves: one row per technique of theirs, read by the
+        # summary's key; the datasets are walked for the others only.
+        served.append(
+            select(ids.c.id.label("id"), SessionTechnique.technique_id.label("technique_id"))
+            .join(SessionTechnique, SessionTechnique.investigation_id == ids.c.id + 0)
+            .where(whole)
+        )
+        walked = walked.where(not_(whole))
+    if isinstance(whole, True_):
+        parts: list[Any] = []
+    elif access.rules is None and not access.is_staff and not from_opened:
         # The built-in policy, every dataset of the matches tested (SQLite, MariaDB): its
         # session's part of the rule, read with the match, or opened one by one.
-        visible = dataset_visible_given_session(access, session_part)
-        pairs: Any = walked.where(visible).subquery("technique_pairs")
+        parts = [walked.where(dataset_visible_given_session(access, session_part))]
     elif access.rules is None and not access.is_staff:
         # The built-in policy (PostgreSQL): every dataset of a session whose data the
         # caller reads, and, of the others, the datasets opened one by one (published, or
@@ -333,7 +403,8 @@ def _technique_facet(
             .join(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id)
             .where(not_(session_part))
         )
-        pairs = union_all(walked.where(session_part), by_opening).subquery("technique_pairs")
+        # The summary, where read, serves the sessions whose data the caller reads.
+        parts = [by_opening] if served else [walked.where(session_part), by_opening]
     else:
         # Staff see every dataset; under ICAT's rules, those Investigation.datasets lists
         # (the session's part of the rule was read with the match), and the techniques
@@ -344,7 +415,9 @@ def _technique_facet(
             used = used.join(Technique, Technique.id == DatasetTechnique.technique_id + 0).where(
                 *beyond
             )
-        pairs = used.subquery("technique_pairs")
+        parts = [used]
+    every = [*served, *parts]
+    pairs = (every[0] if len(every) == 1 else union_all(*every)).subquery("technique_pairs")
     counted = (
         select(pairs.c.technique_id, func.count(func.distinct(pairs.c.id)).label("count"))
         .group_by(pairs.c.technique_id)

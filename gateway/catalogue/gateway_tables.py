@@ -368,9 +368,10 @@ class SearchDocument(GatewayBase):
     data: Mapped[str] = mapped_column("DATA", LONG_TEXT, nullable=False)
     refreshed_at: Mapped[datetime] = mapped_column("REFRESHED_AT", DateTime, nullable=False)
     children: Mapped[int | None] = mapped_column("CHILDREN", BigInteger, nullable=True)
-    """How many child rows (beamline links, keywords, samples, datasets) the words were
-    read from: a deletion leaves no ``MOD_TIME`` behind, but it lowers the count, which
-    the incremental refresh compares. None (made before the count) is refreshed."""
+    """How many child rows (beamline links, keywords, samples, datasets, and the datasets'
+    technique links, which ``SessionTechnique`` is read from) the document was built from:
+    a deletion leaves no ``MOD_TIME`` behind, but it lowers the count, which the
+    incremental refresh compares. None (made before the count) is refreshed."""
 
 
 class DatasetSearchDocument(GatewayBase):
@@ -387,6 +388,24 @@ class DatasetSearchDocument(GatewayBase):
     )
     investigation_id: Mapped[int] = mapped_column("INVESTIGATION_ID", BigInteger, nullable=False)
     words: Mapped[str] = mapped_column("WORDS", Text, nullable=False)
+
+
+class SessionTechnique(GatewayBase):
+    """A technique of a session's datasets (ICAT's DATASETTECHNIQUE by way of DATASET),
+    one row per session and technique, kept with the search documents
+    (``search_documents.refresh_sessions``): the technique facet reads one row per
+    matched session here instead of one per dataset, for the sessions whose every dataset
+    the caller may see (``facets``); for the others it reads the datasets as before.
+    Holds no visibility: who may count what is decided when counting."""
+
+    __tablename__ = "GATEWAY_SESSION_TECHNIQUE"
+
+    investigation_id: Mapped[int] = mapped_column(
+        "INVESTIGATION_ID", BigInteger, primary_key=True, autoincrement=False
+    )
+    technique_id: Mapped[int] = mapped_column(
+        "TECHNIQUE_ID", BigInteger, primary_key=True, autoincrement=False
+    )
 
 
 class SearchState(GatewayBase):

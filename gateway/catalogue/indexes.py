@@ -53,6 +53,8 @@ GATEWAY_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("GW_KEYWORD_MODTIME", "KEYWORD", ("MOD_TIME",)),
     ("GW_SAMPLE_MODTIME", "SAMPLE", ("MOD_TIME",)),
     ("GW_DATASET_MODTIME", "DATASET", ("MOD_TIME",)),
+    # ... and the datasets' technique links it summarises per session (the technique facet).
+    ("GW_DATASETTECHNIQUE_MODTIME", "DATASETTECHNIQUE", ("MOD_TIME",)),
 )
 
 

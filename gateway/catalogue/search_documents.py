@@ -18,7 +18,13 @@ document keeps the count of child rows it was built from, and a count that diffe
 rebuilds it) and drops the documents of deleted sessions; ``--full`` rebuilds everything.
 
 Datasets have documents of their own (``GATEWAY_DATASET_DOCUMENT``: name and description,
-one row per dataset), rebuilt with their session's.
+one row per dataset), rebuilt with their session's; so are the techniques of a session's
+datasets (``GATEWAY_SESSION_TECHNIQUE``, one row per session and technique), which the
+technique facet reads instead of every dataset of the matches (``facets``). A technique
+link added has a ``MOD_TIME`` of its own; one deleted lowers the session's count of child
+rows, which counts the links too. Between two refreshes against a facility's ICAT, that
+facet therefore counts the techniques as the last refresh read them, as free text finds
+the words it read.
 """
 
 from __future__ import annotations
@@ -55,9 +61,11 @@ from gateway.catalogue.gateway_tables import (
     GatewayBase,
     SearchDocument,
     SearchState,
+    SessionTechnique,
 )
 from gateway.catalogue.models import (
     Dataset,
+    DatasetTechnique,
     Instrument,
     Investigation,
     InvestigationInstrument,
@@ -78,6 +86,7 @@ FTS_TABLE = "GATEWAY_SEARCH_FTS"
 DOCUMENTS: Table = GatewayBase.metadata.tables[f"{OWN_SCHEMA}.GATEWAY_SEARCH_DOCUMENT"]
 DATASET_DOCUMENTS: Table = GatewayBase.metadata.tables[f"{OWN_SCHEMA}.GATEWAY_DATASET_DOCUMENT"]
 STATES: Table = GatewayBase.metadata.tables[f"{OWN_SCHEMA}.GATEWAY_SEARCH_STATE"]
+SESSION_TECHNIQUES: Table = GatewayBase.metadata.tables[f"{OWN_SCHEMA}.GATEWAY_SESSION_TECHNIQUE"]
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -190,6 +199,8 @@ class _Words:
     data: dict[int, list[str | None]] = field(default_factory=lambda: defaultdict(list))
     children: Counter[int] = field(default_factory=Counter)
     datasets: list[dict[str, Any]] = field(default_factory=list)
+    techniques: set[tuple[int, int]] = field(default_factory=set)
+    """(session, technique) of the sessions' datasets' technique links."""
 
 
 async def _documents(connection: AsyncConnection, ids: Sequence[int]) -> _Words:
@@ -236,7 +247,19 @@ async def _documents(connection: AsyncConnection, ids: Sequence[int]) -> _Words:
         found.datasets.append(
             {"DATASET_ID": dataset, "INVESTIGATION_ID": id_, "WORDS": words(name, description)}
         )
+    links = _technique_links().where(Dataset.investigation_id.in_(ids))
+    for id_, technique in await connection.execute(links):
+        found.techniques.add((id_, technique))
+        found.children[id_] += 1
     return found
+
+
+def _technique_links() -> Any:
+    """The sessions' datasets' technique links (DATASETTECHNIQUE), one row each, by session:
+    (session, technique)."""
+    return select(Dataset.investigation_id, DatasetTechnique.technique_id).join(
+        DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id
+    )
 
 
 async def refresh_sessions(connection: AsyncConnection, ids: Iterable[int], now: datetime) -> int:
@@ -278,6 +301,17 @@ async def refresh_sessions(connection: AsyncConnection, ids: Iterable[int], now:
             )
         if found.datasets:
             await connection.execute(insert(DATASET_DOCUMENTS), found.datasets)
+        await connection.execute(
+            delete(SessionTechnique).where(SessionTechnique.investigation_id.in_(batch))
+        )
+        if found.techniques:
+            await connection.execute(
+                insert(SESSION_TECHNIQUES),
+                [
+                    {"INVESTIGATION_ID": id_, "TECHNIQUE_ID": technique}
+                    for id_, technique in sorted(found.techniques)
+                ],
+            )
         count += len(found.landing)
     return count
 
@@ -297,10 +331,13 @@ def _children_changed() -> Any:
     """Sessions whose count of child rows differs from their document's: a child deleted
     (which leaves no ``MOD_TIME``) since the document was built. A child added or moved
     has a ``MOD_TIME`` of its own, so a deletion and an addition in the same interval are
-    found either way. Reads the ``investigation_id`` indexes of the four tables."""
+    found either way. Reads the ``investigation_id`` indexes of the four tables, and the
+    datasets' technique links."""
+    links = _technique_links().subquery("technique_links")
     children = union_all(
         select(InvestigationInstrument.investigation_id.label("id")),
         *(select(model.investigation_id) for model in (Keyword, Sample, Dataset)),
+        select(links.c.investigation_id),
     ).subquery("children")
     counts = (
         select(children.c.id, func.count().label("n")).group_by(children.c.id).subquery("counts")
@@ -329,6 +366,9 @@ def _changed_since(since: datetime) -> Any:
             select(model.investigation_id).where(model.mod_time >= since)
             for model in (Keyword, Sample, Dataset)
         ),
+        select(Dataset.investigation_id)
+        .join(DatasetTechnique, DatasetTechnique.dataset_id == Dataset.id)
+        .where(DatasetTechnique.mod_time >= since),
         _children_changed(),
     )
 
@@ -358,6 +398,11 @@ async def refresh(engine: AsyncEngine, now: datetime, *, full: bool = False) -> 
         await connection.execute(
             delete(DatasetSearchDocument).where(
                 DatasetSearchDocument.investigation_id.not_in(select(Investigation.id))
+            )
+        )
+        await connection.execute(
+            delete(SessionTechnique).where(
+                SessionTechnique.investigation_id.not_in(select(Investigation.id))
             )
         )
         if full and connection.dialect.name == "sqlite":

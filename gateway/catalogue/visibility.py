@@ -501,6 +501,29 @@ def dataset_visible_given_session(
     return dataset_visible_with(session_data_visible, access.now, reviewer_dataset_ids(access))
 
 
+def every_dataset_visible(
+    access: Access, session_data_visible: ColumnElement[bool]
+) -> ColumnElement[bool] | None:
+    """The sessions whose every dataset the caller may see, given the session's part of
+    the dataset rule (``session_data_visible``, as :func:`dataset_visible_given_session`
+    takes it): what may be counted by the session as a whole (its datasets' techniques
+    summarised per session, ``facets``) instead of dataset by dataset. None where the
+    session does not tell (ICAT's rules that test each dataset: ``Investigation.datasets``
+    no PUBLICSTEP). Under the built-in policy, staff see every dataset, and anyone every
+    dataset of a session whose data they read (others: those opened one by one); under
+    ICAT's rules, a PUBLICSTEP opens every dataset of a listed session, or of a readable
+    one where sessions are listed without being readable (:func:`datasets_of_session_by_rules`)."""
+    if access.rules is None:
+        return true() if access.is_staff else session_data_visible
+    hop = step("Investigation", "datasets")
+    assert hop is not None
+    if reached_by_rules(access, hop, Dataset) is not None:
+        return None
+    if access.rules.public_landing and not access.rules.root:
+        return session_data_visible
+    return true()
+
+
 def opened_dataset_ids(access: Access) -> Any:
     """The datasets the built-in policy opens one by one, whatever their session: the
     published ones, and those the caller's reviewer link names (a statement of ids)."""

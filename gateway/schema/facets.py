@@ -209,7 +209,9 @@ def counting(engine: AsyncEngine, statement: Select[Any] | None) -> Awaitable[Co
     return asyncio.ensure_future(count())
 
 
-def facets_over(dialect: Dialect, access: Access, names: Sequence[str]) -> OverMatches | None:
+def facets_over(
+    dialect: Dialect, access: Access, names: Sequence[str], summarised: bool = False
+) -> OverMatches | None:
     """The session facets ``names`` counted over a list's matches inside its page's
     statement, as one JSON array of {facet, value, count} in the counts' order; None
     where the database would search again to count them (not ``pages.shares_matches``),
@@ -219,7 +221,8 @@ def facets_over(dialect: Dialect, access: Access, names: Sequence[str]) -> OverM
     (staff or not, anonymous or not, the catalogue's rules): it is compiled once per
     shape, with placeholders for the request's clock and user name, and reused
     (``gateway.compiled.templates``), as building it and its cache key cost more than
-    the database takes to count."""
+    the database takes to count. ``summarised``: the sessions' techniques are summarised
+    with the search documents (``catalogue.facets.session_facets``)."""
     json = json_dialect(dialect.name)
     if json is None or not names or not shares_matches(dialect.name):
         return None
@@ -229,7 +232,8 @@ def facets_over(dialect: Dialect, access: Access, names: Sequence[str]) -> OverM
         # Rare shapes (a reviewer link's datasets, a plan's CTE of the caller's sessions):
         # built for the request.
         return OverMatches(
-            carried=carried, value=lambda matches: _counted(json, access, matches, names)
+            carried=carried,
+            value=lambda matches: _counted(json, access, matches, names, summarised),
         )
     used = _template(
         dialect,
@@ -238,6 +242,7 @@ def facets_over(dialect: Dialect, access: Access, names: Sequence[str]) -> OverM
         caller.is_staff,
         caller.user_name is None,
         access.rules,
+        summarised,
     )
     values = template_values(access.now, caller.user_name)
 
@@ -250,12 +255,12 @@ def facets_over(dialect: Dialect, access: Access, names: Sequence[str]) -> OverM
 
 
 def _counted(
-    json: JsonDialect, access: Access, matches: Any, names: Sequence[str]
+    json: JsonDialect, access: Access, matches: Any, names: Sequence[str], summarised: bool
 ) -> ColumnElement[Any]:
     """The counts over ``matches`` as a JSON array (see :func:`facets_over`)."""
-    counts = union_all(*session_facet_counts(access, matches, names, json.name)).subquery(
-        "facet_counts"
-    )
+    counts = union_all(
+        *session_facet_counts(access, matches, names, json.name, summarised)
+    ).subquery("facet_counts")
     item = json.object(
         [
             literal_column("'facet'"),
@@ -277,6 +282,7 @@ def _template(
     is_staff: bool,
     anonymous: bool,
     rules: IcatRules | None,
+    summarised: bool,
 ) -> Template:
     """:func:`_counted` for a shape of caller, compiled with placeholders for the
     request's values, over a stand-in for the matches of that name and columns."""
@@ -288,7 +294,7 @@ def _template(
     matches = table(MATCHES, column("id"), *(column(name) for name in carried))
     json = json_dialect(dialect.name)
     assert json is not None
-    expression = _counted(json, placeholders, matches, names)
+    expression = _counted(json, placeholders, matches, names, summarised)
     # The gateway's own tables keep their schema's placeholder (see
     # ``gateway.compiled.templates.template``).
     sql = str(

@@ -126,10 +126,14 @@ async def search_investigations(
         queries.investigations(context.access).where(*within), context.access, filter, match
     )
     facets = selected_facets(info, SESSION_FACETS)
+    # The technique facet reads the summary the search documents' refresh keeps, where
+    # they are built (``catalogue.facets``).
+    index = await request_text_index(info) if match is not None or "technique" in facets else None
+    summarised = index is not None and index.built
     # A search counts its facets in the page's statement, over the matches it reads.
-    in_page = facets_over(context.engine.dialect, context.access, facets) if match else None
-
-    index = await request_text_index(info) if match is not None else None
+    in_page = (
+        facets_over(context.engine.dialect, context.access, facets, summarised) if match else None
+    )
 
     def counted() -> Select[Any] | None:
         return facets_statement(info, filter, facets, index, within)
@@ -165,7 +169,9 @@ def facets_statement(
 ) -> Select[Any] | None:
     """The facets' statement of their own: a list without free text, or a page with no
     rows to carry them (see ``facets_over``). MariaDB, which fills a plain CTE again for
-    each reading, reads the sessions in one pass."""
+    each reading, reads the sessions in one pass. ``index``: the free-text index's state
+    (read where the filter searches or the technique facet is asked: built, the sessions'
+    techniques are summarised), or None."""
     if not facets:
         return None
     context = info.context
@@ -178,9 +184,10 @@ def facets_statement(
         else None
     )
     matched = filtered(base, context.access, filter, unranked)
+    summarised = index is not None and index.built
     if context.engine.dialect.name in ("mariadb", "mysql"):
-        return session_facets_in_one_pass(context.access, matched, facets)
-    return session_facets(context.access, matched, facets, context.engine.dialect.name)
+        return session_facets_in_one_pass(context.access, matched, facets, summarised)
+    return session_facets(context.access, matched, facets, context.engine.dialect.name, summarised)
 
 
 # A search's statement, kept (``gateway.schema.kept``) ---------------------------------
@@ -200,7 +207,7 @@ def _kept(
     order = session_ordering(order_by, match)
     keys = session_keys(order, match, planned)
     facets = selected_facets(info, SESSION_FACETS)
-    in_page = facets_over(info.context.engine.dialect, planned, facets)
+    in_page = facets_over(info.context.engine.dialect, planned, facets, index.built)
     if facets and in_page is None:
         return None
     return built(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import Counter
-from collections.abc import AsyncIterator, Hashable, Mapping
+from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -38,17 +38,22 @@ from gateway.auth.policy import Caller
 from gateway.catalogue import queries, search_documents
 from gateway.catalogue.database import create_engine
 from gateway.catalogue.demo import DemoSize, seed_demo
+from gateway.catalogue.facets import session_facets, session_facets_in_one_pass
 from gateway.catalogue.gateway_tables import DatasetSearchDocument, SearchState
+from gateway.catalogue.icat_rules.ruleset import RuleRow, compile_rules
 from gateway.catalogue.models import (
     DataCollectionDataset,
     Dataset,
     DatasetParameter,
+    DatasetTechnique,
     Facility,
+    InstrumentScientist,
     Investigation,
     InvestigationUser,
     Keyword,
     ParameterType,
     Sample,
+    Technique,
     User,
 )
 from gateway.catalogue.pages import evaluated_once
@@ -70,7 +75,7 @@ from gateway.fields.identity import global_id
 from gateway.schema.kept import KEPT_STATEMENTS
 from gateway.settings import Settings
 from tests.conftest import STAFF, Client
-from tests.support.icat_rules_demo import DEMO_RULES, RulesClient, demo_ruleset
+from tests.support.icat_rules_demo import DEMO_RULES, DEMO_STEPS, RulesClient, demo_ruleset
 from tests.support.scratch import scratch_url
 
 SIZE = DemoSize.for_sessions(14, datasets_per_session=2, files_per_dataset=1)
@@ -353,6 +358,207 @@ async def test_facets_are_the_counts_of_the_visible_matches(
     for facet, counts in data["facets"].items():
         assert {c["value"]: c["count"] for c in counts} == dict(expected[facet]), facet
         assert [c["count"] for c in counts] == sorted((c["count"] for c in counts), reverse=True)
+
+
+TECHNIQUES = """query($filter: InvestigationFilter) {
+  investigations(filter: $filter, first: 2) { facets { technique { value count } } }
+}"""
+
+
+class DatasetsOpened(RulesClient):
+    """The demo's ICAT rules with a PUBLICSTEP from a session to its datasets: every
+    dataset of a listed session is listed (the technique facet may read the summary)."""
+
+    ruleset = compile_rules(
+        [RuleRow(i + 1, what, "R", None) for i, what in enumerate(DEMO_RULES)],
+        (*DEMO_STEPS, ("Investigation", "datasets")),
+    )
+
+
+class DatasetsOpenedLanding(DatasetsOpened):
+    """:class:`DatasetsOpened` with landing facts public (``icat_rules_public_landing``):
+    every session listed, the datasets of the readable ones opened by the step."""
+
+    async def access(self, user_name: str | Caller | None, now: datetime | None = None) -> Access:
+        access = await super().access(user_name, now)
+        assert access.rules is not None
+        return dataclasses.replace(
+            access, rules=dataclasses.replace(access.rules, public_landing=True)
+        )
+
+
+async def _technique_counts(engine: AsyncEngine, statement: Any) -> dict[str, int]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(statement)
+        return {value: int(count) for facet, value, count in rows if facet == "technique"}
+
+
+async def _techniques_as_without_the_summary(
+    search_catalogue: SearchCatalogue,
+    users: dict[str, list[str | None]],
+    every_form: Sequence[str | None],
+    searches: Sequence[str | None] = (None, "struct"),
+) -> tuple[int, int]:
+    """For each client's users and each filter (``searches``: none, a word), the technique
+    facet as the
+    API answers it (counted in the search's page, or on its own) and, for the users of
+    ``every_form``, as both forms of the statement count it with the summary, against the
+    statement without the summary (the datasets one by one, as before it). Returns how
+    many answers were not empty, and how many statements read the summary."""
+    client = search_catalogue.client
+    engine = client.engine
+    index = await text_index(engine)
+    assert index.built
+    read: list[str] = []
+
+    def capture(_c: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "GATEWAY_SESSION_TECHNIQUE" in statement:
+            read.append(statement)
+
+    clients = {
+        "built-in": client,
+        "rules per dataset": RulesClient(engine, client.settings, client.schema),
+        "rules": DatasetsOpened(engine, client.settings, client.schema),
+        "rules, public landing": DatasetsOpenedLanding(engine, client.settings, client.schema),
+    }
+    filled = 0
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        for name, callers in users.items():
+            using = clients[name]
+            for user in callers:
+                access = await using.access(user)
+                for search in searches:
+                    matched = queries.investigations(access)
+                    if search is not None:
+                        matched = session_text_match(access, search, index, ranked=False).applied(
+                            matched
+                        )
+                    names = ["technique"]
+                    dialect = engine.dialect.name
+                    before = await _technique_counts(
+                        engine, session_facets(access, matched, names, dialect, summarised=False)
+                    )
+                    forms = (
+                        session_facets(access, matched, names, dialect, summarised=True),
+                        session_facets_in_one_pass(access, matched, names, summarised=True),
+                    )
+                    for statement in forms if user in every_form else ():
+                        assert await _technique_counts(engine, statement) == before, (
+                            name, user, search
+                        )  # fmt: skip
+                    filter = None if search is None else {"search": search}
+                    data = await using.data(TECHNIQUES, {"filter": filter}, user=user)
+                    counts = data["investigations"]["facets"]["technique"]
+                    answered = {c["value"]: c["count"] for c in counts}
+                    assert answered == before, (name, user, search)
+                    filled += bool(before)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+    return filled, len(read)
+
+
+async def test_the_technique_facet_counts_as_without_its_summary_after_links_change(
+    search_catalogue: SearchCatalogue,
+) -> None:
+    """The technique facet reads the techniques summarised per session by the search
+    documents' refresh (``GATEWAY_SESSION_TECHNIQUE``) for the sessions whose every dataset
+    the caller sees: for the demo's fixed users and anonymous, under the built-in policy
+    and ICAT's rules (the demo's, whose datasets are read one by one, and two with a
+    PUBLICSTEP from a session to its datasets), it counts what it counted reading the
+    datasets one by one, also after a technique is linked to a dataset of an embargoed
+    session and of a released one and every link of another released session to a
+    technique is deleted, and the ingest's refresh (an incremental one) has run, then for
+    every user with a role in the catalogue (team member or beamline scientist) too."""
+    client, written = search_catalogue.client, search_catalogue.written
+    engine = client.engine
+    async with engine.connect() as connection:
+        # Every user with a role in the catalogue (the others read what outsider1 reads).
+        roles = union_all(
+            select(InvestigationUser.user_id.label("id")), select(InstrumentScientist.user_id)
+        ).subquery("roles")
+        names = sorted(
+            await connection.scalars(select(User.name).where(User.id.in_(select(roles.c.id))))
+        )
+    fixed = [None, "esrf/pi1", "esrf/member1", "esrf/scientist1", "esrf/outsider1", STAFF]
+    users: dict[str, list[str | None]] = {
+        "built-in": fixed,
+        "rules per dataset": fixed,
+        "rules": fixed,
+        "rules, public landing": fixed,
+    }
+    filled, read = await _techniques_as_without_the_summary(search_catalogue, users, fixed)
+    assert filled and read
+    now = naive_utc_now()
+    audit = {"CREATE_ID": "test", "CREATE_TIME": now, "MOD_ID": "test", "MOD_TIME": now}
+    links = cast(Table, DatasetTechnique.__table__)
+    async with engine.begin() as connection:
+        techniques = list(await connection.scalars(select(Technique.id).order_by(Technique.id)))
+        top = int(await connection.scalar(select(func.max(DatasetTechnique.id))) or 0)
+        added = []
+        for offset, session in enumerate((written.embargoed, written.ranked[0]), start=1):
+            dataset = await connection.scalar(
+                select(func.min(Dataset.id)).where(Dataset.investigation_id == session)
+            )
+            have = set(
+                await connection.scalars(
+                    select(DatasetTechnique.technique_id)
+                    .join(Dataset, Dataset.id == DatasetTechnique.dataset_id)
+                    .where(Dataset.investigation_id == session)
+                )
+            )
+            technique = next(t for t in reversed(techniques) if t not in have)
+            added.append(top + offset)
+            await connection.execute(
+                insert(links).values(
+                    ID=top + offset, DATASET_ID=dataset, TECHNIQUE_ID=technique, **audit
+                )
+            )
+        # Every link of a released session (not one of those above) to one technique,
+        # deleted: no MOD_TIME is left behind.
+        session, technique = (
+            await connection.execute(
+                select(Dataset.investigation_id, DatasetTechnique.technique_id)
+                .join(Dataset, Dataset.id == DatasetTechnique.dataset_id)
+                .join(Investigation, Investigation.id == Dataset.investigation_id)
+                .where(
+                    Investigation.release_date < now,
+                    Investigation.id.not_in((written.embargoed, written.ranked[0])),
+                    DatasetTechnique.id.not_in(added),
+                )
+                .order_by(Dataset.investigation_id, DatasetTechnique.technique_id)
+                .limit(1)
+            )
+        ).one()
+        deleted = (
+            await connection.execute(
+                select(links)
+                .join(Dataset, Dataset.id == DatasetTechnique.dataset_id)
+                .where(
+                    Dataset.investigation_id == session, DatasetTechnique.technique_id == technique
+                )
+            )
+        ).all()
+        assert deleted
+        await connection.execute(delete(links).where(links.c.ID.in_([d.ID for d in deleted])))
+    try:
+        assert not (await refresh(engine, naive_utc_now())).full
+        filled, read = await _techniques_as_without_the_summary(search_catalogue, users, fixed)
+        assert filled and read
+        # Every user with a role, over the whole list (the summary serves each the same way
+        # with or without words).
+        every: dict[str, list[str | None]] = {
+            "built-in": [name for name in names if name not in fixed]
+        }
+        filled, read = await _techniques_as_without_the_summary(
+            search_catalogue, every, (), (None,)
+        )
+        assert filled and read
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(delete(links).where(links.c.ID.in_(added)))
+            await connection.execute(insert(links), [row._asdict() for row in deleted])
+        await refresh(engine, naive_utc_now(), full=True)
 
 
 DATASETS = """query($parameters: [ParameterRange!]) {
