@@ -121,6 +121,39 @@ async def test_free_text_shares_one_plan(planning: Client, user: str | None) -> 
     assert operations.answered == before
 
 
+ORDERED_SEARCH = """query($text: String!, $first: Int, $order: InvestigationOrder) {
+  investigations(filter: {search: $text}, first: $first, orderBy: $order) {
+    totalCount pageInfo { hasNextPage hasPreviousPage } nodes { id proposal } } }"""
+
+
+async def test_planned_searches_answer_every_ordering_and_page_size(planning: Client) -> None:
+    """A search's plan per ordering and page size (none, relevance either way, a date,
+    a title; an empty page): each answers the later words as the standard path does,
+    a word that matches nothing included."""
+    async with planning.engine.connect() as connection:
+        words = (
+            await connection.scalars(
+                select(func.lower(Keyword.name)).group_by(func.lower(Keyword.name)).limit(2)
+            )
+        ).all()
+    orders: list[tuple[int, dict[str, str] | None]] = [
+        (3, None),
+        (0, None),
+        (4, {"field": "RELEVANCE", "direction": "ASC"}),
+        (4, {"field": "START_DATE", "direction": "DESC"}),
+        (2, {"field": "TITLE", "direction": "ASC"}),
+    ]
+    asks = [
+        {"text": word, "first": first, "order": order}
+        for first, order in orders
+        for word in [*words, "nosuchwordanywhere"]
+    ]
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
+    answered, asked = await _answers(planning, operations, ORDERED_SEARCH, asks, "esrf/pi1")
+    assert operations.kept == len(orders)
+    assert answered == asked - len(orders)
+
+
 async def test_a_search_plan_follows_the_index_state(planning: Client) -> None:
     """A search's plan is made for the index's state the request read: when the process
     reads another (here: as if the documents were never built), the plan is dropped and
