@@ -15,10 +15,9 @@ a few minutes under an exclusive lock (searches wait), once.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
 
-from gateway.catalogue.migrate import own_schema
+from gateway.catalogue.migrate import column_names, qualified
 from gateway.catalogue.search_documents import (
     STORED_VECTORS,
     dataset_index_ddl,
@@ -33,32 +32,20 @@ branch_labels = None
 depends_on = None
 
 
-def _qualified(name: str) -> str:
-    preparer = op.get_bind().dialect.identifier_preparer
-    schema = own_schema()
-    quoted = preparer.quote_identifier(name)
-    return f"{preparer.quote_identifier(schema)}.{quoted}" if schema else quoted
-
-
-def _columns(table: str) -> set[str]:
-    inspector = sa.inspect(op.get_bind())
-    return {c["name"] for c in inspector.get_columns(table, schema=own_schema())}
-
-
 def _drop_index(name: str) -> None:
-    op.execute(f"DROP INDEX IF EXISTS {_qualified(name)}")
+    op.execute(f"DROP INDEX IF EXISTS {qualified(name)}")
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     for table, texts in STORED_VECTORS.items():
-        held = _columns(table)
+        held = column_names(table)
         for text_column, index in texts.items():
             if vector_name(text_column) in held:
                 continue
             _drop_index(index)  # the index over the expression, of the same name
-            for statement in stored_vector_ddl(_qualified(table), text_column, index):
+            for statement in stored_vector_ddl(qualified(table), text_column, index):
                 op.execute(statement)
 
 
@@ -68,10 +55,10 @@ def downgrade() -> None:
     for table, texts in STORED_VECTORS.items():
         for text_column, index in texts.items():
             _drop_index(index)
-            op.execute(f'ALTER TABLE {_qualified(table)} DROP COLUMN "{vector_name(text_column)}"')
+            op.execute(f'ALTER TABLE {qualified(table)} DROP COLUMN "{vector_name(text_column)}"')
     # The indexes over the expressions, as the earlier revisions made them.
-    sessions = _qualified("GATEWAY_SEARCH_DOCUMENT")
-    datasets = _qualified("GATEWAY_DATASET_DOCUMENT")
+    sessions = qualified("GATEWAY_SEARCH_DOCUMENT")
+    datasets = qualified("GATEWAY_DATASET_DOCUMENT")
     for statement in [
         *search_index_ddl("postgresql", sessions),
         *dataset_index_ddl("postgresql", datasets),
