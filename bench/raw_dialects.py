@@ -284,7 +284,7 @@ async def search(
 ) -> Any:
     """The page of sessions matching every word, most relevant first, with the total:
     ``bench.search``'s hand-written statement over the gateway's search documents and
-    full-text indexes (``to_tsvector``, ``MATCH ... AGAINST``, FTS5 ``bm25``), with the
+    full-text indexes (stored ``tsvector``, ``MATCH ... AGAINST``, FTS5 ``bm25``), with the
     proposal and title of each."""
     from bench import search as by_words  # it imports this module
 

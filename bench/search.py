@@ -61,6 +61,7 @@ from bench.catalogue import SCALES
 from bench.raw_dialects import MEMBER_SESSIONS, RELEASED, Dialect, now, read_engine
 from gateway.catalogue.demo import DemoSize, seed_demo
 from gateway.catalogue.indexes import create_gateway_indexes
+from gateway.catalogue.search_documents import vector_name
 from gateway.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -226,7 +227,7 @@ def _hits(dialect: str, table: str, key: str, column: str, fts: str) -> str:
     """Documents holding every word in one column, with the index's rank: ``:tsquery``
     (PostgreSQL), ``:boolean``/``:phrase`` (MariaDB), ``:fts_<column>`` (SQLite)."""
     if dialect == "postgresql":
-        vector = f"to_tsvector('simple'::regconfig, d.\"{column}\")"
+        vector = f'd."{vector_name(column)}"'  # the stored tsvector, as the gateway reads it
         query = "to_tsquery('simple'::regconfig, :tsquery)"
         return (
             f'SELECT d."{key}" AS id, ts_rank({vector}, {query}) AS r '

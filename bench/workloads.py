@@ -29,6 +29,7 @@ from typing import Any
 import asyncpg
 
 from bench.catalogue import SESSION_PAGE_DATASETS, session_page_session, team_member
+from gateway.catalogue.search_documents import vector_name
 
 PAGE_SIZE = 50
 FILE_PAGE = 1000
@@ -517,7 +518,7 @@ def search_sql(member: bool) -> str:
         )
 
     def vector(column: str) -> str:
-        return f"to_tsvector('simple'::regconfig, d.\"{column}\")"
+        return f'd."{vector_name(column)}"'  # the stored tsvector (search_documents)
 
     found = " UNION ALL ".join(
         (

@@ -357,7 +357,9 @@ class SearchDocument(GatewayBase):
     sample and dataset names), which match only where the caller may read them. Both are
     lower-case words separated by single spaces, so that every database's tokenizer reads
     the same words. The full-text indexes over them are dialect-specific (made by the
-    migration, see ``search_documents.SEARCH_INDEX_DDL``)."""
+    migrations, see ``search_documents``; on PostgreSQL over a stored ``tsvector`` beside
+    each text, ``LANDING_VECTOR`` and ``DATA_VECTOR``, which no model declares:
+    ``search_documents.STORED_VECTORS``)."""
 
     __tablename__ = "GATEWAY_SEARCH_DOCUMENT"
 
@@ -378,7 +380,8 @@ class DatasetSearchDocument(GatewayBase):
     """The words a dataset is found by (its name and description, DATA class like the
     whole dataset), in the gateway's own table for the same reason as ``SearchDocument``;
     a dataset's session's landing facts are read from the session's document. The
-    full-text index over ``WORDS`` is dialect-specific (``search_documents``)."""
+    full-text index over ``WORDS`` is dialect-specific (``search_documents``; on
+    PostgreSQL over the stored ``WORDS_VECTOR``)."""
 
     __tablename__ = "GATEWAY_DATASET_DOCUMENT"
     __table_args__ = (Index("GATEWAY_DD_INVESTIGATION", "INVESTIGATION_ID"),)

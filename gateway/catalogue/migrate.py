@@ -144,6 +144,21 @@ def table_exists(name: str) -> bool:
     return bool(inspect(alembic_context.get_bind()).has_table(name, schema=own_schema()))
 
 
+def column_names(table: str) -> set[str]:
+    """Inside a migration: the columns the gateway's table ``table`` has now."""
+    inspector = inspect(alembic_context.get_bind())
+    return {column["name"] for column in inspector.get_columns(table, schema=own_schema())}
+
+
+def qualified(name: str) -> str:
+    """Inside a migration: a table's (or index's) name in the gateway's schema, quoted for
+    the database, for DDL written as text."""
+    preparer = alembic_context.get_bind().dialect.identifier_preparer
+    schema = own_schema()
+    quoted = preparer.quote_identifier(name)
+    return f"{preparer.quote_identifier(schema)}.{quoted}" if schema else quoted
+
+
 async def migrate_database(settings: object) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``icat-gateway migrate``: the revisions before and after migrating."""
     from gateway.catalogue.database import create_engine

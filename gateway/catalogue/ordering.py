@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.catalogue.models import Datafile, Dataset, Instrument, Investigation
 from gateway.catalogue.pagination import SortKey
 from gateway.catalogue.queries import instrument_name_key
@@ -9,6 +11,14 @@ from gateway.catalogue.visibility import Access
 
 NEWEST_FIRST = ("START_DATE", True)
 """Sessions' default order (``InvestigationOrder``'s defaults say the same)."""
+RELEVANCE = "RELEVANCE"
+"""The order of a search's matches by their relevance (the default when searching)."""
+
+
+def relevance_keys(relevance: Any, descending: bool) -> list[SortKey]:
+    """Sort keys for sessions by a search's relevance (``text_search.TextMatch``), ties by
+    id."""
+    return [SortKey(relevance, descending), SortKey(Investigation.id, descending)]
 
 
 def investigation_keys(field: str, descending: bool, access: Access) -> list[SortKey]:

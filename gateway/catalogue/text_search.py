@@ -3,11 +3,12 @@
 The words are those of the search documents (``gateway.catalogue.search_documents``).
 A session matches where all the words (each a word or the start of one) are in its
 landing facts, which anyone may read, or all are in its data fields and the caller may
-read its data. Each half is one index search of its own (PostgreSQL: GIN over
-``to_tsvector``, plus a trigram search of the landing facts for parts of words; MariaDB:
-``MATCH ... AGAINST`` in boolean mode; SQLite: FTS5 ``MATCH``), the two are joined to the
-sessions by primary key, and the caller's right to the data is checked only on the
-sessions the data half found: no ``OR`` makes the database read every session.
+read its data. Each half is one index search of its own (PostgreSQL: GIN over the
+stored ``tsvector`` of each text, plus a trigram search of the landing facts for parts of
+words; MariaDB: ``MATCH ... AGAINST`` in boolean mode; SQLite: FTS5 ``MATCH``), the two
+are joined to the sessions by primary key, and the caller's right to the data is
+checked only on the sessions the data half found: no ``OR`` makes the database read every
+session.
 
 The relevance is the index's own score (``ts_rank``, natural-language ``MATCH``, ``-bm25``),
 the landing half counting twice, the data half only where the caller may read the data
@@ -61,6 +62,7 @@ from gateway.catalogue.search_documents import (
     INDEX_STATES,
     IndexState,
     built_with,
+    stored_vector,
     words,
 )
 from gateway.catalogue.visibility import Access, investigation_data_visible
@@ -185,8 +187,7 @@ def session_text_match(
 ) -> TextMatch:
     """Free text over sessions for this caller (see the module's docstring). Not
     ``ranked``: the same sessions, every relevance 0, for what only counts them (the
-    facets): the ranks are most of a search's cost (PostgreSQL's ``ts_rank`` rebuilds each
-    match's vector from its text)."""
+    facets), which need no ranks."""
     terms = search_terms(text)
     if not index.built:
         condition = queries.investigation_text_match(access, _like_pattern(terms))
@@ -287,7 +288,9 @@ def _matches(
     if index.dialect == "postgresql":
         config: ColumnElement[Any] = literal_column("'simple'::regconfig")
         query = func.to_tsquery(config, _bound(values, "query"))
-        vector = func.to_tsvector(config, text_column)
+        # The text's stored vector (its GIN index; ``ts_rank`` reads it, where from the
+        # text it would parse every match again).
+        vector = stored_vector(text_column)
         return key, landing, func.ts_rank(vector, query), vector.bool_op("@@")(query)
     if index.dialect in ("mysql", "mariadb"):
         indexed = bool(_indexed(index, terms))

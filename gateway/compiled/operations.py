@@ -28,16 +28,24 @@ gate's (parsed once per text).
 The plan answers only where its answer is exactly the standard one. Everything else is
 declined, and the request runs the standard way:
 
-- root fields other than ``investigations`` (without free text; its pages, cursors
-  included, are planned), ``investigation(id:)``, ``dataset(id:)``, ``datafile(id:)``,
+- root fields other than ``investigations`` (its pages, cursors included, are planned;
+  with free text, its first page without ICAT's rules, see below),
+  ``investigation(id:)``, ``dataset(id:)``, ``datafile(id:)``,
   ``doi`` (when it names a session) and ``__typename``; anything under them that
   ``gateway.compiled`` does not render; ``edges`` of the root list;
+- a search's words of another shape than the plan's (``text_search.text_shape``:
+  PostgreSQL's trigrams, MariaDB's indexed words), or a text that is no search;
 - a cursor of another list, ordering or pattern of NULLs than the plan's, and a page
   past either end of the list;
 - arguments that do not convert (a malformed id, an id no row can have, an empty DOI):
   the standard path reports the error;
 - a root field whose answer is NULL (not found, a row whose DATA fields the caller may
   not read): the statement returns no row, and the standard path says why.
+
+A search's plan is made for the free-text index's state the request read
+(``Operations.learn``'s ``text_index``): its words are bind parameters
+(``text_search.text_binds``), and a plan of another state of the index (built since,
+trigrams gone) is dropped and made again; before the index is built nothing is planned.
 
 A plan that declines most of the time is dropped, and one the database refuses to run.
 Mutations, subscriptions, batched requests, reviewer links' callers and databases without
@@ -99,7 +107,7 @@ from gateway.catalogue import queries
 from gateway.catalogue.database import is_database_unavailable, is_statement_timeout
 from gateway.catalogue.gateway_tables import translate_map
 from gateway.catalogue.models import Investigation as InvestigationRow
-from gateway.catalogue.ordering import NEWEST_FIRST, investigation_keys
+from gateway.catalogue.ordering import NEWEST_FIRST, RELEVANCE, investigation_keys, relevance_keys
 from gateway.catalogue.pages import JSON_COLUMN, TOTAL_COLUMN, page_statement, select_rendered
 from gateway.catalogue.pagination import (
     PageRequest,
@@ -110,6 +118,15 @@ from gateway.catalogue.pagination import (
     keyset_condition,
     order_terms,
     page_request,
+)
+from gateway.catalogue.text_search import (
+    TEXT_BIND,
+    TextIndex,
+    search_terms,
+    session_text_match,
+    text_binds,
+    text_index,
+    text_shape,
 )
 from gateway.catalogue.visibility import Access, member_investigation_ids
 from gateway.compiled.dialects import JsonDialect, compiles_on, json_dialect
@@ -179,6 +196,11 @@ class LRU(Generic[K, V]):
             _, (_, dropped) = self._items.popitem(last=False)
             self.held -= dropped
 
+    def pop(self, key: K) -> None:
+        item = self._items.pop(key, None)
+        if item is not None:
+            self.held -= item[1]
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -232,6 +254,9 @@ class Plan:
     processors: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
     """The dialect's conversions of request values (arrays), by bind name."""
     cursors: tuple[CursorField, ...] = ()
+    text_index: tuple[Any, ...] | None = None
+    """What of the free-text index the plan's search was built for (``_index_shape``),
+    None without free text: a plan of another state of the index is planned again."""
     answered: int = 0
     declined: int = 0
 
@@ -358,6 +383,13 @@ class Operations:
             return UNKNOWN
         if not isinstance(plan, Plan):
             return DECLINED
+        if plan.text_index is not None and _index_shape(await text_index(engine)) != (
+            plan.text_index
+        ):
+            # The index was built, or its trigrams came or went, since: planned again
+            # after the standard path answers.
+            self._plans.pop(key)
+            return UNKNOWN
         try:
             arguments = plan.arguments(coerced, access)
         except (GatewayError, ValueError, TypeError, AttributeError, KeyError, IndexError):
@@ -395,9 +427,12 @@ class Operations:
         access: Access,
         *,
         document: DocumentNode | None = None,
+        text_index: TextIndex | None = None,
     ) -> None:
         """Plan the operation for this shape: call after it ran the standard way without
-        errors (so it parsed, validated and its arguments were accepted)."""
+        errors (so it parsed, validated and its arguments were accepted). ``text_index``:
+        the free-text index's state as that run read it (a search is planned only with
+        it)."""
         shaped = self._shape(query, operation_name, variables, access, document)
         if shaped is None:
             return
@@ -413,18 +448,22 @@ class Operations:
             # Planned once per shape: the text the variables hold (search words,
             # proposals, beamlines) is a bind parameter of the statement.
             texts = _Texts(coerced, tuple(n for n in read.structural if n not in read.cursors))
+            texts.text_index = text_index
             try:
-                plan = self._plan(read, texts.coerced, access, texts)
+                plan = self._plan(read, texts.coerced, access, texts, text_index)
             except (Unsupported, GatewayError, ValueError, TypeError) as error:
                 if not texts.sentinels:
                     raise
                 # A text that is not a value in the statement (an id to decode, a text
                 # that shapes it): planned for this request's values alone.
                 logger.debug("operation planned by value: %r", error)
-                plan = self._plan(read, coerced, access, None)
+                plan = self._plan(read, coerced, access, None, text_index)
                 self._plans.put(key, BY_VALUE)
                 key = _by_value(key, read, coerced)
             read.planned += 1
+        except _NotYet as reason:
+            logger.debug("operation not planned yet: %s", reason)
+            return  # planned by a later request (nothing is kept)
         except (Unsupported, GatewayError, ValueError, TypeError) as error:
             logger.debug("operation not planned: %r", error)
             plan = UNPLANNED
@@ -501,6 +540,7 @@ class Operations:
         coerced: dict[str, Any],
         access: Access,
         texts: _Texts | None,
+        text_index: TextIndex | None = None,
     ) -> Plan:
         user = (
             bindparam(USER, None, type_=String()) if access.caller.user_name is not None else None
@@ -525,6 +565,7 @@ class Operations:
             dialect=self._dialect,
             strawberry=self._strawberry,
             cursors=cursors_marked,
+            text_index=text_index,
         )
         query_type = self._schema.query_type
         assert query_type is not None
@@ -606,6 +647,7 @@ class Operations:
             tuple(planning.parameters),
             request_processors,
             cursors=tuple(cursors),
+            text_index=_index_shape(text_index) if planning.searched else None,
         )
 
 
@@ -673,6 +715,8 @@ class _Texts:
     operation is planned per value."""
 
     def __init__(self, coerced: Mapping[str, Any], structural: tuple[str, ...]) -> None:
+        self.text_index: TextIndex | None = None
+        """The free-text index a search's words are bound for (``_search_words``)."""
         self.sentinels: dict[str, tuple[str, tuple[str | int, ...]]] = {}
         replaced = dict(coerced)
         for name in structural:
@@ -699,7 +743,19 @@ class _Texts:
             if not isinstance(value, str) or "sentinel" not in value.lower():
                 continue
             for sentinel, (variable, path) in self.sentinels.items():
-                convert = next((c for c in _DERIVED if c(sentinel) == value), None)
+                convert: Callable[[str], str] | None
+                if name.startswith(TEXT_BIND):
+                    # A search's words (one of their values may look like a plain
+                    # conversion of the text, its words lower-cased, and is not one).
+                    convert = (
+                        None
+                        if self.text_index is None
+                        else _search_words(self.text_index, name, sentinel)
+                    )
+                    if convert is not None and convert(sentinel) != value:
+                        convert = None
+                else:
+                    convert = next((c for c in _DERIVED if c(sentinel) == value), None)
                 if convert is not None:
                     found.append(Parameter(name, variable, None, convert, path))
                     break
@@ -730,6 +786,32 @@ def _folded(text: str) -> str:
 
 def _upper(text: str) -> str:
     return text.strip().upper()
+
+
+def _search_words(index: TextIndex, name: str, planned: str) -> Callable[[str], str]:
+    """The value of the search's bind parameter ``name`` for a request's text
+    (``text_search.text_binds``), where its words have the shape of the ``planned`` text's
+    (else ``ValueError``: the plan declines, the standard path answers; a text that is no
+    search, ``BAD_USER_INPUT``, is the standard path's to report)."""
+    shape = text_shape(index, search_terms(planned))
+
+    def convert(text: str) -> str:
+        terms = search_terms(text)
+        if text_shape(index, terms) != shape:
+            raise ValueError("words of another shape than the plan's")
+        return text_binds(index, terms)[name]
+
+    return convert
+
+
+def _index_shape(index: TextIndex | None) -> tuple[Any, ...] | None:
+    """What of the free-text index a search's statement depends on."""
+    return None if index is None else (index.dialect, index.built, index.trigrams)
+
+
+class _NotYet(Exception):
+    """An operation that cannot be planned now but may be later (a search before its
+    index's state is known or built): nothing is kept for its shape."""
 
 
 _DERIVED: tuple[Callable[[str], str], ...] = (_same, _stripped, _folded, _upper, _like)
@@ -832,6 +914,10 @@ class _Planning:
     page_keys: tuple[str, tuple[int, ...]] = ("", ())
     """The listing of the page planned, and which of its sort keys are date-times."""
     tables: int = 0
+    text_index: TextIndex | None = None
+    """The free-text index's state as the request read it (``Operations.learn``)."""
+    searched: bool = False
+    """Whether the plan searches free text (its ``text_index`` is then part of it)."""
 
     def table(self, statement: Any, name: str) -> Any:
         """A statement as a CTE of the plan (with a name of its own), where a subquery
@@ -985,16 +1071,19 @@ def _investigations(
         raise Unsupported("investigations twice")
     arguments = planning.arguments(parent, nodes[0])
     search, order = arguments.get("filter"), arguments.get("order_by")
-    if (search is not None and search.search is not None) or (
-        order is not None and (order.field.value == "RELEVANCE")
-    ):
-        # Free text joins the search index and ranks (gateway.catalogue.text_search), whose
-        # state is read first: the standard path's.
-        raise Unsupported("free text")
-    ordering = order.key() if order is not None else NEWEST_FIRST
     access = planning.access
+    text = search.search if search is not None else None
+    match = None if text is None else _text_match(planning, access, text, arguments)
+    if match is None and order is not None and order.field.value == RELEVANCE:
+        raise Unsupported("RELEVANCE without free text")  # the standard path refuses it
+    searching = (RELEVANCE, True) if match is not None else NEWEST_FIRST
+    ordering = order.key() if order is not None else searching
     field, descending = ordering
-    keys = investigation_keys(field, descending, access)
+    keys = (
+        relevance_keys(match.relevance, descending)
+        if match is not None and field == RELEVANCE
+        else investigation_keys(field, descending, access)
+    )
     page = _page(planning, nodes[0], arguments, cursor_listing("investigations", ordering), keys)
     connection_type = parent.fields["investigations"].type
     while hasattr(connection_type, "of_type"):
@@ -1012,9 +1101,20 @@ def _investigations(
     statement = queries.investigations(access)
     if search is not None:
         statement = statement.where(*investigation_conditions(access, search))
+    if match is not None:
+        statement = match.applied(statement)
     total = any(f.name == "totalCount" for f in fields)
     rows, rendered = page_statement(
-        planning.dialect.name, statement, keys, page, render, total=total
+        planning.dialect.name,
+        statement,
+        keys,
+        page,
+        render,
+        total=total,
+        # As the standard path reads a search (``schema.investigation_search``): the
+        # matches once for the page and its total, the page's rows by id.
+        costly_filter=match is not None,
+        columns_from=queries.investigations(access) if match is not None else None,
     )
     if render is not None and not rendered:
         raise Unsupported("items not rendered")
@@ -1080,6 +1180,24 @@ def _investigations(
 
 
 CURSOR_FIELDS = frozenset({"startCursor", "endCursor"})
+
+
+def _text_match(
+    planning: _Planning, access: Access, text: str, arguments: Mapping[str, Any]
+) -> Any:
+    """A search's free text as the standard path matches and ranks it
+    (``text_search.session_text_match``), its words bind parameters (``_Texts``), for the
+    index's state the request read. The first page of a search without ICAT's rules only:
+    the rest is left to the standard path."""
+    index = planning.text_index
+    if index is None or not index.built:
+        raise _NotYet("the free-text index's state unknown, or never built")
+    if access.rules is not None:
+        raise Unsupported("free text under ICAT's rules")
+    if arguments.get("after") is not None or arguments.get("before") is not None:
+        raise Unsupported("a search's page after a cursor")
+    planning.searched = True
+    return session_text_match(access, text, index)
 
 
 def _is_datetime(key: SortKey) -> bool:

@@ -70,6 +70,7 @@ from gateway.gate.strings import check_strings
 from gateway.graphiql.page import GraphiQLPage
 from gateway.resolvers.context import RequestContext
 from gateway.schema.build import PREPARED_DOCUMENT
+from gateway.schema.investigation_search import TEXT_INDEX
 from gateway.schema.sources import IndexedSource
 from gateway.settings import Settings
 
@@ -623,7 +624,12 @@ class Gate:
         )
         if outcome is not None and outcome.learn and not result.errors and result.data:
             assert self.operations is not None
-            self.operations.learn(*arguments, access, document=entry.document)
+            self.operations.learn(
+                *arguments,
+                access,
+                document=entry.document,
+                text_index=context.extra.get(TEXT_INDEX),
+            )
         payload: dict[str, Any] = {}
         codes: list[str] = []
         if result.errors:

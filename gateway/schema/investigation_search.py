@@ -9,8 +9,7 @@ from sqlalchemy import ColumnElement, Select
 
 from gateway.catalogue import queries
 from gateway.catalogue.facets import SESSION_FACETS, session_facets, session_facets_in_one_pass
-from gateway.catalogue.models import Investigation as InvestigationRow
-from gateway.catalogue.ordering import NEWEST_FIRST, investigation_keys
+from gateway.catalogue.ordering import NEWEST_FIRST, RELEVANCE, investigation_keys, relevance_keys
 from gateway.catalogue.pagination import PageRequest, SortKey, cursor_listing
 from gateway.catalogue.search import investigation_conditions
 from gateway.catalogue.text_search import (
@@ -46,16 +45,18 @@ from gateway.schema.kept import (
 )
 from gateway.schema.listing import root_connection
 
-RELEVANCE = "RELEVANCE"
+TEXT_INDEX = "text_index"
+"""Where a request's context holds the free-text index's state it read (``extra``): the
+gate plans a search's operation for it (``compiled.operations``)."""
 
 
 async def request_text_index(info: Info) -> TextIndex:
     """The free-text index's state, once per request (``text_search.text_index``: held by the
     process for a few seconds)."""
     extra = info.context.extra
-    if "text_index" not in extra:
-        extra["text_index"] = await text_index(info.context.engine)
-    index: TextIndex = extra["text_index"]
+    if TEXT_INDEX not in extra:
+        extra[TEXT_INDEX] = await text_index(info.context.engine)
+    index: TextIndex = extra[TEXT_INDEX]
     return index
 
 
@@ -99,7 +100,7 @@ def session_keys(order: tuple[str, bool], match: TextMatch | None, access: Acces
             "RELEVANCE orders a search: give `filter.search`, or another order.",
             argument="orderBy",
         )
-    return [SortKey(match.relevance, descending), SortKey(InvestigationRow.id, descending)]
+    return relevance_keys(match.relevance, descending)
 
 
 async def search_investigations(

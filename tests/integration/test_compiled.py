@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from gateway.app import now_utc
 from gateway.catalogue.models import Datafile, Dataset, Investigation
+from gateway.catalogue.text_search import text_index
 from gateway.compiled.dialects import compiles_on
 from gateway.compiled.operations import Operations
 from gateway.resolvers.context import RequestContext
@@ -256,7 +257,8 @@ async def run_planned(
         errors = bool(result.errors)
     if not outcome.learn or errors:
         return None
-    operations.learn(query, None, variables, access)
+    # The free-text index's state as the request read it (a search is planned for it).
+    operations.learn(query, None, variables, access, text_index=await text_index(client.engine))
     outcome = await operations.answer(client.engine, query, None, variables, access)
     return orjson.loads(outcome.text) if outcome.text is not None else None
 

@@ -7,8 +7,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, MetaData, func, insert, inspect, select, text
@@ -16,9 +18,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.catalogue.database import create_engine, drop_gateway_tables
-from gateway.catalogue.gateway_tables import VERSION_TABLE, GatewayBase, StoredSecret
+from gateway.catalogue.gateway_tables import (
+    VERSION_TABLE,
+    GatewayBase,
+    SearchDocument,
+    StoredSecret,
+)
+from gateway.catalogue.migrate import _config as migration_config
 from gateway.catalogue.migrate import current, heads, upgrade
-from gateway.catalogue.search_documents import SEARCH_INDEXES
+from gateway.catalogue.search_documents import SEARCH_INDEXES, STORED_VECTORS, VECTOR_COLUMNS
 from gateway.settings import Settings
 
 NOW = datetime(2026, 12, 1, 12, 0)
@@ -53,6 +61,8 @@ def _differences(connection: Connection, schema: str | None) -> list[object]:
             return name == schema
         if kind == "index" and name in SEARCH_INDEXES:
             return False  # each database's own full-text index: test_search EXPLAINs them
+        if kind == "column" and name in VECTOR_COLUMNS:
+            return False  # PostgreSQL's stored vectors, generated: tested below
         return kind != "table" or name in names
 
     context = MigrationContext.configure(
@@ -133,3 +143,89 @@ def _qualified(engine: AsyncEngine, table: str) -> str:
     (schema,) = engine.get_execution_options()["schema_translate_map"].values()
     quote = engine.dialect.identifier_preparer.quote_identifier
     return f"{quote(schema)}.{quote(table)}" if schema else quote(table)
+
+
+def _vectors(connection: Connection, schema: str | None) -> dict[str, Any]:
+    """PostgreSQL: the documents' vector columns and the definitions of their indexes."""
+    found: dict[str, Any] = {}
+    inspector = inspect(connection)
+    for table, texts in STORED_VECTORS.items():
+        found[table] = sorted(
+            c["name"]
+            for c in inspector.get_columns(table, schema=schema)
+            if c["name"] in VECTOR_COLUMNS
+        )
+        definitions = connection.execute(
+            text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = :schema"),
+            {"schema": schema},
+        )
+        for name, definition in definitions:
+            if name in texts.values():
+                found[name] = definition.split(" USING ")[1]
+    return found
+
+
+def _downgrade(connection: Connection, schema: str | None, revision: str) -> None:
+    command.downgrade(migration_config(connection, schema), revision)
+    connection.commit()
+
+
+async def test_the_stored_vectors_migrate_up_and_down(own: AsyncEngine) -> None:
+    """PostgreSQL's stored ``tsvector`` columns (``09_h21_stored_vectors``): made with
+    their GIN indexes from the documents already there, dropped again by a downgrade (the
+    indexes back over the expressions), made again; the other databases are unchanged."""
+    (schema,) = own.get_execution_options()["schema_translate_map"].values()
+    await upgrade(own)
+    async with own.connect() as connection:
+        await connection.run_sync(_downgrade, schema, "08_h21_dataset_search")
+    async with own.begin() as connection:
+        await connection.execute(
+            insert(SearchDocument).values(
+                investigation_id=1, landing="hydrogen study", data="sample", refreshed_at=NOW
+            )
+        )
+    async with own.connect() as connection:
+        before = await connection.run_sync(_vectors, schema) if _postgresql(own) else None
+    assert await upgrade(own) == heads()
+    async with own.connect() as connection:
+        after = await connection.run_sync(_vectors, schema) if _postgresql(own) else None
+        vector = (
+            (
+                await connection.execute(
+                    text(
+                        f'SELECT "LANDING_VECTOR" FROM {_qualified(own, "GATEWAY_SEARCH_DOCUMENT")}'
+                    )
+                )
+            ).scalar()
+            if _postgresql(own)
+            else None
+        )
+        await connection.run_sync(_downgrade, schema, "08_h21_dataset_search")
+        again = await connection.run_sync(_vectors, schema) if _postgresql(own) else None
+    assert await upgrade(own) == heads()
+    if not _postgresql(own):
+        return
+    expression = "gin (to_tsvector('simple'::regconfig, {}))"
+    assert (
+        before
+        == again
+        == {
+            "GATEWAY_SEARCH_DOCUMENT": [],
+            "GATEWAY_SD_LANDING_FTS": expression.format('"LANDING"'),
+            "GATEWAY_SD_DATA_FTS": expression.format('"DATA"'),
+            "GATEWAY_DATASET_DOCUMENT": [],
+            "GATEWAY_DD_WORDS_FTS": expression.format('"WORDS"'),
+        }
+    )
+    assert after == {
+        "GATEWAY_SEARCH_DOCUMENT": ["DATA_VECTOR", "LANDING_VECTOR"],
+        "GATEWAY_SD_LANDING_FTS": 'gin ("LANDING_VECTOR")',
+        "GATEWAY_SD_DATA_FTS": 'gin ("DATA_VECTOR")',
+        "GATEWAY_DATASET_DOCUMENT": ["WORDS_VECTOR"],
+        "GATEWAY_DD_WORDS_FTS": 'gin ("WORDS_VECTOR")',
+    }
+    assert vector == "'hydrogen':1 'study':2"  # made from the row already there
+
+
+def _postgresql(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "postgresql"

@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.catalogue.models import Instrument, Investigation, Keyword
+from gateway.catalogue.search_documents import INDEX_STATES, forget_index_states
+from gateway.catalogue.text_search import TextIndex, text_index
 from gateway.compiled.operations import Operations
 from gateway.resolvers.context import RequestContext
 from tests.conftest import STAFF, Client
@@ -63,7 +65,8 @@ async def _answers(
             answered += 1
             assert orjson.loads(outcome.text) == standard.data, variables
         elif outcome.learn:
-            operations.learn(query, None, variables, access)
+            index = await text_index(client.engine)  # as the request read it
+            operations.learn(query, None, variables, access, text_index=index)
     return answered, len(asks)
 
 
@@ -87,19 +90,93 @@ async def test_texts_share_one_plan(planning: Client, user: str | None) -> None:
     assert operations.kept == 2
 
 
-async def test_free_text_is_left_to_the_standard_path(planning: Client) -> None:
-    """The indexed, ranked search statement (catalogue.text_search) is not compiled: every
-    search runs the standard way, and answers as it."""
+@pytest.mark.parametrize("user", [None, "esrf/pi1", STAFF])
+async def test_free_text_shares_one_plan(planning: Client, user: str | None) -> None:
+    """The indexed, ranked search (catalogue.text_search): its words are bind parameters
+    of one plan, which answers every later word as the standard path does. Words of
+    another shape than the plan's (PostgreSQL: too short for the trigrams; MariaDB: none
+    in its index) and texts that are no search are left to the standard path."""
     async with planning.engine.connect() as connection:
         words = (
             await connection.scalars(
-                select(func.lower(Keyword.name)).group_by(func.lower(Keyword.name)).limit(3)
+                select(func.lower(Keyword.name)).group_by(func.lower(Keyword.name)).limit(4)
             )
         ).all()
-    asks = [{"text": word, "first": 10} for word in words]
+    assert len(words) == 4
+    asks = [{"text": word, "first": 10} for word in [*words, f"{words[0]} {words[1]}"]]
+    asks += [{"text": "  ESRF  ", "first": 10}, {"text": "NO-SUCH-WORD", "first": 10}]
     operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
-    answered, _ = await _answers(planning, operations, SEARCH, asks, "esrf/pi1")
-    assert answered == 0
+    answered, asked = await _answers(planning, operations, SEARCH, asks, user)
+    assert operations.kept == 1
+    assert answered == asked - 1  # all but the first, which made the plan
+    declined = [{"text": "x" * 201, "first": 10}]  # too long: BAD_USER_INPUT, standard
+    if planning.engine.dialect.name != "sqlite":  # SQLite's FTS5 reads any word alike
+        declined.append({"text": "ab", "first": 10})
+    before = operations.answered
+    for variables in declined:
+        outcome = await operations.answer(
+            planning.engine, SEARCH, None, variables, await planning.access(user)
+        )
+        assert outcome.text is None
+    assert operations.answered == before
+
+
+ORDERED_SEARCH = """query($text: String!, $first: Int, $order: InvestigationOrder) {
+  investigations(filter: {search: $text}, first: $first, orderBy: $order) {
+    totalCount pageInfo { hasNextPage hasPreviousPage } nodes { id proposal } } }"""
+
+
+async def test_planned_searches_answer_every_ordering_and_page_size(planning: Client) -> None:
+    """A search's plan per ordering and page size (none, relevance either way, a date,
+    a title; an empty page): each answers the later words as the standard path does,
+    a word that matches nothing included."""
+    async with planning.engine.connect() as connection:
+        words = (
+            await connection.scalars(
+                select(func.lower(Keyword.name)).group_by(func.lower(Keyword.name)).limit(2)
+            )
+        ).all()
+    orders: list[tuple[int, dict[str, str] | None]] = [
+        (3, None),
+        (0, None),
+        (4, {"field": "RELEVANCE", "direction": "ASC"}),
+        (4, {"field": "START_DATE", "direction": "DESC"}),
+        (2, {"field": "TITLE", "direction": "ASC"}),
+    ]
+    asks = [
+        {"text": word, "first": first, "order": order}
+        for first, order in orders
+        for word in [*words, "nosuchwordanywhere"]
+    ]
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
+    answered, asked = await _answers(planning, operations, ORDERED_SEARCH, asks, "esrf/pi1")
+    assert operations.kept == len(orders)
+    assert answered == asked - len(orders)
+
+
+async def test_a_search_plan_follows_the_index_state(planning: Client) -> None:
+    """A search's plan is made for the index's state the request read: when the process
+    reads another (here: as if the documents were never built), the plan is dropped and
+    the request runs the standard way; no plan is made until the index is built."""
+    engine = planning.engine
+    access = await planning.access(None)
+    operations = Operations(planning.schema, planning.settings, engine.dialect)
+    asked = {"text": "esrf", "first": 5}
+    await _answers(planning, operations, SEARCH, [asked] * 2, None)
+    assert operations.kept == 1 and operations.answered == 1
+    built = await text_index(engine)
+    unbuilt = TextIndex(built.dialect, None, built.trigrams)
+    INDEX_STATES.put(engine, unbuilt, INDEX_STATES.reading())
+    try:
+        outcome = await operations.answer(engine, SEARCH, None, asked, access)
+        assert outcome.text is None and outcome.learn
+        assert operations.kept == 0
+        operations.learn(SEARCH, None, asked, access, text_index=unbuilt)
+        assert operations.kept == 0  # not planned, nor marked unplanned
+    finally:
+        forget_index_states()
+    await _answers(planning, operations, SEARCH, [asked] * 2, None)
+    assert operations.kept == 1 and operations.answered == 2
 
 
 async def test_texts_inside_an_input_object_are_bound(planning: Client) -> None:

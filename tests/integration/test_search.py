@@ -63,6 +63,7 @@ from gateway.catalogue.search_documents import (
     forget_index_states,
     naive_utc_now,
     refresh,
+    vector_name,
 )
 from gateway.catalogue.text_search import (
     TextIndex,
@@ -909,8 +910,9 @@ def _positional(engine: AsyncEngine, statement: Any) -> tuple[str, Any]:
     return sql, compiled.params
 
 
-async def explain(engine: AsyncEngine, statement: Any) -> str:
-    """The plan of a statement on the engine's dialect, as text."""
+async def explain(engine: AsyncEngine, statement: Any, *, verbose: bool = False) -> str:
+    """The plan of a statement on the engine's dialect, as text (PostgreSQL ``verbose``:
+    with each node's output expressions)."""
     sql, params = _positional(engine, statement)
     dialect = engine.dialect.name
     async with engine.connect() as connection:
@@ -918,7 +920,8 @@ async def explain(engine: AsyncEngine, statement: Any) -> str:
             # Tiny tables: without this a sequential scan is cheaper. It only makes a scan
             # the last resort; a statement no index can serve still shows one.
             await connection.exec_driver_sql("SET enable_seqscan = off")
-            rows = await connection.exec_driver_sql("EXPLAIN " + sql, params)
+            command = "EXPLAIN (VERBOSE) " if verbose else "EXPLAIN "
+            rows = await connection.exec_driver_sql(command + sql, params)
             plan = "\n".join(row[0] for row in rows)
         elif dialect == "sqlite":
             rows = await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)
@@ -958,6 +961,38 @@ async def test_the_search_reads_the_index_not_every_session(
         assert "'type': 'fulltext'" in plan and "GATEWAY_SD_LANDING_FTS" in plan, plan
         assert "GATEWAY_SD_DATA_FTS" in plan, plan
         assert "'table': 'INVESTIGATION', 'type': 'ALL'" not in plan, plan
+
+
+async def test_postgresql_matches_and_ranks_by_the_stored_vectors(
+    search_catalogue: SearchCatalogue,
+) -> None:
+    """PostgreSQL: both searches match each text by its stored ``tsvector`` (the GIN
+    index over that column) and rank by it; no ``to_tsvector`` parses a document's text
+    again for each match (revision ``09_h21_stored_vectors``)."""
+    engine = search_catalogue.client.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the stored vectors are PostgreSQL's")
+    index: TextIndex = await text_index(engine)
+    access = Access(Caller(user_name=None), datetime.fromisoformat(now_utc().isoformat()))
+    sessions = session_text_match(access, f"{RANKED} study", index)
+    datasets = dataset_text_match(access, f"{DESCRIBED} optics", index)
+    statements = {
+        "sessions": sessions.applied(queries.investigations(access))
+        .order_by(sessions.relevance.desc())
+        .limit(10),
+        "datasets": datasets.applied(queries.datasets_checked_by_row(access))
+        .order_by(datasets.relevance.desc())
+        .limit(10),
+    }
+    vectors = {"sessions": ("LANDING", "DATA"), "datasets": ("LANDING", "WORDS")}
+    for name, statement in statements.items():
+        plan = await explain(engine, statement, verbose=True)
+        assert "to_tsvector" not in plan, plan
+        lines = plan.splitlines()
+        for text_column in vectors[name]:
+            vector = f'."{vector_name(text_column)}"'
+            assert any("Recheck Cond" in line and f"{vector} @@" in line for line in lines), plan
+            assert any("ts_rank(" in line and f"{vector}," in line for line in lines), plan
 
 
 @pytest.mark.parametrize("user", [None, "esrf/outsider1"])

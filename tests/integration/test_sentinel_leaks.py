@@ -90,6 +90,7 @@ from gateway.catalogue.models import (
     User,
 )
 from gateway.catalogue.relations import model_of
+from gateway.catalogue.text_search import text_index
 from gateway.catalogue.visibility import (
     Access,
     data_publication_visible,
@@ -903,7 +904,8 @@ class Paths:
             compiled, rendered = await self._compiled(query)
             answers[f"compiled ({run} run)"] = compiled
             if outcome.learn and not self.errors:
-                self.operations.learn(query, None, None, self.access)
+                index = await text_index(self.client.engine)  # as the request read it
+                self.operations.learn(query, None, None, self.access, text_index=index)
         answers["standard"] = await self._standard(query, compiled, rendered)
         return answers
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from gateway.catalogue.gateway_tables import LONG_TEXT
-from gateway.catalogue.migrate import own_schema, table_exists
+from gateway.catalogue.migrate import own_schema, qualified, table_exists
 from gateway.catalogue.search_documents import TRIGRAM_DDL, search_index_ddl
 
 revision = "0007_search_documents"
@@ -26,13 +26,6 @@ branch_labels = None
 depends_on = None
 
 log = logging.getLogger(__name__)
-
-
-def _qualified(name: str) -> str:
-    preparer = op.get_bind().dialect.identifier_preparer
-    schema = own_schema()
-    quoted = preparer.quote_identifier(name)
-    return f"{preparer.quote_identifier(schema)}.{quoted}" if schema else quoted
 
 
 def upgrade() -> None:
@@ -47,7 +40,7 @@ def upgrade() -> None:
             sa.Column("REFRESHED_AT", sa.DateTime, nullable=False),
             schema=schema,
         )
-        table = _qualified("GATEWAY_SEARCH_DOCUMENT")
+        table = qualified("GATEWAY_SEARCH_DOCUMENT")
         if dialect == "sqlite":
             op.execute("DROP TABLE IF EXISTS GATEWAY_SEARCH_FTS")  # a reset's leftover
         for statement in search_index_ddl(dialect, table):

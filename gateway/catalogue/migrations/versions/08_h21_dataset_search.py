@@ -16,25 +16,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from gateway.catalogue.migrate import own_schema, table_exists
+from gateway.catalogue.migrate import column_names, own_schema, qualified, table_exists
 from gateway.catalogue.search_documents import dataset_index_ddl
 
 revision = "08_h21_dataset_search"
 down_revision = "08_h24_doi_versions"
 branch_labels = None
 depends_on = None
-
-
-def _qualified(name: str) -> str:
-    preparer = op.get_bind().dialect.identifier_preparer
-    schema = own_schema()
-    quoted = preparer.quote_identifier(name)
-    return f"{preparer.quote_identifier(schema)}.{quoted}" if schema else quoted
-
-
-def _has_column(table: str, column: str) -> bool:
-    inspector = sa.inspect(op.get_bind())
-    return column in {c["name"] for c in inspector.get_columns(table, schema=own_schema())}
 
 
 def upgrade() -> None:
@@ -56,11 +44,11 @@ def upgrade() -> None:
         )
         if dialect == "sqlite":
             op.execute("DROP TABLE IF EXISTS GATEWAY_DATASET_FTS")  # a reset's leftover
-        for statement in dataset_index_ddl(dialect, _qualified("GATEWAY_DATASET_DOCUMENT")):
+        for statement in dataset_index_ddl(dialect, qualified("GATEWAY_DATASET_DOCUMENT")):
             op.execute(statement)
         # The datasets' documents are built by a full refresh: the next one is.
-        op.execute(sa.text(f"DELETE FROM {_qualified('GATEWAY_SEARCH_STATE')}"))
-    if not _has_column("GATEWAY_SEARCH_DOCUMENT", "CHILDREN"):
+        op.execute(sa.text(f"DELETE FROM {qualified('GATEWAY_SEARCH_STATE')}"))
+    if "CHILDREN" not in column_names("GATEWAY_SEARCH_DOCUMENT"):
         # A plain ALTER TABLE on every database (SQLite's FTS5 triggers stay on the table).
         op.add_column(
             "GATEWAY_SEARCH_DOCUMENT",
