@@ -171,13 +171,13 @@ def _downgrade(connection: Connection, schema: str | None, revision: str) -> Non
 
 
 async def test_the_stored_vectors_migrate_up_and_down(own: AsyncEngine) -> None:
-    """PostgreSQL's stored ``tsvector`` columns (``09_h21_stored_vectors``): made with
+    """PostgreSQL's stored ``tsvector`` columns (``10_h21_stored_vectors``): made with
     their GIN indexes from the documents already there, dropped again by a downgrade (the
     indexes back over the expressions), made again; the other databases are unchanged."""
     (schema,) = own.get_execution_options()["schema_translate_map"].values()
     await upgrade(own)
     async with own.connect() as connection:
-        await connection.run_sync(_downgrade, schema, "08_h21_dataset_search")
+        await connection.run_sync(_downgrade, schema, "09_h21q_session_techniques")
     async with own.begin() as connection:
         await connection.execute(
             insert(SearchDocument).values(
@@ -200,7 +200,7 @@ async def test_the_stored_vectors_migrate_up_and_down(own: AsyncEngine) -> None:
             if _postgresql(own)
             else None
         )
-        await connection.run_sync(_downgrade, schema, "08_h21_dataset_search")
+        await connection.run_sync(_downgrade, schema, "09_h21q_session_techniques")
         again = await connection.run_sync(_vectors, schema) if _postgresql(own) else None
     assert await upgrade(own) == heads()
     if not _postgresql(own):

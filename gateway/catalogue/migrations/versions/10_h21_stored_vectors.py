@@ -1,7 +1,7 @@
 """PostgreSQL: a stored ``tsvector`` beside each text of the search documents, indexed.
 
-Revision ID: 09_h21_stored_vectors
-Revises: 08_h21_dataset_search
+Revision ID: 10_h21_stored_vectors
+Revises: 09_h21q_session_techniques
 Create Date: 2026-12-07
 
 The GIN indexes were over ``to_tsvector('simple', "LANDING")`` (and ``DATA``, ``WORDS``):
@@ -26,8 +26,8 @@ from gateway.catalogue.search_documents import (
     vector_name,
 )
 
-revision = "09_h21_stored_vectors"
-down_revision = "08_h21_dataset_search"
+revision = "10_h21_stored_vectors"
+down_revision = "09_h21q_session_techniques"
 branch_labels = None
 depends_on = None
 
