@@ -72,6 +72,13 @@ def _differences(connection: Connection, schema: str | None) -> list[object]:
     return list(compare_metadata(context, models))
 
 
+def test_the_revisions_form_one_line() -> None:
+    """Each revision revises the one before it: two that revise the same one (two
+    branches' migrations merged without chaining them) leave two heads, which every other
+    test here would upgrade to alike, in an order alembic picks."""
+    assert len(heads()) == 1, heads()
+
+
 async def test_a_fresh_database_migrates_to_the_models(own: AsyncEngine) -> None:
     schema = own.get_execution_options()["schema_translate_map"]
     assert await current(own) == ()
