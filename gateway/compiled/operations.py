@@ -232,6 +232,10 @@ class Plan:
     processors: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
     """The dialect's conversions of request values (arrays), by bind name."""
     cursors: tuple[CursorField, ...] = ()
+    entries: tuple[tuple[str, int | str], ...] | None = None
+    """Where the statement selects each root field's answer as a column of its own
+    (``JsonDialect.root_tables`` off): the response key of each field and its column, or
+    the literal text of a ``__typename``. None: the statement's one value is ``data``."""
     answered: int = 0
     declined: int = 0
 
@@ -363,7 +367,7 @@ class Operations:
         except (GatewayError, ValueError, TypeError, AttributeError, KeyError, IndexError):
             return DECLINED  # the standard path reports the bad argument
         try:
-            text = await _fetch(engine, plan.sql, arguments)
+            row = await _fetch(engine, plan.sql, arguments)
         except exc.DBAPIError as error:
             if is_statement_timeout(error) or is_database_unavailable(error):
                 raise  # the request's budget, the database's state: as the standard path
@@ -373,6 +377,7 @@ class Operations:
             logger.warning("an operation plan was refused by the database: %s", error.orig)
             self._plans.put(key, UNPLANNED)
             return DECLINED
+        text = _data(plan.entries, row)
         if text is None:
             plan.declined += 1
             if not plan.worth_keeping:
@@ -549,23 +554,33 @@ class Operations:
             ]
         if not answers:
             raise Unsupported("nothing to read")
-        # Each root field's answer once (a materialised CTE: a subquery would be inlined
-        # and every answer computed twice); no row if any of them is NULL.
         json = planning.json
-        inner = select(*answers).cte("answers")
-        if json.materialize is not None:
-            inner = inner.prefix_with(json.materialize)
-        pairs: list[Any] = []
-        for key, value in entries:
-            pairs += [
-                literal(key),
-                json.column(inner.c[f"r{value}"]) if isinstance(value, int) else value,
-            ]
-        statement = (
-            select(cast(json.object(pairs), Text))
-            .select_from(inner)
-            .where(and_(*(column.is_not(None) for column in inner.c)))
-        )
+        assembled: tuple[tuple[str, int | str], ...] | None = None
+        if json.root_tables:
+            # Each root field's answer once (a materialised CTE: a subquery would be
+            # inlined and every answer computed twice); no row if any of them is NULL.
+            inner = select(*answers).cte("answers")
+            if json.materialize is not None:
+                inner = inner.prefix_with(json.materialize)
+            pairs: list[Any] = []
+            for key, value in entries:
+                pairs += [
+                    literal(key),
+                    json.column(inner.c[f"r{value}"]) if isinstance(value, int) else value,
+                ]
+            statement = (
+                select(cast(json.object(pairs), Text))
+                .select_from(inner)
+                .where(and_(*(column.is_not(None) for column in inner.c)))
+            )
+        else:
+            # Each root field's answer a column (its JSON as text); the executor writes
+            # the object around them, and declines if any is NULL (``_data``).
+            statement = select(*(cast(answer, Text).label(answer.name) for answer in answers))
+            assembled = tuple(
+                (key, value if isinstance(value, int) else query_type.name)
+                for key, value in entries
+            )
         # The plan runs as raw SQL: the gateway's own tables (a grant's expiry, which the
         # visibility filters join) are named by their configured schema here, not at
         # execution as the engines' ``schema_translate_map`` would.
@@ -606,6 +621,7 @@ class Operations:
             tuple(planning.parameters),
             request_processors,
             cursors=tuple(cursors),
+            entries=assembled,
         )
 
 
@@ -738,13 +754,33 @@ _DERIVED: tuple[Callable[[str], str], ...] = (_same, _stripped, _folded, _upper,
 
 
 async def _fetch(engine: AsyncEngine, sql: str, arguments: list[Any]) -> Any:
-    """The statement's one value (None: no row), sent as the standard path's are: through
+    """The statement's one row (None: none), sent as the standard path's are: through
     SQLAlchemy's connection, so that what applies to every statement applies to it (the
     request's budget and its cancellation, SQLite's deadline and write lock, the trace's
     span, the statement's metrics), on every database alike."""
     async with engine.connect() as connection:
         result = await connection.exec_driver_sql(sql, tuple(arguments))
-        return result.scalar()
+        return result.first()
+
+
+def _data(entries: tuple[tuple[str, int | str], ...] | None, row: Any) -> str | None:
+    """The ``data`` object's JSON text from a plan's row (see ``Plan.entries``), None
+    when the plan does not answer: no row, or a root field's answer NULL."""
+    if row is None:
+        return None
+    if entries is None:
+        data: str | None = row[0]
+        return data
+    parts = []
+    for key, value in entries:
+        if isinstance(value, int):
+            answer = row[value]
+            if answer is None:
+                return None
+        else:
+            answer = orjson.dumps(value).decode()
+        parts.append(f"{orjson.dumps(key).decode()}:{answer}")
+    return "{" + ",".join(parts) + "}"
 
 
 def _read(query: str, operation_name: str | None, parsed: DocumentNode | None) -> Document | None:
@@ -911,6 +947,10 @@ def _one(
     rendered = select_rendered(statement, render)
     if rendered is None:
         raise Unsupported(type_name)
+    if not planning.json.root_tables:
+        # The row's JSON as the statement's column (see ``JsonDialect.root_tables``).
+        answer: ColumnElement[Any] = rendered.limit(1).scalar_subquery()
+        return answer
     # A CTE, not a subquery: see ``_Planning.table``.
     row = planning.table(rendered.limit(1), "one")
     json: ColumnElement[Any] = select(row.c[JSON_COLUMN]).scalar_subquery()
