@@ -608,6 +608,8 @@ def _page_once(
     reading = [
         SortKey(rows.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(sort_keys)
     ]
+    if not dialect.numbered_pages:
+        return _page_aggregated(field, statement, rows, reading, cursor_of, page, ctx)
     numbered = select(
         rows,
         func.row_number()
@@ -653,6 +655,58 @@ def _page_once(
             value = dialect.object(infos)
         pairs += [_text(child.key), value]
     answered = select(dialect.object(pairs)).select_from(numbered).where(number <= limit)
+    return dialect.nested(answered.scalar_subquery())
+
+
+def _page_aggregated(
+    field: Field,
+    statement: Select[Any],
+    rows: Any,
+    reading: list[SortKey],
+    cursor_of: Callable[[list[Any]], Any],
+    page: PageRequest,
+    ctx: Context,
+) -> Any:
+    """:func:`_page_once` without numbering the rows (``JsonDialect.numbered_pages`` off):
+    the nodes are an aggregate of the first ``limit`` rows in the keys' order, more follow
+    if more were read, and the cursors are written from the keys of the first and last of
+    those rows (a JSON array of each row's keys, aggregated in the same order)."""
+    dialect = ctx.dialect
+    limit = page.limit
+    order = order_terms(reading, native_nulls=dialect.native_nulls)
+    read = func.count()
+    shown = dialect.first_keys([key.expression for key in reading], order, limit)
+
+    def cursor_at(position: str) -> Any:
+        keys = [dialect.json_value(shown, f"$[{position}][{i}]") for i in range(len(reading))]
+        return case((read == 0, null()), else_=cursor_of(keys))
+
+    pairs: list[Any] = []
+    for index, child in enumerate(field.children):
+        if child.name == TYPENAME:
+            value: Any = _text(field.type_name)
+        elif child.name == "totalCount":
+            counted = statement.with_only_columns(func.count()).correlate_except(None)
+            value = counted.scalar_subquery()
+        elif child.name in ("nodes", "edges"):
+            value = dialect.first_rows(rows.c[f"_v{index}"], order, limit)
+        else:  # pageInfo
+            infos: list[Any] = []
+            for info in child.children:
+                if info.name == TYPENAME:
+                    found: Any = _text("PageInfo")
+                elif info.name == "hasNextPage":
+                    found = dialect.boolean(read > limit)
+                elif info.name == "hasPreviousPage":
+                    found = dialect.boolean(true() if page.after is not None else false())
+                elif info.name == "startCursor":
+                    found = cursor_at("0")
+                else:  # endCursor: the row numbered ``limit``, or the last of a short page
+                    found = cursor_at("last")
+                infos += [_text(info.key), found]
+            value = dialect.object(infos)
+        pairs += [_text(child.key), value]
+    answered = select(dialect.object(pairs)).select_from(rows)
     return dialect.nested(answered.scalar_subquery())
 
 
