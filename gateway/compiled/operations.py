@@ -1065,6 +1065,10 @@ def _investigations(
     reading = [
         SortKey(page_rows.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(keys)
     ]
+    if not json.numbered_pages and not page.backward and page.limit > 0:
+        return _list_aggregated(
+            planning, page_rows, reading, keys, page, fields, render, connection_type.name
+        )
     number = (
         func.row_number()
         .over(order_by=order_terms(reading, reverse=page.backward, native_nulls=json.native_nulls))
@@ -1117,6 +1121,67 @@ def _investigations(
         # its total: read over it (the standard path counts it, and says more follow).
         return answered.scalar_subquery()
     return answered.where(numbered.c._rn <= page.limit).scalar_subquery()
+
+
+def _list_aggregated(
+    planning: _Planning,
+    page_rows: Any,
+    reading: list[SortKey],
+    keys: list[SortKey],
+    page: PageRequest,
+    fields: tuple[Field, ...],
+    render: Any,
+    type_name: str,
+) -> ColumnElement[Any]:
+    """A root list's page without numbering its rows (``JsonDialect.numbered_pages``
+    off; forward pages of at least one row): aggregates with ORDER BY and LIMIT inside
+    them read the first ``limit`` rows, and more follow if more were read. It declines
+    where a row read is rendered NULL (the one more read included: the standard path
+    answers)."""
+    json = planning.json
+    limit = page.limit
+    order = order_terms(reading, native_nulls=json.native_nulls)
+    read = func.count()
+    pairs: list[Any] = []
+    for selected in fields:
+        if selected.name == "__typename":
+            value: Any = literal(type_name)
+        elif selected.name == "totalCount":
+            value = func.coalesce(func.max(page_rows.c[TOTAL_COLUMN]), 0)
+        elif selected.name == "pageInfo":
+            infos: list[Any] = []
+            for child in selected.children:
+                if child.name == "__typename":
+                    found: Any = literal("PageInfo")
+                elif child.name in CURSOR_FIELDS:
+                    # The sort keys of the page's rows, in order (``Plan.cursors``).
+                    written = [
+                        json.datetime(page_rows.c[f"_k{i}"])
+                        if _is_datetime(key)
+                        else page_rows.c[f"_k{i}"]
+                        for i, key in enumerate(keys)
+                    ]
+                    found = json.first_rows(json.list(written), order, limit)
+                    planning.cursor_fields.append(((selected.key, child.key), child.name))
+                elif child.name == "hasNextPage":
+                    found = json.boolean(read > limit)
+                else:  # hasPreviousPage: whether a cursor was given to come from
+                    found = json.boolean(true() if page.after is not None else false())
+                infos += [literal(child.key), found]
+            value = json.object(infos)
+        else:
+            value = json.first_rows(page_rows.c[JSON_COLUMN], order, limit)
+        pairs += [literal(selected.key), value]
+    answer: ColumnElement[Any] = json.object(pairs)
+    declines: list[Any] = []
+    if render is not None:
+        hidden = func.sum(case((page_rows.c[JSON_COLUMN].is_(None), 1), else_=0))
+        declines.append(func.coalesce(hidden, 0) > 0)
+    if page.after is not None or page.before is not None:
+        declines.append(read == 0)
+    if declines:
+        answer = case((or_(*declines), null()), else_=answer)
+    return select(answer).select_from(page_rows).scalar_subquery()
 
 
 CURSOR_FIELDS = frozenset({"startCursor", "endCursor"})
