@@ -670,33 +670,44 @@ def _page_aggregated(
     """:func:`_page_once` without numbering the rows (``JsonDialect.numbered_pages`` off):
     the nodes are an aggregate of the first ``limit`` rows in the keys' order, more follow
     if more were read, and the cursors are written from the keys of the first and last of
-    those rows (a JSON array of each row's keys, aggregated in the same order)."""
+    those rows (a JSON array of each row's keys, aggregated in the same order). The
+    aggregates are read once, from a derived table of one row: a cursor reads its keys
+    several times, and each would be aggregated again."""
     dialect = ctx.dialect
     limit = page.limit
     order = order_terms(reading, native_nulls=dialect.native_nulls)
-    read = func.count()
-    shown = dialect.first_keys([key.expression for key in reading], order, limit)
+    aggregates: list[Any] = [
+        func.count().label("_n"),
+        dialect.first_keys([key.expression for key in reading], order, limit).label("_keys"),
+    ]
+    for index, child in enumerate(field.children):
+        if child.name in ("nodes", "edges"):
+            value = dialect.first_rows(rows.c[f"_v{index}"], order, limit)
+            aggregates.append(value.label(f"_v{index}"))
+    read = select(*aggregates).select_from(rows).subquery("page_read")
 
     def cursor_at(position: str) -> Any:
-        keys = [dialect.json_value(shown, f"$[{position}][{i}]") for i in range(len(reading))]
-        return case((read == 0, null()), else_=cursor_of(keys))
+        keys = [
+            dialect.json_value(read.c._keys, f"$[{position}][{i}]") for i in range(len(reading))
+        ]
+        return case((read.c._n == 0, null()), else_=cursor_of(keys))
 
     pairs: list[Any] = []
     for index, child in enumerate(field.children):
         if child.name == TYPENAME:
-            value: Any = _text(field.type_name)
+            value = _text(field.type_name)
         elif child.name == "totalCount":
             counted = statement.with_only_columns(func.count()).correlate_except(None)
             value = counted.scalar_subquery()
         elif child.name in ("nodes", "edges"):
-            value = dialect.first_rows(rows.c[f"_v{index}"], order, limit)
+            value = dialect.column(read.c[f"_v{index}"])
         else:  # pageInfo
             infos: list[Any] = []
             for info in child.children:
                 if info.name == TYPENAME:
                     found: Any = _text("PageInfo")
                 elif info.name == "hasNextPage":
-                    found = dialect.boolean(read > limit)
+                    found = dialect.boolean(read.c._n > limit)
                 elif info.name == "hasPreviousPage":
                     found = dialect.boolean(true() if page.after is not None else false())
                 elif info.name == "startCursor":
@@ -706,7 +717,7 @@ def _page_aggregated(
                 infos += [_text(info.key), found]
             value = dialect.object(infos)
         pairs += [_text(child.key), value]
-    answered = select(dialect.object(pairs)).select_from(rows)
+    answered = select(dialect.object(pairs)).select_from(read)
     return dialect.nested(answered.scalar_subquery())
 
 
