@@ -40,6 +40,7 @@ import os
 import random
 import re
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -494,6 +495,30 @@ async def ensure_seeded(dialect: str, url: str, scale: str) -> dict[str, Any]:
     return {"seeded": round(time.time() - started, 1), "sessions": size.sessions}
 
 
+def baseline_settings(env: dict[str, str], dialect: str, url: str, commit: str) -> dict[str, str]:
+    """The environment of an older gateway on the same catalogue. Its migrations do not
+    know today's gateway tables (alembic refuses a revision it has never seen): on
+    PostgreSQL and MariaDB its own tables go to a schema of their own (made if missing),
+    beside ICAT's tables it reads; on SQLite, which has no schemas, it reads a copy of the
+    catalogue without the gateway's tables, made again for each run."""
+    if dialect != "sqlite":
+        database = make_url(url).database or "bench"
+        return {**env, "ICAT_GATEWAY_GATEWAY_SCHEMA": f"{database}_gw_{commit}"[:64]}
+    source = Path(make_url(url).database or "")
+    copy = CACHE / f"base-{commit}-{source.name}"
+    shutil.copyfile(source, copy)
+    with sqlite3.connect(copy) as connection:
+        while True:  # an FTS5 table drops its shadow tables with it: ask again each time
+            found = connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'GATEWAY%'"
+                " ORDER BY sql NOT LIKE 'CREATE VIRTUAL%' LIMIT 1"
+            ).fetchone()
+            if found is None:
+                break
+            connection.execute(f'DROP TABLE "{found[0]}"')
+    return {**env, "ICAT_GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{copy}"}
+
+
 def export_commit(commit: str) -> Path:
     """The gateway of another commit, for the 'today's standard path' baseline."""
     target = CACHE / f"base-{commit}"
@@ -546,7 +571,7 @@ async def run_dialect(
             start_process(
                 f"{dialect}-gateway-{options.baseline}",
                 uvicorn_argv("gateway.asgi:app", base_port, options.workers),
-                {**env, "PYTHONPATH": str(base)},
+                {**baseline_settings(env, dialect, url, options.baseline), "PYTHONPATH": str(base)},
                 f"http://127.0.0.1:{base_port}/graphql",
                 base,
             )

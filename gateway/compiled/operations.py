@@ -257,6 +257,10 @@ class Plan:
     text_index: tuple[Any, ...] | None = None
     """What of the free-text index the plan's search was built for (``_index_shape``),
     None without free text: a plan of another state of the index is planned again."""
+    entries: tuple[tuple[str, int | str], ...] | None = None
+    """Where the statement selects each root field's answer as a column of its own
+    (``JsonDialect.root_tables`` off): the response key of each field and its column, or
+    the literal text of a ``__typename``. None: the statement's one value is ``data``."""
     answered: int = 0
     declined: int = 0
 
@@ -395,7 +399,7 @@ class Operations:
         except (GatewayError, ValueError, TypeError, AttributeError, KeyError, IndexError):
             return DECLINED  # the standard path reports the bad argument
         try:
-            text = await _fetch(engine, plan.sql, arguments)
+            row = await _fetch(engine, plan.sql, arguments)
         except exc.DBAPIError as error:
             if is_statement_timeout(error) or is_database_unavailable(error):
                 raise  # the request's budget, the database's state: as the standard path
@@ -405,6 +409,7 @@ class Operations:
             logger.warning("an operation plan was refused by the database: %s", error.orig)
             self._plans.put(key, UNPLANNED)
             return DECLINED
+        text = _data(plan.entries, row)
         if text is None:
             plan.declined += 1
             if not plan.worth_keeping:
@@ -590,23 +595,33 @@ class Operations:
             ]
         if not answers:
             raise Unsupported("nothing to read")
-        # Each root field's answer once (a materialised CTE: a subquery would be inlined
-        # and every answer computed twice); no row if any of them is NULL.
         json = planning.json
-        inner = select(*answers).cte("answers")
-        if json.materialize is not None:
-            inner = inner.prefix_with(json.materialize)
-        pairs: list[Any] = []
-        for key, value in entries:
-            pairs += [
-                literal(key),
-                json.column(inner.c[f"r{value}"]) if isinstance(value, int) else value,
-            ]
-        statement = (
-            select(cast(json.object(pairs), Text))
-            .select_from(inner)
-            .where(and_(*(column.is_not(None) for column in inner.c)))
-        )
+        assembled: tuple[tuple[str, int | str], ...] | None = None
+        if json.root_tables:
+            # Each root field's answer once (a materialised CTE: a subquery would be
+            # inlined and every answer computed twice); no row if any of them is NULL.
+            inner = select(*answers).cte("answers")
+            if json.materialize is not None:
+                inner = inner.prefix_with(json.materialize)
+            pairs: list[Any] = []
+            for key, value in entries:
+                pairs += [
+                    literal(key),
+                    json.column(inner.c[f"r{value}"]) if isinstance(value, int) else value,
+                ]
+            statement = (
+                select(cast(json.object(pairs), Text))
+                .select_from(inner)
+                .where(and_(*(column.is_not(None) for column in inner.c)))
+            )
+        else:
+            # Each root field's answer a column (its JSON as text); the executor writes
+            # the object around them, and declines if any is NULL (``_data``).
+            statement = select(*(cast(answer, Text).label(answer.name) for answer in answers))
+            assembled = tuple(
+                (key, value if isinstance(value, int) else query_type.name)
+                for key, value in entries
+            )
         # The plan runs as raw SQL: the gateway's own tables (a grant's expiry, which the
         # visibility filters join) are named by their configured schema here, not at
         # execution as the engines' ``schema_translate_map`` would.
@@ -648,6 +663,7 @@ class Operations:
             request_processors,
             cursors=tuple(cursors),
             text_index=_index_shape(text_index) if planning.searched else None,
+            entries=assembled,
         )
 
 
@@ -820,13 +836,33 @@ _DERIVED: tuple[Callable[[str], str], ...] = (_same, _stripped, _folded, _upper,
 
 
 async def _fetch(engine: AsyncEngine, sql: str, arguments: list[Any]) -> Any:
-    """The statement's one value (None: no row), sent as the standard path's are: through
+    """The statement's one row (None: none), sent as the standard path's are: through
     SQLAlchemy's connection, so that what applies to every statement applies to it (the
     request's budget and its cancellation, SQLite's deadline and write lock, the trace's
     span, the statement's metrics), on every database alike."""
     async with engine.connect() as connection:
         result = await connection.exec_driver_sql(sql, tuple(arguments))
-        return result.scalar()
+        return result.first()
+
+
+def _data(entries: tuple[tuple[str, int | str], ...] | None, row: Any) -> str | None:
+    """The ``data`` object's JSON text from a plan's row (see ``Plan.entries``), None
+    when the plan does not answer: no row, or a root field's answer NULL."""
+    if row is None:
+        return None
+    if entries is None:
+        data: str | None = row[0]
+        return data
+    parts = []
+    for key, value in entries:
+        if isinstance(value, int):
+            answer = row[value]
+            if answer is None:
+                return None
+        else:
+            answer = orjson.dumps(value).decode()
+        parts.append(f"{orjson.dumps(key).decode()}:{answer}")
+    return "{" + ",".join(parts) + "}"
 
 
 def _read(query: str, operation_name: str | None, parsed: DocumentNode | None) -> Document | None:
@@ -997,6 +1033,10 @@ def _one(
     rendered = select_rendered(statement, render)
     if rendered is None:
         raise Unsupported(type_name)
+    if not planning.json.root_tables:
+        # The row's JSON as the statement's column (see ``JsonDialect.root_tables``).
+        answer: ColumnElement[Any] = rendered.limit(1).scalar_subquery()
+        return answer
     # A CTE, not a subquery: see ``_Planning.table``.
     row = planning.table(rendered.limit(1), "one")
     json: ColumnElement[Any] = select(row.c[JSON_COLUMN]).scalar_subquery()
@@ -1125,6 +1165,10 @@ def _investigations(
     reading = [
         SortKey(page_rows.c[f"_k{i}"], key.descending, key.nullable) for i, key in enumerate(keys)
     ]
+    if not json.numbered_pages and not page.backward and page.limit > 0:
+        return _list_aggregated(
+            planning, page_rows, reading, keys, page, fields, render, connection_type.name
+        )
     number = (
         func.row_number()
         .over(order_by=order_terms(reading, reverse=page.backward, native_nulls=json.native_nulls))
@@ -1177,6 +1221,67 @@ def _investigations(
         # its total: read over it (the standard path counts it, and says more follow).
         return answered.scalar_subquery()
     return answered.where(numbered.c._rn <= page.limit).scalar_subquery()
+
+
+def _list_aggregated(
+    planning: _Planning,
+    page_rows: Any,
+    reading: list[SortKey],
+    keys: list[SortKey],
+    page: PageRequest,
+    fields: tuple[Field, ...],
+    render: Any,
+    type_name: str,
+) -> ColumnElement[Any]:
+    """A root list's page without numbering its rows (``JsonDialect.numbered_pages``
+    off; forward pages of at least one row): aggregates with ORDER BY and LIMIT inside
+    them read the first ``limit`` rows, and more follow if more were read. It declines
+    where a row read is rendered NULL (the one more read included: the standard path
+    answers)."""
+    json = planning.json
+    limit = page.limit
+    order = order_terms(reading, native_nulls=json.native_nulls)
+    read = func.count()
+    pairs: list[Any] = []
+    for selected in fields:
+        if selected.name == "__typename":
+            value: Any = literal(type_name)
+        elif selected.name == "totalCount":
+            value = func.coalesce(func.max(page_rows.c[TOTAL_COLUMN]), 0)
+        elif selected.name == "pageInfo":
+            infos: list[Any] = []
+            for child in selected.children:
+                if child.name == "__typename":
+                    found: Any = literal("PageInfo")
+                elif child.name in CURSOR_FIELDS:
+                    # The sort keys of the page's rows, in order (``Plan.cursors``).
+                    written = [
+                        json.datetime(page_rows.c[f"_k{i}"])
+                        if _is_datetime(key)
+                        else page_rows.c[f"_k{i}"]
+                        for i, key in enumerate(keys)
+                    ]
+                    found = json.first_rows(json.list(written), order, limit)
+                    planning.cursor_fields.append(((selected.key, child.key), child.name))
+                elif child.name == "hasNextPage":
+                    found = json.boolean(read > limit)
+                else:  # hasPreviousPage: whether a cursor was given to come from
+                    found = json.boolean(true() if page.after is not None else false())
+                infos += [literal(child.key), found]
+            value = json.object(infos)
+        else:
+            value = json.first_rows(page_rows.c[JSON_COLUMN], order, limit)
+        pairs += [literal(selected.key), value]
+    answer: ColumnElement[Any] = json.object(pairs)
+    declines: list[Any] = []
+    if render is not None:
+        hidden = func.sum(case((page_rows.c[JSON_COLUMN].is_(None), 1), else_=0))
+        declines.append(func.coalesce(hidden, 0) > 0)
+    if page.after is not None or page.before is not None:
+        declines.append(read == 0)
+    if declines:
+        answer = case((or_(*declines), null()), else_=answer)
+    return select(answer).select_from(page_rows).scalar_subquery()
 
 
 CURSOR_FIELDS = frozenset({"startCursor", "endCursor"})
