@@ -519,6 +519,19 @@ def baseline_settings(env: dict[str, str], dialect: str, url: str, commit: str) 
     return {**env, "ICAT_GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{copy}"}
 
 
+async def create_schema(url: str, schema: str) -> None:
+    """Make the older gateway's schema before it starts: its workers each make it if
+    missing at start-up, and PostgreSQL's ``CREATE SCHEMA IF NOT EXISTS`` run by two at
+    once fails one of them (a unique violation in ``pg_namespace``)."""
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    quoted = f'"{schema}"' if engine.dialect.name == "postgresql" else f"`{schema}`"
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
+    finally:
+        await engine.dispose()
+
+
 def export_commit(commit: str) -> Path:
     """The gateway of another commit, for the 'today's standard path' baseline."""
     target = CACHE / f"base-{commit}"
@@ -567,11 +580,14 @@ async def run_dialect(
     ]
     if options.baseline:
         base = export_commit(options.baseline)
+        settings = baseline_settings(env, dialect, url, options.baseline)
+        if "ICAT_GATEWAY_GATEWAY_SCHEMA" in settings:
+            await create_schema(url, settings["ICAT_GATEWAY_GATEWAY_SCHEMA"])
         servers.append(
             start_process(
                 f"{dialect}-gateway-{options.baseline}",
                 uvicorn_argv("gateway.asgi:app", base_port, options.workers),
-                {**baseline_settings(env, dialect, url, options.baseline), "PYTHONPATH": str(base)},
+                {**settings, "PYTHONPATH": str(base)},
                 f"http://127.0.0.1:{base_port}/graphql",
                 base,
             )
