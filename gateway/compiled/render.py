@@ -627,6 +627,37 @@ def _page_once(
         found = func.max(case((row, literal_column("1")), else_=None))
         return case((found.is_(None), null()), else_=cursor_of(keys))
 
+    pairs = _connection_pairs(
+        field,
+        statement,
+        page,
+        ctx,
+        nodes=lambda index: dialect.rows_array(numbered.c[f"_v{index}"], number),
+        has_next=lambda: func.coalesce(func.max(read), 0) > limit,
+        start=lambda: cursor_at(number == 1),
+        # The row numbered ``limit``, or the last of a short page.
+        end=lambda: cursor_at(or_(number == read, number == limit)),
+    )
+    answered = select(dialect.object(pairs)).select_from(numbered).where(number <= limit)
+    return dialect.nested(answered.scalar_subquery())
+
+
+def _connection_pairs(
+    field: Field,
+    statement: Select[Any],
+    page: PageRequest,
+    ctx: Context,
+    *,
+    nodes: Callable[[int], Any],
+    has_next: Callable[[], Any],
+    start: Callable[[], Any],
+    end: Callable[[], Any],
+) -> list[Any]:
+    """The key/value pairs of a page's connection object, whichever way its rows were
+    read (:func:`_page_once`, :func:`_page_aggregated`): ``nodes`` the array of the field
+    of that index, ``has_next`` whether more rows follow, ``start`` and ``end`` the
+    cursors of the first and last rows shown (each asked only if selected)."""
+    dialect = ctx.dialect
     pairs: list[Any] = []
     for index, child in enumerate(field.children):
         if child.name == TYPENAME:
@@ -637,25 +668,24 @@ def _page_once(
             counted = statement.with_only_columns(func.count()).correlate_except(None)
             value = counted.scalar_subquery()
         elif child.name in ("nodes", "edges"):
-            value = dialect.rows_array(numbered.c[f"_v{index}"], number)
+            value = nodes(index)
         else:  # pageInfo
             infos: list[Any] = []
             for info in child.children:
                 if info.name == TYPENAME:
                     found: Any = _text("PageInfo")
                 elif info.name == "hasNextPage":
-                    found = dialect.boolean(func.coalesce(func.max(read), 0) > limit)
+                    found = dialect.boolean(has_next())
                 elif info.name == "hasPreviousPage":
                     found = dialect.boolean(true() if page.after is not None else false())
                 elif info.name == "startCursor":
-                    found = cursor_at(number == 1)
-                else:  # endCursor: the row numbered ``limit``, or the last of a short page
-                    found = cursor_at(or_(number == read, number == limit))
+                    found = start()
+                else:  # endCursor
+                    found = end()
                 infos += [_text(info.key), found]
             value = dialect.object(infos)
         pairs += [_text(child.key), value]
-    answered = select(dialect.object(pairs)).select_from(numbered).where(number <= limit)
-    return dialect.nested(answered.scalar_subquery())
+    return pairs
 
 
 def _page_aggregated(
@@ -692,31 +722,16 @@ def _page_aggregated(
         ]
         return case((read.c._n == 0, null()), else_=cursor_of(keys))
 
-    pairs: list[Any] = []
-    for index, child in enumerate(field.children):
-        if child.name == TYPENAME:
-            value = _text(field.type_name)
-        elif child.name == "totalCount":
-            counted = statement.with_only_columns(func.count()).correlate_except(None)
-            value = counted.scalar_subquery()
-        elif child.name in ("nodes", "edges"):
-            value = dialect.column(read.c[f"_v{index}"])
-        else:  # pageInfo
-            infos: list[Any] = []
-            for info in child.children:
-                if info.name == TYPENAME:
-                    found: Any = _text("PageInfo")
-                elif info.name == "hasNextPage":
-                    found = dialect.boolean(read.c._n > limit)
-                elif info.name == "hasPreviousPage":
-                    found = dialect.boolean(true() if page.after is not None else false())
-                elif info.name == "startCursor":
-                    found = cursor_at("0")
-                else:  # endCursor: the row numbered ``limit``, or the last of a short page
-                    found = cursor_at("last")
-                infos += [_text(info.key), found]
-            value = dialect.object(infos)
-        pairs += [_text(child.key), value]
+    pairs = _connection_pairs(
+        field,
+        statement,
+        page,
+        ctx,
+        nodes=lambda index: dialect.column(read.c[f"_v{index}"]),
+        has_next=lambda: read.c._n > limit,
+        start=lambda: cursor_at("0"),
+        end=lambda: cursor_at("last"),  # the last of the first ``limit`` rows
+    )
     answered = select(dialect.object(pairs)).select_from(read)
     return dialect.nested(answered.scalar_subquery())
 
