@@ -138,6 +138,19 @@ def is_statement_timeout(error: BaseException) -> bool:
     )
 
 
+def is_deadlock(error: BaseException) -> bool:
+    """Whether a database error is this transaction chosen as a deadlock's victim and
+    rolled back, to be run again: MariaDB's and MySQL's 1213 (two transactions that each
+    locked the gap where a missing row goes, then insert it), PostgreSQL's 40P01."""
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) == "40P01":  # asyncpg
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    return bool(args) and args[0] == 1213
+
+
 def is_database_unavailable(error: BaseException) -> bool:
     """Whether an error says the database cannot be reached or used right now (a refused
     or dropped connection, a pool with no connection to give): the client should retry

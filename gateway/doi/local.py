@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gateway.catalogue.database import is_deadlock
 from gateway.catalogue.gateway_tables import LocalDoi
 from gateway.doi.lifecycle import after_put, check_deletable, own_doi
 from gateway.doi.registrar import DoiState, RegisteredDoi
@@ -84,7 +85,8 @@ class LocalRegistrar:
     ) -> RegisteredDoi:
         doi = own_doi(self._prefix, doi)
         # Two workers creating the same DOI at once: one insert wins, the other retries
-        # as the update it is.
+        # as the update it is. Its insert fails on the key, or, on MariaDB, where both
+        # locked the gap of the missing row, as a deadlock's victim (rolled back).
         for attempt in range(2):
             try:
                 async with self._engine.begin() as connection:
@@ -92,8 +94,8 @@ class LocalRegistrar:
                     result = after_put(held, doi, attributes, event=event, url=url)
                     await self._store(connection, result, new=held is None)
                 return result
-            except IntegrityError:
-                if attempt:
+            except DBAPIError as error:
+                if attempt or not (isinstance(error, IntegrityError) or is_deadlock(error)):
                     raise
         raise AssertionError("unreachable")
 
