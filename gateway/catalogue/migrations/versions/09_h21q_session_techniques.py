@@ -18,19 +18,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from gateway.catalogue.migrate import own_schema, table_exists
+from gateway.catalogue.migrate import own_schema, qualified, table_exists
 
 revision = "09_h21q_session_techniques"
 down_revision = "08_h21_dataset_search"
 branch_labels = None
 depends_on = None
-
-
-def _qualified(name: str) -> str:
-    preparer = op.get_bind().dialect.identifier_preparer
-    schema = own_schema()
-    quoted = preparer.quote_identifier(name)
-    return f"{preparer.quote_identifier(schema)}.{quoted}" if schema else quoted
 
 
 def upgrade() -> None:
@@ -42,7 +35,7 @@ def upgrade() -> None:
             schema=own_schema(),
         )
         # Built by a full refresh (and the documents' child counts with it): the next one is.
-        op.execute(sa.text(f"DELETE FROM {_qualified('GATEWAY_SEARCH_STATE')}"))
+        op.execute(sa.text(f"DELETE FROM {qualified('GATEWAY_SEARCH_STATE')}"))
 
 
 def downgrade() -> None:
