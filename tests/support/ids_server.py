@@ -32,6 +32,7 @@ from tests.support.loopback import LoopbackServer, Reply, Request
 READER_SESSION = "reader-session-0001"
 
 _RANGE = re.compile(r"bytes=(\d+)-")
+_ZIP_TIME = (2024, 1, 1, 0, 0, 0)
 
 
 @dataclass
@@ -194,7 +195,10 @@ class IDSServer(LoopbackServer):
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
             for file in prepared.files:
-                archive.writestr(f"ids/{file.dataset_id}/{file.name}", file.content)
+                # The same bytes at every request, as a resumed (Range) download needs: a
+                # fixed time, not the clock's (writestr by name stamps the current second).
+                entry = zipfile.ZipInfo(f"ids/{file.dataset_id}/{file.name}", _ZIP_TIME)
+                archive.writestr(entry, file.content)
         payload = buffer.getvalue()
         headers = {
             "Content-Type": "application/zip",
