@@ -10,10 +10,20 @@ non-null field, say), goes the standard way, so errors are reported exactly as b
 
 A :class:`Completed` value (JSON rendered by the database, ``gateway.compiled``) is
 returned as it is: its fields are not resolved again.
+
+Work that never starts is closed. graphql-core makes a coroutine for each async field
+(the resolver's, and the one completing it) before it runs them together; when a request
+is cancelled (the gate's budget, a client gone) or a sibling's error cancels them, some
+never start and would be dropped unawaited: Python then warns, at whatever moment the
+collector finds them, and the warning lands in an unrelated request's log (or test). Once
+the operation is over and its background work settled, the coroutines it made that never
+started are closed. Nothing is lost: they had not begun.
 """
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
+from types import CoroutineType
 from typing import Any
 
 from graphql import (
@@ -68,6 +78,16 @@ def _plain_leaf(field: GraphQLField) -> tuple[str, Any, bool] | None:
 _TYPENAME = "__typename"
 
 
+def _close_unstarted(coroutines: list[Coroutine[Any, Any, Any]]) -> None:
+    """Close each coroutine not yet started (neither running, suspended nor done)."""
+    for coroutine in coroutines:
+        if coroutine.cr_frame is not None and not (  # type: ignore[attr-defined]
+            coroutine.cr_running or coroutine.cr_suspended  # type: ignore[attr-defined]
+        ):
+            coroutine.close()
+    coroutines.clear()
+
+
 class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context with the plain-leaf shortcuts.
 
@@ -81,6 +101,45 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # graphql-core reuses one grouped field set for every item of a list, so a plan
         # per (field set, type) is made once per request and list.
         self._object_plans: dict[tuple[int, str], Any] = {}
+        # The coroutines this request's fields made, to close those that never start.
+        self._coroutines: list[Coroutine[Any, Any, Any]] = []
+
+    def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().execute_operation(*args, **kwargs)
+        if not self.is_awaitable(result):
+            return result
+
+        async def settled() -> Any:
+            try:
+                return await result
+            finally:
+                self._close_unstarted()
+
+        return settled()
+
+    def _close_unstarted(self) -> None:
+        """Close the coroutines that never started, once background work is settled."""
+        pending = {future for future in self.background_futures if not future.done()}
+        if not pending:
+            _close_unstarted(self._coroutines)
+            return
+
+        def settled(future: Any) -> None:
+            pending.discard(future)
+            if not pending:
+                _close_unstarted(self._coroutines)
+
+        for future in pending:
+            future.add_done_callback(settled)
+
+    def complete_awaitable_value(self, *args: Any, **kwargs: Any) -> Any:
+        # args[4] is the resolver's result: a coroutine of an async resolver.
+        result = args[4] if len(args) > 4 else kwargs.get("result")
+        if type(result) is CoroutineType:
+            self._coroutines.append(result)
+        completing = super().complete_awaitable_value(*args, **kwargs)
+        self._coroutines.append(completing)
+        return completing
 
     def execute_fields(
         self,
@@ -113,9 +172,12 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     break
             else:
                 return results
-        return super().execute_fields(
+        fields = super().execute_fields(
             parent_type, source_value, path, grouped_field_set, position_context
         )
+        if type(fields) is CoroutineType:
+            self._coroutines.append(fields)
+        return fields
 
     def complete_value(
         self,
