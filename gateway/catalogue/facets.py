@@ -36,6 +36,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     extract,
     func,
     join,
@@ -46,6 +47,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import True_
 
 from gateway.catalogue.gateway_tables import SessionTechnique
@@ -291,13 +293,17 @@ def session_facet_counts(
     carried = {name: ids.c[_CARRIED + name] for name in names if _CARRIED + name in ids.c}
     for name in names:
         if name == "instrument":
-            statement = select(ids.c.id).join(
-                InvestigationInstrument, InvestigationInstrument.investigation_id == ids.c.id
-            )
-            statement = statement.join(
-                Instrument, Instrument.id == InvestigationInstrument.instrument_id
-            ).where(*listed_by_rules(access, "Investigation", "instruments"))
-            parts.append(_facet(name, Instrument.name, ids.c.id, statement))
+            reached = listed_by_rules(access, "Investigation", "instruments")
+            if reached:
+                statement = select(ids.c.id).join(
+                    InvestigationInstrument, InvestigationInstrument.investigation_id == ids.c.id
+                )
+                statement = statement.join(
+                    Instrument, Instrument.id == InvestigationInstrument.instrument_id
+                ).where(*reached)
+                parts.append(_facet(name, Instrument.name, ids.c.id, statement))
+            else:
+                parts.extend(_instrument_facet(ids))
         elif name in ("year", "released"):
             parts.append(_facet(name, carried[name], None, select(ids.c.id)))
         elif name == "type":
@@ -330,6 +336,53 @@ def session_facet_counts(
         else:
             raise ValueError(f"no session facet {name}")
     return parts
+
+
+def _instrument_facet(ids: Any) -> list[Select[Any]]:
+    """The beamline facet's rows over the matches ``ids`` (no rules on the link rows).
+    A session links a beamline once (``UNQ_INVESTIGATIONINSTRUMENT_0``), so the link rows
+    per beamline id are its sessions: counted by id (an integer) and named after, with
+    no distinct sessions to sort or hash per name and no beamline row read per link
+    (10,000 sessions, "series", 1,975 matches, the facet alone: MariaDB +5.0 -> +0.8 ms,
+    SQLite +1.6 -> +0.7 over the search). Exact while no two beamlines share a name (of
+    two facilities): a session with both would be counted twice under it. Where some do,
+    the facet is counted as before, by distinct sessions per name. Both forms are in the
+    statement, each under the one condition on the beamlines alone (a few rows, read
+    once), so only one of them reads the matches.
+
+    ``+ 0``: from the matches to their links (SQLite, which knows no size of the matches,
+    would otherwise read every link in beamline order and probe the matches)."""
+    named = aliased(Instrument, name="named_alike")
+    shared = exists(select(named.name).group_by(named.name).having(func.count() > 1))
+    by_id = (
+        select(
+            InvestigationInstrument.instrument_id.label("instrument_id"),
+            func.count().label("count"),
+        )
+        .select_from(ids)
+        .join(InvestigationInstrument, InvestigationInstrument.investigation_id == ids.c.id + 0)
+        .where(not_(shared))
+        .group_by(InvestigationInstrument.instrument_id)
+        .subquery("instrument_counts")
+    )
+    counted_by_id: Select[Any] = (
+        select(
+            literal_column("'instrument'").label("facet"),
+            cast(Instrument.name, String).label("value"),
+            cast(func.sum(by_id.c["count"]), BigInteger).label("count"),
+        )
+        .select_from(by_id)
+        .join(Instrument, Instrument.id == by_id.c.instrument_id)
+        .where(Instrument.name.is_not(None))
+        .group_by(Instrument.name)
+    )
+    by_sessions = (
+        select(ids.c.id)
+        .join(InvestigationInstrument, InvestigationInstrument.investigation_id == ids.c.id)
+        .join(Instrument, Instrument.id == InvestigationInstrument.instrument_id)
+        .where(shared)
+    )
+    return [counted_by_id, _facet("instrument", Instrument.name, ids.c.id, by_sessions)]
 
 
 def opened_first(dialect_name: str) -> bool:
@@ -416,13 +469,37 @@ def _technique_facet(
                 *beyond
             )
         parts = [used]
-    every = [*served, *parts]
-    pairs = (every[0] if len(every) == 1 else union_all(*every)).subquery("technique_pairs")
-    counted = (
-        select(pairs.c.technique_id, func.count(func.distinct(pairs.c.id)).label("count"))
-        .group_by(pairs.c.technique_id)
-        .subquery("technique_counts")
-    )
+    # The summary holds a session's technique once (its primary key): its rows are
+    # counted as they are. The datasets read one by one (of sessions the summary does not
+    # serve, so never the same session as the summary's rows) may give a session's
+    # technique more than once: counted by distinct sessions. Sorting or hashing the
+    # summary's pairs for distinct sessions had cost more than reading them.
+    groups: list[Any] = []
+    if served:
+        (summary,) = served
+        rows = summary.subquery("summary_pairs")
+        groups.append(
+            select(rows.c.technique_id, func.count().label("count")).group_by(rows.c.technique_id)
+        )
+    if parts:
+        pairs = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("technique_pairs")
+        groups.append(
+            select(
+                pairs.c.technique_id, func.count(func.distinct(pairs.c.id)).label("count")
+            ).group_by(pairs.c.technique_id)
+        )
+    if len(groups) == 1:
+        counted = groups[0].subquery("technique_counts")
+    else:
+        both = union_all(*groups).subquery("technique_parts")
+        counted = (
+            select(
+                both.c.technique_id,
+                cast(func.sum(both.c["count"]), BigInteger).label("count"),
+            )
+            .group_by(both.c.technique_id)
+            .subquery("technique_counts")
+        )
     return (
         select(
             literal_column("'technique'").label("facet"),
