@@ -331,7 +331,14 @@ def session_facet_counts(
             )
         elif name == "technique":
             parts.append(
-                _technique_facet(access, ids, carried, opened_first(dialect_name), summarised)
+                _technique_facet(
+                    access,
+                    ids,
+                    carried,
+                    opened_first(dialect_name),
+                    summarised,
+                    dialect_name in ("mariadb", "mysql"),
+                )
             )
         else:
             raise ValueError(f"no session facet {name}")
@@ -408,6 +415,7 @@ def _technique_facet(
     carried: dict[str, Any],
     from_opened: bool = True,
     summarised: bool = False,
+    opened_joined: bool = False,
 ) -> Select[Any]:
     """The technique facet's rows over the matches ``ids``: per technique, the sessions
     with a dataset the caller may see that has it. Counted by the technique's id (its name
@@ -439,7 +447,20 @@ def _technique_facet(
     elif access.rules is None and not access.is_staff and not from_opened:
         # The built-in policy, every dataset of the matches tested (SQLite, MariaDB): its
         # session's part of the rule, read with the match, or opened one by one.
-        parts = [walked.where(dataset_visible_given_session(access, session_part))]
+        if whole is not None and opened_joined:
+            # MariaDB, where the summary serves the sessions whose data the caller reads
+            # (the others' part of the rule is false): the others' datasets joined to
+            # the opened datasets' ids, kept once as a table of distinct ids with a key,
+            # one lookup per dataset. Tested by the rule's ``OR`` (or a plain ``IN``),
+            # MariaDB read every data publication for each dataset (10,000 sessions,
+            # "reduction", 81 embargoed matches: 54,246 lookups, +34 ms of a 4.5 ms
+            # search). (SQLite keeps the ``OR``: given a plain ``IN`` it probed each
+            # match's datasets once per opened dataset.)
+            listed = opened_dataset_ids(access).subquery("opened_ids")
+            opened = select(listed.c[0].label("id")).distinct().subquery("opened_datasets")
+            parts = [walked.join(opened, opened.c.id == Dataset.id)]
+        else:
+            parts = [walked.where(dataset_visible_given_session(access, session_part))]
     elif access.rules is None and not access.is_staff:
         # The built-in policy (PostgreSQL): every dataset of a session whose data the
         # caller reads, and, of the others, the datasets opened one by one (published, or
