@@ -47,8 +47,10 @@ from gateway.catalogue.models import (
     DatasetParameter,
     DatasetTechnique,
     Facility,
+    Instrument,
     InstrumentScientist,
     Investigation,
+    InvestigationInstrument,
     InvestigationUser,
     Keyword,
     ParameterType,
@@ -359,6 +361,74 @@ async def test_facets_are_the_counts_of_the_visible_matches(
     for facet, counts in data["facets"].items():
         assert {c["value"]: c["count"] for c in counts} == dict(expected[facet]), facet
         assert [c["count"] for c in counts] == sorted((c["count"] for c in counts), reverse=True)
+
+
+BEAMLINES = """query($filter: InvestigationFilter) {
+  investigations(filter: $filter, first: 100) {
+    nodes { icatId instruments { name } }
+    facets { instrument { value count } }
+  }
+}"""
+
+
+@pytest.mark.parametrize("search", [None, RANKED])
+async def test_a_beamline_name_of_two_facilities_counts_a_session_once(
+    search_catalogue: SearchCatalogue, search: str | None
+) -> None:
+    """The beamline facet counts sessions per beamline id where no two beamlines share a
+    name (``facets._instrument_facet``); a session linked to beamlines of one name from
+    two facilities is still one session under that name (counted by distinct sessions
+    then), in the search's page (a word) and on its own (no word)."""
+    client = search_catalogue.client
+    engine = client.engine
+    filter = {"search": search} if search is not None else None
+    before = (await client.data(BEAMLINES, {"filter": filter}))["investigations"]
+    session = next(n for n in before["nodes"] if n["instruments"])
+    name = session["instruments"][0]["name"]
+    now = naive_utc_now()
+    audit = {"CREATE_ID": "test", "CREATE_TIME": now, "MOD_ID": "test", "MOD_TIME": now}
+    async with engine.begin() as connection:
+        top = await connection.scalar(select(func.max(Facility.id)))
+        facility, instrument = int(top or 0) + 1000, 990_001
+        await connection.execute(
+            insert(cast(Table, Facility.__table__)).values(
+                ID=facility, NAME="other facility", **audit
+            )
+        )
+        await connection.execute(
+            insert(cast(Table, Instrument.__table__)).values(
+                ID=instrument, FACILITY_ID=facility, NAME=name, **audit
+            )
+        )
+        await connection.execute(
+            insert(cast(Table, InvestigationInstrument.__table__)).values(
+                ID=990_001, INVESTIGATION_ID=session["icatId"], INSTRUMENT_ID=instrument, **audit
+            )
+        )
+    try:
+        data = (await client.data(BEAMLINES, {"filter": filter}))["investigations"]
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(
+                delete(InvestigationInstrument).where(InvestigationInstrument.id == 990_001)
+            )
+            await connection.execute(delete(Instrument).where(Instrument.id == instrument))
+            await connection.execute(delete(Facility).where(Facility.id == facility))
+    expected = Counter(
+        beamline for n in data["nodes"] for beamline in {i["name"] for i in n["instruments"]}
+    )
+    assert (
+        sum(
+            i["name"] == name
+            for i in next(n for n in data["nodes"] if n["icatId"] == session["icatId"])[
+                "instruments"
+            ]
+        )
+        == 2
+    )
+    counts = {c["value"]: c["count"] for c in data["facets"]["instrument"]}
+    assert counts == dict(expected)
+    assert counts == {c["value"]: c["count"] for c in before["facets"]["instrument"]}
 
 
 TECHNIQUES = """query($filter: InvestigationFilter) {
