@@ -911,12 +911,11 @@ def _fetch_sync(
 def warned(cursor: Any) -> bool:
     """Whether the statement just run on this cursor (SQLAlchemy's adapter of an asyncmy
     or aiomysql cursor: ``dialects.WARNING_DRIVERS``) warned: its result's warning count,
-    which the server sends with the result (no round trip)."""
+    which the server sends with the result (no round trip). A cursor whose count cannot
+    be read counts as warned: the plan declines, and the standard path answers."""
     driver_cursor = getattr(cursor, "_cursor", cursor)
-    result = getattr(driver_cursor, "_result", None)
-    if result is None:
-        raise RuntimeError("the driver's cursor holds no result: warnings cannot be read")
-    return int(result.warning_count) > 0
+    count = getattr(getattr(driver_cursor, "_result", None), "warning_count", None)
+    return not isinstance(count, int) or count > 0
 
 
 def _data(entries: tuple[tuple[str, int | str], ...] | None, row: Any) -> str | None:

@@ -1113,3 +1113,17 @@ async def test_mariadb_plans_fill_no_temporary_table_on_disk(planning: Client) -
             before = await on_disk()
             await connection.exec_driver_sql(plan.sql, arguments)  # type: ignore[union-attr]
             assert await on_disk() == before, plan.sql  # type: ignore[union-attr]
+
+
+def test_a_cursor_whose_warnings_cannot_be_read_counts_as_warned() -> None:
+    """``operations.warned`` reads the driver's result; without one, the plan declines."""
+    from types import SimpleNamespace
+
+    from gateway.compiled.operations import warned
+
+    def adapted(result: Any) -> Any:
+        return SimpleNamespace(_cursor=SimpleNamespace(_result=result))
+
+    assert not warned(adapted(SimpleNamespace(warning_count=0)))
+    assert warned(adapted(SimpleNamespace(warning_count=2)))
+    assert warned(adapted(None)) and warned(SimpleNamespace())
