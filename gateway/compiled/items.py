@@ -157,10 +157,12 @@ def renderer_for(
     dialect: Dialect,
     *,
     fragments: bool = False,
+    checked: bool = False,
 ) -> ItemRenderer | None:
     """The renderer of these fields of a ``type_name`` for this caller; None for a type
     the compiler does not render. ``access.now`` and the caller's user name may be SQL
-    expressions (bind parameters of an operation plan, ``gateway.compiled.operations``)."""
+    expressions (bind parameters of an operation plan, ``gateway.compiled.operations``);
+    ``checked``: the statement's warnings are checked (``JsonDialect.checked``)."""
     tables = ITEM_TABLES.get(type_name)
     if tables is None:
         return None
@@ -180,6 +182,7 @@ def renderer_for(
         main_proposer_roles=settings.main_proposer_roles,
         tables=tables,
         rules=access.rules,
+        checked=checked,
     )
     return ItemRenderer(shape, dialect, access.now, caller.user_name, fragments=fragments)
 

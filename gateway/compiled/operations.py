@@ -40,7 +40,11 @@ declined, and the request runs the standard way:
 - arguments that do not convert (a malformed id, an id no row can have, an empty DOI):
   the standard path reports the error;
 - a root field whose answer is NULL (not found, a row whose DATA fields the caller may
-  not read): the statement returns no row, and the standard path says why.
+  not read): the statement returns no row, and the standard path says why;
+- on MariaDB, a statement that warned: a value was cut (a list longer than
+  ``group_concat_max_len``, or a row's JSON longer than the bounded text a plan
+  aggregates it as, ``dialects.MariaDBJson``; such a plan is made again at once without
+  the bound, and answers).
 
 A search's plan is made for the free-text index's state the request read
 (``Operations.learn``'s ``text_index``): its words are bind parameters
@@ -130,7 +134,7 @@ from gateway.catalogue.text_search import (
     text_shape,
 )
 from gateway.catalogue.visibility import Access, member_investigation_ids
-from gateway.compiled.dialects import JsonDialect, compiles_on, json_dialect
+from gateway.compiled.dialects import WARNING_DRIVERS, JsonDialect, compiles_on, json_dialect
 from gateway.compiled.items import renderer_for
 from gateway.compiled.selection import Field, Request, Unsupported, collect, gather
 from gateway.errors import GatewayError
@@ -157,6 +161,9 @@ DECLINE_LIMIT = 32
 """A plan that declined more than half of its first this-many uses is dropped."""
 
 GIVE_UP = 8
+
+UNBOUNDED_LIMIT = 4096
+"""Shapes remembered as planned without bounded JSON texts (``Plan.bounded``)."""
 
 AST_BYTES_PER_CHARACTER = 40
 """A generous estimate of a syntax tree's memory per character of its text."""
@@ -262,6 +269,12 @@ class Plan:
     """Where the statement selects each root field's answer as a column of its own
     (``JsonDialect.root_tables`` off): the response key of each field and its column, or
     the literal text of a ``__typename``. None: the statement's one value is ``data``."""
+    checked: bool = False
+    """The statement's warnings are checked (MariaDB): an answer whose statement warned
+    (a value cut, by ``group_concat_max_len`` or to a bounded text) is declined."""
+    bounded: bool = False
+    """Made with ``JsonDialect.checked``'s statements (rows' JSON aggregated as bounded
+    text): when one warns, the shape is planned again without the bound."""
     answered: int = 0
     declined: int = 0
 
@@ -344,6 +357,11 @@ class Operations:
         budget = settings.plan_cache_bytes // 2
         self._documents: LRU[tuple[bytes, str | None], Any] = LRU(budget, _document_weight)
         self._plans: LRU[tuple[Any, ...], Plan | Unplanned | ByValue] = LRU(budget, _plan_weight)
+        checks = json_dialect(dialect.name, checked=True)
+        self._checked = bool(checks and checks.checked and dialect.driver in WARNING_DRIVERS)
+        """Whether plans' statements' warnings are read (``Plan.checked``)."""
+        self._unbounded: set[tuple[Any, ...]] = set()
+        """Shapes whose bounded statement warned: planned without the bound."""
         self.answered = 0
         """Requests answered by a plan (a figure for tests and operators)."""
 
@@ -370,13 +388,15 @@ class Operations:
         access: Access,
         *,
         document: DocumentNode | None = None,
+        coerced: Mapping[str, Any] | None = None,
     ) -> Outcome:
         """The ``data`` of the operation as JSON text, from its plan, if it has one that
         answers; ``learn`` when it should be planned after it ran the standard way.
 
         ``document`` is the query's text parsed (the request gate's): given, the text is
-        not parsed again."""
-        shaped = self._shape(query, operation_name, variables, access, document)
+        not parsed again; ``coerced``: its variables as the gate coerced them (graphql-core's
+        ``get_variable_values`` of the same operation), not coerced again."""
+        shaped = self._shape(query, operation_name, variables, access, document, coerced)
         if shaped is None:
             return DECLINED
         read, coerced, key = shaped
@@ -388,9 +408,8 @@ class Operations:
             return UNKNOWN
         if not isinstance(plan, Plan):
             return DECLINED
-        if plan.text_index is not None and _index_shape(await text_index(engine)) != (
-            plan.text_index
-        ):
+        index = await text_index(engine) if plan.text_index is not None else None
+        if plan.text_index is not None and _index_shape(index) != plan.text_index:
             # The index was built, or its trigrams came or went, since: planned again
             # after the standard path answers.
             self._plans.pop(key)
@@ -400,7 +419,7 @@ class Operations:
         except (GatewayError, ValueError, TypeError, AttributeError, KeyError, IndexError):
             return DECLINED  # the standard path reports the bad argument
         try:
-            row = await _fetch(engine, plan.sql, arguments)
+            row, cut = await _fetch(engine, plan.sql, arguments, plan.checked)
         except exc.DBAPIError as error:
             if is_statement_timeout(error) or is_database_unavailable(error):
                 raise  # the request's budget, the database's state: as the standard path
@@ -410,6 +429,24 @@ class Operations:
             logger.warning("an operation plan was refused by the database: %s", error.orig)
             self._plans.put(key, UNPLANNED)
             return DECLINED
+        if cut:
+            # A value was cut (a row's JSON longer than the bound, a list longer than
+            # group_concat_max_len): not this answer. A bounded plan is made again
+            # without the bound, at once, and answers (its statement warning too, the
+            # standard path does).
+            if not plan.bounded:
+                row = None
+            else:
+                if len(self._unbounded) >= UNBOUNDED_LIMIT:
+                    self._unbounded.clear()
+                self._unbounded.add(key)
+                self._plans.pop(key)
+                self.learn(
+                    query, operation_name, variables, access, document=document, text_index=index
+                )
+                return await self.answer(
+                    engine, query, operation_name, variables, access, document=document
+                )
         text = _data(plan.entries, row)
         if text is None:
             plan.declined += 1
@@ -456,16 +493,19 @@ class Operations:
             texts = _Texts(coerced, tuple(n for n in read.structural if n not in read.cursors))
             texts.text_index = text_index
             try:
-                plan = self._plan(read, texts.coerced, access, texts, text_index)
+                plan = self._plan(
+                    read, texts.coerced, access, texts, text_index, self._bounded(key)
+                )
             except (Unsupported, GatewayError, ValueError, TypeError) as error:
                 if not texts.sentinels:
                     raise
                 # A text that is not a value in the statement (an id to decode, a text
                 # that shapes it): planned for this request's values alone.
                 logger.debug("operation planned by value: %r", error)
-                plan = self._plan(read, coerced, access, None, text_index)
+                by_value = _by_value(key, read, coerced)
+                plan = self._plan(read, coerced, access, None, text_index, self._bounded(by_value))
                 self._plans.put(key, BY_VALUE)
-                key = _by_value(key, read, coerced)
+                key = by_value
             read.planned += 1
         except _NotYet as reason:
             logger.debug("operation not planned yet: %s", reason)
@@ -489,6 +529,7 @@ class Operations:
         variables: Mapping[str, Any] | None,
         access: Access,
         parsed: DocumentNode | None = None,
+        given: Mapping[str, Any] | None = None,
     ) -> tuple[Document, dict[str, Any], tuple[Any, ...]] | None:
         """The request's operation, its coerced variables and the key of its plan: the
         operation, the kind of caller and the variables that shape the statement. None
@@ -500,7 +541,7 @@ class Operations:
         document = self._document(query, text_digest, operation_name, parsed)
         if document is None:
             return None
-        coerced = self._coerce(document, variables)
+        coerced = dict(given) if given is not None else self._coerce(document, variables)
         if coerced is None:
             return None
         # The shape of the structural values, by its hash: a key holds no request's values
@@ -547,6 +588,7 @@ class Operations:
         access: Access,
         texts: _Texts | None,
         text_index: TextIndex | None = None,
+        bounded: bool = False,
     ) -> Plan:
         user = (
             bindparam(USER, None, type_=String()) if access.caller.user_name is not None else None
@@ -572,6 +614,7 @@ class Operations:
             strawberry=self._strawberry,
             cursors=cursors_marked,
             text_index=text_index,
+            checked=bounded,
         )
         query_type = self._schema.query_type
         assert query_type is not None
@@ -665,7 +708,13 @@ class Operations:
             cursors=tuple(cursors),
             text_index=_index_shape(text_index) if planning.searched else None,
             entries=assembled,
+            checked=self._checked,
+            bounded=bounded,
         )
+
+    def _bounded(self, key: tuple[Any, ...]) -> bool:
+        """Whether this shape is planned with bounded JSON texts (``Plan.bounded``)."""
+        return self._checked and key not in self._unbounded
 
 
 def _document_weight(document: Any) -> int:
@@ -836,20 +885,37 @@ _DERIVED: tuple[Callable[[str], str], ...] = (_same, _stripped, _folded, _upper,
 (the spellings an index equality tries), or its LIKE pattern."""
 
 
-async def _fetch(engine: AsyncEngine, sql: str, arguments: list[Any]) -> Any:
+async def _fetch(
+    engine: AsyncEngine, sql: str, arguments: list[Any], check: bool = False
+) -> tuple[Any, bool]:
     """The statement's one row (None: none), sent as the standard path's are: through
     SQLAlchemy's connection, so that what applies to every statement applies to it (the
     request's budget and its cancellation, SQLite's deadline and write lock, the trace's
     span, the statement's metrics), on every database alike. The same connection's
     checkout, statement and return run in one greenlet: through AsyncConnection each of
     the three was a greenlet of its own, and a DOI lookup's 0.26 ms of client CPU for the
-    statement fell to 0.19 (the raw asyncpg connection of 18dca3e: 0.11)."""
-    return await greenlet_spawn(_fetch_sync, engine.sync_engine, sql, tuple(arguments))
+    statement fell to 0.19 (the raw asyncpg connection of 18dca3e: 0.11). ``check``:
+    also whether the statement warned (:func:`warned`)."""
+    return await greenlet_spawn(_fetch_sync, engine.sync_engine, sql, tuple(arguments), check)
 
 
-def _fetch_sync(engine: Engine, sql: str, arguments: tuple[Any, ...]) -> Any:
+def _fetch_sync(
+    engine: Engine, sql: str, arguments: tuple[Any, ...], check: bool
+) -> tuple[Any, bool]:
     with engine.connect() as connection:
-        return connection.exec_driver_sql(sql, arguments).first()
+        result = connection.exec_driver_sql(sql, arguments)
+        warnings = check and warned(result.cursor)
+        return result.first(), warnings
+
+
+def warned(cursor: Any) -> bool:
+    """Whether the statement just run on this cursor (SQLAlchemy's adapter of an asyncmy
+    or aiomysql cursor: ``dialects.WARNING_DRIVERS``) warned: its result's warning count,
+    which the server sends with the result (no round trip). A cursor whose count cannot
+    be read counts as warned: the plan declines, and the standard path answers."""
+    driver_cursor = getattr(cursor, "_cursor", cursor)
+    count = getattr(getattr(driver_cursor, "_result", None), "warning_count", None)
+    return not isinstance(count, int) or count > 0
 
 
 def _data(entries: tuple[tuple[str, int | str], ...] | None, row: Any) -> str | None:
@@ -961,6 +1027,8 @@ class _Planning:
     """The free-text index's state as the request read it (``Operations.learn``)."""
     searched: bool = False
     """Whether the plan searches free text (its ``text_index`` is then part of it)."""
+    checked: bool = False
+    """Statements for an executor that checks their warnings (``JsonDialect.checked``)."""
 
     def table(self, statement: Any, name: str) -> Any:
         """A statement as a CTE of the plan (with a name of its own), where a subquery
@@ -973,7 +1041,7 @@ class _Planning:
 
     @property
     def json(self) -> JsonDialect:
-        json = json_dialect(self.dialect.name)
+        json = json_dialect(self.dialect.name, checked=self.checked)
         assert json is not None  # Operations.applies
         return json
 
@@ -1018,7 +1086,9 @@ class _Planning:
         return collect(self.request, parent, [n.selection_set for n in nodes if n.selection_set])
 
     def renderer(self, type_name: str, fields: tuple[Field, ...]) -> Any:
-        render = renderer_for(type_name, fields, self.settings, self.access, self.dialect)
+        render = renderer_for(
+            type_name, fields, self.settings, self.access, self.dialect, checked=self.checked
+        )
         if render is None:
             raise Unsupported(type_name)
         return render

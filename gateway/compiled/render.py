@@ -592,9 +592,9 @@ def _page_once(
     columns: dict[str, Any] = {f"_k{i}": key.expression for i, key in enumerate(sort_keys)}
     for index, child in enumerate(field.children):
         if child.name == "nodes":
-            columns[f"_v{index}"] = items(child)
+            columns[f"_v{index}"] = dialect.page_value(items(child))
         elif child.name == "edges":
-            columns[f"_v{index}"] = edge(child)
+            columns[f"_v{index}"] = dialect.page_value(edge(child))
     ordered = order_terms(sort_keys, native_nulls=dialect.native_nulls)
     selected = (
         paged.with_only_columns(*(value.label(name) for name, value in columns.items()))
@@ -700,39 +700,34 @@ def _page_aggregated(
     """:func:`_page_once` without numbering the rows (``JsonDialect.numbered_pages`` off):
     the nodes are an aggregate of the first ``limit`` rows in the keys' order, more follow
     if more were read, and the cursors are written from the keys of the first and last of
-    those rows (a JSON array of each row's keys, aggregated in the same order). The
-    aggregates are read once, from a derived table of one row: a cursor reads its keys
-    several times, and each would be aggregated again."""
+    those rows (each key's values aggregated in the same order, as a JSON array). One
+    SELECT of aggregates over the rows: read through a derived table of one row, the
+    aggregates' JSON was a temporary table of MariaDB's on disk (see ``MariaDBJson``);
+    a cursor's key read twice is aggregated twice, over at most ``limit + 1`` rows of
+    plain values, in memory."""
     dialect = ctx.dialect
     limit = page.limit
     order = order_terms(reading, native_nulls=dialect.native_nulls)
-    aggregates: list[Any] = [
-        func.count().label("_n"),
-        dialect.first_keys([key.expression for key in reading], order, limit).label("_keys"),
-    ]
-    for index, child in enumerate(field.children):
-        if child.name in ("nodes", "edges"):
-            value = dialect.first_rows(rows.c[f"_v{index}"], order, limit)
-            aggregates.append(value.label(f"_v{index}"))
-    read = select(*aggregates).select_from(rows).subquery("page_read")
+    read = func.count()
 
     def cursor_at(position: str) -> Any:
         keys = [
-            dialect.json_value(read.c._keys, f"$[{position}][{i}]") for i in range(len(reading))
+            dialect.json_value(dialect.first_values(key.expression, order, limit), f"$[{position}]")
+            for key in reading
         ]
-        return case((read.c._n == 0, null()), else_=cursor_of(keys))
+        return case((read == 0, null()), else_=cursor_of(keys))
 
     pairs = _connection_pairs(
         field,
         statement,
         page,
         ctx,
-        nodes=lambda index: dialect.column(read.c[f"_v{index}"]),
-        has_next=lambda: read.c._n > limit,
+        nodes=lambda index: dialect.first_rows(rows.c[f"_v{index}"], order, limit),
+        has_next=lambda: read > limit,
         start=lambda: cursor_at("0"),
         end=lambda: cursor_at("last"),  # the last of the first ``limit`` rows
     )
-    answered = select(dialect.object(pairs)).select_from(read)
+    answered = select(dialect.object(pairs)).select_from(rows)
     return dialect.nested(answered.scalar_subquery())
 
 

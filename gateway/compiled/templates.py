@@ -69,6 +69,8 @@ class Shape:
     tables: frozenset[str] = frozenset()
     rules: IcatRules | None = None
     """The catalogue's rules (``icat-rules`` authorization), or None."""
+    checked: bool = False
+    """For a statement whose warnings its executor checks (``JsonDialect.checked``)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ class Template:
 @lru_cache(maxsize=512)
 def template(shape: Shape, dialect: Dialect) -> Template | None:
     """The compiled template of a shape, or None if the compiler does not handle it."""
-    json = json_dialect(dialect.name)
+    json = json_dialect(dialect.name, checked=shape.checked)
     if json is None:
         return None
     columns: dict[str, Any] = {

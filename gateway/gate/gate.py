@@ -293,7 +293,9 @@ class Gate:
         request.cost = self._cost(entry, operation, coerced)
         for check in self.hooks.validated:
             await check(request)
-        return await self._guarded(self._execute(request, entry, operation), receive, started)
+        return await self._guarded(
+            self._execute(request, entry, operation, coerced), receive, started
+        )
 
     async def run_for_page(
         self,
@@ -586,7 +588,11 @@ class Gate:
             )
 
     async def _execute(
-        self, request: GateRequest, entry: Entry, operation: OperationDefinitionNode
+        self,
+        request: GateRequest,
+        entry: Entry,
+        operation: OperationDefinitionNode,
+        coerced: VariableValues,
     ) -> _Response:
         assert request.query is not None
         if not self._spelled:  # ICAT's names, before anything is compiled ahead of a run
@@ -600,7 +606,11 @@ class Gate:
         outcome = None
         if self.operations is not None and operation.operation == OperationType.QUERY:
             outcome = await self.operations.answer(
-                self.read_engine, *arguments, access, document=entry.document
+                self.read_engine,
+                *arguments,
+                access,
+                document=entry.document,
+                coerced=coerced.coerced,
             )
             if outcome.text is not None:
                 return _Response(200, raw_data=outcome.text, path="planned")

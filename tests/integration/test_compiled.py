@@ -1062,3 +1062,68 @@ async def test_cursors_written_in_sql_are_those_the_standard_path_writes(
             assert got == encode_cursor(listing, [name, time, icat_id]), name
             checked += 1
     assert checked == len(AWKWARD_NAMES)
+
+
+PAGE_AFTER = """query($id: ID!, $after: String) { dataset(id: $id) {
+  datafiles(first: 2, after: $after) { pageInfo { hasNextPage endCursor }
+    nodes { id name fileSize } } } }"""
+
+
+async def test_mariadb_plans_fill_no_temporary_table_on_disk(planning: Client) -> None:
+    """On MariaDB an aggregate over JSON (a session's instruments) or a derived table with
+    a JSON column (a page of files) was a temporary table of Aria's, made on disk per
+    statement: half of a DOI lookup's statement. A plan aggregates rows' JSON as bounded
+    text (``dialects.MariaDBJson``), in memory; its statements make none, and answer as
+    the standard path."""
+    if planning.engine.dialect.name not in ("mysql", "mariadb"):
+        pytest.skip("MariaDB's temporary tables")
+    ids = await _ids(planning)
+    parents = await _nested_page_parents(planning)
+    access = await planning.access(None)
+    context = RequestContext(engine=planning.engine, settings=planning.settings, access=access)
+    first = await planning.schema.execute(
+        PAGE_AFTER, variable_values={"id": parents["DATASET"]}, context_value=context
+    )
+    assert first.errors is None and first.data is not None
+    after = first.data["dataset"]["datafiles"]["pageInfo"]["endCursor"]
+    asks = [
+        (DOI_QUERY, {"doi": ids["DOI"]}),
+        (PAGE_AFTER, {"id": parents["DATASET"], "after": after}),
+    ]
+    operations = Operations(planning.schema, planning.settings, planning.engine.dialect)
+    for query, variables in asks:
+        assert (await operations.answer(planning.engine, query, None, variables, access)).learn
+        operations.learn(query, None, variables, access)
+        planned = await operations.answer(planning.engine, query, None, variables, access)
+        assert planned.text is not None, query
+        standard = await planning.schema.execute(
+            query, variable_values=variables, context_value=context
+        )
+        assert orjson.loads(planned.text) == standard.data, query
+    plans = [plan for plan, _ in operations._plans._items.values()]
+    assert len(plans) == len(asks) and all(plan.bounded for plan in plans)  # type: ignore[union-attr]
+    async with planning.engine.connect() as connection:
+
+        async def on_disk() -> int:
+            status = "SHOW SESSION STATUS LIKE 'Created_tmp_disk_tables'"
+            return int((await connection.exec_driver_sql(status)).one()[1])
+
+        for plan, (_, variables) in zip(plans, asks, strict=True):
+            arguments = tuple(plan.arguments(variables, access))  # type: ignore[union-attr]
+            before = await on_disk()
+            await connection.exec_driver_sql(plan.sql, arguments)  # type: ignore[union-attr]
+            assert await on_disk() == before, plan.sql  # type: ignore[union-attr]
+
+
+def test_a_cursor_whose_warnings_cannot_be_read_counts_as_warned() -> None:
+    """``operations.warned`` reads the driver's result; without one, the plan declines."""
+    from types import SimpleNamespace
+
+    from gateway.compiled.operations import warned
+
+    def adapted(result: Any) -> Any:
+        return SimpleNamespace(_cursor=SimpleNamespace(_result=result))
+
+    assert not warned(adapted(SimpleNamespace(warning_count=0)))
+    assert warned(adapted(SimpleNamespace(warning_count=2)))
+    assert warned(adapted(None)) and warned(SimpleNamespace())
