@@ -261,7 +261,13 @@ ATTACKS = [
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda attack: attack.name)
-def test_an_attack_is_refused_before_any_statement(served: Served, attack: Attack) -> None:
+def test_an_attack_is_refused_before_any_statement(
+    served: Served, attack: Attack, catalogue: AsyncEngine
+) -> None:
+    if catalogue.dialect.name != "sqlite":
+        # Refused before any statement, on both paths: the database plays no part, and
+        # 25 attacks x 2 paths on each database had cost 53 s of the suite.
+        pytest.skip("refused before any statement, whatever the database: once is enough")
     before = (len(served.statements), served.planned)
     headers = {"Accept": GRAPHQL_RESPONSE, **attack.headers}
     if attack.method == "POST":
