@@ -142,6 +142,28 @@ from gateway.settings import Settings
 
 logger = logging.getLogger("gateway.compiled")
 
+
+class WithheldValues(logging.Filter):
+    """asyncmy logs each warning of a statement (it runs ``SHOW WARNINGS`` itself) on the
+    ``asyncmy`` logger. A bounded plan's cut text warns "Truncated incorrect CHAR(512)
+    value: '...'" with the start of the caller's answer: data, not for the operator's log.
+    The warning is kept, its value withheld."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("Truncated incorrect") and " value: " in message:
+            record.msg = message.split(" value: ", 1)[0] + " value: (withheld)"
+            record.args = ()
+        return True
+
+
+def _withhold_cut_values() -> None:
+    """Add :class:`WithheldValues` to asyncmy's logger, once."""
+    driver_logger = logging.getLogger("asyncmy")
+    if not any(isinstance(f, WithheldValues) for f in driver_logger.filters):
+        driver_logger.addFilter(WithheldValues())
+
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -360,6 +382,8 @@ class Operations:
         checks = json_dialect(dialect.name, checked=True)
         self._checked = bool(checks and checks.checked and dialect.driver in WARNING_DRIVERS)
         """Whether plans' statements' warnings are read (``Plan.checked``)."""
+        if self._checked:
+            _withhold_cut_values()
         self._unbounded: set[tuple[Any, ...]] = set()
         """Shapes whose bounded statement warned: planned without the bound."""
         self.answered = 0

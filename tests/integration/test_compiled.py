@@ -10,6 +10,7 @@ generated-query property widens the net beyond the hand-written corpus.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -1127,3 +1128,21 @@ def test_a_cursor_whose_warnings_cannot_be_read_counts_as_warned() -> None:
     assert not warned(adapted(SimpleNamespace(warning_count=0)))
     assert warned(adapted(SimpleNamespace(warning_count=2)))
     assert warned(adapted(None)) and warned(SimpleNamespace())
+
+
+async def test_a_cut_value_is_not_written_to_the_log(
+    planning: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """asyncmy logs a statement's warnings itself: a bounded plan's cut text ("Truncated
+    incorrect CHAR(512) value: '...'") would put the caller's data in the operator's log.
+    Where plans check warnings, the warning is logged with its value withheld."""
+    if planning.engine.dialect.name not in ("mysql", "mariadb"):
+        pytest.skip("MariaDB's warnings, logged by asyncmy")
+    Operations(planning.schema, planning.settings, planning.engine.dialect)
+    with caplog.at_level(logging.WARNING, logger="asyncmy"):
+        async with planning.engine.connect() as connection:
+            cut = "SELECT CAST(REPEAT('sentinel ', 100) AS CHAR(512))"
+            assert len((await connection.exec_driver_sql(cut)).scalar_one()) == 512
+    logged = [r.getMessage() for r in caplog.records if r.name == "asyncmy"]
+    assert logged and all("(withheld)" in m for m in logged), logged
+    assert not any("sentinel" in m for m in logged), logged
