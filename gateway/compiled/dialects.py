@@ -300,6 +300,8 @@ class _ArrayAgg(ColumnElement[Any]):
     """``JSON_ARRAYAGG(value ORDER BY ... LIMIT n)`` (MariaDB 10.5+, MySQL has no LIMIT)."""
 
     inherit_cache = False
+    function = "JSON_ARRAYAGG"
+    separator: str | None = None
 
     def __init__(self, value: Any, order: Sequence[Any], limit: int | None) -> None:
         self.value = value
@@ -308,34 +310,22 @@ class _ArrayAgg(ColumnElement[Any]):
         self.type = NullType()
 
 
-@compiles(_ArrayAgg)
-def _render_array_agg(element: _ArrayAgg, compiler: SQLCompiler, **kw: Any) -> str:
-    sql = "JSON_ARRAYAGG(" + compiler.process(element.value, **kw)
-    if element.order:
-        sql += " ORDER BY " + ", ".join(compiler.process(term, **kw) for term in element.order)
-    if element.limit is not None:
-        sql += f" LIMIT {int(element.limit)}"
-    return sql + ")"
-
-
-class _GroupConcat(ColumnElement[Any]):
+class _GroupConcat(_ArrayAgg):
     """``GROUP_CONCAT(value ORDER BY ... SEPARATOR ',' LIMIT n)`` (MariaDB 10.3+)."""
 
     inherit_cache = False
-
-    def __init__(self, value: Any, order: Sequence[Any], limit: int | None) -> None:
-        self.value = value
-        self.order = tuple(order)
-        self.limit = limit
-        self.type = NullType()
+    function = "GROUP_CONCAT"
+    separator = ","
 
 
+@compiles(_ArrayAgg)
 @compiles(_GroupConcat)
-def _render_group_concat(element: _GroupConcat, compiler: SQLCompiler, **kw: Any) -> str:
-    sql = "GROUP_CONCAT(" + compiler.process(element.value, **kw)
+def _render_ordered_aggregate(element: _ArrayAgg, compiler: SQLCompiler, **kw: Any) -> str:
+    sql = f"{element.function}(" + compiler.process(element.value, **kw)
     if element.order:
         sql += " ORDER BY " + ", ".join(compiler.process(term, **kw) for term in element.order)
-    sql += " SEPARATOR ','"
+    if element.separator is not None:
+        sql += f" SEPARATOR '{element.separator}'"
     if element.limit is not None:
         sql += f" LIMIT {int(element.limit)}"
     return sql + ")"
