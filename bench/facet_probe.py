@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import statistics
 import time
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -27,7 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from bench.raw_dialects import read_engine
-from bench.search import SERVERS, _member, _url
+from bench.search import SERVERS, _member, _url, signed_in_app
 
 FACETS = ("instrument", "year", "type", "released", "technique")
 
@@ -42,7 +41,6 @@ def _query(facets: tuple[str, ...]) -> str:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    from gateway.app import create_app
     from gateway.settings import Settings
     from tests.support.oidc_provider import OIDCProvider
 
@@ -61,21 +59,7 @@ async def main_async(args: argparse.Namespace) -> None:
     shapes: dict[tuple[str, tuple[str, ...]], tuple[str, Any]] = {}
     requests: dict[str, dict[tuple[str, ...], float]] = {}
     try:
-        prefix, _, login = member.rpartition("/")
-        token = oidc.mint(
-            oidc.claims(preferred_username=login, groups=[], exp=int(time.time()) + 3600)
-        )
-        app = create_app(
-            replace(
-                settings,
-                oidc_issuer=oidc.issuer,
-                oidc_audience="icat-gateway",
-                oidc_user_prefix=f"{prefix}/" if prefix else "",
-                rate_limit_requests="",
-                rate_limit_address="",
-                rate_limit_cost="",
-            )
-        )
+        app, token = signed_in_app(settings, oidc, member)
         transport = httpx.ASGITransport(app=app)
         variants = [(), *((name,) for name in FACETS), FACETS]
         async with (

@@ -385,10 +385,35 @@ def _p95_ms(values: list[float]) -> float:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000, 3)
 
 
+def signed_in_app(settings: Settings, oidc: Any, member: str, **overrides: Any) -> tuple[Any, str]:
+    """The gateway's app trusting the loopback identity provider ``oidc``, and a token of
+    ``member`` for it (valid six hours). One client would spend a caller's rate-limit
+    budget in a second: those limits are off; every other limit of the gate applies, as in
+    production."""
+    from gateway.app import create_app
+
+    prefix, _, login = member.rpartition("/")
+    token = oidc.mint(
+        oidc.claims(preferred_username=login, groups=[], exp=int(time.time()) + 6 * 3600)
+    )
+    app = create_app(
+        replace(
+            settings,
+            oidc_issuer=oidc.issuer,
+            oidc_audience="icat-gateway",
+            oidc_user_prefix=f"{prefix}/" if prefix else "",
+            rate_limit_requests="",
+            rate_limit_address="",
+            rate_limit_cost="",
+            **overrides,
+        )
+    )
+    return app, token
+
+
 async def measure(
     dialect: str, settings: Settings, iterations: int, request_timeout: float | None = None
 ) -> dict[str, Any]:
-    from gateway.app import create_app
     from tests.support.oidc_provider import OIDCProvider  # the loopback identity provider
 
     engine = read_engine(settings.database_url)
@@ -397,23 +422,8 @@ async def measure(
     oidc = OIDCProvider()
     oidc.start()
     try:
-        prefix, _, login = member.rpartition("/")
-        token = oidc.mint(
-            oidc.claims(preferred_username=login, groups=[], exp=int(time.time()) + 6 * 3600)
-        )
-        app = create_app(
-            replace(
-                settings,
-                oidc_issuer=oidc.issuer,
-                oidc_audience="icat-gateway",
-                oidc_user_prefix=f"{prefix}/" if prefix else "",
-                # One client would spend a caller's rate-limit budget in a second; every
-                # other limit of the gate applies, as in production.
-                rate_limit_requests="",
-                rate_limit_address="",
-                rate_limit_cost="",
-                request_timeout=request_timeout or settings.request_timeout,
-            )
+        app, token = signed_in_app(
+            settings, oidc, member, request_timeout=request_timeout or settings.request_timeout
         )
         transport = httpx.ASGITransport(app=app)
         results: dict[str, Any] = {"member": member, "words": words}
